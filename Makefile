@@ -1,0 +1,48 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+FLASK := $(BIN)/flask --app rehab
+
+.PHONY: run test test-postgres lint serve clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Reinstall when the dependency list changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install --quiet -e '.[test,serve]'
+	touch $@ $(VENV)/.installed
+
+instance/config.py:
+	@mkdir -p instance
+	@$(PYTHON) -c "import secrets; print('# Written by make run. Keep this file private; see the README for settings.'); print('SECRET_KEY = ' + repr(secrets.token_urlsafe(48)))" > $@
+	@echo "Wrote instance/config.py with a new random SECRET_KEY."
+
+## Install, migrate, seed the demo clinic when the database is empty, and serve on http://127.0.0.1:$(PORT)
+run: $(VENV)/.installed instance/config.py
+	$(FLASK) migrate
+	$(FLASK) seed-demo
+	@echo "Serving on http://127.0.0.1:$(PORT)  (Ctrl+C to stop)"
+	$(FLASK) run --host 127.0.0.1 --port $(PORT)
+
+## Install the test dependencies and run every test (browser tests need /usr/bin/chromium)
+test: $(VENV)/.installed-test
+	$(BIN)/ruff check rehab tests
+	$(BIN)/pytest -q
+	@if [ -n "$$REHAB_TEST_POSTGRES_URL" ]; then \
+		echo "Database tests again on PostgreSQL"; \
+		REHAB_TEST_DATABASE_URL="$$REHAB_TEST_POSTGRES_URL" $(BIN)/pytest -q -m "db and not browser"; \
+	fi
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check rehab tests
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

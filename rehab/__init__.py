@@ -1,0 +1,61 @@
+"""rehab: backward-walking knee rehabilitation for physical therapy clinics."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask
+
+from rehab.config import DEFAULT_SECRET_KEY, Defaults
+
+
+class ConfigurationError(RuntimeError):
+    """The install's settings are unsafe or incomplete."""
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: settings, database, security, blueprints, CLI."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder="../templates",
+    )
+    _load_config(app, test_config)
+    _refuse_unsafe_config(app)
+
+    from rehab import cli, db, errors, security, templating
+    from rehab.views import register_blueprints
+
+    db.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    templating.init_app(app)
+    register_blueprints(app)
+    cli.init_app(app)
+    return app
+
+
+def _load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
+    """Defaults, then instance/config.py, then REHAB_* variables, then the test dict."""
+    app.config.from_object(Defaults)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("REHAB")
+    if test_config:
+        app.config.update(test_config)
+    if not app.config["DATABASE_URL"]:
+        os.makedirs(app.instance_path, exist_ok=True)
+        path = os.path.join(app.instance_path, "rehab.sqlite3")
+        app.config["DATABASE_URL"] = f"sqlite:///{path}"
+
+
+def _refuse_unsafe_config(app: Flask) -> None:
+    """Production must not run with a known secret (SECURITY.md 18)."""
+    if app.debug or app.testing:
+        return
+    secret = app.config.get("SECRET_KEY") or ""
+    if secret == DEFAULT_SECRET_KEY or len(secret) < 32:
+        raise ConfigurationError(
+            "SECRET_KEY is the default or shorter than 32 characters. Set REHAB_SECRET_KEY or put "
+            "SECRET_KEY in instance/config.py (`make run` writes one for you)."
+        )

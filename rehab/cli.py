@@ -1,0 +1,116 @@
+"""Command-line tools: ``flask --app rehab <command>``."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+from sqlmodel import Session, select
+
+from rehab import db, security
+from rehab.models import Clinic
+from rehab.services import accounts, audit
+from rehab.services.passwords import password_problem
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(create_user)
+    app.cli.add_command(migrate)
+    app.cli.add_command(seed_demo)
+    app.cli.add_command(audit_group)
+
+
+def _read_password() -> str:
+    """Prompt twice on a terminal; read one line from standard input otherwise (scripts, CI)."""
+    if sys.stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@click.command("create-user")
+@click.argument("email")
+@click.option("--name", required=True, help="The person's full name, as shown in the app.")
+@click.option("--admin", "is_admin", is_flag=True, help="May manage accounts and clinic settings.")
+@click.option("--clinic", "clinic_name", default=None,
+              help="Clinic to join (created when the install has no clinic yet).")
+def create_user(email: str, name: str, is_admin: bool, clinic_name: str | None) -> None:
+    """Create a therapist or admin account. The password is asked for, never passed as an argument."""
+    with db.side_transaction() as session:
+        if accounts.email_taken(session, email):
+            raise click.ClickException(f"An account with {email} already exists.")
+        clinic_id = _choose_clinic(session, clinic_name)
+        password = _read_password()
+        problem = password_problem(password, email=email, name=name)
+        if problem:
+            raise click.ClickException(problem)
+        user = accounts.create_user(session, security.hasher(), email=email, name=name, password=password,
+                                    clinic_ids=[clinic_id], is_admin=is_admin)
+        audit.record_event(session, action="user.create", clinic_id=clinic_id, object_type="user",
+                           object_id=user.id)
+    click.echo(f"Created {'admin' if is_admin else 'therapist'} {email}.")
+
+
+def _choose_clinic(session: Session, clinic_name: str | None) -> int:
+    """The named clinic, the only clinic, or a new one when the install has none."""
+    clinics = list(session.exec(select(Clinic)))
+    if clinic_name:
+        named = [clinic for clinic in clinics if clinic.name == clinic_name]
+        if named:
+            return named[0].id  # type: ignore[return-value]
+        if clinics:
+            raise click.ClickException(f"No clinic is called {clinic_name!r}.")
+    elif len(clinics) == 1:
+        return clinics[0].id  # type: ignore[return-value]
+    elif clinics:
+        raise click.ClickException("This install has several clinics: choose one with --clinic.")
+    clinic = Clinic(name=clinic_name or "My clinic")
+    session.add(clinic)
+    session.flush()
+    click.echo(f"Created the clinic {clinic.name!r}. Admins can rename it under Clinic settings.")
+    return clinic.id  # type: ignore[return-value]
+
+
+@click.command("migrate")
+@click.argument("revision", default="head")
+def migrate(revision: str) -> None:
+    """Bring the database schema up to date (Alembic ``upgrade``)."""
+    from rehab.migrate import upgrade
+
+    upgrade(revision)
+    click.echo(f"Database is at {revision}.")
+
+
+@click.command("seed-demo")
+def seed_demo() -> None:
+    """Add a demo clinic with sample patients, only when the database has no accounts."""
+    from rehab.demo import DEMO_EMAIL, DEMO_PASSWORD, seed
+
+    with db.side_transaction() as session:
+        created = seed(session, hasher=security.hasher())
+    if created:
+        click.echo("Demo clinic created.")
+    click.echo(f"Demo sign-in: {DEMO_EMAIL} / {DEMO_PASSWORD}" if created or _demo_exists() else
+               "The database already has accounts; no demo data was added.")
+
+
+def _demo_exists() -> bool:
+    from rehab.demo import DEMO_EMAIL
+
+    with db.side_transaction() as session:
+        return accounts.email_taken(session, DEMO_EMAIL)
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """The audit trail."""
+
+
+@audit_group.command("verify")
+def audit_verify() -> None:
+    """Check the hash chain; exit 1 and name the first broken row if any row was altered or removed."""
+    with db.side_transaction() as session:
+        broken = audit.first_broken_event(session)
+    if broken is not None:
+        raise click.ClickException(f"Audit trail broken at event {broken}.")
+    click.echo("Audit trail intact.")

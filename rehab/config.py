@@ -1,0 +1,45 @@
+"""Default settings. An install overrides them in ``instance/config.py`` and with ``REHAB_*`` variables."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+# The placeholder that `create_app` refuses outside debug and testing (SECURITY.md 18).
+DEFAULT_SECRET_KEY = "change-me"  # noqa: S105 (the placeholder we refuse)
+
+
+class Defaults:
+    SECRET_KEY = DEFAULT_SECRET_KEY
+    # Empty means SQLite at instance/rehab.sqlite3; set to postgresql+psycopg://... for PostgreSQL.
+    DATABASE_URL = ""
+    SQLITE_BUSY_TIMEOUT_MS = 10_000
+    # Echo SQL to the log (development only).
+    DATABASE_ECHO = False
+
+    # Sessions (SECURITY.md 5-7).
+    IDLE_TIMEOUT_MINUTES = 15
+    ABSOLUTE_SESSION_HOURS = 12
+    SESSION_COOKIE_NAME = "rehab_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False  # set True behind HTTPS
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+
+    # Login throttling (SECURITY.md 3): failures counted in the database, so every worker shares them.
+    LOGIN_MAX_FAILURES_PER_ACCOUNT = 10
+    LOGIN_MAX_FAILURES_PER_ADDRESS = 50
+    LOGIN_THROTTLE_WINDOW_MINUTES = 15
+
+    # Argon2id cost. Tests lower it; production keeps argon2-cffi's RFC 9106 "low memory" profile.
+    PASSWORD_HASH_TIME_COST = 3
+    PASSWORD_HASH_MEMORY_KIB = 65_536
+
+    # Request size (SECURITY.md 14): 2 MB lets a 1 MB note reach the form's own length check and get a
+    # message beside the field; anything larger gets the 413 page.
+    MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+    MAX_FORM_MEMORY_SIZE = 2 * 1024 * 1024
+
+    PATIENTS_PER_PAGE = 25
+    WTF_CSRF_TIME_LIMIT = None  # the session's own lifetime bounds the token
+    # Log each request's SQL statement count (used by tests and `make bench`).
+    COUNT_QUERIES = False

@@ -1,0 +1,1 @@
+"""Data shipped with the package: exercise catalogue, protocol templates, word lists."""

@@ -1,0 +1,120 @@
+"""Database engine and the one-session-per-request rule.
+
+SQLite is tuned for several server processes writing at once (SECURITY.md 25): WAL, foreign keys, a busy
+timeout, and ``BEGIN IMMEDIATE`` for transactions that will write. A deferred transaction that reads and
+then writes can fail at once with "database is locked" when another process wrote in between, and the busy
+timeout does not help there; taking the write lock up front makes writers queue instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+
+from flask import Flask, current_app, g, request
+from sqlalchemy import Engine, event
+from sqlmodel import Session, create_engine
+
+# True when the current unit of work will write. Requests set it from their method; everything outside a
+# request (CLI, migrations, tests) writes, so it defaults to True.
+_write_intent: ContextVar[bool] = ContextVar("rehab_write_intent", default=True)
+
+EXTENSION_KEY = "rehab.db"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def init_app(app: Flask) -> None:
+    """Create the app's engine and hook the per-request session."""
+    engine = make_engine(
+        app.config["DATABASE_URL"],
+        echo=app.config["DATABASE_ECHO"],
+        busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"],
+    )
+    app.extensions[EXTENSION_KEY] = engine
+    if app.config["COUNT_QUERIES"]:
+        _count_queries(engine)
+
+    @app.before_request
+    def _set_write_intent() -> None:
+        _write_intent.set(request.method not in SAFE_METHODS)
+
+    @app.teardown_appcontext
+    def _close_session(_exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()  # rolls back anything the view did not commit
+        # Work that must happen after the request's own transaction is gone (see after_close).
+        for callback in g.pop("after_close", []):
+            callback()
+
+
+def make_engine(url: str, *, echo: bool = False, busy_timeout_ms: int = 10_000) -> Engine:
+    """An engine for SQLite (tuned as above) or PostgreSQL."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            echo=echo,
+            connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
+        )
+        _tune_sqlite(engine, busy_timeout_ms)
+        return engine
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        # Let SQLAlchemy's "begin" event below emit BEGIN itself (the pysqlite recipe).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA synchronous=NORMAL")  # durable in WAL mode, much faster than FULL
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
+
+
+def _count_queries(engine: Engine) -> None:
+    @event.listens_for(engine, "before_cursor_execute")
+    def _count(*_args, **_kwargs) -> None:  # type: ignore[no-untyped-def]
+        with contextlib.suppress(RuntimeError):  # outside an app context
+            g.query_count = g.get("query_count", 0) + 1
+
+
+def get_engine() -> Engine:
+    return current_app.extensions[EXTENSION_KEY]
+
+
+def get_session() -> Session:
+    """The request's session: one per request, committed once by the view."""
+    if "db_session" not in g:
+        g.db_session = Session(get_engine(), expire_on_commit=False)
+    return g.db_session
+
+
+def after_close(callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the request's session is closed (e.g. to record a denial that the request's
+    rollback must not erase). Writing from a second connection while the request's own write transaction
+    holds SQLite's lock would wait on itself, hence "after"."""
+    g.setdefault("after_close", []).append(callback)
+
+
+@contextlib.contextmanager
+def side_transaction() -> Iterator[Session]:
+    """A short write transaction of its own, committed even if the request later fails.
+
+    Used before the request's own session starts (session activity) and after it has closed
+    (``after_close``), never while it is open: on SQLite that would wait for a lock the request holds.
+    """
+    token = _write_intent.set(True)
+    try:
+        with Session(get_engine(), expire_on_commit=False) as session:
+            yield session
+            session.commit()
+    finally:
+        _write_intent.reset(token)

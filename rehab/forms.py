@@ -1,0 +1,207 @@
+"""Form shapes: SQLModel (pydantic) classes that validate ``request.form`` so each rule is written once.
+
+``parse_form`` turns a submitted form into a shape or into one readable message per field, which the
+templates show beside the field. Nothing is saved unless the whole form is valid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any, ClassVar, Literal, TypeVar
+from zoneinfo import available_timezones
+
+from pydantic import ValidationError, ValidationInfo, field_validator
+from sqlmodel import Field, SQLModel
+
+from rehab.services.passwords import password_problem
+
+CONDITIONS: dict[str, str] = {
+    "knee_oa": "Knee osteoarthritis",
+    "post_tka": "After total knee arthroplasty",
+    "post_aclr": "After ACL reconstruction",
+    "pfp": "Patellofemoral pain",
+    "other": "Other",
+}
+KNEES: dict[str, str] = {"left": "Left", "right": "Right", "both": "Both"}
+LANGUAGES: dict[str, str] = {"en": "English", "es": "Spanish"}
+PRECAUTIONS: dict[str, str] = {
+    "uses_walker": "Uses a rollator or walker",
+    "vestibular_disorder": "Vestibular disorder",
+    "peripheral_neuropathy": "Peripheral neuropathy",
+    "anticoagulants": "Takes anticoagulants",
+    "cognitive_impairment": "Cognitive impairment",
+}
+PAPER_SIZES: dict[str, str] = {"letter": "US Letter", "a4": "A4"}
+SPEED_UNITS: dict[str, str] = {"kmh": "km/h", "mph": "mph"}
+
+Shape = TypeVar("Shape", bound=SQLModel)
+
+_MESSAGES = {
+    "missing": "This field is required.",
+    "date_from_datetime_parsing": "Enter a date (YYYY-MM-DD).",
+    "date_parsing": "Enter a date (YYYY-MM-DD).",
+    "date_type": "Enter a date (YYYY-MM-DD).",
+    "literal_error": "Choose one of the options.",
+    "int_parsing": "Enter a whole number.",
+    "float_parsing": "Enter a number.",
+    "bool_parsing": "Choose yes or no.",
+}
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind == "string_too_long":
+        return f"Use at most {ctx['max_length']} characters."
+    if kind == "string_too_short":
+        return "This field is required." if ctx.get("min_length") == 1 else error["msg"]
+    if kind in ("greater_than_equal", "less_than_equal"):
+        return f"Enter a value {'of at least' if kind == 'greater_than_equal' else 'of at most'} " \
+               f"{ctx.get('ge', ctx.get('le'))}."
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    return _MESSAGES.get(kind, error["msg"])
+
+
+def parse_form(shape: type[Shape], form: Mapping[str, Any], *, checkboxes: tuple[str, ...] = ()
+               ) -> tuple[Shape | None, dict[str, str]]:
+    """Validate a submitted form. Empty strings become "not given"; ticked boxes become True.
+
+    Returns the shape and no errors, or None and {field: message}."""
+    data: dict[str, Any] = {}
+    for name, field in shape.model_fields.items():
+        if name in checkboxes:
+            data[name] = name in form
+        else:
+            value = str(form.get(name, "")).strip()
+            # Keep "" for text fields (so their validators run); drop it where it means "not given".
+            if value != "" or field.default == "":
+                data[name] = value
+    try:
+        return shape.model_validate(data), {}
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "__all__"
+            errors.setdefault(field, _message(error))
+        return None, errors
+
+
+def _no_markup(value: str) -> str:
+    """Names and similar short fields never need angle brackets; notes may (they are escaped on output)."""
+    if "<" in value or ">" in value:
+        raise ValueError("Use letters, numbers and punctuation only (no < or >).")
+    return value
+
+
+class PatientForm(SQLModel):
+    first_name: str = Field(min_length=1, max_length=100)
+    last_name: str = Field(min_length=1, max_length=100)
+    date_of_birth: date
+    chart_number: str | None = Field(default=None, max_length=40)
+    phone: str = Field(default="", max_length=40)
+    email: str = Field(default="", max_length=254)
+    affected_knee: Literal["left", "right", "both"]
+    condition: Literal["knee_oa", "post_tka", "post_aclr", "pfp", "other"]
+    condition_other: str = Field(default="", max_length=200)
+    surgery_date: date | None = None
+    uses_walker: bool = False
+    vestibular_disorder: bool = False
+    peripheral_neuropathy: bool = False
+    anticoagulants: bool = False
+    cognitive_impairment: bool = False
+    precaution_other: str = Field(default="", max_length=200)
+    language: Literal["en", "es"] = "en"
+    notes: str = Field(default="", max_length=5000)
+
+    CHECKBOXES: ClassVar[tuple[str, ...]] = tuple(PRECAUTIONS)
+
+    @field_validator("first_name", "last_name", "chart_number", "phone")
+    @classmethod
+    def _plain_text(cls, value: str | None) -> str | None:
+        return _no_markup(value) if value else value
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if value and ("@" not in value or " " in value or "<" in value):
+            raise ValueError("Enter an email address like name@example.com.")
+        return value.lower()
+
+    @field_validator("date_of_birth")
+    @classmethod
+    def _birth_date(cls, value: date) -> date:
+        today = date.today()
+        if value > today:
+            raise ValueError("The date of birth cannot be in the future.")
+        if value < today.replace(year=today.year - 120):
+            raise ValueError("The date of birth is more than 120 years ago. Check the year.")
+        return value
+
+    @field_validator("condition_other")
+    @classmethod
+    def _other_needs_text(cls, value: str, info: ValidationInfo) -> str:
+        # Field validators run in declaration order, so `condition` is already in info.data.
+        if info.data.get("condition") == "other" and not value:
+            raise ValueError("Describe the condition when you choose Other.")
+        return _no_markup(value) if value else value
+
+    @field_validator("surgery_date")
+    @classmethod
+    def _surgery_date(cls, value: date | None, info: ValidationInfo) -> date | None:
+        if value and value > date.today():
+            raise ValueError("The surgery date cannot be in the future.")
+        birth = info.data.get("date_of_birth")
+        if value and birth and value < birth:
+            raise ValueError("The surgery date is before the date of birth.")
+        return value
+
+
+class ClinicForm(SQLModel):
+    name: str = Field(min_length=1, max_length=120)
+    address: str = Field(default="", max_length=300)
+    phone: str = Field(default="", max_length=40)
+    paper_size: Literal["letter", "a4"] = "letter"
+    speed_unit: Literal["kmh", "mph"] = "kmh"
+    timezone: str = Field(default="UTC", max_length=64)
+
+    @field_validator("name", "address", "phone")
+    @classmethod
+    def _plain_text(cls, value: str) -> str:
+        return _no_markup(value) if value else value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value not in available_timezones():
+            raise ValueError("Choose a time zone from the list, for example America/Chicago.")
+        return value
+
+
+class UserForm(SQLModel):
+    name: str = Field(min_length=1, max_length=120)
+    email: str = Field(min_length=1, max_length=254)
+    password: str = Field(min_length=1, max_length=128)
+    is_admin: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        return _no_markup(value)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        value = value.strip().lower()
+        if "@" not in value or " " in value or "<" in value or value.startswith("@") or value.endswith("@"):
+            raise ValueError("Enter an email address like name@example.com.")
+        return value
+
+    @field_validator("password")
+    @classmethod
+    def _policy(cls, value: str, info: ValidationInfo) -> str:
+        problem = password_problem(value, email=info.data.get("email", ""), name=info.data.get("name", ""))
+        if problem:
+            raise ValueError(problem)
+        return value

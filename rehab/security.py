@@ -1,0 +1,146 @@
+"""Deny by default, server-side sessions, CSRF and response headers (SECURITY.md 5-8, 16-17)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any
+
+from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
+from flask_wtf.csrf import CSRFProtect
+from sqlmodel import Session
+
+from rehab import db
+from rehab.models import utcnow
+from rehab.services import accounts, audit
+from rehab.services.passwords import make_hasher
+
+csrf = CSRFProtect()
+
+# Endpoints reachable without signing in (SECURITY.md 8). Everything else redirects to sign-in.
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "main.health"})
+
+# How often a session's "last seen" time is written; the idle timeout is accurate to this.
+_TOUCH_EVERY = timedelta(seconds=60)
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; object-src 'none'"
+)
+
+
+def init_app(app: Flask) -> None:
+    csrf.init_app(app)
+    app.extensions["rehab.hasher"] = make_hasher(
+        time_cost=app.config["PASSWORD_HASH_TIME_COST"], memory_kib=app.config["PASSWORD_HASH_MEMORY_KIB"]
+    )
+    app.before_request(_load_signed_in_user)
+    app.after_request(_set_security_headers)
+
+    @app.context_processor
+    def _inject_user() -> dict[str, Any]:
+        return {"current_user": g.get("user"), "current_clinic": g.get("clinic")}
+
+
+def hasher():  # type: ignore[no-untyped-def]
+    return current_app.extensions["rehab.hasher"]
+
+
+def _load_signed_in_user() -> Any:
+    g.user = g.clinic = g.user_session = None
+    if request.endpoint == "static":
+        return None
+    token = session.get("sid")
+    if token:
+        _resolve_session(token)
+    if request.endpoint is None or request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if g.user is None:
+        target = request.full_path.rstrip("?") if request.method == "GET" and request.path != "/" else None
+        return redirect(url_for("auth.login", next=target))
+    return None
+
+
+def _resolve_session(token: str) -> None:
+    """Find the live server-side session for the cookie in a short transaction of its own."""
+    now = utcnow()
+    config = current_app.config
+    with Session(db.get_engine(), expire_on_commit=False) as lookup:
+        active, reason = accounts.find_session(
+            lookup, token, now=now,
+            idle=timedelta(minutes=config["IDLE_TIMEOUT_MINUTES"]),
+            absolute=timedelta(hours=config["ABSOLUTE_SESSION_HOURS"]),
+        )  # closing the session detaches the rows without expiring them
+    if active is None:
+        session.clear()
+        if reason == "idle":
+            flash(f"You were signed out after {config['IDLE_TIMEOUT_MINUTES']} minutes without activity. "
+                  "Sign in again to continue.", "info")
+        elif reason == "expired":
+            flash("Your session reached its time limit. Sign in again to continue.", "info")
+        return
+    if now - active.record.last_seen_at >= _TOUCH_EVERY:
+        with db.side_transaction() as writer:
+            accounts.touch_session(writer, session_id=active.record.id, now=now)
+    g.user, g.clinic, g.user_session = active.user, active.clinic, active.record
+
+
+def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Only admins (of the clinic they are working in) may use this view (SECURITY.md 11)."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if g.user is None or not g.user.is_admin:
+            record_denial("admin.denied")
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def record(action: str, *, patient_id: int | None = None, object_type: str = "",
+           object_id: int | None = None) -> None:
+    """Audit a successful action in the request's own transaction (committed with the change)."""
+    audit.record_event(db.get_session(), action=action, user_id=_user_id(), clinic_id=_clinic_id(),
+                       patient_id=patient_id, object_type=object_type, object_id=object_id)
+
+
+def record_read(action: str, *, patient_id: int | None = None, object_type: str = "",
+                object_id: int | None = None, outcome: str = "ok") -> None:
+    """Audit a read or a denial after the request's transaction is closed, so no rollback loses it."""
+    user_id, clinic_id = _user_id(), _clinic_id()
+
+    def _write() -> None:
+        with db.side_transaction() as writer:
+            audit.record_event(writer, action=action, user_id=user_id, clinic_id=clinic_id,
+                               patient_id=patient_id, object_type=object_type, object_id=object_id,
+                               outcome=outcome)
+
+    db.after_close(_write)
+
+
+def record_denial(action: str, **kwargs: Any) -> None:
+    record_read(action, outcome="denied", **kwargs)
+
+
+def _user_id() -> int | None:
+    return g.user.id if g.get("user") is not None else None
+
+
+def _clinic_id() -> int | None:
+    return g.clinic.id if g.get("clinic") is not None else None
+
+
+def _set_security_headers(response):  # type: ignore[no-untyped-def]
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if request.endpoint != "static":
+        # Pages carry patient data: never keep them in a shared or browser cache (SECURITY.md 17).
+        headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,1 @@
+"""Domain rules as plain, typed functions: no Flask imports, unit-tested without an app."""

@@ -1,0 +1,162 @@
+"""Sign-in, throttling and server-side sessions (SECURITY.md 1-7).
+
+The browser's cookie carries a random token; the database keeps its SHA-256 with the session's times, so
+the server can end a session (sign-out, password change, deactivation) whatever the browser kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from argon2 import PasswordHasher
+from sqlalchemy import delete, func, update
+from sqlmodel import Session, select
+
+from rehab.models import Clinic, LoginAttempt, Membership, User, UserSession
+from rehab.services.passwords import hash_password, verify_password
+
+# Verified against when the email is unknown, so both answers take the same time.
+_DUMMY_HASH_SOURCE = "not-a-real-password-0000"
+
+
+@dataclass(frozen=True)
+class ThrottleLimits:
+    per_account: int
+    per_address: int
+    window: timedelta
+
+
+@dataclass(frozen=True)
+class LoginOutcome:
+    result: Literal["ok", "invalid", "throttled"]
+    user: User | None = None
+
+
+def account_key(email: str) -> str:
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def is_throttled(session: Session, *, email: str, address: str, now: datetime, limits: ThrottleLimits) -> bool:
+    """True when this account or this address has too many recent failures."""
+    since = now - limits.window
+    failures = select(func.count()).select_from(LoginAttempt).where(
+        LoginAttempt.succeeded == False,  # noqa: E712 (SQL comparison)
+        LoginAttempt.at >= since,
+    )
+    by_account = session.exec(failures.where(LoginAttempt.account_key == account_key(email))).one()
+    if by_account >= limits.per_account:
+        return True
+    by_address = session.exec(failures.where(LoginAttempt.address == address)).one()
+    return by_address >= limits.per_address
+
+
+def check_credentials(session: Session, hasher: PasswordHasher, *, email: str, password: str) -> User | None:
+    """The active user with this email and password, or None (same work either way)."""
+    user = session.exec(select(User).where(User.email == email.strip().lower())).first()
+    if user is None:
+        verify_password(hasher, hasher.hash(_DUMMY_HASH_SOURCE), password)
+        return None
+    if not verify_password(hasher, user.password_hash, password) or not user.is_active:
+        return None
+    if hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(hasher, password)
+    return user
+
+
+def record_attempt(session: Session, *, email: str, address: str, succeeded: bool, now: datetime) -> None:
+    session.add(LoginAttempt(at=now, account_key=account_key(email), address=address, succeeded=succeeded))
+
+
+def clear_failures(session: Session, *, email: str) -> None:
+    """A successful sign-in (or an admin's password reset) forgives the account's failures."""
+    session.execute(
+        delete(LoginAttempt)
+        .where(LoginAttempt.account_key == account_key(email), LoginAttempt.succeeded == False)  # noqa: E712
+    )
+
+
+def clinics_for(session: Session, user_id: int) -> list[Clinic]:
+    rows = session.exec(
+        select(Clinic).join(Membership, Membership.clinic_id == Clinic.id)
+        .where(Membership.user_id == user_id).order_by(Clinic.name)
+    )
+    return list(rows)
+
+
+def start_session(session: Session, *, user_id: int, clinic_id: int, now: datetime) -> str:
+    """Create a server-side session and return the token for the cookie."""
+    token = secrets.token_urlsafe(32)
+    session.add(UserSession(token_hash=token_hash(token), user_id=user_id, clinic_id=clinic_id,
+                            created_at=now, last_seen_at=now))
+    return token
+
+
+@dataclass(frozen=True)
+class ActiveSession:
+    record: UserSession
+    user: User
+    clinic: Clinic
+
+
+def find_session(session: Session, token: str, *, now: datetime, idle: timedelta, absolute: timedelta
+                 ) -> tuple[ActiveSession | None, Literal["ok", "missing", "idle", "expired"]]:
+    """The live session for a cookie token, or why there is none."""
+    row = session.exec(
+        select(UserSession, User, Clinic)
+        .join(User, User.id == UserSession.user_id)
+        .join(Clinic, Clinic.id == UserSession.clinic_id)
+        .where(UserSession.token_hash == token_hash(token))
+    ).first()
+    if row is None:
+        return None, "missing"
+    record, user, clinic = row
+    if record.ended_at is not None or not user.is_active:
+        return None, "missing"
+    if now - record.created_at > absolute:
+        return None, "expired"
+    if now - record.last_seen_at > idle:
+        return None, "idle"
+    return ActiveSession(record, user, clinic), "ok"
+
+
+def end_session(session: Session, token: str, *, now: datetime) -> None:
+    session.execute(
+        update(UserSession).where(UserSession.token_hash == token_hash(token), UserSession.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+
+
+def end_all_sessions(session: Session, *, user_id: int, now: datetime, keep_id: int | None = None) -> None:
+    """End every session of a user (password change, deactivation), optionally keeping the current one."""
+    statement = update(UserSession).where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
+    if keep_id is not None:
+        statement = statement.where(UserSession.id != keep_id)
+    session.execute(statement.values(ended_at=now))
+
+
+def touch_session(session: Session, *, session_id: int, now: datetime) -> None:
+    session.execute(update(UserSession).where(UserSession.id == session_id).values(last_seen_at=now))
+
+
+def create_user(session: Session, hasher: PasswordHasher, *, email: str, name: str, password: str,
+                clinic_ids: list[int], is_admin: bool = False) -> User:
+    """Add an account with memberships; the caller checks the password policy and email uniqueness."""
+    user = User(email=email.strip().lower(), name=name.strip(), is_admin=is_admin,
+                password_hash=hash_password(hasher, password))
+    session.add(user)
+    session.flush()
+    for clinic_id in clinic_ids:
+        session.add(Membership(user_id=user.id, clinic_id=clinic_id))
+    return user
+
+
+def email_taken(session: Session, email: str) -> bool:
+    return session.exec(select(User.id).where(User.email == email.strip().lower())).first() is not None

@@ -1,0 +1,156 @@
+"""The caseload: search, create, edit with history, archive. Every function is scoped to one clinic."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal
+
+from sqlalchemy import func, or_, update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import Session, col, select
+
+from rehab.forms import PatientForm
+from rehab.models import EditRecord, Patient, User
+
+Status = Literal["active", "archived", "all"]
+
+
+@dataclass(frozen=True)
+class PatientPage:
+    patients: list[Patient]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def search_patients(session: Session, *, clinic_id: int, query: str = "", condition: str = "",
+                    status: Status = "active", page: int = 1, per_page: int = 25) -> PatientPage:
+    """One page of the clinic's patients matching a name or chart-number search, in name order."""
+    conditions = [Patient.clinic_id == clinic_id]
+    if status == "active":
+        conditions.append(col(Patient.archived_at).is_(None))
+    elif status == "archived":
+        conditions.append(col(Patient.archived_at).is_not(None))
+    if condition:
+        conditions.append(Patient.condition == condition)
+    for term in query.lower().split()[:5]:
+        # Bound parameters only (SECURITY.md 15); % and _ typed by the user are escaped, not wildcards.
+        pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(or_(
+            func.lower(Patient.first_name).like(pattern, escape="\\"),
+            func.lower(Patient.last_name).like(pattern, escape="\\"),
+            func.lower(Patient.chart_number).like(pattern, escape="\\"),
+        ))
+    total = session.exec(select(func.count()).select_from(Patient).where(*conditions)).one()
+    page = max(1, min(page, max(1, -(-total // per_page))))
+    rows = session.exec(
+        select(Patient).where(*conditions)
+        .order_by(func.lower(Patient.last_name), func.lower(Patient.first_name), Patient.id)
+        .offset((page - 1) * per_page).limit(per_page)
+    ).all()
+    return PatientPage(list(rows), total, page, per_page)
+
+
+def get_patient(session: Session, *, clinic_id: int, patient_id: int) -> Patient | None:
+    """The patient if it belongs to this clinic; another clinic's patient is simply not found."""
+    return session.exec(
+        select(Patient).where(Patient.id == patient_id, Patient.clinic_id == clinic_id)
+    ).first()
+
+
+def chart_number_taken(session: Session, *, clinic_id: int, chart_number: str | None,
+                       exclude_id: int | None = None) -> bool:
+    if not chart_number:
+        return False
+    statement = select(Patient.id).where(Patient.clinic_id == clinic_id, Patient.chart_number == chart_number)
+    if exclude_id is not None:
+        statement = statement.where(Patient.id != exclude_id)
+    return session.exec(statement).first() is not None
+
+
+def create_patient(session: Session, *, clinic_id: int, form: PatientForm, user_id: int, now: datetime
+                   ) -> Patient:
+    patient = Patient(clinic_id=clinic_id, created_at=now, updated_at=now, updated_by_id=user_id,
+                      **form.model_dump())
+    session.add(patient)
+    session.flush()
+    return patient
+
+
+class StaleEdit(Exception):
+    """The record changed since the form was opened; the edit was not applied."""
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date | datetime) else value
+
+
+def update_patient(session: Session, *, patient: Patient, form: PatientForm, seen_version: int, user_id: int,
+                   now: datetime) -> dict[str, list[Any]]:
+    """Apply an edit and keep its history. Returns {field: [old, new]} (empty when nothing changed).
+
+    Raises StaleEdit when someone saved the patient after this form was opened (SECURITY.md 21)."""
+    if patient.version != seen_version:
+        raise StaleEdit
+    changes: dict[str, list[Any]] = {}
+    for name, new in form.model_dump().items():
+        old = getattr(patient, name)
+        if old != new:
+            changes[name] = [_jsonable(old), _jsonable(new)]
+            setattr(patient, name, new)
+    if changes:
+        patient.updated_at = now
+        patient.updated_by_id = user_id
+        _claim_version(session, patient, seen_version)
+        session.add(EditRecord(entity="patient", entity_id=patient.id, patient_id=patient.id, user_id=user_id,
+                               at=now, changes=json.dumps(changes)))
+        session.flush()
+    return changes
+
+
+def _claim_version(session: Session, patient: Patient, seen_version: int) -> None:
+    """Bump the version only if it is still the one the form saw: a conditional UPDATE, so two saves racing
+    on PostgreSQL's READ COMMITTED cannot both win (on SQLite, BEGIN IMMEDIATE already serialises them)."""
+    result = session.execute(
+        update(Patient).where(Patient.id == patient.id, Patient.version == seen_version)
+        .values(version=seen_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise StaleEdit
+    set_committed_value(patient, "version", seen_version + 1)
+
+
+def set_archived(session: Session, *, patient: Patient, archived: bool, user_id: int, now: datetime) -> None:
+    """Archive or bring back a patient; there is no hard delete."""
+    old = patient.archived_at
+    patient.archived_at = now if archived else None
+    patient.updated_at = now
+    patient.updated_by_id = user_id
+    session.add(EditRecord(entity="patient", entity_id=patient.id, patient_id=patient.id, user_id=user_id,
+                           at=now, changes=json.dumps({"archived_at": [_jsonable(old),
+                                                                       _jsonable(patient.archived_at)]})))
+    session.flush()
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: datetime
+    author: str
+    changes: dict[str, list[Any]]
+
+
+def patient_history(session: Session, *, patient_id: int, limit: int = 50) -> list[HistoryEntry]:
+    """The latest edits of a patient record, newest first, with who made them."""
+    rows = session.exec(
+        select(EditRecord, User.name).outerjoin(User, User.id == EditRecord.user_id)
+        .where(EditRecord.patient_id == patient_id, EditRecord.entity == "patient")
+        .order_by(col(EditRecord.at).desc(), col(EditRecord.id).desc()).limit(limit)
+    )
+    return [HistoryEntry(record.at, name or "Unknown", json.loads(record.changes)) for record, name in rows]

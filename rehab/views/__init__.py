@@ -1,0 +1,12 @@
+"""One blueprint per area."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    from rehab.views import admin, auth, main, patients
+
+    for module in (main, auth, patients, admin):
+        app.register_blueprint(module.bp)

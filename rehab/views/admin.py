@@ -1,0 +1,127 @@
+"""Admin pages: therapist accounts and clinic settings. Therapists get 403 (SECURITY.md 11)."""
+
+from __future__ import annotations
+
+from zoneinfo import available_timezones
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from sqlmodel import col, select
+
+from rehab import security
+from rehab.db import get_session
+from rehab.forms import PAPER_SIZES, SPEED_UNITS, ClinicForm, UserForm, parse_form
+from rehab.models import Membership, User, utcnow
+from rehab.services import accounts
+from rehab.services.passwords import hash_password, password_problem
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.before_request
+@security.admin_required
+def _admins_only() -> None:
+    """Every view in this blueprint is admin-only."""
+
+
+def _clinic_user_or_404(user_id: int) -> User:
+    """An account that works in the admin's current clinic; any other is not found."""
+    user = get_session().exec(
+        select(User).join(Membership, Membership.user_id == User.id)
+        .where(User.id == user_id, Membership.clinic_id == g.clinic.id)
+    ).first()
+    if user is None:
+        abort(404)
+    return user
+
+
+@bp.get("/users")
+def users():  # type: ignore[no-untyped-def]
+    rows = get_session().exec(
+        select(User).join(Membership, Membership.user_id == User.id)
+        .where(Membership.clinic_id == g.clinic.id)
+        .order_by(col(User.is_active).desc(), User.name)
+    ).all()
+    return render_template("admin/users.html", users=rows)
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+def new_user():  # type: ignore[no-untyped-def]
+    """Add a therapist (or admin) to the current clinic with a first password to hand over."""
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        db = get_session()
+        form, errors = parse_form(UserForm, request.form, checkboxes=("is_admin",))
+        if form and accounts.email_taken(db, form.email):
+            errors["email"] = "An account with this email already exists."
+        if form and not errors:
+            user = accounts.create_user(db, security.hasher(), email=form.email, name=form.name,
+                                        password=form.password, clinic_ids=[g.clinic.id], is_admin=form.is_admin)
+            security.record("user.create", object_type="user", object_id=user.id)
+            db.commit()
+            flash(f"{user.name} can now sign in with {user.email}.", "success")
+            return redirect(url_for("admin.users"))
+    return render_template("admin/user_form.html", values=request.form, errors=errors), (422 if errors else 200)
+
+
+@bp.post("/users/<int:user_id>/active")
+def set_active(user_id: int):  # type: ignore[no-untyped-def]
+    """Deactivate (ending every session at once) or reactivate an account. Never your own."""
+    db = get_session()
+    user = _clinic_user_or_404(user_id)
+    if user.id == g.user.id:
+        flash("You cannot deactivate your own account.", "error")
+        return redirect(url_for("admin.users"))
+    user.is_active = request.form.get("active") == "1"
+    if not user.is_active:
+        accounts.end_all_sessions(db, user_id=user.id, now=utcnow())
+    db.add(user)
+    security.record("user.activate" if user.is_active else "user.deactivate", object_type="user",
+                    object_id=user.id)
+    db.commit()
+    flash(f"{user.name} was {'reactivated' if user.is_active else 'deactivated'}.", "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
+def reset_password(user_id: int):  # type: ignore[no-untyped-def]
+    """Set a new password for a therapist who forgot theirs; their other sessions end."""
+    db = get_session()
+    user = _clinic_user_or_404(user_id)
+    error = None
+    if request.method == "POST":
+        password = request.form.get("password", "")
+        error = password_problem(password, email=user.email, name=user.name)
+        if error is None:
+            now = utcnow()
+            user.password_hash = hash_password(security.hasher(), password)
+            user.password_changed_at = now
+            db.add(user)
+            keep = g.user_session.id if user.id == g.user.id else None
+            accounts.end_all_sessions(db, user_id=user.id, now=now, keep_id=keep)
+            accounts.clear_failures(db, email=user.email)
+            security.record("user.password_reset", object_type="user", object_id=user.id)
+            db.commit()
+            flash(f"The password for {user.name} was changed. Give it to them in person.", "success")
+            return redirect(url_for("admin.users"))
+    return render_template("admin/password.html", user=user, error=error), (422 if error else 200)
+
+
+@bp.route("/clinic", methods=["GET", "POST"])
+def clinic():  # type: ignore[no-untyped-def]
+    """Clinic details printed on home sheets, default paper size and speed unit."""
+    db = get_session()
+    clinic_row = db.merge(g.clinic)
+    errors: dict[str, str] = {}
+    values = request.form if request.method == "POST" else clinic_row.model_dump()
+    if request.method == "POST":
+        form, errors = parse_form(ClinicForm, request.form)
+        if form and not errors:
+            for name, value in form.model_dump().items():
+                setattr(clinic_row, name, value)
+            security.record("clinic.update", object_type="clinic", object_id=clinic_row.id)
+            db.commit()
+            flash("Clinic settings saved.", "success")
+            return redirect(url_for("admin.clinic"))
+    return render_template("admin/clinic.html", values=values, errors=errors, paper_sizes=PAPER_SIZES,
+                           speed_units=SPEED_UNITS, timezones=sorted(available_timezones())), \
+        (422 if errors else 200)

@@ -1,0 +1,23 @@
+"""Home and health check."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, url_for
+from sqlalchemy import text
+
+from rehab.db import get_session
+
+bp = Blueprint("main", __name__)
+
+
+@bp.get("/")
+def index():  # type: ignore[no-untyped-def]
+    """The caseload is the therapist's home page (the dashboard will take its place)."""
+    return redirect(url_for("patients.index"))
+
+
+@bp.get("/healthz")
+def health():  # type: ignore[no-untyped-def]
+    """For load balancers: the app answers and the database is reachable. No data in the answer."""
+    get_session().execute(text("SELECT 1"))
+    return {"status": "ok"}

@@ -1,0 +1,123 @@
+"""The caseload: list, search, add, edit, archive."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+
+from rehab import security
+from rehab.db import get_session
+from rehab.forms import CONDITIONS, KNEES, LANGUAGES, PRECAUTIONS, PatientForm, parse_form
+from rehab.models import Patient, utcnow
+from rehab.services import patients as patient_service
+
+bp = Blueprint("patients", __name__, url_prefix="/patients")
+
+_STATUSES = ("active", "archived", "all")
+_CHOICES = {"conditions": CONDITIONS, "knees": KNEES, "languages": LANGUAGES, "precautions": PRECAUTIONS}
+
+
+def get_patient_or_404(patient_id: int) -> Patient:
+    """The one way a view gets a patient: scoped to the clinic the therapist is working in."""
+    patient = patient_service.get_patient(get_session(), clinic_id=g.clinic.id, patient_id=patient_id)
+    if patient is None:
+        security.record_denial("patient.not_found", object_type="patient", object_id=patient_id)
+        abort(404)
+    return patient
+
+
+@bp.get("/")
+def index():  # type: ignore[no-untyped-def]
+    """Search by name or chart number; filter by condition and status."""
+    query = request.args.get("q", "")[:100]
+    condition = request.args.get("condition", "")
+    condition = condition if condition in CONDITIONS else ""
+    status = request.args.get("status", "active")
+    status = status if status in _STATUSES else "active"
+    page = patient_service.search_patients(
+        get_session(), clinic_id=g.clinic.id, query=query, condition=condition, status=status,  # type: ignore[arg-type]
+        page=request.args.get("page", 1, type=int), per_page=current_app.config["PATIENTS_PER_PAGE"],
+    )
+    return render_template("patients/index.html", page=page, query=query, condition=condition,
+                           status=status, conditions=CONDITIONS)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def create():  # type: ignore[no-untyped-def]
+    errors: dict[str, str] = {}
+    values = request.form if request.method == "POST" else {"language": "en"}
+    if request.method == "POST":
+        db = get_session()
+        form, errors = parse_form(PatientForm, request.form, checkboxes=PatientForm.CHECKBOXES)
+        if form and patient_service.chart_number_taken(db, clinic_id=g.clinic.id, chart_number=form.chart_number):
+            errors["chart_number"] = "Another patient in this clinic already has this chart number."
+        if form and not errors:
+            patient = patient_service.create_patient(db, clinic_id=g.clinic.id, form=form, user_id=g.user.id,
+                                                     now=utcnow())
+            security.record("patient.create", patient_id=patient.id, object_type="patient",
+                            object_id=patient.id)
+            db.commit()
+            flash(f"{patient.full_name} was added.", "success")
+            return redirect(url_for("patients.detail", patient_id=patient.id))
+    return render_template("patients/form.html", patient=None, values=values, errors=errors,
+                           **_CHOICES), (422 if errors else 200)
+
+
+@bp.get("/<int:patient_id>")
+def detail(patient_id: int):  # type: ignore[no-untyped-def]
+    patient = get_patient_or_404(patient_id)
+    history = patient_service.patient_history(get_session(), patient_id=patient.id, limit=20)
+    security.record_read("patient.view", patient_id=patient.id, object_type="patient", object_id=patient.id)
+    return render_template("patients/detail.html", patient=patient, history=history, **_CHOICES)
+
+
+@bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])
+def edit(patient_id: int):  # type: ignore[no-untyped-def]
+    """Edit with a stale-form check: if someone saved meanwhile, nothing is overwritten."""
+    db = get_session()
+    patient = get_patient_or_404(patient_id)
+    errors: dict[str, str] = {}
+    values = request.form if request.method == "POST" else patient.model_dump()
+    stale = False
+    if request.method == "POST":
+        form, errors = parse_form(PatientForm, request.form, checkboxes=PatientForm.CHECKBOXES)
+        if form and patient_service.chart_number_taken(db, clinic_id=g.clinic.id, chart_number=form.chart_number,
+                                                       exclude_id=patient.id):
+            errors["chart_number"] = "Another patient in this clinic already has this chart number."
+        if form and not errors:
+            try:
+                changes = patient_service.update_patient(
+                    db, patient=patient, form=form, seen_version=request.form.get("version", 0, type=int),
+                    user_id=g.user.id, now=utcnow())
+                security.record("patient.update", patient_id=patient.id, object_type="patient",
+                                object_id=patient.id)
+                db.commit()
+            except patient_service.StaleEdit:
+                db.rollback()
+                stale = True
+                patient = get_patient_or_404(patient_id)
+            else:
+                flash("Saved." if changes else "No changes to save.", "success")
+                return redirect(url_for("patients.detail", patient_id=patient.id))
+    return render_template("patients/form.html", patient=patient, values=values, errors=errors, stale=stale,
+                           **_CHOICES), (409 if stale else 422 if errors else 200)
+
+
+@bp.post("/<int:patient_id>/archive")
+def archive(patient_id: int):  # type: ignore[no-untyped-def]
+    return _set_archived(patient_id, archived=True)
+
+
+@bp.post("/<int:patient_id>/unarchive")
+def unarchive(patient_id: int):  # type: ignore[no-untyped-def]
+    return _set_archived(patient_id, archived=False)
+
+
+def _set_archived(patient_id: int, *, archived: bool):  # type: ignore[no-untyped-def]
+    db = get_session()
+    patient = get_patient_or_404(patient_id)
+    patient_service.set_archived(db, patient=patient, archived=archived, user_id=g.user.id, now=utcnow())
+    security.record("patient.archive" if archived else "patient.unarchive", patient_id=patient.id,
+                    object_type="patient", object_id=patient.id)
+    db.commit()
+    flash(f"{patient.full_name} was {'archived' if archived else 'brought back to the active list'}.", "success")
+    return redirect(url_for("patients.detail", patient_id=patient.id))

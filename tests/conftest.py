@@ -1,0 +1,211 @@
+"""Test harness: a fresh database per test, an app per test, factories and a signed-in client.
+
+SQLite (default): the schema is built once per run by the real Alembic migrations into a template file,
+then copied for each test, so every test starts from an empty, migrated database in a file of its own
+(real WAL, real locking). PostgreSQL (``REHAB_TEST_DATABASE_URL``): migrated once, then every table is
+emptied before each test.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, text
+from sqlmodel import Session, SQLModel
+
+from rehab import create_app
+from rehab.db import EXTENSION_KEY, get_engine
+from rehab.models import Clinic, Patient, User
+from rehab.services import accounts
+
+PASSWORD = "correct horse battery"  # satisfies the policy; used by every factory-made account
+POSTGRES_URL = os.environ.get("REHAB_TEST_DATABASE_URL", "")
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def base_config(database_url: str) -> dict[str, Any]:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+        "DATABASE_URL": database_url,
+        "PASSWORD_HASH_TIME_COST": 1,
+        "PASSWORD_HASH_MEMORY_KIB": 8,
+        "COUNT_QUERIES": True,
+    }
+
+
+@pytest.fixture(scope="session")
+def template_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The migrated schema, built once per run (SQLite: a file to copy; PostgreSQL: the test database)."""
+    if POSTGRES_URL:
+        app = create_app(base_config(POSTGRES_URL))
+        with app.app_context():
+            with get_engine().begin() as connection:
+                connection.execute(text("DROP SCHEMA public CASCADE"))
+                connection.execute(text("CREATE SCHEMA public"))
+            from rehab.migrate import upgrade
+
+            upgrade()
+            get_engine().dispose()
+        return POSTGRES_URL
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    app = create_app(base_config(f"sqlite:///{path}"))
+    with app.app_context():
+        from rehab.migrate import upgrade
+
+        upgrade()
+        get_engine().dispose()  # the last connection to close checkpoints the WAL into the file
+    assert not Path(f"{path}-wal").exists()
+    return str(path)
+
+
+@pytest.fixture
+def database_url(template_database: str, tmp_path: Path) -> str:
+    if POSTGRES_URL:
+        return POSTGRES_URL
+    target = tmp_path / "rehab.sqlite3"
+    shutil.copyfile(template_database, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def app(database_url: str) -> Iterator[Flask]:
+    # No app context stays pushed during the test: each request must get its own `g`, as in production.
+    app = create_app(base_config(database_url))
+    if POSTGRES_URL:
+        _empty_postgres_tables(engine_of(app))
+    yield app
+    engine_of(app).dispose()
+
+
+def engine_of(app: Flask) -> Engine:
+    return app.extensions[EXTENSION_KEY]
+
+
+def _empty_postgres_tables(engine: Engine) -> None:
+    tables = ", ".join(f'"{table.name}"' for table in SQLModel.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask):  # type: ignore[no-untyped-def]
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def db(app: Flask) -> Iterator[Session]:
+    """A session for arranging and checking data directly (separate from the app's request sessions)."""
+    with Session(engine_of(app), expire_on_commit=False) as session:
+        yield session
+
+
+# ---------------------------------------------------------------------------------------------- factories
+
+
+@pytest.fixture
+def make_clinic(db: Session):  # type: ignore[no-untyped-def]
+    def make(name: str = "Riverside PT", **fields: Any) -> Clinic:
+        clinic = Clinic(name=name, phone=fields.pop("phone", "555-0100"), **fields)
+        db.add(clinic)
+        db.commit()
+        return clinic
+
+    return make
+
+
+@pytest.fixture
+def make_user(db: Session, app: Flask, make_clinic):  # type: ignore[no-untyped-def]
+    counter = iter(range(1, 10_000))
+
+    def make(email: str | None = None, *, clinics: list[Clinic] | None = None, is_admin: bool = False,
+             name: str = "Alex Therapist", password: str = PASSWORD) -> User:
+        clinics = clinics or [make_clinic()]
+        user = accounts.create_user(
+            db, app.extensions["rehab.hasher"], email=email or f"therapist{next(counter)}@clinic.example",
+            name=name, password=password, clinic_ids=[clinic.id for clinic in clinics], is_admin=is_admin,
+        )
+        db.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def make_patient(db: Session):  # type: ignore[no-untyped-def]
+    def make(clinic: Clinic, **fields: Any) -> Patient:
+        values: dict[str, Any] = {
+            "first_name": "Margaret", "last_name": "Okafor", "date_of_birth": date(1951, 3, 14),
+            "affected_knee": "left", "condition": "knee_oa",
+        }
+        values.update(fields)
+        patient = Patient(clinic_id=clinic.id, **values)
+        db.add(patient)
+        db.commit()
+        return patient
+
+    return make
+
+
+# ------------------------------------------------------------------------------------------ signed-in use
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "the page has no CSRF token"
+    return match.group(1)
+
+
+def submit(client: FlaskClient, url: str, data: dict[str, Any], *, form_page: str | None = None,
+           follow_redirects: bool = False):  # type: ignore[no-untyped-def]
+    """Post a form the way a browser does: open the page first, then send its CSRF token back."""
+    page = client.get(form_page or url)
+    token = csrf_from(page.get_data(as_text=True))
+    return client.post(url, data={**data, "csrf_token": token}, follow_redirects=follow_redirects)
+
+
+def sign_in(client: FlaskClient, email: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+    return submit(client, "/login", {"email": email, "password": password})
+
+
+@pytest.fixture
+def clinic(make_clinic) -> Clinic:  # type: ignore[no-untyped-def]
+    return make_clinic("Riverside PT")
+
+
+@pytest.fixture
+def therapist(make_user, clinic: Clinic) -> User:  # type: ignore[no-untyped-def]
+    return make_user("pat.therapist@clinic.example", clinics=[clinic], name="Pat Therapist")
+
+
+@pytest.fixture
+def admin(make_user, clinic: Clinic) -> User:  # type: ignore[no-untyped-def]
+    return make_user("ada.admin@clinic.example", clinics=[clinic], is_admin=True, name="Ada Admin")
+
+
+@pytest.fixture
+def therapist_client(client: FlaskClient, therapist: User) -> FlaskClient:
+    response = sign_in(client, therapist.email)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
+@pytest.fixture
+def admin_client(client: FlaskClient, admin: User) -> FlaskClient:
+    response = sign_in(client, admin.email)
+    assert response.status_code == 302
+    return client

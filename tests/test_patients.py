@@ -1,0 +1,181 @@
+"""The caseload as a therapist uses it: add, validate, edit with history, search, archive."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlmodel import Session, func, select
+
+from rehab.models import EditRecord, Patient
+from tests.conftest import submit
+
+pytestmark = pytest.mark.db
+
+VALID = {
+    "first_name": "Dorothy", "last_name": "Whitfield", "date_of_birth": "1944-05-02", "chart_number": "RV-77",
+    "affected_knee": "both", "condition": "knee_oa", "language": "en", "uses_walker": "1",
+}
+
+
+def patient_count(db: Session) -> int:
+    db.expire_all()
+    return db.exec(select(func.count()).select_from(Patient)).one()
+
+
+def test_add_patient_then_see_it_on_its_page(therapist_client, db):
+    response = submit(therapist_client, "/patients/new", VALID, follow_redirects=True)
+    html = response.get_data(as_text=True)
+    assert "Dorothy Whitfield was added." in html
+    assert "Uses a rollator or walker" in html  # the precaution shows on the patient page
+    patient = db.exec(select(Patient)).one()
+    assert (patient.chart_number, patient.uses_walker, patient.affected_knee) == ("RV-77", True, "both")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("date_of_birth", (date.today() + timedelta(days=1)).isoformat(), "cannot be in the future"),
+        ("date_of_birth", "1890-01-01", "more than 120 years ago"),
+        ("date_of_birth", "14/03/1951", "Enter a date"),
+        ("surgery_date", (date.today() + timedelta(days=3)).isoformat(), "surgery date cannot be in the future"),
+        ("surgery_date", "1940-01-01", "before the date of birth"),
+        ("first_name", "x" * 100_000, "at most 100 characters"),
+        ("last_name", "", "This field is required"),
+        ("first_name", "<script>alert(1)</script>", "no &lt; or &gt;"),
+        ("condition", "knee_pain", "Choose one of the options"),
+        ("email", "not-an-email", "Enter an email address"),
+        ("notes", "n" * 5001, "at most 5000 characters"),
+    ],
+)
+def test_bad_input_is_explained_beside_the_field_and_nothing_is_saved(therapist_client, db, field, value, message):
+    response = submit(therapist_client, "/patients/new", {**VALID, field: value})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert message in html
+    assert f'id="{field}-error"' in html  # the message sits beside the field it is about
+    assert patient_count(db) == 0
+
+
+def test_other_condition_needs_a_description(therapist_client, db):
+    response = submit(therapist_client, "/patients/new", {**VALID, "condition": "other"})
+    assert "Describe the condition" in response.get_data(as_text=True)
+    assert patient_count(db) == 0
+
+
+def test_duplicate_chart_number_is_refused_within_the_clinic(therapist_client, db, clinic, make_patient):
+    make_patient(clinic, chart_number="RV-77")
+    response = submit(therapist_client, "/patients/new", VALID)
+    assert "already has this chart number" in response.get_data(as_text=True)
+    assert patient_count(db) == 1
+
+
+def test_same_chart_number_is_allowed_in_another_clinic(therapist_client, db, make_clinic, make_patient):
+    make_patient(make_clinic("Other clinic"), chart_number="RV-77")
+    response = submit(therapist_client, "/patients/new", VALID)
+    assert response.status_code == 302
+    assert patient_count(db) == 2
+
+
+def test_input_is_kept_after_an_error(therapist_client):
+    response = submit(therapist_client, "/patients/new", {**VALID, "date_of_birth": "2999-01-01"})
+    html = response.get_data(as_text=True)
+    assert 'value="Whitfield"' in html and 'value="RV-77"' in html
+
+
+def test_edit_records_history_with_old_and_new_values(therapist_client, therapist, clinic, make_patient, db):
+    patient = make_patient(clinic, phone="555-1111")
+    response = submit(therapist_client, f"/patients/{patient.id}/edit",
+                      {**VALID, "first_name": "Margaret", "last_name": "Okafor", "chart_number": "",
+                       "date_of_birth": "1951-03-14", "affected_knee": "left", "phone": "555-2222",
+                       "version": "1"}, follow_redirects=True)
+    html = response.get_data(as_text=True)
+    assert "555-2222" in html
+    assert "555-1111 → 555-2222" in html  # the history on the patient page
+    record = db.exec(select(EditRecord)).one()
+    assert record.user_id == therapist.id and '"phone": ["555-1111", "555-2222"]' in record.changes
+
+
+def test_stale_edit_is_refused_and_keeps_what_was_typed(therapist_client, clinic, make_patient, db):
+    patient = make_patient(clinic, phone="555-1111")
+    form_page = therapist_client.get(f"/patients/{patient.id}/edit").get_data(as_text=True)
+    assert 'name="version" value="1"' in form_page
+    # Someone else saves in the meantime.
+    patient.phone = "555-3333"
+    patient.version = 2
+    db.add(patient)
+    db.commit()
+    response = submit(therapist_client, f"/patients/{patient.id}/edit",
+                      {**VALID, "first_name": "Margaret", "last_name": "Okafor", "chart_number": "",
+                       "phone": "555-9999", "version": "1"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 409
+    assert "Someone else saved this patient" in html
+    assert 'value="555-9999"' in html  # what the therapist typed is still there
+    assert "555-3333" in html  # and the value saved meanwhile is shown
+    db.expire_all()
+    assert db.get(Patient, patient.id).phone == "555-3333"
+
+
+@pytest.fixture
+def caseload(clinic, make_patient):  # type: ignore[no-untyped-def]
+    make_patient(clinic, first_name="Ruth", last_name="Abernathy", chart_number="RV-1009")
+    make_patient(clinic, first_name="Samuel", last_name="Reyes", chart_number="RV-1004", condition="post_aclr")
+    make_patient(clinic, first_name="Priya", last_name="Natarajan", chart_number="RV-1005", condition="pfp")
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("reyes", ["Reyes, Samuel"]), ("RV-1009", ["Abernathy, Ruth"]), ("priya nata", ["Natarajan, Priya"]),
+    ("100", ["Abernathy, Ruth", "Natarajan, Priya", "Reyes, Samuel"]), ("%", []), ("zzz", []),
+])
+def test_search_by_name_or_chart_number(therapist_client, caseload, query, expected):
+    html = therapist_client.get("/patients/", query_string={"q": query}).get_data(as_text=True)
+    found = [name for name in ("Abernathy, Ruth", "Reyes, Samuel", "Natarajan, Priya") if name in html]
+    assert sorted(found) == sorted(expected)
+
+
+def test_filter_by_condition(therapist_client, caseload):
+    html = therapist_client.get("/patients/", query_string={"condition": "pfp"}).get_data(as_text=True)
+    assert "Natarajan, Priya" in html and "Reyes, Samuel" not in html
+
+
+def test_pagination_splits_a_large_caseload(app, therapist_client, clinic, make_patient):
+    app.config["PATIENTS_PER_PAGE"] = 2
+    for index in range(5):
+        make_patient(clinic, last_name=f"Patient{index}")
+    first = therapist_client.get("/patients/").get_data(as_text=True)
+    third = therapist_client.get("/patients/?page=3").get_data(as_text=True)
+    assert "Page 1 of 3" in first and "Patient0" in first and "Patient4" not in first
+    assert "Patient4" in third and "Patient0" not in third
+
+
+def test_archive_hides_from_default_list_and_shows_under_archived(therapist_client, clinic, make_patient, db):
+    patient = make_patient(clinic, last_name="Kowalski")
+    row = "Kowalski, Margaret"  # as the list shows a patient
+    submit(therapist_client, f"/patients/{patient.id}/archive", {}, form_page=f"/patients/{patient.id}")
+    assert row not in therapist_client.get("/patients/").get_data(as_text=True)
+    assert row in therapist_client.get("/patients/?status=archived").get_data(as_text=True)
+    submit(therapist_client, f"/patients/{patient.id}/unarchive", {}, form_page=f"/patients/{patient.id}")
+    assert row in therapist_client.get("/patients/").get_data(as_text=True)
+    db.expire_all()
+    assert patient_count(db) == 1  # never deleted
+
+
+def test_another_clinics_patient_is_not_found(therapist_client, make_clinic, make_patient, db):
+    stranger = make_patient(make_clinic("Other clinic"), last_name="Stranger")
+    for url in (f"/patients/{stranger.id}", f"/patients/{stranger.id}/edit"):
+        response = therapist_client.get(url)
+        assert response.status_code == 404
+        assert "Stranger" not in response.get_data(as_text=True)
+    response = submit(therapist_client, f"/patients/{stranger.id}/archive", {}, form_page="/patients/")
+    assert response.status_code == 404
+    db.expire_all()
+    assert db.get(Patient, stranger.id).archived_at is None
+    assert "No patients found" in therapist_client.get("/patients/?q=Stranger").get_data(as_text=True)
+
+
+def test_oversized_request_gets_a_clean_413_page(therapist_client, db):
+    response = submit(therapist_client, "/patients/new", {**VALID, "notes": "x" * (5 * 1024 * 1024)})
+    assert response.status_code == 413
+    assert "too much to send at once" in response.get_data(as_text=True)
+    assert patient_count(db) == 0
