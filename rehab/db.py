@@ -37,13 +37,16 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _set_write_intent() -> None:
-        _write_intent.set(request.method not in SAFE_METHODS)
+        g.write_intent_token = _write_intent.set(request.method not in SAFE_METHODS)
 
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:
         session = g.pop("db_session", None)
         if session is not None:
             session.close()  # rolls back anything the view did not commit
+        token = g.pop("write_intent_token", None)
+        if token is not None:
+            _write_intent.reset(token)
         # Work that must happen after the request's own transaction is gone (see after_close).
         for callback in g.pop("after_close", []):
             callback()

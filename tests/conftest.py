@@ -20,7 +20,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, func, select
 
 from rehab import create_app
 from rehab.db import EXTENSION_KEY, get_engine
@@ -112,6 +112,16 @@ def db(app: Flask) -> Iterator[Session]:
     """A session for arranging and checking data directly (separate from the app's request sessions)."""
     with Session(engine_of(app), expire_on_commit=False) as session:
         yield session
+
+
+def count_rows(db: Session, model: type[SQLModel]) -> int:
+    """Rows in a table as committed now. Ends the read at once: outside a request every transaction takes
+    SQLite's write lock up front (BEGIN IMMEDIATE), and an open one would hold up the app under test."""
+    db.expire_all()
+    try:
+        return db.exec(select(func.count()).select_from(model)).one()
+    finally:
+        db.rollback()
 
 
 # ---------------------------------------------------------------------------------------------- factories

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlmodel import Session, func, select
+from sqlmodel import Session, select
 
 from rehab.models import EditRecord, Patient
-from tests.conftest import submit
+from tests.conftest import count_rows, submit
 
 pytestmark = pytest.mark.db
 
@@ -19,8 +19,7 @@ VALID = {
 
 
 def patient_count(db: Session) -> int:
-    db.expire_all()
-    return db.exec(select(func.count()).select_from(Patient)).one()
+    return count_rows(db, Patient)
 
 
 def test_add_patient_then_see_it_on_its_page(therapist_client, db):
