@@ -14,11 +14,13 @@ class ConfigurationError(RuntimeError):
     """The install's settings are unsafe or incomplete."""
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the app: settings, database, security, blueprints, CLI."""
+def create_app(test_config: dict[str, Any] | None = None, *, instance_path: str | None = None) -> Flask:
+    """Build the app: settings, database, security, blueprints, CLI. ``instance_path`` (absolute) replaces
+    Flask's default instance folder, for tests."""
     app = Flask(
         __name__,
         instance_relative_config=True,
+        instance_path=instance_path,
         template_folder="../templates",
     )
     _load_config(app, test_config)

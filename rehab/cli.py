@@ -39,7 +39,7 @@ def create_user(email: str, name: str, is_admin: bool, clinic_name: str | None) 
     with db.side_transaction() as session:
         if accounts.email_taken(session, email):
             raise click.ClickException(f"An account with {email} already exists.")
-        clinic_id = _choose_clinic(session, clinic_name)
+        clinic_id, new_clinic = _choose_clinic(session, clinic_name)
         password = _read_password()
         problem = password_problem(password, email=email, name=name)
         if problem:
@@ -48,27 +48,29 @@ def create_user(email: str, name: str, is_admin: bool, clinic_name: str | None) 
                                     clinic_ids=[clinic_id], is_admin=is_admin)
         audit.record_event(session, action="user.create", clinic_id=clinic_id, object_type="user",
                            object_id=user.id)
+    # Reported only once committed: a refused password rolls the new clinic back too.
+    if new_clinic:
+        click.echo(f"Created the clinic {new_clinic!r}. Admins can rename it under Clinic settings.")
     click.echo(f"Created {'admin' if is_admin else 'therapist'} {email}.")
 
 
-def _choose_clinic(session: Session, clinic_name: str | None) -> int:
-    """The named clinic, the only clinic, or a new one when the install has none."""
+def _choose_clinic(session: Session, clinic_name: str | None) -> tuple[int, str | None]:
+    """The named clinic, the only clinic, or a new one when the install has none (then also its name)."""
     clinics = list(session.exec(select(Clinic)))
     if clinic_name:
         named = [clinic for clinic in clinics if clinic.name == clinic_name]
         if named:
-            return named[0].id  # type: ignore[return-value]
+            return named[0].id, None  # type: ignore[return-value]
         if clinics:
             raise click.ClickException(f"No clinic is called {clinic_name!r}.")
     elif len(clinics) == 1:
-        return clinics[0].id  # type: ignore[return-value]
+        return clinics[0].id, None  # type: ignore[return-value]
     elif clinics:
         raise click.ClickException("This install has several clinics: choose one with --clinic.")
     clinic = Clinic(name=clinic_name or "My clinic")
     session.add(clinic)
     session.flush()
-    click.echo(f"Created the clinic {clinic.name!r}. Admins can rename it under Clinic settings.")
-    return clinic.id  # type: ignore[return-value]
+    return clinic.id, clinic.name  # type: ignore[return-value]
 
 
 @click.command("migrate")

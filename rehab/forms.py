@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any, ClassVar, Literal, TypeVar
 from zoneinfo import available_timezones
 
-from pydantic import ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ValidationError, ValidationInfo, field_validator
 from sqlmodel import Field, SQLModel
 
 from rehab.services.passwords import password_problem
@@ -35,23 +35,33 @@ PRECAUTIONS: dict[str, str] = {
 PAPER_SIZES: dict[str, str] = {"letter": "US Letter", "a4": "A4"}
 SPEED_UNITS: dict[str, str] = {"kmh": "km/h", "mph": "mph"}
 
-Shape = TypeVar("Shape", bound=SQLModel)
+Shape = TypeVar("Shape", bound=BaseModel)
 
 _MESSAGES = {
     "missing": "This field is required.",
     "date_from_datetime_parsing": "Enter a date (YYYY-MM-DD).",
     "date_parsing": "Enter a date (YYYY-MM-DD).",
     "date_type": "Enter a date (YYYY-MM-DD).",
+    "date_from_datetime_inexact": "Enter a date (YYYY-MM-DD).",
     "literal_error": "Choose one of the options.",
     "int_parsing": "Enter a whole number.",
+    "int_from_float": "Enter a whole number.",
     "float_parsing": "Enter a number.",
+    "finite_number": "Enter a number.",
     "bool_parsing": "Choose yes or no.",
+    "too_short": "Add at least one.",
 }
+# Errors about a number's value or format; a shape's RANGE_MESSAGES replace them with the allowed range.
+_NUMBER_ERRORS = {"greater_than_equal", "less_than_equal", "greater_than", "less_than", "int_parsing",
+                  "int_from_float", "float_parsing", "finite_number"}
 
 
-def _message(error: Mapping[str, Any]) -> str:
+def _message(error: Mapping[str, Any], range_messages: Mapping[str, str]) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
+    field = str(error["loc"][0]) if error["loc"] else ""
+    if kind in _NUMBER_ERRORS and field in range_messages:
+        return range_messages[field]
     if kind == "string_too_long":
         return f"Use at most {ctx['max_length']} characters."
     if kind == "string_too_short":
@@ -64,28 +74,37 @@ def _message(error: Mapping[str, Any]) -> str:
     return _MESSAGES.get(kind, error["msg"])
 
 
-def parse_form(shape: type[Shape], form: Mapping[str, Any], *, checkboxes: tuple[str, ...] = ()
-               ) -> tuple[Shape | None, dict[str, str]]:
+def validate(shape: type[Shape], data: Mapping[str, Any]) -> tuple[Shape | None, dict[str, str]]:
+    """Validate plain data against a shape: the shape, or None and one readable message per field."""
+    try:
+        return shape.model_validate(data), {}
+    except ValidationError as exc:
+        range_messages = getattr(shape, "RANGE_MESSAGES", {})
+        errors: dict[str, str] = {}
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "__all__"
+            errors.setdefault(field, _message(error, range_messages))
+        return None, errors
+
+
+def parse_form(shape: type[Shape], form: Mapping[str, Any], *, checkboxes: tuple[str, ...] = (),
+               extra: Mapping[str, Any] | None = None) -> tuple[Shape | None, dict[str, str]]:
     """Validate a submitted form. Empty strings become "not given"; ticked boxes become True.
 
-    Returns the shape and no errors, or None and {field: message}."""
-    data: dict[str, Any] = {}
+    ``extra`` supplies fields that are not typed in the form (nested lists, ids). Returns the shape and no
+    errors, or None and {field: message}."""
+    data: dict[str, Any] = dict(extra or {})
     for name, field in shape.model_fields.items():
+        if name in data:
+            continue
         if name in checkboxes:
-            data[name] = name in form
+            data[name] = name in form and form[name] not in ("", "0", None, False)
         else:
             value = str(form.get(name, "")).strip()
             # Keep "" for text fields (so their validators run); drop it where it means "not given".
             if value != "" or field.default == "":
                 data[name] = value
-    try:
-        return shape.model_validate(data), {}
-    except ValidationError as exc:
-        errors: dict[str, str] = {}
-        for error in exc.errors():
-            field = str(error["loc"][0]) if error["loc"] else "__all__"
-            errors.setdefault(field, _message(error))
-        return None, errors
+    return validate(shape, data)
 
 
 def _no_markup(value: str) -> str:

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, g
 
+from rehab.services.dose import dose_sentence, dose_summary, speed_text
+
 
 def init_app(app: Flask) -> None:
     app.add_template_filter(clinic_time)
+    app.add_template_filter(age)
+    app.add_template_global(dose_sentence)
+    app.add_template_global(dose_summary)
+    app.add_template_global(speed_text)
+
+
+def age(born: date, today: date | None = None) -> int:
+    """Whole years since a birth date."""
+    today = today or date.today()
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
 def clinic_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

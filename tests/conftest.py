@@ -97,8 +97,21 @@ def _empty_postgres_tables(engine: Engine) -> None:
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
+class RequestingClient(FlaskClient):
+    """A test client that first ends the test's own open read, like a separate program would.
+
+    Outside a request every transaction takes SQLite's write lock up front (BEGIN IMMEDIATE); a check made
+    with the ``db`` fixture before this request would otherwise hold that lock and stale its snapshot."""
+
+    def open(self, *args: Any, **kwargs: Any):  # type: ignore[no-untyped-def]
+        for session in self.application.extensions.get("tests.sessions", []):
+            session.rollback()
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
+    app.test_client_class = RequestingClient
     return app.test_client()
 
 
@@ -111,6 +124,7 @@ def runner(app: Flask):  # type: ignore[no-untyped-def]
 def db(app: Flask) -> Iterator[Session]:
     """A session for arranging and checking data directly (separate from the app's request sessions)."""
     with Session(engine_of(app), expire_on_commit=False) as session:
+        app.extensions.setdefault("tests.sessions", []).append(session)
         yield session
 
 

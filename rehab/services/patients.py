@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import func, or_, update
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from rehab.forms import PatientForm
 from rehab.models import EditRecord, Patient, User
+from rehab.services.records import StaleEdit, claim_version
 
 Status = Literal["active", "archived", "all"]
 
@@ -83,10 +83,6 @@ def create_patient(session: Session, *, clinic_id: int, form: PatientForm, user_
     return patient
 
 
-class StaleEdit(Exception):
-    """The record changed since the form was opened; the edit was not applied."""
-
-
 def _jsonable(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date | datetime) else value
 
@@ -107,24 +103,11 @@ def update_patient(session: Session, *, patient: Patient, form: PatientForm, see
     if changes:
         patient.updated_at = now
         patient.updated_by_id = user_id
-        _claim_version(session, patient, seen_version)
+        claim_version(session, patient, column="version", seen=seen_version)
         session.add(EditRecord(entity="patient", entity_id=patient.id, patient_id=patient.id, user_id=user_id,
                                at=now, changes=json.dumps(changes)))
         session.flush()
     return changes
-
-
-def _claim_version(session: Session, patient: Patient, seen_version: int) -> None:
-    """Bump the version only if it is still the one the form saw: a conditional UPDATE, so two saves racing
-    on PostgreSQL's READ COMMITTED cannot both win (on SQLite, BEGIN IMMEDIATE already serialises them)."""
-    result = session.execute(
-        update(Patient).where(Patient.id == patient.id, Patient.version == seen_version)
-        .values(version=seen_version + 1)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        raise StaleEdit
-    set_committed_value(patient, "version", seen_version + 1)
 
 
 def set_archived(session: Session, *, patient: Patient, archived: bool, user_id: int, now: datetime) -> None:

@@ -4,6 +4,16 @@ document.addEventListener("DOMContentLoaded", () => {
   const summary = document.querySelector("[data-focus]");
   if (summary) summary.focus();
 
+  // After the builder adds, removes or moves a phase or exercise, put the focus where the change happened.
+  const focusTarget = document.getElementById("focus-target");
+  if (focusTarget && !summary) {
+    const element = document.getElementById(focusTarget.value);
+    if (element) {
+      element.scrollIntoView({ block: "center" });
+      element.focus({ preventScroll: true });
+    }
+  }
+
   // The clinic switcher submits on change (a button is shown when scripts are off).
   document.querySelectorAll("select[data-autosubmit]").forEach((select) => {
     select.addEventListener("change", () => select.form.submit());

@@ -1,0 +1,121 @@
+"""The exercise catalogue, its sources and the built-in protocol templates, read from ``rehab/content``.
+
+Content is data (TOML), not code, so clinicians and translators can edit it. Text comes per language with
+English as the fallback for anything not yet translated.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+LANGUAGES = ("en", "es")
+EVIDENCE_LABELS = {
+    "en": {"rct": "Randomised trials", "lab": "Laboratory studies", "guidance": "Clinical guidance",
+           "expert": "Expert opinion"},
+    "es": {"rct": "Ensayos aleatorizados", "lab": "Estudios de laboratorio", "guidance": "Guías clínicas",
+           "expert": "Opinión de expertos"},
+}
+
+
+@dataclass(frozen=True)
+class Reference:
+    key: str
+    level: str
+    citation: str
+    link: str
+
+
+@dataclass(frozen=True)
+class ExerciseText:
+    name: str
+    clinician_note: str
+    purpose: str
+    steps: tuple[str, ...]
+    cues: tuple[str, ...]
+    safety: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Exercise:
+    key: str
+    equipment: str
+    default_support: str
+    uses_speed: bool
+    overground: bool
+    evidence: str
+    references: tuple[str, ...]
+    illustration: str
+    texts: dict[str, ExerciseText]
+
+    def text(self, language: str = "en") -> ExerciseText:
+        return self.texts.get(language) or self.texts["en"]
+
+
+@dataclass(frozen=True)
+class Template:
+    key: str
+    condition: str
+    evidence: str
+    sources: tuple[str, ...]
+    texts: dict[str, dict[str, str]]
+    phases: tuple[dict[str, Any], ...]
+
+    def text(self, field: str, language: str = "en") -> str:
+        return self.texts.get(language, {}).get(field) or self.texts["en"].get(field, "")
+
+
+def _load(name: str) -> dict[str, Any]:
+    return tomllib.loads(resources.files("rehab.content").joinpath(name).read_text("utf-8"))
+
+
+@cache
+def references() -> dict[str, Reference]:
+    return {key: Reference(key, value["level"], value["citation"], value.get("link", ""))
+            for key, value in _load("references.toml").items()}
+
+
+@cache
+def exercises() -> dict[str, Exercise]:
+    catalogue: dict[str, Exercise] = {}
+    for key, value in _load("exercises.toml").items():
+        texts = {
+            language: ExerciseText(
+                name=value[language]["name"], clinician_note=value[language].get("clinician_note", ""),
+                purpose=value[language]["purpose"], steps=tuple(value[language]["steps"]),
+                cues=tuple(value[language]["cues"]), safety=tuple(value[language]["safety"]),
+            )
+            for language in LANGUAGES if language in value
+        }
+        catalogue[key] = Exercise(
+            key=key, equipment=value["equipment"], default_support=value["default_support"],
+            uses_speed=value["uses_speed"], overground=value["overground"], evidence=value["evidence"],
+            references=tuple(value["references"]), illustration=value["illustration"], texts=texts,
+        )
+    return catalogue
+
+
+@cache
+def templates() -> dict[str, Template]:
+    return {
+        key: Template(
+            key=key, condition=value["condition"], evidence=value["evidence"], sources=tuple(value["sources"]),
+            texts={language: value.get(language, {}) for language in LANGUAGES},
+            phases=tuple(value["phases"]),
+        )
+        for key, value in _load("templates.toml").items()
+    }
+
+
+def illustration_svg(exercise_key: str) -> str:
+    """The exercise's line drawing as SVG text (our own files, safe to inline)."""
+    exercise = exercises()[exercise_key]
+    folder = resources.files("rehab.content").joinpath("illustrations")
+    return folder.joinpath(exercise.illustration).read_text("utf-8")
+
+
+def evidence_label(level: str, language: str = "en") -> str:
+    return EVIDENCE_LABELS.get(language, EVIDENCE_LABELS["en"]).get(level, level)

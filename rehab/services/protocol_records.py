@@ -1,0 +1,181 @@
+"""Protocols in the database: create, save a new version, move between phases, end, clinic templates.
+
+Services add and flush; the view commits once. Every change to an active protocol's content is a new,
+immutable ProtocolVersion carrying a computed summary of what changed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from rehab.models import ClinicTemplate, Patient, PhaseChange, Protocol, ProtocolVersion, User
+from rehab.services.protocols import ProtocolContent, summarize_changes
+from rehab.services.records import StaleEdit, claim_version
+from rehab.services.safety import SafetyWarning
+
+
+@dataclass(frozen=True)
+class Override:
+    """A safety warning the therapist chose to proceed past, and why."""
+
+    rule: str
+    message: str
+    where: str
+    reason: str
+
+    @classmethod
+    def of(cls, warning: SafetyWarning, reason: str) -> Override:
+        return cls(warning.rule, warning.message, warning.where, reason)
+
+
+def load_content(version: ProtocolVersion) -> ProtocolContent:
+    return ProtocolContent.model_validate_json(version.content)
+
+
+def active_protocol(session: Session, *, patient_id: int) -> Protocol | None:
+    return session.exec(
+        select(Protocol).where(Protocol.patient_id == patient_id, Protocol.status == "active")
+    ).first()
+
+
+def protocols_of(session: Session, *, patient_id: int) -> list[Protocol]:
+    return list(session.exec(
+        select(Protocol).where(Protocol.patient_id == patient_id).order_by(col(Protocol.created_at).desc())
+    ))
+
+
+def get_protocol(session: Session, *, patient_id: int, protocol_id: int) -> Protocol | None:
+    """The protocol if it belongs to this patient (whose clinic the caller has already checked)."""
+    return session.exec(
+        select(Protocol).where(Protocol.id == protocol_id, Protocol.patient_id == patient_id)
+    ).first()
+
+
+def get_version(session: Session, *, protocol_id: int, number: int) -> ProtocolVersion | None:
+    return session.exec(
+        select(ProtocolVersion).where(ProtocolVersion.protocol_id == protocol_id, ProtocolVersion.number == number)
+    ).first()
+
+
+def history(session: Session, *, protocol_id: int) -> list[tuple[ProtocolVersion, str]]:
+    """Every version, newest first, with its author's name."""
+    rows = session.exec(
+        select(ProtocolVersion, User.name).outerjoin(User, User.id == ProtocolVersion.author_id)
+        .where(ProtocolVersion.protocol_id == protocol_id).order_by(col(ProtocolVersion.number).desc())
+    )
+    return [(version, name or "Unknown") for version, name in rows]
+
+
+def phase_changes(session: Session, *, protocol_id: int) -> list[tuple[PhaseChange, str]]:
+    rows = session.exec(
+        select(PhaseChange, User.name).outerjoin(User, User.id == PhaseChange.user_id)
+        .where(PhaseChange.protocol_id == protocol_id).order_by(col(PhaseChange.at).desc())
+    )
+    return [(change, name or "Unknown") for change, name in rows]
+
+
+def _overrides_json(overrides: list[Override]) -> str:
+    return json.dumps([override.__dict__ for override in overrides])
+
+
+def create_protocol(session: Session, *, patient: Patient, content: ProtocolContent, user_id: int,
+                    now: datetime, overrides: list[Override]) -> Protocol:
+    """Start a protocol (version 1). An active one is ended first: one active protocol per patient."""
+    previous = active_protocol(session, patient_id=patient.id)  # type: ignore[arg-type]
+    if previous is not None:
+        end_protocol(session, protocol=previous, reason="Replaced by a new protocol.", now=now)
+        session.flush()  # the database allows one active protocol: end the old one before inserting
+    protocol = Protocol(patient_id=patient.id, clinic_id=patient.clinic_id, title=content.title,  # type: ignore[arg-type]
+                        template_key=content.template_key, created_at=now, created_by_id=user_id)
+    session.add(protocol)
+    session.flush()
+    session.add(ProtocolVersion(protocol_id=protocol.id, number=1, created_at=now, author_id=user_id,  # type: ignore[arg-type]
+                                summary=json.dumps(["First version."]), content=content.model_dump_json(),
+                                safety_overrides=_overrides_json(overrides)))
+    session.flush()
+    return protocol
+
+
+def save_version(session: Session, *, protocol: Protocol, content: ProtocolContent, seen_version: int,
+                 user_id: int, now: datetime, overrides: list[Override], speed_unit: str = "kmh"
+                 ) -> ProtocolVersion | None:
+    """Save an edit as the next version; None when nothing changed.
+
+    Raises StaleEdit when another version was saved after this form was opened."""
+    if protocol.latest_version != seen_version:
+        raise StaleEdit
+    current = get_version(session, protocol_id=protocol.id, number=seen_version)  # type: ignore[arg-type]
+    assert current is not None
+    lines = summarize_changes(load_content(current), content, speed_unit=speed_unit)
+    if not lines:
+        return None
+    number = claim_version(session, protocol, column="latest_version", seen=seen_version)
+    protocol.title = content.title
+    # A phase removed from the end must not leave the patient in a phase that no longer exists.
+    protocol.current_phase = min(protocol.current_phase, len(content.phases) - 1)
+    session.add(protocol)
+    version = ProtocolVersion(protocol_id=protocol.id, number=number, created_at=now, author_id=user_id,  # type: ignore[arg-type]
+                              summary=json.dumps(lines), content=content.model_dump_json(),
+                              safety_overrides=_overrides_json(overrides))
+    session.add(version)
+    session.flush()
+    return version
+
+
+class PhaseMoveError(ValueError):
+    """There is no phase in that direction."""
+
+
+def move_phase(session: Session, *, protocol: Protocol, step: int, reason: str, user_id: int, now: datetime,
+               phase_count: int) -> PhaseChange:
+    """Move to the next (+1) or previous (-1) phase, keeping the reason."""
+    target = protocol.current_phase + step
+    if step not in (1, -1) or not 0 <= target < phase_count:
+        raise PhaseMoveError("There is no phase in that direction.")
+    change = PhaseChange(protocol_id=protocol.id, from_phase=protocol.current_phase, to_phase=target,  # type: ignore[arg-type]
+                         version_number=protocol.latest_version, reason=reason, user_id=user_id, at=now)
+    protocol.current_phase = target
+    session.add(protocol)
+    session.add(change)
+    session.flush()
+    return change
+
+
+def end_protocol(session: Session, *, protocol: Protocol, reason: str, now: datetime) -> None:
+    protocol.status = "ended"
+    protocol.ended_at = now
+    protocol.end_reason = reason
+    session.add(protocol)
+
+
+def clinic_templates(session: Session, *, clinic_id: int, include_archived: bool = False) -> list[ClinicTemplate]:
+    statement = select(ClinicTemplate).where(ClinicTemplate.clinic_id == clinic_id)
+    if not include_archived:
+        statement = statement.where(col(ClinicTemplate.archived_at).is_(None))
+    return list(session.exec(statement.order_by(ClinicTemplate.name)))
+
+
+def get_clinic_template(session: Session, *, clinic_id: int, template_id: int) -> ClinicTemplate | None:
+    return session.exec(
+        select(ClinicTemplate).where(ClinicTemplate.id == template_id, ClinicTemplate.clinic_id == clinic_id)
+    ).first()
+
+
+def save_clinic_template(session: Session, *, clinic_id: int, name: str, condition: str,
+                         content: ProtocolContent, user_id: int, now: datetime) -> ClinicTemplate:
+    stored: dict[str, Any] = content.model_dump()
+    stored["title"] = name
+    template = ClinicTemplate(clinic_id=clinic_id, name=name, condition=condition, created_at=now,
+                              content=json.dumps(stored), created_by_id=user_id)
+    session.add(template)
+    session.flush()
+    return template
+
+
+def clinic_template_content(template: ClinicTemplate) -> ProtocolContent:
+    return ProtocolContent.model_validate_json(template.content)

@@ -1,0 +1,233 @@
+"""Protocol content: typed shapes, building one from a template, and the summary of what a version changed.
+
+A protocol's content (phases and their prescriptions) is stored whole in each immutable version as JSON,
+validated by these shapes, so any version can be shown exactly as it was.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from rehab.services.catalogue import Template, exercises
+
+SETTINGS: dict[str, str] = {
+    "clinic": "In the clinic (supervised)",
+    "home_partner": "At home with a partner",
+    "home_alone": "At home alone",
+}
+SUPPORTS: dict[str, str] = {
+    "both_rails": "Both rails",
+    "one_rail": "One rail",
+    "light_touch": "Light touch",
+    "partner": "Partner spotting",
+    "none": "No support",
+}
+KMH_PER_MPH = 1.609344
+
+
+class Prescription(BaseModel):
+    """One exercise with its dose."""
+
+    # Range messages name the limits, so a therapist sees at once what is allowed.
+    RANGE_MESSAGES: ClassVar[dict[str, str]] = {
+        "minutes": "Enter minutes between 0.5 and 120.",
+        "minutes_goal": "Enter goal minutes between 0.5 and 120.",
+        "segments": "Enter 1 to 30 backward parts.",
+        "walk_minutes": "Enter a walk of 1 to 180 minutes.",
+        "sets": "Enter 1 to 20 sets.",
+        "reps": "Enter 1 to 100 steps a set.",
+        "sessions_per_week": "Enter 1 to 14 sessions a week.",
+        "speed_kmh": "Enter a speed between 0.1 and 8 km/h (0.1 to 5 mph), or leave it empty for a comfortable pace.",
+        "incline_pct": "Enter an incline between 0 and 20 %.",
+        "pain_ceiling": "Enter a pain ceiling from 0 to 10.",
+    }
+
+    exercise: str
+    setting: Literal["clinic", "home_partner", "home_alone"]
+    minutes: float = Field(ge=0.5, le=120)
+    minutes_goal: float | None = Field(default=None, ge=0.5, le=120)
+    segments: int | None = Field(default=None, ge=1, le=30)
+    walk_minutes: float | None = Field(default=None, ge=1, le=180)
+    sets: int | None = Field(default=None, ge=1, le=20)
+    reps: int | None = Field(default=None, ge=1, le=100)
+    sessions_per_week: int = Field(ge=1, le=14)
+    speed_kmh: float | None = Field(default=None, ge=0.1, le=8)
+    incline_pct: float = Field(default=0, ge=0, le=20)
+    support: Literal["both_rails", "one_rail", "light_touch", "partner", "none"]
+    pain_ceiling: int = Field(ge=0, le=10)
+    cues: str = Field(default="", max_length=500)
+
+    @field_validator("exercise")
+    @classmethod
+    def _known_exercise(cls, value: str) -> str:
+        if value not in exercises():
+            raise ValueError("Choose an exercise from the list.")
+        return value
+
+    @field_validator("minutes_goal")
+    @classmethod
+    def _goal_not_below_start(cls, value: float | None, info: Any) -> float | None:
+        start = info.data.get("minutes")
+        if value is not None and start is not None and value < start:
+            raise ValueError("The goal cannot be less than the starting minutes.")
+        return value
+
+
+class Phase(BaseModel):
+    RANGE_MESSAGES: ClassVar[dict[str, str]] = {
+        "weeks": "Enter 1 to 52 planned weeks.",
+        "advance_after_sessions": "Enter 1 to 20 sessions.",
+    }
+
+    key: str = Field(default="", max_length=40)  # the template phase it came from (for translated names)
+    name: str = Field(min_length=1, max_length=80)
+    weeks: int = Field(ge=1, le=52)
+    goal: str = Field(default="", max_length=500)
+    advance_text: str = Field(default="", max_length=500)
+    advance_after_sessions: int = Field(default=2, ge=1, le=20)
+    no_stumbles: bool = True
+    retest: bool = False
+    prescriptions: list[Prescription] = Field(min_length=1, max_length=6)
+
+
+class ProtocolContent(BaseModel):
+    title: str = Field(min_length=1, max_length=120)
+    template_key: str = Field(default="", max_length=40)
+    phases: list[Phase] = Field(min_length=1, max_length=12)
+
+
+def content_from_template(template: Template, *, language: str = "en") -> ProtocolContent:
+    """A new protocol's content, copied from a template (the therapist then adjusts any dose)."""
+    phases = []
+    for raw in template.phases:
+        text = raw.get(language) or raw["en"]
+        english = raw["en"]
+        phases.append(Phase(
+            key=raw["key"], name=text.get("name", english["name"]), weeks=raw["weeks"],
+            goal=text.get("goal", english.get("goal", "")),
+            advance_text=text.get("advance_text", english.get("advance_text", "")),
+            advance_after_sessions=raw["advance_after_sessions"], no_stumbles=raw["no_stumbles"],
+            retest=raw["retest"],
+            prescriptions=[Prescription.model_validate(rx) for rx in raw["prescriptions"]],
+        ))
+    return ProtocolContent(title=template.text("name", language), template_key=template.key, phases=phases)
+
+
+def blank_prescription(exercise_key: str = "treadmill_rails") -> Prescription:
+    exercise = exercises()[exercise_key]
+    return Prescription(exercise=exercise_key, setting="clinic", minutes=5, sessions_per_week=3,
+                        speed_kmh=1.0 if exercise.uses_speed else None, incline_pct=0,
+                        support=exercise.default_support, pain_ceiling=5)  # type: ignore[arg-type]
+
+
+def blank_phase(number: int) -> Phase:
+    return Phase(name=f"Phase {number}", weeks=2, prescriptions=[blank_prescription()])
+
+
+# ---------------------------------------------------------------------------------------------- summaries
+
+
+def number(value: float | int | None) -> str:
+    """5.0 -> "5", 1.25 -> "1.25", None -> "none"."""
+    if value is None:
+        return "none"
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def kmh_to_mph(kmh: float) -> float:
+    return kmh / KMH_PER_MPH
+
+
+def mph_to_kmh(mph: float) -> float:
+    return mph * KMH_PER_MPH
+
+
+def _speed(value: float | None, unit: str) -> str:
+    if value is None:
+        return "comfortable"
+    return f"{number(round(kmh_to_mph(value), 2))} mph" if unit == "mph" else f"{number(value)} km/h"
+
+
+_DOSE_FIELDS: tuple[tuple[str, str], ...] = (
+    ("setting", "setting"), ("minutes", "minutes"), ("minutes_goal", "goal minutes"), ("segments", "parts"),
+    ("walk_minutes", "walk minutes"), ("sets", "sets"), ("reps", "steps a set"),
+    ("sessions_per_week", "sessions per week"), ("speed_kmh", "speed"), ("incline_pct", "incline"),
+    ("support", "support"), ("pain_ceiling", "pain ceiling"), ("cues", "cues"),
+)
+
+
+def _dose_change(field: str, label: str, old: Any, new: Any, unit: str) -> str:
+    if field == "speed_kmh":
+        return f"{label} {_speed(old, unit)} → {_speed(new, unit)}"
+    if field == "incline_pct":
+        return f"{label} {number(old)} → {number(new)} %"
+    if field == "setting":
+        return f"{label} {SETTINGS[old].lower()} → {SETTINGS[new].lower()}"
+    if field == "support":
+        return f"{label} {SUPPORTS[old].lower()} → {SUPPORTS[new].lower()}"
+    if field == "cues":
+        return f"{label} changed"
+    return f"{label} {number(old)} → {number(new)}"
+
+
+def summarize_changes(old: ProtocolContent, new: ProtocolContent, *, speed_unit: str = "kmh") -> list[str]:
+    """What changed between two versions, one line per phase, in words a therapist reads at a glance:
+    ``["Phase 2: minutes 10 → 12; incline 0 → 5 %"]``. Empty when nothing changed."""
+    lines: list[str] = []
+    if old.title != new.title:
+        lines.append(f"Title: {old.title} → {new.title}")
+    catalogue = exercises()
+    for index in range(max(len(old.phases), len(new.phases))):
+        label = f"Phase {index + 1}"
+        if index >= len(old.phases):
+            lines.append(f"{label}: added ({new.phases[index].name})")
+            continue
+        if index >= len(new.phases):
+            lines.append(f"{label}: removed ({old.phases[index].name})")
+            continue
+        before, after = old.phases[index], new.phases[index]
+        changes: list[str] = []
+        if before.name != after.name:
+            changes.append(f"name {before.name} → {after.name}")
+        if before.weeks != after.weeks:
+            changes.append(f"weeks {before.weeks} → {after.weeks}")
+        if before.goal != after.goal:
+            changes.append("goal changed")
+        if (before.advance_text, before.advance_after_sessions, before.no_stumbles, before.retest) != (
+                after.advance_text, after.advance_after_sessions, after.no_stumbles, after.retest):
+            changes.append("criteria to advance changed")
+        several = max(len(before.prescriptions), len(after.prescriptions)) > 1
+        for rx_index in range(max(len(before.prescriptions), len(after.prescriptions))):
+            if rx_index >= len(before.prescriptions):
+                changes.append(f"added {catalogue[after.prescriptions[rx_index].exercise].text().name.lower()}")
+                continue
+            if rx_index >= len(after.prescriptions):
+                changes.append(f"removed {catalogue[before.prescriptions[rx_index].exercise].text().name.lower()}")
+                continue
+            rx_old, rx_new = before.prescriptions[rx_index], after.prescriptions[rx_index]
+            prefix = f"{catalogue[rx_new.exercise].text().name.lower()}: " if several else ""
+            if rx_old.exercise != rx_new.exercise:
+                changes.append(f"exercise {catalogue[rx_old.exercise].text().name.lower()} → "
+                               f"{catalogue[rx_new.exercise].text().name.lower()}")
+            for field, field_label in _DOSE_FIELDS:
+                old_value, new_value = getattr(rx_old, field), getattr(rx_new, field)
+                if old_value != new_value:
+                    changes.append(prefix + _dose_change(field, field_label, old_value, new_value, speed_unit))
+        if changes:
+            lines.append(f"{label}: " + "; ".join(changes))
+    return lines
+
+
+def keep_unchanged_speeds(old: ProtocolContent, new: ProtocolContent, *, speed_unit: str) -> ProtocolContent:
+    """Speeds typed in mph come back from km/h rounded; where the therapist left the shown value alone,
+    keep the stored km/h exactly, so re-saving never records a change nobody made."""
+    if speed_unit != "mph":
+        return new
+    for old_phase, new_phase in zip(old.phases, new.phases, strict=False):
+        for old_rx, new_rx in zip(old_phase.prescriptions, new_phase.prescriptions, strict=False):
+            if old_rx.speed_kmh is not None and new_rx.speed_kmh is not None and \
+                    round(kmh_to_mph(old_rx.speed_kmh), 2) == round(kmh_to_mph(new_rx.speed_kmh), 2):
+                new_rx.speed_kmh = old_rx.speed_kmh
+    return new

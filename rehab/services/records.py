@@ -1,0 +1,31 @@
+"""Shared record-keeping rules: optimistic locking for edits made on forms that may have gone stale."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import Session, SQLModel
+
+
+class StaleEdit(Exception):
+    """The record changed since the form was opened; the edit was not applied."""
+
+
+def claim_version(session: Session, record: SQLModel, *, column: str, seen: int) -> int:
+    """Move ``record.<column>`` from ``seen`` to ``seen + 1`` only if nobody else moved it first.
+
+    A conditional UPDATE, so two saves racing on PostgreSQL's READ COMMITTED cannot both win (on SQLite,
+    BEGIN IMMEDIATE already serialises them). Raises StaleEdit when the form was opened at an older version.
+    """
+    model: Any = type(record)
+    result = session.execute(
+        update(model).where(model.id == record.id, getattr(model, column) == seen)  # type: ignore[attr-defined]
+        .values({column: seen + 1})
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise StaleEdit
+    set_committed_value(record, column, seen + 1)
+    return seen + 1

@@ -1,0 +1,273 @@
+"""The protocol builder: choose a template, adjust doses, save versions, move between phases."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+
+from rehab import security
+from rehab.db import get_session
+from rehab.models import Patient, Protocol, utcnow
+from rehab.protocol_form import (
+    apply_action,
+    content_from_draft,
+    draft_from_content,
+    draft_from_form,
+    override_reasons,
+    warning_fingerprint,
+)
+from rehab.services import catalogue
+from rehab.services import protocol_records as records
+from rehab.services.protocols import (
+    SETTINGS,
+    SUPPORTS,
+    ProtocolContent,
+    blank_phase,
+    content_from_template,
+    keep_unchanged_speeds,
+)
+from rehab.services.records import StaleEdit
+from rehab.services.safety import PatientFacts, SafetyWarning, check_protocol
+from rehab.views.patients import get_patient_or_404
+
+bp = Blueprint("protocols", __name__, url_prefix="/patients/<int:patient_id>/protocols")
+
+
+def get_protocol_or_404(patient: Patient, protocol_id: int) -> Protocol:
+    protocol = records.get_protocol(get_session(), patient_id=patient.id, protocol_id=protocol_id)  # type: ignore[arg-type]
+    if protocol is None:
+        abort(404)
+    return protocol
+
+
+def _facts(patient: Patient) -> PatientFacts:
+    # Fall-risk measures come from recorded visits once those exist; until then the screen is unknown.
+    return PatientFacts(today=date.today(), uses_walker=patient.uses_walker, condition=patient.condition,
+                        surgery_date=patient.surgery_date)
+
+
+def _starting_content(patient: Patient, source: str) -> ProtocolContent | None:
+    """The content a new protocol starts from: a built-in template, a clinic template, or a blank phase."""
+    kind, _, key = source.partition(":")
+    if kind == "builtin" and key in catalogue.templates():
+        return content_from_template(catalogue.templates()[key])
+    if kind == "clinic" and key.isdigit():
+        template = records.get_clinic_template(get_session(), clinic_id=g.clinic.id, template_id=int(key))
+        return records.clinic_template_content(template) if template else None
+    if kind == "blank":
+        return ProtocolContent(title="Backward walking", phases=[blank_phase(1)])
+    return None
+
+
+def _builder_context(patient: Patient, draft: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    template = catalogue.templates().get(draft.get("template_key", ""))
+    return {
+        "patient": patient, "draft": draft, "exercises": catalogue.exercises(), "settings": SETTINGS,
+        "supports": SUPPORTS, "speed_unit": g.clinic.speed_unit, "template": template,
+        "references": catalogue.references(), "errors": {}, "warnings": [], "focus": "",
+        "fingerprint": warning_fingerprint, "evidence_label": catalogue.evidence_label, **extra,
+    }
+
+
+@bp.get("/new")
+def choose(patient_id: int):  # type: ignore[no-untyped-def]
+    """Step 1: pick a template (the patient's condition first) or start from scratch."""
+    patient = get_patient_or_404(patient_id)
+    builtin = sorted(catalogue.templates().values(), key=lambda t: (t.condition != patient.condition, t.key))
+    clinic_templates = records.clinic_templates(get_session(), clinic_id=g.clinic.id)
+    active = records.active_protocol(get_session(), patient_id=patient.id)  # type: ignore[arg-type]
+    return render_template("protocols/choose.html", patient=patient, templates=builtin, active=active,
+                           clinic_templates=clinic_templates, references=catalogue.references(),
+                           evidence_label=catalogue.evidence_label)
+
+
+@bp.route("/new/build", methods=["GET", "POST"])
+def build(patient_id: int):  # type: ignore[no-untyped-def]
+    """Step 2 and 3: adjust the doses and save (version 1)."""
+    patient = get_patient_or_404(patient_id)
+    if patient.archived_at is not None:
+        flash("This patient is archived. Bring them back to the active list before starting a protocol.", "error")
+        return redirect(url_for("patients.detail", patient_id=patient.id))
+    if request.method == "GET":
+        content = _starting_content(patient, request.args.get("source", ""))
+        if content is None:
+            abort(404)
+        draft = draft_from_content(content, speed_unit=g.clinic.speed_unit)
+        return render_template("protocols/builder.html", **_builder_context(patient, draft, protocol=None))
+    return _handle_builder_post(patient, protocol=None)
+
+
+@bp.route("/<int:protocol_id>/edit", methods=["GET", "POST"])
+def edit(patient_id: int, protocol_id: int):  # type: ignore[no-untyped-def]
+    """Change any dose; saving makes a new version with a summary of what changed."""
+    patient = get_patient_or_404(patient_id)
+    protocol = get_protocol_or_404(patient, protocol_id)
+    if protocol.status != "active":
+        flash("This protocol has ended; start a new one to make changes.", "error")
+        return redirect(url_for("protocols.view", patient_id=patient.id, protocol_id=protocol.id))
+    if request.method == "GET":
+        version = records.get_version(get_session(), protocol_id=protocol.id, number=protocol.latest_version)  # type: ignore[arg-type]
+        draft = draft_from_content(records.load_content(version), speed_unit=g.clinic.speed_unit)  # type: ignore[arg-type]
+        return render_template("protocols/builder.html", **_builder_context(
+            patient, draft, protocol=protocol, seen_version=protocol.latest_version))
+    return _handle_builder_post(patient, protocol=protocol)
+
+
+def _handle_builder_post(patient: Patient, *, protocol: Protocol | None):  # type: ignore[no-untyped-def]
+    db = get_session()
+    unit = g.clinic.speed_unit
+    draft = draft_from_form(request.form)
+    action = request.form.get("action", "save")
+    seen_version = request.form.get("seen_version", 0, type=int)
+    context = {"protocol": protocol, "seen_version": seen_version}
+    if action != "save":
+        draft, focus = apply_action(draft, action, speed_unit=unit)
+        return render_template("protocols/builder.html", **_builder_context(patient, draft, focus=focus, **context))
+    content, errors = content_from_draft(draft, speed_unit=unit)
+    warnings: list[SafetyWarning] = []
+    if content is not None:
+        warnings = check_protocol(content, _facts(patient))
+        reasons, override_errors = override_reasons(request.form, warnings)
+        if warnings and override_errors and request.form.get("warnings_shown"):
+            errors.update(override_errors)
+        elif warnings and override_errors:
+            # First time these warnings appear: show them, save nothing, ask for reasons.
+            return render_template("protocols/builder.html", **_builder_context(
+                patient, draft, warnings=warnings, **context)), 422
+    if content is None or errors:
+        return render_template("protocols/builder.html", **_builder_context(
+            patient, draft, errors=errors, warnings=warnings, **context)), 422
+    overrides = [records.Override.of(warning, reasons[warning_fingerprint(warning)]) for warning in warnings]
+    now = utcnow()
+    if protocol is None:
+        protocol = records.create_protocol(db, patient=patient, content=content, user_id=g.user.id, now=now,
+                                           overrides=overrides)
+        security.record("protocol.create", patient_id=patient.id, object_type="protocol", object_id=protocol.id)
+        db.commit()
+        flash(f"Protocol saved: {content.title}.", "success")
+        return redirect(url_for("protocols.view", patient_id=patient.id, protocol_id=protocol.id))
+    try:
+        current = records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version)  # type: ignore[arg-type]
+        content = keep_unchanged_speeds(records.load_content(current), content, speed_unit=unit)  # type: ignore[arg-type]
+        version = records.save_version(db, protocol=protocol, content=content, seen_version=seen_version,
+                                       user_id=g.user.id, now=now, overrides=overrides, speed_unit=unit)
+    except StaleEdit:
+        db.rollback()
+        return render_template("protocols/builder.html", **_builder_context(
+            patient, draft, stale=True, **context)), 409
+    if version is None:
+        flash("No changes to save.", "info")
+    else:
+        security.record("protocol.update", patient_id=patient.id, object_type="protocol", object_id=protocol.id)
+        db.commit()
+        flash(f"Saved as version {version.number}.", "success")
+    return redirect(url_for("protocols.view", patient_id=patient.id, protocol_id=protocol.id))
+
+
+@bp.get("/<int:protocol_id>")
+def view(patient_id: int, protocol_id: int):  # type: ignore[no-untyped-def]
+    patient = get_patient_or_404(patient_id)
+    protocol = get_protocol_or_404(patient, protocol_id)
+    version = records.get_version(get_session(), protocol_id=protocol.id, number=protocol.latest_version)  # type: ignore[arg-type]
+    security.record_read("protocol.view", patient_id=patient.id, object_type="protocol", object_id=protocol.id)
+    return _render_version(patient, protocol, version, latest=True)
+
+
+@bp.get("/<int:protocol_id>/versions/<int:number>")
+def version(patient_id: int, protocol_id: int, number: int):  # type: ignore[no-untyped-def]
+    patient = get_patient_or_404(patient_id)
+    protocol = get_protocol_or_404(patient, protocol_id)
+    found = records.get_version(get_session(), protocol_id=protocol.id, number=number)  # type: ignore[arg-type]
+    if found is None:
+        abort(404)
+    return _render_version(patient, protocol, found, latest=number == protocol.latest_version)
+
+
+def _render_version(patient, protocol, version, *, latest: bool):  # type: ignore[no-untyped-def]
+    content = records.load_content(version)
+    template = catalogue.templates().get(content.template_key)
+    return render_template(
+        "protocols/view.html", patient=patient, protocol=protocol, version=version, content=content,
+        latest=latest, template=template, exercises=catalogue.exercises(), references=catalogue.references(),
+        settings=SETTINGS, supports=SUPPORTS, overrides=json.loads(version.safety_overrides),
+        evidence_label=catalogue.evidence_label,
+        phase_changes=records.phase_changes(get_session(), protocol_id=protocol.id)[:5],
+    )
+
+
+@bp.get("/<int:protocol_id>/history")
+def history(patient_id: int, protocol_id: int):  # type: ignore[no-untyped-def]
+    patient = get_patient_or_404(patient_id)
+    protocol = get_protocol_or_404(patient, protocol_id)
+    db = get_session()
+    return render_template(
+        "protocols/history.html", patient=patient, protocol=protocol,
+        versions=[(version, author, json.loads(version.summary), json.loads(version.safety_overrides))
+                  for version, author in records.history(db, protocol_id=protocol.id)],  # type: ignore[arg-type]
+        phase_changes=records.phase_changes(db, protocol_id=protocol.id),  # type: ignore[arg-type]
+    )
+
+
+@bp.post("/<int:protocol_id>/phase")
+def move_phase(patient_id: int, protocol_id: int):  # type: ignore[no-untyped-def]
+    """Move to the next or previous phase; a reason is required."""
+    db = get_session()
+    patient = get_patient_or_404(patient_id)
+    protocol = get_protocol_or_404(patient, protocol_id)
+    reason = request.form.get("reason", "").strip()[:500]
+    step = request.form.get("step", 0, type=int)
+    back = redirect(url_for("protocols.view", patient_id=patient.id, protocol_id=protocol.id))
+    if protocol.status != "active":
+        flash("This protocol has ended.", "error")
+        return back
+    if len(reason) < 3:
+        flash("Give a reason for the phase change (for example: two sessions within the pain rules).", "error")
+        return back
+    content = records.load_content(records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version))  # type: ignore[arg-type]
+    try:
+        change = records.move_phase(db, protocol=protocol, step=step, reason=reason, user_id=g.user.id,
+                                    now=utcnow(), phase_count=len(content.phases))
+    except records.PhaseMoveError as error:
+        flash(str(error), "error")
+        return back
+    security.record("protocol.phase", patient_id=patient.id, object_type="protocol", object_id=protocol.id)
+    db.commit()
+    flash(f"Moved to phase {change.to_phase + 1}: {content.phases[change.to_phase].name}.", "success")
+    return back
+
+
+@bp.post("/<int:protocol_id>/end")
+def end(patient_id: int, protocol_id: int):  # type: ignore[no-untyped-def]
+    db = get_session()
+    patient = get_patient_or_404(patient_id)
+    protocol = get_protocol_or_404(patient, protocol_id)
+    reason = request.form.get("reason", "").strip()[:300] or "Ended by the therapist."
+    if protocol.status == "active":
+        records.end_protocol(db, protocol=protocol, reason=reason, now=utcnow())
+        security.record("protocol.end", patient_id=patient.id, object_type="protocol", object_id=protocol.id)
+        db.commit()
+        flash("The protocol has ended. It stays in the patient's record.", "success")
+    return redirect(url_for("patients.detail", patient_id=patient.id))
+
+
+@bp.post("/<int:protocol_id>/save-template")
+def save_template(patient_id: int, protocol_id: int):  # type: ignore[no-untyped-def]
+    """Keep this protocol as a clinic template for the next patient."""
+    db = get_session()
+    patient = get_patient_or_404(patient_id)
+    protocol = get_protocol_or_404(patient, protocol_id)
+    name = request.form.get("name", "").strip()
+    back = redirect(url_for("protocols.view", patient_id=patient.id, protocol_id=protocol.id))
+    if not 1 <= len(name) <= 120 or "<" in name or ">" in name:
+        flash("Give the template a name of up to 120 characters (no < or >).", "error")
+        return back
+    content = records.load_content(records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version))  # type: ignore[arg-type]
+    template = records.save_clinic_template(db, clinic_id=g.clinic.id, name=name, condition=patient.condition,
+                                            content=content, user_id=g.user.id, now=utcnow())
+    security.record("template.create", object_type="clinic_template", object_id=template.id)
+    db.commit()
+    flash(f"Saved as the clinic template “{name}”.", "success")
+    return back
