@@ -138,7 +138,8 @@ def test_an_empty_phase_is_refused(therapist_client, patient, db):
 def test_add_phase_round_trip_keeps_typed_values(therapist_client, patient, db):
     response = start_protocol(therapist_client, patient, action="add_phase", **{"phases-0-rx-0-minutes": "7"})
     html = response.get_data(as_text=True)
-    assert "Phase 4" in html and 'id="phases-0-rx-0-minutes" name="phases-0-rx-0-minutes" type="number" value="7"' in html
+    assert 'value="Phase 4"' in html
+    assert 'id="phases-0-rx-0-minutes" name="phases-0-rx-0-minutes" type="number" value="7"' in html
     assert count_rows(db, Protocol) == 0
 
 
@@ -234,3 +235,33 @@ def test_protocol_of_another_patient_is_not_found(therapist_client, clinic, make
     protocol = db.exec(select(Protocol)).one()
     for path in ("", "/edit", "/history", "/versions/1"):
         assert therapist_client.get(f"/patients/{second.id}/protocols/{protocol.id}{path}").status_code == 404
+
+
+def test_admin_renames_and_retires_clinic_templates(admin_client, clinic, make_patient, db):
+    template = ClinicTemplate(clinic_id=clinic.id, name="Old name",
+                              content=content_from_template(templates()["pfp"]).model_dump_json())
+    db.add(template)
+    db.commit()
+    submit(admin_client, f"/admin/templates/{template.id}", {"action": "rename", "name": "PFP, runners"},
+           form_page="/admin/templates")
+    submit(admin_client, f"/admin/templates/{template.id}", {"action": "retire"}, form_page="/admin/templates",
+           follow_redirects=True)
+    patient = make_patient(clinic)
+    choose = admin_client.get(f"/patients/{patient.id}/protocols/new").get_data(as_text=True)
+    assert "PFP, runners" not in choose  # retired templates are not offered
+    listing = admin_client.get("/admin/templates").get_data(as_text=True)
+    assert "PFP, runners" in listing and "Retired" in listing
+    db.expire_all()
+    assert db.get(ClinicTemplate, template.id).archived_at is not None
+
+
+def test_therapists_cannot_manage_templates(therapist_client, clinic, db):
+    template = ClinicTemplate(clinic_id=clinic.id, name="Keep", content="{}")
+    db.add(template)
+    db.commit()
+    assert therapist_client.get("/admin/templates").status_code == 403
+    response = submit(therapist_client, f"/admin/templates/{template.id}", {"action": "retire"},
+                      form_page="/patients/")
+    assert response.status_code == 403
+    db.expire_all()
+    assert db.get(ClinicTemplate, template.id).archived_at is None

@@ -11,7 +11,7 @@ from rehab import security
 from rehab.db import get_session
 from rehab.forms import PAPER_SIZES, SPEED_UNITS, ClinicForm, UserForm, parse_form
 from rehab.models import Membership, User, utcnow
-from rehab.services import accounts
+from rehab.services import accounts, protocol_records
 from rehab.services.passwords import hash_password, password_problem
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -125,3 +125,34 @@ def clinic():  # type: ignore[no-untyped-def]
     return render_template("admin/clinic.html", values=values, errors=errors, paper_sizes=PAPER_SIZES,
                            speed_units=SPEED_UNITS, timezones=sorted(available_timezones())), \
         (422 if errors else 200)
+
+
+@bp.get("/templates")
+def templates():  # type: ignore[no-untyped-def]
+    """The clinic's own protocol templates: rename, retire, bring back."""
+    rows = protocol_records.clinic_templates(get_session(), clinic_id=g.clinic.id, include_archived=True)
+    return render_template("admin/templates.html", templates=rows)
+
+
+@bp.post("/templates/<int:template_id>")
+def update_template(template_id: int):  # type: ignore[no-untyped-def]
+    db = get_session()
+    template = protocol_records.get_clinic_template(db, clinic_id=g.clinic.id, template_id=template_id)
+    if template is None:
+        abort(404)
+    action = request.form.get("action")
+    if action == "rename":
+        name = request.form.get("name", "").strip()
+        if not 1 <= len(name) <= 120 or "<" in name or ">" in name:
+            flash("Give the template a name of up to 120 characters (no < or >).", "error")
+            return redirect(url_for("admin.templates"))
+        template.name = name
+    elif action in ("retire", "restore"):
+        template.archived_at = utcnow() if action == "retire" else None
+    else:
+        abort(400)
+    db.add(template)
+    security.record(f"template.{action}", object_type="clinic_template", object_id=template.id)
+    db.commit()
+    flash(f"Template “{template.name}” {'renamed' if action == 'rename' else action + 'd'}.", "success")
+    return redirect(url_for("admin.templates"))
