@@ -6,6 +6,7 @@ import sys
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 from sqlmodel import Session, select
 
 from rehab import db, security
@@ -29,6 +30,7 @@ def _read_password() -> str:
 
 
 @click.command("create-user")
+@with_appcontext
 @click.argument("email")
 @click.option("--name", required=True, help="The person's full name, as shown in the app.")
 @click.option("--admin", "is_admin", is_flag=True, help="May manage accounts and clinic settings.")
@@ -74,6 +76,7 @@ def _choose_clinic(session: Session, clinic_name: str | None) -> tuple[int, str 
 
 
 @click.command("migrate")
+@with_appcontext
 @click.argument("revision", default="head")
 def migrate(revision: str) -> None:
     """Bring the database schema up to date (Alembic ``upgrade``)."""
@@ -84,6 +87,7 @@ def migrate(revision: str) -> None:
 
 
 @click.command("seed-demo")
+@with_appcontext
 def seed_demo() -> None:
     """Add a demo clinic with sample patients, only when the database has no accounts."""
     from rehab.demo import DEMO_EMAIL, DEMO_PASSWORD, seed
@@ -109,6 +113,7 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
+@with_appcontext
 def audit_verify() -> None:
     """Check the hash chain; exit 1 and name the first broken row if any row was altered or removed."""
     with db.side_transaction() as session:

@@ -30,7 +30,10 @@ Draft = dict[str, Any]
 PHASE_FIELDS = ("key", "name", "weeks", "goal", "advance_text", "advance_after_sessions")
 PHASE_CHECKBOXES = ("no_stumbles", "retest")
 RX_FIELDS = ("exercise", "setting", "minutes", "minutes_goal", "segments", "walk_minutes", "sets", "reps",
-             "sessions_per_week", "speed", "incline_pct", "support", "pain_ceiling", "cues")
+             "sessions_per_week", "speed", "speed_goal", "incline_pct", "incline_goal_pct", "support",
+             "pain_ceiling", "cues")
+# Speeds are typed in the clinic's unit under these names and stored in km/h under the shape's names.
+SPEED_FIELDS = {"speed": "speed_kmh", "speed_goal": "speed_goal_kmh"}
 _PHASE_KEY = re.compile(r"^phases-(\d+)-")
 _RX_KEY = re.compile(r"^phases-(\d+)-rx-(\d+)-")
 MIN_OVERRIDE_REASON = 5
@@ -51,11 +54,12 @@ def draft_from_content(content: ProtocolContent, *, speed_unit: str) -> Draft:
         values: dict[str, Any] = {name: _text(getattr(phase, name)) for name in PHASE_FIELDS}
         values.update(no_stumbles=phase.no_stumbles, retest=phase.retest, rx=[])
         for rx in phase.prescriptions:
-            rx_values = {name: _text(getattr(rx, name)) for name in RX_FIELDS if name != "speed"}
-            speed = rx.speed_kmh
-            if speed is not None and speed_unit == "mph":
-                speed = round(kmh_to_mph(speed), 2)
-            rx_values["speed"] = _text(speed)
+            rx_values = {name: _text(getattr(rx, name)) for name in RX_FIELDS if name not in SPEED_FIELDS}
+            for typed, stored in SPEED_FIELDS.items():
+                speed = getattr(rx, stored)
+                if speed is not None and speed_unit == "mph":
+                    speed = round(kmh_to_mph(speed), 2)
+                rx_values[typed] = _text(speed)
             values["rx"].append(rx_values)
         phases.append(values)
     return {"title": content.title, "template_key": content.template_key, "phases": phases}
@@ -122,10 +126,12 @@ def content_from_draft(draft: Draft, *, speed_unit: str) -> tuple[ProtocolConten
             errors[f"phases-{i}-rx"] = "This phase has no exercise. Add one, or remove the phase."
         for j, rx_values in enumerate(phase_values["rx"]):
             rx_data = dict(rx_values)
-            rx_data["speed_kmh"] = _speed_kmh(rx_data.pop("speed", ""), speed_unit)
+            for typed, stored in SPEED_FIELDS.items():
+                rx_data[stored] = _speed_kmh(rx_data.pop(typed, ""), speed_unit)
             rx, rx_errors = parse_form(Prescription, rx_data)
+            typed_name = {stored: typed for typed, stored in SPEED_FIELDS.items()}
             for field, message in rx_errors.items():
-                errors[f"phases-{i}-rx-{j}-{'speed' if field == 'speed_kmh' else field}"] = message
+                errors[f"phases-{i}-rx-{j}-{typed_name.get(field, field)}"] = message
             if rx is not None:
                 prescriptions.append(rx)
         phase, phase_errors = parse_form(

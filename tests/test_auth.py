@@ -225,6 +225,16 @@ def test_each_sign_in_gets_its_own_server_side_session(app, client, therapist, d
     assert is_signed_in(second_browser)  # signing out one browser leaves the other signed in
 
 
+def test_signing_in_again_ends_the_browsers_previous_session(therapist_client, therapist, admin, db):
+    previous = therapist_client.get_cookie(COOKIE).value
+    # Someone else signs in on the same browser, from a sign-in form opened in another tab.
+    response = submit(therapist_client, "/login", {"email": admin.email, "password": PASSWORD}, form_page="/patients/")
+    assert response.status_code == 302
+    therapist_client.set_cookie(COOKIE, previous)
+    assert not is_signed_in(therapist_client)
+    assert all(record.ended_at is not None for record in sessions_of(db, therapist.id))
+
+
 # -------------------------------------------------------------------------------------------- time limits
 
 

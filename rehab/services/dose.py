@@ -101,5 +101,10 @@ def dose_summary(rx: Prescription, *, speed_unit: str = "kmh") -> str:
     else:
         amount = f"{number(rx.minutes)} min" + (f" → {number(rx.minutes_goal)} min" if rx.minutes_goal else "")
     speed = speed_text(rx.speed_kmh, speed_unit) or "comfortable pace"
-    return " · ".join([amount, f"{rx.sessions_per_week}×/week", speed, f"{number(rx.incline_pct)} % incline",
+    if rx.speed_goal_kmh is not None:
+        speed += f" → {speed_text(rx.speed_goal_kmh, speed_unit)}"
+    incline = f"{number(rx.incline_pct)} % incline"
+    if rx.incline_goal_pct is not None:
+        incline = f"{number(rx.incline_pct)} → {number(rx.incline_goal_pct)} % incline"
+    return " · ".join([amount, f"{rx.sessions_per_week}×/week", speed, incline,
                        SUPPORTS[rx.support].lower(), f"pain ≤ {rx.pain_ceiling}/10"])

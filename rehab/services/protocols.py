@@ -40,6 +40,8 @@ class Prescription(BaseModel):
         "reps": "Enter 1 to 100 steps a set.",
         "sessions_per_week": "Enter 1 to 14 sessions a week.",
         "speed_kmh": "Enter a speed between 0.1 and 8 km/h (0.1 to 5 mph), or leave it empty for a comfortable pace.",
+        "speed_goal_kmh": "Enter a goal speed between 0.1 and 8 km/h (0.1 to 5 mph), or leave it empty.",
+        "incline_goal_pct": "Enter a goal incline between 0 and 20 %, or leave it empty.",
         "incline_pct": "Enter an incline between 0 and 20 %.",
         "pain_ceiling": "Enter a pain ceiling from 0 to 10.",
     }
@@ -54,7 +56,9 @@ class Prescription(BaseModel):
     reps: int | None = Field(default=None, ge=1, le=100)
     sessions_per_week: int = Field(ge=1, le=14)
     speed_kmh: float | None = Field(default=None, ge=0.1, le=8)
+    speed_goal_kmh: float | None = Field(default=None, ge=0.1, le=8)
     incline_pct: float = Field(default=0, ge=0, le=20)
+    incline_goal_pct: float | None = Field(default=None, ge=0, le=20)
     support: Literal["both_rails", "one_rail", "light_touch", "partner", "none"]
     pain_ceiling: int = Field(ge=0, le=10)
     cues: str = Field(default="", max_length=500)
@@ -66,12 +70,16 @@ class Prescription(BaseModel):
             raise ValueError("Choose an exercise from the list.")
         return value
 
-    @field_validator("minutes_goal")
+    @field_validator("minutes_goal", "speed_goal_kmh", "incline_goal_pct")
     @classmethod
     def _goal_not_below_start(cls, value: float | None, info: Any) -> float | None:
-        start = info.data.get("minutes")
+        """A phase builds up to its goals; the progression advice raises each variable toward its goal."""
+        start = info.data.get({"minutes_goal": "minutes", "speed_goal_kmh": "speed_kmh",
+                               "incline_goal_pct": "incline_pct"}[info.field_name])
         if value is not None and start is not None and value < start:
-            raise ValueError("The goal cannot be less than the starting minutes.")
+            raise ValueError("The goal cannot be less than the starting value.")
+        if value is not None and info.field_name == "speed_goal_kmh" and start is None:
+            raise ValueError("Set a starting speed before a goal speed.")
         return value
 
 
@@ -146,22 +154,23 @@ def mph_to_kmh(mph: float) -> float:
 
 def _speed(value: float | None, unit: str) -> str:
     if value is None:
-        return "comfortable"
+        return "none"
     return f"{number(round(kmh_to_mph(value), 2))} mph" if unit == "mph" else f"{number(value)} km/h"
 
 
 _DOSE_FIELDS: tuple[tuple[str, str], ...] = (
     ("setting", "setting"), ("minutes", "minutes"), ("minutes_goal", "goal minutes"), ("segments", "parts"),
     ("walk_minutes", "walk minutes"), ("sets", "sets"), ("reps", "steps a set"),
-    ("sessions_per_week", "sessions per week"), ("speed_kmh", "speed"), ("incline_pct", "incline"),
+    ("sessions_per_week", "sessions per week"), ("speed_kmh", "speed"), ("speed_goal_kmh", "goal speed"),
+    ("incline_pct", "incline"), ("incline_goal_pct", "goal incline"),
     ("support", "support"), ("pain_ceiling", "pain ceiling"), ("cues", "cues"),
 )
 
 
 def _dose_change(field: str, label: str, old: Any, new: Any, unit: str) -> str:
-    if field == "speed_kmh":
+    if field in ("speed_kmh", "speed_goal_kmh"):
         return f"{label} {_speed(old, unit)} → {_speed(new, unit)}"
-    if field == "incline_pct":
+    if field in ("incline_pct", "incline_goal_pct"):
         return f"{label} {number(old)} → {number(new)} %"
     if field == "setting":
         return f"{label} {SETTINGS[old].lower()} → {SETTINGS[new].lower()}"
@@ -227,7 +236,9 @@ def keep_unchanged_speeds(old: ProtocolContent, new: ProtocolContent, *, speed_u
         return new
     for old_phase, new_phase in zip(old.phases, new.phases, strict=False):
         for old_rx, new_rx in zip(old_phase.prescriptions, new_phase.prescriptions, strict=False):
-            if old_rx.speed_kmh is not None and new_rx.speed_kmh is not None and \
-                    round(kmh_to_mph(old_rx.speed_kmh), 2) == round(kmh_to_mph(new_rx.speed_kmh), 2):
-                new_rx.speed_kmh = old_rx.speed_kmh
+            for field in ("speed_kmh", "speed_goal_kmh"):
+                before, after = getattr(old_rx, field), getattr(new_rx, field)
+                if before is not None and after is not None and \
+                        round(kmh_to_mph(before), 2) == round(kmh_to_mph(after), 2):
+                    setattr(new_rx, field, before)
     return new

@@ -66,6 +66,8 @@ def login():  # type: ignore[no-untyped-def]
                 audit.record_event(db, action="login.failed", outcome="failed", at=now)
                 error = INVALID
             else:
+                if session.get("sid"):  # signing in again ends the session this browser had
+                    accounts.end_session(db, session["sid"], now=now)
                 session.clear()  # a new session at sign-in (SECURITY.md 6)
                 token = accounts.start_session(db, user_id=user.id, clinic_id=clinics[0].id, now=now)
                 accounts.clear_failures(db, email=email)

@@ -1,0 +1,33 @@
+"""Tables. Every patient belongs to one clinic; every query about patients is scoped to a clinic.
+
+Times are aware UTC datetimes (``utcnow``); SQLModel's UTCDateTime column stores them the same way on
+SQLite and PostgreSQL, and pages show them in the clinic's time zone. Choice fields are short strings
+checked by the form shapes in ``rehab/forms.py``, not database enums, so adding a choice never needs a
+PostgreSQL type migration.
+"""
+
+from rehab.models.accounts import Clinic, LoginAttempt, Membership, User, UserSession
+from rehab.models.base import utcnow
+from rehab.models.patients import AuditEvent, EditRecord, Patient
+from rehab.models.protocols import ClinicTemplate, PhaseChange, Protocol, ProtocolVersion
+from rehab.models.visits import AdviceDecision, Alert, Visit
+
+# Alembic's env.py imports this package: every table must be imported above.
+__all__ = [
+    "AdviceDecision",
+    "Alert",
+    "AuditEvent",
+    "Clinic",
+    "ClinicTemplate",
+    "EditRecord",
+    "LoginAttempt",
+    "Membership",
+    "Patient",
+    "PhaseChange",
+    "Protocol",
+    "ProtocolVersion",
+    "User",
+    "UserSession",
+    "Visit",
+    "utcnow",
+]

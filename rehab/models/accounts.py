@@ -1,0 +1,76 @@
+"""Clinics, accounts and their sessions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index
+from sqlmodel import Field, SQLModel
+
+from rehab.models.base import utcnow
+
+
+class Clinic(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=120)
+    address: str = Field(default="", max_length=300)
+    phone: str = Field(default="", max_length=40)
+    paper_size: str = Field(default="letter", max_length=10)  # letter | a4
+    speed_unit: str = Field(default="kmh", max_length=5)  # kmh | mph
+    timezone: str = Field(default="UTC", max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class User(SQLModel, table=True):
+    """A therapist or an admin. ("user" is reserved in PostgreSQL.)"""
+
+    __tablename__ = "user_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, sa_column_kwargs={"unique": True})
+    name: str = Field(max_length=120)
+    password_hash: str = Field(max_length=255)
+    is_admin: bool = False
+    is_active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+    password_changed_at: datetime = Field(default_factory=utcnow)
+
+
+class Membership(SQLModel, table=True):
+    """A therapist works in one or more clinics."""
+
+    user_id: int = Field(foreign_key="user_account.id", primary_key=True)
+    clinic_id: int = Field(foreign_key="clinic.id", primary_key=True, index=True)
+
+
+class UserSession(SQLModel, table=True):
+    """A signed-in browser. The cookie holds a random token; only its SHA-256 is stored, so signing out or
+    changing a password ends the session on the server, whatever the browser kept (SECURITY.md 5)."""
+
+    __tablename__ = "user_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    clinic_id: int = Field(foreign_key="clinic.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+    ended_at: datetime | None = None
+
+
+class LoginAttempt(SQLModel, table=True):
+    """Failed and successful sign-ins, shared by every worker for throttling (SECURITY.md 3).
+
+    The account is stored as a hash of the typed email: people type passwords into the email field."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (
+        Index("ix_login_attempt_account_at", "account_key", "at"),
+        Index("ix_login_attempt_address_at", "address", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow)
+    account_key: str = Field(max_length=64)
+    address: str = Field(max_length=64)
+    succeeded: bool = False

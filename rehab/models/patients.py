@@ -1,0 +1,84 @@
+"""Patients, the history of their edits, and the audit trail."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from rehab.models.base import utcnow
+
+
+class Patient(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("clinic_id", "chart_number", name="uq_patient_clinic_chart"),
+        Index("ix_patient_clinic_name", "clinic_id", "last_name", "first_name"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    clinic_id: int = Field(foreign_key="clinic.id")
+    first_name: str = Field(max_length=100)
+    last_name: str = Field(max_length=100)
+    date_of_birth: date
+    chart_number: str | None = Field(default=None, max_length=40)
+    phone: str = Field(default="", max_length=40)
+    email: str = Field(default="", max_length=254)
+    affected_knee: str = Field(max_length=10)  # left | right | both
+    condition: str = Field(max_length=20)  # see forms.CONDITIONS
+    condition_other: str = Field(default="", max_length=200)
+    surgery_date: date | None = None
+    uses_walker: bool = False
+    vestibular_disorder: bool = False
+    peripheral_neuropathy: bool = False
+    anticoagulants: bool = False
+    cognitive_impairment: bool = False
+    precaution_other: str = Field(default="", max_length=200)
+    language: str = Field(default="en", max_length=5)  # en | es
+    notes: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    archived_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    updated_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    # Bumped by every edit; a form carries the version it was opened at (see services/patients.py).
+    version: int = Field(default=1)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class EditRecord(SQLModel, table=True):
+    """What a clinical edit changed: field -> [old, new], who and when (SECURITY.md 21)."""
+
+    __tablename__ = "edit_record"
+    __table_args__ = (Index("ix_edit_record_entity", "entity", "entity_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    entity: str = Field(max_length=30)
+    entity_id: int
+    patient_id: int | None = Field(default=None, foreign_key="patient.id", index=True)
+    user_id: int | None = Field(default=None, foreign_key="user_account.id")
+    at: datetime = Field(default_factory=utcnow)
+    changes: str = Field(sa_column=Column(Text, nullable=False))  # JSON
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only trail of sign-ins, patient reads and writes, prints and denials (SECURITY.md 19).
+
+    Each row's hash covers its content and the previous row's hash, so a removed or altered row breaks
+    the chain."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    user_id: int | None = Field(default=None, foreign_key="user_account.id")
+    clinic_id: int | None = Field(default=None, foreign_key="clinic.id")
+    patient_id: int | None = Field(default=None, foreign_key="patient.id", index=True)
+    action: str = Field(max_length=40)
+    object_type: str = Field(default="", max_length=30)
+    object_id: int | None = None
+    outcome: str = Field(default="ok", max_length=10)  # ok | denied | failed
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)

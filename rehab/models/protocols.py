@@ -1,0 +1,83 @@
+"""Backward-walking protocols, their immutable versions, phase moves and clinic templates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from rehab.models.base import utcnow
+
+
+class Protocol(SQLModel, table=True):
+    """A patient's backward-walking program. One is active at a time; ended ones are kept.
+
+    The content lives in immutable ``ProtocolVersion`` rows; ``latest_version`` is the number a builder form
+    must have been opened at for its save to be accepted (the stale-edit check)."""
+
+    __table_args__ = (
+        # At most one active protocol per patient, enforced by the database on SQLite and PostgreSQL.
+        Index("uq_protocol_one_active", "patient_id", unique=True,
+              sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'")),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    clinic_id: int = Field(foreign_key="clinic.id")
+    title: str = Field(max_length=120)
+    template_key: str = Field(default="", max_length=40)
+    status: str = Field(default="active", max_length=10)  # active | ended
+    current_phase: int = 0  # index into the latest version's phases
+    latest_version: int = 1
+    created_at: datetime = Field(default_factory=utcnow)
+    created_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    ended_at: datetime | None = None
+    end_reason: str = Field(default="", max_length=300)
+
+
+class ProtocolVersion(SQLModel, table=True):
+    """An immutable snapshot of a protocol's content, with who saved it and what changed."""
+
+    __tablename__ = "protocol_version"
+    __table_args__ = (UniqueConstraint("protocol_id", "number", name="uq_protocol_version_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    protocol_id: int = Field(foreign_key="protocol.id", index=True)
+    number: int
+    created_at: datetime = Field(default_factory=utcnow)
+    author_id: int | None = Field(default=None, foreign_key="user_account.id")
+    summary: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))  # JSON list of lines
+    content: str = Field(sa_column=Column(Text, nullable=False))  # JSON of services.protocols.ProtocolContent
+    # Safety warnings the therapist chose to proceed past, with their reasons (JSON list).
+    safety_overrides: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+
+
+class PhaseChange(SQLModel, table=True):
+    """A move to the next or previous phase, with the therapist's reason."""
+
+    __tablename__ = "phase_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    protocol_id: int = Field(foreign_key="protocol.id", index=True)
+    from_phase: int
+    to_phase: int
+    version_number: int
+    reason: str = Field(max_length=500)
+    user_id: int | None = Field(default=None, foreign_key="user_account.id")
+    at: datetime = Field(default_factory=utcnow)
+
+
+class ClinicTemplate(SQLModel, table=True):
+    """A protocol saved by a clinic for reuse; admins rename and retire them."""
+
+    __tablename__ = "clinic_template"
+
+    id: int | None = Field(default=None, primary_key=True)
+    clinic_id: int = Field(foreign_key="clinic.id", index=True)
+    name: str = Field(max_length=120)
+    condition: str = Field(default="", max_length=20)
+    content: str = Field(sa_column=Column(Text, nullable=False))
+    created_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    archived_at: datetime | None = None
