@@ -7,9 +7,9 @@ templates show beside the field. Nothing is saved unless the whole form is valid
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar, Literal, TypeVar
-from zoneinfo import available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import BaseModel, ValidationError, ValidationInfo, field_validator
 from sqlmodel import Field, SQLModel
@@ -223,4 +223,89 @@ class UserForm(SQLModel):
         problem = password_problem(value, email=info.data.get("email", ""), name=info.data.get("name", ""))
         if problem:
             raise ValueError(problem)
+        return value
+
+
+def local_to_utc(text: str, zone: str) -> datetime | None:
+    """A ``datetime-local`` form value, entered in the clinic's time zone, as aware UTC; None if unreadable."""
+    try:
+        naive = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    if naive.tzinfo is not None:
+        return naive.astimezone(UTC)
+    try:
+        return naive.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+    except (ZoneInfoNotFoundError, ValueError):
+        return naive.replace(tzinfo=UTC)
+
+
+# Allow a little clock skew between the tablet and the server before calling a time "in the future".
+FUTURE_TOLERANCE = timedelta(minutes=10)
+
+
+class VisitForm(SQLModel):
+    """One visit as the therapist records it. Speeds arrive in km/h (the view converts mph)."""
+
+    RANGE_MESSAGES: ClassVar[dict[str, str]] = {
+        "pain_before": "Enter pain from 0 to 10.",
+        "pain_worst": "Enter pain from 0 to 10.",
+        "pain_after": "Enter pain from 0 to 10.",
+        "pain_next_morning": "Enter pain from 0 to 10, or leave it empty.",
+        "minutes": "Enter minutes between 0.5 and 120.",
+        "speed_kmh": "Enter a speed between 0.1 and 8 km/h (0.1 to 5 mph), or leave it empty.",
+        "incline_pct": "Enter an incline between 0 and 20 %.",
+        "stumbles": "Enter a number of stumbles from 0 to 50.",
+        "falls": "Enter a number of falls from 0 to 20.",
+        "backward_walk_3m_s": "Enter 1 to 120 seconds, or leave it empty.",
+        "tug_s": "Enter 1 to 300 seconds, or leave it empty.",
+        "gait_speed_ms": "Enter 0.05 to 3 m/s, or leave it empty.",
+        "six_minute_walk_m": "Enter 1 to 1000 metres, or leave it empty.",
+        "knee_flexion_deg": "Enter 0 to 160 degrees, or leave it empty.",
+        "knee_extension_deg": "Enter -30 to 40 degrees, or leave it empty.",
+    }
+    CHECKBOXES: ClassVar[tuple[str, ...]] = ("flag_calf", "flag_chest", "flag_infection", "flag_locking")
+
+    occurred_at: datetime
+    pain_before: int = Field(ge=0, le=10)
+    pain_worst: int = Field(ge=0, le=10)
+    pain_after: int = Field(ge=0, le=10)
+    pain_next_morning: int | None = Field(default=None, ge=0, le=10)
+    soreness: Literal["none", "warmup_gone", "warmup_stayed", "late"] = "none"
+    effusion: Literal["0", "trace", "1+", "2+", "3+"] = "0"
+    exercise: str = Field(min_length=1, max_length=40)
+    minutes: float = Field(ge=0.5, le=120)
+    speed_kmh: float | None = Field(default=None, ge=0.1, le=8)
+    incline_pct: float = Field(default=0, ge=0, le=20)
+    support: Literal["both_rails", "one_rail", "light_touch", "partner", "none"]
+    stumbles: int = Field(default=0, ge=0, le=50)
+    falls: int = Field(default=0, ge=0, le=20)
+    flag_calf: bool = False
+    flag_chest: bool = False
+    flag_infection: bool = False
+    flag_locking: bool = False
+    backward_walk_3m_s: float | None = Field(default=None, ge=1, le=120)
+    tug_s: float | None = Field(default=None, ge=1, le=300)
+    gait_speed_ms: float | None = Field(default=None, ge=0.05, le=3)
+    six_minute_walk_m: float | None = Field(default=None, ge=1, le=1000)
+    knee_flexion_deg: float | None = Field(default=None, ge=0, le=160)
+    knee_extension_deg: float | None = Field(default=None, ge=-30, le=40)
+    note: str = Field(default="", max_length=2000)
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _not_in_future(cls, value: datetime) -> datetime:
+        if value > datetime.now(UTC) + FUTURE_TOLERANCE:
+            raise ValueError("The visit date cannot be in the future.")
+        if value.year < 2000:
+            raise ValueError("Check the year of the visit date.")
+        return value
+
+    @field_validator("exercise")
+    @classmethod
+    def _known_exercise(cls, value: str) -> str:
+        from rehab.services.catalogue import exercises
+
+        if value not in exercises():
+            raise ValueError("Choose an exercise from the list.")
         return value

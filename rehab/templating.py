@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -13,6 +14,7 @@ from rehab.services.dose import dose_sentence, dose_summary, speed_text
 def init_app(app: Flask) -> None:
     app.add_template_filter(clinic_time)
     app.add_template_filter(age)
+    app.add_template_filter(json.loads, "fromjson")
     app.add_template_global(dose_sentence)
     app.add_template_global(dose_summary)
     app.add_template_global(speed_text)

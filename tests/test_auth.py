@@ -55,11 +55,11 @@ def audit_actions(db: Session) -> list[tuple[str, str]]:
 # ------------------------------------------------------------------------------------------------ sign in
 
 
-def test_sign_in_lands_on_the_patient_list(client, therapist, clinic):
+def test_sign_in_lands_on_todays_dashboard(client, therapist, clinic):
     response = sign_in(client, therapist.email)
     assert response.status_code == 302
     html = client.get(response.headers["Location"], follow_redirects=True).get_data(as_text=True)
-    assert "<h1>Patients</h1>" in html
+    assert "<h1>Today</h1>" in html
     assert therapist.name in html and clinic.name in html  # the top bar shows who and where
 
 
@@ -336,8 +336,8 @@ def test_after_sign_in_the_next_link_never_leaves_the_site(client, therapist, ta
 
 
 @pytest.mark.parametrize("target", ["//evil.example", "https://evil.example"])
-def test_an_off_site_next_link_lands_on_the_patient_list(client, therapist, target):
+def test_an_off_site_next_link_lands_on_the_dashboard(client, therapist, target):
     url = f"/login?{urlencode({'next': target})}"
     response = submit(client, url, {"email": therapist.email, "password": PASSWORD}, follow_redirects=True)
-    assert response.request.path == "/patients/"
-    assert "<h1>Patients</h1>" in response.get_data(as_text=True)
+    assert response.request.path == "/dashboard"
+    assert "<h1>Today</h1>" in response.get_data(as_text=True)

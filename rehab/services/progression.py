@@ -35,6 +35,7 @@ MINUTES_STEP = 2.0
 SPEED_STEP_KMH = 0.2
 INCLINE_STEP_PCT = 2.5
 HOLD_GAP = timedelta(hours=48)
+AFTER_HOLD = timedelta(days=14)  # how long a 1+ still counts as "after a hold"
 ONE_LEVEL_PER = timedelta(days=7)
 PAIN_TREND_RISE = 1.0  # mean worst pain this week at least this much above last week's
 
@@ -95,9 +96,13 @@ def effusion_at_least(grade: str | None, threshold: str) -> bool:
     return grade in EFFUSION_GRADES and EFFUSION_GRADES.index(grade) >= EFFUSION_GRADES.index(threshold)
 
 
-def is_hold_session(session: SessionReport) -> bool:
-    """A session whose findings call for a hold on their own (effusion 2+ or more)."""
-    return effusion_at_least(session.effusion, "2+")
+def is_hold_session(session: SessionReport, earlier: Sequence[SessionReport] = ()) -> bool:
+    """A session whose findings call for a hold: effusion 2+ or more, or 1+ within 14 days after a 2+ (after a
+    hold the level is held again until the swelling is trace or none). ``earlier`` are the sessions before it."""
+    if effusion_at_least(session.effusion, "2+"):
+        return True
+    return effusion_at_least(session.effusion, "1+") and any(
+        effusion_at_least(s.effusion, "2+") for s in earlier if s.at >= session.at - AFTER_HOLD)
 
 
 def within_pain_rules(session: SessionReport, *, ceiling: int, no_stumbles: bool) -> bool:
@@ -195,8 +200,7 @@ def advise(*, phases: Sequence[Phase], phase_index: int, prescription_index: int
     if latest.soreness == "warmup_gone":
         repeat_rules.append(Rule("soreness_gone", "Sore during warm-up that went away: repeat the same level.",
                                  "soreness_rules"))
-    if effusion_at_least(latest.effusion, "1+") and any(
-            is_hold_session(s) for s in earlier if s.at >= latest.at - timedelta(days=14)):
+    if is_hold_session(latest, earlier):
         return Advice("hold", (Rule("effusion_after_hold", f"Effusion {latest.effusion} after a hold: hold the "
                                 "level again until it is trace or none.", "sturgill2009"),))
     if phase.no_stumbles and latest.stumbles:
@@ -209,10 +213,12 @@ def advise(*, phases: Sequence[Phase], phase_index: int, prescription_index: int
     if repeat_rules:
         return Advice("repeat", tuple(repeat_rules), rest_days=rest_days)
 
-    at_dose = [s for s in sessions if s.at >= dose_since]
+    # A session that called for a hold (a 1+ after a hold included) breaks the streak and starts the 48 hours.
+    held = [is_hold_session(s, sessions[:index]) for index, s in enumerate(sessions)]
     streak = 0
-    for session in reversed(at_dose):
-        if not within_pain_rules(session, ceiling=ceiling, no_stumbles=phase.no_stumbles):
+    for session, hold in zip(reversed(sessions), reversed(held), strict=True):
+        if session.at < dose_since or hold \
+                or not within_pain_rules(session, ceiling=ceiling, no_stumbles=phase.no_stumbles):
             break
         streak += 1
     needed = phase.advance_after_sessions
@@ -220,8 +226,7 @@ def advise(*, phases: Sequence[Phase], phase_index: int, prescription_index: int
                   f"at this dose (pain during at most {ceiling}/10, settled by next morning).", "silbernagel2007")
     if streak < needed:
         return Advice("repeat", (within,))
-    recent_hold = next((s for s in earlier if is_hold_session(s) and now - s.at < HOLD_GAP), None)
-    if recent_hold is not None:
+    if any(hold and now - s.at < HOLD_GAP for s, hold in zip(earlier, held[:-1], strict=True)):
         return Advice("repeat", (within, Rule("hold_gap", "A hold in the last 48 hours: no progression yet.",
                                               "progression_expert")))
     if last_advance_at is not None and now - last_advance_at < ONE_LEVEL_PER:

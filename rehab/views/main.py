@@ -12,8 +12,8 @@ bp = Blueprint("main", __name__)
 
 @bp.get("/")
 def index():  # type: ignore[no-untyped-def]
-    """The caseload is the therapist's home page (the dashboard will take its place)."""
-    return redirect(url_for("patients.index"))
+    """The dashboard is the therapist's home page."""
+    return redirect(url_for("dashboard.index"))
 
 
 @bp.get("/healthz")

@@ -8,9 +8,11 @@ from rehab import security
 from rehab.db import get_session
 from rehab.forms import CONDITIONS, KNEES, LANGUAGES, PRECAUTIONS, PatientForm, parse_form
 from rehab.models import Patient, utcnow
+from rehab.services import catalogue
 from rehab.services import patients as patient_service
-from rehab.services import protocol_records
+from rehab.services.overview import patient_overview
 from rehab.services.records import StaleEdit
+from rehab.services.visits import advice_signature
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 
@@ -66,18 +68,14 @@ def create():  # type: ignore[no-untyped-def]
 
 @bp.get("/<int:patient_id>")
 def detail(patient_id: int):  # type: ignore[no-untyped-def]
-    db = get_session()
     patient = get_patient_or_404(patient_id)
-    history = patient_service.patient_history(db, patient_id=patient.id, limit=20)
-    protocols = protocol_records.protocols_of(db, patient_id=patient.id)
-    active = next((protocol for protocol in protocols if protocol.status == "active"), None)
-    content = None
-    if active is not None:
-        version = protocol_records.get_version(db, protocol_id=active.id, number=active.latest_version)
-        content = protocol_records.load_content(version) if version else None
+    overview = patient_overview(get_session(), patient=patient, now=utcnow(), speed_unit=g.clinic.speed_unit)
     security.record_read("patient.view", patient_id=patient.id, object_type="patient", object_id=patient.id)
-    return render_template("patients/detail.html", patient=patient, history=history, protocols=protocols,
-                           active=active, content=content, **_CHOICES)
+    return render_template("patients/detail.html", patient=patient, history=overview.history,
+                           protocols=overview.protocols, active=overview.active, content=overview.content,
+                           visits=overview.visits, advice=overview.advice, alerts=overview.alerts,
+                           progress=overview.progress, signature=advice_signature,
+                           references=catalogue.references(), **_CHOICES)
 
 
 @bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])

@@ -91,4 +91,4 @@ def sign_in_page(page, base_url: str, user: User, password: str) -> None:  # typ
     page.get_by_label("Email").fill(user.email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base_url}/patients/")
+    page.wait_for_url(f"{base_url}/dashboard")

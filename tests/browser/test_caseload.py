@@ -11,6 +11,7 @@ from tests.conftest import PASSWORD, count_rows
 
 def test_add_a_patient_fix_a_bad_birth_date_find_and_archive(page, live_server, therapist, db):
     sign_in_page(page, live_server, therapist, PASSWORD)
+    page.get_by_role("link", name="Patients", exact=True).click()
     page.get_by_role("link", name="Add patient").click()
 
     page.get_by_label("First name").fill("Harold")

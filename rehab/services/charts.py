@@ -1,0 +1,90 @@
+"""Progress charts as SVG, drawn by pygal (a maintained charting library), so the same chart serves the web
+page and the printed progress report."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pygal
+from pygal.style import Style
+
+NPRS_IMPORTANT_CHANGE = 2  # points (Farrar 2001)
+
+_STYLE = Style(
+    background="white", plot_background="white", foreground="#1d2a33", foreground_strong="#1d2a33",
+    foreground_subtle="#e3e9ee", opacity="1", opacity_hover="1", transition="none",
+    # Pain before, worst, after, minutes, band (upper, lower), phase change.
+    colors=("#6b7a86", "#b3261e", "#c77700", "#0f6e6e", "#1a5fd0", "#1a5fd0", "#4a5a66"),
+    font_family="DejaVu Sans, Verdana, sans-serif", label_font_size=13, major_label_font_size=13,
+    legend_font_size=13, title_font_size=15, value_font_size=12, tooltip_font_size=12,
+    guide_stroke_color="#e3e9ee", major_guide_stroke_color="#d8e0e6",
+)
+
+
+@dataclass(frozen=True)
+class ChartPoint:
+    at: datetime
+    pain_before: int | None
+    pain_worst: int
+    pain_after: int | None
+    minutes: float | None
+
+
+def pain_and_minutes_svg(points: Sequence[ChartPoint], *, phase_changes: Sequence[datetime] = (),
+                         zone: str = "UTC", title: str = "Pain and backward-walking minutes",
+                         width: int = 860, height: int = 380) -> str:
+    """Pain before, worst and after (0-10, left axis) and minutes (right axis) over time; phase changes as
+    dotted verticals; the important-change band as dashed lines 2 points either side of the first worst pain."""
+    tz = ZoneInfo(zone)
+    local = [(point.at.astimezone(tz).replace(tzinfo=None), point) for point in points]
+    max_minutes = max((point.minutes or 0 for point in points), default=10)
+    chart = pygal.DateTimeLine(
+        style=_STYLE, width=width, height=height, js=[], title=title, show_dots=True, dots_size=3.5,
+        stroke_style={"width": 2.5}, range=(0, 10), secondary_range=(0, max(10, _ceil_to(max_minutes, 5))),
+        x_value_formatter=lambda moment: moment.strftime("%d %b"), legend_at_bottom=True,
+        legend_at_bottom_columns=4, allow_interruptions=True, truncate_legend=-1, truncate_label=-1,
+        x_label_rotation=0, show_minor_x_labels=False, x_labels_major_count=8, y_labels=list(range(0, 11)),
+        margin_bottom=6, spacing=14, disable_xml_declaration=True, no_data_text="No visits yet",
+        print_values=False,
+    )
+    if not local:
+        chart.add("Worst pain", [])
+        return chart.render(is_unicode=True)
+    chart.add("Pain before", [(at, p.pain_before) for at, p in local if p.pain_before is not None])
+    chart.add("Worst pain during", [(at, p.pain_worst) for at, p in local])
+    chart.add("Pain after", [(at, p.pain_after) for at, p in local if p.pain_after is not None])
+    chart.add("Minutes (right axis)", [(at, p.minutes) for at, p in local if p.minutes is not None],
+              secondary=True, stroke_style={"width": 3.5})
+    first, last = local[0][0], local[-1][0]
+    baseline = local[0][1].pain_worst
+    if first != last:
+        dashed = {"width": 1.5, "dasharray": "7,5"}
+        upper, lower = min(10, baseline + NPRS_IMPORTANT_CHANGE), max(0, baseline - NPRS_IMPORTANT_CHANGE)
+        chart.add(f"Important change ±{NPRS_IMPORTANT_CHANGE} from first worst pain", [(first, upper), (last, upper)],
+                  show_dots=False, stroke_style=dashed)
+        chart.add(None, [(first, lower), (last, lower)], show_dots=False, stroke_style=dashed)
+    verticals: list[tuple[datetime, int] | None] = []
+    for moment in phase_changes:
+        at = moment.astimezone(tz).replace(tzinfo=None)
+        if first <= at <= last:
+            verticals += [(at, 0), (at, 10), None]
+    if verticals:
+        chart.add("Phase change", verticals[:-1], show_dots=False, stroke_style={"width": 2, "dasharray": "2,4"})
+    return chart.render(is_unicode=True)
+
+
+def style_hashes(svg: str) -> list[str]:
+    """CSP source expressions for the chart's own <style> blocks, so the image can be served with a policy
+    that allows exactly those styles and nothing inline besides."""
+    return ["'sha256-" + base64.b64encode(hashlib.sha256(block.encode()).digest()).decode() + "'"
+            for block in re.findall(r"<style[^>]*>(.*?)</style>", svg, flags=re.S)]
+
+
+def _ceil_to(value: float, step: int) -> int:
+    return int(-(-value // step) * step)

@@ -1,0 +1,260 @@
+"""Recording visits, the advice that follows, alerts, the progress chart and the CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+
+from rehab import security
+from rehab.db import get_session
+from rehab.forms import VisitForm, local_to_utc, parse_form
+from rehab.models import Alert, Patient, Visit, utcnow
+from rehab.services import catalogue, protocol_records
+from rehab.services import visits as visit_service
+from rehab.services.charts import pain_and_minutes_svg, style_hashes
+from rehab.services.overview import chart_points
+from rehab.services.progression import RED_FLAGS, SORENESS
+from rehab.services.protocols import SUPPORTS, kmh_to_mph, mph_to_kmh, number
+from rehab.services.records import StaleEdit
+from rehab.views.patients import get_patient_or_404
+
+bp = Blueprint("visits", __name__, url_prefix="/patients/<int:patient_id>")
+
+EFFUSION = {"0": "0 (none)", "trace": "Trace", "1+": "1+", "2+": "2+", "3+": "3+"}
+
+
+def _local_input(moment: datetime) -> str:
+    """An aware time as a ``datetime-local`` value in the clinic's time zone."""
+    return moment.astimezone(ZoneInfo(g.clinic.timezone)).strftime("%Y-%m-%dT%H:%M")
+
+
+def _speed_for_display(kmh: float | None) -> str:
+    if kmh is None:
+        return ""
+    return number(round(kmh_to_mph(kmh), 2)) if g.clinic.speed_unit == "mph" else number(kmh)
+
+
+def _parse_visit(form: Any) -> tuple[VisitForm | None, dict[str, str]]:
+    data = {key: form.get(key, "") for key in VisitForm.model_fields if key not in ("occurred_at", "speed_kmh")}
+    extra: dict[str, Any] = {}
+    occurred = local_to_utc(form.get("occurred_at", ""), g.clinic.timezone)
+    errors: dict[str, str] = {}
+    if occurred is None:
+        errors["occurred_at"] = "Enter the date and time of the visit."
+    else:
+        extra["occurred_at"] = occurred
+    speed = form.get("speed", "").strip().replace(",", ".")
+    if speed:
+        try:
+            value = float(speed)
+            data["speed_kmh"] = str(round(mph_to_kmh(value), 2) if g.clinic.speed_unit == "mph" else value)
+        except ValueError:
+            errors["speed"] = "Enter a speed as a number, or leave it empty."
+    shape, shape_errors = parse_form(VisitForm, {**data, **{k: form[k] for k in VisitForm.CHECKBOXES if k in form}},
+                                     checkboxes=VisitForm.CHECKBOXES, extra=extra or {"occurred_at": None})
+    for field, message in shape_errors.items():
+        if field == "occurred_at" and "occurred_at" in errors:
+            continue
+        errors["speed" if field == "speed_kmh" else field] = message
+    return (shape if not errors else None), errors
+
+
+def _form_context(patient: Patient, values: dict[str, Any], errors: dict[str, str], **extra: Any) -> dict[str, Any]:
+    exercise_choices = {key: exercise.text().name for key, exercise in catalogue.exercises().items()}
+    return {"patient": patient, "values": values, "errors": errors, "exercises": exercise_choices,
+            "supports": SUPPORTS, "soreness": SORENESS, "effusion": EFFUSION, "red_flags": RED_FLAGS,
+            "speed_unit": "mph" if g.clinic.speed_unit == "mph" else "km/h", **extra}
+
+
+@bp.route("/visits/new", methods=["GET", "POST"])
+def create(patient_id: int):  # type: ignore[no-untyped-def]
+    """Record a visit: what the patient reported and what they did, then see the advice."""
+    db = get_session()
+    patient = get_patient_or_404(patient_id)
+    protocol = protocol_records.active_protocol(db, patient_id=patient.id)  # type: ignore[arg-type]
+    if patient.archived_at is not None or protocol is None:
+        return render_template("visits/cannot_record.html", patient=patient, archived=patient.archived_at), 409
+    if request.method == "GET":
+        version = protocol_records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version)  # type: ignore[arg-type]
+        rx = protocol_records.load_content(version).phases[protocol.current_phase].prescriptions[0]  # type: ignore[arg-type]
+        values: dict[str, Any] = {
+            "occurred_at": _local_input(utcnow()), "exercise": rx.exercise, "minutes": number(rx.minutes),
+            "speed": _speed_for_display(rx.speed_kmh), "incline_pct": number(rx.incline_pct), "support": rx.support,
+            "soreness": "none", "effusion": "0", "stumbles": "0", "falls": "0",
+        }
+        return render_template("visits/form.html", **_form_context(patient, values, {}, visit=None))
+    form, errors = _parse_visit(request.form)
+    if form is None:
+        return render_template("visits/form.html", **_form_context(patient, request.form, errors, visit=None)), 422
+    now = utcnow()
+    earlier = visit_service.visits_of(db, patient_id=patient.id)  # type: ignore[arg-type]
+    visit = visit_service.create_visit(db, patient=patient, protocol=protocol, form=form, user_id=g.user.id, now=now)
+    previous = next((v for v in reversed(earlier) if v.occurred_at <= visit.occurred_at), None)
+    version = protocol_records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version)  # type: ignore[arg-type]
+    phase = protocol_records.load_content(version).phases[protocol.current_phase]  # type: ignore[arg-type]
+    ceiling = next((rx.pain_ceiling for rx in phase.prescriptions if rx.exercise == visit.exercise),
+                   phase.prescriptions[0].pain_ceiling)
+    visit_service.raise_alerts(db, patient=patient, visit=visit, previous=previous, ceiling=ceiling, now=now)
+    security.record("visit.create", patient_id=patient.id, object_type="visit", object_id=visit.id)
+    db.commit()
+    if visit.red_flags or visit.falls:
+        flash("Visit saved. A red flag or fall was reported: see the advice and the alert below.", "error")
+    else:
+        flash("Visit saved. The advice below takes it into account.", "success")
+    return redirect(url_for("patients.detail", patient_id=patient.id, _anchor="advice"))
+
+
+def _get_visit_or_404(patient: Patient, visit_id: int) -> Visit:
+    visit = visit_service.get_visit(get_session(), patient_id=patient.id, visit_id=visit_id)  # type: ignore[arg-type]
+    if visit is None or visit.deleted_at is not None:
+        abort(404)
+    return visit
+
+
+@bp.route("/visits/<int:visit_id>/edit", methods=["GET", "POST"])
+def edit(patient_id: int, visit_id: int):  # type: ignore[no-untyped-def]
+    """Correct a visit; old values are kept, and a stale form is refused."""
+    db = get_session()
+    patient = get_patient_or_404(patient_id)
+    visit = _get_visit_or_404(patient, visit_id)
+    history = visit_service.visit_history(db, visit_id=visit.id)  # type: ignore[arg-type]
+    if request.method == "GET":
+        values = visit.model_dump()
+        values.update(occurred_at=_local_input(visit.occurred_at), speed=_speed_for_display(visit.speed_kmh),
+                      minutes=number(visit.minutes), incline_pct=number(visit.incline_pct))
+        return render_template("visits/form.html", **_form_context(patient, values, {}, visit=visit, history=history))
+    form, errors = _parse_visit(request.form)
+    stale = False
+    if form is not None:
+        try:
+            changes = visit_service.update_visit(db, visit=visit, form=form, user_id=g.user.id, now=utcnow(),
+                                                 seen_version=request.form.get("version", 0, type=int))
+        except StaleEdit:
+            db.rollback()
+            stale = True
+        else:
+            security.record("visit.update", patient_id=patient.id, object_type="visit", object_id=visit.id)
+            db.commit()
+            flash("Visit corrected; the earlier values are kept in its history." if changes else "No changes to save.",
+                  "success")
+            return redirect(url_for("patients.detail", patient_id=patient.id, _anchor="visits"))
+    visit = _get_visit_or_404(patient, visit_id)
+    return render_template("visits/form.html", **_form_context(
+        patient, request.form, errors, visit=visit, history=history, stale=stale)), (409 if stale else 422)
+
+
+@bp.post("/visits/<int:visit_id>/delete")
+def delete(patient_id: int, visit_id: int):  # type: ignore[no-untyped-def]
+    """Remove a visit entered by mistake. It stays in the record with the reason."""
+    db = get_session()
+    patient = get_patient_or_404(patient_id)
+    visit = _get_visit_or_404(patient, visit_id)
+    reason = request.form.get("reason", "").strip()[:300]
+    if len(reason) < 3:
+        flash("Give a reason to delete the visit (for example: entered for the wrong patient).", "error")
+        return redirect(url_for("visits.edit", patient_id=patient.id, visit_id=visit.id))
+    visit_service.delete_visit(db, visit=visit, reason=reason, user_id=g.user.id, now=utcnow())
+    security.record("visit.delete", patient_id=patient.id, object_type="visit", object_id=visit.id)
+    db.commit()
+    flash("Visit deleted. It is kept in the record with your reason.", "success")
+    return redirect(url_for("patients.detail", patient_id=patient.id, _anchor="visits"))
+
+
+@bp.post("/advice")
+def decide(patient_id: int):  # type: ignore[no-untyped-def]
+    """Accept the advice (applying its change) or override it with a reason."""
+    db = get_session()
+    patient = get_patient_or_404(patient_id)
+    protocol = protocol_records.active_protocol(db, patient_id=patient.id)  # type: ignore[arg-type]
+    back = redirect(url_for("patients.detail", patient_id=patient.id, _anchor="advice"))
+    if protocol is None:
+        abort(404)
+    context = visit_service.advice_for(db, protocol=protocol, now=utcnow(), speed_unit=g.clinic.speed_unit,
+                                       visits=visit_service.visits_of(db, patient_id=patient.id))  # type: ignore[arg-type]
+    if request.form.get("signature") != visit_service.advice_signature(context.advice):
+        flash("The advice changed since you opened the page (a visit or a change was saved). Review it again.",
+              "error")
+        return back
+    accepted = request.form.get("decision") == "accept"
+    reason = request.form.get("reason", "").strip()[:500]
+    if not accepted and len(reason) < 3:
+        flash("Give a reason to override the advice.", "error")
+        return back
+    visit_service.record_decision(db, patient=patient, protocol=protocol, context=context, accepted=accepted,
+                                  reason=reason, user_id=g.user.id, now=utcnow())
+    security.record("advice.accept" if accepted else "advice.override", patient_id=patient.id,
+                    object_type="protocol", object_id=protocol.id)
+    db.commit()
+    applied = f" Applied: {context.advice.change.text}." if accepted and context.advice.change else ""
+    flash(f"Advice {'accepted' if accepted else 'overridden'}.{applied}", "success")
+    return back
+
+
+@bp.post("/alerts/<int:alert_id>/ack")
+def acknowledge(patient_id: int, alert_id: int):  # type: ignore[no-untyped-def]
+    db = get_session()
+    patient = get_patient_or_404(patient_id)
+    alert = db.get(Alert, alert_id)
+    if alert is None or alert.patient_id != patient.id:
+        abort(404)
+    visit_service.acknowledge(db, alert=alert, user_id=g.user.id, now=utcnow())
+    security.record("alert.acknowledge", patient_id=patient.id, object_type="alert", object_id=alert.id)
+    db.commit()
+    flash("Alert acknowledged.", "success")
+    return redirect(request.form.get("back") == "dashboard" and url_for("dashboard.index")
+                    or url_for("patients.detail", patient_id=patient.id))
+
+
+@bp.get("/chart.svg")
+def chart(patient_id: int):  # type: ignore[no-untyped-def]
+    """The pain and minutes chart as an SVG image (the page shows the same data as a table too)."""
+    db = get_session()
+    patient = get_patient_or_404(patient_id)
+    patient_visits = visit_service.visits_of(db, patient_id=patient.id)  # type: ignore[arg-type]
+    moves = [change.at for protocol in protocol_records.protocols_of(db, patient_id=patient.id)  # type: ignore[arg-type]
+             for change, _ in protocol_records.phase_changes(db, protocol_id=protocol.id)]  # type: ignore[arg-type]
+    svg = pain_and_minutes_svg(chart_points(patient_visits), phase_changes=moves, zone=g.clinic.timezone)
+    response = Response(svg, mimetype="image/svg+xml")
+    # pygal styles the chart with its own <style> block: allow exactly that block, by hash, and nothing else.
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'none'; script-src 'self'; style-src {' '.join(style_hashes(svg))}; frame-ancestors 'none'")
+    return response
+
+
+@bp.get("/visits.csv")
+def export(patient_id: int):  # type: ignore[no-untyped-def]
+    """Every visit of the patient as CSV (deleted ones excluded), safe to open in a spreadsheet."""
+    db = get_session()
+    patient = get_patient_or_404(patient_id)
+    columns = ["occurred_at", "pain_before", "pain_worst", "pain_after", "pain_next_morning", "soreness", "effusion",
+               "exercise", "minutes", "speed_kmh", "incline_pct", "support", "stumbles", "falls", *RED_FLAGS,
+               "backward_walk_3m_s", "tug_s", "gait_speed_ms", "six_minute_walk_m", "knee_flexion_deg",
+               "knee_extension_deg", "protocol_version", "phase_index", "note"]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    for visit in visit_service.visits_of(db, patient_id=patient.id):  # type: ignore[arg-type]
+        row = [getattr(visit, name) for name in columns]
+        row[0] = visit.occurred_at.astimezone(ZoneInfo(g.clinic.timezone)).isoformat(timespec="minutes")
+        row[columns.index("phase_index")] = visit.phase_index + 1
+        writer.writerow([_spreadsheet_safe(value) for value in row])
+    security.record_read("visit.export", patient_id=patient.id, object_type="patient", object_id=patient.id)
+    filename = f"visits-{patient.chart_number or patient.id}-{utcnow():%Y-%m-%d}.csv"
+    return Response(buffer.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{_safe_filename(filename)}"'})
+
+
+def _spreadsheet_safe(value: Any) -> Any:
+    """Text starting with = + - @ would run as a formula in a spreadsheet (CSV injection): quote it."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return "" if value is None else value
+
+
+def _safe_filename(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in name)
