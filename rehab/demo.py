@@ -8,8 +8,11 @@ from datetime import date, timedelta
 from argon2 import PasswordHasher
 from sqlmodel import Session, func, select
 
-from rehab.models import Clinic, Patient, User
+from rehab.models import Clinic, Patient, User, Visit, utcnow
 from rehab.services import accounts
+from rehab.services.catalogue import templates
+from rehab.services.protocol_records import create_protocol
+from rehab.services.protocols import content_from_template
 
 DEMO_EMAIL = "demo@rehab.example"
 DEMO_PASSWORD = "walk-backward-demo"  # noqa: S105 (printed by `make run`; the demo only)
@@ -53,4 +56,37 @@ def seed(session: Session, *, hasher: PasswordHasher) -> bool:
             **precautions,
         ))
     session.flush()
+    _seed_programs(session, clinic=clinic, user_id=user.id)  # type: ignore[arg-type]
     return True
+
+
+# (chart number, template, days of history, starting worst pain) for patients with a program under way.
+_PROGRAMS = [("RV-1001", "knee_oa", 27, 5), ("RV-1002", "post_tka", 20, 4), ("RV-1004", "post_aclr", 13, 3),
+             ("RV-1005", "pfp", 24, 4), ("RV-1006", "knee_oa", 40, 4)]
+
+
+def _seed_programs(session: Session, *, clinic: Clinic, user_id: int) -> None:
+    """Protocols with a few weeks of visits, so the dashboard, advice and charts have something to show."""
+    now = utcnow().replace(minute=0, second=0, microsecond=0)
+    by_chart = {patient.chart_number: patient for patient in session.exec(select(Patient))}
+    for chart, template_key, days, pain in _PROGRAMS:
+        patient = by_chart[chart]
+        content = content_from_template(templates()[template_key])
+        protocol = create_protocol(session, patient=patient, content=content, user_id=user_id,
+                                   now=now - timedelta(days=days + 1), overrides=[])
+        session.flush()
+        rx = content.phases[0].prescriptions[0]
+        # Kowalski's last visit was weeks ago: he shows as "quiet" on the dashboard.
+        visit_days = range(days, 20, -3) if chart == "RV-1006" else range(days, -1, -3)
+        for step, ago in enumerate(visit_days):
+            worst = max(1, pain - step // 2)
+            session.add(Visit(
+                patient_id=patient.id, clinic_id=clinic.id, protocol_id=protocol.id, protocol_version=1,  # type: ignore[arg-type]
+                phase_index=0, occurred_at=now - timedelta(days=ago, hours=2), pain_before=max(0, worst - 2),
+                pain_worst=worst, pain_after=max(0, worst - 1), exercise=rx.exercise,
+                minutes=min(rx.minutes_goal or rx.minutes, rx.minutes + step), speed_kmh=rx.speed_kmh,
+                incline_pct=rx.incline_pct, support=rx.support, created_by_id=user_id,
+                tug_s=(13.2 - step * 0.3) if step in (0, 8) else None,
+                backward_walk_3m_s=(5.1 - step * 0.2) if step in (0, 8) else None,
+            ))
+    session.flush()

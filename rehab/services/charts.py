@@ -16,15 +16,15 @@ from pygal.style import Style
 
 NPRS_IMPORTANT_CHANGE = 2  # points (Farrar 2001)
 
-_STYLE = Style(
+_STYLE = dict(
     background="white", plot_background="white", foreground="#1d2a33", foreground_strong="#1d2a33",
     foreground_subtle="#e3e9ee", opacity="1", opacity_hover="1", transition="none",
-    # Pain before, worst, after, minutes, band (upper, lower), phase change.
-    colors=("#6b7a86", "#b3261e", "#c77700", "#0f6e6e", "#1a5fd0", "#1a5fd0", "#4a5a66"),
     font_family="DejaVu Sans, Verdana, sans-serif", label_font_size=13, major_label_font_size=13,
     legend_font_size=13, title_font_size=15, value_font_size=12, tooltip_font_size=12,
     guide_stroke_color="#e3e9ee", major_guide_stroke_color="#d8e0e6",
 )
+COLORS = {"before": "#6b7a86", "worst": "#b3261e", "after": "#c77700", "minutes": "#0f6e6e", "band": "#1a5fd0",
+          "phase": "#4a5a66"}
 
 
 @dataclass(frozen=True)
@@ -44,38 +44,47 @@ def pain_and_minutes_svg(points: Sequence[ChartPoint], *, phase_changes: Sequenc
     tz = ZoneInfo(zone)
     local = [(point.at.astimezone(tz).replace(tzinfo=None), point) for point in points]
     max_minutes = max((point.minutes or 0 for point in points), default=10)
+    # pygal colours series by position, primaries first and then the right-axis ones: collect them first.
+    primary: list[tuple[str | None, list, dict, str]] = []  # type: ignore[type-arg]
+    secondary: list[tuple[str | None, list, dict, str]] = []  # type: ignore[type-arg]
+    if local:
+        primary.append(("Pain before", [(at, p.pain_before) for at, p in local if p.pain_before is not None], {},
+                        COLORS["before"]))
+        primary.append(("Worst pain during", [(at, p.pain_worst) for at, p in local], {}, COLORS["worst"]))
+        primary.append(("Pain after", [(at, p.pain_after) for at, p in local if p.pain_after is not None], {},
+                        COLORS["after"]))
+        secondary.append(("Minutes (right axis)", [(at, p.minutes) for at, p in local if p.minutes is not None],
+                          {"secondary": True, "stroke_style": {"width": 4}}, COLORS["minutes"]))
+        first, last = local[0][0], local[-1][0]
+        baseline = local[0][1].pain_worst
+        if first != last:
+            dashed = {"show_dots": False, "stroke_style": {"width": 1.5, "dasharray": "7,5"}}
+            upper, lower = min(10, baseline + NPRS_IMPORTANT_CHANGE), max(0, baseline - NPRS_IMPORTANT_CHANGE)
+            primary.append((f"Important change (±{NPRS_IMPORTANT_CHANGE})", [(first, upper), (last, upper)], dashed,
+                            COLORS["band"]))
+            primary.append((None, [(first, lower), (last, lower)], dashed, COLORS["band"]))
+        verticals: list[tuple[datetime, int] | None] = []
+        for moment in phase_changes:
+            at = moment.astimezone(tz).replace(tzinfo=None)
+            if first <= at <= last:
+                verticals += [(at, 0), (at, 10), None]
+        if verticals:
+            primary.append(("Phase change", verticals[:-1],
+                            {"show_dots": False, "stroke_style": {"width": 2, "dasharray": "2,4"}}, COLORS["phase"]))
+    style = Style(colors=tuple(color for *_, color in primary + secondary) or ("#b3261e",), **_STYLE)
     chart = pygal.DateTimeLine(
-        style=_STYLE, width=width, height=height, js=[], title=title, show_dots=True, dots_size=3.5,
+        style=style, width=width, height=height, js=[], title=title, show_dots=True, dots_size=3.5,
         stroke_style={"width": 2.5}, range=(0, 10), secondary_range=(0, max(10, _ceil_to(max_minutes, 5))),
         x_value_formatter=lambda moment: moment.strftime("%d %b"), legend_at_bottom=True,
-        legend_at_bottom_columns=4, allow_interruptions=True, truncate_legend=-1, truncate_label=-1,
+        legend_at_bottom_columns=3, allow_interruptions=True, truncate_legend=-1, truncate_label=-1,
         x_label_rotation=0, show_minor_x_labels=False, x_labels_major_count=8, y_labels=list(range(0, 11)),
         margin_bottom=6, spacing=14, disable_xml_declaration=True, no_data_text="No visits yet",
         print_values=False,
     )
+    for title_text, values, options, _ in primary + secondary:
+        chart.add(title_text, values, **options)
     if not local:
         chart.add("Worst pain", [])
-        return chart.render(is_unicode=True)
-    chart.add("Pain before", [(at, p.pain_before) for at, p in local if p.pain_before is not None])
-    chart.add("Worst pain during", [(at, p.pain_worst) for at, p in local])
-    chart.add("Pain after", [(at, p.pain_after) for at, p in local if p.pain_after is not None])
-    chart.add("Minutes (right axis)", [(at, p.minutes) for at, p in local if p.minutes is not None],
-              secondary=True, stroke_style={"width": 3.5})
-    first, last = local[0][0], local[-1][0]
-    baseline = local[0][1].pain_worst
-    if first != last:
-        dashed = {"width": 1.5, "dasharray": "7,5"}
-        upper, lower = min(10, baseline + NPRS_IMPORTANT_CHANGE), max(0, baseline - NPRS_IMPORTANT_CHANGE)
-        chart.add(f"Important change ±{NPRS_IMPORTANT_CHANGE} from first worst pain", [(first, upper), (last, upper)],
-                  show_dots=False, stroke_style=dashed)
-        chart.add(None, [(first, lower), (last, lower)], show_dots=False, stroke_style=dashed)
-    verticals: list[tuple[datetime, int] | None] = []
-    for moment in phase_changes:
-        at = moment.astimezone(tz).replace(tzinfo=None)
-        if first <= at <= last:
-            verticals += [(at, 0), (at, 10), None]
-    if verticals:
-        chart.add("Phase change", verticals[:-1], show_dots=False, stroke_style={"width": 2, "dasharray": "2,4"})
     return chart.render(is_unicode=True)
 
 

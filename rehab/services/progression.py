@@ -222,8 +222,12 @@ def advise(*, phases: Sequence[Phase], phase_index: int, prescription_index: int
             break
         streak += 1
     needed = phase.advance_after_sessions
-    within = Rule("within_rules", f"{streak} of {needed} session{'s' if needed != 1 else ''} within the pain rules "
-                  f"at this dose (pain during at most {ceiling}/10, settled by next morning).", "silbernagel2007")
+    rules_text = f"within the pain rules at this dose (pain during at most {ceiling}/10, settled by next morning)"
+    if streak < needed:
+        text = f"{streak} of {needed} sessions {rules_text}."
+    else:
+        text = f"{streak} session{'s' if streak != 1 else ''} in a row {rules_text}; {needed} needed."
+    within = Rule("within_rules", text, "silbernagel2007")
     if streak < needed:
         return Advice("repeat", (within,))
     if any(hold and now - s.at < HOLD_GAP for s, hold in zip(earlier, held[:-1], strict=True)):

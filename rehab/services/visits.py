@@ -116,11 +116,13 @@ class AdviceContext:
 
 
 def dose_started_at(session: Session, *, protocol: Protocol, version: ProtocolVersion) -> datetime:
-    """When the dose in force began: its version, or the last phase move if later."""
+    """When the dose in force began: its version, or the last phase move if later. Visit times are entered to
+    the minute, so the start is floored to its minute: a visit recorded right after accepting a change counts."""
     moved = session.exec(
         select(func.max(PhaseChange.at)).where(PhaseChange.protocol_id == protocol.id)
     ).one()
-    return max(version.created_at, moved) if moved else version.created_at
+    started = max(version.created_at, moved) if moved else version.created_at
+    return started.replace(second=0, microsecond=0)
 
 
 def last_advance(session: Session, *, protocol_id: int) -> datetime | None:

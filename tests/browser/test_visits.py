@@ -1,0 +1,51 @@
+"""Recording visits on a tablet-sized screen and reading the advice, in a real browser."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from rehab.models import utcnow
+from rehab.services.catalogue import templates
+from rehab.services.protocol_records import create_protocol
+from rehab.services.protocols import content_from_template
+from tests.browser.conftest import sign_in_page
+from tests.conftest import PASSWORD
+
+
+def record_visit(page, base: str, patient_id: int, *, worst: int) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{base}/patients/{patient_id}")
+    page.get_by_role("link", name="Record visit").click()
+    page.locator("fieldset#pain_before").get_by_text("1", exact=True).click()
+    page.locator("fieldset#pain_worst").get_by_text(str(worst), exact=True).click()
+    page.locator("fieldset#pain_after").get_by_text("1", exact=True).click()
+    page.get_by_role("button", name="Save visit").click()
+    assert "Visit saved" in page.locator(".flash").inner_text()
+
+
+def test_three_visits_pain_2_2_7_advance_then_regress(page, live_server, therapist, clinic, make_patient, db):
+    patient = make_patient(clinic, first_name="Margaret", last_name="Okafor")
+    create_protocol(db, patient=patient, content=content_from_template(templates()["knee_oa"]), user_id=therapist.id,
+                    now=utcnow() - timedelta(days=14), overrides=[])
+    db.commit()
+    page.set_viewport_size({"width": 1024, "height": 768})  # a tablet in landscape
+    sign_in_page(page, live_server, therapist, PASSWORD)
+
+    record_visit(page, live_server, patient.id, worst=2)
+    advice = page.locator("#advice")
+    assert "Repeat" in advice.inner_text() and "1 of 2 sessions within the pain rules" in advice.inner_text()
+
+    record_visit(page, live_server, patient.id, worst=2)
+    assert "Advance" in advice.inner_text() and "minutes 5 → 7" in advice.inner_text()
+    assert "One variable at a time" in advice.inner_text()
+
+    record_visit(page, live_server, patient.id, worst=7)
+    text = advice.inner_text()
+    assert "Regress" in text and "minutes 5 → 3" in text
+    assert "Pain during 7/10 is above the ceiling of 5/10" in text
+
+    page.get_by_label("Or override, because").fill("Flare-up after gardening, not the walking")
+    page.get_by_role("button", name="Override").click()
+    assert "Advice overridden." in page.locator(".flash").inner_text()
+    # The chart and its data table show all three visits.
+    page.get_by_text("Chart data as a table (3 visits)").click()
+    assert page.locator(".data-table tbody tr").count() == 3

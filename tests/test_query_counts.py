@@ -1,0 +1,67 @@
+"""Pages issue a fixed number of SQL queries whatever the number of patients or visits (no N+1)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import insert
+
+from rehab.models import Patient, Visit, utcnow
+from rehab.services.catalogue import templates
+from rehab.services.protocol_records import create_protocol
+from rehab.services.protocols import content_from_template
+
+pytestmark = pytest.mark.db
+
+
+def queries(client, url: str) -> int:  # type: ignore[no-untyped-def]
+    response = client.get(url)
+    assert response.status_code == 200, url
+    return int(response.headers["X-Query-Count"])
+
+
+def add_visits(db, patient, protocol, count: int, start_days_ago: int) -> None:  # type: ignore[no-untyped-def]
+    now = utcnow()
+    rows = [dict(patient_id=patient.id, clinic_id=patient.clinic_id, protocol_id=protocol.id, protocol_version=1,
+                 phase_index=0, occurred_at=now - timedelta(days=start_days_ago, hours=index), pain_before=1,
+                 pain_worst=2 + index % 3, pain_after=1, exercise="treadmill_rails", minutes=5 + index % 5,
+                 speed_kmh=1.2, incline_pct=0, support="both_rails", tug_s=12.0 if index % 20 == 0 else None)
+            for index in range(count)]
+    db.execute(insert(Visit), rows)
+    db.commit()
+
+
+def add_patients(db, clinic, count: int, first: int = 0) -> None:  # type: ignore[no-untyped-def]
+    db.execute(insert(Patient), [dict(clinic_id=clinic.id, first_name=f"P{index}", last_name=f"Person{index:05d}",
+                                      date_of_birth=date(1950, 1, 1), affected_knee="left", condition="knee_oa",
+                                      chart_number=f"C{index:05d}") for index in range(first, first + count)])
+    db.commit()
+
+
+def test_patient_page_with_200_visits_uses_as_many_queries_as_with_2(therapist_client, clinic, make_patient, db):
+    patient = make_patient(clinic)
+    protocol = create_protocol(db, patient=patient, content=content_from_template(templates()["knee_oa"]),
+                               user_id=None, now=utcnow() - timedelta(days=400), overrides=[])
+    db.commit()
+    add_visits(db, patient, protocol, 2, start_days_ago=1)
+    few = queries(therapist_client, f"/patients/{patient.id}")
+    add_visits(db, patient, protocol, 198, start_days_ago=3)
+    many = queries(therapist_client, f"/patients/{patient.id}")
+    assert many == few
+    chart_few = queries(therapist_client, f"/patients/{patient.id}/chart.svg")
+    assert chart_few == queries(therapist_client, f"/patients/{patient.id}/chart.svg")
+
+
+def test_search_and_dashboard_queries_do_not_grow_with_the_caseload(therapist_client, clinic, make_patient, db):
+    add_patients(db, clinic, 5)
+    search_small = queries(therapist_client, "/patients/?q=person")
+    board_small = queries(therapist_client, "/dashboard")
+    add_patients(db, clinic, 500, first=5)
+    for patient in [make_patient(clinic, last_name=f"Active{index}") for index in range(5)]:
+        protocol = create_protocol(db, patient=patient, content=content_from_template(templates()["pfp"]),
+                                   user_id=None, now=utcnow() - timedelta(days=30), overrides=[])
+        db.commit()
+        add_visits(db, patient, protocol, 3, start_days_ago=0)
+    assert queries(therapist_client, "/patients/?q=person") == search_small
+    assert queries(therapist_client, "/dashboard") == board_small

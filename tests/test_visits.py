@@ -1,0 +1,248 @@
+"""Visits as a therapist records them: validation, advice, accept and override, alerts, history, export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import select
+
+from rehab.models import AdviceDecision, Alert, EditRecord, PhaseChange, Protocol, ProtocolVersion, Visit, utcnow
+from rehab.services.catalogue import templates
+from rehab.services.protocol_records import create_protocol
+from rehab.services.protocols import content_from_template
+from tests.conftest import count_rows, submit
+
+pytestmark = pytest.mark.db
+
+
+@pytest.fixture
+def patient(clinic, make_patient):  # type: ignore[no-untyped-def]
+    return make_patient(clinic)
+
+
+@pytest.fixture
+def protocol(db, patient, therapist):  # type: ignore[no-untyped-def]
+    """A knee-OA protocol started three weeks ago (so one-level-a-week does not block advice)."""
+    made = create_protocol(db, patient=patient, content=content_from_template(templates()["knee_oa"]),
+                           user_id=therapist.id, now=utcnow() - timedelta(days=21), overrides=[])
+    db.commit()
+    return made
+
+
+def visit_form(**overrides):  # type: ignore[no-untyped-def]
+    moment = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")  # clinic zone is UTC here
+    form = {"occurred_at": moment, "pain_before": "1", "pain_worst": "2", "pain_after": "1", "soreness": "none",
+            "effusion": "0", "exercise": "treadmill_rails", "minutes": "5", "speed": "1.2", "incline_pct": "0",
+            "support": "both_rails", "stumbles": "0", "falls": "0"}
+    form.update(overrides)
+    return form
+
+
+def record(client, patient, **overrides):  # type: ignore[no-untyped-def]
+    return submit(client, f"/patients/{patient.id}/visits/new", visit_form(**overrides))
+
+
+def test_recording_a_visit_shows_the_advice_with_its_reasons(therapist_client, patient, protocol, db):
+    response = record(therapist_client, patient)
+    assert response.status_code == 302
+    page = therapist_client.get(f"/patients/{patient.id}").get_data(as_text=True)
+    assert "Repeat" in page and "1 of 2 sessions within the pain rules" in page
+    record(therapist_client, patient, pain_worst="2")
+    page = therapist_client.get(f"/patients/{patient.id}").get_data(as_text=True)
+    assert "Advance" in page and "minutes 5 → 7" in page
+    visit = db.exec(select(Visit)).first()
+    assert (visit.protocol_version, visit.phase_index, visit.pain_worst) == (1, 0, 2)
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("pain_worst", "11", "Enter pain from 0 to 10."),
+    ("pain_before", "-1", "Enter pain from 0 to 10."),
+    ("pain_after", "", "This field is required."),
+    ("minutes", "-5", "Enter minutes between 0.5 and 120."),
+    ("speed", "fast", "Enter a speed as a number"),
+    ("occurred_at", (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M"), "cannot be in the future"),
+    ("occurred_at", "yesterday", "Enter the date and time"),
+    ("note", "n" * 1_000_000, "Use at most 2000 characters."),
+    ("effusion", "4+", "Choose one of the options."),
+    ("tug_s", "0", "Enter 1 to 300 seconds"),
+])
+def test_bad_visit_input_is_explained_and_nothing_is_saved(therapist_client, patient, protocol, db, field, value,
+                                                           message):
+    response = record(therapist_client, patient, **{field: value})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and message in html
+    assert f'id="{field}-error"' in html
+    assert count_rows(db, Visit) == 0
+
+
+def test_no_protocol_or_archived_patient_gets_guidance_instead_of_a_form(therapist_client, clinic, make_patient, db):
+    no_protocol = make_patient(clinic, first_name="Ruth")
+    page = therapist_client.get(f"/patients/{no_protocol.id}/visits/new")
+    assert page.status_code == 409 and "Start a protocol" in page.get_data(as_text=True)
+    archived = make_patient(clinic, first_name="Sam", archived_at=utcnow())
+    create_protocol(db, patient=archived, content=content_from_template(templates()["pfp"]), user_id=None,
+                    now=utcnow(), overrides=[])
+    db.commit()
+    response = submit(therapist_client, f"/patients/{archived.id}/visits/new", visit_form(),
+                      form_page=f"/patients/{archived.id}")
+    assert response.status_code == 409 and "is archived" in response.get_data(as_text=True)
+    assert count_rows(db, Visit) == 0
+
+
+def test_accepting_an_advance_makes_a_new_version(therapist_client, patient, protocol, db):
+    record(therapist_client, patient)
+    record(therapist_client, patient)
+    page = therapist_client.get(f"/patients/{patient.id}").get_data(as_text=True)
+    response = submit(therapist_client, f"/patients/{patient.id}/advice",
+                      {"decision": "accept", "signature": "advance|minutes 5 → 7"}, form_page=f"/patients/{patient.id}",
+                      follow_redirects=True)
+    assert "Applied: minutes 5 → 7" in response.get_data(as_text=True) and "Accept: minutes 5 → 7" in page
+    versions = db.exec(select(ProtocolVersion).order_by(ProtocolVersion.number)).all()
+    assert [v.number for v in versions] == [1, 2]
+    assert json.loads(versions[1].summary) == ["Phase 1: minutes 5 → 7"]
+    decision = db.exec(select(AdviceDecision)).one()
+    assert (decision.advice, decision.decision) == ("advance", "accepted")
+    assert json.loads(decision.rules)[0]["code"] == "within_rules"
+    # The next visit is recorded against version 2, and one level a week now holds the next advance back.
+    just_now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M")
+    record(therapist_client, patient, minutes="7", occurred_at=just_now)
+    record(therapist_client, patient, minutes="7", occurred_at=just_now)
+    assert db.exec(select(Visit).order_by(Visit.id.desc())).first().protocol_version == 2
+    assert "At most one level up a week" in therapist_client.get(f"/patients/{patient.id}").get_data(as_text=True)
+
+
+def test_accepting_a_phase_move_moves_the_phase(therapist_client, patient, protocol, db):
+    record(therapist_client, patient, minutes="10")
+    record(therapist_client, patient, minutes="10")
+    # Phase 1 of the template builds 5 -> 10 minutes; with minutes at the goal the advice is the next phase.
+    version = db.exec(select(ProtocolVersion)).one()
+    content = json.loads(version.content)
+    content["phases"][0]["prescriptions"][0]["minutes"] = 10
+    version.content = json.dumps(content)
+    db.add(version)
+    db.commit()
+    response = submit(therapist_client, f"/patients/{patient.id}/advice",
+                      {"decision": "accept", "signature": "advance|move to phase 2 (Load)"},
+                      form_page=f"/patients/{patient.id}", follow_redirects=True)
+    assert "Applied: move to phase 2 (Load)" in response.get_data(as_text=True)
+    db.expire_all()
+    assert db.get(Protocol, protocol.id).current_phase == 1
+    assert db.exec(select(PhaseChange)).one().reason.startswith("Accepted advice")
+
+
+def test_override_needs_a_reason_and_is_recorded(therapist_client, patient, protocol, db):
+    record(therapist_client, patient, pain_worst="7")
+    signature = "regress|minutes 5 → 3"
+    refused = submit(therapist_client, f"/patients/{patient.id}/advice",
+                     {"decision": "override", "signature": signature, "reason": ""},
+                     form_page=f"/patients/{patient.id}", follow_redirects=True)
+    assert "Give a reason to override" in refused.get_data(as_text=True)
+    assert count_rows(db, AdviceDecision) == 0
+    submit(therapist_client, f"/patients/{patient.id}/advice",
+           {"decision": "override", "signature": signature, "reason": "Pain from a fall at home, not the walking"},
+           form_page=f"/patients/{patient.id}")
+    decision = db.exec(select(AdviceDecision)).one()
+    assert (decision.advice, decision.decision, decision.reason) == ("regress", "overridden",
+                                                                     "Pain from a fall at home, not the walking")
+    assert count_rows(db, ProtocolVersion) == 1  # overriding changes nothing
+
+
+def test_a_decision_on_advice_that_has_changed_is_refused(therapist_client, patient, protocol, db):
+    record(therapist_client, patient)
+    response = submit(therapist_client, f"/patients/{patient.id}/advice",
+                      {"decision": "accept", "signature": "advance|minutes 5 → 7"},
+                      form_page=f"/patients/{patient.id}", follow_redirects=True)
+    assert "The advice changed since you opened the page" in response.get_data(as_text=True)
+    assert count_rows(db, AdviceDecision) == 0
+
+
+def test_red_flag_raises_an_alert_until_acknowledged(therapist_client, patient, protocol, db):
+    record(therapist_client, patient, flag_calf="1")
+    page = therapist_client.get(f"/patients/{patient.id}").get_data(as_text=True)
+    assert "Stop and refer" in page and "calf pain or swelling" in page
+    board = therapist_client.get("/dashboard").get_data(as_text=True)
+    assert "Red flag reported: calf pain or swelling." in board
+    alert = db.exec(select(Alert)).one()
+    submit(therapist_client, f"/patients/{patient.id}/alerts/{alert.id}/ack", {"back": "dashboard"},
+           form_page="/dashboard")
+    assert "Red flag reported" not in therapist_client.get("/dashboard").get_data(as_text=True)
+    db.expire_all()
+    assert db.get(Alert, alert.id).acknowledged_at is not None  # kept, not deleted
+
+
+def test_pain_above_the_ceiling_twice_in_a_row_raises_an_alert(therapist_client, patient, protocol, db):
+    record(therapist_client, patient, pain_worst="6")
+    assert count_rows(db, Alert) == 0
+    record(therapist_client, patient, pain_worst="7")
+    assert db.exec(select(Alert)).one().kind == "pain_twice"
+
+
+def test_correcting_a_visit_keeps_the_old_values_and_refuses_a_stale_form(therapist_client, patient, protocol, db):
+    record(therapist_client, patient, pain_worst="3")
+    visit = db.exec(select(Visit)).one()
+    url = f"/patients/{patient.id}/visits/{visit.id}/edit"
+    submit(therapist_client, url, visit_form(pain_worst="4", version="1"))
+    record_ = db.exec(select(EditRecord).where(EditRecord.entity == "visit")).one()
+    assert json.loads(record_.changes)["pain_worst"] == [3, 4]
+    stale = submit(therapist_client, url, visit_form(pain_worst="5", version="1"))
+    assert stale.status_code == 409 and "Someone else corrected this visit" in stale.get_data(as_text=True)
+    db.expire_all()
+    assert db.get(Visit, visit.id).pain_worst == 4
+
+
+def test_deleting_a_visit_needs_a_reason_and_keeps_it(therapist_client, patient, protocol, db):
+    record(therapist_client, patient)
+    visit = db.exec(select(Visit)).one()
+    url = f"/patients/{patient.id}/visits/{visit.id}"
+    submit(therapist_client, f"{url}/delete", {"reason": ""}, form_page=f"{url}/edit")
+    db.expire_all()
+    assert db.get(Visit, visit.id).deleted_at is None
+    submit(therapist_client, f"{url}/delete", {"reason": "Entered for the wrong patient"}, form_page=f"{url}/edit")
+    db.expire_all()
+    kept = db.get(Visit, visit.id)
+    assert kept.deleted_at is not None and kept.delete_reason == "Entered for the wrong patient"
+    assert "No visits yet" in therapist_client.get(f"/patients/{patient.id}").get_data(as_text=True)
+
+
+def test_csv_export_has_every_visit_and_defuses_formulas(therapist_client, patient, protocol):
+    record(therapist_client, patient, note="=HYPERLINK(\"http://evil.example\")")
+    record(therapist_client, patient, pain_worst="3")
+    response = therapist_client.get(f"/patients/{patient.id}/visits.csv")
+    assert response.mimetype == "text/csv" and "Okafor" not in response.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert [row["pain_worst"] for row in rows] == ["2", "3"]
+    assert rows[0]["note"].startswith("'=HYPERLINK")
+
+
+def test_chart_is_an_svg_with_the_visits_and_a_strict_policy(therapist_client, patient, protocol):
+    record(therapist_client, patient, pain_worst="4")
+    response = therapist_client.get(f"/patients/{patient.id}/chart.svg")
+    svg = response.get_data(as_text=True)
+    assert response.mimetype == "image/svg+xml" and svg.lstrip().startswith("<svg")
+    assert "Worst pain during" in svg and "Minutes (right axis)" in svg
+    policy = response.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in policy and "'sha256-" in policy and "unsafe-inline" not in policy
+
+
+def test_another_clinics_visits_are_not_found(therapist_client, make_clinic, make_patient, db):
+    stranger = make_patient(make_clinic("Elsewhere"))
+    create_protocol(db, patient=stranger, content=content_from_template(templates()["pfp"]), user_id=None,
+                    now=utcnow(), overrides=[])
+    db.commit()
+    for url in (f"/patients/{stranger.id}/visits/new", f"/patients/{stranger.id}/visits.csv",
+                f"/patients/{stranger.id}/chart.svg"):
+        assert therapist_client.get(url).status_code == 404
+    response = submit(therapist_client, f"/patients/{stranger.id}/visits/new", visit_form(), form_page="/patients/")
+    assert response.status_code == 404 and count_rows(db, Visit) == 0
+
+
+def test_progress_summary_labels_important_change(therapist_client, patient, protocol):
+    record(therapist_client, patient, tug_s="14.0", occurred_at=(datetime.now(UTC) - timedelta(days=9)).strftime(
+        "%Y-%m-%dT%H:%M"))
+    record(therapist_client, patient, tug_s="12.9")
+    page = therapist_client.get(f"/patients/{patient.id}").get_data(as_text=True)
+    assert "14 → 12.9 s (-1.1)" in page and "Important improvement" in page
