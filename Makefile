@@ -25,15 +25,20 @@ instance/config.py:
 	@$(PYTHON) -c "import secrets; print('# Written by make run. Keep this file private; see the README for settings.'); print('SECRET_KEY = ' + repr(secrets.token_urlsafe(48)))" > $@
 	@echo "Wrote instance/config.py with a new random SECRET_KEY."
 
+# Compiled message catalogs (.mo) are build output: made from the .po files, never committed.
+CATALOGS := $(patsubst %.po,%.mo,$(wildcard rehab/translations/*/LC_MESSAGES/messages.po))
+%.mo: %.po $(VENV)/.installed
+	$(BIN)/pybabel --quiet compile -i $< -o $@
+
 ## Install, migrate, seed the demo clinic when the database is empty, and serve on http://127.0.0.1:$(PORT)
-run: $(VENV)/.installed instance/config.py
+run: $(VENV)/.installed instance/config.py $(CATALOGS)
 	$(FLASK) migrate
 	$(FLASK) seed-demo
 	@echo "Serving on http://127.0.0.1:$(PORT)  (Ctrl+C to stop)"
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 ## Install the test dependencies and run every test (browser tests need /usr/bin/chromium)
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test $(CATALOGS)
 	$(BIN)/ruff check rehab tests
 	$(BIN)/pytest -q
 	@if [ -n "$$REHAB_TEST_POSTGRES_URL" ]; then \

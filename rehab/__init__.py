@@ -26,12 +26,13 @@ def create_app(test_config: dict[str, Any] | None = None, *, instance_path: str 
     _load_config(app, test_config)
     _refuse_unsafe_config(app)
 
-    from rehab import cli, db, errors, security, templating
+    from rehab import cli, db, errors, i18n, security, templating
     from rehab.views import register_blueprints
 
     db.init_app(app)
     security.init_app(app)
     errors.init_app(app)
+    i18n.init_app(app)
     templating.init_app(app)
     register_blueprints(app)
     cli.init_app(app)

@@ -9,6 +9,7 @@ PostgreSQL type migration.
 from rehab.models.accounts import Clinic, LoginAttempt, Membership, User, UserSession
 from rehab.models.base import utcnow
 from rehab.models.patients import AuditEvent, EditRecord, Patient
+from rehab.models.portal import HandoutPrint, HomeLog, PortalLink
 from rehab.models.protocols import ClinicTemplate, PhaseChange, Protocol, ProtocolVersion
 from rehab.models.visits import AdviceDecision, Alert, Visit
 
@@ -20,10 +21,13 @@ __all__ = [
     "Clinic",
     "ClinicTemplate",
     "EditRecord",
+    "HandoutPrint",
+    "HomeLog",
     "LoginAttempt",
     "Membership",
     "Patient",
     "PhaseChange",
+    "PortalLink",
     "Protocol",
     "ProtocolVersion",
     "User",

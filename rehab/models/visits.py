@@ -96,6 +96,7 @@ class Alert(SQLModel, table=True):
     kind: str = Field(max_length=20)  # red_flag | fall | pain_twice | inactive | dob_lockout
     message: str = Field(max_length=300)
     visit_id: int | None = Field(default=None, foreign_key="visit.id")
+    home_log_id: int | None = Field(default=None, foreign_key="home_log.id")
     created_at: datetime = Field(default_factory=utcnow)
     acknowledged_at: datetime | None = None
     acknowledged_by_id: int | None = Field(default=None, foreign_key="user_account.id")

@@ -1,0 +1,84 @@
+"""Printed home sheets, the patient's personal link, and the sessions patients log at home."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Column, Index, Text
+from sqlmodel import Field, SQLModel
+
+from rehab.models.base import utcnow
+
+
+class HandoutPrint(SQLModel, table=True):
+    """One printed home sheet. ``snapshot`` holds everything the sheet showed (JSON), so a reprint is the
+    same sheet even after the clinic's phone number or the protocol changed."""
+
+    __tablename__ = "handout_print"
+    __table_args__ = (Index("ix_handout_print_patient_at", "patient_id", "printed_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id")
+    clinic_id: int = Field(foreign_key="clinic.id")
+    protocol_id: int = Field(foreign_key="protocol.id")
+    protocol_version: int
+    phase_index: int
+    options: str = Field(max_length=300)  # JSON: paper, large_print, language, include_next
+    snapshot: str = Field(sa_column=Column(Text, nullable=False))
+    digest: str = Field(max_length=64, index=True)  # SHA-256 of the snapshot: the render cache key
+    printed_at: datetime = Field(default_factory=utcnow)
+    printed_by_id: int | None = Field(default=None, foreign_key="user_account.id")  # None: the patient
+    source: str = Field(default="clinic", max_length=10)  # clinic | portal | batch
+
+
+class PortalLink(SQLModel, table=True):
+    """A patient's personal link. Only the SHA-256 of the token is stored (SECURITY.md 22)."""
+
+    __tablename__ = "portal_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    clinic_id: int = Field(foreign_key="clinic.id")
+    token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    created_at: datetime = Field(default_factory=utcnow)
+    created_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    expires_at: datetime
+    revoked_at: datetime | None = None
+    require_birth_date: bool = False
+    birth_date_failures: int = 0
+    locked_at: datetime | None = None
+
+
+class HomeLog(SQLModel, table=True):
+    """A home session the patient logged. Patients may correct their own entry for 24 hours (history kept)."""
+
+    __tablename__ = "home_log"
+    __table_args__ = (Index("ix_home_log_patient_date", "patient_id", "session_date"),
+                      Index("ix_home_log_clinic_created", "clinic_id", "created_at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id")
+    clinic_id: int = Field(foreign_key="clinic.id")
+    protocol_id: int = Field(foreign_key="protocol.id")
+    protocol_version: int
+    phase_index: int
+    session_date: date
+    minutes: float
+    pain_worst: int
+    pain_next_morning: int | None = None
+    soreness: str = Field(default="none", max_length=20)
+    stumbled: bool = False
+    fell: bool = False
+    flag_calf: bool = False
+    flag_chest: bool = False
+    flag_infection: bool = False
+    flag_locking: bool = False
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    version: int = 1
+    link_id: int | None = Field(default=None, foreign_key="portal_link.id")
+
+    @property
+    def red_flags(self) -> bool:
+        return self.flag_calf or self.flag_chest or self.flag_infection or self.flag_locking

@@ -1,0 +1,155 @@
+"""The printed home-exercise sheet: what goes on it (a snapshot of plain values) and turning HTML into a PDF.
+
+``build_sheet_snapshot`` collects everything the sheet shows as JSON-ready values; a print keeps that
+snapshot, so reprinting shows the same sheet even after the protocol or the clinic's details changed.
+``html_to_pdf`` renders with WeasyPrint through a URL fetcher that serves only the app's own static files
+and ``data:`` URLs: user text can never make the renderer reach the network or the disk (SECURITY.md 13).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import mimetypes
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from weasyprint import HTML
+from weasyprint.text.fonts import FontConfiguration
+from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+from rehab.services.catalogue import exercises, illustration_svg, templates
+from rehab.services.dose import dose_sentence, speed_text
+from rehab.services.protocols import Phase, ProtocolContent
+
+# Bump when the sheet's layout changes, so cached PDFs of the old layout are not served again.
+SHEET_LAYOUT_VERSION = "1"
+STATIC_HOST = "https://rehab.invalid"  # never resolves; our fetcher answers for it from the static folder
+LOG_ROWS_MIN, LOG_ROWS_MAX = 8, 14
+
+
+@dataclass(frozen=True)
+class SheetOptions:
+    paper: str = "letter"  # letter | a4
+    large_print: bool = False
+    language: str = "en"  # en | es
+    include_next: bool = True
+
+    @classmethod
+    def parse(cls, values: dict[str, Any], *, default_paper: str, default_language: str) -> SheetOptions:
+        paper = values.get("paper") if values.get("paper") in ("letter", "a4") else default_paper
+        language = values.get("language") if values.get("language") in ("en", "es") else default_language
+        return cls(paper=paper, language=language, large_print=bool(values.get("large_print")),  # type: ignore[arg-type]
+                   include_next=bool(values.get("include_next")))
+
+
+def _phase_text(phase: Phase, template_key: str, language: str) -> dict[str, str]:
+    """A phase's name and goal in the sheet's language: translated when it came from a template and was not
+    renamed, as the therapist typed it otherwise."""
+    template = templates().get(template_key)
+    if template and phase.key:
+        for raw in template.phases:
+            english = raw["en"]
+            if raw["key"] == phase.key and english.get("name") == phase.name:
+                text = raw.get(language) or english
+                goal = text.get("goal", english.get("goal", "")) if phase.goal == english.get("goal") else phase.goal
+                return {"name": text.get("name", phase.name), "goal": goal}
+    return {"name": phase.name, "goal": phase.goal}
+
+
+def build_sheet_snapshot(*, patient_name: str, clinic: dict[str, str], therapist_name: str, protocol_title: str,
+                         version_number: int, content: ProtocolContent, phase_index: int, options: SheetOptions,
+                         printed_on: date, speed_unit: str) -> dict[str, Any]:
+    """Every value the sheet shows, JSON-ready. Exercise text and illustrations are copied in, so the sheet
+    stays the same when the catalogue is edited later."""
+    language = options.language
+    phase = content.phases[phase_index]
+    catalogue = exercises()
+    items = []
+    for rx in phase.prescriptions:
+        exercise = catalogue[rx.exercise]
+        text = exercise.text(language)
+        items.append({
+            "key": rx.exercise, "name": text.name,
+            "sentence": dose_sentence(rx, language=language, speed_unit=speed_unit),
+            "purpose": text.purpose, "steps": list(text.steps), "cues": list(text.cues), "safety": list(text.safety),
+            "therapist_cues": rx.cues, "illustration": illustration_svg(rx.exercise), "pain_ceiling": rx.pain_ceiling,
+            "at_home": rx.setting != "clinic", "setting": rx.setting,
+        })
+    next_phase = None
+    if options.include_next and phase_index + 1 < len(content.phases):
+        upcoming = content.phases[phase_index + 1]
+        next_phase = {**_phase_text(upcoming, content.template_key, language),
+                      "sessions": phase.advance_after_sessions, "no_stumbles": phase.no_stumbles,
+                      "sentences": [dose_sentence(rx, language=language, speed_unit=speed_unit)
+                                    for rx in upcoming.prescriptions]}
+    sessions_per_week = max(rx.sessions_per_week for rx in phase.prescriptions)
+    return {
+        "layout": SHEET_LAYOUT_VERSION, "options": asdict(options), "patient_name": patient_name, "clinic": clinic,
+        "therapist_name": therapist_name, "protocol_title": protocol_title, "version_number": version_number,
+        "phase_number": phase_index + 1, "phase_count": len(content.phases),
+        "phase": _phase_text(phase, content.template_key, language), "exercises": items, "next_phase": next_phase,
+        "pain_ceiling": min(rx.pain_ceiling for rx in phase.prescriptions),
+        "log_rows": max(LOG_ROWS_MIN, min(LOG_ROWS_MAX, sessions_per_week * 2)),
+        "printed_on": printed_on.isoformat(), "speed_example": speed_text(1.2, speed_unit),
+    }
+
+
+def snapshot_digest(snapshot: dict[str, Any]) -> str:
+    """The cache key of a sheet: the same snapshot always renders the same PDF."""
+    return hashlib.sha256(json.dumps(snapshot, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def sheet_filename(printed_on: date | datetime, kind: str = "home-exercises") -> str:
+    """``home-exercises-2026-11-25.pdf``: a date, never the patient's name."""
+    day = printed_on.date() if isinstance(printed_on, datetime) else printed_on
+    return f"{kind}-{day.isoformat()}.pdf"
+
+
+# --------------------------------------------------------------------------------------------------- render
+
+
+class StaticOnlyFetcher(URLFetcher):
+    """Serves the app's own static files and ``data:`` URLs; refuses everything else (network, ``file:``,
+    other hosts). Redirects cannot happen: nothing is fetched over the network."""
+
+    def __init__(self, static_root: Path) -> None:
+        super().__init__(allowed_protocols=("data",), allow_redirects=False)
+        self._root = static_root.resolve()
+
+    def fetch(self, url: str, headers: Any = None) -> URLFetcherResponse:
+        if url.startswith("data:"):
+            return super().fetch(url, headers)
+        parts = urlsplit(url)
+        if f"{parts.scheme}://{parts.netloc}" != STATIC_HOST or not parts.path.startswith("/static/"):
+            raise ValueError(f"blocked: only the app's static files may be loaded ({parts.scheme} URL)")
+        target = (self._root / unquote(parts.path.removeprefix("/static/"))).resolve()
+        if not target.is_relative_to(self._root) or not target.is_file():
+            raise ValueError("blocked: not one of the app's static files")
+        mime_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        return URLFetcherResponse(url, target.read_bytes(), {"Content-Type": mime_type})
+
+
+@cache
+def _font_configuration() -> FontConfiguration:
+    """One font configuration per process: faster renders and much less memory kept per render."""
+    return FontConfiguration()
+
+
+def html_to_pdf(html: str, *, static_root: Path) -> bytes:
+    """Render trusted, already-escaped HTML to PDF bytes with the static-only fetcher."""
+    document = HTML(string=html, base_url=f"{STATIC_HOST}/", url_fetcher=StaticOnlyFetcher(static_root))
+    return document.write_pdf(font_config=_font_configuration())
+
+
+def merge_pdfs(htmls: list[str], *, static_root: Path) -> bytes:
+    """Several sheets as one PDF, each keeping its own "page 1 of 2" (rendered apart, pages joined)."""
+    fetcher = StaticOnlyFetcher(static_root)
+    documents = [HTML(string=html, base_url=f"{STATIC_HOST}/", url_fetcher=fetcher)
+                 .render(font_config=_font_configuration()) for html in htmls]
+    pages = [page for document in documents for page in document.pages]
+    return documents[0].copy(pages).write_pdf()

@@ -1,0 +1,200 @@
+"""Printing home-exercise sheets (one, a reprint, or today's batch) and the physician progress report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import force_locale
+from sqlmodel import col, select
+
+from rehab import security
+from rehab.db import get_session
+from rehab.i18n import LANGUAGES
+from rehab.models import HandoutPrint, Patient, Protocol, utcnow
+from rehab.services import handouts as sheets
+from rehab.services import protocol_records
+from rehab.views.patients import get_patient_or_404
+
+bp = Blueprint("handouts", __name__)
+
+
+def _static_root() -> Path:
+    return Path(current_app.static_folder or "")
+
+
+def _cache_dir() -> Path:
+    folder = Path(current_app.config.get("SHEET_CACHE_DIR") or Path(current_app.instance_path) / "sheet-cache")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def render_sheet(snapshot: dict[str, Any], *, portal_url: str | None = None) -> bytes:
+    """The PDF for a snapshot, from the disk cache when this exact sheet was rendered before.
+
+    The cache is shared by every worker process; a sheet with a portal link is cached under a key that
+    includes the link, so one patient's link never appears on another print."""
+    key = sheets.snapshot_digest({**snapshot, "portal_url": portal_url})
+    cached = _cache_dir() / f"{key}.pdf"
+    if cached.is_file():
+        return cached.read_bytes()
+    pdf = sheets.html_to_pdf(sheet_html(snapshot, portal_url=portal_url), static_root=_static_root())
+    temporary = cached.with_suffix(f".{key[:8]}.tmp")
+    temporary.write_bytes(pdf)
+    temporary.replace(cached)  # atomic: a concurrent reader sees the whole file or none
+    return pdf
+
+
+def sheet_html(snapshot: dict[str, Any], *, portal_url: str | None = None) -> str:
+    qr = None
+    if portal_url:
+        import segno
+
+        qr = segno.make(portal_url, error="m").svg_data_uri(scale=4, dark="#000000")
+    with force_locale(snapshot["options"]["language"]):
+        return render_template("handouts/sheet.html", sheet=snapshot, portal_url=portal_url, portal_qr=qr)
+
+
+def pdf_response(pdf: bytes, filename: str, *, inline: bool = True) -> Response:
+    disposition = "inline" if inline else "attachment"
+    return Response(pdf, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'{disposition}; filename="{filename}"'})
+
+
+def _active_protocol_or_guidance(patient: Patient) -> Protocol | None:
+    protocol = protocol_records.active_protocol(get_session(), patient_id=patient.id)  # type: ignore[arg-type]
+    if protocol is None:
+        flash("Start a protocol before printing a home sheet: the sheet shows the protocol's current phase.", "error")
+    return protocol
+
+
+def new_snapshot(patient: Patient, protocol: Protocol, options: sheets.SheetOptions) -> dict[str, Any]:
+    db = get_session()
+    version = protocol_records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version)  # type: ignore[arg-type]
+    clinic = g.clinic
+    return sheets.build_sheet_snapshot(
+        patient_name=patient.full_name, therapist_name=g.user.name if g.get("user") else "",
+        clinic={"name": clinic.name, "address": clinic.address, "phone": clinic.phone},
+        protocol_title=protocol.title, version_number=protocol.latest_version,
+        content=protocol_records.load_content(version), phase_index=protocol.current_phase,  # type: ignore[arg-type]
+        options=options, printed_on=utcnow().date(), speed_unit=clinic.speed_unit,
+    )
+
+
+def _record_print(patient: Patient, protocol: Protocol, snapshot: dict[str, Any], *, source: str) -> HandoutPrint:
+    record = HandoutPrint(
+        patient_id=patient.id, clinic_id=patient.clinic_id, protocol_id=protocol.id,  # type: ignore[arg-type]
+        protocol_version=snapshot["version_number"], phase_index=snapshot["phase_number"] - 1,
+        options=json.dumps(snapshot["options"]), snapshot=json.dumps(snapshot),
+        digest=sheets.snapshot_digest(snapshot), printed_by_id=g.user.id if g.get("user") else None, source=source,
+    )
+    get_session().add(record)
+    get_session().flush()
+    return record
+
+
+@bp.route("/patients/<int:patient_id>/sheet", methods=["GET", "POST"])
+def print_sheet(patient_id: int):  # type: ignore[no-untyped-def]
+    """Choose options (defaults from the patient and the clinic), then get the PDF."""
+    patient = get_patient_or_404(patient_id)
+    protocol = _active_protocol_or_guidance(patient)
+    if protocol is None:
+        return redirect(url_for("patients.detail", patient_id=patient.id))
+    defaults = sheets.SheetOptions(paper=g.clinic.paper_size, language=patient.language, include_next=True)
+    if request.method == "GET":
+        prints = get_session().exec(
+            select(HandoutPrint).where(HandoutPrint.patient_id == patient.id)
+            .order_by(col(HandoutPrint.printed_at).desc()).limit(50)).all()
+        return render_template("handouts/options.html", patient=patient, protocol=protocol, options=defaults,
+                               languages=LANGUAGES, prints=prints, loads=json.loads)
+    options = sheets.SheetOptions.parse(request.form, default_paper=g.clinic.paper_size,
+                                        default_language=patient.language)
+    snapshot = new_snapshot(patient, protocol, options)
+    record = _record_print(patient, protocol, snapshot, source="clinic")
+    security.record("sheet.print", patient_id=patient.id, object_type="handout_print", object_id=record.id)
+    get_session().commit()
+    return pdf_response(render_sheet(snapshot), sheets.sheet_filename(record.printed_at))
+
+
+@bp.post("/patients/<int:patient_id>/sheets/<int:print_id>")
+def reprint(patient_id: int, print_id: int):  # type: ignore[no-untyped-def]
+    """An earlier sheet exactly as it was printed (from its snapshot); the reprint is recorded too."""
+    db = get_session()
+    patient = get_patient_or_404(patient_id)
+    earlier = db.get(HandoutPrint, print_id)
+    if earlier is None or earlier.patient_id != patient.id:
+        abort(404)
+    protocol = db.get(Protocol, earlier.protocol_id)
+    snapshot = json.loads(earlier.snapshot)
+    record = _record_print(patient, protocol, snapshot, source="reprint")  # type: ignore[arg-type]
+    security.record("sheet.reprint", patient_id=patient.id, object_type="handout_print", object_id=record.id)
+    db.commit()
+    return pdf_response(render_sheet(snapshot), sheets.sheet_filename(earlier.printed_at))
+
+
+@bp.post("/dashboard/sheets")
+def batch():  # type: ignore[no-untyped-def]
+    """One PDF with the sheets of the chosen patients (default: everyone with a visit today)."""
+    from rehab.services.dashboard import build_dashboard
+
+    db = get_session()
+    chosen = {int(value) for value in request.form.getlist("patient_id") if value.isdigit()}
+    if not chosen:
+        board = build_dashboard(db, clinic_id=g.clinic.id, zone=g.clinic.timezone, now=utcnow())
+        chosen = {patient.id for _, patient in board.today}  # type: ignore[misc]
+    rows = db.exec(
+        select(Patient, Protocol).join(Protocol, (Protocol.patient_id == Patient.id) & (Protocol.status == "active"))
+        .where(Patient.clinic_id == g.clinic.id, col(Patient.id).in_(chosen), col(Patient.archived_at).is_(None))
+        .order_by(Patient.last_name, Patient.first_name)
+    ).all()
+    if not rows:
+        flash("No sheets to print: nobody with an active protocol was seen today.", "info")
+        return redirect(url_for("dashboard.index"))
+    htmls = []
+    for patient, protocol in rows:
+        options = sheets.SheetOptions(paper=g.clinic.paper_size, language=patient.language)
+        snapshot = new_snapshot(patient, protocol, options)
+        record = _record_print(patient, protocol, snapshot, source="batch")
+        security.record("sheet.print", patient_id=patient.id, object_type="handout_print", object_id=record.id)
+        htmls.append(sheet_html(snapshot))
+    db.commit()
+    pdf = sheets.merge_pdfs(htmls, static_root=_static_root())
+    return pdf_response(pdf, sheets.sheet_filename(utcnow(), kind="home-exercises-batch"))
+
+
+@bp.get("/patients/<int:patient_id>/report.pdf")
+def report(patient_id: int):  # type: ignore[no-untyped-def]
+    """The progress report for the referring physician: course of care, chart, measures, visits."""
+    import base64
+
+    from rehab.forms import CONDITIONS
+    from rehab.services import visits as visit_service
+    from rehab.services.charts import pain_and_minutes_svg
+    from rehab.services.overview import MEASURE_FIELDS, chart_points
+    from rehab.services.progress import summarize_progress
+
+    db = get_session()
+    patient = get_patient_or_404(patient_id)
+    patient_visits = visit_service.visits_of(db, patient_id=patient.id)  # type: ignore[arg-type]
+    protocols = []
+    moves_all = []
+    for protocol in reversed(protocol_records.protocols_of(db, patient_id=patient.id)):  # type: ignore[arg-type]
+        version = protocol_records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version)  # type: ignore[arg-type]
+        moves = protocol_records.phase_changes(db, protocol_id=protocol.id)  # type: ignore[arg-type]
+        moves_all += [change.at for change, _ in moves]
+        protocols.append((protocol, protocol_records.load_content(version), moves))  # type: ignore[arg-type]
+    svg = pain_and_minutes_svg(chart_points(patient_visits), phase_changes=moves_all, zone=g.clinic.timezone,
+                               width=900, height=360)
+    progress = summarize_progress([(visit.occurred_at, {name: getattr(visit, name) for name in MEASURE_FIELDS})
+                                   for visit in patient_visits])
+    html = render_template(
+        "handouts/report.html", patient=patient, clinic=g.clinic, today=utcnow().date().isoformat(),
+        therapist=g.user.name, condition=patient.condition_other or CONDITIONS.get(patient.condition, ""),
+        visits=patient_visits, protocols=protocols, progress=progress,
+        chart="data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode(),
+    )
+    security.record_read("report.print", patient_id=patient.id, object_type="patient", object_id=patient.id)
+    return pdf_response(sheets.html_to_pdf(html, static_root=_static_root()),
+                        sheets.sheet_filename(utcnow(), kind="progress-report"))
