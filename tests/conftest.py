@@ -43,6 +43,21 @@ def base_config(database_url: str) -> dict[str, Any]:
     }
 
 
+@pytest.fixture(scope="session", autouse=True)
+def compiled_translations() -> None:
+    """Compile the .po catalogs when the .mo files are missing or older (``make`` does the same)."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po_path in (Path(__file__).resolve().parents[1] / "rehab" / "translations").glob("*/LC_MESSAGES/*.po"):
+        mo_path = po_path.with_suffix(".mo")
+        if not mo_path.exists() or mo_path.stat().st_mtime < po_path.stat().st_mtime:
+            with po_path.open("rb") as source:
+                catalog = read_po(source)
+            with mo_path.open("wb") as target:
+                write_mo(target, catalog)
+
+
 @pytest.fixture(scope="session")
 def template_database(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The migrated schema, built once per run (SQLite: a file to copy; PostgreSQL: the test database)."""

@@ -1,0 +1,267 @@
+"""The printed home sheet and the progress report, read back from real PDFs."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+import textstat
+from pypdf import PdfReader
+from sqlmodel import select
+
+from rehab.models import HandoutPrint, Protocol, ProtocolVersion, Visit, utcnow
+from rehab.services import handouts as sheets
+from rehab.services.catalogue import exercises, templates
+from rehab.services.protocol_records import create_protocol
+from rehab.services.protocols import content_from_template
+from tests.conftest import count_rows, submit
+
+pytestmark = pytest.mark.db
+STATIC = Path(__file__).resolve().parents[1] / "rehab" / "static"
+
+
+def pdf_text(data: bytes) -> tuple[str, int]:
+    reader = PdfReader(io.BytesIO(data))
+    return "\n".join(page.extract_text() for page in reader.pages), len(reader.pages)
+
+
+@pytest.fixture
+def app_config(app, tmp_path):  # type: ignore[no-untyped-def]
+    app.config["SHEET_CACHE_DIR"] = str(tmp_path / "sheets")
+    return app
+
+
+@pytest.fixture
+def patient(clinic, make_patient, db):  # type: ignore[no-untyped-def]
+    clinic.address, clinic.phone = "210 River Road", "(555) 010-2030"
+    db.add(clinic)
+    db.commit()
+    return make_patient(clinic, first_name="Dorothy", last_name="Whitfield")
+
+
+@pytest.fixture
+def protocol(db, patient, therapist):  # type: ignore[no-untyped-def]
+    made = create_protocol(db, patient=patient, content=content_from_template(templates()["knee_oa"]),
+                           user_id=therapist.id, now=utcnow() - timedelta(days=3), overrides=[])
+    db.commit()
+    return made
+
+
+def print_sheet(client, patient, **options):  # type: ignore[no-untyped-def]
+    form = {"paper": "letter", "language": "en", "include_next": "1", **options}
+    return submit(client, f"/patients/{patient.id}/sheet", form)
+
+
+def test_the_sheet_has_name_dose_safety_next_step_and_log(app_config, therapist_client, patient, protocol, db):
+    response = print_sheet(therapist_client, patient)
+    assert response.mimetype == "application/pdf"
+    assert response.headers["Content-Disposition"] == \
+        f'inline; filename="home-exercises-{utcnow().date().isoformat()}.pdf"'  # a date, never the name
+    text, pages = pdf_text(response.data)
+    flat = " ".join(text.split())
+    assert "Dorothy Whitfield" in flat and "Pat Therapist" in flat and "(555) 010-2030" in flat
+    assert "Walk backward on the treadmill for 5 minutes, 3 times a week, at 1.2 km/h (0.7 mph), holding both rails." \
+        in flat
+    assert "Stop and call the clinic if:" in flat and "above 5 out of 10" in flat
+    assert "What comes next" in flat and "Load" in flat
+    assert "Your log for the next 2 weeks" in flat and "Pain next day" in flat
+    assert f"Page 1 of {pages}" in flat and f"Page {pages} of {pages}" in flat
+    assert flat.count("Dorothy Whitfield") >= pages  # the name in every footer
+    assert 2 <= pages <= 4
+    record = db.exec(select(HandoutPrint)).one()
+    assert (record.protocol_version, record.phase_index, record.printed_by_id) == (1, 0, protocol.created_by_id)
+    assert json.loads(record.options) == {"paper": "letter", "large_print": False, "language": "en",
+                                          "include_next": True}
+
+
+def test_fonts_are_embedded_as_subsets(app_config, therapist_client, patient, protocol):
+    reader = PdfReader(io.BytesIO(print_sheet(therapist_client, patient).data))
+    fonts = set()
+    for page in reader.pages:
+        for font in page["/Resources"]["/Font"].values():
+            fonts.add(str(font.get_object()["/BaseFont"]))
+    assert fonts and all("+" in name and "DejaVu" in name for name in fonts)  # ABCDEF+DejaVu-Sans: a subset
+
+
+def test_spanish_sheet(app_config, therapist_client, patient, protocol):
+    flat = " ".join(pdf_text(print_sheet(therapist_client, patient, language="es").data)[0].split())
+    assert "Camine hacia atrás en la caminadora durante 5 minutos, 3 veces por semana" in flat
+    assert "Caminar hacia atrás en la caminadora" in flat and "Aprender" in flat  # exercise and phase names
+
+
+def test_paper_sizes_and_large_print(app_config, therapist_client, patient, protocol):
+    letter = PdfReader(io.BytesIO(print_sheet(therapist_client, patient).data))
+    a4 = PdfReader(io.BytesIO(print_sheet(therapist_client, patient, paper="a4").data))
+    large = PdfReader(io.BytesIO(print_sheet(therapist_client, patient, large_print="1").data))
+    assert [round(float(v)) for v in letter.pages[0].mediabox[2:]] == [612, 792]
+    assert [round(float(v)) for v in a4.pages[0].mediabox[2:]] == [595, 842]
+    assert len(large.pages) > len(letter.pages)  # bigger text, more pages
+
+
+def test_default_options_come_from_the_clinic_and_the_patient(app_config, therapist_client, patient, protocol,
+                                                              clinic, db):
+    clinic.paper_size = "a4"
+    patient.language = "es"
+    db.add_all([clinic, patient])
+    db.commit()
+    page = therapist_client.get(f"/patients/{patient.id}/sheet").get_data(as_text=True)
+    assert '<option value="a4" selected>' in page and '<option value="es" selected>' in page
+
+
+def test_reprint_gives_the_same_sheet_after_changes_and_is_recorded(app_config, therapist_client, patient, protocol,
+                                                                    clinic, db):
+    first = pdf_text(print_sheet(therapist_client, patient).data)[0]
+    record = db.exec(select(HandoutPrint)).one()
+    clinic.phone = "(555) 999-0000"  # the clinic moves; the protocol changes
+    db.add(clinic)
+    version = db.exec(select(ProtocolVersion)).one()
+    content = json.loads(version.content)
+    content["phases"][0]["prescriptions"][0]["minutes"] = 9
+    version.content = json.dumps(content)
+    db.add(version)
+    db.commit()
+    again = submit(therapist_client, f"/patients/{patient.id}/sheets/{record.id}", {},
+                   form_page=f"/patients/{patient.id}/sheet")
+    assert pdf_text(again.data)[0] == first
+    assert count_rows(db, HandoutPrint) == 2
+    fresh = " ".join(pdf_text(print_sheet(therapist_client, patient).data)[0].split())
+    assert "(555) 999-0000" in fresh and "for 9 minutes" in fresh
+
+
+def test_an_unchanged_sheet_is_served_from_the_cache(app_config, therapist_client, patient, protocol, monkeypatch):
+    print_sheet(therapist_client, patient)
+    renders = []
+    monkeypatch.setattr(sheets, "html_to_pdf", lambda *a, **k: renders.append(1) or b"%PDF-never")
+    second = print_sheet(therapist_client, patient)
+    assert renders == [] and second.data.startswith(b"%PDF") and second.data != b"%PDF-never"
+
+
+def test_batch_prints_everyone_seen_today_in_one_pdf(app_config, therapist_client, patient, protocol, clinic,
+                                                     make_patient, db):
+    other = make_patient(clinic, first_name="Harold", last_name="Kowalski")
+    other_protocol = create_protocol(db, patient=other, content=content_from_template(templates()["pfp"]),
+                                     user_id=None, now=utcnow() - timedelta(days=2), overrides=[])
+    not_seen = make_patient(clinic, first_name="Ruth", last_name="Abernathy")
+    create_protocol(db, patient=not_seen, content=content_from_template(templates()["pfp"]), user_id=None,
+                    now=utcnow() - timedelta(days=2), overrides=[])
+    for who, which in ((patient, protocol), (other, other_protocol)):
+        db.add(Visit(patient_id=who.id, clinic_id=clinic.id, protocol_id=which.id, protocol_version=1,
+                     phase_index=0, occurred_at=utcnow(), pain_before=1, pain_worst=2, pain_after=1,
+                     exercise="treadmill_rails", minutes=5, support="both_rails"))
+    db.commit()
+    response = submit(therapist_client, "/dashboard/sheets", {}, form_page="/dashboard")
+    text, pages = pdf_text(response.data)
+    assert "Dorothy Whitfield" in text and "Harold Kowalski" in text and "Ruth Abernathy" not in text
+    assert text.count("Page 1 of") == 2  # each sheet keeps its own page numbers
+    assert count_rows(db, HandoutPrint) == 2
+
+
+def test_progress_report_summarises_the_course_of_care(app_config, therapist_client, patient, protocol, clinic, db):
+    for days, pain, tug in ((20, 6, 14.0), (10, 4, None), (1, 3, 12.5)):
+        db.add(Visit(patient_id=patient.id, clinic_id=clinic.id, protocol_id=protocol.id, protocol_version=1,
+                     phase_index=0, occurred_at=utcnow() - timedelta(days=days), pain_before=pain - 2, pain_worst=pain,
+                     pain_after=pain - 1, exercise="treadmill_rails", minutes=5, support="both_rails", tug_s=tug))
+    db.commit()
+    response = therapist_client.get(f"/patients/{patient.id}/report.pdf")
+    flat = " ".join(pdf_text(response.data)[0].split())
+    assert response.headers["Content-Disposition"].endswith(f'progress-report-{utcnow().date().isoformat()}.pdf"')
+    assert "Dorothy Whitfield" in flat and "Knee osteoarthritis" in flat and "current phase 1 of 3" in flat
+    assert "Timed Up and Go" in flat and "14 → 12.5 s (-1.5)" in flat and "Important improvement" in flat
+    assert "Signature" in flat
+
+
+XSS = '<img src=x onerror=alert(1)>{{7*7}}'
+
+
+def test_payloads_in_every_field_reaching_the_sheet_come_out_as_text(app_config, therapist_client, patient, protocol,
+                                                                     clinic, therapist, db):
+    patient.first_name = XSS
+    clinic.name, clinic.address, clinic.phone = f"Clinic {XSS}", f"Road {XSS}", f"555 {XSS}"
+    therapist.name = f"PT {XSS}"
+    version = db.exec(select(ProtocolVersion)).one()
+    content = json.loads(version.content)
+    content["phases"][0]["name"] = f"Phase {XSS}"
+    content["phases"][0]["goal"] = f"Goal {XSS}"
+    content["phases"][0]["prescriptions"][0]["cues"] = f'Cue <img src="file:///etc/passwd"> {XSS}'
+    version.content = json.dumps(content)
+    db.add_all([patient, clinic, therapist, version])
+    db.commit()
+    text = " ".join(pdf_text(print_sheet(therapist_client, patient).data)[0].split())
+    assert text.count("{{7*7}}") >= 6 and "49" not in text  # template syntax is not evaluated
+    assert text.count("onerror=alert(1)") >= 6  # markup is shown as text, never parsed
+    squeezed = "".join(text.split())  # long words wrap across lines in the PDF
+    assert 'Cue<imgsrc="file:///etc/passwd">' in squeezed and "root:" not in text
+
+
+class _Listener(BaseHTTPRequestHandler):
+    hits: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        _Listener.hits.append(self.path)
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
+        pass
+
+
+def test_the_renderer_never_reaches_the_network_or_the_disk():
+    server = HTTPServer(("127.0.0.1", 0), _Listener)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    port = server.server_port
+    try:
+        html = f"""<html><head><link rel="stylesheet" href="http://127.0.0.1:{port}/style.css">
+            <link rel="stylesheet" href="file:///etc/passwd"></head><body>
+            <img src="http://127.0.0.1:{port}/pixel.png"><img src="file:///etc/passwd">
+            <img src="https://rehab.invalid/static/../../../../etc/passwd">
+            <iframe src="http://127.0.0.1:{port}/frame"></iframe>
+            <p style="background: url(http://127.0.0.1:{port}/bg.png)">visible text</p>
+            <img src="https://rehab.invalid/static/favicon.svg" alt="own icon"></body></html>"""
+        pdf = sheets.html_to_pdf(html, static_root=STATIC)
+    finally:
+        server.shutdown()
+        server.server_close()
+    text = pdf_text(pdf)[0]
+    assert "visible text" in text and "root:" not in text
+    assert _Listener.hits == []
+
+
+def test_the_fetcher_serves_only_static_files_and_data_urls():
+    fetcher = sheets.StaticOnlyFetcher(STATIC)
+    assert fetcher.fetch("https://rehab.invalid/static/favicon.svg").read().startswith(b"<svg")
+    assert fetcher.fetch("data:text/plain,hello").read() == b"hello"
+    for url in ("file:///etc/passwd", "http://127.0.0.1:9/x", "https://example.com/static/favicon.svg",
+                "https://rehab.invalid/static/../../rehab/__init__.py", "https://rehab.invalid/other/x",
+                "ftp://rehab.invalid/static/favicon.svg"):
+        with pytest.raises(ValueError, match="blocked|disallowed"):
+            fetcher.fetch(url)
+
+
+def test_patient_facing_english_is_plain_language(app_config, therapist_client, patient, protocol):
+    """Health-literacy guidance: patient materials at or below a US 6th-grade reading level."""
+    sheet = pdf_text(print_sheet(therapist_client, patient).data)[0]
+    assert textstat.flesch_kincaid_grade(sheet) <= 6
+    for key, exercise in exercises().items():
+        text = exercise.text("en")
+        body = " ".join([text.purpose, *text.steps, *text.cues, *text.safety])
+        assert textstat.flesch_kincaid_grade(body) <= 6, key
+
+
+def test_no_sheet_without_a_protocol_and_not_for_another_clinic(app_config, therapist_client, clinic, make_patient,
+                                                                make_clinic, db):
+    lonely = make_patient(clinic, first_name="Ruth")
+    response = therapist_client.get(f"/patients/{lonely.id}/sheet", follow_redirects=True)
+    assert "Start a protocol before printing" in response.get_data(as_text=True)
+    stranger = make_patient(make_clinic("Elsewhere"))
+    create_protocol(db, patient=stranger, content=content_from_template(templates()["pfp"]), user_id=None,
+                    now=utcnow(), overrides=[])
+    db.commit()
+    assert therapist_client.get(f"/patients/{stranger.id}/sheet").status_code == 404
+    assert therapist_client.get(f"/patients/{stranger.id}/report.pdf").status_code == 404
+    assert count_rows(db, Protocol) == 1
