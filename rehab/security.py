@@ -18,8 +18,9 @@ from rehab.services.passwords import make_hasher
 
 csrf = CSRFProtect()
 
-# Endpoints reachable without signing in (SECURITY.md 8). Everything else redirects to sign-in.
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "main.health"})
+# Endpoints reachable without signing in (SECURITY.md 8). Everything else redirects to sign-in, except the
+# patient portal's pages, which answer to the portal's own guard (see _portal_guarded).
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "main.health", "portal.open", "portal.closed"})
 
 # How often a session's "last seen" time is written; the idle timeout is accurate to this.
 _TOUCH_EVERY = timedelta(seconds=60)
@@ -55,12 +56,22 @@ def _load_signed_in_user() -> Any:
     token = session.get("sid")
     if token:
         _resolve_session(token)
-    if request.endpoint is None or request.endpoint in PUBLIC_ENDPOINTS:
+    if request.endpoint is None or request.endpoint in PUBLIC_ENDPOINTS or _portal_guarded(request.endpoint):
         return None
     if g.user is None:
         target = request.full_path.rstrip("?") if request.method == "GET" and request.path != "/" else None
         return redirect(url_for("auth.login", next=target))
     return None
+
+
+def _portal_guarded(endpoint: str) -> bool:
+    """Patient portal pages: the portal blueprint, or a view marked by ``rehab.views.portal.portal_required``.
+
+    Their guard (rehab/views/portal.py) demands a live patient session instead of a therapist's. A patient
+    session never sets ``g.user``, so it can never pass the therapist check for any other page."""
+    if request.blueprint == "portal":
+        return True
+    return bool(getattr(current_app.view_functions.get(endpoint), "portal_guarded", False))
 
 
 def _resolve_session(token: str) -> None:

@@ -90,7 +90,7 @@ def require_patient_session() -> Any:
     state = portal_service.link_state(get_session(), link_id=link_id, now=now)
     if not state.ok or state.patient is None or state.patient.id != patient_id:
         end_patient_session()
-        return invalid_link(state)
+        return invalid_link(state, action="portal.session")
     moment = int(now.timestamp())
     started, seen = session.get("portal_started", 0), session.get("portal_seen", 0)
     if moment - started > _setting("PORTAL_SESSION_HOURS", SESSION_HOURS) * 3600 \
@@ -149,7 +149,8 @@ def end_patient_session(*, phone: str = "") -> None:
 def page(template: str, **context: Any) -> str:
     """Render a portal page with what every portal page shows (clinic phone, language, text size)."""
     state: LinkState | None = g.get("portal")
-    clinic = state.clinic if state is not None else context.pop("clinic", None)
+    clinic = context.pop("clinic", None)
+    clinic = state.clinic if state is not None else clinic
     sheet = None
     if state is not None and "handouts.portal_sheet" in current_app.view_functions:
         sheet = url_for("handouts.portal_sheet")  # the home sheet download, once the handouts feature has it
@@ -158,21 +159,19 @@ def page(template: str, **context: Any) -> str:
                            pending=bool(session.get("portal_pending")), **context)
 
 
-def invalid_link(state: LinkState) -> tuple[str, int]:
+def invalid_link(state: LinkState, *, action: str = "portal.open") -> tuple[str, int]:
     """The friendly "this link is no longer valid" page: 404 for a token we never issued, 410 otherwise."""
-    if state.patient is not None:
-        apply_preferences(state.patient) if not session.get("portal_language") else None
+    apply_preferences(state.patient)
     g.clinic = state.clinic
-    security.record_denial(f"portal.{state.reason}", patient_id=state.patient.id if state.patient else None,
+    security.record_denial(f"{action}.{state.reason}", patient_id=state.patient.id if state.patient else None,
                            object_type="portal_link", object_id=state.link.id if state.link else None)
-    return page("portal/message.html", kind=state.reason, clinic=state.clinic), 404 if state.reason == "unknown" \
-        else 410
+    status = 404 if state.reason == "unknown" else 410
+    return page("portal/message.html", kind=state.reason, clinic=state.clinic), status
 
 
-def audit_event(action: str, *, object_type: str = "", object_id: int | None = None, outcome: str = "ok") -> None:
-    """An audit row in the request's transaction, for the patient on this portal session."""
-    state: LinkState | None = g.get("portal")
-    patient_id = state.patient.id if state and state.patient else None
+def audit_event(action: str, *, patient_id: int | None, object_type: str = "", object_id: int | None = None,
+                outcome: str = "ok") -> None:
+    """An audit row in the request's own transaction (committed with the change it describes)."""
     audit.record_event(get_session(), action=action, clinic_id=g.clinic.id if g.get("clinic") else None,
                        patient_id=patient_id, object_type=object_type, object_id=object_id, outcome=outcome)
 
@@ -244,11 +243,9 @@ def check():  # type: ignore[no-untyped-def]
         else:
             outcome, left = portal_service.check_birth_date(db, link=state.link, patient=state.patient, given=given,
                                                             now=now)
-            g.portal = state  # for the audit row's patient id
-            audit_event("portal.birth_date", object_type="portal_link", object_id=state.link.id,
-                        outcome="ok" if outcome == "ok" else "failed")
+            audit_event("portal.birth_date", patient_id=state.patient.id, object_type="portal_link",
+                        object_id=state.link.id, outcome="ok" if outcome == "ok" else "failed")
             db.commit()
-            g.portal = None
             if outcome == "ok":
                 start_patient_session(state, pending=False)
                 return redirect(url_for("portal.home"))

@@ -1,0 +1,250 @@
+"""The patient's own pages: my exercises, my progress, and the home sessions they log.
+
+Every route here sits behind the portal guard (``rehab.views.portal``); ``g.portal`` holds the checked link,
+patient, clinic and active protocol. Records are always looked up through the patient on the session, so
+another patient's ids are simply not found.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, get_month_names
+from flask import Response, abort, flash, g, redirect, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from markupsafe import escape
+
+from rehab import security
+from rehab.db import get_session
+from rehab.models import HomeLog, utcnow
+from rehab.services import portal as portal_service
+from rehab.services import protocol_records
+from rehab.services import visits as visit_service
+from rehab.services.charts import ChartPoint, pain_and_minutes_svg, style_hashes
+from rehab.services.portal import N_, LinkState
+from rehab.services.protocols import Phase
+from rehab.services.records import StaleEdit
+from rehab.views.portal import audit_event, bp, page
+
+# The chart's own English labels, as the patient reads them (pygal draws them; we translate the drawing).
+CHART_LABELS = (N_("Pain before"), N_("Worst pain during"), N_("Pain after"), N_("Minutes (right axis)"),
+                N_("Important change (±2)"), N_("Phase change"))
+_ENGLISH_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+SORENESS_TEXT = {
+    "none": N_("No soreness"),
+    "warmup_gone": N_("Sore at the start, but it went away as I warmed up"),
+    "warmup_stayed": N_("Sore at the start, and it stayed"),
+    "late": N_("Sore later: more than 1 hour after, or the next day"),
+}
+FLAG_TEXT = {
+    "flag_calf": N_("Pain, swelling or warmth in my calf"),
+    "flag_chest": N_("Chest pain, or it was hard to breathe"),
+    "flag_infection": N_("Redness that spreads, heat, fever, or fluid from my wound"),
+    "flag_locking": N_("My knee locked or gave way"),
+}
+
+
+def _state() -> LinkState:
+    return g.portal
+
+
+def _zone() -> ZoneInfo:
+    try:
+        return ZoneInfo(_state().clinic.timezone)  # type: ignore[union-attr]
+    except (KeyError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _patient_id() -> int:
+    return _state().patient.id  # type: ignore[union-attr, return-value]
+
+
+def _phase() -> tuple[Any, int]:
+    """The active protocol's content and its current phase index."""
+    protocol = _state().protocol
+    assert protocol is not None  # the guard refuses a link whose protocol ended
+    version = protocol_records.get_version(get_session(), protocol_id=protocol.id, number=protocol.latest_version)  # type: ignore[arg-type]
+    return protocol_records.load_content(version), protocol.current_phase  # type: ignore[arg-type]
+
+
+def local_date(moment: datetime) -> str:
+    """A date in words in the patient's language ("Nov 25, 2026" / "25 nov 2026")."""
+    return format_date(moment.astimezone(_zone()).date(), "medium", locale=get_locale())
+
+
+@bp.get("/home")
+def home():  # type: ignore[no-untyped-def]
+    """My exercises: this phase's backward walking in plain words, how to stay safe, what comes next."""
+    state = _state()
+    content, index = _phase()
+    phase: Phase = content.phases[index]
+    language = g.patient_language
+    upcoming = None
+    if index + 1 < len(content.phases):
+        upcoming = portal_service.phase_text(content.phases[index + 1], template_key=content.template_key,
+                                             language=language)
+    security.record_read("portal.view", patient_id=_patient_id(), object_type="portal_home")
+    return page("portal/home.html", first_name=state.patient.first_name,  # type: ignore[union-attr]
+                phase=portal_service.phase_text(phase, template_key=content.template_key, language=language),
+                phase_number=index + 1, phase_count=len(content.phases), next_phase=upcoming,
+                items=portal_service.exercise_items(phase, language=language, speed_unit=state.clinic.speed_unit),  # type: ignore[union-attr]
+                sessions_needed=phase.advance_after_sessions, no_stumbles=phase.no_stumbles,
+                ceiling=portal_service.home_ceiling(phase))
+
+
+def _sessions() -> list[dict[str, Any]]:
+    """The patient's clinic visits and home sessions, newest first, as plain rows for the table and chart."""
+    db = get_session()
+    rows = [{"at": visit.occurred_at, "where": "clinic", "pain": visit.pain_worst, "minutes": visit.minutes,
+             "pain_before": visit.pain_before, "pain_after": visit.pain_after}
+            for visit in visit_service.visits_of(db, patient_id=_patient_id())]
+    rows += [{"at": portal_service.session_time(log), "where": "home", "pain": log.pain_worst, "minutes": log.minutes,
+              "pain_before": None, "pain_after": None, "day": log.session_date}
+             for log in portal_service.home_logs_of(db, patient_id=_patient_id())]
+    return sorted(rows, key=lambda row: row["at"], reverse=True)
+
+
+@bp.get("/progress")
+def progress():  # type: ignore[no-untyped-def]
+    """My progress: the chart and the same numbers as a table."""
+    rows = _sessions()
+    for row in rows:
+        day = row.get("day")
+        row["date"] = format_date(day, "medium", locale=get_locale()) if day else local_date(row["at"])
+    security.record_read("portal.view", patient_id=_patient_id(), object_type="portal_progress")
+    return page("portal/progress.html", rows=rows, home_count=sum(row["where"] == "home" for row in rows))
+
+
+@bp.get("/chart.svg")
+def chart():  # type: ignore[no-untyped-def]
+    """The patient's own pain and minutes chart, drawn narrow enough to read on a phone."""
+    points = [ChartPoint(row["at"], row["pain_before"], row["pain"], row["pain_after"], row["minutes"])
+              for row in reversed(_sessions())]
+    svg = pain_and_minutes_svg(points, zone=str(_zone()), title=_("My pain and minutes"), width=440, height=440)
+    svg = _localized(svg)
+    response = Response(svg, mimetype="image/svg+xml")
+    # As the therapist's chart: pygal's own <style> blocks are allowed by hash, nothing else inline.
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'none'; script-src 'self'; style-src {' '.join(style_hashes(svg))}; frame-ancestors 'none'")
+    return response
+
+
+def _localized(svg: str) -> str:
+    """The chart's series names and month abbreviations in the patient's language."""
+    for english in CHART_LABELS:
+        svg = svg.replace(f">{english}<", f">{escape(_(english))}<")
+    months = get_month_names("abbreviated", locale=get_locale())
+    return re.sub(r">(\d{2}) (" + "|".join(_ENGLISH_MONTHS) + r")(?=[:<])",
+                  lambda match: f">{match[1]} {escape(months[_ENGLISH_MONTHS.index(match[2]) + 1])}", svg)
+
+
+# ---------------------------------------------------------------------------------------------------- home log
+
+
+def _today() -> Any:
+    return datetime.now(_zone()).date()
+
+
+def _form_page(values: Any, errors: dict[str, str], *, entry: HomeLog | None = None, status: int = 200,
+               stale: bool = False):  # type: ignore[no-untyped-def]
+    recent = [log for log in portal_service.home_logs_of(get_session(), patient_id=_patient_id(), limit=5)
+              if portal_service.can_correct(log, utcnow())] if entry is None else []
+    return page("portal/log.html", values=values, errors={name: _(text) for name, text in errors.items()},
+                entry=entry, soreness=SORENESS_TEXT, flags=FLAG_TEXT, today=_today(), stale=stale, recent=recent,
+                earliest=(_today() - timedelta(days=portal_service.LOG_DAYS_BACK)).isoformat(),
+                format_date=format_date, locale=get_locale()), status
+
+
+@bp.route("/log", methods=["GET", "POST"])
+def log():  # type: ignore[no-untyped-def]
+    """Log a home session. A red flag or a fall stops the exercises and alerts the therapist at once."""
+    if request.method == "GET":
+        return _form_page({"session_date": _today().isoformat()}, {})
+    form, errors = portal_service.validate_home_log(portal_service.home_log_data(request.form), today=_today())
+    if form is None:
+        return _form_page(request.form, errors, status=422)
+    db = get_session()
+    state = _state()
+    content, index = _phase()
+    now = utcnow()
+    earlier = _recent_reports(now)
+    entry = portal_service.create_home_log(db, patient=state.patient, protocol=state.protocol, form=form,  # type: ignore[arg-type]
+                                           link_id=state.link.id, now=now)  # type: ignore[union-attr]
+    portal_service.raise_home_alerts(
+        db, log=entry, ceiling=portal_service.home_ceiling(content.phases[index]), now=now,
+        previous=portal_service.previous_report(earlier, before=portal_service.session_time(entry)))
+    audit_event("portal.log.create", patient_id=entry.patient_id, object_type="home_log", object_id=entry.id)
+    db.commit()
+    flash(_("Thank you. Your session is saved."), "success")
+    return redirect(url_for("portal.entry", log_id=entry.id))
+
+
+def _recent_reports(now: datetime) -> list[Any]:
+    """Recent visits and home sessions of the active protocol, to tell "pain above the ceiling twice"."""
+    protocol = _state().protocol
+    db = get_session()
+    visits = [visit_service.report_of(visit) for visit in visit_service.visits_of(db, patient_id=_patient_id())
+              if visit.protocol_id == protocol.id and now - visit.occurred_at <= portal_service.ADVICE_WINDOW]  # type: ignore[union-attr]
+    return visits + portal_service.home_log_reports(db, patient_id=_patient_id(), protocol_id=protocol.id, now=now)  # type: ignore[union-attr, arg-type]
+
+
+def _own_entry(log_id: int) -> HomeLog:
+    entry = portal_service.get_home_log(get_session(), patient_id=_patient_id(), log_id=log_id)
+    if entry is None:
+        security.record_denial("portal.log.not_found", patient_id=_patient_id(), object_type="home_log",
+                               object_id=log_id)
+        abort(404)
+    return entry
+
+
+@bp.get("/log/<int:log_id>")
+def entry(log_id: int):  # type: ignore[no-untyped-def]
+    """One saved entry; with a red flag or a fall, the "stop and call the clinic" box comes first."""
+    saved = _own_entry(log_id)
+    return page("portal/entry.html", entry=saved, soreness=SORENESS_TEXT, flags=FLAG_TEXT,
+                date_text=format_date(saved.session_date, "long", locale=get_locale()),
+                can_correct=portal_service.can_correct(saved, utcnow()))
+
+
+@bp.route("/log/<int:log_id>/edit", methods=["GET", "POST"])
+def edit(log_id: int):  # type: ignore[no-untyped-def]
+    """Correct an own entry within 24 hours; the earlier answers are kept for the therapist."""
+    saved = _own_entry(log_id)
+    if not portal_service.can_correct(saved, utcnow()):
+        return page("portal/message.html", kind="too_late"), 403
+    if request.method == "GET":
+        return _form_page(_values_of(saved), {}, entry=saved)
+    form, errors = portal_service.validate_home_log(portal_service.home_log_data(request.form), today=_today())
+    if form is None:
+        return _form_page(request.form, errors, entry=saved, status=422)
+    db = get_session()
+    now = utcnow()
+    try:
+        changes = portal_service.correct_home_log(db, log=saved, form=form, now=now,
+                                                  seen_version=request.form.get("version", 0, type=int))
+    except StaleEdit:
+        db.rollback()
+        return _form_page(_values_of(_own_entry(log_id)), {}, entry=_own_entry(log_id), status=409, stale=True)
+    except portal_service.TooLate:
+        return page("portal/message.html", kind="too_late"), 403
+    if changes:
+        content, index = _phase()
+        earlier = [report for report in _recent_reports(now) if report.at != portal_service.session_time(saved)]
+        portal_service.raise_home_alerts(
+            db, log=saved, ceiling=portal_service.home_ceiling(content.phases[index]), now=now,
+            previous=portal_service.previous_report(earlier, before=portal_service.session_time(saved)))
+        audit_event("portal.log.update", patient_id=saved.patient_id, object_type="home_log", object_id=saved.id)
+        db.commit()
+    flash(_("Your changes are saved.") if changes else _("Nothing was changed."), "success")
+    return redirect(url_for("portal.entry", log_id=saved.id))
+
+
+def _values_of(saved: HomeLog) -> dict[str, Any]:
+    values: dict[str, Any] = saved.model_dump()
+    values.update(session_date=saved.session_date.isoformat(), minutes=f"{saved.minutes:g}",
+                  stumbled="yes" if saved.stumbled else "no", fell="yes" if saved.fell else "no")
+    return values

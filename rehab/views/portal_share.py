@@ -1,0 +1,96 @@
+"""The therapist's side of the portal: share, rotate and revoke a patient's link; home logs on the patient page.
+
+The token exists only in the answer to the POST that made it (the database keeps its hash), so the link and
+its QR code are shown once, on that answer; a lost link is replaced by rotating it.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+
+from rehab import security
+from rehab.db import get_session
+from rehab.models import HomeLog, Patient, PortalLink, utcnow
+from rehab.services import portal as portal_service
+from rehab.services import protocol_records
+from rehab.views.patients import get_patient_or_404
+
+bp = Blueprint("sharing", __name__, url_prefix="/patients/<int:patient_id>/portal")
+
+
+@bp.app_template_global()
+def portal_link_for(patient: Patient) -> PortalLink | None:
+    """The patient's current link (not revoked), for the "Share with patient" section."""
+    return portal_service.live_link(get_session(), patient_id=patient.id)  # type: ignore[arg-type]
+
+
+@bp.app_template_global()
+def home_logs_for(patient: Patient) -> list[HomeLog]:
+    """The patient's home sessions, newest first, for the timeline on the patient page."""
+    return portal_service.home_logs_of(get_session(), patient_id=patient.id, limit=200)  # type: ignore[arg-type]
+
+
+@bp.app_template_global()
+def link_status(link: PortalLink) -> str:
+    return portal_service.link_status(link, utcnow())
+
+
+def _shareable(patient: Patient) -> bool:
+    """A link shows the active protocol, so there must be one (and the patient must not be archived)."""
+    if patient.archived_at is None and protocol_records.active_protocol(get_session(), patient_id=patient.id):  # type: ignore[arg-type]
+        return True
+    flash("Start a protocol before sharing: the patient's page shows the protocol's current phase.", "error")
+    return False
+
+
+def _shown_once(patient: Patient, link: PortalLink, token: str, *, rotated: bool) -> str:
+    url = url_for("portal.open", token=token, _external=True)
+    import segno  # a pure-Python QR encoder; imported here, as only this page needs it
+
+    qr = segno.make(url, error="m").svg_data_uri(scale=5, border=2)  # a data: image passes the page's CSP
+    return render_template("portal/shared.html", patient=patient, link=link, url=url, qr=qr, rotated=rotated)
+
+
+@bp.post("/share")
+def share(patient_id: int):  # type: ignore[no-untyped-def]
+    """Make the patient's personal link (any earlier one stops working)."""
+    db = get_session()
+    patient = get_patient_or_404(patient_id)
+    if not _shareable(patient):
+        return redirect(url_for("patients.detail", patient_id=patient.id))
+    link, token = portal_service.issue_link(db, patient=patient, user_id=g.user.id, now=utcnow(),
+                                            require_birth_date=request.form.get("require_birth_date") == "1")
+    security.record("portal.link.issue", patient_id=patient.id, object_type="portal_link", object_id=link.id)
+    db.commit()
+    return _shown_once(patient, link, token, rotated=False)
+
+
+@bp.post("/rotate")
+def rotate(patient_id: int):  # type: ignore[no-untyped-def]
+    """Replace the link: the old one stops at once (also unlocks a link locked by wrong birth dates)."""
+    db = get_session()
+    patient = get_patient_or_404(patient_id)
+    if not _shareable(patient):
+        return redirect(url_for("patients.detail", patient_id=patient.id))
+    current = portal_service.live_link(db, patient_id=patient.id)  # type: ignore[arg-type]
+    if current is None:
+        abort(404)
+    link, token = portal_service.rotate(db, link=current, patient=patient, user_id=g.user.id, now=utcnow())
+    security.record("portal.link.rotate", patient_id=patient.id, object_type="portal_link", object_id=link.id)
+    db.commit()
+    return _shown_once(patient, link, token, rotated=True)
+
+
+@bp.post("/revoke")
+def revoke(patient_id: int):  # type: ignore[no-untyped-def]
+    """Turn the link off: the patient sees "this link is no longer valid, call your clinic"."""
+    db = get_session()
+    patient = get_patient_or_404(patient_id)
+    current = portal_service.live_link(db, patient_id=patient.id)  # type: ignore[arg-type]
+    if current is None:
+        abort(404)
+    portal_service.revoke(db, link=current, now=utcnow())
+    security.record("portal.link.revoke", patient_id=patient.id, object_type="portal_link", object_id=current.id)
+    db.commit()
+    flash("The patient's link is turned off. It shows “no longer valid” from now on.", "success")
+    return redirect(url_for("patients.detail", patient_id=patient.id, _anchor="share"))
