@@ -46,6 +46,12 @@ test: $(VENV)/.installed-test $(CATALOGS)
 		REHAB_TEST_DATABASE_URL="$$REHAB_TEST_POSTGRES_URL" $(BIN)/pytest -q -m "db and not browser"; \
 	fi
 
+## Production-style serving: gunicorn, sensible workers, recycled workers, no query strings in the access log.
+## Needs REHAB_SECRET_KEY (or instance/config.py) and refuses DEBUG.
+serve: $(VENV)/.installed-test $(CATALOGS)
+	$(FLASK) migrate
+	$(BIN)/gunicorn -c python:rehab.gunicorn_conf "rehab:create_app()"
+
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check rehab tests
 

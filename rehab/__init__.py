@@ -53,7 +53,9 @@ def _load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
 
 
 def _refuse_unsafe_config(app: Flask) -> None:
-    """Production must not run with a known secret (SECURITY.md 18)."""
+    """Production must not run with a known secret or with the debugger (SECURITY.md 18)."""
+    if os.environ.get("REHAB_PRODUCTION") == "1" and (app.debug or app.testing):
+        raise ConfigurationError("REHAB_PRODUCTION is set: DEBUG and TESTING must be off.")
     if app.debug or app.testing:
         return
     secret = app.config.get("SECRET_KEY") or ""

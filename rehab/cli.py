@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlmodel import Session, select
 
@@ -20,6 +21,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(migrate)
     app.cli.add_command(seed_demo)
     app.cli.add_command(audit_group)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
 
 
 def _read_password() -> str:
@@ -121,3 +124,28 @@ def audit_verify() -> None:
     if broken is not None:
         raise click.ClickException(f"Audit trail broken at event {broken}.")
     click.echo("Audit trail intact.")
+
+
+@click.command("backup")
+@click.argument("target", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@with_appcontext
+def backup_command(target: Path) -> None:
+    """Back up the database to TARGET while the app keeps running (SQLite backup API, or pg_dump)."""
+    from rehab.backup import backup
+
+    backup(current_app.config["DATABASE_URL"], target)
+    click.echo(f"Backup written to {target}.")
+
+
+@click.command("restore")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def restore_command(source: Path, yes: bool) -> None:
+    """Replace the database with a backup. Stop the app first: everything since the backup is lost."""
+    from rehab.backup import restore
+
+    if not yes:
+        click.confirm("This replaces every record with the backup's. Continue?", abort=True)
+    restore(current_app.config["DATABASE_URL"], source)
+    click.echo(f"Database restored from {source}.")
