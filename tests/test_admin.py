@@ -261,3 +261,22 @@ def test_clinic_settings_change_only_the_admins_own_clinic(admin_client, clinic,
     assert reload(db, Clinic, clinic.id).name == CLINIC_SETTINGS["name"]
     assert [event.object_id for event in fetch(db, select(AuditEvent).where(AuditEvent.action == "clinic.update")
                                                    .order_by(col(AuditEvent.id)))] == [clinic.id]
+
+
+def test_the_audit_trail_lists_and_filters_the_clinics_events(admin_client, therapist, clinic, make_patient, client):
+    patient = make_patient(clinic, last_name="Audited")
+    admin_client.get(f"/patients/{patient.id}")
+    other = type(client)(client.application)  # a second browser: the therapist mistypes their password
+    submit(other, "/login", {"email": therapist.email, "password": "wrong password 123"})
+    page = admin_client.get("/admin/audit").get_data(as_text=True)
+    assert "patient.view" in page and "Audited" in page and "login.failed" in page and "Pat Therapist" in page
+    filtered = admin_client.get("/admin/audit", query_string={"action": "login.failed"}).get_data(as_text=True)
+    assert "login.failed" in filtered and "patient.view" not in filtered
+    by_patient = admin_client.get("/admin/audit", query_string={"patient_id": patient.id}).get_data(as_text=True)
+    assert "patient.view" in by_patient and "login.failed" not in by_patient
+
+
+def test_the_audit_trail_is_for_admins_only_and_read_only(therapist_client, app):
+    assert therapist_client.get("/admin/audit").status_code == 403
+    audit_rules = [rule for rule in app.url_map.iter_rules() if "audit" in rule.rule]
+    assert [sorted(rule.methods - {"HEAD", "OPTIONS"}) for rule in audit_rules] == [["GET"]]

@@ -165,5 +165,14 @@ def create_user(session: Session, hasher: PasswordHasher, *, email: str, name: s
     return user
 
 
+def account_and_clinic(session: Session, email: str) -> tuple[int | None, int | None]:
+    """The account with this email and its first clinic, or (None, None)."""
+    row = session.exec(
+        select(User.id, Membership.clinic_id).outerjoin(Membership, Membership.user_id == User.id)
+        .where(User.email == email.strip().lower()).order_by(Membership.clinic_id)
+    ).first()
+    return (row[0], row[1]) if row else (None, None)
+
+
 def email_taken(session: Session, email: str) -> bool:
     return session.exec(select(User.id).where(User.email == email.strip().lower())).first() is not None

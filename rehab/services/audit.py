@@ -60,3 +60,33 @@ def first_broken_event(session: Session, *, batch: int = 5000) -> int | None:
                 return event.id
             expected_prev = event.hash
             last_id = event.id
+
+
+def search_events(session: Session, *, clinic_id: int, action: str = "", outcome: str = "", user_id: int | None = None,
+                  patient_id: int | None = None, page: int = 1, per_page: int = 50
+                  ) -> tuple[list[tuple[AuditEvent, str | None, str | None]], int]:
+    """A page of one clinic's audit events (with the user's and patient's names), and the total.
+
+    Sign-in attempts with an unknown email belong to no clinic and are not listed to any clinic's admins."""
+    from sqlalchemy import func
+
+    from rehab.models import Patient, User
+
+    conditions = [AuditEvent.clinic_id == clinic_id]
+    if action:
+        conditions.append(col(AuditEvent.action).startswith(action))
+    if outcome:
+        conditions.append(AuditEvent.outcome == outcome)
+    if user_id:
+        conditions.append(AuditEvent.user_id == user_id)
+    if patient_id:
+        conditions.append(AuditEvent.patient_id == patient_id)
+    total = session.exec(select(func.count()).select_from(AuditEvent).where(*conditions)).one()
+    rows = session.exec(
+        select(AuditEvent, User.name, Patient.last_name + ", " + Patient.first_name)
+        .outerjoin(User, User.id == AuditEvent.user_id)
+        .outerjoin(Patient, (Patient.id == AuditEvent.patient_id) & (Patient.clinic_id == clinic_id))
+        .where(*conditions).order_by(col(AuditEvent.id).desc())
+        .offset((page - 1) * per_page).limit(per_page)
+    ).all()
+    return [(event, user_name, patient_name) for event, user_name, patient_name in rows], total

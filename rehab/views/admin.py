@@ -156,3 +156,23 @@ def update_template(template_id: int):  # type: ignore[no-untyped-def]
     db.commit()
     flash(f"Template “{template.name}” {'renamed' if action == 'rename' else action + 'd'}.", "success")
     return redirect(url_for("admin.templates"))
+
+
+@bp.get("/audit")
+def audit_log():  # type: ignore[no-untyped-def]
+    """The clinic's audit trail, newest first, filterable. Read-only: no view edits or deletes it."""
+    from rehab.services.audit import search_events
+
+    filters = {
+        "action": request.args.get("action", "")[:40],
+        "outcome": request.args.get("outcome", "") if request.args.get("outcome") in ("ok", "denied", "failed") else "",
+        "user_id": request.args.get("user_id", type=int),
+        "patient_id": request.args.get("patient_id", type=int),
+    }
+    page = max(1, request.args.get("page", 1, type=int))
+    rows, total = search_events(get_session(), clinic_id=g.clinic.id, page=page, per_page=50, **filters)
+    users = get_session().exec(
+        select(User).join(Membership, Membership.user_id == User.id).where(Membership.clinic_id == g.clinic.id)
+        .order_by(User.name)).all()
+    return render_template("admin/audit.html", rows=rows, total=total, page=page, pages=max(1, -(-total // 50)),
+                           filters=filters, users=users)

@@ -63,7 +63,10 @@ def login():  # type: ignore[no-untyped-def]
             clinics = accounts.clinics_for(db, user.id) if user else []
             if user is None or not clinics:
                 accounts.record_attempt(db, email=email, address=address, succeeded=False, now=now)
-                audit.record_event(db, action="login.failed", outcome="failed", at=now)
+                # A known account's failures show in its clinic's audit trail; unknown emails stay anonymous.
+                known_id, known_clinic = accounts.account_and_clinic(db, email)
+                audit.record_event(db, action="login.failed", outcome="failed", at=now, user_id=known_id,
+                                   clinic_id=known_clinic)
                 error = INVALID
             else:
                 if session.get("sid"):  # signing in again ends the session this browser had
