@@ -54,7 +54,7 @@ def protocol(db, patient, therapist):  # type: ignore[no-untyped-def]
 
 def print_sheet(client, patient, **options):  # type: ignore[no-untyped-def]
     form = {"paper": "letter", "language": "en", "include_next": "1", **options}
-    return submit(client, f"/patients/{patient.id}/sheet", form)
+    return submit(client, f"/patients/{patient.id}/sheet", form, follow_redirects=True)
 
 
 def test_the_sheet_has_name_dose_safety_next_step_and_log(app_config, therapist_client, patient, protocol, db):
@@ -126,7 +126,7 @@ def test_reprint_gives_the_same_sheet_after_changes_and_is_recorded(app_config, 
     db.add(version)
     db.commit()
     again = submit(therapist_client, f"/patients/{patient.id}/sheets/{record.id}", {},
-                   form_page=f"/patients/{patient.id}/sheet")
+                   form_page=f"/patients/{patient.id}/sheet", follow_redirects=True)
     assert pdf_text(again.data)[0] == first
     assert count_rows(db, HandoutPrint) == 2
     fresh = " ".join(pdf_text(print_sheet(therapist_client, patient).data)[0].split())
@@ -134,11 +134,16 @@ def test_reprint_gives_the_same_sheet_after_changes_and_is_recorded(app_config, 
 
 
 def test_an_unchanged_sheet_is_served_from_the_cache(app_config, therapist_client, patient, protocol, monkeypatch):
-    print_sheet(therapist_client, patient)
+    # Printing redirects to the PDF's own address; downloading it again is served from the cache.
+    response = submit(therapist_client, f"/patients/{patient.id}/sheet", {"paper": "letter", "language": "en"})
+    assert response.status_code == 303
+    pdf_url = response.headers["Location"]
+    assert therapist_client.get(pdf_url).data.startswith(b"%PDF")
     renders = []
     monkeypatch.setattr(sheets, "html_to_pdf", lambda *a, **k: renders.append(1) or b"%PDF-never")
-    second = print_sheet(therapist_client, patient)
-    assert renders == [] and second.data.startswith(b"%PDF") and second.data != b"%PDF-never"
+    again = therapist_client.get(pdf_url)
+    second = print_sheet(therapist_client, patient, include_next="")  # a new print of the same sheet: cached too
+    assert renders == [] and again.data.startswith(b"%PDF") and second.data.startswith(b"%PDF")
 
 
 def test_batch_prints_everyone_seen_today_in_one_pdf(app_config, therapist_client, patient, protocol, clinic,

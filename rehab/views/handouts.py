@@ -31,16 +31,19 @@ def _cache_dir() -> Path:
     return folder
 
 
-def render_sheet(snapshot: dict[str, Any], *, portal_url: str | None = None) -> bytes:
-    """The PDF for a snapshot, from the disk cache when this exact sheet was rendered before.
+def render_sheet(snapshot: dict[str, Any] | str, *, digest: str, portal_url: str | None = None) -> bytes:
+    """The PDF for a snapshot (a dict, or its stored JSON), from the disk cache when this exact sheet was
+    rendered before: a cached download reads one file and never parses the snapshot.
 
     The cache is shared by every worker process; a sheet with a portal link is cached under a key that
     includes the link, so one patient's link never appears on another print."""
-    key = sheets.snapshot_digest({**snapshot, "portal_url": portal_url})
+    key = digest if portal_url is None else sheets.snapshot_digest({"digest": digest, "portal_url": portal_url})
     cached = _cache_dir() / f"{key}.pdf"
     if cached.is_file():
         return cached.read_bytes()
-    pdf = sheets.html_to_pdf(sheet_html(snapshot, portal_url=portal_url), static_root=_static_root())
+    if isinstance(snapshot, str):
+        snapshot = json.loads(snapshot)
+    pdf = sheets.html_to_pdf(sheet_html(snapshot, portal_url=portal_url), static_root=_static_root())  # type: ignore[arg-type]
     temporary = cached.with_suffix(f".{key[:8]}.tmp")
     temporary.write_bytes(pdf)
     temporary.replace(cached)  # atomic: a concurrent reader sees the whole file or none
@@ -115,7 +118,18 @@ def print_sheet(patient_id: int):  # type: ignore[no-untyped-def]
     record = _record_print(patient, protocol, snapshot, source="clinic")
     security.record("sheet.print", patient_id=patient.id, object_type="handout_print", object_id=record.id)
     get_session().commit()
-    return pdf_response(render_sheet(snapshot), sheets.sheet_filename(record.printed_at))
+    return redirect(url_for("handouts.sheet_pdf", patient_id=patient.id, print_id=record.id), code=303)
+
+
+@bp.get("/patients/<int:patient_id>/sheets/<int:print_id>.pdf")
+def sheet_pdf(patient_id: int, print_id: int):  # type: ignore[no-untyped-def]
+    """A printed sheet as PDF: rendered the first time, then served from the cache."""
+    patient = get_patient_or_404(patient_id)
+    record = get_session().get(HandoutPrint, print_id)
+    if record is None or record.patient_id != patient.id:
+        abort(404)
+    security.record_read("sheet.download", patient_id=patient.id, object_type="handout_print", object_id=record.id)
+    return pdf_response(render_sheet(record.snapshot, digest=record.digest), sheets.sheet_filename(record.printed_at))
 
 
 @bp.post("/patients/<int:patient_id>/sheets/<int:print_id>")
@@ -129,9 +143,10 @@ def reprint(patient_id: int, print_id: int):  # type: ignore[no-untyped-def]
     protocol = db.get(Protocol, earlier.protocol_id)
     snapshot = json.loads(earlier.snapshot)
     record = _record_print(patient, protocol, snapshot, source="reprint")  # type: ignore[arg-type]
+    record.printed_at = utcnow()
     security.record("sheet.reprint", patient_id=patient.id, object_type="handout_print", object_id=record.id)
     db.commit()
-    return pdf_response(render_sheet(snapshot), sheets.sheet_filename(earlier.printed_at))
+    return redirect(url_for("handouts.sheet_pdf", patient_id=patient.id, print_id=record.id), code=303)
 
 
 @bp.post("/dashboard/sheets")
