@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 FLASK := $(BIN)/flask --app rehab
 
-.PHONY: run test test-postgres lint serve clean
+.PHONY: run test lint serve bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,7 @@ run: $(VENV)/.installed instance/config.py $(CATALOGS)
 
 ## Install the test dependencies and run every test (browser tests need /usr/bin/chromium)
 test: $(VENV)/.installed-test $(CATALOGS)
-	$(BIN)/ruff check rehab tests
+	$(BIN)/ruff check rehab tests bench
 	$(BIN)/pytest -q
 	@if [ -n "$$REHAB_TEST_POSTGRES_URL" ]; then \
 		echo "Database tests again on PostgreSQL"; \
@@ -52,8 +52,12 @@ serve: $(VENV)/.installed-test $(CATALOGS)
 	$(FLASK) migrate
 	$(BIN)/gunicorn -c python:rehab.gunicorn_conf "rehab:create_app()"
 
+## Seed a clinic chain, serve it like `make serve`, measure every page; prints a table, writes bench/results.json
+bench: $(VENV)/.installed-test $(CATALOGS)
+	$(BIN)/python bench/run.py
+
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check rehab tests
+	$(BIN)/ruff check rehab tests bench
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
