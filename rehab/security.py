@@ -20,7 +20,7 @@ csrf = CSRFProtect()
 
 # Endpoints reachable without signing in (SECURITY.md 8). Everything else redirects to sign-in, except the
 # patient portal's pages, which answer to the portal's own guard (see _portal_guarded).
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "main.health", "portal.open", "portal.closed"})
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "main.health", "main.ping", "portal.open", "portal.closed"})
 
 # How often a session's "last seen" time is written; the idle timeout is accurate to this.
 _TOUCH_EVERY = timedelta(seconds=60)

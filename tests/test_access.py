@@ -21,9 +21,13 @@ from tests.conftest import base_config, csrf_from, sign_in
 pytestmark = pytest.mark.db
 
 # The short explicit list of pages anyone may open. Adding to it must be a decision, so it is spelled out here.
-EXPECTED_PUBLIC = {"auth.login", "static", "main.health"}
+EXPECTED_PUBLIC = {"auth.login", "static", "main.health", "main.ping", "portal.open", "portal.closed"}
 DUMMY_ID = 1
 STATIC_FILE = "css/app.css"
+DUMMY_TOKEN = "x" * 43  # the shape of a portal link token, issued to no one
+# Patient portal pages answer to the patient's link, not to a therapist sign-in: without a patient session
+# they send the browser to the portal's "your page is closed" page (tests/test_portal.py walks them further).
+PORTAL_CLOSED = "/p/closed"
 
 
 def _rules() -> list[Rule]:
@@ -44,6 +48,8 @@ def build_url(app: Flask, rule: Rule) -> str:
         converter = rule._converters[name]
         if rule.endpoint == "static":
             values[name] = STATIC_FILE
+        elif rule.endpoint == "portal.open":
+            values[name] = DUMMY_TOKEN
         elif isinstance(converter, IntegerConverter):
             values[name] = DUMMY_ID
         else:  # a new kind of URL argument: decide here what a realistic value is
@@ -86,12 +92,19 @@ def test_anonymous_get_is_sent_to_sign_in_unless_public(app, client, records, ru
     url = build_url(app, rule)
     response = client.get(url)
     response.close()  # static files are streamed from an open file
+    if rule.endpoint == "portal.open":  # a token issued to no one: the friendly "no longer valid" page
+        assert response.status_code == 404 and "no longer valid" in response.get_data(as_text=True)
+        return
     if rule.endpoint in EXPECTED_PUBLIC:
         assert response.status_code == 200, url
         return
     assert response.status_code == 302, url
-    assert response.headers["Location"].startswith("/login")
+    assert response.headers["Location"].startswith(PORTAL_CLOSED if _is_portal(rule) else "/login")
     assert "Margaret" not in response.get_data(as_text=True)
+
+
+def _is_portal(rule: Rule) -> bool:
+    return rule.endpoint.startswith("portal.")
 
 
 def test_public_pages_show_nothing_private(client, records):
@@ -110,16 +123,18 @@ def test_anonymous_post_is_refused_and_changes_nothing(app, client, db, records,
     form = {"active": "0", "archived": "1", "name": "Changed", "first_name": "Changed", "password": "x" * 20,
             "clinic_id": "1"}
     without_token = client.post(url, data=form)
+    signed_out = PORTAL_CLOSED if _is_portal(rule) else "/login"
     assert without_token.status_code in (302, 400), url
     if without_token.status_code == 302:
-        assert without_token.headers["Location"].startswith("/login")
+        assert without_token.headers["Location"].startswith(signed_out)
     else:
-        assert "This form has expired" in without_token.get_data(as_text=True)
+        expired = "This page was open too long" if _is_portal(rule) else "This form has expired"
+        assert expired in without_token.get_data(as_text=True)
     # Even with a valid token from the sign-in page, an anonymous post goes to sign-in.
     token = csrf_from(client.get("/login").get_data(as_text=True))
     with_token = client.post(url, data={**form, "csrf_token": token})
     assert with_token.status_code == 302, url
-    assert with_token.headers["Location"].startswith("/login")
+    assert with_token.headers["Location"].startswith(signed_out)
     assert snapshot(db) == before
 
 

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import insert
 
-from rehab.models import Patient, Visit, utcnow
+from rehab.models import HomeLog, Patient, Visit, utcnow
 from rehab.services.catalogue import templates
 from rehab.services.protocol_records import create_protocol
 from rehab.services.protocols import content_from_template
@@ -32,6 +32,18 @@ def add_visits(db, patient, protocol, count: int, start_days_ago: int) -> None: 
     db.commit()
 
 
+def add_home_logs(db, patient, protocol, count: int, start_days_ago: int) -> None:  # type: ignore[no-untyped-def]
+    now = utcnow()
+    rows = [dict(patient_id=patient.id, clinic_id=patient.clinic_id, protocol_id=protocol.id, protocol_version=1,
+                 phase_index=0, session_date=(now - timedelta(days=start_days_ago + index % 20)).date(),
+                 minutes=5 + index % 5, pain_worst=2 + index % 3, soreness="none", stumbled=index % 7 == 0, fell=False,
+                 flag_calf=False, flag_chest=False, flag_infection=False, flag_locking=False, note=f"log {index}",
+                 created_at=now - timedelta(days=start_days_ago, hours=index), updated_at=now, version=1)
+            for index in range(count)]
+    db.execute(insert(HomeLog), rows)
+    db.commit()
+
+
 def add_patients(db, clinic, count: int, first: int = 0) -> None:  # type: ignore[no-untyped-def]
     db.execute(insert(Patient), [dict(clinic_id=clinic.id, first_name=f"P{index}", last_name=f"Person{index:05d}",
                                       date_of_birth=date(1950, 1, 1), affected_knee="left", condition="knee_oa",
@@ -45,8 +57,10 @@ def test_patient_page_with_200_visits_uses_as_many_queries_as_with_2(therapist_c
                                user_id=None, now=utcnow() - timedelta(days=400), overrides=[])
     db.commit()
     add_visits(db, patient, protocol, 2, start_days_ago=1)
+    add_home_logs(db, patient, protocol, 2, start_days_ago=1)
     few = queries(therapist_client, f"/patients/{patient.id}")
     add_visits(db, patient, protocol, 198, start_days_ago=3)
+    add_home_logs(db, patient, protocol, 100, start_days_ago=2)
     many = queries(therapist_client, f"/patients/{patient.id}")
     assert many == few
     chart_few = queries(therapist_client, f"/patients/{patient.id}/chart.svg")
@@ -63,5 +77,6 @@ def test_search_and_dashboard_queries_do_not_grow_with_the_caseload(therapist_cl
                                    user_id=None, now=utcnow() - timedelta(days=30), overrides=[])
         db.commit()
         add_visits(db, patient, protocol, 3, start_days_ago=0)
+        add_home_logs(db, patient, protocol, 3, start_days_ago=1)
     assert queries(therapist_client, "/patients/?q=person") == search_small
     assert queries(therapist_client, "/dashboard") == board_small

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func
+from sqlalchemy import func, union_all
 from sqlmodel import Session, col, select
 
-from rehab.models import Alert, Patient, Protocol, Visit
+from rehab.models import Alert, HomeLog, Patient, Protocol, Visit
 from rehab.services.visits import open_alerts
 
 INACTIVE_AFTER = timedelta(days=14)
@@ -40,10 +40,15 @@ def local_day_bounds(day: date, zone: str) -> tuple[datetime, datetime]:
 
 
 def last_activity_subquery(clinic_id: int):  # type: ignore[no-untyped-def]
-    """Latest session per patient of the clinic (visits; home logs join in when they exist)."""
-    return (select(Visit.patient_id, func.max(Visit.occurred_at).label("last_at"))
-            .where(Visit.clinic_id == clinic_id, col(Visit.deleted_at).is_(None))
-            .group_by(Visit.patient_id).subquery())
+    """Latest session per patient of the clinic: a visit, or a home log (counted when the patient logged it)."""
+    sessions = union_all(
+        select(Visit.patient_id.label("patient_id"), Visit.occurred_at.label("at"))  # type: ignore[attr-defined]
+        .where(Visit.clinic_id == clinic_id, col(Visit.deleted_at).is_(None)),
+        select(HomeLog.patient_id.label("patient_id"), HomeLog.created_at.label("at"))  # type: ignore[attr-defined]
+        .where(HomeLog.clinic_id == clinic_id),
+    ).subquery()
+    return (select(sessions.c.patient_id, func.max(sessions.c.at).label("last_at"))
+            .group_by(sessions.c.patient_id).subquery())
 
 
 def build_dashboard(session: Session, *, clinic_id: int, zone: str, now: datetime, recent_limit: int = 10,

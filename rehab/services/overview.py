@@ -11,6 +11,7 @@ from rehab.models import Alert, Patient, Protocol, Visit
 from rehab.services import patients as patient_service
 from rehab.services import protocol_records, visits
 from rehab.services.charts import ChartPoint
+from rehab.services.portal import home_log_reports
 from rehab.services.progress import MeasureChange, summarize_progress
 from rehab.services.protocols import ProtocolContent
 
@@ -36,7 +37,9 @@ def patient_overview(session: Session, *, patient: Patient, now: datetime, speed
     patient_visits = visits.visits_of(session, patient_id=patient.id)  # type: ignore[arg-type]
     advice = content = None
     if active is not None:
-        advice = visits.advice_for(session, protocol=active, visits=patient_visits, now=now, speed_unit=speed_unit)
+        home = home_log_reports(session, patient_id=patient.id, protocol_id=active.id, now=now)  # type: ignore[arg-type]
+        advice = visits.advice_for(session, protocol=active, visits=patient_visits, now=now, speed_unit=speed_unit,
+                                   extra_sessions=home)
         content = advice.content
     alerts = [alert for alert, _ in visits.open_alerts(session, clinic_id=patient.clinic_id, patient_id=patient.id)]
     progress = summarize_progress([(visit.occurred_at, {name: getattr(visit, name) for name in MEASURE_FIELDS})

@@ -189,7 +189,7 @@ FIELD_MESSAGES = {
     "session_date": N_("Enter the date you walked."),
     "minutes": N_("Enter the minutes you walked backward: a number from 0.5 to 180."),
     "pain_worst": N_("Choose your worst pain: a number from 0 to 10."),
-    "pain_next_morning": N_("Choose a number from 0 to 10, or choose “I don't know yet”."),
+    "pain_next_morning": N_("Choose a number from 0 to 10, or choose “I don’t know yet”."),
     "soreness": N_("Choose one answer."),
     "stumbled": N_("Choose yes or no."),
     "fell": N_("Choose yes or no."),
@@ -369,12 +369,14 @@ def phase_text(phase: Phase, *, template_key: str, language: str) -> dict[str, s
     """A phase's name and goal in the patient's language: the template's translation when the therapist kept
     the template's wording, the therapist's own words otherwise."""
     template = templates().get(template_key)
-    for raw in template.phases if template and phase.key else ():
-        english = raw["en"]
-        if raw["key"] == phase.key and english.get("name") == phase.name:
-            text = raw.get(language) or english
-            goal = text.get("goal", english.get("goal", "")) if phase.goal == english.get("goal", "") else phase.goal
-            return {"name": text.get("name", phase.name), "goal": goal}
+    if template is not None and phase.key:
+        for raw in template.phases:
+            english = raw["en"]
+            if raw["key"] == phase.key and english.get("name") == phase.name:
+                text = raw.get(language) or english
+                kept_goal = phase.goal == english.get("goal", "")
+                return {"name": text.get("name", phase.name),
+                        "goal": text.get("goal", english.get("goal", "")) if kept_goal else phase.goal}
     return {"name": phase.name, "goal": phase.goal}
 
 

@@ -37,7 +37,6 @@ OPEN_ENDPOINTS = frozenset({"portal.open", "portal.closed"})
 # Reachable while a link waits for its date-of-birth check; they change only the patient's own cookie.
 PENDING_ENDPOINTS = frozenset({"portal.check", "portal.language", "portal.text_size"})
 TEXT_SIZES = ("normal", "large")
-_PATIENT_KEYS = ("portal_link_id", "portal_patient_id", "portal_started", "portal_seen")
 _PREFERENCE_KEYS = ("portal_language", "portal_text_size")
 
 # Defaults; an install may override them in its config.
@@ -148,6 +147,8 @@ def end_patient_session(*, phone: str = "") -> None:
 
 def page(template: str, **context: Any) -> str:
     """Render a portal page with what every portal page shows (clinic phone, language, text size)."""
+    if "patient_language" not in g:  # an error raised before the guard ran (e.g. an expired form)
+        apply_preferences(None)
     state: LinkState | None = g.get("portal")
     clinic = context.pop("clinic", None)
     clinic = state.clinic if state is not None else clinic

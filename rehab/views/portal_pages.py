@@ -7,12 +7,13 @@ another patient's ids are simply not found.
 
 from __future__ import annotations
 
+import json
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, get_month_names
+from babel.dates import format_date, format_skeleton, get_month_names
 from flask import Response, abort, flash, g, redirect, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -30,9 +31,11 @@ from rehab.services.protocols import Phase
 from rehab.services.records import StaleEdit
 from rehab.views.portal import audit_event, bp, page
 
-# The chart's own English labels, as the patient reads them (pygal draws them; we translate the drawing).
-CHART_LABELS = (N_("Pain before"), N_("Worst pain during"), N_("Pain after"), N_("Minutes (right axis)"),
-                N_("Important change (±2)"), N_("Phase change"))
+# The chart draws its labels in English for therapists; patients read shorter ones in their language, which
+# also fit the legend's columns on a phone.
+CHART_LABELS = {"Pain before": N_("Pain before"), "Worst pain during": N_("Worst pain"), "Pain after": N_("Pain after"),
+                "Minutes (right axis)": N_("Minutes (right)"), "Important change (±2)": N_("±2 points"),
+                "Phase change": N_("New stage")}
 _ENGLISH_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 SORENESS_TEXT = {
     "none": N_("No soreness"),
@@ -71,9 +74,9 @@ def _phase() -> tuple[Any, int]:
     return protocol_records.load_content(version), protocol.current_phase  # type: ignore[arg-type]
 
 
-def local_date(moment: datetime) -> str:
-    """A date in words in the patient's language ("Nov 25, 2026" / "25 nov 2026")."""
-    return format_date(moment.astimezone(_zone()).date(), "medium", locale=get_locale())
+def short_date(day: date) -> str:
+    """A short date with the weekday in the patient's language ("Tue, Nov 25" / "mar, 25 nov")."""
+    return format_skeleton("MMMEd", day, locale=get_locale())
 
 
 @bp.get("/home")
@@ -113,18 +116,18 @@ def progress():  # type: ignore[no-untyped-def]
     """My progress: the chart and the same numbers as a table."""
     rows = _sessions()
     for row in rows:
-        day = row.get("day")
-        row["date"] = format_date(day, "medium", locale=get_locale()) if day else local_date(row["at"])
+        row["date"] = short_date(row.get("day") or row["at"].astimezone(_zone()).date())
     security.record_read("portal.view", patient_id=_patient_id(), object_type="portal_progress")
     return page("portal/progress.html", rows=rows, home_count=sum(row["where"] == "home" for row in rows))
 
 
 @bp.get("/chart.svg")
 def chart():  # type: ignore[no-untyped-def]
-    """The patient's own pain and minutes chart, drawn narrow enough to read on a phone."""
+    """The patient's own pain and minutes chart, sized so its labels do not collide on a phone (the table under
+    it has the same numbers in large text)."""
     points = [ChartPoint(row["at"], row["pain_before"], row["pain"], row["pain_after"], row["minutes"])
               for row in reversed(_sessions())]
-    svg = pain_and_minutes_svg(points, zone=str(_zone()), title=_("My pain and minutes"), width=440, height=440)
+    svg = pain_and_minutes_svg(points, zone=str(_zone()), title=_("My pain and minutes"), width=520, height=480)
     svg = _localized(svg)
     response = Response(svg, mimetype="image/svg+xml")
     # As the therapist's chart: pygal's own <style> blocks are allowed by hash, nothing else inline.
@@ -135,8 +138,10 @@ def chart():  # type: ignore[no-untyped-def]
 
 def _localized(svg: str) -> str:
     """The chart's series names and month abbreviations in the patient's language."""
-    for english in CHART_LABELS:
-        svg = svg.replace(f">{english}<", f">{escape(_(english))}<")
+    for english, patient_label in CHART_LABELS.items():
+        svg = svg.replace(f">{english}<", f">{escape(_(patient_label))}<")
+        # pygal also keeps the names in the chart's (unused, never executed) config; keep it consistent.
+        svg = svg.replace(json.dumps(english), escape(json.dumps(_(patient_label))))
     months = get_month_names("abbreviated", locale=get_locale())
     return re.sub(r">(\d{2}) (" + "|".join(_ENGLISH_MONTHS) + r")(?=[:<])",
                   lambda match: f">{match[1]} {escape(months[_ENGLISH_MONTHS.index(match[2]) + 1])}", svg)

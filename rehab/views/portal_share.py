@@ -1,16 +1,20 @@
 """The therapist's side of the portal: share, rotate and revoke a patient's link; home logs on the patient page.
 
-The token exists only in the answer to the POST that made it (the database keeps its hash), so the link and
-its QR code are shown once, on that answer; a lost link is replaced by rotating it.
+The database keeps only the token's hash, so the link and its QR code are shown once, on the page right after
+the one that made it; a lost link is replaced by rotating it.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+import json
+from typing import Any
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from sqlmodel import select
 
 from rehab import security
 from rehab.db import get_session
-from rehab.models import HomeLog, Patient, PortalLink, utcnow
+from rehab.models import EditRecord, HomeLog, Patient, PortalLink, utcnow
 from rehab.services import portal as portal_service
 from rehab.services import protocol_records
 from rehab.views.patients import get_patient_or_404
@@ -31,6 +35,16 @@ def home_logs_for(patient: Patient) -> list[HomeLog]:
 
 
 @bp.app_template_global()
+def home_log_corrections(patient: Patient) -> dict[int, list[tuple[Any, dict[str, list[Any]]]]]:
+    """What the patient changed in their entries: log id -> [(when, {field: [old, new]})], oldest first."""
+    corrections: dict[int, list[tuple[Any, dict[str, list[Any]]]]] = {}
+    for record in get_session().exec(select(EditRecord).where(EditRecord.patient_id == patient.id,
+                                                              EditRecord.entity == "home_log").order_by(EditRecord.at)):
+        corrections.setdefault(record.entity_id, []).append((record.at, json.loads(record.changes)))
+    return corrections
+
+
+@bp.app_template_global()
 def link_status(link: PortalLink) -> str:
     return portal_service.link_status(link, utcnow())
 
@@ -43,12 +57,29 @@ def _shareable(patient: Patient) -> bool:
     return False
 
 
-def _shown_once(patient: Patient, link: PortalLink, token: str, *, rotated: bool) -> str:
-    url = url_for("portal.open", token=token, _external=True)
+def _show_once(patient: Patient, link: PortalLink, token: str, *, rotated: bool):  # type: ignore[no-untyped-def]
+    """Hand the new token to the next page only (Post/Redirect/Get): reloading that page must never make
+    another link behind the therapist's back, and the token must not outlive its one showing."""
+    session["portal_shared"] = {"patient_id": patient.id, "link_id": link.id, "token": token, "rotated": rotated}
+    return redirect(url_for("sharing.shared", patient_id=patient.id))
+
+
+@bp.get("/shared")
+def shared(patient_id: int):  # type: ignore[no-untyped-def]
+    """The new link and its QR code, shown once."""
+    patient = get_patient_or_404(patient_id)
+    handed = session.pop("portal_shared", None)
+    link = get_session().get(PortalLink, handed["link_id"]) if handed and handed.get("patient_id") == patient.id \
+        else None
+    if link is None or link.patient_id != patient.id:
+        flash("A link is shown only once. If the patient does not have it, make a new link.", "info")
+        return redirect(url_for("patients.detail", patient_id=patient.id, _anchor="share"))
+    url = url_for("portal.open", token=handed["token"], _external=True)  # type: ignore[index]
     import segno  # a pure-Python QR encoder; imported here, as only this page needs it
 
     qr = segno.make(url, error="m").svg_data_uri(scale=5, border=2)  # a data: image passes the page's CSP
-    return render_template("portal/shared.html", patient=patient, link=link, url=url, qr=qr, rotated=rotated)
+    return render_template("portal/shared.html", patient=patient, link=link, url=url, qr=qr,
+                           rotated=handed["rotated"])  # type: ignore[index]
 
 
 @bp.post("/share")
@@ -62,7 +93,7 @@ def share(patient_id: int):  # type: ignore[no-untyped-def]
                                             require_birth_date=request.form.get("require_birth_date") == "1")
     security.record("portal.link.issue", patient_id=patient.id, object_type="portal_link", object_id=link.id)
     db.commit()
-    return _shown_once(patient, link, token, rotated=False)
+    return _show_once(patient, link, token, rotated=False)
 
 
 @bp.post("/rotate")
@@ -78,7 +109,7 @@ def rotate(patient_id: int):  # type: ignore[no-untyped-def]
     link, token = portal_service.rotate(db, link=current, patient=patient, user_id=g.user.id, now=utcnow())
     security.record("portal.link.rotate", patient_id=patient.id, object_type="portal_link", object_id=link.id)
     db.commit()
-    return _shown_once(patient, link, token, rotated=True)
+    return _show_once(patient, link, token, rotated=True)
 
 
 @bp.post("/revoke")

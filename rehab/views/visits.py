@@ -18,6 +18,7 @@ from rehab.services import catalogue, protocol_records
 from rehab.services import visits as visit_service
 from rehab.services.charts import pain_and_minutes_svg, style_hashes
 from rehab.services.overview import chart_points
+from rehab.services.portal import home_log_reports
 from rehab.services.progression import RED_FLAGS, SORENESS
 from rehab.services.protocols import SUPPORTS, kmh_to_mph, mph_to_kmh, number
 from rehab.services.records import StaleEdit
@@ -174,8 +175,12 @@ def decide(patient_id: int):  # type: ignore[no-untyped-def]
     back = redirect(url_for("patients.detail", patient_id=patient.id, _anchor="advice"))
     if protocol is None:
         abort(404)
-    context = visit_service.advice_for(db, protocol=protocol, now=utcnow(), speed_unit=g.clinic.speed_unit,
-                                       visits=visit_service.visits_of(db, patient_id=patient.id))  # type: ignore[arg-type]
+    now = utcnow()
+    context = visit_service.advice_for(
+        db, protocol=protocol, now=now, speed_unit=g.clinic.speed_unit,
+        visits=visit_service.visits_of(db, patient_id=patient.id),  # type: ignore[arg-type]
+        # The same sessions as the patient page showed, home logs included, so the signature check agrees.
+        extra_sessions=home_log_reports(db, patient_id=patient.id, protocol_id=protocol.id, now=now))  # type: ignore[arg-type]
     if request.form.get("signature") != visit_service.advice_signature(context.advice):
         flash("The advice changed since you opened the page (a visit or a change was saved). Review it again.",
               "error")
