@@ -20,6 +20,11 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/activate
 	$(BIN)/pip install --quiet -e '.[test,serve]'
 	touch $@ $(VENV)/.installed
 
+# axe-core for the accessibility checks in the browser tests (pinned in package-lock.json).
+node_modules/axe-core/axe.min.js: package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 instance/config.py:
 	@mkdir -p instance
 	@$(PYTHON) -c "import secrets; print('# Written by make run. Keep this file private; see the README for settings.'); print('SECRET_KEY = ' + repr(secrets.token_urlsafe(48)))" > $@
@@ -38,7 +43,7 @@ run: $(VENV)/.installed instance/config.py $(CATALOGS)
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 ## Install the test dependencies and run every test (browser tests need /usr/bin/chromium)
-test: $(VENV)/.installed-test $(CATALOGS)
+test: $(VENV)/.installed-test $(CATALOGS) node_modules/axe-core/axe.min.js
 	$(BIN)/ruff check rehab tests bench
 	$(BIN)/pytest -q
 	@if [ -n "$$REHAB_TEST_POSTGRES_URL" ]; then \

@@ -26,9 +26,10 @@ def create_app(test_config: dict[str, Any] | None = None, *, instance_path: str 
     _load_config(app, test_config)
     _refuse_unsafe_config(app)
 
-    from rehab import cli, db, errors, i18n, security, templating
+    from rehab import cli, db, errors, i18n, logredact, security, templating
     from rehab.views import register_blueprints
 
+    logredact.install()
     db.init_app(app)
     security.init_app(app)
     errors.init_app(app)

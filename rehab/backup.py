@@ -35,7 +35,10 @@ def backup(url: str, target: Path) -> None:
         destination = sqlite3.connect(target)
         try:
             with destination:
-                source.backup(destination, pages=1024)  # short steps: writers wait at most one step
+                # One step, one snapshot. SQLite restarts a backup from the first page whenever another
+                # connection writes between two steps, so a copy made in steps may never finish while the app
+                # writes; in WAL mode this read holds no writer up.
+                source.backup(destination, pages=-1)
         finally:
             destination.close()
             source.close()

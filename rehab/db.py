@@ -59,16 +59,20 @@ def init_app(app: Flask) -> None:
 
 
 def make_engine(url: str, *, echo: bool = False, busy_timeout_ms: int = 10_000) -> Engine:
-    """An engine for SQLite (tuned as above) or PostgreSQL."""
+    """An engine for SQLite (tuned as above) or PostgreSQL.
+
+    ``hide_parameters``: bound values are patient data, and SQLAlchemy would otherwise put them in its SQL log
+    and in the text of every database error, which the 500 handler logs (SECURITY.md 20)."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
             echo=echo,
+            hide_parameters=True,
             connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
         )
         _tune_sqlite(engine, busy_timeout_ms)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return create_engine(url, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
 
 def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:

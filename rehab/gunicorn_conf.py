@@ -28,6 +28,8 @@ accesslog = os.environ.get("REHAB_ACCESS_LOG", "-")
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("REHAB_FORWARDED_ALLOW_IPS", "127.0.0.1")
+# Patient-link tokens never reach the access log (SECURITY.md 20).
+logger_class = "rehab.logredact.RedactingLogger"
 
 
 def post_fork(server, worker) -> None:  # type: ignore[no-untyped-def]

@@ -28,6 +28,7 @@ from rehab.models import Clinic, Patient, User
 from rehab.services import accounts
 
 PASSWORD = "correct horse battery"  # satisfies the policy; used by every factory-made account
+SECRET = "test-secret-key-that-is-long-enough-0123456789"  # the test apps' SECRET_KEY (portal tokens derive from it)
 POSTGRES_URL = os.environ.get("REHAB_TEST_DATABASE_URL", "")
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -35,7 +36,7 @@ CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 def base_config(database_url: str) -> dict[str, Any]:
     return {
         "TESTING": True,
-        "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+        "SECRET_KEY": SECRET,
         "DATABASE_URL": database_url,
         "PASSWORD_HASH_TIME_COST": 1,
         "PASSWORD_HASH_MEMORY_KIB": 8,

@@ -104,7 +104,12 @@ def test_anonymous_get_is_sent_to_sign_in_unless_public(app, client, records, ru
 
 
 def _is_portal(rule: Rule) -> bool:
-    return rule.endpoint.startswith("portal.")
+    """The patient's pages: the portal blueprint and views guarded by ``portal_required`` elsewhere."""
+    return rule.endpoint.startswith("portal.") or rule.endpoint in PORTAL_GUARDED
+
+
+PORTAL_GUARDED = {endpoint for endpoint, view in create_app(base_config("sqlite://")).view_functions.items()
+                  if getattr(view, "portal_guarded", False)}
 
 
 def test_public_pages_show_nothing_private(client, records):

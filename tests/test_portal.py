@@ -7,18 +7,27 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from flask import url_for
 from sqlalchemy import update
 from sqlmodel import select
 
-from rehab.models import Alert, AuditEvent, EditRecord, HomeLog, LoginAttempt, PortalLink, UserSession, utcnow
+from rehab.models import (
+    Alert,
+    AuditEvent,
+    EditRecord,
+    HandoutPrint,
+    HomeLog,
+    LoginAttempt,
+    PortalLink,
+    UserSession,
+    utcnow,
+)
 from rehab.security import PUBLIC_ENDPOINTS
 from rehab.services import portal as portal_service
 from rehab.services.catalogue import templates
 from rehab.services.protocol_records import create_protocol
 from rehab.services.protocols import content_from_template
 from rehab.views.portal import portal_required
-from tests.conftest import count_rows, csrf_from, sign_in, submit
+from tests.conftest import SECRET, count_rows, csrf_from, sign_in, submit
 from tests.test_access import GET_RULES, POST_RULES, build_url, snapshot
 
 pytestmark = pytest.mark.db
@@ -42,7 +51,7 @@ def protocol(db, patient, therapist):  # type: ignore[no-untyped-def]
 
 def share(db, patient, **options):  # type: ignore[no-untyped-def]
     """A link made as the share button makes it; returns the token."""
-    _, token = portal_service.issue_link(db, patient=patient, user_id=None, now=utcnow(), **options)
+    _, token = portal_service.issue_link(db, patient=patient, user_id=None, now=utcnow(), secret=SECRET, **options)
     db.commit()
     return token
 
@@ -258,10 +267,19 @@ def other(db, clinic, make_patient, therapist):  # type: ignore[no-untyped-def]
     return b, b_log
 
 
-GET_IDS = [rule for rule in GET_RULES if rule.endpoint not in PUBLIC_ENDPOINTS and not rule.endpoint.startswith(
-    "portal.")]
-POST_IDS = [rule for rule in POST_RULES if rule.endpoint not in PUBLIC_ENDPOINTS and not rule.endpoint.startswith(
-    "portal.")]
+def _patient_pages() -> set[str]:
+    """Endpoints that are the patient's own pages: the portal blueprint and views marked portal_required."""
+    from rehab import create_app
+    from tests.conftest import base_config
+
+    app = create_app(base_config("sqlite://"))
+    return {endpoint for endpoint, view in app.view_functions.items()
+            if endpoint.startswith("portal.") or getattr(view, "portal_guarded", False)}
+
+
+PATIENT_PAGES = _patient_pages()
+GET_IDS = [rule for rule in GET_RULES if rule.endpoint not in PUBLIC_ENDPOINTS | PATIENT_PAGES]
+POST_IDS = [rule for rule in POST_RULES if rule.endpoint not in PUBLIC_ENDPOINTS | PATIENT_PAGES]
 
 
 def test_a_patient_session_reaches_no_therapist_page(app, db, patient_client, other):
@@ -422,21 +440,11 @@ def test_each_link_use_log_entry_and_page_read_is_audited(patient_client, db, pa
     assert all(row.clinic_id == patient.clinic_id for row in rows)
 
 
-def test_the_home_sheet_link_appears_once_the_handouts_feature_has_it(app, token):
-    phone = app.test_client()
-    if "handouts.portal_sheet" not in app.view_functions:  # before the handouts feature lands: a stand-in
-        app.add_url_rule("/p-sheet-test", "handouts.portal_sheet", portal_required(lambda: "pdf"))
-    phone.get(f"/p/{token}")
-    with app.test_request_context():
-        sheet_url = url_for("handouts.portal_sheet")
-    html = phone.get("/p/home").get_data(as_text=True)
-    assert "Download my home sheet" in html and f'href="{sheet_url}"' in html
-
-
-def test_no_home_sheet_link_while_the_handouts_feature_has_none(app, patient_client):
-    if "handouts.portal_sheet" in app.view_functions:
-        pytest.skip("the handouts feature provides the patient's sheet now")
-    assert "Download my home sheet" not in patient_client.get("/p/home").get_data(as_text=True)
+def test_the_home_page_offers_the_sheet_as_a_form_with_a_csrf_token(patient_client):
+    html = patient_client.get("/p/home").get_data(as_text=True)
+    assert "Download my home sheet" in html
+    form = html[html.index('action="/p/sheet"') - 40:html.index("Download my home sheet")]
+    assert 'method="post"' in form and 'name="csrf_token"' in form
 
 
 def test_the_therapist_sees_what_the_patient_corrected(patient_client, therapist_client, patient):
@@ -460,3 +468,42 @@ def test_portal_pages_use_as_many_queries_with_100_sessions_as_with_1(patient_cl
         portal_service.create_home_log(db, patient=patient, protocol=protocol, form=shape, link_id=None, now=utcnow())
     db.commit()
     assert {url: count(url) for url in few} == few
+
+
+
+def test_the_patient_downloads_their_own_sheet_with_their_link_on_it(patient_client, patient, db):
+    from tests.test_handouts import pdf_text
+
+    token = csrf_from(patient_client.get("/p/home").get_data(as_text=True))
+    response = patient_client.post("/p/sheet", data={"csrf_token": token}, follow_redirects=True)
+    assert response.mimetype == "application/pdf" and "attachment" in response.headers["Content-Disposition"]
+    text = " ".join(pdf_text(response.data)[0].split())
+    assert patient.last_name in text and "Your exercises online" in text and "/p/" in "".join(text.split())
+    record = db.exec(select(HandoutPrint)).one()
+    assert (record.source, record.printed_by_id) == ("portal", None)
+    assert db.exec(select(AuditEvent).where(AuditEvent.action == "portal.sheet")).first() is not None
+
+
+def test_tokens_never_reach_the_request_logs(caplog):
+    import logging
+
+    from rehab.logredact import RedactingLogger, RedactTokens, redact
+
+    token = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-abcd"
+    assert redact(f'"GET /p/{token} HTTP/1.1" 302') == '"GET /p/<token> HTTP/1.1" 302'
+    record = logging.LogRecord("werkzeug", logging.INFO, __file__, 1, '%s - - "%s" %s',
+                               ("127.0.0.1", f"GET /p/{token} HTTP/1.1", "302"), None)
+    RedactTokens().filter(record)
+    assert token not in record.getMessage() and "/p/<token>" in record.getMessage()
+    assert "atoms" in vars(RedactingLogger)  # gunicorn's access log goes through the same redaction
+
+
+def test_the_development_server_log_drops_query_strings():
+    import logging
+
+    from rehab.logredact import RedactTokens
+
+    record = logging.LogRecord("werkzeug", logging.INFO, __file__, 1, '%s - - "%s" %s',
+                               ("127.0.0.1", "GET /patients/?q=Okafor HTTP/1.1", "200"), None)
+    RedactTokens().filter(record)
+    assert "Okafor" not in record.getMessage() and '"GET /patients/ HTTP/1.1"' in record.getMessage()

@@ -14,12 +14,14 @@ from functools import lru_cache
 from typing import Literal
 
 from argon2 import PasswordHasher
-from sqlalchemy import delete, func, update
+from sqlalchemy import delete, func, text, update
 from sqlmodel import Session, select
 
 from rehab.models import Clinic, LoginAttempt, Membership, User, UserSession
 from rehab.services.passwords import hash_password, verify_password
 
+# Advisory-lock namespace (the two-key form) for serialising sign-ins per account on PostgreSQL.
+_PG_SIGN_IN_LOCKS = 74_202
 # Verified against when the email is unknown, so both answers take the same time.
 _DUMMY_HASH_SOURCE = "not-a-real-password-0000"
 
@@ -52,7 +54,14 @@ def token_hash(token: str) -> str:
 
 
 def is_throttled(session: Session, *, email: str, address: str, now: datetime, limits: ThrottleLimits) -> bool:
-    """True when this account or this address has too many recent failures."""
+    """True when this account or this address has too many recent failures.
+
+    Sign-ins to one account are serialised until the caller commits, or parallel requests would all count
+    the same failures and get extra guesses: SQLite's BEGIN IMMEDIATE does it there, a transaction-scoped
+    advisory lock on the account here for PostgreSQL."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"),
+                        {"space": _PG_SIGN_IN_LOCKS, "key": int(account_key(email)[:7], 16)})
     since = now - limits.window
     failures = select(func.count()).select_from(LoginAttempt).where(
         LoginAttempt.succeeded == False,  # noqa: E712 (SQL comparison)

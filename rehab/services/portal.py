@@ -8,7 +8,9 @@ patients are English msgids marked with ``N_`` and translated by the view, so th
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import json
 import secrets
 from dataclasses import dataclass
@@ -50,25 +52,40 @@ def token_hash(token: str) -> str:
 # ----------------------------------------------------------------------------------------------------- links
 
 
-def issue_link(session: Session, *, patient: Patient, user_id: int | None, now: datetime, days: int = DEFAULT_DAYS,
-               require_birth_date: bool = False) -> tuple[PortalLink, str]:
+def derive_token(secret: str, link: PortalLink) -> str:
+    """The link's token: an HMAC of the link's id and creation time under the server's secret key.
+
+    The database keeps only the token's SHA-256 (SECURITY.md 22); the server can re-derive the token to
+    print it again on a home sheet's QR code, and nobody can without the secret key. A new SECRET_KEY
+    therefore retires every link, which is the right outcome when a key leaks."""
+    message = f"rehab-portal-link:{link.id}:{link.created_at.isoformat()}".encode()
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()  # 256 bits
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def issue_link(session: Session, *, patient: Patient, user_id: int | None, now: datetime, secret: str,
+               days: int = DEFAULT_DAYS, require_birth_date: bool = False) -> tuple[PortalLink, str]:
     """A new link for the patient; any earlier live link stops at once (one live link per patient).
 
-    Returns the row and the token. The token is shown to the therapist once and never stored."""
+    Returns the row and the token. Only the token's hash is stored."""
     _revoke_live_links(session, patient_id=patient.id, now=now)  # type: ignore[arg-type]
-    token = secrets.token_urlsafe(32)  # 256 bits
-    link = PortalLink(patient_id=patient.id, clinic_id=patient.clinic_id, token_hash=token_hash(token),  # type: ignore[arg-type]
+    link = PortalLink(patient_id=patient.id, clinic_id=patient.clinic_id,  # type: ignore[arg-type]
+                      token_hash=token_hash(secrets.token_urlsafe(32)),  # replaced below, once the id exists
                       created_at=now, created_by_id=user_id, expires_at=now + timedelta(days=days),
                       require_birth_date=require_birth_date)
+    session.add(link)
+    session.flush()
+    token = derive_token(secret, link)
+    link.token_hash = token_hash(token)
     session.add(link)
     session.flush()
     return link, token
 
 
-def rotate(session: Session, *, link: PortalLink, patient: Patient, user_id: int | None, now: datetime
-           ) -> tuple[PortalLink, str]:
+def rotate(session: Session, *, link: PortalLink, patient: Patient, user_id: int | None, now: datetime,
+           secret: str) -> tuple[PortalLink, str]:
     """Replace a link with a new one with the same settings (it also unlocks a locked link)."""
-    return issue_link(session, patient=patient, user_id=user_id, now=now,
+    return issue_link(session, patient=patient, user_id=user_id, now=now, secret=secret,
                       require_birth_date=link.require_birth_date)
 
 

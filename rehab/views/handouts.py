@@ -14,9 +14,10 @@ from rehab import security
 from rehab.db import get_session
 from rehab.i18n import LANGUAGES
 from rehab.models import HandoutPrint, Patient, Protocol, utcnow
+from rehab.services import audit, protocol_records
 from rehab.services import handouts as sheets
-from rehab.services import protocol_records
 from rehab.views.patients import get_patient_or_404
+from rehab.views.portal import portal_required
 
 bp = Blueprint("handouts", __name__)
 
@@ -57,7 +58,13 @@ def sheet_html(snapshot: dict[str, Any], *, portal_url: str | None = None) -> st
 
         qr = segno.make(portal_url, error="m").svg_data_uri(scale=4, dark="#000000")
     with force_locale(snapshot["options"]["language"]):
-        return render_template("handouts/sheet.html", sheet=snapshot, portal_url=portal_url, portal_qr=qr)
+        return render_template("handouts/sheet.html", sheet=snapshot, portal_url=portal_url, portal_qr=qr,
+                               short_url=_short(portal_url))
+
+
+def _short(url: str | None) -> str | None:
+    """The printed link without the scheme, so it is shorter to type from paper."""
+    return url.split("://", 1)[-1] if url else None
 
 
 def pdf_response(pdf: bytes, filename: str, *, inline: bool = True) -> Response:
@@ -73,12 +80,14 @@ def _active_protocol_or_guidance(patient: Patient) -> Protocol | None:
     return protocol
 
 
-def new_snapshot(patient: Patient, protocol: Protocol, options: sheets.SheetOptions) -> dict[str, Any]:
+def new_snapshot(patient: Patient, protocol: Protocol, options: sheets.SheetOptions,
+                 therapist_name: str | None = None) -> dict[str, Any]:
     db = get_session()
     version = protocol_records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version)  # type: ignore[arg-type]
     clinic = g.clinic
     return sheets.build_sheet_snapshot(
-        patient_name=patient.full_name, therapist_name=g.user.name if g.get("user") else "",
+        patient_name=patient.full_name,
+        therapist_name=therapist_name if therapist_name is not None else (g.user.name if g.get("user") else ""),
         clinic={"name": clinic.name, "address": clinic.address, "phone": clinic.phone},
         protocol_title=protocol.title, version_number=protocol.latest_version,
         content=protocol_records.load_content(version), phase_index=protocol.current_phase,  # type: ignore[arg-type]
@@ -121,6 +130,17 @@ def print_sheet(patient_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("handouts.sheet_pdf", patient_id=patient.id, print_id=record.id), code=303)
 
 
+def portal_url_for(patient_id: int) -> str | None:
+    """The patient's live personal link, for the QR code on the sheet (re-derived; never stored)."""
+    from rehab.services import portal as portal_service
+
+    link = portal_service.live_link(get_session(), patient_id=patient_id)
+    if link is None or portal_service.link_status(link, utcnow()) != "ok":
+        return None
+    token = portal_service.derive_token(current_app.secret_key, link)  # type: ignore[arg-type]
+    return url_for("portal.open", token=token, _external=True)
+
+
 @bp.get("/patients/<int:patient_id>/sheets/<int:print_id>.pdf")
 def sheet_pdf(patient_id: int, print_id: int):  # type: ignore[no-untyped-def]
     """A printed sheet as PDF: rendered the first time, then served from the cache."""
@@ -129,7 +149,35 @@ def sheet_pdf(patient_id: int, print_id: int):  # type: ignore[no-untyped-def]
     if record is None or record.patient_id != patient.id:
         abort(404)
     security.record_read("sheet.download", patient_id=patient.id, object_type="handout_print", object_id=record.id)
-    return pdf_response(render_sheet(record.snapshot, digest=record.digest), sheets.sheet_filename(record.printed_at))
+    pdf = render_sheet(record.snapshot, digest=record.digest, portal_url=portal_url_for(patient.id))  # type: ignore[arg-type]
+    return pdf_response(pdf, sheets.sheet_filename(record.printed_at))
+
+
+@bp.post("/p/sheet")
+@portal_required
+def portal_sheet():  # type: ignore[no-untyped-def]
+    """The patient downloads their own home sheet (their language, the clinic's paper size), recorded."""
+    state = g.portal
+    patient, protocol = state.patient, state.protocol
+    g.user = None
+    options = sheets.SheetOptions(paper=g.clinic.paper_size, language=g.patient_language or patient.language)
+    snapshot = new_snapshot(patient, protocol, options, therapist_name="")
+    record = _record_print(patient, protocol, snapshot, source="portal")
+    audit.record_event(get_session(), action="portal.sheet", clinic_id=patient.clinic_id, patient_id=patient.id,
+                       object_type="handout_print", object_id=record.id)
+    get_session().commit()
+    return redirect(url_for("handouts.portal_sheet_pdf", print_id=record.id), code=303)
+
+
+@bp.get("/p/sheet/<int:print_id>.pdf")
+@portal_required
+def portal_sheet_pdf(print_id: int):  # type: ignore[no-untyped-def]
+    record = get_session().get(HandoutPrint, print_id)
+    if record is None or record.patient_id != g.portal.patient.id:
+        abort(404)  # another patient's sheet is simply not found
+    return pdf_response(render_sheet(record.snapshot, digest=record.digest,
+                                     portal_url=portal_url_for(record.patient_id)),
+                        sheets.sheet_filename(record.printed_at), inline=False)
 
 
 @bp.post("/patients/<int:patient_id>/sheets/<int:print_id>")
@@ -173,7 +221,7 @@ def batch():  # type: ignore[no-untyped-def]
         snapshot = new_snapshot(patient, protocol, options)
         record = _record_print(patient, protocol, snapshot, source="batch")
         security.record("sheet.print", patient_id=patient.id, object_type="handout_print", object_id=record.id)
-        htmls.append(sheet_html(snapshot))
+        htmls.append(sheet_html(snapshot, portal_url=portal_url_for(patient.id)))  # type: ignore[arg-type]
     db.commit()
     pdf = sheets.merge_pdfs(htmls, static_root=_static_root())
     return pdf_response(pdf, sheets.sheet_filename(utcnow(), kind="home-exercises-batch"))

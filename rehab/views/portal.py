@@ -183,7 +183,8 @@ def _not_found(_error: Any) -> Any:
 
 
 @bp.errorhandler(CSRFError)
-def _expired_form(_error: Any) -> Any:
+def expired_form(_error: Any) -> Any:
+    """The patient's version of "this form has expired": plain words, the clinic's phone."""
     return page("portal/message.html", kind="form_expired"), 400
 
 

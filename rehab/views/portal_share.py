@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from sqlmodel import select
 
 from rehab import security
@@ -90,6 +90,7 @@ def share(patient_id: int):  # type: ignore[no-untyped-def]
     if not _shareable(patient):
         return redirect(url_for("patients.detail", patient_id=patient.id))
     link, token = portal_service.issue_link(db, patient=patient, user_id=g.user.id, now=utcnow(),
+                                            secret=current_app.secret_key,  # type: ignore[arg-type]
                                             require_birth_date=request.form.get("require_birth_date") == "1")
     security.record("portal.link.issue", patient_id=patient.id, object_type="portal_link", object_id=link.id)
     db.commit()
@@ -106,7 +107,8 @@ def rotate(patient_id: int):  # type: ignore[no-untyped-def]
     current = portal_service.live_link(db, patient_id=patient.id)  # type: ignore[arg-type]
     if current is None:
         abort(404)
-    link, token = portal_service.rotate(db, link=current, patient=patient, user_id=g.user.id, now=utcnow())
+    link, token = portal_service.rotate(db, link=current, patient=patient, user_id=g.user.id, now=utcnow(),
+                                        secret=current_app.secret_key)  # type: ignore[arg-type]
     security.record("portal.link.rotate", patient_id=patient.id, object_type="portal_link", object_id=link.id)
     db.commit()
     return _show_once(patient, link, token, rotated=True)

@@ -15,7 +15,7 @@ from rehab.services.catalogue import templates
 from rehab.services.protocol_records import active_protocol, create_protocol
 from rehab.services.protocols import content_from_template
 from tests.browser.conftest import ARTIFACTS, sign_in_page
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, SECRET
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
@@ -144,6 +144,6 @@ def _share_with_logs(db, patient) -> str:  # type: ignore[no-untyped-def]
             "pain_worst": str(pain), "soreness": "none", "stumbled": "no", "fell": "no"}), today=utcnow().date())
         portal_service.create_home_log(db, patient=patient, protocol=active, form=shape, link_id=None,
                                        now=utcnow() - timedelta(days=days))
-    _, token = portal_service.issue_link(db, patient=patient, user_id=None, now=utcnow())
+    _, token = portal_service.issue_link(db, patient=patient, user_id=None, now=utcnow(), secret=SECRET)
     db.commit()
     return token

@@ -20,6 +20,7 @@ from rehab.services.protocols import content_from_template
 from rehab.services.records import StaleEdit
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
+SECRET = "unit-test-secret-key-0123456789-abcdef"
 TODAY = NOW.date()
 
 
@@ -69,7 +70,7 @@ def valid(**overrides: str) -> portal.HomeLogForm:
 
 
 def test_a_link_stores_only_the_hash_of_a_256_bit_token(session, patient, protocol):
-    link, token = portal.issue_link(session, patient=patient, user_id=None, now=NOW)
+    link, token = portal.issue_link(session, patient=patient, user_id=None, now=NOW, secret=SECRET)
     session.commit()
     assert len(token) >= 43  # 32 random bytes, URL-safe base64
     stored = session.exec(select(PortalLink)).one()
@@ -79,15 +80,16 @@ def test_a_link_stores_only_the_hash_of_a_256_bit_token(session, patient, protoc
 
 
 def test_links_expire_after_180_days_by_default(session, patient, protocol):
-    link, token = portal.issue_link(session, patient=patient, user_id=None, now=NOW)
+    link, token = portal.issue_link(session, patient=patient, user_id=None, now=NOW, secret=SECRET)
     assert link.expires_at == NOW + timedelta(days=180)
     assert portal.find_link(session, token, NOW + timedelta(days=179))[1] == "ok"
     assert portal.find_link(session, token, NOW + timedelta(days=180))[1] == "expired"
 
 
 def test_rotating_stops_the_old_link_at_once_and_keeps_its_settings(session, patient, protocol):
-    old, old_token = portal.issue_link(session, patient=patient, user_id=None, now=NOW, require_birth_date=True)
-    new, new_token = portal.rotate(session, link=old, patient=patient, user_id=None, now=NOW)
+    old, old_token = portal.issue_link(session, patient=patient, user_id=None, now=NOW, secret=SECRET,
+                                       require_birth_date=True)
+    new, new_token = portal.rotate(session, link=old, patient=patient, user_id=None, now=NOW, secret=SECRET)
     session.commit()
     session.refresh(old)
     assert portal.find_link(session, old_token, NOW)[1] == "revoked"
@@ -97,7 +99,7 @@ def test_rotating_stops_the_old_link_at_once_and_keeps_its_settings(session, pat
 
 
 def test_a_revoked_or_unknown_token_does_not_open(session, patient, protocol):
-    link, token = portal.issue_link(session, patient=patient, user_id=None, now=NOW)
+    link, token = portal.issue_link(session, patient=patient, user_id=None, now=NOW, secret=SECRET)
     portal.revoke(session, link=link, now=NOW)
     assert portal.find_link(session, token, NOW)[1] == "revoked"
     assert portal.find_link(session, "not-a-token-" * 3, NOW) == (None, "unknown")
@@ -105,7 +107,7 @@ def test_a_revoked_or_unknown_token_does_not_open(session, patient, protocol):
 
 
 def test_the_link_ends_with_the_protocol_or_when_the_patient_is_archived(session, patient, protocol):
-    link, _ = portal.issue_link(session, patient=patient, user_id=None, now=NOW)
+    link, _ = portal.issue_link(session, patient=patient, user_id=None, now=NOW, secret=SECRET)
     session.commit()
     assert portal.link_state(session, link_id=link.id, now=NOW).ok
     end_protocol(session, protocol=protocol, reason="Discharged", now=NOW)
@@ -114,7 +116,8 @@ def test_the_link_ends_with_the_protocol_or_when_the_patient_is_archived(session
 
 
 def test_five_wrong_birth_dates_lock_the_link_and_alert_the_therapist(session, patient, protocol):
-    link, _ = portal.issue_link(session, patient=patient, user_id=None, now=NOW, require_birth_date=True)
+    link, _ = portal.issue_link(session, patient=patient, user_id=None, now=NOW, secret=SECRET,
+                                       require_birth_date=True)
     outcomes = [portal.check_birth_date(session, link=link, patient=patient, given=date(1960, 1, 1), now=NOW)
                 for _ in range(5)]
     session.commit()
@@ -126,7 +129,8 @@ def test_five_wrong_birth_dates_lock_the_link_and_alert_the_therapist(session, p
 
 
 def test_the_right_birth_date_resets_the_misses(session, patient, protocol):
-    link, _ = portal.issue_link(session, patient=patient, user_id=None, now=NOW, require_birth_date=True)
+    link, _ = portal.issue_link(session, patient=patient, user_id=None, now=NOW, secret=SECRET,
+                                       require_birth_date=True)
     portal.check_birth_date(session, link=link, patient=patient, given=date(1960, 1, 1), now=NOW)
     session.refresh(link)
     assert portal.check_birth_date(session, link=link, patient=patient, given=date(1951, 3, 14), now=NOW)[0] == "ok"
@@ -226,3 +230,12 @@ def test_the_patient_reads_the_phase_in_their_language():
     assert items[0]["sentence"].startswith("Camine hacia atrás en la caminadora")
     assert items[0]["illustration"].lstrip().startswith("<svg")
     assert portal.home_ceiling(content.phases[2]) == 5
+
+
+
+def test_the_token_is_derived_from_the_secret_and_only_its_hash_is_stored(session, patient):
+    link, token = portal.issue_link(session, patient=patient, user_id=None, now=NOW, secret=SECRET)
+    assert portal.derive_token(SECRET, link) == token  # the server can print it again (QR on the sheet)
+    assert portal.derive_token("another-secret-key-0123456789-abcdef", link) != token  # nobody else can
+    assert link.token_hash == hashlib.sha256(token.encode()).hexdigest() and token not in link.token_hash
+    assert len(token) >= 43  # 256 bits, URL-safe

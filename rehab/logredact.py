@@ -1,0 +1,52 @@
+"""Keep patient links out of logs (SECURITY.md 20): a personal link's token is a password."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+_TOKEN_PATH = re.compile(r"/p/[A-Za-z0-9_-]{20,}")
+# "GET /patients/?q=Okafor HTTP/1.1": search terms are patient names, so query strings go too.
+_QUERY_IN_REQUEST_LINE = re.compile(r"^([A-Z]+ [^ ?]*)\?\S*")
+
+
+def redact(text: str) -> str:
+    """``/p/<the token>`` -> ``/p/<token>``; a request line loses its query string."""
+    return _QUERY_IN_REQUEST_LINE.sub(r"\1", _TOKEN_PATH.sub("/p/<token>", text))
+
+
+class RedactTokens(logging.Filter):
+    """For loggers that print request lines (Werkzeug's development server)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in record.args)  # type: ignore[arg-type]
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        return True
+
+
+def install(logger_names: tuple[str, ...] = ("werkzeug",)) -> None:
+    for name in logger_names:
+        logger = logging.getLogger(name)
+        if not any(isinstance(existing, RedactTokens) for existing in logger.filters):
+            logger.addFilter(RedactTokens())
+
+
+try:  # gunicorn is installed for `make serve` (the "serve" extra), not for `make run`
+    from gunicorn.glogging import Logger as _GunicornLogger
+except ImportError:  # pragma: no cover
+    _GunicornLogger = None  # type: ignore[assignment, misc]
+
+if _GunicornLogger is not None:
+
+    class RedactingLogger(_GunicornLogger):  # type: ignore[misc, valid-type]
+        """Gunicorn's logger with tokens and query strings removed from the access log."""
+
+        def atoms(self, resp, req, environ, request_time):  # type: ignore[no-untyped-def]
+            values = super().atoms(resp, req, environ, request_time)
+            for key in ("U", "r", "f"):
+                if isinstance(values.get(key), str):
+                    values[key] = redact(values[key])
+            values["q"] = ""
+            return values

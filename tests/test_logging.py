@@ -1,0 +1,138 @@
+"""No patient data or tokens in the application's logs (SECURITY.md 20).
+
+A realistic day runs through the app with canary values: a failed sign-in, a sign-in, a patient added and
+corrected, a search by name, a visit with a note, a printed sheet, a server error inside a database
+statement that carries the patient's name, another clinic's patient asked for, a sign-out. Every logger the
+app or its libraries write to is captured at DEBUG (the app's, Werkzeug's and SQLAlchemy's at INFO, which is
+what an operator turns on to investigate), and none of the canaries, the birth date, the session cookie, a
+CSRF token or a password may appear in any record, its arguments or its traceback. (gunicorn's access and
+error logs are searched the same way by tests/load/test_concurrency.py.)
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from flask import Flask
+from sqlalchemy import text
+from sqlmodel import select
+
+from rehab.db import get_session
+from rehab.models import Patient, Visit, utcnow
+from rehab.services.catalogue import templates
+from rehab.services.protocol_records import create_protocol
+from rehab.services.protocols import content_from_template
+from rehab.views import handouts
+from tests.conftest import CSRF_RE, PASSWORD, RequestingClient
+from tests.test_visits import visit_form
+
+pytestmark = pytest.mark.db
+
+FIRST, LAST = "Zyxcanary", "Qwertovich"
+BIRTH_DATE = date(1937, 6, 19)
+PHONE, EMAIL = "555-0199-7731", "zyx.qwerto@canary.example"
+PATIENT_NOTE, VISIT_NOTE = "Lives with Blorpington the cat", "Snorkeldash after the stairs"
+STRANGER = ("Vexstranger", "Canarywitz")
+WRONG_EMAIL, WRONG_PASSWORD = "zyxcanary.login@nowhere.example", "Plumbus canary passphrase"
+CANARIES = [FIRST, LAST, PHONE, EMAIL, PATIENT_NOTE, VISIT_NOTE, *STRANGER, WRONG_EMAIL, WRONG_PASSWORD, PASSWORD,
+            BIRTH_DATE.isoformat(), BIRTH_DATE.strftime("%d/%m/%Y"), repr(BIRTH_DATE), "1937, 6, 19"]
+LOGGERS = ("rehab", "werkzeug", "sqlalchemy")
+
+
+class Recorder:
+    """A signed-in browser that keeps every session cookie and CSRF token it was given."""
+
+    def __init__(self, app: Flask) -> None:
+        app.test_client_class = RequestingClient  # ends the test's own reads before each request
+        self.client = app.test_client()
+        self.secrets: set[str] = set()
+
+    def _keep(self, response):  # type: ignore[no-untyped-def]
+        cookie = self.client.get_cookie("rehab_session")
+        if cookie is not None:
+            self.secrets.add(cookie.value)
+        if response.mimetype == "text/html":
+            self.secrets.update(CSRF_RE.findall(response.get_data(as_text=True)))
+        return response
+
+    def get(self, url: str):  # type: ignore[no-untyped-def]
+        return self._keep(self.client.get(url))
+
+    def submit(self, url: str, data: dict[str, str], *, form_page: str | None = None):  # type: ignore[no-untyped-def]
+        page = self.get(form_page or url)
+        token = CSRF_RE.search(page.get_data(as_text=True))
+        assert token, f"no CSRF token on {form_page or url}"
+        return self._keep(self.client.post(url, data={**data, "csrf_token": token.group(1)}))
+
+
+def everything_logged(records: list[logging.LogRecord]) -> str:
+    """Each record as a handler would write it (message and traceback), plus its raw arguments."""
+    formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
+    return "\n".join(f"{formatter.format(record)}\n{record.args!r}\n{record.msg!r}" for record in records)
+
+
+def test_a_day_in_the_clinic_logs_no_patient_data_and_no_tokens(app, clinic, therapist, make_clinic, make_patient,
+                                                               db, caplog, tmp_path):
+    app.config["SHEET_CACHE_DIR"] = str(tmp_path / "sheets")
+
+    @app.get("/_test/failing/<int:patient_id>")
+    def failing(patient_id: int):  # type: ignore[no-untyped-def]
+        """A bug: a statement that fails inside the database while carrying the patient's name."""
+        patient = get_session().get(Patient, patient_id)
+        get_session().execute(text("SELECT no_such_column FROM patient WHERE last_name = :name"),
+                              {"name": patient.last_name})  # type: ignore[union-attr]
+
+    stranger = make_patient(make_clinic("Elsewhere PT"), first_name=STRANGER[0], last_name=STRANGER[1],
+                            date_of_birth=BIRTH_DATE)
+    caplog.set_level(logging.DEBUG)
+    for name in LOGGERS:
+        caplog.set_level(logging.INFO, logger=name)
+    browser = Recorder(app)
+
+    refused = browser.submit("/login", {"email": WRONG_EMAIL, "password": WRONG_PASSWORD})
+    assert refused.status_code == 401
+    assert browser.submit("/login", {"email": therapist.email, "password": PASSWORD}).status_code == 302
+    added = browser.submit("/patients/new", {
+        "first_name": FIRST, "last_name": LAST, "date_of_birth": BIRTH_DATE.isoformat(), "chart_number": "ZQ-1",
+        "phone": PHONE, "email": EMAIL, "affected_knee": "left", "condition": "knee_oa", "language": "en",
+        "notes": PATIENT_NOTE, "anticoagulants": "1"})
+    assert added.status_code == 302
+    patient = db.exec(select(Patient).where(Patient.last_name == LAST)).one()
+    corrected = browser.submit(f"/patients/{patient.id}/edit", {
+        "first_name": FIRST, "last_name": LAST, "date_of_birth": BIRTH_DATE.isoformat(), "chart_number": "ZQ-1",
+        "phone": PHONE + "0", "email": EMAIL, "affected_knee": "both", "condition": "knee_oa", "language": "en",
+        "notes": PATIENT_NOTE, "version": str(patient.version)})
+    assert corrected.status_code == 302
+    found = browser.get(f"/patients/?q={FIRST}+{LAST}")
+    assert found.status_code == 200 and LAST in found.get_data(as_text=True)
+    create_protocol(db, patient=patient, content=content_from_template(templates()["knee_oa"]), user_id=therapist.id,
+                    now=utcnow() - timedelta(days=21), overrides=[])
+    db.commit()
+    occurred = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    recorded = browser.submit(f"/patients/{patient.id}/visits/new", visit_form(note=VISIT_NOTE, occurred_at=occurred))
+    assert recorded.status_code == 302
+    assert db.exec(select(Visit.note)).one() == VISIT_NOTE
+    assert LAST in browser.get(f"/patients/{patient.id}").get_data(as_text=True)
+    if hasattr(handouts, "print_sheet"):
+        sheet = browser.submit(f"/patients/{patient.id}/sheet", {"paper": "letter", "language": "en",
+                                                                 "include_next": "1"})
+        if sheet.status_code in (302, 303):  # printed, then fetched as a download
+            sheet = browser.get(sheet.headers["Location"])
+        assert sheet.status_code == 200 and sheet.mimetype == "application/pdf"
+    broken = browser.get(f"/_test/failing/{patient.id}")
+    assert broken.status_code == 500
+    error_id = re.search(r"\b([0-9a-f]{8})\b", broken.get_data(as_text=True).split("error id", 1)[-1])
+    assert browser.get(f"/patients/{stranger.id}").status_code == 404
+    assert browser.submit("/logout", {}, form_page="/patients/").status_code == 302
+
+    logged = everything_logged(caplog.records)
+    # The capture works: the server error is in the log with its id and traceback, to be quoted by the user.
+    assert error_id and f"unhandled error {error_id.group(1)}" in logged
+    assert "no_such_column" in logged and "Traceback" in logged
+    assert len(browser.secrets) >= 3, "the session cookie and CSRF tokens to look for"
+    for secret in [*CANARIES, *browser.secrets]:
+        assert secret not in logged, f"{secret!r} appears in the log"
+    assert not re.search(r"[?&]q=", logged)
