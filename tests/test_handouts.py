@@ -92,6 +92,9 @@ def test_spanish_sheet(app_config, therapist_client, patient, protocol):
     flat = " ".join(pdf_text(print_sheet(therapist_client, patient, language="es").data)[0].split())
     assert "Camine hacia atrás en la caminadora durante 5 minutos, 3 veces por semana" in flat
     assert "Caminar hacia atrás en la caminadora" in flat and "Aprender" in flat  # exercise and phase names
+    assert "Sus ejercicios de caminar hacia atrás" in flat or "Pare y llame" in flat  # the sheet's own words
+    assert "Su registro para las próximas 2 semanas" in flat and "Página 1 de" in flat
+    assert "Stop and call" not in flat and "Your log" not in flat
 
 
 def test_paper_sizes_and_large_print(app_config, therapist_client, patient, protocol):
