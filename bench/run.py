@@ -34,6 +34,7 @@ CONCURRENCY = int(os.environ.get("REHAB_BENCH_CLIENTS", "8"))
 SECONDS = float(os.environ.get("REHAB_BENCH_SECONDS", "8"))
 WORKERS = os.environ.get("REHAB_BENCH_WORKERS", "2")
 CSRF = re.compile(rb'name="csrf_token" value="([^"]+)"')
+SERVER_SECRET = "bench-secret-key-not-for-production-0123456789"  # noqa: S105 (a throwaway bench server)
 
 
 @dataclass
@@ -98,7 +99,7 @@ def free_port() -> int:
 
 def serve(database_url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "REHAB_DATABASE_URL": database_url, "REHAB_BIND": f"127.0.0.1:{port}",
-           "REHAB_WORKERS": WORKERS, "REHAB_SECRET_KEY": "bench-secret-key-not-for-production-0123456789",
+           "REHAB_WORKERS": WORKERS, "REHAB_SECRET_KEY": SERVER_SECRET,
            "REHAB_PASSWORD_HASH_TIME_COST": "1", "REHAB_PASSWORD_HASH_MEMORY_KIB": "8",
            "REHAB_SHEET_CACHE_DIR": str(log.parent / "sheet-cache"), "REHAB_LOGIN_MAX_FAILURES_PER_ADDRESS": "1000",
            "REHAB_ACCESS_LOG": str(log.parent / "access.log")}
@@ -267,11 +268,7 @@ def measure(database_url: str, label: str) -> list[dict]:  # type: ignore[type-a
         for index, client in enumerate(clients):
             sheet(client, index % CLINICS + 1)  # warm the cache
         results.append(drive("sheet_cached", clients, lambda c, n: sheet(c, clients.index(c) % CLINICS + 1)))
-        if "portal" in _endpoints():
-            try:
-                results.append(_portal(port, database_url))
-            except ImportError:
-                pass  # the portal's benchmark support is not there yet
+        results.append(_portal(port, database_url))
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
@@ -284,18 +281,28 @@ def measure(database_url: str, label: str) -> list[dict]:  # type: ignore[type-a
     return rows
 
 
-def _endpoints() -> set[str]:
+def issue_links(database_url: str, *, count: int) -> list[str]:
+    """Personal links for the first ``count`` heavy patients, made by the app's own service."""
     from rehab import create_app
+    from rehab.db import get_session
+    from rehab.models import Patient, utcnow
+    from rehab.services import portal
 
-    app = create_app({"TESTING": True, "SECRET_KEY": "x" * 40, "DATABASE_URL": "sqlite://"})
-    return {endpoint.split(".")[0] for endpoint in app.view_functions}
+    app = create_app({"TESTING": True, "SECRET_KEY": SERVER_SECRET, "DATABASE_URL": database_url})
+    tokens = []
+    with app.app_context():
+        session = get_session()
+        for patient_id in range(1, count + 1):
+            _, token = portal.issue_link(session, patient=session.get(Patient, patient_id), user_id=None,  # type: ignore[arg-type]
+                                         now=utcnow(), secret=SERVER_SECRET)
+            tokens.append(token)
+        session.commit()
+    return tokens
 
 
 def _portal(port: int, database_url: str) -> Result:
     """The patient portal's home page, opened through personal links issued by the app's own service."""
-    from rehab.bench_support import issue_bench_links  # type: ignore[import-not-found]
-
-    tokens = issue_bench_links(database_url, count=CONCURRENCY)
+    tokens = issue_links(database_url, count=CONCURRENCY)
     clients = [Client(port) for _ in tokens]
     for client, token in zip(clients, tokens, strict=True):
         client.request("GET", f"/p/{token}")
