@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import func, or_
@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from rehab.forms import PatientForm
 from rehab.models import EditRecord, Patient, User
-from rehab.services.records import StaleEdit, claim_version
+from rehab.services.records import StaleEdit, apply_changes, claim_version, jsonable
 
 Status = Literal["active", "archived", "all"]
 
@@ -83,9 +83,6 @@ def create_patient(session: Session, *, clinic_id: int, form: PatientForm, user_
     return patient
 
 
-def _jsonable(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, date | datetime) else value
-
 
 def update_patient(session: Session, *, patient: Patient, form: PatientForm, seen_version: int, user_id: int,
                    now: datetime) -> dict[str, list[Any]]:
@@ -94,12 +91,7 @@ def update_patient(session: Session, *, patient: Patient, form: PatientForm, see
     Raises StaleEdit when someone saved the patient after this form was opened (SECURITY.md 21)."""
     if patient.version != seen_version:
         raise StaleEdit
-    changes: dict[str, list[Any]] = {}
-    for name, new in form.model_dump().items():
-        old = getattr(patient, name)
-        if old != new:
-            changes[name] = [_jsonable(old), _jsonable(new)]
-            setattr(patient, name, new)
+    changes = apply_changes(patient, form.model_dump())
     if changes:
         patient.updated_at = now
         patient.updated_by_id = user_id
@@ -117,8 +109,8 @@ def set_archived(session: Session, *, patient: Patient, archived: bool, user_id:
     patient.updated_at = now
     patient.updated_by_id = user_id
     session.add(EditRecord(entity="patient", entity_id=patient.id, patient_id=patient.id, user_id=user_id,
-                           at=now, changes=json.dumps({"archived_at": [_jsonable(old),
-                                                                       _jsonable(patient.archived_at)]})))
+                           at=now, changes=json.dumps({"archived_at": [jsonable(old),
+                                                                       jsonable(patient.archived_at)]})))
     session.flush()
 
 

@@ -26,7 +26,7 @@ from rehab.services.catalogue import exercises, illustration_svg, templates
 from rehab.services.dose import dose_sentence
 from rehab.services.progression import RED_FLAGS, SessionReport, alerts_for
 from rehab.services.protocols import Phase
-from rehab.services.records import StaleEdit, claim_version
+from rehab.services.records import StaleEdit, apply_changes, claim_version
 
 LinkReason = Literal["ok", "unknown", "expired", "revoked", "locked"]
 
@@ -297,13 +297,7 @@ def correct_home_log(session: Session, *, log: HomeLog, form: HomeLogForm, seen_
         raise TooLate
     if log.version != seen_version:
         raise StaleEdit
-    changes: dict[str, list[Any]] = {}
-    for name, new in form.model_dump().items():
-        old = getattr(log, name)
-        if old != new:
-            changes[name] = [old.isoformat() if isinstance(old, date) else old,
-                             new.isoformat() if isinstance(new, date) else new]
-            setattr(log, name, new)
+    changes = apply_changes(log, form.model_dump())
     if changes:
         claim_version(session, log, column="version", seen=seen_version)
         log.updated_at = now

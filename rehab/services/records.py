@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import update
@@ -29,3 +30,19 @@ def claim_version(session: Session, record: SQLModel, *, column: str, seen: int)
         raise StaleEdit
     set_committed_value(record, column, seen + 1)
     return seen + 1
+
+
+def jsonable(value: Any) -> Any:
+    """A value as it is kept in an edit's history (dates as ISO text)."""
+    return value.isoformat() if isinstance(value, date | datetime) else value
+
+
+def apply_changes(record: SQLModel, values: dict[str, Any]) -> dict[str, list[Any]]:
+    """Set the fields that differ and return them as {field: [old, new]} for the edit's history."""
+    changes: dict[str, list[Any]] = {}
+    for name, new in values.items():
+        old = getattr(record, name)
+        if old != new:
+            changes[name] = [jsonable(old), jsonable(new)]
+            setattr(record, name, new)
+    return changes

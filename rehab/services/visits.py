@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func
@@ -19,7 +19,7 @@ from rehab.models import AdviceDecision, Alert, EditRecord, Patient, PhaseChange
 from rehab.services import protocol_records
 from rehab.services.progression import RED_FLAGS, Advice, SessionReport, advise, alerts_for
 from rehab.services.protocols import ProtocolContent
-from rehab.services.records import StaleEdit, claim_version
+from rehab.services.records import StaleEdit, apply_changes, claim_version
 
 # Sessions older than this do not change today's advice (weekly trend needs two weeks).
 ADVICE_WINDOW = timedelta(days=28)
@@ -56,21 +56,13 @@ def create_visit(session: Session, *, patient: Patient, protocol: Protocol, form
     return visit
 
 
-def _jsonable(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, date | datetime) else value
-
 
 def update_visit(session: Session, *, visit: Visit, form: VisitForm, seen_version: int, user_id: int,
                  now: datetime) -> dict[str, list[Any]]:
     """Apply an edit, keeping old and new values; raises StaleEdit when someone saved meanwhile."""
     if visit.version != seen_version:
         raise StaleEdit
-    changes: dict[str, list[Any]] = {}
-    for name, new in form.model_dump().items():
-        old = getattr(visit, name)
-        if old != new:
-            changes[name] = [_jsonable(old), _jsonable(new)]
-            setattr(visit, name, new)
+    changes = apply_changes(visit, form.model_dump())
     if changes:
         claim_version(session, visit, column="version", seen=seen_version)
         visit.updated_at = now
