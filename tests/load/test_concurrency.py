@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.client import HTTPException
 from pathlib import Path
@@ -61,21 +61,6 @@ SEARCH_EVERY = 10  # every tenth round a client also searches the caseload by a 
 # Older visits (1 KB notes) under the backup test: about 23 MB on SQLite, several steps' worth of the backup
 # API's 1024-page steps. PostgreSQL's pg_dump reads one snapshot whatever the size: a little history does.
 HISTORY_VISITS = 3_000 if POSTGRES_URL else 15_000
-
-
-@pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Callable[..., Gunicorn]]:
-    """Start gunicorn servers for the test; every one is stopped afterwards, whatever happened."""
-    started: list[Gunicorn] = []
-
-    def start(database_url: str, **options: object) -> Gunicorn:
-        server = Gunicorn(database_url, tmp_path / f"gunicorn-{len(started)}.log", **options)  # type: ignore[arg-type]
-        started.append(server)
-        return server.start()
-
-    yield start
-    for server in started:
-        server.stop()
 
 
 # -------------------------------------------------------------------------------------------- the load itself

@@ -11,36 +11,20 @@ from __future__ import annotations
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
 from html import unescape
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from rehab.views.auth import INVALID, THROTTLED
 from tests.conftest import PASSWORD
-from tests.load.server import Browser, Gunicorn, engine_for, fresh_database, seed
+from tests.load.server import Browser, engine_for, fresh_database, seed
 
 pytestmark = [pytest.mark.load, pytest.mark.db]
 
 WORKERS = 4
 # The worker's pid (%(p)s) first; the rest as in rehab/gunicorn_conf.py.
 ACCESS_LOG_FORMAT = '%(p)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
-
-
-@pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Callable[..., Gunicorn]]:
-    started: list[Gunicorn] = []
-
-    def start(database_url: str, **options: object) -> Gunicorn:
-        server = Gunicorn(database_url, tmp_path / f"gunicorn-{len(started)}.log", **options)  # type: ignore[arg-type]
-        started.append(server)
-        return server.start()
-
-    yield start
-    for server in started:
-        server.stop()
 
 
 def sign_in_workers(log: str) -> list[str]:
