@@ -18,6 +18,7 @@ from rehab import create_app
 from rehab.db import get_engine
 from rehab.migrate import upgrade
 from rehab.models import Clinic, HomeLog, Membership, Patient, Protocol, ProtocolVersion, User, Visit
+from rehab.models.patients import patient_search_key
 from rehab.services.catalogue import templates
 from rehab.services.passwords import hash_password, make_hasher
 from rehab.services.protocols import content_from_template
@@ -62,9 +63,10 @@ def seed(database_url: str) -> dict[str, float | int]:
             patients, protocols, versions = [], [], []
             for p in range(PATIENTS):
                 condition = conditions[p % len(conditions)]
+                first_name, last_name = rng.choice(FIRST_NAMES), f"{rng.choice(LAST_NAMES)}{p // 400 or ''}"
                 patients.append({
-                    "id": p + 1, "clinic_id": p % CLINICS + 1, "first_name": rng.choice(FIRST_NAMES),
-                    "last_name": f"{rng.choice(LAST_NAMES)}{p // 400 or ''}",
+                    "id": p + 1, "clinic_id": p % CLINICS + 1, "first_name": first_name, "last_name": last_name,
+                    "search_key": patient_search_key(first_name, last_name, f"C{p + 1:06d}"),
                     "date_of_birth": date(1940 + p % 45, 1 + p % 12, 1 + p % 28),
                     "chart_number": f"C{p + 1:06d}", "affected_knee": ("left", "right", "both")[p % 3],
                     "condition": {"knee_oa": "knee_oa", "post_tka": "post_tka", "post_aclr": "post_aclr",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from flask import current_app
+from sqlalchemy import Connection
 
 from rehab.db import get_engine
 
@@ -19,13 +22,46 @@ def alembic_config() -> Config:
     return config
 
 
+@contextlib.contextmanager
+def migration_connection() -> Iterator[Connection]:
+    """The app's database in one transaction, ready for schema changes.
+
+    On SQLite, foreign keys are off while the schema changes, as SQLite's own ALTER TABLE procedure asks:
+    batch mode alters a column by copying the table, and dropping the old copy of a table that other rows
+    point to would fail. ``foreign_key_check`` then proves that no reference broke before anything commits."""
+    with get_engine().connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        raw = connection.connection.driver_connection if sqlite else None
+        if raw is not None:
+            raw.execute("PRAGMA foreign_keys=OFF")  # only takes effect outside a transaction, hence here
+        try:
+            with connection.begin():
+                yield connection
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"the migration left {len(broken)} broken references, e.g. {broken[0]}")
+        finally:
+            if raw is not None:
+                raw.execute("PRAGMA foreign_keys=ON")
+
+
 def upgrade(revision: str = "head") -> None:
     """Upgrade the current app's database. The connection is handed to env.py through attributes."""
     config = alembic_config()
-    with get_engine().begin() as connection:
+    with migration_connection() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
     current_app.logger.info("database upgraded to %s", revision)
+
+
+def downgrade(revision: str) -> None:
+    """Downgrade the current app's database (for an install going back a release)."""
+    config = alembic_config()
+    with migration_connection() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+    current_app.logger.info("database downgraded to %s", revision)
 
 
 def check() -> None:

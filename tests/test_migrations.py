@@ -27,7 +27,7 @@ from sqlmodel.sql.sqltypes import UTCDateTime
 
 from rehab import create_app
 from rehab.db import get_engine
-from rehab.migrate import alembic_config, check, upgrade
+from rehab.migrate import alembic_config, check, downgrade, upgrade
 from rehab.models import AuditEvent, Patient, Visit
 from rehab.services.audit import GENESIS, _digest, first_broken_event
 from rehab.services.catalogue import templates
@@ -77,10 +77,8 @@ def migrate_to(app: Flask, revision: str) -> None:
 
 
 def downgrade_to(app: Flask, revision: str) -> None:
-    config = alembic_config()
-    with app.app_context(), get_engine().begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
+    with app.app_context():
+        downgrade(revision)
 
 
 def models_match(app: Flask) -> bool:
@@ -316,6 +314,10 @@ def test_populated_database_upgraded_step_by_step_keeps_every_row(migration_app,
             assert [v.pain_worst for v in session.exec(select(Visit).order_by(Visit.id))] == [1, 2, 3]
 
 
+# Columns a revision adds to tables that existed before it (its downgrade drops them again).
+COLUMNS_ADDED_BY = {"0004": {"alert": {"home_log_id"}}, "0005": {"patient": {"search_key", "last_session_at"}}}
+
+
 def test_downgrade_to_base_and_upgrade_again(migration_app):
     migrate_to(migration_app, "0004")
     populate(migration_app, "0004")
@@ -326,15 +328,31 @@ def test_downgrade_to_base_and_upgrade_again(migration_app):
         with migration_app.app_context(), get_engine().connect() as connection:
             remaining = app_tables(connection)
             assert current_revision(connection) == revision
-        # What the step leaves in place keeps its rows (alert loses only 0004's home_log_id column).
+        # What the step leaves in place keeps its rows, minus exactly the columns the step added.
         kept = {table: (columns, rows) for table, (columns, rows) in before.items() if table in remaining}
-        if "alert" in kept and revision == "0003":
-            columns, rows = kept["alert"]
-            position = columns.index("home_log_id")
-            kept["alert"] = ([c for c in columns if c != "home_log_id"],
-                             [row[:position] + row[position + 1:] for row in rows])
+        for table, dropped in COLUMNS_ADDED_BY.get(REVISIONS[REVISIONS.index(revision) + 1] if revision
+                                                   else "0001", {}).items():
+            columns, rows = kept[table]
+            keep = [i for i, column in enumerate(columns) if column not in dropped]
+            kept[table] = ([columns[i] for i in keep], [tuple(row[i] for i in keep) for row in rows])
         assert_rows_kept(migration_app, kept, f"downgrade to {revision or 'base'}")
     with migration_app.app_context(), get_engine().connect() as connection:
         assert app_tables(connection) == set()
     migrate_to(migration_app, "head")
     assert models_match(migration_app)
+
+
+def test_0005_fills_the_search_key_and_the_last_session_of_existing_patients(migration_app):
+    migrate_to(migration_app, "0004")
+    populate(migration_app, "0004")
+    with migration_app.app_context(), get_engine().begin() as connection:
+        insert(connection, "patient", [_patient(9, 1, first_name="José", last_name="Muñoz Ibáñez", chart_number=None)])
+    migrate_to(migration_app, "0005")
+    with migration_app.app_context(), Session(get_engine()) as session:
+        patients = {patient.id: patient for patient in session.exec(select(Patient))}
+    assert patients[1].search_key == "okafor margaret1 rv-1"
+    assert patients[9].search_key == "munoz ibanez jose"  # accents folded, no chart number
+    # Patient 1: visit 1 (a day after T0) is the latest; visit 2 was deleted; the home log is older.
+    assert patients[1].last_session_at == T0 + timedelta(days=1)
+    assert patients[2].last_session_at == T0 + timedelta(days=3)
+    assert patients[9].last_session_at is None

@@ -133,6 +133,26 @@ def test_search_by_name_or_chart_number(therapist_client, caseload, query, expec
     assert sorted(found) == sorted(expected)
 
 
+def test_search_ignores_accents_and_case_and_lists_by_last_name(therapist_client, clinic, make_patient, db):
+    make_patient(clinic, first_name="José", last_name="Muñoz")
+    make_patient(clinic, first_name="Ana", last_name="Munoz")
+    make_patient(clinic, first_name="Zoe", last_name="Abbott")
+    html = therapist_client.get("/patients/", query_string={"q": "MUNOZ"}).get_data(as_text=True)
+    assert html.index("Munoz, Ana") < html.index("Muñoz, José")
+    assert "Abbott" not in html
+    html = therapist_client.get("/patients/", query_string={"q": "muñoz jos"}).get_data(as_text=True)
+    assert "Muñoz, José" in html and "Munoz, Ana" not in html
+    everyone = therapist_client.get("/patients/").get_data(as_text=True)
+    assert everyone.index("Abbott, Zoe") < everyone.index("Munoz, Ana")
+    # A renamed patient is found by the new name only.
+    patient = db.exec(select(Patient).where(Patient.last_name == "Abbott")).one()
+    patient.last_name = "Zielinski"
+    db.add(patient)
+    db.commit()
+    assert "Zielinski, Zoe" in therapist_client.get("/patients/?q=zielinski").get_data(as_text=True)
+    assert "Zielinski" not in therapist_client.get("/patients/?q=abbott").get_data(as_text=True)
+
+
 def test_filter_by_condition(therapist_client, caseload):
     html = therapist_client.get("/patients/", query_string={"condition": "pfp"}).get_data(as_text=True)
     assert "Natarajan, Priya" in html and "Reyes, Samuel" not in html

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import insert
 
 from rehab.models import HomeLog, Patient, Visit, utcnow
+from rehab.models.patients import patient_search_key
 from rehab.services.catalogue import templates
 from rehab.services.protocol_records import create_protocol
 from rehab.services.protocols import content_from_template
@@ -47,7 +48,9 @@ def add_home_logs(db, patient, protocol, count: int, start_days_ago: int) -> Non
 def add_patients(db, clinic, count: int, first: int = 0) -> None:  # type: ignore[no-untyped-def]
     db.execute(insert(Patient), [dict(clinic_id=clinic.id, first_name=f"P{index}", last_name=f"Person{index:05d}",
                                       date_of_birth=date(1950, 1, 1), affected_knee="left", condition="knee_oa",
-                                      chart_number=f"C{index:05d}") for index in range(first, first + count)])
+                                      chart_number=f"C{index:05d}",
+                                      search_key=patient_search_key(f"P{index}", f"Person{index:05d}", f"C{index:05d}"))
+                                 for index in range(first, first + count)])
     db.commit()
 
 

@@ -29,14 +29,13 @@ def run_migrations_online() -> None:
             context.run_migrations()
         return
     from rehab import create_app
-    from rehab.db import get_engine
+    from rehab.migrate import migration_connection
 
     app = create_app()
-    with app.app_context(), get_engine().connect() as connection:
+    with app.app_context(), migration_connection() as connection:
         _configure(connection)
         with context.begin_transaction():
             context.run_migrations()
-        connection.commit()
 
 
 if context.is_offline_mode():

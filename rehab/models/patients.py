@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint, event
 from sqlmodel import Field, SQLModel
 
 from rehab.models.base import utcnow
+
+
+def search_text(text: str) -> str:
+    """Text folded for searching: case-folded, accents removed ("Muñoz" and "munoz" match)."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def patient_search_key(first_name: str, last_name: str, chart_number: str | None) -> str:
+    """What the caseload search matches and sorts by: "last first chart", folded. Sorting by it is sorting
+    by last name, then first name (the space sorts before any letter or digit)."""
+    return search_text(f"{last_name} {first_name} {chart_number or ''}".strip())
 
 
 class Patient(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("clinic_id", "chart_number", name="uq_patient_clinic_chart"),
         Index("ix_patient_clinic_name", "clinic_id", "last_name", "first_name"),
+        # The caseload list and search: the clinic's active patients in name order, matched on the index
+        # alone (the row is read only for the page shown).
+        Index("ix_patient_clinic_search", "clinic_id", "archived_at", "search_key"),
+        # The dashboard's "recently seen" and "quiet for 14 days".
+        Index("ix_patient_clinic_last_session", "clinic_id", "last_session_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -42,10 +60,20 @@ class Patient(SQLModel, table=True):
     updated_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     # Bumped by every edit; a form carries the version it was opened at (see services/patients.py).
     version: int = Field(default=1)
+    # Kept by the events below from the name and chart number; never set by hand.
+    search_key: str = Field(max_length=260)
+    # The latest visit or home session, kept by services/sessions.py in the same transaction as the write.
+    last_session_at: datetime | None = None
 
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
+
+
+@event.listens_for(Patient, "before_insert")
+@event.listens_for(Patient, "before_update")
+def _keep_search_key(_mapper, _connection, patient: Patient) -> None:  # type: ignore[no-untyped-def]
+    patient.search_key = patient_search_key(patient.first_name, patient.last_name, patient.chart_number)
 
 
 class EditRecord(SQLModel, table=True):

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import func, or_
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from rehab.forms import PatientForm
 from rehab.models import EditRecord, Patient, User
+from rehab.models.patients import search_text
 from rehab.services.records import StaleEdit, apply_changes, claim_version, jsonable
 
 Status = Literal["active", "archived", "all"]
@@ -39,19 +40,15 @@ def search_patients(session: Session, *, clinic_id: int, query: str = "", condit
         conditions.append(col(Patient.archived_at).is_not(None))
     if condition:
         conditions.append(Patient.condition == condition)
-    for term in query.lower().split()[:5]:
+    for term in search_text(query).split()[:5]:
         # Bound parameters only (SECURITY.md 15); % and _ typed by the user are escaped, not wildcards.
+        # Each word must appear in the folded "last first chart" key, which the clinic's index holds.
         pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        conditions.append(or_(
-            func.lower(Patient.first_name).like(pattern, escape="\\"),
-            func.lower(Patient.last_name).like(pattern, escape="\\"),
-            func.lower(Patient.chart_number).like(pattern, escape="\\"),
-        ))
+        conditions.append(col(Patient.search_key).like(pattern, escape="\\"))
     total = session.exec(select(func.count()).select_from(Patient).where(*conditions)).one()
     page = max(1, min(page, max(1, -(-total // per_page))))
     rows = session.exec(
-        select(Patient).where(*conditions)
-        .order_by(func.lower(Patient.last_name), func.lower(Patient.first_name), Patient.id)
+        select(Patient).where(*conditions).order_by(col(Patient.search_key), col(Patient.id))
         .offset((page - 1) * per_page).limit(per_page)
     ).all()
     return PatientPage(list(rows), total, page, per_page)
