@@ -18,10 +18,15 @@ workers = int(os.environ.get("REHAB_WORKERS", multiprocessing.cpu_count() * 2))
 worker_class = "sync"
 timeout = int(os.environ.get("REHAB_WORKER_TIMEOUT", "60"))
 graceful_timeout = 30
-# Recycle each worker after this many requests (with jitter, so they do not all restart at once): WeasyPrint
-# keeps a little memory per render, and a long-lived process must stay bounded.
-max_requests = int(os.environ.get("REHAB_MAX_REQUESTS", "1000"))
+# A long-lived worker must stay bounded in memory (WeasyPrint keeps a little per render). A worker is recycled
+# when its resident memory passes REHAB_WORKER_MAX_RSS_MB (checked after each request, see post_request), and
+# in any case after REHAB_MAX_REQUESTS requests (with jitter, so workers do not all restart at once). Counting
+# requests alone would restart a busy worker every few seconds at a few hundred pages a second, each restart
+# costing a fork and cold caches, while a page that renders no PDF keeps nothing.
+max_requests = int(os.environ.get("REHAB_MAX_REQUESTS", "50000"))
 max_requests_jitter = max_requests // 10
+MAX_RSS_BYTES = int(os.environ.get("REHAB_WORKER_MAX_RSS_MB", "400")) * 1_048_576
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 preload_app = True  # import once, fork many: faster start, shared memory pages
 # The access log shows the path without the query string: search terms are patient names (SECURITY.md 20).
 accesslog = os.environ.get("REHAB_ACCESS_LOG", "-")
@@ -36,3 +41,16 @@ def post_fork(server, worker) -> None:  # type: ignore[no-untyped-def]
     """Freeze the objects made while importing the app: the garbage collector then skips them, which removes
     most of the slow outliers on pages that build many objects (measured in PERFORMANCE.md)."""
     gc.freeze()
+
+
+def post_request(worker, req, environ, resp) -> None:  # type: ignore[no-untyped-def]
+    """Finish this request, then let the arbiter replace the worker if it has grown past the memory limit."""
+    try:
+        with open("/proc/self/statm") as statm:
+            resident = int(statm.read().split()[1]) * _PAGE_SIZE
+    except OSError:  # not Linux: max_requests alone bounds the worker
+        return
+    if resident > MAX_RSS_BYTES and worker.alive:
+        worker.log.info("worker %s uses %d MB, over the %d MB limit: recycling it", worker.pid,
+                        resident // 1_048_576, MAX_RSS_BYTES // 1_048_576)
+        worker.alive = False
