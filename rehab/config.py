@@ -24,6 +24,9 @@ class Defaults:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False  # set True behind HTTPS
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    # The cookie lives as long as the absolute limit and the server tracks idleness, so re-signing and re-sending
+    # an unchanged cookie on every response buys nothing.
+    SESSION_REFRESH_EACH_REQUEST = False
 
     # Login throttling (SECURITY.md 3): failures counted in the database, so every worker shares them.
     LOGIN_MAX_FAILURES_PER_ACCOUNT = 10

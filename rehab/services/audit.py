@@ -29,13 +29,17 @@ def _digest(prev_hash: str, event: AuditEvent) -> str:
     return hashlib.sha256(f"{prev_hash}|{payload}".encode()).hexdigest()
 
 
+# Runs on every audited request; built once.
+_LAST_HASH = select(AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1)
+
+
 def record_event(session: Session, *, action: str, user_id: int | None = None, clinic_id: int | None = None,
                  patient_id: int | None = None, object_type: str = "", object_id: int | None = None,
                  outcome: str = "ok", at: datetime | None = None) -> AuditEvent:
     """Append one event. Call inside a write transaction (SQLite's BEGIN IMMEDIATE serialises it)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_CHAIN_LOCK})
-    prev = session.exec(select(AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1)).first()
+    prev = session.exec(_LAST_HASH).first()
     event = AuditEvent(at=at or utcnow(), user_id=user_id, clinic_id=clinic_id, patient_id=patient_id,
                        action=action, object_type=object_type, object_id=object_id, outcome=outcome,
                        prev_hash=prev or GENESIS, hash="")

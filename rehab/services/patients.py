@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
 
 from rehab.forms import PatientForm
@@ -54,11 +54,14 @@ def search_patients(session: Session, *, clinic_id: int, query: str = "", condit
     return PatientPage(list(rows), total, page, per_page)
 
 
+# Nearly every patient page runs this; built once, bound per request.
+_PATIENT_OF_CLINIC = select(Patient).where(Patient.id == bindparam("patient_id"),
+                                           Patient.clinic_id == bindparam("clinic_id"))
+
+
 def get_patient(session: Session, *, clinic_id: int, patient_id: int) -> Patient | None:
     """The patient if it belongs to this clinic; another clinic's patient is simply not found."""
-    return session.exec(
-        select(Patient).where(Patient.id == patient_id, Patient.clinic_id == clinic_id)
-    ).first()
+    return session.exec(_PATIENT_OF_CLINIC, params={"patient_id": patient_id, "clinic_id": clinic_id}).first()
 
 
 def chart_number_taken(session: Session, *, clinic_id: int, chart_number: str | None,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from rehab.models import ClinicTemplate, Patient, PhaseChange, Protocol, ProtocolVersion, User
@@ -56,10 +57,12 @@ def get_protocol(session: Session, *, patient_id: int, protocol_id: int) -> Prot
     ).first()
 
 
+_VERSION = select(ProtocolVersion).where(ProtocolVersion.protocol_id == bindparam("protocol_id"),
+                                         ProtocolVersion.number == bindparam("number"))
+
+
 def get_version(session: Session, *, protocol_id: int, number: int) -> ProtocolVersion | None:
-    return session.exec(
-        select(ProtocolVersion).where(ProtocolVersion.protocol_id == protocol_id, ProtocolVersion.number == number)
-    ).first()
+    return session.exec(_VERSION, params={"protocol_id": protocol_id, "number": number}).first()
 
 
 def history(session: Session, *, protocol_id: int) -> list[tuple[ProtocolVersion, str]]:
