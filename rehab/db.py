@@ -118,6 +118,36 @@ def after_close(callback: Callable[[], None]) -> None:
 
 
 @contextlib.contextmanager
+def read_session() -> Iterator[Session]:
+    """A short session of its own that only reads, even during a POST: on SQLite it must not take the write
+    lock (BEGIN IMMEDIATE), which every other writer would then wait for."""
+    token = _write_intent.set(False)
+    try:
+        with Session(get_engine(), expire_on_commit=False) as session:
+            yield session
+    finally:
+        _write_intent.reset(token)
+
+
+def reads_first() -> None:
+    """This request reads before it writes: its transaction starts as a read, and ``begin_writes`` takes the
+    write lock only for the writes. For the busiest writes (a visit, a home log), so SQLite's one writer at a
+    time holds the lock for a millisecond rather than for the whole request."""
+    _write_intent.set(False)
+
+
+def begin_writes() -> None:
+    """End the request's read transaction (nothing was written: this only releases its snapshot) so the next
+    statement begins a write transaction. Loaded objects stay loaded (``expire_on_commit=False``). As under
+    PostgreSQL's READ COMMITTED, what was read may change before the write; edits guard against that with
+    their version check (``claim_version``) as everywhere else."""
+    session = g.get("db_session")
+    if session is not None and session.in_transaction():
+        session.commit()
+    _write_intent.set(True)
+
+
+@contextlib.contextmanager
 def side_transaction() -> Iterator[Session]:
     """A short write transaction of its own, committed even if the request later fails.
 

@@ -9,7 +9,6 @@ from typing import Any
 
 from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
 from flask_wtf.csrf import CSRFProtect
-from sqlmodel import Session
 
 from rehab import db
 from rehab.models import utcnow
@@ -75,10 +74,10 @@ def _portal_guarded(endpoint: str) -> bool:
 
 
 def _resolve_session(token: str) -> None:
-    """Find the live server-side session for the cookie in a short transaction of its own."""
+    """Find the live server-side session for the cookie in a short read transaction of its own."""
     now = utcnow()
     config = current_app.config
-    with Session(db.get_engine(), expire_on_commit=False) as lookup:
+    with db.read_session() as lookup:
         active, reason = accounts.find_session(
             lookup, token, now=now,
             idle=timedelta(minutes=config["IDLE_TIMEOUT_MINUTES"]),
