@@ -19,6 +19,7 @@ from rehab.db import get_engine
 from rehab.migrate import upgrade
 from rehab.models import Clinic, HomeLog, Membership, Patient, Protocol, ProtocolVersion, User, Visit
 from rehab.models.patients import patient_search_key
+from rehab.services.activity import refresh_all_last_sessions
 from rehab.services.catalogue import templates
 from rehab.services.passwords import hash_password, make_hasher
 from rehab.services.protocols import content_from_template
@@ -105,6 +106,8 @@ def seed(database_url: str) -> dict[str, float | int]:
                      "version": 1} for h in range(HOME_LOGS)]
             for chunk in chunks(logs):
                 connection.execute(insert(HomeLog), chunk)
+            # Core inserts bypass the services that keep each patient's last session (the dashboard reads it).
+            refresh_all_last_sessions(connection)
             if engine.dialect.name == "postgresql":
                 for table in ("clinic", "user_account", "patient", "protocol", "protocol_version", "visit", "home_log"):
                     connection.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608

@@ -10,6 +10,7 @@ from sqlmodel import Session, func, select
 
 from rehab.models import Clinic, Patient, User, Visit, utcnow
 from rehab.services import accounts
+from rehab.services.activity import refresh_all_last_sessions
 from rehab.services.catalogue import templates
 from rehab.services.protocol_records import create_protocol
 from rehab.services.protocols import content_from_template
@@ -90,3 +91,6 @@ def _seed_programs(session: Session, *, clinic: Clinic, user_id: int) -> None:
                 backward_walk_3m_s=(5.1 - step * 0.2) if step in (0, 8) else None,
             ))
     session.flush()
+    # The visits above are history written directly, not through the visit service that keeps each patient's
+    # last session: the dashboard's "quiet" and "recently seen" read it.
+    refresh_all_last_sessions(session)

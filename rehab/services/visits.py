@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from rehab.forms import VisitForm
 from rehab.models import AdviceDecision, Alert, EditRecord, Patient, PhaseChange, Protocol, ProtocolVersion, Visit
 from rehab.services import protocol_records
+from rehab.services.activity import refresh_last_session
 from rehab.services.progression import RED_FLAGS, Advice, SessionReport, advise, alerts_for
 from rehab.services.protocols import ProtocolContent
 from rehab.services.records import StaleEdit, apply_changes, claim_version
@@ -53,6 +54,7 @@ def create_visit(session: Session, *, patient: Patient, protocol: Protocol, form
                   created_at=now, updated_at=now, created_by_id=user_id, **form.model_dump())
     session.add(visit)
     session.flush()
+    refresh_last_session(session, patient_id=visit.patient_id)
     return visit
 
 
@@ -70,6 +72,8 @@ def update_visit(session: Session, *, visit: Visit, form: VisitForm, seen_versio
         session.add(EditRecord(entity="visit", entity_id=visit.id, patient_id=visit.patient_id,  # type: ignore[arg-type]
                                user_id=user_id, at=now, changes=json.dumps(changes)))
         session.flush()
+        if "occurred_at" in changes:  # only the visit's time can move the patient's last session
+            refresh_last_session(session, patient_id=visit.patient_id)
     return changes
 
 
@@ -80,6 +84,7 @@ def delete_visit(session: Session, *, visit: Visit, reason: str, user_id: int, n
     session.add(EditRecord(entity="visit", entity_id=visit.id, patient_id=visit.patient_id, user_id=user_id,  # type: ignore[arg-type]
                            at=now, changes=json.dumps({"deleted": [None, reason]})))
     session.flush()
+    refresh_last_session(session, patient_id=visit.patient_id)
 
 
 def visit_history(session: Session, *, visit_id: int) -> list[tuple[EditRecord, str]]:
