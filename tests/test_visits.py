@@ -246,3 +246,24 @@ def test_progress_summary_labels_important_change(therapist_client, patient, pro
     record(therapist_client, patient, tug_s="12.9")
     page = therapist_client.get(f"/patients/{patient.id}").get_data(as_text=True)
     assert "14 → 12.9 s (-1.1)" in page and "Important improvement" in page
+
+
+def test_patient_page_shows_the_ten_latest_visits_and_the_visits_page_shows_all(therapist_client, patient, protocol,
+                                                                                db):
+    start = utcnow() - timedelta(days=30)
+    for day in range(15):
+        db.add(Visit(patient_id=patient.id, clinic_id=patient.clinic_id, protocol_id=protocol.id, protocol_version=1,
+                     phase_index=0, occurred_at=start + timedelta(days=day), pain_before=1, pain_worst=2, pain_after=1,
+                     exercise="treadmill_rails", minutes=5, speed_kmh=1.2, incline_pct=0, support="both_rails"))
+    db.commit()
+    dates = [(start + timedelta(days=day)).strftime("%Y-%m-%d") for day in range(15)]
+    page = therapist_client.get(f"/patients/{patient.id}").get_data(as_text=True)
+    table = page[page.index('id="visits"'):page.index('id="home-sessions"')]
+    assert table.count("Correct</a>") == 10
+    assert dates[-1] in table and dates[5] in table and dates[4] not in table  # the newest ten
+    assert table.index(dates[-1]) < table.index(dates[5])  # newest first
+    assert "All 15 visits and home sessions" in page
+    everything = therapist_client.get(f"/patients/{patient.id}/visits").get_data(as_text=True)
+    assert everything.count("Correct</a>") == 15
+    assert all(date in everything for date in dates)
+    assert "<th scope=\"col\">Phase</th>" in everything

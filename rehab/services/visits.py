@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
 
 from rehab.forms import VisitForm
@@ -32,6 +32,35 @@ def visits_of(session: Session, *, patient_id: int, include_deleted: bool = Fals
     if not include_deleted:
         statement = statement.where(col(Visit.deleted_at).is_(None))
     return list(session.exec(statement.order_by(col(Visit.occurred_at), col(Visit.id))))
+
+
+# The patient page's queries run on every view of it: built once, bound per request (building a statement
+# costs about as much as running it on an index).
+_PATIENT_VISITS = select(Visit).where(Visit.patient_id == bindparam("patient_id"), col(Visit.deleted_at).is_(None))
+_VISITS_SINCE = _PATIENT_VISITS.where(Visit.occurred_at >= bindparam("since")).order_by(
+    col(Visit.occurred_at), col(Visit.id))
+_NEWEST_VISITS = _PATIENT_VISITS.order_by(col(Visit.occurred_at).desc(), col(Visit.id).desc())
+
+
+def recent_visits(session: Session, *, patient_id: int, since: datetime) -> list[Visit]:
+    """A patient's visits from ``since`` on, in time order: what the advice reads (see ADVICE_WINDOW)."""
+    return list(session.exec(_VISITS_SINCE, params={"patient_id": patient_id, "since": since}))
+
+
+def latest_visits(session: Session, *, patient_id: int, limit: int | None) -> list[Visit]:
+    """A patient's newest visits, newest first (the patient page shows a few; the visits page shows all)."""
+    statement = _NEWEST_VISITS if limit is None else _NEWEST_VISITS.limit(limit)
+    return list(session.exec(statement, params={"patient_id": patient_id}))
+
+
+def previous_visit(session: Session, *, patient_id: int, before: datetime, exclude_id: int | None = None
+                   ) -> Visit | None:
+    """The patient's latest visit at or before a moment (the one a new visit is compared with for alerts)."""
+    statement = select(Visit).where(Visit.patient_id == patient_id, col(Visit.deleted_at).is_(None),
+                                    Visit.occurred_at <= before)
+    if exclude_id is not None:
+        statement = statement.where(Visit.id != exclude_id)
+    return session.exec(statement.order_by(col(Visit.occurred_at).desc(), col(Visit.id).desc()).limit(1)).first()
 
 
 def get_visit(session: Session, *, patient_id: int, visit_id: int) -> Visit | None:
@@ -112,28 +141,41 @@ class AdviceContext:
     latest_visit_id: int | None
 
 
-def dose_started_at(session: Session, *, protocol: Protocol, version: ProtocolVersion) -> datetime:
+# The protocol's last phase move, last move forward and last accepted "advance", in one round trip.
+_PROTOCOL_MOVES = select(
+    select(func.max(PhaseChange.at)).where(PhaseChange.protocol_id == bindparam("protocol_id"))
+    .scalar_subquery().label("moved"),
+    select(func.max(PhaseChange.at)).where(PhaseChange.protocol_id == bindparam("protocol_id"),
+                                           col(PhaseChange.to_phase) > col(PhaseChange.from_phase))
+    .scalar_subquery().label("forward"),
+    select(func.max(AdviceDecision.at)).where(AdviceDecision.protocol_id == bindparam("protocol_id"),
+                                              AdviceDecision.advice == "advance", AdviceDecision.decision == "accepted")
+    .scalar_subquery().label("accepted"),
+)
+
+
+@dataclass(frozen=True)
+class ProtocolMoves:
+    moved: datetime | None  # the last phase move, either way
+    forward: datetime | None  # the last move to a later phase
+    accepted_advance: datetime | None  # the last accepted "advance"
+
+
+def protocol_moves(session: Session, *, protocol_id: int) -> ProtocolMoves:
+    moved, forward, accepted = session.execute(_PROTOCOL_MOVES, {"protocol_id": protocol_id}).one()
+    return ProtocolMoves(moved, forward, accepted)
+
+
+def dose_started_at(moves: ProtocolMoves, *, version: ProtocolVersion) -> datetime:
     """When the dose in force began: its version, or the last phase move if later. Visit times are entered to
     the minute, so the start is floored to its minute: a visit recorded right after accepting a change counts."""
-    moved = session.exec(
-        select(func.max(PhaseChange.at)).where(PhaseChange.protocol_id == protocol.id)
-    ).one()
-    started = max(version.created_at, moved) if moved else version.created_at
+    started = max(version.created_at, moves.moved) if moves.moved else version.created_at
     return started.replace(second=0, microsecond=0)
 
 
-def last_advance(session: Session, *, protocol_id: int) -> datetime | None:
+def last_advance(moves: ProtocolMoves) -> datetime | None:
     """The last accepted level up (an accepted "advance", or a move to a later phase)."""
-    accepted = session.exec(
-        select(func.max(AdviceDecision.at)).where(
-            AdviceDecision.protocol_id == protocol_id, AdviceDecision.advice == "advance",
-            AdviceDecision.decision == "accepted")
-    ).one()
-    forward = session.exec(
-        select(func.max(PhaseChange.at)).where(PhaseChange.protocol_id == protocol_id,
-                                               col(PhaseChange.to_phase) > col(PhaseChange.from_phase))
-    ).one()
-    times = [time for time in (accepted, forward) if time is not None]
+    times = [time for time in (moves.accepted_advance, moves.forward) if time is not None]
     return max(times) if times else None
 
 
@@ -143,6 +185,7 @@ def advice_for(session: Session, *, protocol: Protocol, visits: list[Visit], now
     version = protocol_records.get_version(session, protocol_id=protocol.id, number=protocol.latest_version)  # type: ignore[arg-type]
     assert version is not None
     content = protocol_records.load_content(version)
+    moves = protocol_moves(session, protocol_id=protocol.id)  # type: ignore[arg-type]
     phase = content.phases[protocol.current_phase]
     recent = [visit for visit in visits
               if visit.protocol_id == protocol.id and now - visit.occurred_at <= ADVICE_WINDOW]
@@ -150,8 +193,8 @@ def advice_for(session: Session, *, protocol: Protocol, visits: list[Visit], now
     latest_exercise = recent[-1].exercise if recent else None
     index = next((i for i, rx in enumerate(phase.prescriptions) if rx.exercise == latest_exercise), 0)
     advice = advise(phases=content.phases, phase_index=protocol.current_phase, prescription_index=index,
-                    sessions=reports, dose_since=dose_started_at(session, protocol=protocol, version=version),
-                    last_advance_at=last_advance(session, protocol_id=protocol.id), now=now,  # type: ignore[arg-type]
+                    sessions=reports, dose_since=dose_started_at(moves, version=version),
+                    last_advance_at=last_advance(moves), now=now,
                     speed_unit=speed_unit)
     return AdviceContext(advice, content, version, index, recent[-1].id if recent else None)
 
@@ -213,12 +256,17 @@ def raise_alerts(session: Session, *, patient: Patient, visit: Visit, previous: 
     return alerts
 
 
+_OPEN_ALERTS = (select(Alert, Patient).join(Patient, Patient.id == Alert.patient_id)  # type: ignore[arg-type]
+                .where(Alert.clinic_id == bindparam("clinic_id"), col(Alert.acknowledged_at).is_(None)))
+_OPEN_ALERTS_OF_CLINIC = _OPEN_ALERTS.order_by(col(Alert.created_at).desc()).limit(100)
+_OPEN_ALERTS_OF_PATIENT = (_OPEN_ALERTS.where(Alert.patient_id == bindparam("patient_id"))
+                           .order_by(col(Alert.created_at).desc()).limit(100))
+
+
 def open_alerts(session: Session, *, clinic_id: int, patient_id: int | None = None) -> list[tuple[Alert, Patient]]:
-    statement = select(Alert, Patient).join(Patient, Patient.id == Alert.patient_id).where(
-        Alert.clinic_id == clinic_id, col(Alert.acknowledged_at).is_(None))
-    if patient_id is not None:
-        statement = statement.where(Alert.patient_id == patient_id)
-    return list(session.exec(statement.order_by(col(Alert.created_at).desc()).limit(100)))
+    if patient_id is None:
+        return list(session.exec(_OPEN_ALERTS_OF_CLINIC, params={"clinic_id": clinic_id}))
+    return list(session.exec(_OPEN_ALERTS_OF_PATIENT, params={"clinic_id": clinic_id, "patient_id": patient_id}))
 
 
 def acknowledge(session: Session, *, alert: Alert, user_id: int, now: datetime) -> None:

@@ -73,7 +73,8 @@ def detail(patient_id: int):  # type: ignore[no-untyped-def]
     security.record_read("patient.view", patient_id=patient.id, object_type="patient", object_id=patient.id)
     return render_template("patients/detail.html", patient=patient, history=overview.history,
                            protocols=overview.protocols, active=overview.active, content=overview.content,
-                           visits=overview.visits, advice=overview.advice, alerts=overview.alerts,
+                           latest_visits=overview.latest_visits, visit_count=overview.visit_count,
+                           advice=overview.advice, alerts=overview.alerts,
                            progress=overview.progress, signature=advice_signature,
                            references=catalogue.references(), **_CHOICES)
 

@@ -192,8 +192,8 @@ def _recent_reports(now: datetime) -> list[Any]:
     """Recent visits and home sessions of the active protocol, to tell "pain above the ceiling twice"."""
     protocol = _state().protocol
     db = get_session()
-    visits = [visit_service.report_of(visit) for visit in visit_service.visits_of(db, patient_id=_patient_id())
-              if visit.protocol_id == protocol.id and now - visit.occurred_at <= portal_service.ADVICE_WINDOW]  # type: ignore[union-attr]
+    recent = visit_service.recent_visits(db, patient_id=_patient_id(), since=now - portal_service.ADVICE_WINDOW)
+    visits = [visit_service.report_of(visit) for visit in recent if visit.protocol_id == protocol.id]  # type: ignore[union-attr]
     return visits + portal_service.home_log_reports(db, patient_id=_patient_id(), protocol_id=protocol.id, now=now)  # type: ignore[union-attr, arg-type]
 
 

@@ -29,9 +29,9 @@ def portal_link_for(patient: Patient) -> PortalLink | None:
 
 
 @bp.app_template_global()
-def home_logs_for(patient: Patient) -> list[HomeLog]:
-    """The patient's home sessions, newest first, for the timeline on the patient page."""
-    return portal_service.home_logs_of(get_session(), patient_id=patient.id, limit=200)  # type: ignore[arg-type]
+def home_logs_for(patient: Patient, limit: int | None = None) -> list[HomeLog]:
+    """The patient's home sessions, newest first: the newest few on the patient page, all on the visits page."""
+    return portal_service.home_logs_of(get_session(), patient_id=patient.id, limit=limit)  # type: ignore[arg-type]
 
 
 @bp.app_template_global()

@@ -72,6 +72,15 @@ def _form_context(patient: Patient, values: dict[str, Any], errors: dict[str, st
             "speed_unit": "mph" if g.clinic.speed_unit == "mph" else "km/h", **extra}
 
 
+@bp.get("/visits")
+def index(patient_id: int):  # type: ignore[no-untyped-def]
+    """Every visit and home session of the patient, newest first (also the progress chart's data as a table)."""
+    patient = get_patient_or_404(patient_id)
+    visits = visit_service.latest_visits(get_session(), patient_id=patient.id, limit=None)  # type: ignore[arg-type]
+    security.record_read("visit.list", patient_id=patient.id, object_type="patient", object_id=patient.id)
+    return render_template("visits/index.html", patient=patient, visits=visits, active=None)
+
+
 @bp.route("/visits/new", methods=["GET", "POST"])
 def create(patient_id: int):  # type: ignore[no-untyped-def]
     """Record a visit: what the patient reported and what they did, then see the advice."""
@@ -93,9 +102,9 @@ def create(patient_id: int):  # type: ignore[no-untyped-def]
     if form is None:
         return render_template("visits/form.html", **_form_context(patient, request.form, errors, visit=None)), 422
     now = utcnow()
-    earlier = visit_service.visits_of(db, patient_id=patient.id)  # type: ignore[arg-type]
     visit = visit_service.create_visit(db, patient=patient, protocol=protocol, form=form, user_id=g.user.id, now=now)
-    previous = next((v for v in reversed(earlier) if v.occurred_at <= visit.occurred_at), None)
+    previous = visit_service.previous_visit(db, patient_id=patient.id, before=visit.occurred_at,  # type: ignore[arg-type]
+                                            exclude_id=visit.id)
     version = protocol_records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version)  # type: ignore[arg-type]
     phase = protocol_records.load_content(version).phases[protocol.current_phase]  # type: ignore[arg-type]
     ceiling = next((rx.pain_ceiling for rx in phase.prescriptions if rx.exercise == visit.exercise),
@@ -178,7 +187,7 @@ def decide(patient_id: int):  # type: ignore[no-untyped-def]
     now = utcnow()
     context = visit_service.advice_for(
         db, protocol=protocol, now=now, speed_unit=g.clinic.speed_unit,
-        visits=visit_service.visits_of(db, patient_id=patient.id),  # type: ignore[arg-type]
+        visits=visit_service.recent_visits(db, patient_id=patient.id, since=now - visit_service.ADVICE_WINDOW),  # type: ignore[arg-type]
         # The same sessions as the patient page showed, home logs included, so the signature check agrees.
         extra_sessions=home_log_reports(db, patient_id=patient.id, protocol_id=protocol.id, now=now))  # type: ignore[arg-type]
     if request.form.get("signature") != visit_service.advice_signature(context.advice):
