@@ -8,9 +8,10 @@ Core (no services, no ORM events) call ``refresh_all_last_sessions`` once afterw
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Subquery, func, union_all, update
+from sqlalchemy import Connection, Subquery, case, func, or_, union_all, update
 from sqlmodel import Session, col, select
 
 from rehab.models import HomeLog, Patient, Visit
@@ -28,6 +29,17 @@ def _sessions(patient_id: Any) -> Subquery:
         select(func.max(HomeLog.created_at).label("at"))
         .where(HomeLog.patient_id == patient_id).correlate(Patient),
     ).subquery()
+
+
+def note_session(session: Session, *, patient_id: int, at: datetime) -> None:
+    """A session was just added: move the patient's ``last_session_at`` forward to ``at`` if it is later.
+
+    One conditional UPDATE, no read: recording a visit is the busiest write, and on SQLite every writer waits
+    for it. It is safe under concurrency on PostgreSQL too: the UPDATE locks the row and re-reads it, so two
+    sessions added at once both count. Edits and deletions can move the time back: they refresh instead."""
+    current = Patient.last_session_at
+    session.execute(update(Patient).where(Patient.id == patient_id).values(  # type: ignore[arg-type]
+        last_session_at=case((or_(col(current).is_(None), col(current) < at), at), else_=current)))
 
 
 def refresh_last_session(session: Session, *, patient_id: int) -> None:

@@ -22,7 +22,7 @@ from sqlalchemy import func, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from rehab.models import Alert, Clinic, EditRecord, HomeLog, LoginAttempt, Patient, PortalLink, Protocol
-from rehab.services.activity import refresh_last_session
+from rehab.services.activity import note_session, refresh_last_session
 from rehab.services.catalogue import exercises, illustration_svg, templates
 from rehab.services.dose import dose_sentence
 from rehab.services.progression import RED_FLAGS, SessionReport, alerts_for
@@ -278,7 +278,7 @@ def create_home_log(session: Session, *, patient: Patient, protocol: Protocol, f
                   created_at=now, updated_at=now, link_id=link_id, **form.model_dump())
     session.add(log)
     session.flush()
-    refresh_last_session(session, patient_id=log.patient_id)
+    note_session(session, patient_id=log.patient_id, at=log.created_at)
     return log
 
 

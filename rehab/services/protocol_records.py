@@ -38,10 +38,11 @@ def load_content(version: ProtocolVersion) -> ProtocolContent:
     return ProtocolContent.model_validate_json(version.content)
 
 
+_ACTIVE_PROTOCOL = select(Protocol).where(Protocol.patient_id == bindparam("patient_id"), Protocol.status == "active")
+
+
 def active_protocol(session: Session, *, patient_id: int) -> Protocol | None:
-    return session.exec(
-        select(Protocol).where(Protocol.patient_id == patient_id, Protocol.status == "active")
-    ).first()
+    return session.exec(_ACTIVE_PROTOCOL, params={"patient_id": patient_id}).first()
 
 
 def protocols_of(session: Session, *, patient_id: int) -> list[Protocol]:

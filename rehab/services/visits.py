@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from rehab.forms import VisitForm
 from rehab.models import AdviceDecision, Alert, EditRecord, Patient, PhaseChange, Protocol, ProtocolVersion, Visit
 from rehab.services import protocol_records
-from rehab.services.activity import refresh_last_session
+from rehab.services.activity import note_session, refresh_last_session
 from rehab.services.progression import RED_FLAGS, Advice, SessionReport, advise, alerts_for
 from rehab.services.protocols import ProtocolContent
 from rehab.services.records import StaleEdit, apply_changes, claim_version
@@ -83,7 +83,7 @@ def create_visit(session: Session, *, patient: Patient, protocol: Protocol, form
                   created_at=now, updated_at=now, created_by_id=user_id, **form.model_dump())
     session.add(visit)
     session.flush()
-    refresh_last_session(session, patient_id=visit.patient_id)
+    note_session(session, patient_id=visit.patient_id, at=visit.occurred_at)
     return visit
 
 

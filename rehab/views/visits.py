@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 
 from rehab import security
-from rehab.db import get_session
+from rehab.db import begin_writes, get_session, reads_first
 from rehab.forms import VisitForm, local_to_utc, parse_form
 from rehab.models import Alert, Patient, Visit, utcnow
 from rehab.services import catalogue, protocol_records
@@ -85,13 +85,15 @@ def index(patient_id: int):  # type: ignore[no-untyped-def]
 def create(patient_id: int):  # type: ignore[no-untyped-def]
     """Record a visit: what the patient reported and what they did, then see the advice."""
     db = get_session()
+    reads_first()  # everything is read before the write lock is taken (see rehab/db.py)
     patient = get_patient_or_404(patient_id)
     protocol = protocol_records.active_protocol(db, patient_id=patient.id)  # type: ignore[arg-type]
     if patient.archived_at is not None or protocol is None:
         return render_template("visits/cannot_record.html", patient=patient, archived=patient.archived_at), 409
+    version = protocol_records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version)  # type: ignore[arg-type]
+    phase = protocol_records.load_content(version).phases[protocol.current_phase]  # type: ignore[arg-type]
     if request.method == "GET":
-        version = protocol_records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version)  # type: ignore[arg-type]
-        rx = protocol_records.load_content(version).phases[protocol.current_phase].prescriptions[0]  # type: ignore[arg-type]
+        rx = phase.prescriptions[0]
         values: dict[str, Any] = {
             "occurred_at": _local_input(utcnow()), "exercise": rx.exercise, "minutes": number(rx.minutes),
             "speed": _speed_for_display(rx.speed_kmh), "incline_pct": number(rx.incline_pct), "support": rx.support,
@@ -102,13 +104,12 @@ def create(patient_id: int):  # type: ignore[no-untyped-def]
     if form is None:
         return render_template("visits/form.html", **_form_context(patient, request.form, errors, visit=None)), 422
     now = utcnow()
-    visit = visit_service.create_visit(db, patient=patient, protocol=protocol, form=form, user_id=g.user.id, now=now)
-    previous = visit_service.previous_visit(db, patient_id=patient.id, before=visit.occurred_at,  # type: ignore[arg-type]
-                                            exclude_id=visit.id)
-    version = protocol_records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version)  # type: ignore[arg-type]
-    phase = protocol_records.load_content(version).phases[protocol.current_phase]  # type: ignore[arg-type]
-    ceiling = next((rx.pain_ceiling for rx in phase.prescriptions if rx.exercise == visit.exercise),
+    # The visit it is compared with for alerts: the latest one at or before it.
+    previous = visit_service.previous_visit(db, patient_id=patient.id, before=form.occurred_at)  # type: ignore[arg-type]
+    ceiling = next((rx.pain_ceiling for rx in phase.prescriptions if rx.exercise == form.exercise),
                    phase.prescriptions[0].pain_ceiling)
+    begin_writes()
+    visit = visit_service.create_visit(db, patient=patient, protocol=protocol, form=form, user_id=g.user.id, now=now)
     visit_service.raise_alerts(db, patient=patient, visit=visit, previous=previous, ceiling=ceiling, now=now)
     security.record("visit.create", patient_id=patient.id, object_type="visit", object_id=visit.id)
     db.commit()
