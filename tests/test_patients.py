@@ -166,6 +166,8 @@ def test_pagination_splits_a_large_caseload(app, therapist_client, clinic, make_
     third = therapist_client.get("/patients/?page=3").get_data(as_text=True)
     assert "Page 1 of 3" in first and "Patient0" in first and "Patient4" not in first
     assert "Patient4" in third and "Patient0" not in third
+    beyond = therapist_client.get("/patients/?page=9").get_data(as_text=True)  # a stale link: the last page
+    assert "Page 3 of 3" in beyond and "Patient4" in beyond and "5 patients" in beyond
 
 
 def test_archive_hides_from_default_list_and_shows_under_archived(therapist_client, clinic, make_patient, db):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import typing
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from sqlalchemy import bindparam, func
@@ -18,9 +19,23 @@ from rehab.services.records import StaleEdit, apply_changes, claim_version, json
 Status = Literal["active", "archived", "all"]
 
 
+class PatientRow(typing.Protocol):
+    """What a caseload row shows (a plain row, not a loaded patient object)."""
+
+    id: int
+    first_name: str
+    last_name: str
+    chart_number: str | None
+    date_of_birth: date
+    condition: str
+    condition_other: str
+    affected_knee: str
+    archived_at: datetime | None
+
+
 @dataclass(frozen=True)
 class PatientPage:
-    patients: list[Patient]
+    patients: list[PatientRow]
     total: int
     page: int
     per_page: int
@@ -30,9 +45,16 @@ class PatientPage:
         return max(1, -(-self.total // self.per_page))
 
 
+_ROW_COLUMNS = (Patient.id, Patient.first_name, Patient.last_name, Patient.chart_number, Patient.date_of_birth,
+                Patient.condition, Patient.condition_other, Patient.affected_knee, Patient.archived_at)
+
+
 def search_patients(session: Session, *, clinic_id: int, query: str = "", condition: str = "",
                     status: Status = "active", page: int = 1, per_page: int = 25) -> PatientPage:
-    """One page of the clinic's patients matching a name or chart-number search, in name order."""
+    """One page of the clinic's patients matching a name or chart-number search, in name order.
+
+    One query gives the page and the number of matches (a window count); the clinic's search index holds
+    every column the filter reads, so only the rows shown are read from the table."""
     conditions = [Patient.clinic_id == clinic_id]
     if status == "active":
         conditions.append(col(Patient.archived_at).is_(None))
@@ -45,13 +67,20 @@ def search_patients(session: Session, *, clinic_id: int, query: str = "", condit
         # Each word must appear in the folded "last first chart" key, which the clinic's index holds.
         pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         conditions.append(col(Patient.search_key).like(pattern, escape="\\"))
-    total = session.exec(select(func.count()).select_from(Patient).where(*conditions)).one()
-    page = max(1, min(page, max(1, -(-total // per_page))))
-    rows = session.exec(
-        select(Patient).where(*conditions).order_by(col(Patient.search_key), col(Patient.id))
-        .offset((page - 1) * per_page).limit(per_page)
-    ).all()
-    return PatientPage(list(rows), total, page, per_page)
+    page = max(1, page)
+
+    def fetch(number: int) -> list[Any]:
+        return list(session.exec(
+            select(*_ROW_COLUMNS, func.count().over().label("total")).where(*conditions)  # type: ignore[call-overload]
+            .order_by(col(Patient.search_key), col(Patient.id)).offset((number - 1) * per_page).limit(per_page)))
+
+    rows = fetch(page)
+    if not rows and page > 1:  # past the last page (a stale link): count, then show the last page
+        total = session.exec(select(func.count()).select_from(Patient).where(*conditions)).one()
+        page = max(1, -(-total // per_page))
+        rows = fetch(page)
+    total = rows[0].total if rows else 0
+    return PatientPage(rows, total, page, per_page)
 
 
 # Nearly every patient page runs this; built once, bound per request.
