@@ -248,6 +248,24 @@ def test_progress_summary_labels_important_change(therapist_client, patient, pro
     assert "14 → 12.9 s (-1.1)" in page and "Important improvement" in page
 
 
+def test_progress_compares_the_first_and_last_recording_of_each_measure(therapist_client, patient, protocol, db):
+    def days_ago(days: int) -> str:
+        return (datetime.now(UTC) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M")
+
+    record(therapist_client, patient, tug_s="14.0", pain_worst="5", occurred_at=days_ago(20))
+    record(therapist_client, patient, tug_s="16.0", occurred_at=days_ago(15))  # in between: not the baseline
+    record(therapist_client, patient, gait_speed_ms="1.0", occurred_at=days_ago(12))  # recorded once: not shown
+    record(therapist_client, patient, tug_s="13.5", occurred_at=days_ago(10))
+    record(therapist_client, patient, tug_s="11.0", pain_worst="1", occurred_at=days_ago(1))
+    latest = db.exec(select(Visit).where(Visit.tug_s == 11.0)).one()
+    submit(therapist_client, f"/patients/{patient.id}/visits/{latest.id}/delete", {"reason": "Wrong patient"},
+           form_page=f"/patients/{patient.id}/visits/{latest.id}/edit")
+    page = therapist_client.get(f"/patients/{patient.id}").get_data(as_text=True)
+    assert "14 → 13.5 s (-0.5)" in page  # the deleted 11.0 no longer counts
+    assert "5 → 2/10 (-3)" in page  # worst pain: first visit against the latest one left
+    assert "Gait speed" not in page
+
+
 def test_patient_page_shows_the_ten_latest_visits_and_the_visits_page_shows_all(therapist_client, patient, protocol,
                                                                                 db):
     start = utcnow() - timedelta(days=30)

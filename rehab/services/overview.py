@@ -1,14 +1,16 @@
 """Everything the patient page shows, gathered in a fixed number of queries whatever the number of visits.
 
 The page reads only what it shows: the visits the advice needs (its 28-day window), the newest few for the
-table, and the measure columns of all visits (plain tuples, not objects) for the change since baseline. The
-full list is on the visits page; the chart is an image of its own."""
+table with the number of visits, and each measure's first and last recording for the change since baseline.
+The full list is on the visits page; the chart is an image of its own."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import Float, bindparam, cast, func, literal, union_all
 from sqlmodel import Session, col, select
 
 from rehab.models import Alert, Patient, Protocol, Visit
@@ -40,7 +42,7 @@ def patient_overview(session: Session, *, patient: Patient, now: datetime, speed
     history = patient_service.patient_history(session, patient_id=patient.id, limit=20)  # type: ignore[arg-type]
     protocols = protocol_records.protocols_of(session, patient_id=patient.id)  # type: ignore[arg-type]
     active = next((protocol for protocol in protocols if protocol.status == "active"), None)
-    latest = visits.latest_visits(session, patient_id=patient.id, limit=LATEST_VISITS_SHOWN)  # type: ignore[arg-type]
+    latest, visit_count = latest_visits_counted(session, patient_id=patient.id)  # type: ignore[arg-type]
     advice = content = None
     if active is not None:
         window = visits.recent_visits(session, patient_id=patient.id, since=now - visits.ADVICE_WINDOW)  # type: ignore[arg-type]
@@ -51,16 +53,50 @@ def patient_overview(session: Session, *, patient: Patient, now: datetime, speed
     alerts = [alert for alert, _ in visits.open_alerts(session, clinic_id=patient.clinic_id, patient_id=patient.id)]
     measures = measure_rows(session, patient_id=patient.id)  # type: ignore[arg-type]
     progress = summarize_progress(measures)
-    return PatientOverview(history, protocols, active, content, latest, len(measures), advice, alerts, progress)
+    return PatientOverview(history, protocols, active, content, latest, visit_count, advice, alerts, progress)
+
+
+# The newest visits, each row carrying the number of all the patient's visits (a window count): one query.
+_LATEST_COUNTED = (select(Visit, func.count().over())
+                   .where(Visit.patient_id == bindparam("patient_id"), col(Visit.deleted_at).is_(None))
+                   .order_by(col(Visit.occurred_at).desc(), col(Visit.id).desc()).limit(LATEST_VISITS_SHOWN))
+
+
+def latest_visits_counted(session: Session, *, patient_id: int) -> tuple[list[Visit], int]:
+    """The newest visits, newest first, and how many visits the patient has in all."""
+    rows = list(session.exec(_LATEST_COUNTED, params={"patient_id": patient_id}))  # type: ignore[call-overload]
+    return [visit for visit, _ in rows], (rows[0][1] if rows else 0)
+
+
+def _measure_end(name: str, end: str) -> Any:
+    """The first or the last visit that recorded one measure: (measure, end, visit id, when, value)."""
+    column = getattr(Visit, name)
+    order = (col(Visit.occurred_at), col(Visit.id)) if end == "first" else (
+        col(Visit.occurred_at).desc(), col(Visit.id).desc())
+    return (select(literal(name).label("measure"), literal(end).label("end"), Visit.id, Visit.occurred_at,
+                   cast(column, Float).label("value"))
+            .where(Visit.patient_id == bindparam("patient_id"), col(Visit.deleted_at).is_(None),
+                   col(column).is_not(None))
+            .order_by(*order).limit(1).subquery().select())
+
+
+# The change since baseline needs, per measure, only the first and the last visit that recorded it: twelve
+# index lookups in one round trip, whatever the number of visits.
+_MEASURE_ENDS = union_all(*[_measure_end(name, end) for name in MEASURE_FIELDS for end in ("first", "last")])
 
 
 def measure_rows(session: Session, *, patient_id: int) -> list[tuple[datetime, dict[str, float | None]]]:
-    """Every visit's outcome measures in time order, as (when, {measure: value}), read as plain rows."""
-    columns = [getattr(Visit, name) for name in MEASURE_FIELDS]
-    rows = session.exec(select(Visit.occurred_at, *columns)  # type: ignore[call-overload]
-                        .where(Visit.patient_id == patient_id, col(Visit.deleted_at).is_(None))
-                        .order_by(col(Visit.occurred_at), col(Visit.id)))
-    return [(row[0], dict(zip(MEASURE_FIELDS, row[1:], strict=True))) for row in rows]
+    """(when, {measure: value}) rows in time order for ``summarize_progress``: each measure's first and last
+    recording, or nothing for a measure recorded fewer than twice."""
+    ends: dict[str, dict[str, tuple[int, datetime, float]]] = {}
+    for name, end, visit_id, at, value in session.execute(_MEASURE_ENDS, {"patient_id": patient_id}):
+        ends.setdefault(name, {})[end] = (visit_id, at, value)
+    rows: list[tuple[datetime, dict[str, float | None]]] = []
+    for name, pair in ends.items():
+        (first_id, first_at, first), (last_id, last_at, last) = pair["first"], pair["last"]
+        if first_id != last_id:
+            rows += [(first_at, {name: first}), (last_at, {name: last})]
+    return sorted(rows, key=lambda row: row[0])
 
 
 def chart_points(patient_visits: list[Visit]) -> list[ChartPoint]:
