@@ -5,6 +5,7 @@ seen" read ``Patient.last_session_at`` (kept by services/activity.py) on the (cl
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -25,9 +26,20 @@ class InactivePatient:
     since: datetime
 
 
+class TodayVisit(typing.Protocol):
+    """A row of "today's visits": only what the list shows (a clinic may see hundreds of visits a day)."""
+
+    occurred_at: datetime
+    pain_worst: int
+    minutes: float
+    patient_id: int
+    first_name: str
+    last_name: str
+
+
 @dataclass(frozen=True)
 class Dashboard:
-    today: list[tuple[Visit, Patient]]
+    today: list[TodayVisit]
     alerts: list[tuple[Alert, Patient]]
     inactive: list[InactivePatient]
     recent: list[tuple[Patient, datetime]]
@@ -44,7 +56,8 @@ def build_dashboard(session: Session, *, clinic_id: int, zone: str, now: datetim
                     inactive_limit: int = 50) -> Dashboard:
     start, end = local_day_bounds(now.astimezone(ZoneInfo(zone)).date(), zone)
     today = list(session.exec(
-        select(Visit, Patient).join(Patient, Patient.id == Visit.patient_id)
+        select(Visit.occurred_at, Visit.pain_worst, Visit.minutes, Visit.patient_id, Patient.first_name,  # type: ignore[call-overload]
+               Patient.last_name).join(Patient, Patient.id == Visit.patient_id)
         .where(Visit.clinic_id == clinic_id, col(Visit.deleted_at).is_(None), Visit.occurred_at >= start,
                Visit.occurred_at < end)
         .order_by(col(Visit.occurred_at))

@@ -206,7 +206,7 @@ def batch():  # type: ignore[no-untyped-def]
     chosen = {int(value) for value in request.form.getlist("patient_id") if value.isdigit()}
     if not chosen:
         board = build_dashboard(db, clinic_id=g.clinic.id, zone=g.clinic.timezone, now=utcnow())
-        chosen = {patient.id for _, patient in board.today}  # type: ignore[misc]
+        chosen = {visit.patient_id for visit in board.today}
     rows = db.exec(
         select(Patient, Protocol).join(Protocol, (Protocol.patient_id == Patient.id) & (Protocol.status == "active"))
         .where(Patient.clinic_id == g.clinic.id, col(Patient.id).in_(chosen), col(Patient.archived_at).is_(None))
