@@ -273,3 +273,26 @@ def test_no_sheet_without_a_protocol_and_not_for_another_clinic(app_config, ther
     assert therapist_client.get(f"/patients/{stranger.id}/sheet").status_code == 404
     assert therapist_client.get(f"/patients/{stranger.id}/report.pdf").status_code == 404
     assert count_rows(db, Protocol) == 1
+
+
+def test_a_downloaded_sheet_carries_the_patients_current_link(app_config, therapist_client, patient, protocol):
+    """The QR code and short link on the sheet are the live link's, re-derived at each download: a rotated
+    link replaces the old one on the same print, and a turned-off link leaves the sheet without one."""
+    response = submit(therapist_client, f"/patients/{patient.id}/sheet", {"paper": "letter", "language": "en"})
+    pdf_url = response.headers["Location"]
+    assert "/p/" not in pdf_text(therapist_client.get(pdf_url).data)[0]  # no link shared yet
+
+    def shared_link(action: str) -> str:
+        submit(therapist_client, f"/patients/{patient.id}/portal/{action}", {}, form_page=f"/patients/{patient.id}")
+        page = therapist_client.get(f"/patients/{patient.id}/portal/shared").get_data(as_text=True)
+        return page.split("/p/", 1)[1].split('"', 1)[0].split("<", 1)[0]
+
+    first = shared_link("share")
+    text = pdf_text(therapist_client.get(pdf_url).data)[0].replace("\n", "")
+    assert f"/p/{first}" in text
+    second = shared_link("rotate")
+    text = pdf_text(therapist_client.get(pdf_url).data)[0].replace("\n", "")
+    assert f"/p/{second}" in text and first not in text
+    submit(therapist_client, f"/patients/{patient.id}/portal/revoke", {}, form_page=f"/patients/{patient.id}")
+    text = pdf_text(therapist_client.get(pdf_url).data)[0]
+    assert second not in text.replace("\n", "") and "/p/" not in text

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import force_locale
+from sqlalchemy import bindparam
 from sqlmodel import col, select
 
 from rehab import security
 from rehab.db import get_session
 from rehab.i18n import LANGUAGES
-from rehab.models import HandoutPrint, Patient, Protocol, utcnow
+from rehab.models import HandoutPrint, Patient, PortalLink, Protocol, utcnow
 from rehab.services import audit, protocol_records
 from rehab.services import handouts as sheets
+from rehab.services import portal as portal_service
 from rehab.views.patients import get_patient_or_404
 from rehab.views.portal import portal_required
 
@@ -32,7 +35,8 @@ def _cache_dir() -> Path:
     return folder
 
 
-def render_sheet(snapshot: dict[str, Any] | str, *, digest: str, portal_url: str | None = None) -> bytes:
+def render_sheet(snapshot: dict[str, Any] | str | Callable[[], str], *, digest: str,
+                 portal_url: str | None = None) -> bytes:
     """The PDF for a snapshot (a dict, or its stored JSON), from the disk cache when this exact sheet was
     rendered before: a cached download reads one file and never parses the snapshot.
 
@@ -42,6 +46,8 @@ def render_sheet(snapshot: dict[str, Any] | str, *, digest: str, portal_url: str
     cached = _cache_dir() / f"{key}.pdf"
     if cached.is_file():
         return cached.read_bytes()
+    if callable(snapshot):  # read only on a miss: a cached download never loads the snapshot
+        snapshot = snapshot()
     if isinstance(snapshot, str):
         snapshot = json.loads(snapshot)
     pdf = sheets.html_to_pdf(sheet_html(snapshot, portal_url=portal_url), static_root=_static_root())  # type: ignore[arg-type]
@@ -132,25 +138,45 @@ def print_sheet(patient_id: int):  # type: ignore[no-untyped-def]
 
 def portal_url_for(patient_id: int) -> str | None:
     """The patient's live personal link, for the QR code on the sheet (re-derived; never stored)."""
-    from rehab.services import portal as portal_service
+    return _portal_url(portal_service.live_link(get_session(), patient_id=patient_id))
 
-    link = portal_service.live_link(get_session(), patient_id=patient_id)
+
+def _portal_url(link: PortalLink | None) -> str | None:
     if link is None or portal_service.link_status(link, utcnow()) != "ok":
         return None
     token = portal_service.derive_token(current_app.secret_key, link)  # type: ignore[arg-type]
     return url_for("portal.open", token=token, _external=True)
 
 
+# A printed sheet's download, the most frequent request after a print: the print (without its snapshot, which
+# only a first render reads), scoped to the clinic, and the patient's live link for the QR code, in one query.
+_PRINT_FOR_DOWNLOAD = (
+    select(HandoutPrint.id, HandoutPrint.digest, HandoutPrint.printed_at, PortalLink)
+    .join(Patient, Patient.id == HandoutPrint.patient_id)  # type: ignore[arg-type]
+    .outerjoin(PortalLink, (PortalLink.patient_id == Patient.id) & col(PortalLink.revoked_at).is_(None))  # type: ignore[arg-type]
+    .where(HandoutPrint.id == bindparam("print_id"), HandoutPrint.patient_id == bindparam("patient_id"),
+           Patient.clinic_id == bindparam("clinic_id"))
+    .order_by(col(PortalLink.id).desc()).limit(1)
+)
+
+
 @bp.get("/patients/<int:patient_id>/sheets/<int:print_id>.pdf")
 def sheet_pdf(patient_id: int, print_id: int):  # type: ignore[no-untyped-def]
     """A printed sheet as PDF: rendered the first time, then served from the cache."""
-    patient = get_patient_or_404(patient_id)
-    record = get_session().get(HandoutPrint, print_id)
-    if record is None or record.patient_id != patient.id:
+    db = get_session()
+    row = db.exec(_PRINT_FOR_DOWNLOAD, params={"print_id": print_id, "patient_id": patient_id,  # type: ignore[call-overload]
+                                               "clinic_id": g.clinic.id}).first()
+    if row is None:
+        get_patient_or_404(patient_id)  # another clinic's patient: recorded as a denial
         abort(404)
-    security.record_read("sheet.download", patient_id=patient.id, object_type="handout_print", object_id=record.id)
-    pdf = render_sheet(record.snapshot, digest=record.digest, portal_url=portal_url_for(patient.id))  # type: ignore[arg-type]
-    return pdf_response(pdf, sheets.sheet_filename(record.printed_at))
+    _, digest, printed_at, link = row
+    security.record_read("sheet.download", patient_id=patient_id, object_type="handout_print", object_id=print_id)
+
+    def snapshot() -> str:
+        return db.exec(select(HandoutPrint.snapshot).where(HandoutPrint.id == print_id)).one()
+
+    pdf = render_sheet(snapshot, digest=digest, portal_url=_portal_url(link))
+    return pdf_response(pdf, sheets.sheet_filename(printed_at))
 
 
 @bp.post("/p/sheet")
