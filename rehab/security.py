@@ -74,15 +74,15 @@ def _portal_guarded(endpoint: str) -> bool:
 
 
 def _resolve_session(token: str) -> None:
-    """Find the live server-side session for the cookie in a short read transaction of its own."""
+    """Find the live server-side session for the cookie (never under SQLite's write lock)."""
     now = utcnow()
     config = current_app.config
-    with db.read_session() as lookup:
+    with db.lookup_session() as lookup:
         active, reason = accounts.find_session(
             lookup, token, now=now,
             idle=timedelta(minutes=config["IDLE_TIMEOUT_MINUTES"]),
             absolute=timedelta(hours=config["ABSOLUTE_SESSION_HOURS"]),
-        )  # closing the session detaches the rows without expiring them
+        )  # a session of its own detaches the rows on closing, without expiring them
     if active is None:
         session.clear()
         if reason == "idle":

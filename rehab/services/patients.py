@@ -53,8 +53,9 @@ def search_patients(session: Session, *, clinic_id: int, query: str = "", condit
                     status: Status = "active", page: int = 1, per_page: int = 25) -> PatientPage:
     """One page of the clinic's patients matching a name or chart-number search, in name order.
 
-    One query gives the page and the number of matches (a window count); the clinic's search index holds
-    every column the filter reads, so only the rows shown are read from the table."""
+    The clinic's search index holds every column the filter reads: the count reads the index alone, and the
+    page walks it in name order, reading from the table only the rows shown. (A window count in the page query
+    would be one query fewer but reads every match: 7 ms instead of 1 for a clinic of 2,000.)"""
     conditions = [Patient.clinic_id == clinic_id]
     if status == "active":
         conditions.append(col(Patient.archived_at).is_(None))
@@ -67,19 +68,11 @@ def search_patients(session: Session, *, clinic_id: int, query: str = "", condit
         # Each word must appear in the folded "last first chart" key, which the clinic's index holds.
         pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         conditions.append(col(Patient.search_key).like(pattern, escape="\\"))
-    page = max(1, page)
-
-    def fetch(number: int) -> list[Any]:
-        return list(session.exec(
-            select(*_ROW_COLUMNS, func.count().over().label("total")).where(*conditions)  # type: ignore[call-overload]
-            .order_by(col(Patient.search_key), col(Patient.id)).offset((number - 1) * per_page).limit(per_page)))
-
-    rows = fetch(page)
-    if not rows and page > 1:  # past the last page (a stale link): count, then show the last page
-        total = session.exec(select(func.count()).select_from(Patient).where(*conditions)).one()
-        page = max(1, -(-total // per_page))
-        rows = fetch(page)
-    total = rows[0].total if rows else 0
+    total = session.exec(select(func.count()).select_from(Patient).where(*conditions)).one()
+    page = max(1, min(page, max(1, -(-total // per_page))))
+    rows = list(session.exec(
+        select(*_ROW_COLUMNS).where(*conditions)  # type: ignore[call-overload]
+        .order_by(col(Patient.search_key), col(Patient.id)).offset((page - 1) * per_page).limit(per_page)))
     return PatientPage(rows, total, page, per_page)
 
 
