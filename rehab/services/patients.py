@@ -143,11 +143,12 @@ class HistoryEntry:
     changes: dict[str, list[Any]]
 
 
+_PATIENT_EDITS = (select(EditRecord, User.name).outerjoin(User, User.id == EditRecord.user_id)  # type: ignore[arg-type]
+                  .where(EditRecord.patient_id == bindparam("patient_id"), EditRecord.entity == "patient")
+                  .order_by(col(EditRecord.at).desc(), col(EditRecord.id).desc()))
+
+
 def patient_history(session: Session, *, patient_id: int, limit: int = 50) -> list[HistoryEntry]:
     """The latest edits of a patient record, newest first, with who made them."""
-    rows = session.exec(
-        select(EditRecord, User.name).outerjoin(User, User.id == EditRecord.user_id)
-        .where(EditRecord.patient_id == patient_id, EditRecord.entity == "patient")
-        .order_by(col(EditRecord.at).desc(), col(EditRecord.id).desc()).limit(limit)
-    )
+    rows = session.exec(_PATIENT_EDITS.limit(limit), params={"patient_id": patient_id})
     return [HistoryEntry(record.at, name or "Unknown", json.loads(record.changes)) for record, name in rows]

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
 from pydantic import ValidationError, ValidationInfo, field_validator
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from rehab.models import Alert, Clinic, EditRecord, HomeLog, LoginAttempt, Patient, PortalLink, Protocol
@@ -102,11 +102,13 @@ def _revoke_live_links(session: Session, *, patient_id: int, now: datetime) -> N
                     .values(revoked_at=now).execution_options(synchronize_session=False))
 
 
+_LIVE_LINK = (select(PortalLink).where(PortalLink.patient_id == bindparam("patient_id"),
+                                       col(PortalLink.revoked_at).is_(None)).order_by(col(PortalLink.id).desc()))
+
+
 def live_link(session: Session, *, patient_id: int) -> PortalLink | None:
     """The patient's link that is not revoked (it may have expired or be locked), for the share section."""
-    return session.exec(select(PortalLink).where(PortalLink.patient_id == patient_id,
-                                                 col(PortalLink.revoked_at).is_(None))
-                        .order_by(col(PortalLink.id).desc())).first()
+    return session.exec(_LIVE_LINK, params={"patient_id": patient_id}).first()
 
 
 def link_status(link: PortalLink, now: datetime) -> LinkReason:
@@ -313,11 +315,17 @@ def correct_home_log(session: Session, *, log: HomeLog, form: HomeLogForm, seen_
     return changes
 
 
+# The patient page reads these on every view: built once, bound per request.
+_HOME_LOGS = (select(HomeLog).where(HomeLog.patient_id == bindparam("patient_id"))
+              .order_by(col(HomeLog.session_date).desc(), col(HomeLog.id).desc()))
+_RECENT_HOME_LOGS = select(HomeLog).where(HomeLog.patient_id == bindparam("patient_id"),
+                                          HomeLog.protocol_id == bindparam("protocol_id"),
+                                          HomeLog.session_date >= bindparam("since"))
+
+
 def home_logs_of(session: Session, *, patient_id: int, limit: int | None = None) -> list[HomeLog]:
     """A patient's home logs, newest first."""
-    statement = (select(HomeLog).where(HomeLog.patient_id == patient_id)
-                 .order_by(col(HomeLog.session_date).desc(), col(HomeLog.id).desc()))
-    return list(session.exec(statement.limit(limit) if limit else statement))
+    return list(session.exec(_HOME_LOGS.limit(limit) if limit else _HOME_LOGS, params={"patient_id": patient_id}))
 
 
 def get_home_log(session: Session, *, patient_id: int, log_id: int) -> HomeLog | None:
@@ -345,8 +353,8 @@ def home_log_reports(session: Session, *, patient_id: int, protocol_id: int, now
                      window: timedelta = ADVICE_WINDOW) -> list[SessionReport]:
     """The protocol's recent home sessions as reports for the advice engine (one query)."""
     since = (now - window).date()
-    logs = session.exec(select(HomeLog).where(HomeLog.patient_id == patient_id, HomeLog.protocol_id == protocol_id,
-                                              HomeLog.session_date >= since))
+    logs = session.exec(_RECENT_HOME_LOGS, params={"patient_id": patient_id, "protocol_id": protocol_id,
+                                                   "since": since})
     return sorted((report for report in map(report_of_log, logs) if now - report.at <= window),
                   key=lambda report: report.at)
 

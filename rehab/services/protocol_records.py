@@ -45,10 +45,12 @@ def active_protocol(session: Session, *, patient_id: int) -> Protocol | None:
     return session.exec(_ACTIVE_PROTOCOL, params={"patient_id": patient_id}).first()
 
 
+_PROTOCOLS_OF = select(Protocol).where(Protocol.patient_id == bindparam("patient_id")).order_by(
+    col(Protocol.created_at).desc())
+
+
 def protocols_of(session: Session, *, patient_id: int) -> list[Protocol]:
-    return list(session.exec(
-        select(Protocol).where(Protocol.patient_id == patient_id).order_by(col(Protocol.created_at).desc())
-    ))
+    return list(session.exec(_PROTOCOLS_OF, params={"patient_id": patient_id}))
 
 
 def get_protocol(session: Session, *, patient_id: int, protocol_id: int) -> Protocol | None:

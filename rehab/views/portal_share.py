@@ -10,7 +10,8 @@ import json
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
-from sqlmodel import select
+from sqlalchemy import bindparam
+from sqlmodel import col, select
 
 from rehab import security
 from rehab.db import get_session
@@ -34,12 +35,15 @@ def home_logs_for(patient: Patient, limit: int | None = None) -> list[HomeLog]:
     return portal_service.home_logs_of(get_session(), patient_id=patient.id, limit=limit)  # type: ignore[arg-type]
 
 
+_HOME_LOG_EDITS = (select(EditRecord).where(EditRecord.patient_id == bindparam("patient_id"),
+                                            EditRecord.entity == "home_log").order_by(col(EditRecord.at)))
+
+
 @bp.app_template_global()
 def home_log_corrections(patient: Patient) -> dict[int, list[tuple[Any, dict[str, list[Any]]]]]:
     """What the patient changed in their entries: log id -> [(when, {field: [old, new]})], oldest first."""
     corrections: dict[int, list[tuple[Any, dict[str, list[Any]]]]] = {}
-    for record in get_session().exec(select(EditRecord).where(EditRecord.patient_id == patient.id,
-                                                              EditRecord.entity == "home_log").order_by(EditRecord.at)):
+    for record in get_session().exec(_HOME_LOG_EDITS, params={"patient_id": patient.id}):
         corrections.setdefault(record.entity_id, []).append((record.at, json.loads(record.changes)))
     return corrections
 
