@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
@@ -47,6 +48,9 @@ def _load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
     app.config.from_prefixed_env("REHAB")
     if test_config:
         app.config.update(test_config)
+    # The session cookie is sent once, at sign-in (SESSION_REFRESH_EACH_REQUEST is off): it must live as long as
+    # the server-side session may.
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=app.config["ABSOLUTE_SESSION_HOURS"])
     if not app.config["DATABASE_URL"]:
         os.makedirs(app.instance_path, exist_ok=True)
         path = os.path.join(app.instance_path, "rehab.sqlite3")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 # The placeholder that `create_app` refuses outside debug and testing (SECURITY.md 18).
 DEFAULT_SECRET_KEY = "change-me"  # noqa: S105 (the placeholder we refuse)
 
@@ -23,9 +21,8 @@ class Defaults:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False  # set True behind HTTPS
-    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
-    # The cookie lives as long as the absolute limit and the server tracks idleness, so re-signing and re-sending
-    # an unchanged cookie on every response buys nothing.
+    # The cookie lives as long as ABSOLUTE_SESSION_HOURS (create_app sets PERMANENT_SESSION_LIFETIME from it) and
+    # the server tracks idleness, so re-signing and re-sending an unchanged cookie on every response buys nothing.
     SESSION_REFRESH_EACH_REQUEST = False
 
     # Login throttling (SECURITY.md 3): failures counted in the database, so every worker shares them.

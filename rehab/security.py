@@ -92,8 +92,15 @@ def _resolve_session(token: str) -> None:
             flash("Your session reached its time limit. Sign in again to continue.", "info")
         return
     if now - active.record.last_seen_at >= _TOUCH_EVERY:
-        with db.side_transaction() as writer:
-            accounts.touch_session(writer, session_id=active.record.id, now=now)
+        session_id = active.record.id
+
+        def _touch() -> None:
+            with db.side_transaction() as writer:
+                accounts.touch_session(writer, session_id=session_id, now=now)
+
+        # After the request's own session is closed: a GET's lookup runs in it, and a second connection
+        # writing while it is open would hold two connections (PostgreSQL) or wait on itself (SQLite without WAL).
+        db.after_close(_touch)
     g.user, g.clinic, g.user_session = active.user, active.clinic, active.record
 
 

@@ -213,6 +213,23 @@ def test_the_cookie_is_secure_when_the_install_says_it_is_served_over_https(app,
     assert "Secure" in response.headers["Set-Cookie"]
 
 
+def test_the_cookie_lives_as_long_as_the_installs_absolute_session_limit(database_url, therapist):
+    """The cookie is sent when the session changes, not on every page: it must last as long as the server-side
+    session may, 24 hours for an install that allows 24-hour sessions."""
+    from email.utils import parsedate_to_datetime
+
+    from rehab import create_app
+    from tests.conftest import base_config
+
+    app = create_app({**base_config(database_url), "ABSOLUTE_SESSION_HOURS": 24})
+    client = app.test_client()
+    response = sign_in(client, therapist.email)
+    expires = re.search(r"Expires=([^;]+)", response.headers["Set-Cookie"]).group(1)
+    assert abs(parsedate_to_datetime(expires) - (utcnow() + timedelta(hours=24))) < timedelta(minutes=1)
+    client.get("/patients/")  # the first page may still store something (a message shown, a form token)
+    assert "Set-Cookie" not in client.get("/patients/").headers
+
+
 def test_each_sign_in_gets_its_own_server_side_session(app, client, therapist, db):
     sign_in(client, therapist.email)
     second_browser = app.test_client()

@@ -349,8 +349,8 @@ def test_0005_fills_the_search_key_and_the_last_session_of_existing_patients(mig
     migrate_to(migration_app, "0005")
     with migration_app.app_context(), Session(get_engine()) as session:
         patients = {patient.id: patient for patient in session.exec(select(Patient))}
-    assert patients[1].search_key == "okafor margaret1 rv-1"
-    assert patients[9].search_key == "munoz ibanez jose"  # accents folded, no chart number
+    assert patients[1].search_key == "okafor\x1fmargaret1\x1frv-1"
+    assert patients[9].search_key == "munoz ibanez\x1fjose\x1f"  # accents folded, no chart number
     # Patient 1: visit 1 (a day after T0) is the latest; visit 2 was deleted; the home log is older.
     assert patients[1].last_session_at == T0 + timedelta(days=1)
     assert patients[2].last_session_at == T0 + timedelta(days=3)

@@ -142,8 +142,11 @@ def test_search_ignores_accents_and_case_and_lists_by_last_name(therapist_client
     assert "Abbott" not in html
     html = therapist_client.get("/patients/", query_string={"q": "muñoz jos"}).get_data(as_text=True)
     assert "Muñoz, José" in html and "Munoz, Ana" not in html
+    make_patient(clinic, first_name="Al", last_name="Van Der Berg")
+    make_patient(clinic, first_name="Zed", last_name="Van")
     everyone = therapist_client.get("/patients/").get_data(as_text=True)
     assert everyone.index("Abbott, Zoe") < everyone.index("Munoz, Ana")
+    assert everyone.index("Van, Zed") < everyone.index("Van Der Berg, Al")  # by last name, then first name
     # A renamed patient is found by the new name only.
     patient = db.exec(select(Patient).where(Patient.last_name == "Abbott")).one()
     patient.last_name = "Zielinski"

@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 from sqlmodel import select
 
 from rehab.models import AdviceDecision, Alert, EditRecord, PhaseChange, Protocol, ProtocolVersion, Visit, utcnow
@@ -285,3 +286,27 @@ def test_patient_page_shows_the_ten_latest_visits_and_the_visits_page_shows_all(
     assert everything.count("Correct</a>") == 15
     assert all(date in everything for date in dates)
     assert "<th scope=\"col\">Phase</th>" in everything
+
+
+def test_a_visit_is_not_saved_against_a_protocol_changed_while_it_was_recorded(therapist_client, patient, protocol,
+                                                                               db, monkeypatch):
+    """The visit's checks are read before the write lock is taken; a phase moved by someone else in between
+    must refuse the visit (nothing saved, what was typed kept) rather than record it against the old phase."""
+    import rehab.views.visits as views
+
+    real_begin_writes = views.begin_writes
+
+    def someone_moves_the_phase_first() -> None:
+        real_begin_writes()
+        db.execute(update(Protocol).where(Protocol.id == protocol.id).values(current_phase=1))
+        db.commit()
+
+    monkeypatch.setattr(views, "begin_writes", someone_moves_the_phase_first)
+    response = record(therapist_client, patient, note="Walked well, a little sore")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 409
+    assert "The protocol changed while you were recording" in html and "Walked well, a little sore" in html
+    assert count_rows(db, Visit) == 0
+    monkeypatch.setattr(views, "begin_writes", real_begin_writes)
+    assert record(therapist_client, patient).status_code == 302  # saved once the page is current
+    assert db.exec(select(Visit)).one().phase_index == 1

@@ -17,10 +17,15 @@ def search_text(text: str) -> str:
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
+# Between the parts of the key: sorts before any printable character (so "Van, Zed" comes before
+# "Van Der Berg, Al", as by last name then first name) and never appears in a search word (it is whitespace).
+KEY_SEPARATOR = "\x1f"
+
+
 def patient_search_key(first_name: str, last_name: str, chart_number: str | None) -> str:
-    """What the caseload search matches and sorts by: "last first chart", folded. Sorting by it is sorting
-    by last name, then first name (the space sorts before any letter or digit)."""
-    return search_text(f"{last_name} {first_name} {chart_number or ''}".strip())
+    """What the caseload search matches and sorts by: last name, first name and chart number, folded.
+    Sorting by it is sorting by last name, then first name."""
+    return KEY_SEPARATOR.join(search_text(part) for part in (last_name, first_name, chart_number or ""))
 
 
 class Patient(SQLModel, table=True):

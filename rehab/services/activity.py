@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Subquery, case, func, or_, union_all, update
+from sqlalchemy import Connection, Subquery, case, func, or_, type_coerce, union_all, update
 from sqlmodel import Session, col, select
 
 from rehab.models import HomeLog, Patient, Visit
@@ -38,8 +38,9 @@ def note_session(session: Session, *, patient_id: int, at: datetime) -> None:
     for it. It is safe under concurrency on PostgreSQL too: the UPDATE locks the row and re-reads it, so two
     sessions added at once both count. Edits and deletions can move the time back: they refresh instead."""
     current = Patient.last_session_at
+    moment = type_coerce(at, Patient.__table__.c.last_session_at.type)  # stored as the column stores times
     session.execute(update(Patient).where(Patient.id == patient_id).values(  # type: ignore[arg-type]
-        last_session_at=case((or_(col(current).is_(None), col(current) < at), at), else_=current)))
+        last_session_at=case((or_(col(current).is_(None), col(current) < moment), moment), else_=current)))
 
 
 def refresh_last_session(session: Session, *, patient_id: int) -> None:

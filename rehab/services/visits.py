@@ -245,6 +245,18 @@ def decisions_of(session: Session, *, patient_id: int, limit: int = 20) -> list[
 # --------------------------------------------------------------------------------------------------- alerts
 
 
+def still_recordable(session: Session, *, protocol_id: int, version: int, phase_index: int) -> bool:
+    """Checked once the visit's write transaction holds the lock: the patient is not archived and the protocol
+    is still active at the version and phase the visit is recorded against. On PostgreSQL the protocol row is
+    share-locked until commit, so it cannot change before the visit lands; SQLite's write lock does the same."""
+    return session.execute(
+        select(Protocol.id).join(Patient, Patient.id == Protocol.patient_id)  # type: ignore[arg-type]
+        .where(Protocol.id == protocol_id, Protocol.status == "active", Protocol.latest_version == version,
+               Protocol.current_phase == phase_index, col(Patient.archived_at).is_(None))
+        .with_for_update(read=True, of=Protocol)  # type: ignore[arg-type]
+    ).first() is not None
+
+
 def raise_alerts(session: Session, *, patient: Patient, visit: Visit, previous: Visit | None, ceiling: int,
                  now: datetime) -> list[Alert]:
     """Alerts for the therapists' dashboard from a newly recorded visit."""

@@ -104,11 +104,17 @@ def create(patient_id: int):  # type: ignore[no-untyped-def]
     if form is None:
         return render_template("visits/form.html", **_form_context(patient, request.form, errors, visit=None)), 422
     now = utcnow()
-    # The visit it is compared with for alerts: the latest one at or before it.
-    previous = visit_service.previous_visit(db, patient_id=patient.id, before=form.occurred_at)  # type: ignore[arg-type]
     ceiling = next((rx.pain_ceiling for rx in phase.prescriptions if rx.exercise == form.exercise),
                    phase.prescriptions[0].pain_ceiling)
     begin_writes()
+    if not visit_service.still_recordable(db, protocol_id=protocol.id, version=protocol.latest_version,  # type: ignore[arg-type]
+                                          phase_index=protocol.current_phase):
+        db.rollback()
+        reads_first()  # the page below only reads
+        return render_template("visits/form.html", **_form_context(patient, request.form, {}, visit=None,
+                                                                   protocol_changed=True)), 409
+    # The visit it is compared with for alerts: the latest one at or before it, read under the lock too.
+    previous = visit_service.previous_visit(db, patient_id=patient.id, before=form.occurred_at)  # type: ignore[arg-type]
     visit = visit_service.create_visit(db, patient=patient, protocol=protocol, form=form, user_id=g.user.id, now=now)
     visit_service.raise_alerts(db, patient=patient, visit=visit, previous=previous, ceiling=ceiling, now=now)
     security.record("visit.create", patient_id=patient.id, object_type="visit", object_id=visit.id)

@@ -27,8 +27,11 @@ depends_on = None
 def _search_key(first_name: str, last_name: str, chart_number: str | None) -> str:
     # A copy of rehab.models.patients.patient_search_key as it was at this revision: a migration must give
     # the same result whatever the app's code becomes later.
-    decomposed = unicodedata.normalize("NFKD", f"{last_name} {first_name} {chart_number or ''}".strip().casefold())
-    return "".join(char for char in decomposed if not unicodedata.combining(char))
+    def fold(text: str) -> str:
+        decomposed = unicodedata.normalize("NFKD", text.casefold())
+        return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+    return "\x1f".join(fold(part) for part in (last_name, first_name, chart_number or ""))
 
 
 def upgrade() -> None:
