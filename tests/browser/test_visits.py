@@ -46,6 +46,8 @@ def test_three_visits_pain_2_2_7_advance_then_regress(page, live_server, therapi
     page.get_by_label("Or override, because").fill("Flare-up after gardening, not the walking")
     page.get_by_role("button", name="Override").click()
     assert "Advice overridden." in page.locator(".flash").inner_text()
-    # The chart and its data table show all three visits.
-    page.get_by_text("Chart data as a table (3 visits)").click()
-    assert page.locator(".data-table tbody tr").count() == 3
+    # The chart's data is on the visits page: a table of all three visits, with their phase.
+    page.get_by_role("link", name="Chart data as a table").click()
+    assert page.get_by_role("heading", name="Visits and home sessions").is_visible()
+    rows = page.locator("section[aria-labelledby=visits] tbody tr")
+    assert rows.count() == 3 and "1 / 7 / 1" in rows.first.inner_text()  # newest first
