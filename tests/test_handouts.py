@@ -296,3 +296,119 @@ def test_a_downloaded_sheet_carries_the_patients_current_link(app_config, therap
     submit(therapist_client, f"/patients/{patient.id}/portal/revoke", {}, form_page=f"/patients/{patient.id}")
     text = pdf_text(therapist_client.get(pdf_url).data)[0]
     assert second not in text.replace("\n", "") and "/p/" not in text
+
+
+def _sample_snapshot(**options):  # type: ignore[no-untyped-def]
+    return sheets.build_sheet_snapshot(
+        patient_name="Dorothy Whitfield", clinic={"name": "Riverside PT", "address": "", "phone": "555"},
+        therapist_name="Pat", protocol_title="Knee", version_number=1,
+        content=content_from_template(templates()["knee_oa"]), phase_index=0,
+        options=sheets.SheetOptions(**options), printed_on=utcnow().date(), speed_unit="kmh")
+
+
+def test_list_numbers_and_bullets_are_written_into_the_text(app_config, therapist_client, patient, protocol):
+    """The steps and tips carry their own "1." and "•" (cheaper for WeasyPrint than list markers), so they
+    read in order; a browser printing the page itself gets the same CSS inline."""
+    flat = " ".join(pdf_text(print_sheet(therapist_client, patient).data)[0].replace("\xa0", " ").split())
+    steps = exercises()["treadmill_rails"].text("en").steps
+    assert all(f"{number}. {step.split()[0]}" in flat for number, step in enumerate(steps, start=1))
+    assert "• Use a clear, flat path" in flat
+    from rehab.views.handouts import sheet_css, sheet_html
+
+    with app_config.test_request_context():
+        snapshot = _sample_snapshot(large_print=True, paper="a4")
+        page, bare, css = sheet_html(snapshot), sheet_html(snapshot, inline_css=False), sheet_css(snapshot)
+    assert "<style>" in page and "size: A4" in page and "<style>" not in bare
+    assert "size: A4" in css and "font-size: 17pt" in css
+
+
+def test_the_printed_qr_code_is_the_links_code_drawn_sharp(app_config, therapist_client, patient, protocol):
+    import segno
+    from pypdf.generic import BooleanObject
+
+    submit(therapist_client, f"/patients/{patient.id}/portal/share", {}, form_page=f"/patients/{patient.id}")
+    shared = therapist_client.get(f"/patients/{patient.id}/portal/shared").get_data(as_text=True)
+    link = "http://localhost/p/" + shared.split("/p/", 1)[1].split('"', 1)[0].split("<", 1)[0]
+    reader = PdfReader(io.BytesIO(print_sheet(therapist_client, patient).data))
+    (image,) = {image.name: image for page in reader.pages for image in page.images}.values()  # pages share it
+    assert image.indirect_reference.get_object()["/Interpolate"] == BooleanObject(False)  # sharp modules
+    modules = [[bool(dark) for dark in row] for row in segno.make(link, error="m").matrix_iter(scale=1, border=4)]
+    pixels = image.image.convert("L")
+    scale = pixels.width // len(modules)
+    assert [[pixels.getpixel((x * scale + scale // 2, y * scale + scale // 2)) < 128 for x in range(len(row))]
+            for y, row in enumerate(modules)] == modules
+
+
+def test_two_first_downloads_of_one_sheet_at_once_both_succeed(app_config, monkeypatch):
+    """Two workers rendering the same new sheet at once (a double click) each write a temporary file of their
+    own: with one shared name, the second rename found the file gone and that download failed."""
+    from rehab.views.handouts import render_sheet
+
+    both_written = threading.Barrier(2, timeout=10)
+    rename = Path.replace
+
+    def rename_together(self, target):  # type: ignore[no-untyped-def]
+        if self.suffix == ".tmp":
+            both_written.wait()
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "replace", rename_together)
+    monkeypatch.setattr(sheets, "html_to_pdf", lambda *args, **kwargs: b"%PDF-sheet")
+    snapshot, results = _sample_snapshot(), []
+
+    def download() -> None:
+        with app_config.test_request_context():
+            try:
+                results.append(render_sheet(snapshot, digest="one-sheet"))
+            except Exception as error:  # noqa: BLE001 (the failure is what the test looks for)
+                results.append(error)
+
+    threads = [threading.Thread(target=download) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [b"%PDF-sheet", b"%PDF-sheet"]
+    assert [path.name for path in Path(app_config.config["SHEET_CACHE_DIR"]).iterdir()] == ["one-sheet.pdf"]
+
+
+def test_a_stylesheet_is_parsed_once_for_every_render_that_uses_it(monkeypatch):
+    parsed = []
+
+    class CountingCSS(sheets.CSS):
+        def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            parsed.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(sheets, "CSS", CountingCSS)
+    css = f"@page {{ size: A5 }} /* {threading.get_ident()} {id(parsed)} */"  # text no earlier test parsed
+    pdfs = [sheets.html_to_pdf(f"<p>sheet {n}</p>", static_root=STATIC, css=css) for n in range(2)]
+    assert parsed == [1]
+    for pdf in pdfs:
+        assert [round(float(v)) for v in PdfReader(io.BytesIO(pdf)).pages[0].mediabox[2:]] == [420, 595]
+
+
+def test_rendering_leaves_the_garbage_collector_on(monkeypatch):
+    import gc
+
+    sheets.html_to_pdf("<p>fine</p>", static_root=STATIC)
+    assert gc.isenabled()
+
+    class Broken:
+        def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            raise ValueError("cannot render")
+
+    monkeypatch.setattr(sheets, "HTML", Broken)
+    with pytest.raises(ValueError, match="cannot render"):
+        sheets.html_to_pdf("<p>broken</p>", static_root=STATIC)
+    assert gc.isenabled()
+
+
+def test_the_warm_up_renders_without_the_database(tmp_path):
+    from rehab import create_app
+    from rehab.views.handouts import warm_up
+    from tests.conftest import base_config
+
+    # The folder does not exist: any query would fail. gunicorn runs the warm-up before forking its workers,
+    # where a connection would be shared by every worker.
+    warm_up(create_app(base_config(f"sqlite:///{tmp_path}/missing/rehab.sqlite3")))

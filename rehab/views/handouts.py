@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import force_locale
 from sqlalchemy import bindparam
 from sqlmodel import col, select
@@ -50,22 +51,56 @@ def render_sheet(snapshot: dict[str, Any] | str | Callable[[], str], *, digest: 
         snapshot = snapshot()
     if isinstance(snapshot, str):
         snapshot = json.loads(snapshot)
-    pdf = sheets.html_to_pdf(sheet_html(snapshot, portal_url=portal_url), static_root=_static_root())  # type: ignore[arg-type]
-    temporary = cached.with_suffix(f".{key[:8]}.tmp")
-    temporary.write_bytes(pdf)
-    temporary.replace(cached)  # atomic: a concurrent reader sees the whole file or none
+    pdf = sheets.html_to_pdf(sheet_html(snapshot, portal_url=portal_url, inline_css=False),  # type: ignore[arg-type]
+                             static_root=_static_root(), css=sheet_css(snapshot))  # type: ignore[arg-type]
+    # A temporary file of its own, then renamed (atomic): a concurrent reader sees the whole file or none, and
+    # two workers rendering the same sheet at once (a double click) each rename their own file; with one
+    # shared temporary name, the second rename found it gone and that download failed.
+    with tempfile.NamedTemporaryFile(dir=cached.parent, prefix=f"{key[:8]}.", suffix=".tmp", delete=False) as out:
+        out.write(pdf)
+    Path(out.name).replace(cached)
     return pdf
 
 
-def sheet_html(snapshot: dict[str, Any], *, portal_url: str | None = None) -> str:
-    qr = None
-    if portal_url:
-        import segno
-
-        qr = segno.make(portal_url, error="m").svg_data_uri(scale=4, dark="#000000")
+def sheet_html(snapshot: dict[str, Any], *, portal_url: str | None = None, inline_css: bool = True) -> str:
+    """The sheet as HTML; with ``inline_css`` its CSS is inside (a whole page, as a browser would print it),
+    otherwise ``sheet_css`` gives it apart (for ``html_to_pdf``, which parses it once per process)."""
+    qr = sheets.qr_data_uri(portal_url) if portal_url else None
     with force_locale(snapshot["options"]["language"]):
         return render_template("handouts/sheet.html", sheet=snapshot, portal_url=portal_url, portal_qr=qr,
-                               short_url=_short(portal_url))
+                               short_url=_short(portal_url), inline_css=inline_css)
+
+
+def sheet_css(snapshot: dict[str, Any]) -> str:
+    """The sheet's CSS for this snapshot's paper, print size and language."""
+    with force_locale(snapshot["options"]["language"]):
+        return render_template("handouts/sheet.css", sheet=snapshot)
+
+
+def warm_up(app: Flask) -> None:
+    """Parse every variant of the sheet's CSS and render two made-up sheets (no database), so the process
+    starts with WeasyPrint's fonts, caches and stylesheets loaded: a worker's first sheet otherwise took
+    about 0.3 s longer. gunicorn calls it in the master, before it forks the workers (rehab/gunicorn_conf.py)."""
+    from datetime import date
+
+    from rehab.services.catalogue import templates
+    from rehab.services.protocols import content_from_template
+
+    content = content_from_template(templates()["knee_oa"])
+    with app.test_request_context():
+        for paper in ("letter", "a4"):
+            for large_print in (False, True):
+                for language in LANGUAGES:
+                    options = sheets.SheetOptions(paper=paper, large_print=large_print, language=language)
+                    snapshot = sheets.build_sheet_snapshot(
+                        patient_name="Sample Patient", clinic={"name": "Clinic", "address": "Road", "phone": "555"},
+                        therapist_name="Therapist", protocol_title="Sample", version_number=1, content=content,
+                        phase_index=0, options=options, printed_on=date(2026, 1, 1), speed_unit="kmh")
+                    css = sheet_css(snapshot)
+                    sheets.warm_stylesheet(css, static_root=_static_root())
+                    if (paper, large_print, language) in (("letter", False, "en"), ("a4", True, "es")):
+                        html = sheet_html(snapshot, portal_url="https://example.invalid/p/sample", inline_css=False)
+                        sheets.html_to_pdf(html, static_root=_static_root(), css=css)
 
 
 def _short(url: str | None) -> str | None:
@@ -241,15 +276,16 @@ def batch():  # type: ignore[no-untyped-def]
     if not rows:
         flash("No sheets to print: nobody with an active protocol was seen today.", "info")
         return redirect(url_for("dashboard.index"))
-    htmls = []
+    pages = []
     for patient, protocol in rows:
         options = sheets.SheetOptions(paper=g.clinic.paper_size, language=patient.language)
         snapshot = new_snapshot(patient, protocol, options)
         record = _record_print(patient, protocol, snapshot, source="batch")
         security.record("sheet.print", patient_id=patient.id, object_type="handout_print", object_id=record.id)
-        htmls.append(sheet_html(snapshot, portal_url=portal_url_for(patient.id)))  # type: ignore[arg-type]
+        pages.append((sheet_html(snapshot, portal_url=portal_url_for(patient.id), inline_css=False),  # type: ignore[arg-type]
+                      sheet_css(snapshot)))
     db.commit()
-    pdf = sheets.merge_pdfs(htmls, static_root=_static_root())
+    pdf = sheets.merge_pdfs(pages, static_root=_static_root())
     return pdf_response(pdf, sheets.sheet_filename(utcnow(), kind="home-exercises-batch"))
 
 
