@@ -44,6 +44,8 @@ def when_ready(server) -> None:  # type: ignore[no-untyped-def]
     its first sheet. Safe to fork: the warm-up opens no database connection and WeasyPrint starts no thread."""
     from rehab.views.handouts import warm_up
 
+    if not server.cfg.preload_app:  # the master has no app to warm (and must not load one for the workers)
+        return
     try:
         warm_up(server.app.wsgi())
     except Exception:  # a sheet that cannot render must not keep every other page from being served
