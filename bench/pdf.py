@@ -17,8 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 APP_SECRET = "bench-secret-key-not-for-production-0123"  # noqa: S105 (a throwaway bench app)
 
 
-def sheet_html_for(database_url: str, patient_id: int) -> str:
-    """The HTML of a patient's home sheet, rendered by the app itself (for the Chromium comparison)."""
+def sheet_html_for(database_url: str, patient_id: int) -> tuple[str, str, str]:
+    """A patient's home sheet as the app renders it: the whole page with its CSS inside (what Chromium would
+    print), and the page and its CSS apart (what the app hands WeasyPrint, which parses the CSS once)."""
     from flask import g
     from sqlmodel import select
 
@@ -26,7 +27,7 @@ def sheet_html_for(database_url: str, patient_id: int) -> str:
     from rehab.db import get_session
     from rehab.models import Clinic, Patient, Protocol, User
     from rehab.services.handouts import SheetOptions
-    from rehab.views.handouts import new_snapshot, sheet_html
+    from rehab.views.handouts import new_snapshot, sheet_css, sheet_html
 
     app = create_app({"TESTING": True, "SECRET_KEY": APP_SECRET, "DATABASE_URL": database_url})
     with app.test_request_context():
@@ -34,7 +35,8 @@ def sheet_html_for(database_url: str, patient_id: int) -> str:
         patient = session.get(Patient, patient_id)
         g.user, g.clinic = session.get(User, 1), session.get(Clinic, patient.clinic_id)  # type: ignore[union-attr]
         protocol = session.exec(select(Protocol).where(Protocol.patient_id == patient_id)).one()
-        return sheet_html(new_snapshot(patient, protocol, SheetOptions()))  # type: ignore[arg-type]
+        snapshot = new_snapshot(patient, protocol, SheetOptions())  # type: ignore[arg-type]
+        return sheet_html(snapshot), sheet_html(snapshot, inline_css=False), sheet_css(snapshot)
 
 
 def chromium_print(html: str, runs: int = 7) -> Result:
@@ -71,26 +73,28 @@ def rss_mb():
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1_048_576
 
-html, static, renders = Path(sys.argv[1]).read_text(), Path(sys.argv[2]), int(sys.argv[3])
+html, css = Path(sys.argv[1]).read_text(), Path(sys.argv[2]).read_text()
+static, renders = Path(sys.argv[3]), int(sys.argv[4])
 for _ in range(20):  # warm: fonts, caches and the allocator's arenas settle first
-    html_to_pdf(html, static_root=static)
+    html_to_pdf(html, static_root=static, css=css)
 start, began = rss_mb(), time.perf_counter()
 for _ in range(renders):
-    html_to_pdf(html, static_root=static)
+    html_to_pdf(html, static_root=static, css=css)
 seconds, end = time.perf_counter() - began, rss_mb()
 print(json.dumps({"start": start, "end": end, "seconds": seconds}))
 """
 
 
-def sheet_memory(html: str, renders: int = 300) -> dict[str, float | int | str]:
+def sheet_memory(html: str, css: str, renders: int = 300) -> dict[str, float | int | str]:
     """Resident memory of a fresh process rendering the same sheet ``renders`` times after 20 warm-up renders:
     what a long-lived worker keeps per render (the reason workers are recycled)."""
     with tempfile.TemporaryDirectory() as folder:
-        source = Path(folder) / "sheet.html"
+        source, style = Path(folder) / "sheet.html", Path(folder) / "sheet.css"
         source.write_text(html, encoding="utf-8")
-        done = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, str(source), str(ROOT / "rehab" / "static"),  # noqa: S603
-                               str(renders)], capture_output=True, text=True, cwd=ROOT, timeout=600,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+        style.write_text(css, encoding="utf-8")
+        done = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, str(source), str(style),  # noqa: S603
+                               str(ROOT / "rehab" / "static"), str(renders)], capture_output=True, text=True,
+                              cwd=ROOT, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT)})
     if done.returncode != 0:
         return {"name": "sheet_memory", "renders": renders, "errors": 1, "first_error": done.stderr[-300:],
                 "rps": 0, "p50_ms": 0, "p95_ms": 0, "p99_ms": 0}

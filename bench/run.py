@@ -83,14 +83,14 @@ def measure(database_url: str, label: str) -> list[dict]:  # type: ignore[type-a
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
-    html = sheet_html_for(database_url, 1)
-    results.append(chromium_print(html))
+    page, body, css = sheet_html_for(database_url, 1)
+    results.append(chromium_print(page))
     rows = [result.row() for result in results]
     for row in rows:
         if row["name"] in throughput:
             row["wrk_rps"] = throughput[row["name"]]  # type: ignore[assignment]
     if label == "sqlite":  # the renderer's memory does not depend on the database: measured once
-        rows.append(sheet_memory(html))
+        rows.append(sheet_memory(body, css))
     for row in rows:
         row["database"] = label
     return rows
