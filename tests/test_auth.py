@@ -222,12 +222,15 @@ def test_the_cookie_lives_as_long_as_the_installs_absolute_session_limit(databas
     from tests.conftest import base_config
 
     app = create_app({**base_config(database_url), "ABSOLUTE_SESSION_HOURS": 24})
-    client = app.test_client()
-    response = sign_in(client, therapist.email)
-    expires = re.search(r"Expires=([^;]+)", response.headers["Set-Cookie"]).group(1)
-    assert abs(parsedate_to_datetime(expires) - (utcnow() + timedelta(hours=24))) < timedelta(minutes=1)
-    client.get("/patients/")  # the first page may still store something (a message shown, a form token)
-    assert "Set-Cookie" not in client.get("/patients/").headers
+    try:
+        client = app.test_client()
+        response = sign_in(client, therapist.email)
+        expires = re.search(r"Expires=([^;]+)", response.headers["Set-Cookie"]).group(1)
+        assert abs(parsedate_to_datetime(expires) - (utcnow() + timedelta(hours=24))) < timedelta(minutes=1)
+        client.get("/patients/")  # the first page may still store something (a message shown, a form token)
+        assert "Set-Cookie" not in client.get("/patients/").headers
+    finally:
+        app.extensions["rehab.db"].dispose()  # this app's own pool: closed here, not left to the collector
 
 
 def test_each_sign_in_gets_its_own_server_side_session(app, client, therapist, db):
