@@ -22,7 +22,7 @@ from sqlalchemy import bindparam, func, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from rehab.models import Alert, Clinic, EditRecord, HomeLog, LoginAttempt, Patient, PortalLink, Protocol
-from rehab.services.activity import note_session, refresh_last_session
+from rehab.services.activity import note_session
 from rehab.services.catalogue import exercises, illustration_svg, templates
 from rehab.services.dose import dose_sentence
 from rehab.services.progression import RED_FLAGS, SessionReport, alerts_for
@@ -309,9 +309,7 @@ def correct_home_log(session: Session, *, log: HomeLog, form: HomeLogForm, seen_
         session.add(EditRecord(entity="home_log", entity_id=log.id, patient_id=log.patient_id, user_id=None,  # type: ignore[arg-type]
                                at=now, changes=json.dumps(changes)))
         session.flush()
-        # A log counts when it was logged (created_at), which a correction keeps; refreshed all the same so
-        # that every write to a home log keeps the patient's last session, whatever the rule becomes.
-        refresh_last_session(session, patient_id=log.patient_id)
+        # No last-session upkeep: a log counts from when it was logged (created_at), which a correction keeps.
     return changes
 
 

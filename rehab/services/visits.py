@@ -53,14 +53,10 @@ def latest_visits(session: Session, *, patient_id: int, limit: int | None) -> li
     return list(session.exec(statement, params={"patient_id": patient_id}))
 
 
-def previous_visit(session: Session, *, patient_id: int, before: datetime, exclude_id: int | None = None
-                   ) -> Visit | None:
+def previous_visit(session: Session, *, patient_id: int, before: datetime) -> Visit | None:
     """The patient's latest visit at or before a moment (the one a new visit is compared with for alerts)."""
-    statement = select(Visit).where(Visit.patient_id == patient_id, col(Visit.deleted_at).is_(None),
-                                    Visit.occurred_at <= before)
-    if exclude_id is not None:
-        statement = statement.where(Visit.id != exclude_id)
-    return session.exec(statement.order_by(col(Visit.occurred_at).desc(), col(Visit.id).desc()).limit(1)).first()
+    return session.exec(_NEWEST_VISITS.where(Visit.occurred_at <= bindparam("before")).limit(1),
+                        params={"patient_id": patient_id, "before": before}).first()
 
 
 def get_visit(session: Session, *, patient_id: int, visit_id: int) -> Visit | None:
