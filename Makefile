@@ -5,7 +5,28 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 FLASK := $(BIN)/flask --app rehab
 
-.PHONY: run test lint serve bench clean
+# Debian/Ubuntu packages, named only here: `make run` and `make test` check them before anything else (and
+# install them when run as root), `.ci/run` installs them, the README lists them.
+# Running: Python's venv, and WeasyPrint's Pango, HarfBuzz (with its subsetter, which embeds only the glyphs a
+# sheet uses) and fontconfig, and the DejaVu fonts the sheets are set in.
+RUN_PACKAGES := python3-venv libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 fontconfig \
+	fonts-dejavu-core
+# Testing, on top: Chromium for the browser tests, pdftoppm to turn sheets into pictures, npm for axe-core.
+TEST_PACKAGES := chromium poppler-utils npm
+# CI only: the PostgreSQL server the database tests run against a second time.
+CI_PACKAGES := postgresql
+
+.PHONY: run test lint serve bench clean system-packages-run system-packages-test print-system-packages
+
+system-packages-run:
+	@PYTHON=$(PYTHON) scripts/system-packages $(RUN_PACKAGES)
+
+system-packages-test:
+	@PYTHON=$(PYTHON) scripts/system-packages $(RUN_PACKAGES) $(TEST_PACKAGES)
+
+# For .ci/run: every package, one line.
+print-system-packages:
+	@echo $(RUN_PACKAGES) $(TEST_PACKAGES) $(CI_PACKAGES)
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -16,9 +37,14 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/activate
-	$(BIN)/pip install --quiet -e '.[test,serve]'
+$(VENV)/.installed-serve: pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install --quiet -e '.[serve]'
 	touch $@ $(VENV)/.installed
+
+# The test extra includes gunicorn (the load tests serve through it).
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed $(VENV)/.installed-serve
 
 # axe-core for the accessibility checks in the browser tests (pinned in package-lock.json).
 node_modules/axe-core/axe.min.js: package-lock.json
@@ -36,14 +62,14 @@ CATALOGS := $(patsubst %.po,%.mo,$(wildcard rehab/translations/*/LC_MESSAGES/mes
 	$(BIN)/pybabel --quiet compile -i $< -o $@
 
 ## Install, migrate, seed the demo clinic when the database is empty, and serve on http://127.0.0.1:$(PORT)
-run: $(VENV)/.installed instance/config.py $(CATALOGS)
+run: system-packages-run $(VENV)/.installed instance/config.py $(CATALOGS)
 	$(FLASK) migrate
 	$(FLASK) seed-demo
 	@echo "Serving on http://127.0.0.1:$(PORT)  (Ctrl+C to stop)"
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 ## Install the test dependencies and run every test (browser tests need /usr/bin/chromium)
-test: $(VENV)/.installed-test $(CATALOGS) node_modules/axe-core/axe.min.js
+test: system-packages-test $(VENV)/.installed-test $(CATALOGS) node_modules/axe-core/axe.min.js
 	$(BIN)/ruff check rehab tests bench
 	$(BIN)/pytest -q
 	@if [ -n "$$REHAB_TEST_POSTGRES_URL" ]; then \
@@ -53,12 +79,12 @@ test: $(VENV)/.installed-test $(CATALOGS) node_modules/axe-core/axe.min.js
 
 ## Production-style serving: gunicorn, sensible workers, recycled workers, no query strings in the access log.
 ## Needs REHAB_SECRET_KEY (or instance/config.py) and refuses DEBUG.
-serve: $(VENV)/.installed-test $(CATALOGS)
+serve: system-packages-run $(VENV)/.installed-serve $(CATALOGS)
 	$(FLASK) migrate
 	$(BIN)/gunicorn -c python:rehab.gunicorn_conf "rehab:create_app()"
 
 ## Seed a clinic chain, serve it like `make serve`, measure every page; prints a table, writes bench/results.json
-bench: $(VENV)/.installed-test $(CATALOGS)
+bench: system-packages-test $(VENV)/.installed-test $(CATALOGS)
 	$(BIN)/python bench/run.py
 
 lint: $(VENV)/.installed-test

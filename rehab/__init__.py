@@ -42,10 +42,14 @@ def create_app(test_config: dict[str, Any] | None = None, *, instance_path: str 
 
 
 def _load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
-    """Defaults, then instance/config.py, then REHAB_* variables, then the test dict."""
+    """Defaults, then instance/config.py, then REHAB_* variables, then the given dict.
+
+    A test app (the dict says ``TESTING``) reads neither the install's instance/config.py nor the shell's
+    REHAB_* variables: a developer's ``PATIENTS_PER_PAGE = 2`` must not change what the tests see."""
     app.config.from_object(Defaults)
-    app.config.from_pyfile("config.py", silent=True)
-    app.config.from_prefixed_env("REHAB")
+    if not (test_config and test_config.get("TESTING")):
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env("REHAB")
     if test_config:
         app.config.update(test_config)
     # The session cookie is sent once, at sign-in (SESSION_REFRESH_EACH_REQUEST is off): it must live as long as

@@ -39,6 +39,17 @@ class Defaults:
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
     MAX_FORM_MEMORY_SIZE = 2 * 1024 * 1024
 
+    # The patient portal (SECURITY.md 22-24): a patient session ends after PORTAL_SESSION_HOURS, or
+    # PORTAL_IDLE_MINUTES without a page; an address that tries PORTAL_MAX_BAD_TOKENS_PER_ADDRESS wrong links in
+    # LOGIN_THROTTLE_WINDOW_MINUTES is refused for the rest of the window.
+    PORTAL_SESSION_HOURS = 2
+    PORTAL_IDLE_MINUTES = 30
+    PORTAL_MAX_BAD_TOKENS_PER_ADDRESS = 10
+
+    # Rendered sheets are kept here by content (an unchanged sheet is never rendered twice). Empty means
+    # instance/sheet-cache.
+    SHEET_CACHE_DIR = ""
+
     PATIENTS_PER_PAGE = 25
     WTF_CSRF_TIME_LIMIT = None  # the session's own lifetime bounds the token
     # Log each request's SQL statement count (used by tests and `make bench`).

@@ -94,9 +94,10 @@ def database_url(template_database: str, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def app(database_url: str) -> Iterator[Flask]:
+def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     # No app context stays pushed during the test: each request must get its own `g`, as in production.
-    app = create_app(base_config(database_url))
+    # Its own instance folder: the sheet cache and anything else an app keeps there stay out of the checkout.
+    app = create_app(base_config(database_url), instance_path=str(tmp_path / "instance"))
     if POSTGRES_URL:
         _empty_postgres_tables(engine_of(app))
     yield app

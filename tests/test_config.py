@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,7 @@ from sqlmodel import Session, SQLModel, func, select
 from rehab import ConfigurationError, create_app
 from rehab.config import DEFAULT_SECRET_KEY, Defaults
 from rehab.db import EXTENSION_KEY, side_transaction
-from rehab.models import Clinic, Patient
+from rehab.models import Clinic, Patient, UserSession, utcnow
 from rehab.services import accounts
 from tests.conftest import PASSWORD, base_config, csrf_from, sign_in
 
@@ -114,6 +114,41 @@ def test_the_test_settings_override_everything(instance, built, monkeypatch):
     monkeypatch.setenv("REHAB_PATIENTS_PER_PAGE", "7")
     app = production_app(instance, built, SECRET_KEY=secrets.token_urlsafe(32), PATIENTS_PER_PAGE=9)
     assert app.config["PATIENTS_PER_PAGE"] == 9
+
+
+# ------------------------------------------------------------------------- tests depend on nothing outside
+
+
+@pytest.fixture
+def developer_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """What a developer's own install may hold: a short page in instance/config.py, a short idle timeout in the
+    shell. Set before the app fixture builds the test app."""
+    folder = tmp_path / "developer-instance"
+    folder.mkdir()
+    (folder / "config.py").write_text("PATIENTS_PER_PAGE = 2\nIDLE_TIMEOUT_MINUTES = 1\n")
+    monkeypatch.setenv("REHAB_PATIENTS_PER_PAGE", "2")
+    monkeypatch.setenv("REHAB_IDLE_TIMEOUT_MINUTES", "1")
+    return folder
+
+
+def test_a_test_app_reads_neither_the_instance_config_nor_the_shell(developer_settings, built, tmp_path):
+    app = create_app(base_config(f"sqlite:///{tmp_path / 'isolated.sqlite3'}"), instance_path=str(developer_settings))
+    built.append(app)
+    assert app.config["PATIENTS_PER_PAGE"] == Defaults.PATIENTS_PER_PAGE
+    assert app.config["IDLE_TIMEOUT_MINUTES"] == Defaults.IDLE_TIMEOUT_MINUTES
+
+
+def test_the_suites_apps_behave_as_shipped_whatever_the_developer_set(developer_settings, therapist_client,
+                                                                        therapist, clinic, make_patient, db):
+    for index in range(3):
+        make_patient(clinic, last_name=f"Isolated{index}")
+    html = therapist_client.get("/patients/").get_data(as_text=True)
+    assert all(f"Isolated{index}" in html for index in range(3))  # one page of 25, not 2
+    record = db.exec(select(UserSession).where(UserSession.user_id == therapist.id)).one()
+    record.last_seen_at = utcnow() - timedelta(minutes=5)  # idle past the developer's 1 minute, not 15
+    db.add(record)
+    db.commit()
+    assert "<h1>Patients</h1>" in therapist_client.get("/patients/").get_data(as_text=True)
 
 
 def test_without_a_database_url_the_database_lives_in_the_instance_folder(instance, built):

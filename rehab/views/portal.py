@@ -39,15 +39,12 @@ PENDING_ENDPOINTS = frozenset({"portal.check", "portal.language", "portal.text_s
 TEXT_SIZES = ("normal", "large")
 _PREFERENCE_KEYS = ("portal_language", "portal_text_size")
 
-# Defaults; an install may override them in its config.
-SESSION_HOURS = 2
-IDLE_MINUTES = 30
 PENDING_MINUTES = 15
-MAX_BAD_TOKENS_PER_ADDRESS = 10
 
 
-def _setting(name: str, default: int) -> int:
-    return int(current_app.config.get(name, default))
+def _setting(name: str) -> float:
+    """A portal limit from the settings (defaults in rehab/config.py)."""
+    return float(current_app.config[name])
 
 
 # -------------------------------------------------------------------------------------------------- the guard
@@ -92,8 +89,8 @@ def require_patient_session() -> Any:
         return invalid_link(state, action="portal.session")
     moment = int(now.timestamp())
     started, seen = session.get("portal_started", 0), session.get("portal_seen", 0)
-    if moment - started > _setting("PORTAL_SESSION_HOURS", SESSION_HOURS) * 3600 \
-            or moment - seen > _setting("PORTAL_IDLE_MINUTES", IDLE_MINUTES) * 60:
+    if moment - started > _setting("PORTAL_SESSION_HOURS") * 3600 \
+            or moment - seen > _setting("PORTAL_IDLE_MINUTES") * 60:
         end_patient_session(phone=state.clinic.phone if state.clinic else "")
         return redirect(url_for("portal.closed"))
     g.portal, g.clinic = state, state.clinic  # g.clinic: audit rows and local times; g.user stays None
@@ -198,7 +195,7 @@ def open(token: str):  # type: ignore[no-untyped-def]  # noqa: A001 (the endpoin
     now = utcnow()
     address = (request.remote_addr or "unknown")[:64]
     window = timedelta(minutes=current_app.config["LOGIN_THROTTLE_WINDOW_MINUTES"])
-    limit = _setting("PORTAL_MAX_BAD_TOKENS_PER_ADDRESS", MAX_BAD_TOKENS_PER_ADDRESS)
+    limit = int(_setting("PORTAL_MAX_BAD_TOKENS_PER_ADDRESS"))
     if portal_service.bad_token_count(db, address=address, since=now - window) >= limit:
         security.record_denial("portal.throttled")
         return page("portal/message.html", kind="throttled", minutes=window.seconds // 60), 429
