@@ -113,7 +113,11 @@ def test_accepting_an_advance_makes_a_new_version(therapist_client, patient, pro
     record(therapist_client, patient, minutes="7", occurred_at=just_now)
     record(therapist_client, patient, minutes="7", occurred_at=just_now)
     assert db.exec(select(Visit).order_by(Visit.id.desc())).first().protocol_version == 2
-    assert "At most one level up a week" in therapist_client.get(f"/patients/{patient.id}").get_data(as_text=True)
+    page = therapist_client.get(f"/patients/{patient.id}").get_data(as_text=True)
+    rule = page.split("At most one level up a week", 1)[1].split("</li>", 1)[0]
+    assert "Expert opinion" in rule  # an expert-opinion rule says so in the advice panel
+    within = page.split("within the pain rules", 1)[1].split("</li>", 1)[0]
+    assert "Trial in another condition (extrapolated)" in within  # the pain model: an Achilles tendinopathy trial
 
 
 def test_accepting_a_phase_move_moves_the_phase(therapist_client, patient, protocol, db):

@@ -13,11 +13,15 @@ from importlib import resources
 from typing import Any
 
 LANGUAGES = ("en", "es")
+# What each source level may be called: never more than the source is (a trial protocol without results is
+# not trial evidence; a trial in another condition is extrapolated).
 EVIDENCE_LABELS = {
-    "en": {"rct": "Randomised trials", "lab": "Laboratory studies", "guidance": "Clinical guidance",
-           "expert": "Expert opinion"},
-    "es": {"rct": "Ensayos aleatorizados", "lab": "Estudios de laboratorio", "guidance": "Guías clínicas",
-           "expert": "Opinión de expertos"},
+    "en": {"rct": "Randomised trials", "extrapolated": "Trial in another condition (extrapolated)",
+           "protocol": "Trial protocol, no results yet", "lab": "Laboratory studies",
+           "guidance": "Clinical guidance", "expert": "Expert opinion"},
+    "es": {"rct": "Ensayos aleatorizados", "extrapolated": "Ensayo en otra afección (extrapolado)",
+           "protocol": "Protocolo de ensayo, sin resultados", "lab": "Estudios de laboratorio",
+           "guidance": "Guías clínicas", "expert": "Opinión de expertos"},
 }
 
 
