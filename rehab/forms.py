@@ -6,6 +6,7 @@ templates show beside the field. Nothing is saved unless the whole form is valid
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar, Literal, TypeVar
@@ -177,18 +178,37 @@ class PatientForm(SQLModel):
         return value
 
 
+EMERGENCY_NUMBER = re.compile(r"^[0-9][0-9 ]{1,9}$")
+
+
 class ClinicForm(SQLModel):
     name: str = Field(min_length=1, max_length=120)
     address: str = Field(default="", max_length=300)
     phone: str = Field(default="", max_length=40)
+    emergency_number: str = Field(default="911", max_length=20)
     paper_size: Literal["letter", "a4"] = "letter"
     speed_unit: Literal["kmh", "mph"] = "kmh"
     timezone: str = Field(default="UTC", max_length=64)
 
-    @field_validator("name", "address", "phone")
+    @field_validator("name", "address")
     @classmethod
     def _plain_text(cls, value: str) -> str:
         return _no_markup(value) if value else value
+
+    @field_validator("phone")
+    @classmethod
+    def _phone_given(cls, value: str) -> str:
+        # Every sheet and patient page says "stop and call the clinic": without a number that is no instruction.
+        if not value.strip():
+            raise ValueError("Enter the clinic's phone number: sheets and the patient's page tell patients to call it.")
+        return _no_markup(value)
+
+    @field_validator("emergency_number")
+    @classmethod
+    def _emergency_number(cls, value: str) -> str:
+        if not EMERGENCY_NUMBER.match(value.strip()):
+            raise ValueError("Enter the emergency number patients call, in digits, for example 911, 112 or 999.")
+        return value.strip()
 
     @field_validator("timezone")
     @classmethod

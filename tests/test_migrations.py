@@ -314,7 +314,8 @@ def test_populated_database_upgraded_step_by_step_keeps_every_row(migration_app,
 
 
 # Columns a revision adds to tables that existed before it (its downgrade drops them again).
-COLUMNS_ADDED_BY = {"0004": {"alert": {"home_log_id"}}, "0005": {"patient": {"search_key", "last_session_at"}}}
+COLUMNS_ADDED_BY = {"0004": {"alert": {"home_log_id"}}, "0005": {"patient": {"search_key", "last_session_at"}},
+                    "0006": {"clinic": {"emergency_number"}}}
 
 
 def test_downgrade_to_base_and_upgrade_again(migration_app):

@@ -14,7 +14,10 @@ class Clinic(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=120)
     address: str = Field(default="", max_length=300)
-    phone: str = Field(default="", max_length=40)
+    phone: str = Field(default="", max_length=40)  # required before sharing a link or printing a sheet
+    # What patients call in an emergency (chest pain, breathlessness, a suspected clot); 911 unless the
+    # clinic is somewhere else (112, 999...).
+    emergency_number: str = Field(default="911", max_length=20)
     paper_size: str = Field(default="letter", max_length=10)  # letter | a4
     speed_unit: str = Field(default="kmh", max_length=5)  # kmh | mph
     timezone: str = Field(default="UTC", max_length=64)

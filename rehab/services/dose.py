@@ -12,13 +12,13 @@ _ACTIVITY = {
     "en": {
         "treadmill": "Walk backward on the treadmill", "parallel_bars": "Walk backward in the parallel bars",
         "floor": "Walk backward on flat ground", "band": "Walk backward against the band",
-        "treadmill_off": "Push the treadmill belt back with your legs, with the treadmill off,",
+        "treadmill_off": "Walk backward pushing the belt with your legs, with the treadmill off,",
     },
     "es": {
         "treadmill": "Camine hacia atrás en la caminadora",
         "parallel_bars": "Camine hacia atrás en las barras paralelas",
         "floor": "Camine hacia atrás en suelo plano", "band": "Camine hacia atrás contra la banda",
-        "treadmill_off": "Empuje la banda de la caminadora hacia atrás con las piernas, con la caminadora apagada,",
+        "treadmill_off": "Camine hacia atrás empujando la banda con las piernas, con la caminadora apagada,",
     },
 }
 _SUPPORT = {

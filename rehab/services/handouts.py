@@ -30,7 +30,7 @@ from rehab.services.dose import dose_sentence, speed_text
 from rehab.services.protocols import Phase, ProtocolContent
 
 # Bump when the sheet's layout changes, so cached PDFs of the old layout are not served again.
-SHEET_LAYOUT_VERSION = "1"
+SHEET_LAYOUT_VERSION = "2"
 STATIC_HOST = "https://rehab.invalid"  # never resolves; our fetcher answers for it from the static folder
 LOG_ROWS_MIN, LOG_ROWS_MAX = 8, 14
 

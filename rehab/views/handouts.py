@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy import bindparam
 from sqlmodel import col, select
 
@@ -20,7 +21,7 @@ from rehab.models import HandoutPrint, Patient, PortalLink, Protocol, utcnow
 from rehab.services import audit, protocol_records
 from rehab.services import handouts as sheets
 from rehab.services import portal as portal_service
-from rehab.views.patients import get_patient_or_404
+from rehab.views.patients import clinic_phone_missing, get_patient_or_404
 from rehab.views.portal import portal_required
 
 bp = Blueprint("handouts", __name__)
@@ -93,7 +94,8 @@ def warm_up(app: Flask) -> None:
                 for language in LANGUAGES:
                     options = sheets.SheetOptions(paper=paper, large_print=large_print, language=language)
                     snapshot = sheets.build_sheet_snapshot(
-                        patient_name="Sample Patient", clinic={"name": "Clinic", "address": "Road", "phone": "555"},
+                        patient_name="Sample Patient",
+                        clinic={"name": "Clinic", "address": "Road", "phone": "555", "emergency_number": "911"},
                         therapist_name="Therapist", protocol_title="Sample", version_number=1, content=content,
                         phase_index=0, options=options, printed_on=date(2026, 1, 1), speed_unit="kmh")
                     css = sheet_css(snapshot)
@@ -129,7 +131,8 @@ def new_snapshot(patient: Patient, protocol: Protocol, options: sheets.SheetOpti
     return sheets.build_sheet_snapshot(
         patient_name=patient.full_name,
         therapist_name=therapist_name if therapist_name is not None else (g.user.name if g.get("user") else ""),
-        clinic={"name": clinic.name, "address": clinic.address, "phone": clinic.phone},
+        clinic={"name": clinic.name, "address": clinic.address, "phone": clinic.phone,
+                "emergency_number": clinic.emergency_number},
         protocol_title=protocol.title, version_number=protocol.latest_version,
         content=protocol_records.load_content(version), phase_index=protocol.current_phase,  # type: ignore[arg-type]
         options=options, printed_on=utcnow().date(), speed_unit=clinic.speed_unit,
@@ -153,7 +156,7 @@ def print_sheet(patient_id: int):  # type: ignore[no-untyped-def]
     """Choose options (defaults from the patient and the clinic), then get the PDF."""
     patient = get_patient_or_404(patient_id)
     protocol = _active_protocol_or_guidance(patient)
-    if protocol is None:
+    if protocol is None or clinic_phone_missing():
         return redirect(url_for("patients.detail", patient_id=patient.id))
     defaults = sheets.SheetOptions(paper=g.clinic.paper_size, language=patient.language, include_next=True)
     if request.method == "GET":
@@ -220,6 +223,9 @@ def portal_sheet():  # type: ignore[no-untyped-def]
     """The patient downloads their own home sheet (their language, the clinic's paper size), recorded."""
     state = g.portal
     patient, protocol = state.patient, state.protocol
+    if not g.clinic.phone.strip():
+        flash(_("Your sheet cannot be made right now. Please ask your clinic for a paper copy."), "error")
+        return redirect(url_for("portal.home"))
     g.user = None
     options = sheets.SheetOptions(paper=g.clinic.paper_size, language=g.patient_language or patient.language)
     snapshot = new_snapshot(patient, protocol, options, therapist_name="")
@@ -249,6 +255,8 @@ def reprint(patient_id: int, print_id: int):  # type: ignore[no-untyped-def]
     earlier = db.get(HandoutPrint, print_id)
     if earlier is None or earlier.patient_id != patient.id:
         abort(404)
+    if clinic_phone_missing():
+        return redirect(url_for("handouts.print_sheet", patient_id=patient.id))
     protocol = db.get(Protocol, earlier.protocol_id)
     snapshot = json.loads(earlier.snapshot)
     record = _record_print(patient, protocol, snapshot, source="reprint")  # type: ignore[arg-type]
@@ -264,6 +272,8 @@ def batch():  # type: ignore[no-untyped-def]
     from rehab.services.dashboard import build_dashboard
 
     db = get_session()
+    if clinic_phone_missing():
+        return redirect(url_for("dashboard.index"))
     chosen = {int(value) for value in request.form.getlist("patient_id") if value.isdigit()}
     if not chosen:
         board = build_dashboard(db, clinic_id=g.clinic.id, zone=g.clinic.timezone, now=utcnow())

@@ -29,6 +29,18 @@ def get_patient_or_404(patient_id: int) -> Patient:
     return patient
 
 
+def clinic_phone_missing() -> bool:
+    """True (with a message saying where to set it) when the clinic has no phone number: sheets and patient
+    pages tell patients to stop and call the clinic, which is no instruction without a number."""
+    if g.clinic.phone.strip():
+        return False
+    where = "Set it under Clinic settings (in the top menu)." if g.user.is_admin else \
+        "Ask an admin of your clinic to set it under Clinic settings."
+    flash("Add the clinic's phone number first: the sheet and the patient's page tell patients to call it when "
+          f"something is wrong. {where}", "error")
+    return True
+
+
 @bp.get("/")
 def index():  # type: ignore[no-untyped-def]
     """Search by name or chart number; filter by condition and status."""

@@ -18,7 +18,7 @@ from rehab.db import get_session
 from rehab.models import EditRecord, HomeLog, Patient, PortalLink, utcnow
 from rehab.services import portal as portal_service
 from rehab.services import protocol_records
-from rehab.views.patients import get_patient_or_404
+from rehab.views.patients import clinic_phone_missing, get_patient_or_404
 
 bp = Blueprint("sharing", __name__, url_prefix="/patients/<int:patient_id>/portal")
 
@@ -54,11 +54,12 @@ def link_status(link: PortalLink) -> str:
 
 
 def _shareable(patient: Patient) -> bool:
-    """A link shows the active protocol, so there must be one (and the patient must not be archived)."""
-    if patient.archived_at is None and protocol_records.active_protocol(get_session(), patient_id=patient.id):  # type: ignore[arg-type]
-        return True
-    flash("Start a protocol before sharing: the patient's page shows the protocol's current phase.", "error")
-    return False
+    """A link shows the active protocol, so there must be one (and the patient must not be archived); the
+    page tells the patient to call the clinic, so the clinic must have a phone number."""
+    if patient.archived_at is not None or not protocol_records.active_protocol(get_session(), patient_id=patient.id):  # type: ignore[arg-type]
+        flash("Start a protocol before sharing: the patient's page shows the protocol's current phase.", "error")
+        return False
+    return not clinic_phone_missing()
 
 
 def _show_once(patient: Patient, link: PortalLink, token: str, *, rotated: bool):  # type: ignore[no-untyped-def]

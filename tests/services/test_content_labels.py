@@ -13,7 +13,7 @@ TREADMILLS = ("treadmill_rails", "incline_treadmill", "deadmill_push")
 
 @pytest.mark.parametrize("key", TREADMILLS)
 @pytest.mark.parametrize(("language", "away", "wrong"), [
-    ("en", "back to the screen and buttons", ("facing the front", "facing the console", "Lean forward")),
+    ("en", "away from the screen", ("facing the front", "facing the console", "Lean forward")),
     ("es", "de espaldas a la pantalla", ("mirando hacia el frente", "mirando al frente", "hacia adelante y doble")),
 ])
 def test_treadmill_steps_face_away_from_the_console(key, language, away, wrong):
@@ -26,7 +26,8 @@ def test_treadmill_steps_face_away_from_the_console(key, language, away, wrong):
 
 
 @pytest.mark.parametrize(("language", "feet_off", "start"), [
-    ("en", "not on it", "Start the belt"), ("es", "no sobre ella", "Ponga la banda a la velocidad más lenta")])
+    ("en", "one foot on each side of the belt", "Start the belt"),
+    ("es", "un pie a cada lado de la banda", "Ponga la banda a la velocidad más lenta")])
 @pytest.mark.parametrize("key", ["treadmill_rails", "incline_treadmill"])
 def test_the_patient_is_off_the_belt_when_it_starts(key, language, feet_off, start):
     steps = list(exercises()[key].text(language).steps)
