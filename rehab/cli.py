@@ -23,6 +23,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(audit_group)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
+    app.cli.add_command(fhir_export)
 
 
 def _read_password() -> str:
@@ -149,3 +150,33 @@ def restore_command(source: Path, yes: bool) -> None:
         click.confirm("This replaces every record with the backup's. Continue?", abort=True)
     restore(current_app.config["DATABASE_URL"], source)
     click.echo(f"Database restored from {source}.")
+
+
+@click.command("fhir-export")
+@with_appcontext
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--clinic", "clinic_name", default=None, help="Only this clinic (default: every clinic, each in "
+              "a folder clinic-ID of its own).")
+@click.option("--base-url", default="http://localhost:5000/fhir", show_default=True,
+              help="The FHIR base URL written into fullUrl and canonical URLs.")
+@click.option("--no-pdfs", is_flag=True, help="Leave out the DocumentReferences of sheets and reports.")
+def fhir_export(folder: Path, clinic_name: str | None, base_url: str, no_pdfs: bool) -> None:
+    """Write each clinic's patients as FHIR NDJSON, one file per resource type (Bulk Data format)."""
+    from rehab.views.fhir_bundle import export_clinic
+
+    with db.side_transaction() as session:
+        statement = select(Clinic).order_by(Clinic.id)
+        if clinic_name:
+            statement = statement.where(Clinic.name == clinic_name)
+        clinics = list(session.exec(statement))
+    if not clinics:
+        raise click.ClickException(f"No clinic named {clinic_name!r}." if clinic_name else "No clinic yet.")
+    for clinic in clinics:
+        target = folder if clinic_name else folder / f"clinic-{clinic.id}"
+        counts = export_clinic(current_app._get_current_object(), clinic, target,  # type: ignore[attr-defined]
+                               base_url=base_url.rstrip("/"), with_pdfs=not no_pdfs)
+        with db.side_transaction() as session:
+            audit.record_event(session, action="fhir.export", clinic_id=clinic.id, object_type="clinic",
+                               object_id=clinic.id)
+        summary = ", ".join(f"{count} {kind}" for kind, count in counts.items()) or "no patients"
+        click.echo(f"{clinic.name}: {target}: {summary}")

@@ -50,6 +50,10 @@ class Defaults:
     # instance/sheet-cache.
     SHEET_CACHE_DIR = ""
 
+    # The FHIR API (docs/fhir.md): the identifier system chart numbers are written under and read from. Set it to
+    # your records system's medical-record-number system so its patients match ours.
+    FHIR_IDENTIFIER_SYSTEM = "urn:rehab:chart-number"
+
     PATIENTS_PER_PAGE = 25
     WTF_CSRF_TIME_LIMIT = None  # the session's own lifetime bounds the token
     # Log each request's SQL statement count (used by tests and `make bench`).

@@ -19,7 +19,8 @@ csrf = CSRFProtect()
 
 # Endpoints reachable without signing in (SECURITY.md 8). Everything else redirects to sign-in, except the
 # patient portal's pages, which answer to the portal's own guard (see _portal_guarded).
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "main.health", "main.ping", "portal.open", "portal.closed"})
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "main.health", "main.ping", "portal.open", "portal.closed",
+                              "fhir.metadata"})
 
 # How often a session's "last seen" time is written; the idle timeout is accurate to this.
 _TOUCH_EVERY = timedelta(seconds=60)
@@ -56,6 +57,8 @@ def _load_signed_in_user() -> Any:
     if token:
         _resolve_session(token)
     if request.endpoint is None or request.endpoint in PUBLIC_ENDPOINTS or _portal_guarded(request.endpoint):
+        return None
+    if request.blueprint == "fhir":  # the FHIR API answers to its own bearer-token guard (rehab/views/fhir.py)
         return None
     if g.user is None:
         target = request.full_path.rstrip("?") if request.method == "GET" and request.path != "/" else None

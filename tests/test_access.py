@@ -21,13 +21,16 @@ from tests.conftest import base_config, csrf_from, sign_in
 pytestmark = pytest.mark.db
 
 # The short explicit list of pages anyone may open. Adding to it must be a decision, so it is spelled out here.
-EXPECTED_PUBLIC = {"auth.login", "static", "main.health", "main.ping", "portal.open", "portal.closed"}
+EXPECTED_PUBLIC = {"auth.login", "static", "main.health", "main.ping", "portal.open", "portal.closed", "fhir.metadata"}
 DUMMY_ID = 1
 STATIC_FILE = "css/app.css"
 DUMMY_TOKEN = "x" * 43  # the shape of a portal link token, issued to no one
 # Patient portal pages answer to the patient's link, not to a therapist sign-in: without a patient session
 # they send the browser to the portal's "your page is closed" page (tests/test_portal.py walks them further).
 PORTAL_CLOSED = "/p/closed"
+# The FHIR API answers to an API client's bearer token, not to a sign-in: without one every route but
+# /fhir/metadata gets a 401 OperationOutcome (tests/test_fhir.py walks tokens further).
+FHIR_DUMMY_ID = "1"
 
 
 def _rules() -> list[Rule]:
@@ -52,6 +55,8 @@ def build_url(app: Flask, rule: Rule) -> str:
             values[name] = DUMMY_TOKEN
         elif isinstance(converter, IntegerConverter):
             values[name] = DUMMY_ID
+        elif rule.endpoint.startswith("fhir."):  # FHIR ids are strings; "1" is the patient below
+            values[name] = FHIR_DUMMY_ID
         else:  # a new kind of URL argument: decide here what a realistic value is
             pytest.fail(f"{rule.rule}: no test value for the {type(converter).__name__} argument {name!r}")
     with app.test_request_context():
@@ -98,8 +103,22 @@ def test_anonymous_get_is_sent_to_sign_in_unless_public(app, client, records, ru
     if rule.endpoint in EXPECTED_PUBLIC:
         assert response.status_code == 200, url
         return
+    if _is_fhir(rule):
+        _check_fhir_refusal(response, url)
+        return
     assert response.status_code == 302, url
     assert response.headers["Location"].startswith(PORTAL_CLOSED if _is_portal(rule) else "/login")
+    assert "Margaret" not in response.get_data(as_text=True)
+
+
+def _is_fhir(rule: Rule) -> bool:
+    return rule.endpoint.startswith("fhir.")
+
+
+def _check_fhir_refusal(response, url: str) -> None:  # type: ignore[no-untyped-def]
+    assert response.status_code == 401, url
+    assert response.mimetype == "application/fhir+json"
+    assert response.get_json()["resourceType"] == "OperationOutcome"
     assert "Margaret" not in response.get_data(as_text=True)
 
 
@@ -127,6 +146,10 @@ def test_anonymous_post_is_refused_and_changes_nothing(app, client, db, records,
     before = snapshot(db)
     form = {"active": "0", "archived": "1", "name": "Changed", "first_name": "Changed", "password": "x" * 20,
             "clinic_id": "1"}
+    if _is_fhir(rule):  # no bearer token: refused before the body is read
+        _check_fhir_refusal(client.post(url, json={"resourceType": "Patient"}), url)
+        assert snapshot(db) == before
+        return
     without_token = client.post(url, data=form)
     signed_out = PORTAL_CLOSED if _is_portal(rule) else "/login"
     assert without_token.status_code in (302, 400), url
@@ -156,6 +179,40 @@ def test_no_get_route_changes_anything(app, records, db, admin):
     bookkeeping = {"user_session", "audit_event", "login_attempt"}
     assert {name: rows for name, rows in after.items() if name not in bookkeeping} == \
         {name: rows for name, rows in before.items() if name not in bookkeeping}
+
+
+FHIR_RULES = [rule for rule in RULES if _is_fhir(rule) and rule.endpoint not in PUBLIC_ENDPOINTS]
+
+
+@pytest.mark.parametrize("rule", FHIR_RULES,
+                         ids=lambda rule: f"{sorted(rule.methods - {'HEAD', 'OPTIONS'})} {rule.rule}")
+def test_a_signed_in_browser_cannot_use_the_fhir_api_without_a_token(app, client, admin, records, rule):
+    """A session cookie is no FHIR credential: another site could make a browser send it."""
+    sign_in(client, admin.email)
+    url = build_url(app, rule)
+    response = client.post(url, json={"resourceType": "Patient"}) if "POST" in rule.methods else client.get(url)
+    _check_fhir_refusal(response, url)
+
+
+def test_no_fhir_get_changes_anything_but_the_audit_trail(app, db, clinic, records):
+    """Every FHIR GET, with a valid token, only reads (and audits the use)."""
+    from rehab.models import utcnow
+    from rehab.services import api_clients
+
+    _, token = api_clients.create_client(db, clinic_id=clinic.id, name="Records", scope="read-write", user_id=None,
+                                         now=utcnow())
+    db.commit()
+    before = snapshot(db)
+    browser = app.test_client()
+    for rule in GET_RULES:
+        if _is_fhir(rule):
+            response = browser.get(build_url(app, rule), headers={"Authorization": f"Bearer {token}"})
+            assert response.status_code in (200, 400, 404), rule.rule  # 400: a search without its patient
+            assert response.mimetype == "application/fhir+json"
+    after = snapshot(db)
+    assert len(after["audit_event"]) > len(before["audit_event"])
+    assert {name: rows for name, rows in after.items() if name != "audit_event"} == \
+        {name: rows for name, rows in before.items() if name != "audit_event"}
 
 
 # ---------------------------------------------------------------------------------------------------- headers

@@ -7,6 +7,7 @@ PostgreSQL type migration.
 """
 
 from rehab.models.accounts import Clinic, LoginAttempt, Membership, User, UserSession
+from rehab.models.api_clients import ApiClient
 from rehab.models.base import utcnow
 from rehab.models.patients import AuditEvent, EditRecord, Patient
 from rehab.models.portal import HandoutPrint, HomeLog, PortalLink
@@ -17,6 +18,7 @@ from rehab.models.visits import AdviceDecision, Alert, Visit
 __all__ = [
     "AdviceDecision",
     "Alert",
+    "ApiClient",
     "AuditEvent",
     "Clinic",
     "ClinicTemplate",

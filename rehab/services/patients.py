@@ -96,7 +96,7 @@ def chart_number_taken(session: Session, *, clinic_id: int, chart_number: str | 
     return session.exec(statement).first() is not None
 
 
-def create_patient(session: Session, *, clinic_id: int, form: PatientForm, user_id: int, now: datetime
+def create_patient(session: Session, *, clinic_id: int, form: PatientForm, user_id: int | None, now: datetime
                    ) -> Patient:
     patient = Patient(clinic_id=clinic_id, created_at=now, updated_at=now, updated_by_id=user_id,
                       **form.model_dump())

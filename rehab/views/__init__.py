@@ -6,7 +6,22 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from rehab.views import admin, auth, dashboard, handouts, main, patients, portal, portal_share, protocols, visits
+    from rehab.views import (
+        admin,
+        api_clients,
+        auth,
+        dashboard,
+        fhir,
+        fhir_bundle,
+        handouts,
+        main,
+        patients,
+        portal,
+        portal_share,
+        protocols,
+        visits,
+    )
 
-    for module in (main, auth, dashboard, patients, protocols, visits, handouts, admin, portal, portal_share):
+    for module in (main, auth, dashboard, patients, protocols, visits, handouts, admin, portal, portal_share,
+                   api_clients, fhir, fhir_bundle):
         app.register_blueprint(module.bp)

@@ -17,7 +17,7 @@ from sqlmodel import col, select
 from rehab import security
 from rehab.db import get_session
 from rehab.i18n import LANGUAGES
-from rehab.models import HandoutPrint, Patient, PortalLink, Protocol, utcnow
+from rehab.models import Clinic, HandoutPrint, Patient, PortalLink, Protocol, utcnow
 from rehab.services import audit, protocol_records
 from rehab.services import handouts as sheets
 from rehab.services import portal as portal_service
@@ -302,6 +302,14 @@ def batch():  # type: ignore[no-untyped-def]
 @bp.get("/patients/<int:patient_id>/report.pdf")
 def report(patient_id: int):  # type: ignore[no-untyped-def]
     """The progress report for the referring physician: course of care, chart, measures, visits."""
+    patient = get_patient_or_404(patient_id)
+    pdf = report_pdf(patient, clinic=g.clinic, therapist_name=g.user.name)
+    security.record_read("report.print", patient_id=patient.id, object_type="patient", object_id=patient.id)
+    return pdf_response(pdf, sheets.sheet_filename(utcnow(), kind="progress-report"))
+
+
+def report_pdf(patient: Patient, *, clinic: Clinic, therapist_name: str) -> bytes:
+    """The progress report as PDF (also attached to the FHIR export as a DocumentReference)."""
     import base64
 
     from rehab.forms import CONDITIONS
@@ -311,7 +319,6 @@ def report(patient_id: int):  # type: ignore[no-untyped-def]
     from rehab.services.progress import summarize_progress
 
     db = get_session()
-    patient = get_patient_or_404(patient_id)
     patient_visits = visit_service.visits_of(db, patient_id=patient.id)  # type: ignore[arg-type]
     protocols = []
     moves_all = []
@@ -320,16 +327,14 @@ def report(patient_id: int):  # type: ignore[no-untyped-def]
         moves = protocol_records.phase_changes(db, protocol_id=protocol.id)  # type: ignore[arg-type]
         moves_all += [change.at for change, _ in moves]
         protocols.append((protocol, protocol_records.load_content(version), moves))  # type: ignore[arg-type]
-    svg = pain_and_minutes_svg(chart_points(patient_visits), phase_changes=moves_all, zone=g.clinic.timezone,
+    svg = pain_and_minutes_svg(chart_points(patient_visits), phase_changes=moves_all, zone=clinic.timezone,
                                width=900, height=360)
     progress = summarize_progress([(visit.occurred_at, {name: getattr(visit, name) for name in MEASURE_FIELDS})
                                    for visit in patient_visits])
     html = render_template(
-        "handouts/report.html", patient=patient, clinic=g.clinic, today=utcnow().date().isoformat(),
-        therapist=g.user.name, condition=patient.condition_other or CONDITIONS.get(patient.condition, ""),
+        "handouts/report.html", patient=patient, clinic=clinic, today=utcnow().date().isoformat(),
+        therapist=therapist_name, condition=patient.condition_other or CONDITIONS.get(patient.condition, ""),
         visits=patient_visits, protocols=protocols, progress=progress,
         chart="data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode(),
     )
-    security.record_read("report.print", patient_id=patient.id, object_type="patient", object_id=patient.id)
-    return pdf_response(sheets.html_to_pdf(html, static_root=_static_root()),
-                        sheets.sheet_filename(utcnow(), kind="progress-report"))
+    return sheets.html_to_pdf(html, static_root=_static_root())

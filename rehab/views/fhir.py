@@ -1,0 +1,255 @@
+"""The FHIR API: thin views over rehab/services/fhir. A bearer token of an API client (admin page
+/admin/api-clients) names the clinic; the browser's session is never used here. ``/fhir/metadata`` is
+public, as FHIR servers' CapabilityStatement is. Every answer is ``application/fhir+json``; every error is
+an OperationOutcome naming the field; every use of a token is audited."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fhir.resources.R4B.resource import Resource
+from flask import Blueprint, Response, current_app, g, request
+
+from rehab import db
+from rehab.models import Clinic, Patient, utcnow
+from rehab.security import csrf
+from rehab.services import api_clients, audit
+from rehab.services import patients as patient_service
+from rehab.services.catalogue import exercises, templates
+from rehab.services.fhir import care, common, everything, importing, patients
+from rehab.services.fhir.capability import capability_statement
+
+bp = Blueprint("fhir", __name__, url_prefix="/fhir")
+csrf.exempt(bp)  # no cookie is read here: a bearer token cannot be sent by another site's form
+
+PUBLIC = frozenset({"fhir.metadata"})
+
+
+class FhirError(Exception):
+    def __init__(self, status: int, code: str, message: str, expression: str | None = None,
+                 issues: list[importing.Issue] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.issues = issues or [(code, message, expression)]
+
+
+def fhir_response(resource: Resource | dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
+                  ) -> Response:
+    body = resource if isinstance(resource, dict) else common.as_json(resource)
+    return Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=common.FHIR_JSON,
+                    headers=headers)
+
+
+@bp.errorhandler(FhirError)
+def _fhir_error(error: FhirError):  # type: ignore[no-untyped-def]
+    headers = {"WWW-Authenticate": 'Bearer realm="rehab FHIR"'} if error.status == 401 else None
+    return fhir_response(common.outcome(error.issues), error.status, headers)
+
+
+@bp.errorhandler(404)
+def _not_found(_error):  # type: ignore[no-untyped-def]
+    return fhir_response(common.outcome([("not-found", "No such resource in this clinic.", None)]), 404)
+
+
+@bp.errorhandler(405)
+def _not_allowed(_error):  # type: ignore[no-untyped-def]
+    return fhir_response(common.outcome([("not-supported", f"{request.method} is not supported here.", None)]), 405)
+
+
+def context() -> common.Context:
+    return common.Context(base_url=request.host_url.rstrip("/") + bp.url_prefix,  # type: ignore[operator]
+                          identifier_system=current_app.config["FHIR_IDENTIFIER_SYSTEM"])
+
+
+# ------------------------------------------------------------------------------------------ the token guard
+
+
+@bp.before_request
+def _require_token() -> None:
+    """Every route but /fhir/metadata needs a live client's bearer token; read scope cannot write."""
+    g.api_client = None
+    if request.endpoint in PUBLIC:
+        return
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise FhirError(401, "login", "Send the API client's token as: Authorization: Bearer <token>.")
+    client, reason = api_clients.find_client(db.get_session(), token.strip())
+    if client is None or reason != "ok":
+        if client is not None:
+            _audit("fhir.denied", client_id=client.id, clinic_id=client.clinic_id, outcome="denied")
+        raise FhirError(401, "login", "This token is not valid (unknown or revoked). Ask the clinic's admin "
+                                      "for a new API client.")
+    g.api_client = client
+    g.clinic = db.get_session().get(Clinic, client.clinic_id)
+    if request.method not in db.SAFE_METHODS and client.scope != "read-write":
+        _audit("fhir.denied", patient_id=None, outcome="denied")
+        raise FhirError(403, "forbidden", "This API client may only read. Ask an admin for a read-write client.")
+
+
+def _audit(action: str, *, patient_id: int | None = None, outcome: str = "ok", client_id: int | None = None,
+           clinic_id: int | None = None) -> None:
+    """Audit one use of a token after the request's transaction is closed (a rollback never loses it)."""
+    client = g.get("api_client")
+    client_id = client_id if client_id is not None else (client.id if client else None)
+    clinic_id = clinic_id if clinic_id is not None else (client.clinic_id if client else None)
+
+    def _write() -> None:
+        with db.side_transaction() as writer:
+            audit.record_event(writer, action=action, clinic_id=clinic_id, patient_id=patient_id,
+                               object_type="api_client", object_id=client_id, outcome=outcome)
+
+    db.after_close(_write)
+
+
+def _patient_or_404(patient_id: str) -> Patient:
+    """The patient if it belongs to the token's clinic; any other (or a malformed id) is not found."""
+    patient = None
+    if patient_id.isdigit():
+        patient = patient_service.get_patient(db.get_session(), clinic_id=g.api_client.clinic_id,
+                                              patient_id=int(patient_id))
+    if patient is None:
+        _audit("fhir.denied", outcome="denied")
+        raise FhirError(404, "not-found", f"Patient/{patient_id} is not a patient of this clinic.")
+    return patient
+
+
+def _paging() -> tuple[int, int]:
+    try:
+        count = int(request.args.get("_count", common.DEFAULT_COUNT))
+        offset = int(request.args.get("_offset", 0))
+    except ValueError:
+        raise FhirError(400, "value", "_count and _offset are whole numbers.", "_count") from None
+    if not 0 <= count <= common.MAX_COUNT or offset < 0:
+        raise FhirError(400, "value", f"_count is 0 to {common.MAX_COUNT}; _offset is 0 or more.", "_count")
+    return count, offset
+
+
+def _search_params(*names: str) -> list[tuple[str, str]]:
+    unknown = sorted({name for name in request.args if name not in names and name not in ("_count", "_offset")})
+    if unknown:
+        raise FhirError(400, "not-supported", f"This server does not search by {', '.join(unknown)}.", unknown[0])
+    return [(name, value) for name in names for value in request.args.getlist(name)]
+
+
+# ----------------------------------------------------------------------------------------------- the routes
+
+
+@bp.get("/metadata")
+def metadata():  # type: ignore[no-untyped-def]
+    return fhir_response(capability_statement(context(), now=utcnow()))
+
+
+@bp.get("/CodeSystem/<resource_id>")
+def code_system(resource_id: str):  # type: ignore[no-untyped-def]
+    if resource_id != "rehab":
+        raise FhirError(404, "not-found", f"CodeSystem/{resource_id} is not defined here; see CodeSystem/rehab.")
+    _audit("fhir.read")
+    return fhir_response(common.code_system())
+
+
+@bp.get("/PlanDefinition/<resource_id>")
+def plan_definition(resource_id: str):  # type: ignore[no-untyped-def]
+    key = resource_id.replace("-", "_")
+    if key not in templates():
+        raise FhirError(404, "not-found", f"PlanDefinition/{resource_id} is not one of the built-in templates.")
+    _audit("fhir.read")
+    return fhir_response(care.plan_definition(context(), key))
+
+
+@bp.get("/ActivityDefinition/<resource_id>")
+def activity_definition(resource_id: str):  # type: ignore[no-untyped-def]
+    key = resource_id.replace("-", "_")
+    if key not in exercises():
+        raise FhirError(404, "not-found", f"ActivityDefinition/{resource_id} is not in the exercise catalogue.")
+    _audit("fhir.read")
+    return fhir_response(care.activity_definition(context(), key))
+
+
+@bp.get("/Patient")
+def search_patients():  # type: ignore[no-untyped-def]
+    params = _search_params("identifier")
+    count, offset = _paging()
+    identifiers = request.args.getlist("identifier")
+    try:
+        page = everything.search_patients(db.get_session(), context(), clinic_id=g.api_client.clinic_id,
+                                          identifier=identifiers[0] if identifiers else None, offset=offset,
+                                          count=count)
+    except everything.SearchError as error:
+        raise FhirError(400, "value", str(error), error.parameter) from None
+    _audit("fhir.search")
+    resources = [patients.patient_resource(context(), patient) for patient in page.items]
+    return fhir_response(common.searchset(context(), path="Patient", params=params, resources=resources,
+                                          total=page.total, offset=offset, count=count, now=utcnow()))
+
+
+@bp.get("/Patient/<patient_id>")
+def read_patient(patient_id: str):  # type: ignore[no-untyped-def]
+    patient = _patient_or_404(patient_id)
+    _audit("fhir.read", patient_id=patient.id)
+    return fhir_response(patients.patient_resource(context(), patient))
+
+
+@bp.get("/Patient/<patient_id>/$everything")
+def patient_everything(patient_id: str):  # type: ignore[no-untyped-def]
+    """The patient's whole record, with the home sheets and the progress report as PDFs, paged."""
+    from rehab.views.fhir_bundle import pdf_renderers
+
+    patient = _patient_or_404(patient_id)
+    count, offset = _paging()
+    render_sheet, render_report = pdf_renderers(therapist_name=g.api_client.name)
+    resources = everything.patient_resources(db.get_session(), context(), patient, g.clinic,
+                                             render_sheet=render_sheet, render_report=render_report, now=utcnow())
+    _audit("fhir.everything", patient_id=patient.id)
+    return fhir_response(common.searchset(context(), path=f"Patient/{patient.id}/$everything", params=[],
+                                          resources=resources[offset:offset + count], total=len(resources),
+                                          offset=offset, count=count, now=utcnow()))
+
+
+@bp.get("/Observation")
+def search_observations():  # type: ignore[no-untyped-def]
+    params = _search_params("patient", "code", "date")
+    count, offset = _paging()
+    wanted = request.args.getlist("patient")
+    if len(wanted) != 1:
+        raise FhirError(400, "required", "Search Observations of one patient: patient=Patient/{id} or patient={id}.",
+                        "patient")
+    patient = _patient_or_404(wanted[0].removeprefix("Patient/"))
+    resources = everything.observation_resources(db.get_session(), context(), patient, g.clinic, now=utcnow())
+    try:
+        found = everything.filter_observations(resources, codes=request.args.getlist("code"),
+                                               dates=request.args.getlist("date"))
+    except everything.SearchError as error:
+        raise FhirError(400, "value", str(error), error.parameter) from None
+    _audit("fhir.search", patient_id=patient.id)
+    return fhir_response(common.searchset(context(), path="Observation", params=params,
+                                          resources=found[offset:offset + count], total=len(found), offset=offset,
+                                          count=count, now=utcnow()))
+
+
+@bp.post("/Patient")
+def create_patient():  # type: ignore[no-untyped-def]
+    """A new patient from a Patient with its Condition (a transaction Bundle); nothing is saved on an error."""
+    body = request.get_json(silent=True) if request.is_json else None
+    if body is None:
+        raise FhirError(415 if not request.is_json else 400, "structure",
+                        "Send the resource as JSON with Content-Type: application/fhir+json.")
+    session = db.get_session()
+    clinic_id = g.api_client.clinic_id
+    try:
+        form = importing.patient_form(context(), body, clinic_id=clinic_id)
+    except importing.ImportRefused as refused:
+        _audit("fhir.create", outcome="failed")
+        raise FhirError(refused.status, "invalid", str(refused), issues=refused.issues) from None
+    if patient_service.chart_number_taken(session, clinic_id=clinic_id, chart_number=form.chart_number):
+        _audit("fhir.create", outcome="failed")
+        raise FhirError(422, "duplicate", f"A patient with chart number {form.chart_number} already exists in this "
+                        "clinic; search Patient?identifier= to find it.", "Patient.identifier")
+    patient = patient_service.create_patient(session, clinic_id=clinic_id, form=form, user_id=None, now=utcnow())
+    audit.record_event(session, action="fhir.create", clinic_id=clinic_id, patient_id=patient.id,
+                       object_type="api_client", object_id=g.api_client.id)
+    session.commit()
+    resource = patients.patient_resource(context(), patient)
+    return fhir_response(resource, 201, {"Location": context().url("Patient", str(patient.id))})
+
