@@ -149,22 +149,24 @@ def code_system(resource_id: str):  # type: ignore[no-untyped-def]
     return fhir_response(common.code_system())
 
 
+def _definition(kind: str, resource_id: str, known: dict[str, Any], build: Any, where: str) -> Response:
+    """A built-in template or catalogue exercise by its FHIR id ("post-tka" is the key "post_tka")."""
+    key = resource_id.replace("-", "_")
+    if key not in known:
+        raise FhirError(404, "not-found", f"{kind}/{resource_id} is not {where}.")
+    _audit("fhir.read")
+    return fhir_response(build(context(), key))
+
+
 @bp.get("/PlanDefinition/<resource_id>")
 def plan_definition(resource_id: str):  # type: ignore[no-untyped-def]
-    key = resource_id.replace("-", "_")
-    if key not in templates():
-        raise FhirError(404, "not-found", f"PlanDefinition/{resource_id} is not one of the built-in templates.")
-    _audit("fhir.read")
-    return fhir_response(care.plan_definition(context(), key))
+    return _definition("PlanDefinition", resource_id, templates(), care.plan_definition, "a built-in template")
 
 
 @bp.get("/ActivityDefinition/<resource_id>")
 def activity_definition(resource_id: str):  # type: ignore[no-untyped-def]
-    key = resource_id.replace("-", "_")
-    if key not in exercises():
-        raise FhirError(404, "not-found", f"ActivityDefinition/{resource_id} is not in the exercise catalogue.")
-    _audit("fhir.read")
-    return fhir_response(care.activity_definition(context(), key))
+    return _definition("ActivityDefinition", resource_id, exercises(), care.activity_definition,
+                       "in the exercise catalogue")
 
 
 @bp.get("/Patient")
