@@ -1,7 +1,7 @@
 """api clients
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-01
 
 Records systems that use the FHIR API: one row per client of a clinic, with the SHA-256 of its token.
@@ -13,8 +13,8 @@ import sqlmodel
 from alembic import op
 
 
-revision = '0006'
-down_revision = '0005'
+revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
