@@ -53,6 +53,8 @@ class Defaults:
     # The FHIR API (docs/fhir.md): the identifier system chart numbers are written under and read from. Set it to
     # your records system's medical-record-number system so its patients match ours.
     FHIR_IDENTIFIER_SYSTEM = "urn:rehab:chart-number"
+    # Wrong API tokens from one address in LOGIN_THROTTLE_WINDOW_MINUTES before it gets 429 for the rest of it.
+    FHIR_MAX_BAD_TOKENS_PER_ADDRESS = 20
 
     PATIENTS_PER_PAGE = 25
     WTF_CSRF_TIME_LIMIT = None  # the session's own lifetime bounds the token

@@ -286,3 +286,15 @@ def test_every_use_of_a_token_is_audited(client, db, clinic, record):
     events = db.exec(select(AuditEvent.action, AuditEvent.patient_id).where(
         AuditEvent.object_type == "api_client")).all()
     assert list(events) == [("fhir.read", record.id), ("fhir.search", None)]
+
+
+def test_wrong_tokens_are_throttled_per_address(app, client, db, clinic, record):
+    app.config["FHIR_MAX_BAD_TOKENS_PER_ADDRESS"] = 3
+    good = token_for(db, clinic, scope="read")
+    for attempt in range(3):
+        assert client.get("/fhir/Patient", headers={"Authorization": f"Bearer rhb_guess{attempt}"}).status_code == 401
+    refused = client.get(f"/fhir/Patient/{record.id}", headers=good)  # even a good token, for the window
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert refused.get_json()["issue"][0]["code"] == "throttled"
+    other = client.get(f"/fhir/Patient/{record.id}", headers=good, environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    assert other.status_code == 200

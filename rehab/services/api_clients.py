@@ -16,13 +16,15 @@ from typing import Literal
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from rehab.models import ApiClient, AuditEvent
+from rehab.models import ApiClient, AuditEvent, LoginAttempt
 
 Scope = Literal["read", "read-write"]
 SCOPES: dict[str, str] = {"read": "Read only", "read-write": "Read and write (create patients)"}
 TOKEN_PREFIX = "rhb_"  # noqa: S105 (a prefix, not a secret) lets a secret scanner or a clinic's IT person recognise a leaked token
 _MAX_TOKEN_LENGTH = 128
 NAME_MAX = 120
+# Wrong tokens share the sign-in attempts table, so every worker sees the same count per address.
+THROTTLE_ACCOUNT_KEY = "fhir"
 
 
 def token_hash(token: str) -> str:
@@ -97,3 +99,15 @@ def clients_of(session: Session, *, clinic_id: int) -> list[ClientRow]:
         .order_by(col(ApiClient.revoked_at).is_not(None), col(ApiClient.created_at).desc())
     ).all()
     return [ClientRow(client, last, uses or 0) for client, last, uses in rows]
+
+
+def bad_token_count(session: Session, *, address: str, since: datetime) -> int:
+    """Wrong tokens sent from this address since ``since`` (a token is 256 bits: this stops a flood, not a
+    guess)."""
+    return session.exec(select(func.count()).select_from(LoginAttempt).where(
+        LoginAttempt.account_key == THROTTLE_ACCOUNT_KEY, LoginAttempt.address == address,
+        LoginAttempt.succeeded == False, LoginAttempt.at >= since)).one()  # noqa: E712 (SQL comparison)
+
+
+def record_bad_token(session: Session, *, address: str, now: datetime) -> None:
+    session.add(LoginAttempt(at=now, account_key=THROTTLE_ACCOUNT_KEY, address=address[:64], succeeded=False))

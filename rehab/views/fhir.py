@@ -6,6 +6,7 @@ an OperationOutcome naming the field; every use of a token is audited."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from fhir.resources.R4B.resource import Resource
@@ -28,10 +29,11 @@ PUBLIC = frozenset({"fhir.metadata"})
 
 class FhirError(Exception):
     def __init__(self, status: int, code: str, message: str, expression: str | None = None,
-                 issues: list[importing.Issue] | None = None) -> None:
+                 issues: list[importing.Issue] | None = None, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.issues = issues or [(code, message, expression)]
+        self.headers = headers or {}
 
 
 def fhir_response(resource: Resource | dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
@@ -43,7 +45,7 @@ def fhir_response(resource: Resource | dict[str, Any], status: int = 200, header
 
 @bp.errorhandler(FhirError)
 def _fhir_error(error: FhirError):  # type: ignore[no-untyped-def]
-    headers = {"WWW-Authenticate": 'Bearer realm="rehab FHIR"'} if error.status == 401 else None
+    headers = {**error.headers, **({"WWW-Authenticate": 'Bearer realm="rehab FHIR"'} if error.status == 401 else {})}
     return fhir_response(common.outcome(error.issues), error.status, headers)
 
 
@@ -75,10 +77,23 @@ def _require_token() -> None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise FhirError(401, "login", "Send the API client's token as: Authorization: Bearer <token>.")
+    address = (request.remote_addr or "unknown")[:64]
+    now = utcnow()
+    window = timedelta(minutes=current_app.config["LOGIN_THROTTLE_WINDOW_MINUTES"])
+    if api_clients.bad_token_count(db.get_session(), address=address, since=now - window) >= \
+            current_app.config["FHIR_MAX_BAD_TOKENS_PER_ADDRESS"]:
+        raise FhirError(429, "throttled", "Too many wrong tokens from this address; try again later.",
+                        headers={"Retry-After": str(int(window.total_seconds()))})
     client, reason = api_clients.find_client(db.get_session(), token.strip())
     if client is None or reason != "ok":
         if client is not None:
             _audit("fhir.denied", client_id=client.id, clinic_id=client.clinic_id, outcome="denied")
+        else:
+            def _count_bad_token() -> None:
+                with db.side_transaction() as writer:
+                    api_clients.record_bad_token(writer, address=address, now=now)
+
+            db.after_close(_count_bad_token)
         raise FhirError(401, "login", "This token is not valid (unknown or revoked). Ask the clinic's admin "
                                       "for a new API client.")
     g.api_client = client
