@@ -58,10 +58,10 @@ def seed(database_url: str) -> dict[str, float | int]:
                 for c in range(CLINICS)])
             connection.execute(insert(User), [
                 {"id": u + 1, "email": f"therapist{u + 1}@bench.example", "name": f"Therapist {u + 1}",
-                 "password_hash": password_hash, "is_admin": u < CLINICS, "is_active": True, "created_at": now,
+                 "password_hash": password_hash, "is_active": True, "created_at": now,
                  "password_changed_at": now} for u in range(THERAPISTS)])
             connection.execute(insert(Membership), [
-                {"user_id": u + 1, "clinic_id": u % CLINICS + 1} for u in range(THERAPISTS)])
+                {"user_id": u + 1, "clinic_id": u % CLINICS + 1, "is_admin": u < CLINICS} for u in range(THERAPISTS)])
             patients, protocols, versions = [], [], []
             for p in range(PATIENTS):
                 condition = conditions[p % len(conditions)]

@@ -21,6 +21,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(migrate)
     app.cli.add_command(seed_demo)
     app.cli.add_command(audit_group)
+    app.cli.add_command(grant_app_role)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
     app.cli.add_command(fhir_export)
@@ -37,7 +38,7 @@ def _read_password() -> str:
 @with_appcontext
 @click.argument("email")
 @click.option("--name", required=True, help="The person's full name, as shown in the app.")
-@click.option("--admin", "is_admin", is_flag=True, help="May manage accounts and clinic settings.")
+@click.option("--admin", "is_admin", is_flag=True, help="Admin of the clinic: may manage its team and settings.")
 @click.option("--clinic", "clinic_name", default=None,
               help="Clinic to join (created when the install has no clinic yet).")
 def create_user(email: str, name: str, is_admin: bool, clinic_name: str | None) -> None:
@@ -52,8 +53,8 @@ def create_user(email: str, name: str, is_admin: bool, clinic_name: str | None) 
             raise click.ClickException(problem)
         user = accounts.create_user(session, security.hasher(), email=email, name=name, password=password,
                                     clinic_ids=[clinic_id], is_admin=is_admin)
-        audit.record_event(session, action="user.create", clinic_id=clinic_id, object_type="user",
-                           object_id=user.id)
+        audit.record_event(session, key=security.audit_key(), action="user.create", clinic_id=clinic_id,
+                           object_type="user", object_id=user.id)
     # Reported only once committed: a refused password rolls the new clinic back too.
     if new_clinic:
         click.echo(f"Created the clinic {new_clinic!r}. Admins can rename it under Clinic settings.")
@@ -118,13 +119,90 @@ def audit_group() -> None:
 
 @audit_group.command("verify")
 @with_appcontext
-def audit_verify() -> None:
-    """Check the hash chain; exit 1 and name the first broken row if any row was altered or removed."""
-    with db.side_transaction() as session:
-        broken = audit.first_broken_event(session)
-    if broken is not None:
-        raise click.ClickException(f"Audit trail broken at event {broken}.")
-    click.echo("Audit trail intact.")
+@click.option("--expect", "expected_head", default=None, metavar="HEAD",
+              help="A head printed by an earlier run: fail unless that event is still in the chain.")
+def audit_verify(expected_head: str | None) -> None:
+    """Check the HMAC chain; exit 1 and name the first broken row if any row was altered or removed.
+
+    Prints the chain's head: keep it somewhere the database's users cannot write (a backup log, a ticket).
+    Rows removed from the end of the trail leave an intact chain behind; ``--expect`` with a head recorded
+    earlier finds that too."""
+    with db.read_session() as session:
+        report = audit.check_chain(session, key=security.audit_key())
+        recorded = audit.position_of(session, expected_head) if expected_head else None
+    if report.broken_at is not None:
+        raise click.ClickException(f"Audit trail broken at event {report.broken_at}.")
+    click.echo(f"Audit trail intact: {report.count} events.")
+    click.echo(f"Head: {report.head}" + (f" (event {report.head_id})" if report.head_id else " (empty trail)"))
+    if expected_head and expected_head != report.head:
+        if recorded is None:
+            raise click.ClickException(
+                f"The expected head {expected_head} is not in the trail: events were removed or rewritten "
+                "since it was recorded.")
+        click.echo(f"The expected head is event {recorded}; {report.count and report.head_id - recorded} "
+                   "events were added after it.")
+
+
+@audit_group.command("rekey")
+@with_appcontext
+@click.option("--from-unkeyed", is_flag=True, help="The trail was written before the chain was keyed.")
+def audit_rekey(from_unkeyed: bool) -> None:
+    """Re-hash the trail under the current AUDIT_KEY after changing the key (or SECRET_KEY, when AUDIT_KEY is
+    unset). Reads the old key from standard input (the old SECRET_KEY when the old chain used a derived
+    key: prefix it with ``secret:``). Rows that did not verify under the old key keep failing."""
+    from rehab.migrate import owner_engine
+
+    if from_unkeyed:
+        old = audit.legacy_digest
+    else:
+        typed = _read_secret("Old AUDIT_KEY (or secret:OLD_SECRET_KEY)")
+        if not typed:
+            raise click.ClickException("No old key was given.")
+        old_key = (audit.chain_key(audit_key="", secret_key=typed.removeprefix("secret:"))
+                   if typed.startswith("secret:") else audit.chain_key(audit_key=typed, secret_key=""))
+        old = audit.keyed_digest(old_key)
+    new_key = security.audit_key()
+    with owner_engine() as engine, Session(engine) as session:
+        if audit.check_chain(session, key=new_key).broken_at is None:
+            click.echo("The trail already verifies under the current key: nothing to do.")
+            return
+        count = audit.rekey(session, old=old, new=audit.keyed_digest(new_key))
+        after = audit.check_chain(session, key=new_key)
+        session.commit()
+    click.echo(f"Re-keyed {count} events.")
+    if after.broken_at is not None:
+        raise click.ClickException(f"Audit trail broken at event {after.broken_at}: it was under the old key "
+                                   "too, or the old key is wrong (nothing that failed before verifies now).")
+    click.echo(f"Head: {after.head}")
+
+
+def _read_secret(prompt: str) -> str:
+    if sys.stdin.isatty():
+        return click.prompt(prompt, hide_input=True)
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@click.command("grant-app-role")
+@with_appcontext
+def grant_app_role() -> None:
+    """PostgreSQL: create the app's role (DATABASE_URL's user and password) if missing and grant it what the
+    app needs, with no UPDATE or DELETE on the audit trail. Connects as MIGRATION_DATABASE_URL's owner."""
+    from sqlalchemy.engine import make_url
+
+    from rehab.migrate import app_role, owner_engine
+    from rehab.pg_roles import create_role, grant_app_privileges, role_exists
+
+    role = app_role()
+    if role is None:
+        raise click.ClickException("Set DATABASE_URL to the app's role and MIGRATION_DATABASE_URL to the owner's "
+                                   "(two different PostgreSQL users) first.")
+    with owner_engine() as engine, engine.begin() as connection:
+        created = not role_exists(connection, role)
+        if created:
+            create_role(connection, role, make_url(current_app.config["DATABASE_URL"]).password or "")
+        grant_app_privileges(connection, role)
+    click.echo(f"{'Created' if created else 'Updated'} the role {role}: it may add audit events but not change "
+               "or delete them.")
 
 
 @click.command("backup")
@@ -176,7 +254,7 @@ def fhir_export(folder: Path, clinic_name: str | None, base_url: str, no_pdfs: b
         counts = export_clinic(current_app._get_current_object(), clinic, target,  # type: ignore[attr-defined]
                                base_url=base_url.rstrip("/"), with_pdfs=not no_pdfs)
         with db.side_transaction() as session:
-            audit.record_event(session, action="fhir.export", clinic_id=clinic.id, object_type="clinic",
-                               object_id=clinic.id)
+            audit.record_event(session, key=security.audit_key(), action="fhir.export", clinic_id=clinic.id,
+                               object_type="clinic", object_id=clinic.id)
         summary = ", ".join(f"{count} {kind}" for kind, count in counts.items()) or "no patients"
         click.echo(f"{clinic.name}: {target}: {summary}")

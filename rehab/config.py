@@ -10,6 +10,9 @@ class Defaults:
     SECRET_KEY = DEFAULT_SECRET_KEY
     # Empty means SQLite at instance/rehab.sqlite3; set to postgresql+psycopg://... for PostgreSQL.
     DATABASE_URL = ""
+    # PostgreSQL: the owner's URL that `migrate` (and `audit rekey`, `grant-app-role`) connect with, when the
+    # app itself connects as a role that may not change or delete audit rows (SECURITY.md 19). Empty: DATABASE_URL.
+    MIGRATION_DATABASE_URL = ""
     SQLITE_BUSY_TIMEOUT_MS = 10_000
     # Echo SQL to the log (development only).
     DATABASE_ECHO = False
@@ -55,6 +58,10 @@ class Defaults:
     FHIR_IDENTIFIER_SYSTEM = "urn:rehab:chart-number"
     # Wrong API tokens from one address in LOGIN_THROTTLE_WINDOW_MINUTES before it gets 429 for the rest of it.
     FHIR_MAX_BAD_TOKENS_PER_ADDRESS = 20
+
+    # The key of the audit trail's HMAC chain, kept outside the database (SECURITY.md 19). Empty: a key derived
+    # from SECRET_KEY. Changing either without `audit rekey` makes `audit verify` fail: see the README.
+    AUDIT_KEY = ""
 
     PATIENTS_PER_PAGE = 25
     WTF_CSRF_TIME_LIMIT = None  # the session's own lifetime bounds the token

@@ -246,6 +246,29 @@ class UserForm(SQLModel):
         return value
 
 
+class NewClinicForm(SQLModel):
+    """A clinic added by an admin; its address, paper and time zone are set under Clinic settings."""
+
+    name: str = Field(min_length=1, max_length=120)
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        return _no_markup(value)
+
+
+class MemberForm(SQLModel):
+    """An existing account added to a clinic, by its email."""
+
+    email: str = Field(min_length=1, max_length=254)
+    is_admin: bool = False
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        return UserForm._email(value)
+
+
 def local_to_utc(text: str, zone: str) -> datetime | None:
     """A ``datetime-local`` form value, entered in the clinic's time zone, as aware UTC; None if unreadable."""
     try:

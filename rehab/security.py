@@ -11,7 +11,7 @@ from flask import Flask, abort, current_app, flash, g, redirect, request, sessio
 from flask_wtf.csrf import CSRFProtect
 
 from rehab import db
-from rehab.models import utcnow
+from rehab.models import Clinic, utcnow
 from rehab.services import accounts, audit
 from rehab.services.passwords import make_hasher
 
@@ -37,29 +37,39 @@ def init_app(app: Flask) -> None:
     app.extensions["rehab.hasher"] = make_hasher(
         time_cost=app.config["PASSWORD_HASH_TIME_COST"], memory_kib=app.config["PASSWORD_HASH_MEMORY_KIB"]
     )
+    app.extensions["rehab.audit_key"] = audit.chain_key(audit_key=app.config["AUDIT_KEY"],
+                                                        secret_key=app.config["SECRET_KEY"])
     app.before_request(_load_signed_in_user)
     app.after_request(_set_security_headers)
 
     @app.context_processor
     def _inject_user() -> dict[str, Any]:
-        return {"current_user": g.get("user"), "current_clinic": g.get("clinic")}
+        return {"current_user": g.get("user"), "current_clinic": g.get("clinic"),
+                "current_is_admin": bool(g.get("is_clinic_admin"))}
 
 
 def hasher():  # type: ignore[no-untyped-def]
     return current_app.extensions["rehab.hasher"]
 
 
+def audit_key() -> bytes:
+    """The key of the audit trail's HMAC chain (SECURITY.md 19), resolved once per app."""
+    return current_app.extensions["rehab.audit_key"]
+
+
 def _load_signed_in_user() -> Any:
     g.user = g.clinic = g.user_session = None
+    g.is_clinic_admin = False
     if request.endpoint == "static":
         return None
     token = session.get("sid")
-    if token:
-        _resolve_session(token)
+    left_clinic = _resolve_session(token) if token else None
     if request.endpoint is None or request.endpoint in PUBLIC_ENDPOINTS or _portal_guarded(request.endpoint):
         return None
     if request.blueprint == "fhir":  # the FHIR API answers to its own bearer-token guard (rehab/views/fhir.py)
         return None
+    if left_clinic is not None:
+        return left_clinic
     if g.user is None:
         target = request.full_path.rstrip("?") if request.method == "GET" and request.path != "/" else None
         return redirect(url_for("auth.login", next=target))
@@ -76,8 +86,10 @@ def _portal_guarded(endpoint: str) -> bool:
     return bool(getattr(current_app.view_functions.get(endpoint), "portal_guarded", False))
 
 
-def _resolve_session(token: str) -> None:
-    """Find the live server-side session for the cookie (never under SQLite's write lock)."""
+def _resolve_session(token: str) -> Any:
+    """Find the live server-side session for the cookie (never under SQLite's write lock).
+
+    Returns a redirect when the session's clinic is no longer one of the user's (see _leave_clinic)."""
     now = utcnow()
     config = current_app.config
     with db.lookup_session() as lookup:
@@ -93,7 +105,9 @@ def _resolve_session(token: str) -> None:
                   "Sign in again to continue.", "info")
         elif reason == "expired":
             flash("Your session reached its time limit. Sign in again to continue.", "info")
-        return
+        return None
+    if active.is_admin is None:
+        return _leave_clinic(active, now)
     if now - active.record.last_seen_at >= _TOUCH_EVERY:
         session_id = active.record.id
 
@@ -105,6 +119,33 @@ def _resolve_session(token: str) -> None:
         # writing while it is open would hold two connections (PostgreSQL) or wait on itself (SQLite without WAL).
         db.after_close(_touch)
     g.user, g.clinic, g.user_session = active.user, active.clinic, active.record
+    g.is_clinic_admin = active.is_admin
+    return None
+
+
+def _leave_clinic(active: accounts.ActiveSession, now: Any) -> Any:
+    """The user was removed from the clinic this session works in: the session moves to another of their
+    clinics, or ends when they have none. The request itself does not run: a form filled in for the old
+    clinic must not be saved into the new one, so the browser goes to the new clinic's first page."""
+    with db.lookup_session() as lookup:
+        clinics = accounts.clinics_for(lookup, active.user.id)
+    session_id = active.record.id
+    new_clinic = clinics[0] if clinics else None
+
+    def _move() -> None:
+        with db.side_transaction() as writer:
+            accounts.move_session(writer, session_id=session_id, clinic_id=new_clinic.id if new_clinic else None,
+                                  now=now)
+
+    db.after_close(_move)  # as for _touch: after the request's own session is closed
+    if new_clinic is None:
+        session.clear()
+        flash(f"You no longer work at {active.clinic.name} and belong to no other clinic, so you were signed "
+              "out. Ask your clinic's admin to add you again.", "info")
+        return redirect(url_for("auth.login"))
+    _set_clinic_list(clinics)
+    flash(f"You no longer work at {active.clinic.name}. You are now working at {new_clinic.name}.", "info")
+    return redirect(url_for("main.index"))
 
 
 def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -112,7 +153,7 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if g.user is None or not g.user.is_admin:
+        if g.user is None or not g.get("is_clinic_admin"):
             record_denial("admin.denied")
             abort(403)
         return view(*args, **kwargs)
@@ -123,18 +164,36 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
 def record(action: str, *, patient_id: int | None = None, object_type: str = "",
            object_id: int | None = None) -> None:
     """Audit a successful action in the request's own transaction (committed with the change)."""
-    audit.record_event(db.get_session(), action=action, user_id=_user_id(), clinic_id=_clinic_id(),
+    audit.record_event(db.get_session(), key=audit_key(), action=action, user_id=_user_id(), clinic_id=_clinic_id(),
                        patient_id=patient_id, object_type=object_type, object_id=object_id)
+
+
+def record_in_clinics(action: str, clinic_ids: set[int], *, object_type: str = "",
+                      object_id: int | None = None) -> None:
+    """Audit one action in each of these clinics' trails (an account's password or status concerns every
+    clinic it works in, and each clinic's admins must see it)."""
+    for clinic_id in sorted(clinic_ids):
+        audit.record_event(db.get_session(), key=audit_key(), action=action, user_id=_user_id(),
+                           clinic_id=clinic_id, object_type=object_type, object_id=object_id)
+
+
+def refresh_clinic_list(user_id: int) -> None:
+    """The clinic switcher's list in the cookie, after the signed-in user's own memberships changed."""
+    _set_clinic_list(accounts.clinics_for(db.get_session(), user_id))
+
+
+def _set_clinic_list(clinics: list[Clinic]) -> None:
+    session["clinics"] = [[clinic.id, clinic.name] for clinic in clinics]
 
 
 def record_read(action: str, *, patient_id: int | None = None, object_type: str = "",
                 object_id: int | None = None, outcome: str = "ok") -> None:
     """Audit a read or a denial after the request's transaction is closed, so no rollback loses it."""
-    user_id, clinic_id = _user_id(), _clinic_id()
+    user_id, clinic_id, key = _user_id(), _clinic_id(), audit_key()
 
     def _write() -> None:
         with db.side_transaction() as writer:
-            audit.record_event(writer, action=action, user_id=user_id, clinic_id=clinic_id,
+            audit.record_event(writer, key=key, action=action, user_id=user_id, clinic_id=clinic_id,
                                patient_id=patient_id, object_type=object_type, object_id=object_id,
                                outcome=outcome)
 

@@ -45,15 +45,17 @@ def test_admin_adds_a_therapist_who_can_then_sign_in(app, admin_client, clinic, 
     assert "Sam Newhire can now sign in with sam.newhire@clinic.example." in html
     assert "sam.newhire@clinic.example" in admin_client.get("/admin/users").get_data(as_text=True)
     user = users_by_email(db)["sam.newhire@clinic.example"]
-    assert not user.is_admin and user.is_active
+    assert user.is_active
     assert NEW_THERAPIST["password"] not in user.password_hash
-    assert fetch(db, select(Membership.clinic_id).where(Membership.user_id == user.id)) == [clinic.id]
+    assert fetch(db, select(Membership.clinic_id, Membership.is_admin)
+                 .where(Membership.user_id == user.id)) == [(clinic.id, False)]
     assert can_sign_in(app, NEW_THERAPIST["email"], NEW_THERAPIST["password"])
 
 
 def test_admin_can_add_another_admin(app, admin_client, db):
     submit(admin_client, "/admin/users/new", {**NEW_THERAPIST, "is_admin": "1"})
-    assert users_by_email(db)[NEW_THERAPIST["email"]].is_admin
+    user = users_by_email(db)[NEW_THERAPIST["email"]]
+    assert fetch(db, select(Membership.is_admin).where(Membership.user_id == user.id)) == [True]
 
 
 @pytest.mark.parametrize(

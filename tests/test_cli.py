@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import text
 from sqlmodel import Session, col, func, select
 
 from rehab import demo
 from rehab.models import AuditEvent, Clinic, Membership, Patient, User
-from tests.conftest import sign_in
+from rehab.services.audit import GENESIS, chain_key, legacy_digest
+from tests.conftest import SECRET, sign_in
 
 pytestmark = pytest.mark.db
 
@@ -54,9 +57,9 @@ def test_create_user_sets_up_the_first_clinic_and_admin(app, cli, db):
     assert OWNER_PASSWORD not in result.output
     [clinic] = fetch(db, select(Clinic))
     [user] = fetch(db, select(User))
-    assert (clinic.name, user.email, user.name, user.is_admin) == ("Lakeside PT", "olga.owner@lakeside.example",
-                                                                   "Olga Owner", True)
-    assert fetch(db, select(Membership.clinic_id).where(Membership.user_id == user.id)) == [clinic.id]
+    assert (clinic.name, user.email, user.name) == ("Lakeside PT", "olga.owner@lakeside.example", "Olga Owner")
+    assert fetch(db, select(Membership.clinic_id, Membership.is_admin)
+                 .where(Membership.user_id == user.id)) == [(clinic.id, True)]
     browser = app.test_client()
     assert sign_in(browser, "olga.owner@lakeside.example", OWNER_PASSWORD).status_code == 302
     html = browser.get("/patients/").get_data(as_text=True)
@@ -68,8 +71,8 @@ def test_a_second_user_joins_the_only_clinic_as_a_therapist(app, cli, clinic, db
     assert result.exit_code == 0, result.output
     assert "Created therapist theo@clinic.example." in result.output
     [user] = fetch(db, select(User))
-    assert not user.is_admin
-    assert fetch(db, select(Membership.clinic_id).where(Membership.user_id == user.id)) == [clinic.id]
+    assert fetch(db, select(Membership.clinic_id, Membership.is_admin)
+                 .where(Membership.user_id == user.id)) == [(clinic.id, False)]
     assert count(db, Clinic) == 1
 
 
@@ -171,10 +174,64 @@ def audit_trail(app, therapist, admin, db) -> list[int]:  # type: ignore[no-unty
     return ids
 
 
-def test_audit_verify_reports_an_intact_trail(cli, audit_trail):
+def head_of(output: str) -> str:
+    match = re.search(r"^Head: ([0-9a-f]{64})", output, re.MULTILINE)
+    assert match, output
+    return match.group(1)
+
+
+def test_audit_verify_reports_an_intact_trail_and_its_head(cli, db, audit_trail):
     result = cli("audit", "verify")
     assert result.exit_code == 0, result.output
-    assert "Audit trail intact." in result.output
+    assert f"Audit trail intact: {len(audit_trail)} events." in result.output
+    newest = fetch(db, select(AuditEvent).order_by(col(AuditEvent.id).desc()))[0]
+    assert head_of(result.output) == newest.hash and f"(event {newest.id})" in result.output
+
+
+def test_audit_verify_expect_passes_for_a_recorded_head_and_fails_once_it_is_cut_off(app, cli, db, audit_trail,
+                                                                                      therapist):
+    recorded = head_of(cli("audit", "verify").output)
+    assert cli("audit", "verify", "--expect", recorded).exit_code == 0
+    sign_in(app.test_client(), therapist.email)  # the trail grows after the head was written down
+    later = cli("audit", "verify", "--expect", recorded)
+    assert later.exit_code == 0, later.output
+    assert f"The expected head is event {audit_trail[-1]}" in later.output
+    # Removing the newest rows leaves an intact chain behind: only the recorded head shows the cut.
+    db.execute(text("DELETE FROM audit_event WHERE id >= :id"), {"id": audit_trail[-1]})
+    db.commit()
+    assert cli("audit", "verify").exit_code == 0
+    cut = cli("audit", "verify", "--expect", recorded)
+    assert cut.exit_code != 0
+    assert f"The expected head {recorded} is not in the trail" in cut.output
+
+
+def test_audit_verify_fails_after_deleting_an_event_and_rehashing_the_rest_with_sha256(cli, db, audit_trail):
+    """The attack on the unkeyed chain: delete a row, re-hash every other row with plain SHA-256, which used to
+    verify. Under the HMAC chain nobody without the key can make that pass."""
+    db.execute(text("DELETE FROM audit_event WHERE id = :id"), {"id": audit_trail[1]})
+    previous = GENESIS
+    for event in fetch(db, select(AuditEvent).order_by(col(AuditEvent.id))):
+        event.prev_hash, event.hash = previous, legacy_digest(previous, event)
+        previous = event.hash
+        db.add(event)
+    db.commit()
+    result = cli("audit", "verify")
+    assert result.exit_code != 0
+    assert f"Audit trail broken at event {audit_trail[0]}." in result.output
+
+
+def test_audit_rekey_moves_the_trail_to_a_new_key(app, cli, db, audit_trail):
+    old_head = head_of(cli("audit", "verify").output)
+    app.extensions["rehab.audit_key"] = chain_key(audit_key="the install's new audit key", secret_key="")
+    assert "broken at event" in cli("audit", "verify").output  # the new key does not verify the old rows
+    wrong = cli("audit", "rekey", input="a wrong old key\n")
+    assert wrong.exit_code != 0 and f"broken at event {audit_trail[0]}" in wrong.output
+    result = cli("audit", "rekey", input=f"secret:{SECRET}\n")  # the old chain used the key derived from it
+    assert result.exit_code == 0, result.output
+    assert f"Re-keyed {len(audit_trail)} events." in result.output
+    verified = cli("audit", "verify")
+    assert verified.exit_code == 0 and head_of(verified.output) != old_head
+    assert "nothing to do" in cli("audit", "rekey", input="anything\n").output
 
 
 def test_audit_verify_names_an_altered_row(cli, db, audit_trail):

@@ -28,7 +28,7 @@ from rehab import create_app
 from rehab.db import get_engine
 from rehab.migrate import alembic_config, check, downgrade, upgrade
 from rehab.models import AuditEvent, Patient, Visit
-from rehab.services.audit import GENESIS, _digest, first_broken_event
+from rehab.services.audit import GENESIS, first_broken_event, keyed_digest, legacy_digest
 from rehab.services.catalogue import templates
 from rehab.services.protocols import content_from_template
 from tests.conftest import POSTGRES_URL, base_config
@@ -139,7 +139,8 @@ def insert(connection: Connection, table: str, rows: list[dict[str, Any]]) -> No
 
 
 def _audit_rows() -> list[dict[str, Any]]:
-    """A real hash chain, so the audit trail can be verified after the upgrade."""
+    """A real hash chain as installs wrote it before 0009 (plain SHA-256), so the audit trail can be verified
+    after the upgrade re-keys it."""
     events = [("login", 1, 1, None, "", None, "ok"), ("patient.create", 1, 1, 1, "patient", 1, "ok"),
               ("login.failed", None, None, None, "", None, "failed"), ("patient.view", 2, 1, 2, "patient", 2, "ok")]
     rows, previous = [], GENESIS
@@ -147,7 +148,7 @@ def _audit_rows() -> list[dict[str, Any]]:
         event = AuditEvent(at=T0 + timedelta(minutes=number, microseconds=number), user_id=user_id,
                            clinic_id=clinic_id, patient_id=patient_id, action=action, object_type=object_type,
                            object_id=object_id, outcome=outcome, prev_hash=previous, hash="")
-        digest = _digest(previous, event)
+        digest = legacy_digest(previous, event)
         rows.append({"id": number, "at": event.at, "user_id": user_id, "clinic_id": clinic_id,
                      "patient_id": patient_id, "action": action, "object_type": object_type, "object_id": object_id,
                      "outcome": outcome, "prev_hash": previous, "hash": digest})
@@ -299,6 +300,7 @@ def test_populated_database_upgraded_step_by_step_keeps_every_row(migration_app,
     assert all(rows for _, rows in before.values()), "every table has rows to lose"
     for revision in REVISIONS[REVISIONS.index(start) + 1:]:
         migrate_to(migration_app, revision)
+        before = without_columns(before, COLUMNS_CHANGED_BY_UPGRADE.get(revision, {}))
         assert_rows_kept(migration_app, before, f"upgrade to {revision}")
     assert models_match(migration_app)
     # The models read the upgraded rows, and the audit trail's hash chain still checks out.
@@ -308,14 +310,29 @@ def test_populated_database_upgraded_step_by_step_keeps_every_row(migration_app,
             ("Margaret1", date(1951, 3, 14), False), ("Margaret2", date(1952, 3, 14), False),
             ("Margaret3", date(1953, 3, 14), True)]
         assert patients[0].updated_at == T0 + timedelta(days=1)
-        assert first_broken_event(session) is None
+        assert first_broken_event(session, key=migration_app.extensions["rehab.audit_key"]) is None
         if start == "0003":
             assert [v.pain_worst for v in session.exec(select(Visit).order_by(Visit.id))] == [1, 2, 3]
 
 
-# Columns a revision adds to tables that existed before it (its downgrade drops them again).
+# Columns a revision adds to tables that existed before it (its downgrade drops them again), or whose values
+# it rewrites (0009 re-hashes the audit chain under the key; its downgrade back to plain SHA-256).
 COLUMNS_ADDED_BY = {"0004": {"alert": {"home_log_id"}}, "0005": {"patient": {"search_key", "last_session_at"}},
-                    "0006": {"clinic": {"emergency_number"}}}
+                    "0006": {"clinic": {"emergency_number"}}, "0008": {"membership": {"is_admin"}},
+                    "0009": {"audit_event": {"prev_hash", "hash"}}}
+# Columns an upgrade drops, or whose values it rewrites on purpose (the tests of those revisions check them).
+COLUMNS_CHANGED_BY_UPGRADE = {"0008": {"user_account": {"is_admin"}}, "0009": {"audit_event": {"prev_hash", "hash"}}}
+
+
+def without_columns(tables: dict[str, tuple[list[str], list[tuple[Any, ...]]]], dropped: dict[str, set[str]]
+                    ) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
+    result = dict(tables)
+    for table, names in dropped.items():
+        if table in result:
+            columns, rows = result[table]
+            keep = [i for i, column in enumerate(columns) if column not in names]
+            result[table] = ([columns[i] for i in keep], [tuple(row[i] for i in keep) for row in rows])
+    return result
 
 
 def test_downgrade_to_base_and_upgrade_again(migration_app):
@@ -330,11 +347,8 @@ def test_downgrade_to_base_and_upgrade_again(migration_app):
             assert current_revision(connection) == revision
         # What the step leaves in place keeps its rows, minus exactly the columns the step added.
         kept = {table: (columns, rows) for table, (columns, rows) in before.items() if table in remaining}
-        for table, dropped in COLUMNS_ADDED_BY.get(REVISIONS[REVISIONS.index(revision) + 1] if revision
-                                                   else "0001", {}).items():
-            columns, rows = kept[table]
-            keep = [i for i, column in enumerate(columns) if column not in dropped]
-            kept[table] = ([columns[i] for i in keep], [tuple(row[i] for i in keep) for row in rows])
+        kept = without_columns(kept, COLUMNS_ADDED_BY.get(REVISIONS[REVISIONS.index(revision) + 1] if revision
+                                                          else "0001", {}))
         assert_rows_kept(migration_app, kept, f"downgrade to {revision or 'base'}")
     with migration_app.app_context(), get_engine().connect() as connection:
         assert app_tables(connection) == set()
@@ -356,3 +370,49 @@ def test_0005_fills_the_search_key_and_the_last_session_of_existing_patients(mig
     assert patients[1].last_session_at == T0 + timedelta(days=1)
     assert patients[2].last_session_at == T0 + timedelta(days=3)
     assert patients[9].last_session_at is None
+
+
+def test_0008_makes_each_admin_an_admin_of_every_clinic_they_work_in(migration_app):
+    migrate_to(migration_app, "0004")
+    populate(migration_app, "0004")
+    migrate_to(migration_app, "0007")
+    with migration_app.app_context(), get_engine().begin() as connection:
+        insert(connection, "user_account", [
+            {"id": 3, "email": "user3@clinic.example", "name": "User 3", "password_hash": "$argon2id$x",
+             "is_admin": True, "is_active": True, "created_at": T0, "password_changed_at": T0}])
+        insert(connection, "membership", [{"user_id": 3, "clinic_id": 1}, {"user_id": 3, "clinic_id": 2}])
+    migrate_to(migration_app, "0008")
+    with migration_app.app_context(), get_engine().connect() as connection:
+        roles = connection.execute(text("SELECT user_id, clinic_id, is_admin FROM membership "
+                                        "ORDER BY user_id, clinic_id")).all()
+        assert "is_admin" not in {column["name"] for column in inspect(connection).get_columns("user_account")}
+    # User 1 (admin, clinic 1) and user 3 (admin, clinics 1 and 2) administer exactly their clinics; user 2
+    # (a therapist of both) administers none. Nobody gains a clinic they did not work in.
+    assert [tuple(row) for row in roles] == [(1, 1, True), (2, 1, False), (2, 2, False), (3, 1, True), (3, 2, True)]
+    downgrade_to(migration_app, "0007")
+    with migration_app.app_context(), get_engine().connect() as connection:
+        admins = connection.execute(text("SELECT id, is_admin FROM user_account ORDER BY id")).all()
+    assert [tuple(row) for row in admins] == [(1, True), (2, False), (3, True)]
+
+
+def test_0009_rekeys_an_existing_chain_and_keeps_an_old_break_visible(migration_app):
+    migrate_to(migration_app, "0004")
+    populate(migration_app, "0004")  # the audit rows among them
+    migrate_to(migration_app, "0008")
+    key = migration_app.extensions["rehab.audit_key"]
+    migrate_to(migration_app, "0009")
+    with migration_app.app_context(), Session(get_engine()) as session:
+        assert first_broken_event(session, key=key) is None
+        events = session.exec(select(AuditEvent).order_by(AuditEvent.id)).all()
+        # Every hash is now the keyed one: plain SHA-256 no longer reproduces any of them.
+        assert all(event.hash == keyed_digest(key)(event.prev_hash, event) for event in events)
+        assert not any(event.hash == legacy_digest(event.prev_hash, event) for event in events)
+    downgrade_to(migration_app, "0008")
+    with migration_app.app_context(), get_engine().begin() as connection:
+        assert [tuple(row) for row in connection.execute(text("SELECT id, hash FROM audit_event ORDER BY id"))] == \
+            [(row["id"], row["hash"]) for row in _audit_rows()]  # back to the original plain chain
+        # A row altered before the upgrade stays named after it: re-keying does not launder it.
+        connection.execute(text("UPDATE audit_event SET action = 'patient.print' WHERE id = 2"))
+    migrate_to(migration_app, "0009")
+    with migration_app.app_context(), Session(get_engine()) as session:
+        assert first_broken_event(session, key=key) == 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index
+from sqlalchemy import Index, false
 from sqlmodel import Field, SQLModel
 
 from rehab.models.base import utcnow
@@ -25,7 +25,8 @@ class Clinic(SQLModel, table=True):
 
 
 class User(SQLModel, table=True):
-    """A therapist or an admin. ("user" is reserved in PostgreSQL.)"""
+    """A therapist's account. Being an admin is a role per clinic (``Membership.is_admin``), not of the account:
+    an admin of one clinic has no say over another. ("user" is reserved in PostgreSQL.)"""
 
     __tablename__ = "user_account"
 
@@ -33,17 +34,17 @@ class User(SQLModel, table=True):
     email: str = Field(max_length=254, sa_column_kwargs={"unique": True})
     name: str = Field(max_length=120)
     password_hash: str = Field(max_length=255)
-    is_admin: bool = False
     is_active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
     password_changed_at: datetime = Field(default_factory=utcnow)
 
 
 class Membership(SQLModel, table=True):
-    """A therapist works in one or more clinics."""
+    """A therapist works in one or more clinics, and may be an admin of some of them."""
 
     user_id: int = Field(foreign_key="user_account.id", primary_key=True)
     clinic_id: int = Field(foreign_key="clinic.id", primary_key=True, index=True)
+    is_admin: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class UserSession(SQLModel, table=True):

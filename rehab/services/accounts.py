@@ -120,14 +120,19 @@ class ActiveSession:
     record: UserSession
     user: User
     clinic: Clinic
+    # The membership of the session's clinic: None once an admin removed the user from it (the caller then
+    # moves the session to another of their clinics, or ends it).
+    is_admin: bool | None
 
 
 # Every signed-in request runs this lookup: the statement is built once (building it is a third of its cost)
 # and only the token's hash is bound per request.
 _SESSION_LOOKUP = (
-    select(UserSession, User, Clinic)
+    select(UserSession, User, Clinic, Membership.is_admin)
     .join(User, User.id == UserSession.user_id)  # type: ignore[arg-type]
     .join(Clinic, Clinic.id == UserSession.clinic_id)  # type: ignore[arg-type]
+    .outerjoin(Membership, (Membership.user_id == UserSession.user_id)  # type: ignore[arg-type]
+               & (Membership.clinic_id == UserSession.clinic_id))
     .where(UserSession.token_hash == bindparam("token_hash"))
 )
 
@@ -138,14 +143,20 @@ def find_session(session: Session, token: str, *, now: datetime, idle: timedelta
     row = session.exec(_SESSION_LOOKUP, params={"token_hash": token_hash(token)}).first()
     if row is None:
         return None, "missing"
-    record, user, clinic = row
+    record, user, clinic, is_admin = row
     if record.ended_at is not None or not user.is_active:
         return None, "missing"
     if now - record.created_at > absolute:
         return None, "expired"
     if now - record.last_seen_at > idle:
         return None, "idle"
-    return ActiveSession(record, user, clinic), "ok"
+    return ActiveSession(record, user, clinic, is_admin), "ok"
+
+
+def move_session(session: Session, *, session_id: int, clinic_id: int | None, now: datetime) -> None:
+    """Point a session at another clinic of its user, or end it when they have none left."""
+    values = {"clinic_id": clinic_id} if clinic_id is not None else {"ended_at": now}
+    session.execute(update(UserSession).where(UserSession.id == session_id).values(**values))
 
 
 def end_session(session: Session, token: str, *, now: datetime) -> None:
@@ -169,13 +180,13 @@ def touch_session(session: Session, *, session_id: int, now: datetime) -> None:
 
 def create_user(session: Session, hasher: PasswordHasher, *, email: str, name: str, password: str,
                 clinic_ids: list[int], is_admin: bool = False) -> User:
-    """Add an account with memberships; the caller checks the password policy and email uniqueness."""
-    user = User(email=email.strip().lower(), name=name.strip(), is_admin=is_admin,
-                password_hash=hash_password(hasher, password))
+    """Add an account with memberships (as an admin of those clinics when ``is_admin``); the caller checks the
+    password policy and email uniqueness."""
+    user = User(email=email.strip().lower(), name=name.strip(), password_hash=hash_password(hasher, password))
     session.add(user)
     session.flush()
     for clinic_id in clinic_ids:
-        session.add(Membership(user_id=user.id, clinic_id=clinic_id))
+        session.add(Membership(user_id=user.id, clinic_id=clinic_id, is_admin=is_admin))
     return user
 
 

@@ -1,17 +1,19 @@
-"""Admin pages: therapist accounts and clinic settings. Therapists get 403 (SECURITY.md 11)."""
+"""Admin pages: therapist accounts and clinic settings. Only admins of the clinic being worked in may open
+them; therapists get 403 (SECURITY.md 11). Acting on an account itself needs admin of all its clinics
+(SECURITY.md 28)."""
 
 from __future__ import annotations
 
 from zoneinfo import available_timezones
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
-from sqlmodel import col, select
+from flask import Blueprint, abort, flash, g, make_response, redirect, render_template, request, url_for
+from sqlmodel import select
 
 from rehab import security
 from rehab.db import get_session
 from rehab.forms import PAPER_SIZES, SPEED_UNITS, ClinicForm, UserForm, parse_form
 from rehab.models import Membership, User, utcnow
-from rehab.services import accounts, protocol_records
+from rehab.services import accounts, memberships, protocol_records
 from rehab.services.passwords import hash_password, password_problem
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -34,14 +36,26 @@ def _clinic_user_or_404(user_id: int) -> User:
     return user
 
 
+ELSEWHERE = ("{name} also works in a clinic you do not administer, so only an admin of all their clinics may "
+             "change their password or deactivate them.")
+
+
+def _manageable_user_or_403(user_id: int) -> User:
+    """An account of this clinic that works only in clinics this admin administers (SECURITY.md 28)."""
+    user = _clinic_user_or_404(user_id)
+    if not memberships.may_manage_account(get_session(), admin_id=g.user.id, user_id=user.id):
+        security.record_denial("user.manage.denied", object_type="user", object_id=user.id)
+        abort(make_response(render_template("errors/error.html", code=403, title="You cannot change this account",
+                                            hint=ELSEWHERE.format(name=user.name)), 403))
+    return user
+
+
 @bp.get("/users")
 def users():  # type: ignore[no-untyped-def]
-    rows = get_session().exec(
-        select(User).join(Membership, Membership.user_id == User.id)
-        .where(Membership.clinic_id == g.clinic.id)
-        .order_by(col(User.is_active).desc(), User.name)
-    ).all()
-    return render_template("admin/users.html", users=rows)
+    db = get_session()
+    rows = memberships.members(db, g.clinic.id)
+    elsewhere = memberships.unmanageable_user_ids(db, admin_id=g.user.id, user_ids=[row.user.id for row in rows])
+    return render_template("admin/users.html", members=rows, elsewhere=elsewhere)
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -67,7 +81,7 @@ def new_user():  # type: ignore[no-untyped-def]
 def set_active(user_id: int):  # type: ignore[no-untyped-def]
     """Deactivate (ending every session at once) or reactivate an account. Never your own."""
     db = get_session()
-    user = _clinic_user_or_404(user_id)
+    user = _manageable_user_or_403(user_id)
     if user.id == g.user.id:
         flash("You cannot deactivate your own account.", "error")
         return redirect(url_for("admin.users"))
@@ -75,8 +89,8 @@ def set_active(user_id: int):  # type: ignore[no-untyped-def]
     if not user.is_active:
         accounts.end_all_sessions(db, user_id=user.id, now=utcnow())
     db.add(user)
-    security.record("user.activate" if user.is_active else "user.deactivate", object_type="user",
-                    object_id=user.id)
+    security.record_in_clinics("user.activate" if user.is_active else "user.deactivate",
+                               memberships.clinic_ids_of(db, user.id), object_type="user", object_id=user.id)
     db.commit()
     flash(f"{user.name} was {'reactivated' if user.is_active else 'deactivated'}.", "success")
     return redirect(url_for("admin.users"))
@@ -86,7 +100,7 @@ def set_active(user_id: int):  # type: ignore[no-untyped-def]
 def reset_password(user_id: int):  # type: ignore[no-untyped-def]
     """Set a new password for a therapist who forgot theirs; their other sessions end."""
     db = get_session()
-    user = _clinic_user_or_404(user_id)
+    user = _manageable_user_or_403(user_id)
     error = None
     if request.method == "POST":
         password = request.form.get("password", "")
@@ -99,7 +113,8 @@ def reset_password(user_id: int):  # type: ignore[no-untyped-def]
             keep = g.user_session.id if user.id == g.user.id else None
             accounts.end_all_sessions(db, user_id=user.id, now=now, keep_id=keep)
             accounts.clear_failures(db, email=user.email)
-            security.record("user.password_reset", object_type="user", object_id=user.id)
+            security.record_in_clinics("user.password_reset", memberships.clinic_ids_of(db, user.id),
+                                       object_type="user", object_id=user.id)
             db.commit()
             flash(f"The password for {user.name} was changed. Give it to them in person.", "success")
             return redirect(url_for("admin.users"))
@@ -176,3 +191,6 @@ def audit_log():  # type: ignore[no-untyped-def]
         .order_by(User.name)).all()
     return render_template("admin/audit.html", rows=rows, total=total, page=page, pages=max(1, -(-total // 50)),
                            filters=filters, users=users)
+
+
+from rehab.views import admin_clinics  # noqa: E402, F401  (the clinic and membership pages live on this blueprint)

@@ -56,7 +56,7 @@ def login():  # type: ignore[no-untyped-def]
         )
         password = request.form.get("password", "")[:256]
         if accounts.is_throttled(db, email=email, address=address, now=now, limits=limits):
-            audit.record_event(db, action="login.throttled", outcome="denied", at=now)
+            audit.record_event(db, key=security.audit_key(), action="login.throttled", outcome="denied", at=now)
             error = THROTTLED
         else:
             user = accounts.check_credentials(db, security.hasher(), email=email, password=password)
@@ -65,8 +65,8 @@ def login():  # type: ignore[no-untyped-def]
                 accounts.record_attempt(db, email=email, address=address, succeeded=False, now=now)
                 # A known account's failures show in its clinic's audit trail; unknown emails stay anonymous.
                 known_id, known_clinic = accounts.account_and_clinic(db, email)
-                audit.record_event(db, action="login.failed", outcome="failed", at=now, user_id=known_id,
-                                   clinic_id=known_clinic)
+                audit.record_event(db, key=security.audit_key(), action="login.failed", outcome="failed", at=now,
+                                   user_id=known_id, clinic_id=known_clinic)
                 error = INVALID
             else:
                 if session.get("sid"):  # signing in again ends the session this browser had
@@ -75,7 +75,8 @@ def login():  # type: ignore[no-untyped-def]
                 token = accounts.start_session(db, user_id=user.id, clinic_id=clinics[0].id, now=now)
                 accounts.clear_failures(db, email=email)
                 accounts.record_attempt(db, email=email, address=address, succeeded=True, now=now)
-                audit.record_event(db, action="login", user_id=user.id, clinic_id=clinics[0].id, at=now)
+                audit.record_event(db, key=security.audit_key(), action="login", user_id=user.id,
+                                   clinic_id=clinics[0].id, at=now)
                 db.commit()
                 session["sid"] = token
                 # For the clinic switcher, shown only to therapists of more than one clinic.

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, g, request
 
 from rehab import db
 from rehab.models import Clinic, Patient, utcnow
-from rehab.security import csrf
+from rehab.security import audit_key, csrf
 from rehab.services import api_clients, audit
 from rehab.services import patients as patient_service
 from rehab.services.catalogue import exercises, templates
@@ -109,10 +109,11 @@ def _audit(action: str, *, patient_id: int | None = None, outcome: str = "ok", c
     client = g.get("api_client")
     client_id = client_id if client_id is not None else (client.id if client else None)
     clinic_id = clinic_id if clinic_id is not None else (client.clinic_id if client else None)
+    key = audit_key()
 
     def _write() -> None:
         with db.side_transaction() as writer:
-            audit.record_event(writer, action=action, clinic_id=clinic_id, patient_id=patient_id,
+            audit.record_event(writer, key=key, action=action, clinic_id=clinic_id, patient_id=patient_id,
                                object_type="api_client", object_id=client_id, outcome=outcome)
 
     db.after_close(_write)
@@ -264,7 +265,7 @@ def create_patient():  # type: ignore[no-untyped-def]
         raise FhirError(422, "duplicate", f"A patient with chart number {form.chart_number} already exists in this "
                         "clinic; search Patient?identifier= to find it.", "Patient.identifier")
     patient = patient_service.create_patient(session, clinic_id=clinic_id, form=form, user_id=None, now=utcnow())
-    audit.record_event(session, action="fhir.create", clinic_id=clinic_id, patient_id=patient.id,
+    audit.record_event(session, key=audit_key(), action="fhir.create", clinic_id=clinic_id, patient_id=patient.id,
                        object_type="api_client", object_id=g.api_client.id)
     session.commit()
     resource = patients.patient_resource(context(), patient)

@@ -230,8 +230,8 @@ def portal_sheet():  # type: ignore[no-untyped-def]
     options = sheets.SheetOptions(paper=g.clinic.paper_size, language=g.patient_language or patient.language)
     snapshot = new_snapshot(patient, protocol, options, therapist_name="")
     record = _record_print(patient, protocol, snapshot, source="portal")
-    audit.record_event(get_session(), action="portal.sheet", clinic_id=patient.clinic_id, patient_id=patient.id,
-                       object_type="handout_print", object_id=record.id)
+    audit.record_event(get_session(), key=security.audit_key(), action="portal.sheet", clinic_id=patient.clinic_id,
+                       patient_id=patient.id, object_type="handout_print", object_id=record.id)
     get_session().commit()
     return redirect(url_for("handouts.portal_sheet_pdf", print_id=record.id), code=303)
 

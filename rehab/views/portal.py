@@ -170,8 +170,9 @@ def invalid_link(state: LinkState, *, action: str = "portal.open") -> tuple[str,
 def audit_event(action: str, *, patient_id: int | None, object_type: str = "", object_id: int | None = None,
                 outcome: str = "ok") -> None:
     """An audit row in the request's own transaction (committed with the change it describes)."""
-    audit.record_event(get_session(), action=action, clinic_id=g.clinic.id if g.get("clinic") else None,
-                       patient_id=patient_id, object_type=object_type, object_id=object_id, outcome=outcome)
+    audit.record_event(get_session(), key=security.audit_key(), action=action,
+                       clinic_id=g.clinic.id if g.get("clinic") else None, patient_id=patient_id,
+                       object_type=object_type, object_id=object_id, outcome=outcome)
 
 
 @bp.errorhandler(404)

@@ -110,7 +110,8 @@ def audit_trail_intact(database_url: str) -> bool:
     engine = engine_for(database_url)
     try:
         with Session(engine) as session:
-            return audit.first_broken_event(session) is None
+            key = audit.chain_key(audit_key="", secret_key=SECRET_KEY)  # the servers' key: derived from the secret
+            return audit.first_broken_event(session, key=key) is None
     finally:
         engine.dispose()
 

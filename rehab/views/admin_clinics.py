@@ -1,0 +1,116 @@
+"""Admin pages: the clinics an admin administers, adding a clinic, and who works in each (SECURITY.md 28).
+
+A clinic the admin does not administer is not found (404), like any other clinic's record. Every change is
+audited in the clinic it concerns.
+"""
+
+from __future__ import annotations
+
+from flask import abort, flash, g, redirect, render_template, request, url_for
+
+from rehab import security
+from rehab.db import get_session
+from rehab.forms import MemberForm, NewClinicForm, parse_form
+from rehab.models import Clinic, User
+from rehab.services import memberships
+from rehab.views.admin import bp
+
+CHANGES = {"remove": "membership.remove", "make_admin": "membership.admin_grant",
+           "unmake_admin": "membership.admin_revoke"}
+
+
+def _administered_clinic_or_404(clinic_id: int) -> Clinic:
+    db = get_session()
+    if not memberships.is_admin_of(db, user_id=g.user.id, clinic_id=clinic_id):
+        abort(404)
+    clinic = db.get(Clinic, clinic_id)
+    if clinic is None:
+        abort(404)
+    return clinic
+
+
+@bp.route("/clinics", methods=["GET", "POST"])
+def clinics():  # type: ignore[no-untyped-def]
+    """The clinics this admin administers, and a form to add one (its creator becomes its admin)."""
+    db = get_session()
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form, errors = parse_form(NewClinicForm, request.form)
+        if form and not errors:
+            clinic = memberships.create_clinic(db, name=form.name, creator_id=g.user.id)
+            security.record_in_clinics("clinic.create", {g.clinic.id, clinic.id}, object_type="clinic",
+                                       object_id=clinic.id)
+            db.commit()
+            security.refresh_clinic_list(g.user.id)
+            flash(f"{clinic.name} was added and you are its admin. Switch to it to set its address, paper size "
+                  "and time zone under Clinic settings.", "success")
+            return redirect(url_for("admin.clinic_members", clinic_id=clinic.id))
+    administered = memberships.administered_clinics(db, g.user.id)
+    counts = {clinic.id: memberships.members(db, clinic.id) for clinic in administered}
+    return render_template("admin/clinics.html", administered=administered, members=counts,
+                           values=request.form, errors=errors), (422 if errors else 200)
+
+
+@bp.get("/clinics/<int:clinic_id>")
+def clinic_members(clinic_id: int):  # type: ignore[no-untyped-def]
+    clinic = _administered_clinic_or_404(clinic_id)
+    return _members_page(clinic, values={}, errors={})
+
+
+def _members_page(clinic: Clinic, *, values, errors: dict[str, str]):  # type: ignore[no-untyped-def]
+    rows = memberships.members(get_session(), clinic.id)
+    return render_template("admin/members.html", clinic=clinic, members=rows, values=values, errors=errors,
+                           admins=sum(1 for row in rows if row.is_admin)), (422 if errors else 200)
+
+
+@bp.post("/clinics/<int:clinic_id>/members")
+def add_member(clinic_id: int):  # type: ignore[no-untyped-def]
+    """Add someone who already has an account (a therapist of another clinic) to this clinic."""
+    db = get_session()
+    clinic = _administered_clinic_or_404(clinic_id)
+    form, errors = parse_form(MemberForm, request.form, checkboxes=("is_admin",))
+    if form and not errors:
+        user, problem = memberships.add_member(db, clinic_id=clinic.id, email=form.email, is_admin=form.is_admin)
+        if problem is None and user is not None:
+            security.record_in_clinics("membership.add", {clinic.id}, object_type="user", object_id=user.id)
+            if form.is_admin:
+                security.record_in_clinics("membership.admin_grant", {clinic.id}, object_type="user",
+                                           object_id=user.id)
+            db.commit()
+            flash(f"{user.name} now works at {clinic.name}{' as an admin' if form.is_admin else ''}. They see it "
+                  "in their clinic list when they next sign in.", "success")
+            return redirect(url_for("admin.clinic_members", clinic_id=clinic.id))
+        errors = {"email": problem or memberships.NO_SUCH_ACCOUNT}
+    return _members_page(clinic, values=request.form, errors=errors)
+
+
+@bp.post("/clinics/<int:clinic_id>/members/<int:user_id>")
+def change_member(clinic_id: int, user_id: int):  # type: ignore[no-untyped-def]
+    """Remove someone from this clinic, or make them an admin of it or no longer one."""
+    db = get_session()
+    clinic = _administered_clinic_or_404(clinic_id)
+    action = request.form.get("action", "")
+    member = db.get(User, user_id)
+    if member is None:
+        abort(404)
+    if action not in CHANGES:
+        abort(400)
+    if action == "remove":
+        problem = memberships.remove_member(db, admin_id=g.user.id, clinic_id=clinic.id, user_id=user_id)
+    else:
+        problem = memberships.set_admin(db, admin_id=g.user.id, clinic_id=clinic.id, user_id=user_id,
+                                        is_admin=action == "make_admin")
+    if problem == memberships.NOT_A_MEMBER:
+        abort(404)
+    if problem is not None:
+        flash(problem, "error")
+        return redirect(url_for("admin.clinic_members", clinic_id=clinic.id))
+    security.record_in_clinics(CHANGES[action], {clinic.id}, object_type="user", object_id=user_id)
+    db.commit()
+    flash({"remove": "{name} no longer works at {clinic}. Their next page takes them to another of their "
+                     "clinics, or signs them out.",
+           "make_admin": "{name} is now an admin of {clinic}.",
+           "unmake_admin": "{name} is no longer an admin of {clinic}."}[action].format(name=member.name,
+                                                                                       clinic=clinic.name),
+          "success")
+    return redirect(url_for("admin.clinic_members", clinic_id=clinic.id))
