@@ -28,9 +28,14 @@ def init_app(app: Flask) -> None:
 
 
 def _read_password() -> str:
-    """Prompt twice on a terminal; read one line from standard input otherwise (scripts, CI)."""
+    return _read_secret("Password", confirm=True)
+
+
+def _read_secret(prompt: str, *, confirm: bool = False) -> str:
+    """Prompt (twice when ``confirm``) on a terminal; read one line from standard input otherwise (scripts, CI).
+    Never an argument: arguments end up in shell histories and process lists."""
     if sys.stdin.isatty():
-        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        return click.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
     return sys.stdin.readline().rstrip("\r\n")
 
 
@@ -139,8 +144,8 @@ def audit_verify(expected_head: str | None) -> None:
             raise click.ClickException(
                 f"The expected head {expected_head} is not in the trail: events were removed or rewritten "
                 "since it was recorded.")
-        click.echo(f"The expected head is event {recorded}; {report.count and report.head_id - recorded} "
-                   "events were added after it.")
+        click.echo(f"The expected head is event {recorded}; the trail goes on intact after it, to event "
+                   f"{report.head_id}.")
 
 
 @audit_group.command("rekey")
@@ -174,12 +179,6 @@ def audit_rekey(from_unkeyed: bool) -> None:
         raise click.ClickException(f"Audit trail broken at event {after.broken_at}: it was under the old key "
                                    "too, or the old key is wrong (nothing that failed before verifies now).")
     click.echo(f"Head: {after.head}")
-
-
-def _read_secret(prompt: str) -> str:
-    if sys.stdin.isatty():
-        return click.prompt(prompt, hide_input=True)
-    return sys.stdin.readline().rstrip("\r\n")
 
 
 @click.command("grant-app-role")

@@ -66,7 +66,8 @@ def new_user():  # type: ignore[no-untyped-def]
         db = get_session()
         form, errors = parse_form(UserForm, request.form, checkboxes=("is_admin",))
         if form and accounts.email_taken(db, form.email):
-            errors["email"] = "An account with this email already exists."
+            errors["email"] = ("An account with this email already exists. To have them work here too, add them "
+                               "under Clinics, Members.")
         if form and not errors:
             user = accounts.create_user(db, security.hasher(), email=form.email, name=form.name,
                                         password=form.password, clinic_ids=[g.clinic.id], is_admin=form.is_admin)

@@ -34,7 +34,7 @@ def clinic_phone_missing() -> bool:
     pages tell patients to stop and call the clinic, which is no instruction without a number."""
     if g.clinic.phone.strip():
         return False
-    where = "Set it under Clinic settings (in the top menu)." if g.user.is_admin else \
+    where = "Set it under Clinic settings (in the top menu)." if g.get("is_clinic_admin") else \
         "Ask an admin of your clinic to set it under Clinic settings."
     flash("Add the clinic's phone number first: the sheet and the patient's page tell patients to call it when "
           f"something is wrong. {where}", "error")
