@@ -63,6 +63,16 @@ class MeasureChange:
         return THRESHOLD_TEXT[self.spec.key]
 
 
+def is_important(change: float, baseline: float, points: float | None, share: float | None) -> bool | None:
+    """Whether a change passes an important-change threshold, in points or as a share of the baseline.
+
+    None where no threshold exists. The questionnaires use it too, so every score says the same."""
+    if points is None:
+        return None
+    size = abs(change)
+    return bool(size >= points - 1e-9 or (share is not None and baseline > 0 and size / baseline >= share - 1e-9))
+
+
 def summarize_progress(rows: Sequence[tuple[datetime, dict[str, float | None]]]) -> list[MeasureChange]:
     """Baseline (first recorded) against latest for every measure recorded at least twice.
 
@@ -76,12 +86,6 @@ def summarize_progress(rows: Sequence[tuple[datetime, dict[str, float | None]]])
         assert first is not None and last is not None
         change = last - first
         improved = change < 0 if spec.better == "lower" else change > 0
-        important: bool | None = None
-        if spec.threshold is not None:
-            size = abs(change)
-            important = bool(
-                size >= spec.threshold - 1e-9
-                or (spec.threshold_pct is not None and first > 0 and size / first >= spec.threshold_pct - 1e-9)
-            )
+        important = is_important(change, first, spec.threshold, spec.threshold_pct)
         changes.append(MeasureChange(spec, first, first_at, last, last_at, change, improved, important))
     return changes
