@@ -307,7 +307,8 @@ class VisitForm(SQLModel):
         "knee_flexion_deg": "Enter 0 to 160 degrees, or leave it empty.",
         "knee_extension_deg": "Enter -30 to 40 degrees, or leave it empty.",
     }
-    CHECKBOXES: ClassVar[tuple[str, ...]] = ("flag_calf", "flag_chest", "flag_infection", "flag_locking")
+    CHECKBOXES: ClassVar[tuple[str, ...]] = ("flag_calf", "flag_chest", "flag_infection", "flag_sudden_pain",
+                                             "flag_locking")
 
     occurred_at: datetime
     pain_before: int = Field(ge=0, le=10)
@@ -327,6 +328,7 @@ class VisitForm(SQLModel):
     flag_chest: bool = False
     flag_infection: bool = False
     flag_locking: bool = False
+    flag_sudden_pain: bool = False
     backward_walk_3m_s: float | None = Field(default=None, ge=1, le=120)
     tug_s: float | None = Field(default=None, ge=1, le=300)
     gait_speed_ms: float | None = Field(default=None, ge=0.05, le=3)

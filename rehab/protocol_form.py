@@ -27,7 +27,7 @@ from rehab.services.safety import SafetyWarning
 
 Draft = dict[str, Any]
 
-PHASE_FIELDS = ("key", "name", "weeks", "goal", "advance_text", "advance_after_sessions")
+PHASE_FIELDS = ("key", "name", "weeks", "goal", "advance_text", "advance_after_sessions", "from_week")
 PHASE_CHECKBOXES = ("no_stumbles", "retest")
 RX_FIELDS = ("exercise", "setting", "minutes", "minutes_goal", "segments", "walk_minutes", "sets", "reps",
              "sessions_per_week", "speed", "speed_goal", "incline_pct", "incline_goal_pct", "support",

@@ -265,3 +265,23 @@ def test_therapists_cannot_manage_templates(therapist_client, clinic, db):
     assert response.status_code == 403
     db.expire_all()
     assert db.get(ClinicTemplate, template.id).archived_at is None
+
+
+def test_a_dose_raised_by_hand_beyond_one_level_a_week_is_warned(therapist_client, patient, db):
+    start_protocol(therapist_client, patient)
+    protocol = db.exec(select(Protocol)).one()
+    url = f"/patients/{patient.id}/protocols/{protocol.id}/edit"
+    jump = submit(therapist_client, url, builder_form(**{"seen_version": "1", "phases-0-rx-0-minutes": "10"}))
+    page = jump.get_data(as_text=True)
+    assert jump.status_code == 422 and "faster than one level a week" in page
+    assert "minutes 5 → 10 is more than one level" in page and count_rows(db, ProtocolVersion) == 1
+    one_level = submit(therapist_client, url, builder_form(**{"seen_version": "1", "phases-0-rx-0-minutes": "7"}),
+                       follow_redirects=True)
+    assert "Saved as version 2" in one_level.get_data(as_text=True)
+    # A second level in the same week: against the dose of a week ago (5 minutes) it is two levels.
+    again = submit(therapist_client, url, builder_form(**{"seen_version": "2", "phases-0-rx-0-minutes": "9"}))
+    assert again.status_code == 422 and "minutes 5 → 9 is more than one level" in again.get_data(as_text=True)
+    # Later phases are not the patient's dose yet: changing them warns of nothing.
+    later = submit(therapist_client, url, builder_form(**{"seen_version": "2", "phases-0-rx-0-minutes": "7",
+                                                          "phases-1-rx-0-minutes": "14"}), follow_redirects=True)
+    assert "Saved as version 3" in later.get_data(as_text=True)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -45,6 +47,13 @@ def visit_form(**overrides):  # type: ignore[no-untyped-def]
 
 def record(client, patient, **overrides):  # type: ignore[no-untyped-def]
     return submit(client, f"/patients/{patient.id}/visits/new", visit_form(**overrides))
+
+
+def signature_on(page: str) -> str:
+    """The hidden signature of what a form showed (the advice, or the red flags being cleared)."""
+    match = re.search(r'name="signature" value="([^"]*)"', page)
+    assert match, "the page has no signature"
+    return html.unescape(match.group(1))
 
 
 def test_recording_a_visit_shows_the_advice_with_its_reasons(therapist_client, patient, protocol, db):
@@ -123,10 +132,12 @@ def test_accepting_an_advance_makes_a_new_version(therapist_client, patient, pro
 def test_accepting_a_phase_move_moves_the_phase(therapist_client, patient, protocol, db):
     record(therapist_client, patient, minutes="10")
     record(therapist_client, patient, minutes="10")
-    # Phase 1 of the template builds 5 -> 10 minutes; with minutes at the goal the advice is the next phase.
+    # Phase 1 of the template builds 5 -> 10 minutes; with minutes at the goal and the speed already at phase 2's
+    # start, the one thing left to change is the support, and the move changes it.
     version = db.exec(select(ProtocolVersion)).one()
     content = json.loads(version.content)
     content["phases"][0]["prescriptions"][0]["minutes"] = 10
+    content["phases"][0]["prescriptions"][0]["speed_kmh"] = 1.4
     version.content = json.dumps(content)
     db.add(version)
     db.commit()
@@ -165,15 +176,22 @@ def test_a_decision_on_advice_that_has_changed_is_refused(therapist_client, pati
     assert count_rows(db, AdviceDecision) == 0
 
 
-def test_red_flag_raises_an_alert_until_acknowledged(therapist_client, patient, protocol, db):
+def test_red_flag_alert_is_acknowledged_only_by_recording_what_was_done(therapist_client, patient, protocol, db):
     record(therapist_client, patient, flag_calf="1")
     page = therapist_client.get(f"/patients/{patient.id}").get_data(as_text=True)
     assert "Stop and refer" in page and "calf pain or swelling" in page
     board = therapist_client.get("/dashboard").get_data(as_text=True)
-    assert "Red flag reported: calf pain or swelling." in board
+    assert "Red flag reported: calf pain or swelling." in board and "Record what was done" in board
     alert = db.exec(select(Alert)).one()
-    submit(therapist_client, f"/patients/{patient.id}/alerts/{alert.id}/ack", {"back": "dashboard"},
-           form_page="/dashboard")
+    one_click = submit(therapist_client, f"/patients/{patient.id}/alerts/{alert.id}/ack", {"back": "dashboard"},
+                       form_page="/dashboard")
+    assert one_click.headers["Location"].endswith(f"/patients/{patient.id}/red-flags")
+    db.expire_all()
+    assert db.get(Alert, alert.id).acknowledged_at is None
+    form = therapist_client.get(f"/patients/{patient.id}/red-flags").get_data(as_text=True)
+    submit(therapist_client, f"/patients/{patient.id}/red-flags",
+           {"action": "called", "note": "Called: calf is sore after a long drive, no swelling",
+            "signature": signature_on(form)}, form_page=f"/patients/{patient.id}/red-flags")
     assert "Red flag reported" not in therapist_client.get("/dashboard").get_data(as_text=True)
     db.expire_all()
     assert db.get(Alert, alert.id).acknowledged_at is not None  # kept, not deleted

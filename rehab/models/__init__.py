@@ -12,7 +12,7 @@ from rehab.models.base import utcnow
 from rehab.models.patients import AuditEvent, EditRecord, Patient
 from rehab.models.portal import HandoutPrint, HomeLog, PortalLink
 from rehab.models.protocols import ClinicTemplate, PhaseChange, Protocol, ProtocolVersion
-from rehab.models.visits import AdviceDecision, Alert, Visit
+from rehab.models.visits import AdviceDecision, Alert, RedFlagClearance, Visit
 
 # Alembic's env.py imports this package: every table must be imported above.
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "PortalLink",
     "Protocol",
     "ProtocolVersion",
+    "RedFlagClearance",
     "User",
     "UserSession",
     "Visit",

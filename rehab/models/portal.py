@@ -73,6 +73,7 @@ class HomeLog(SQLModel, table=True):
     flag_chest: bool = False
     flag_infection: bool = False
     flag_locking: bool = False
+    flag_sudden_pain: bool = False
     note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
@@ -81,4 +82,4 @@ class HomeLog(SQLModel, table=True):
 
     @property
     def red_flags(self) -> bool:
-        return self.flag_calf or self.flag_chest or self.flag_infection or self.flag_locking
+        return self.flag_calf or self.flag_chest or self.flag_infection or self.flag_locking or self.flag_sudden_pain

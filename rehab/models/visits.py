@@ -43,6 +43,7 @@ class Visit(SQLModel, table=True):
     flag_chest: bool = False  # chest pain or breathlessness
     flag_infection: bool = False  # spreading redness, heat, fever or wound drainage
     flag_locking: bool = False  # knee locking or giving way
+    flag_sudden_pain: bool = False  # sudden sharp rise in pain
     backward_walk_3m_s: float | None = None
     tug_s: float | None = None
     gait_speed_ms: float | None = None
@@ -60,7 +61,7 @@ class Visit(SQLModel, table=True):
 
     @property
     def red_flags(self) -> bool:
-        return self.flag_calf or self.flag_chest or self.flag_infection or self.flag_locking
+        return self.flag_calf or self.flag_chest or self.flag_infection or self.flag_locking or self.flag_sudden_pain
 
 
 class AdviceDecision(SQLModel, table=True):
@@ -93,10 +94,28 @@ class Alert(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     clinic_id: int = Field(foreign_key="clinic.id")
     patient_id: int = Field(foreign_key="patient.id", index=True)
-    kind: str = Field(max_length=20)  # red_flag | fall | pain_twice | inactive | dob_lockout
+    kind: str = Field(max_length=20)  # red_flag | fall | pain_twice | pain_high | inactive | dob_lockout
     message: str = Field(max_length=300)
     visit_id: int | None = Field(default=None, foreign_key="visit.id")
     home_log_id: int | None = Field(default=None, foreign_key="home_log.id")
     created_at: datetime = Field(default_factory=utcnow)
     acknowledged_at: datetime | None = None
     acknowledged_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+
+
+class RedFlagClearance(SQLModel, table=True):
+    """What a therapist did about a patient's red flags and falls, with a note (kept for the record and the
+    physician report). Only ``action == "cleared"`` lifts the stop: it covers every flagged session recorded up
+    to ``at``; "called" and "referred" are kept and the stop stands."""
+
+    __tablename__ = "red_flag_clearance"
+    __table_args__ = (Index("ix_red_flag_clearance_patient_at", "patient_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id")
+    clinic_id: int = Field(foreign_key="clinic.id")
+    action: str = Field(max_length=12)  # called | referred | cleared
+    note: str = Field(sa_column=Column(Text, nullable=False))
+    covers: str = Field(sa_column=Column(Text, nullable=False))  # JSON list: what was reported, in words
+    user_id: int | None = Field(default=None, foreign_key="user_account.id")
+    at: datetime = Field(default_factory=utcnow)

@@ -16,8 +16,9 @@ from sqlmodel import Session, col, select
 from rehab.models import Alert, Patient, Protocol, Visit
 from rehab.services import patients as patient_service
 from rehab.services import protocol_records, visits
+from rehab.services.advice_inputs import AdviceContext, advice_for
+from rehab.services.advice_records import ClearanceEntry, clearances_of
 from rehab.services.charts import ChartPoint
-from rehab.services.portal import home_log_reports
 from rehab.services.progress import MeasureChange, summarize_progress
 from rehab.services.protocols import ProtocolContent
 
@@ -33,9 +34,10 @@ class PatientOverview:
     content: ProtocolContent | None
     latest_visits: list[Visit]  # newest first, at most LATEST_VISITS_SHOWN
     visit_count: int
-    advice: visits.AdviceContext | None
+    advice: AdviceContext | None
     alerts: list[Alert]
     progress: list[MeasureChange]
+    clearances: list[ClearanceEntry]
 
 
 def patient_overview(session: Session, *, patient: Patient, now: datetime, speed_unit: str) -> PatientOverview:
@@ -45,15 +47,14 @@ def patient_overview(session: Session, *, patient: Patient, now: datetime, speed
     latest, visit_count = latest_visits_counted(session, patient_id=patient.id)  # type: ignore[arg-type]
     advice = content = None
     if active is not None:
-        window = visits.recent_visits(session, patient_id=patient.id, since=now - visits.ADVICE_WINDOW)  # type: ignore[arg-type]
-        home = home_log_reports(session, patient_id=patient.id, protocol_id=active.id, now=now)  # type: ignore[arg-type]
-        advice = visits.advice_for(session, protocol=active, visits=window, now=now, speed_unit=speed_unit,
-                                   extra_sessions=home)
+        advice = advice_for(session, patient=patient, protocol=active, now=now, speed_unit=speed_unit)
         content = advice.content
     alerts = [alert for alert, _ in visits.open_alerts(session, clinic_id=patient.clinic_id, patient_id=patient.id)]
     measures = measure_rows(session, patient_id=patient.id)  # type: ignore[arg-type]
     progress = summarize_progress(measures)
-    return PatientOverview(history, protocols, active, content, latest, visit_count, advice, alerts, progress)
+    clearances = clearances_of(session, patient_id=patient.id, limit=5)  # type: ignore[arg-type]
+    return PatientOverview(history, protocols, active, content, latest, visit_count, advice, alerts, progress,
+                           clearances)
 
 
 # A window count in the query for the newest visits would read every visit's whole row: a count is cheaper.

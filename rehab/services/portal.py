@@ -35,7 +35,6 @@ DEFAULT_DAYS = 180
 MAX_BIRTH_DATE_FAILURES = 5
 EDIT_WINDOW = timedelta(hours=24)
 LOG_DAYS_BACK = 30
-ADVICE_WINDOW = timedelta(days=28)  # as services.visits: older sessions do not change today's advice
 # Failed link openings share the sign-in attempts table, so every worker sees the same count.
 THROTTLE_ACCOUNT_KEY = "portal"
 _MAX_TOKEN_LENGTH = 128
@@ -232,6 +231,7 @@ class HomeLogForm(SQLModel):
     flag_chest: bool = False
     flag_infection: bool = False
     flag_locking: bool = False
+    flag_sudden_pain: bool = False
     note: str = Field(default="", max_length=1000)
 
     @field_validator("session_date")
@@ -316,9 +316,7 @@ def correct_home_log(session: Session, *, log: HomeLog, form: HomeLogForm, seen_
 # The patient page reads these on every view: built once, bound per request.
 _HOME_LOGS = (select(HomeLog).where(HomeLog.patient_id == bindparam("patient_id"))
               .order_by(col(HomeLog.session_date).desc(), col(HomeLog.id).desc()))
-_RECENT_HOME_LOGS = select(HomeLog).where(HomeLog.patient_id == bindparam("patient_id"),
-                                          HomeLog.protocol_id == bindparam("protocol_id"),
-                                          HomeLog.session_date >= bindparam("since"))
+
 
 
 def home_logs_of(session: Session, *, patient_id: int, limit: int | None = None) -> list[HomeLog]:
@@ -343,18 +341,9 @@ def report_of_log(log: HomeLog) -> SessionReport:
     return SessionReport(
         at=session_time(log), source="home", pain_worst=log.pain_worst, pain_next_morning=log.pain_next_morning,
         soreness=log.soreness, stumbles=int(log.stumbled), falls=int(log.fell), minutes=log.minutes,
-        red_flags=tuple(name for name in FLAG_FIELDS if getattr(log, name)),
+        red_flags=tuple(name for name in FLAG_FIELDS if getattr(log, name)), recorded_at=log.updated_at,
+        day=log.session_date,
     )
-
-
-def home_log_reports(session: Session, *, patient_id: int, protocol_id: int, now: datetime,
-                     window: timedelta = ADVICE_WINDOW) -> list[SessionReport]:
-    """The protocol's recent home sessions as reports for the advice engine (one query)."""
-    since = (now - window).date()
-    logs = session.exec(_RECENT_HOME_LOGS, params={"patient_id": patient_id, "protocol_id": protocol_id,
-                                                   "since": since})
-    return sorted((report for report in map(report_of_log, logs) if now - report.at <= window),
-                  key=lambda report: report.at)
 
 
 def home_ceiling(phase: Phase) -> int:

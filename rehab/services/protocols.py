@@ -87,6 +87,7 @@ class Phase(BaseModel):
     RANGE_MESSAGES: ClassVar[dict[str, str]] = {
         "weeks": "Enter 1 to 52 planned weeks.",
         "advance_after_sessions": "Enter 1 to 20 sessions.",
+        "from_week": "Enter a week from 0 to 104 after surgery, or leave it empty.",
     }
 
     key: str = Field(default="", max_length=40)  # the template phase it came from (for translated names)
@@ -97,6 +98,8 @@ class Phase(BaseModel):
     advance_after_sessions: int = Field(default=2, ge=1, le=20)
     no_stumbles: bool = True
     retest: bool = False
+    # The earliest week after surgery this phase may start (post-operative templates); None: not gated.
+    from_week: int | None = Field(default=None, ge=0, le=104)
     prescriptions: list[Prescription] = Field(min_length=1, max_length=6)
 
 
@@ -117,7 +120,7 @@ def content_from_template(template: Template, *, language: str = "en") -> Protoc
             goal=text.get("goal", english.get("goal", "")),
             advance_text=text.get("advance_text", english.get("advance_text", "")),
             advance_after_sessions=raw["advance_after_sessions"], no_stumbles=raw["no_stumbles"],
-            retest=raw["retest"],
+            retest=raw["retest"], from_week=raw.get("from_week"),
             prescriptions=[Prescription.model_validate(rx) for rx in raw["prescriptions"]],
         ))
     return ProtocolContent(title=template.text("name", language), template_key=template.key, phases=phases)
@@ -204,8 +207,9 @@ def summarize_changes(old: ProtocolContent, new: ProtocolContent, *, speed_unit:
             changes.append(f"weeks {before.weeks} → {after.weeks}")
         if before.goal != after.goal:
             changes.append("goal changed")
-        if (before.advance_text, before.advance_after_sessions, before.no_stumbles, before.retest) != (
-                after.advance_text, after.advance_after_sessions, after.no_stumbles, after.retest):
+        if (before.advance_text, before.advance_after_sessions, before.no_stumbles, before.retest,
+                before.from_week) != (after.advance_text, after.advance_after_sessions, after.no_stumbles,
+                                      after.retest, after.from_week):
             changes.append("criteria to advance changed")
         several = max(len(before.prescriptions), len(after.prescriptions)) > 1
         for rx_index in range(max(len(before.prescriptions), len(after.prescriptions))):

@@ -1,4 +1,4 @@
-"""Visits in the database, the advice they lead to, alerts, and what the therapist decided.
+"""Visits in the database and the alerts they raise (the advice they lead to: ``advice_inputs``).
 
 Services add and flush; the view commits once. Visit edits keep their history in EditRecord and deletion is
 soft, with a reason, so no clinical record disappears.
@@ -7,23 +7,18 @@ soft, with a reason, so no clinical record disappears.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from rehab.forms import VisitForm
-from rehab.models import AdviceDecision, Alert, EditRecord, Patient, PhaseChange, Protocol, ProtocolVersion, Visit
-from rehab.services import protocol_records
+from rehab.models import Alert, EditRecord, Patient, Protocol, Visit
 from rehab.services.activity import note_session, refresh_last_session
-from rehab.services.progression import RED_FLAGS, Advice, SessionReport, advise, alerts_for
-from rehab.services.protocols import ProtocolContent
+from rehab.services.advice_types import RED_FLAGS, SessionReport
+from rehab.services.progression import alerts_for
 from rehab.services.records import StaleEdit, apply_changes, claim_version
-
-# Sessions older than this do not change today's advice (weekly trend needs two weeks).
-ADVICE_WINDOW = timedelta(days=28)
 
 
 def visits_of(session: Session, *, patient_id: int, include_deleted: bool = False) -> list[Visit]:
@@ -37,14 +32,7 @@ def visits_of(session: Session, *, patient_id: int, include_deleted: bool = Fals
 # The patient page's queries run on every view of it: built once, bound per request (building a statement
 # costs about as much as running it on an index).
 _PATIENT_VISITS = select(Visit).where(Visit.patient_id == bindparam("patient_id"), col(Visit.deleted_at).is_(None))
-_VISITS_SINCE = _PATIENT_VISITS.where(Visit.occurred_at >= bindparam("since")).order_by(
-    col(Visit.occurred_at), col(Visit.id))
 _NEWEST_VISITS = _PATIENT_VISITS.order_by(col(Visit.occurred_at).desc(), col(Visit.id).desc())
-
-
-def recent_visits(session: Session, *, patient_id: int, since: datetime) -> list[Visit]:
-    """A patient's visits from ``since`` on, in time order: what the advice reads (see ADVICE_WINDOW)."""
-    return list(session.exec(_VISITS_SINCE, params={"patient_id": patient_id, "since": since}))
 
 
 def latest_visits(session: Session, *, patient_id: int, limit: int | None) -> list[Visit]:
@@ -68,7 +56,7 @@ def report_of(visit: Visit) -> SessionReport:
         at=visit.occurred_at, source="visit", pain_before=visit.pain_before, pain_worst=visit.pain_worst,
         pain_after=visit.pain_after, pain_next_morning=visit.pain_next_morning, soreness=visit.soreness,
         effusion=visit.effusion, stumbles=visit.stumbles, falls=visit.falls, minutes=visit.minutes,
-        red_flags=tuple(name for name in RED_FLAGS if getattr(visit, name)),
+        red_flags=tuple(name for name in RED_FLAGS if getattr(visit, name)), recorded_at=visit.updated_at,
     )
 
 
@@ -121,121 +109,6 @@ def visit_history(session: Session, *, visit_id: int) -> list[tuple[EditRecord, 
         .order_by(col(EditRecord.at).desc())
     )
     return [(record, name or "Unknown") for record, name in rows]
-
-
-# --------------------------------------------------------------------------------------------------- advice
-
-
-@dataclass(frozen=True)
-class AdviceContext:
-    """Everything the advice was computed from, so the page can show it and the decision can record it."""
-
-    advice: Advice
-    content: ProtocolContent
-    version: ProtocolVersion
-    prescription_index: int
-    latest_visit_id: int | None
-
-
-# The protocol's last phase move, last move forward and last accepted "advance", in one round trip.
-_PROTOCOL_MOVES = select(
-    select(func.max(PhaseChange.at)).where(PhaseChange.protocol_id == bindparam("protocol_id"))
-    .scalar_subquery().label("moved"),
-    select(func.max(PhaseChange.at)).where(PhaseChange.protocol_id == bindparam("protocol_id"),
-                                           col(PhaseChange.to_phase) > col(PhaseChange.from_phase))
-    .scalar_subquery().label("forward"),
-    select(func.max(AdviceDecision.at)).where(AdviceDecision.protocol_id == bindparam("protocol_id"),
-                                              AdviceDecision.advice == "advance", AdviceDecision.decision == "accepted")
-    .scalar_subquery().label("accepted"),
-)
-
-
-@dataclass(frozen=True)
-class ProtocolMoves:
-    moved: datetime | None  # the last phase move, either way
-    forward: datetime | None  # the last move to a later phase
-    accepted_advance: datetime | None  # the last accepted "advance"
-
-
-def protocol_moves(session: Session, *, protocol_id: int) -> ProtocolMoves:
-    moved, forward, accepted = session.execute(_PROTOCOL_MOVES, {"protocol_id": protocol_id}).one()
-    return ProtocolMoves(moved, forward, accepted)
-
-
-def dose_started_at(moves: ProtocolMoves, *, version: ProtocolVersion) -> datetime:
-    """When the dose in force began: its version, or the last phase move if later. Visit times are entered to
-    the minute, so the start is floored to its minute: a visit recorded right after accepting a change counts."""
-    started = max(version.created_at, moves.moved) if moves.moved else version.created_at
-    return started.replace(second=0, microsecond=0)
-
-
-def last_advance(moves: ProtocolMoves) -> datetime | None:
-    """The last accepted level up (an accepted "advance", or a move to a later phase)."""
-    times = [time for time in (moves.accepted_advance, moves.forward) if time is not None]
-    return max(times) if times else None
-
-
-def advice_for(session: Session, *, protocol: Protocol, visits: list[Visit], now: datetime,
-               speed_unit: str = "kmh", extra_sessions: list[SessionReport] | None = None) -> AdviceContext:
-    """The advice for a patient now, from their recent visits (and home logs, when given)."""
-    version = protocol_records.get_version(session, protocol_id=protocol.id, number=protocol.latest_version)  # type: ignore[arg-type]
-    assert version is not None
-    content = protocol_records.load_content(version)
-    moves = protocol_moves(session, protocol_id=protocol.id)  # type: ignore[arg-type]
-    phase = content.phases[protocol.current_phase]
-    recent = [visit for visit in visits
-              if visit.protocol_id == protocol.id and now - visit.occurred_at <= ADVICE_WINDOW]
-    reports = sorted([report_of(visit) for visit in recent] + (extra_sessions or []), key=lambda r: r.at)
-    latest_exercise = recent[-1].exercise if recent else None
-    index = next((i for i, rx in enumerate(phase.prescriptions) if rx.exercise == latest_exercise), 0)
-    advice = advise(phases=content.phases, phase_index=protocol.current_phase, prescription_index=index,
-                    sessions=reports, dose_since=dose_started_at(moves, version=version),
-                    last_advance_at=last_advance(moves), now=now,
-                    speed_unit=speed_unit)
-    return AdviceContext(advice, content, version, index, recent[-1].id if recent else None)
-
-
-def advice_signature(advice: Advice) -> str:
-    """What the therapist saw, to refuse a decision on advice that has since changed."""
-    return f"{advice.kind}|{advice.change.text if advice.change else ''}"
-
-
-def record_decision(session: Session, *, patient: Patient, protocol: Protocol, context: AdviceContext,
-                    accepted: bool, reason: str, user_id: int, now: datetime) -> AdviceDecision:
-    """Keep the advice as shown and the decision; accepting applies the change (a new version or a phase move)."""
-    advice = context.advice
-    decision = AdviceDecision(
-        patient_id=patient.id, protocol_id=protocol.id, visit_id=context.latest_visit_id,  # type: ignore[arg-type]
-        protocol_version=protocol.latest_version, phase_index=protocol.current_phase, advice=advice.kind,
-        rules=json.dumps([asdict(rule) for rule in advice.rules]),
-        change=json.dumps(asdict(advice.change)) if advice.change else "",
-        decision="accepted" if accepted else "overridden", reason=reason, user_id=user_id, at=now,
-    )
-    session.add(decision)
-    change = advice.change
-    if accepted and change is not None:
-        if change.to_phase is not None:
-            protocol_records.move_phase(session, protocol=protocol, step=change.to_phase - protocol.current_phase,
-                                        reason=f"Accepted advice: {advice.headline}", user_id=user_id, now=now,
-                                        phase_count=len(context.content.phases))
-        elif change.field is not None:
-            content = context.content.model_copy(deep=True)
-            rx = content.phases[protocol.current_phase].prescriptions[context.prescription_index]
-            setattr(rx, change.field, change.new)
-            if change.field == "minutes" and rx.minutes_goal is not None and rx.minutes > rx.minutes_goal:
-                rx.minutes_goal = rx.minutes
-            protocol_records.save_version(session, protocol=protocol, content=content,
-                                          seen_version=protocol.latest_version, user_id=user_id, now=now,
-                                          overrides=[])
-    session.flush()
-    return decision
-
-
-def decisions_of(session: Session, *, patient_id: int, limit: int = 20) -> list[AdviceDecision]:
-    return list(session.exec(
-        select(AdviceDecision).where(AdviceDecision.patient_id == patient_id)
-        .order_by(col(AdviceDecision.at).desc()).limit(limit)
-    ))
 
 
 # --------------------------------------------------------------------------------------------------- alerts

@@ -19,9 +19,10 @@ def register_blueprints(app: Flask) -> None:
         portal,
         portal_share,
         protocols,
+        red_flags,
         visits,
     )
 
-    for module in (main, auth, dashboard, patients, protocols, visits, handouts, admin, portal, portal_share,
-                   api_clients, fhir, fhir_bundle):
+    for module in (main, auth, dashboard, patients, protocols, visits, red_flags, handouts, admin, portal,
+                   portal_share, api_clients, fhir, fhir_bundle):
         app.register_blueprint(module.bp)

@@ -23,6 +23,7 @@ from rehab.services import handouts as sheets
 from rehab.services import portal as portal_service
 from rehab.views.patients import clinic_phone_missing, get_patient_or_404
 from rehab.views.portal import portal_required
+from rehab.views.portal_pages import stop_page
 
 bp = Blueprint("handouts", __name__)
 
@@ -221,6 +222,9 @@ def sheet_pdf(patient_id: int, print_id: int):  # type: ignore[no-untyped-def]
 @portal_required
 def portal_sheet():  # type: ignore[no-untyped-def]
     """The patient downloads their own home sheet (their language, the clinic's paper size), recorded."""
+    stopped = stop_page()
+    if stopped is not None:  # no exercise sheet while a red flag or a fall waits for a therapist
+        return stopped
     state = g.portal
     patient, protocol = state.patient, state.protocol
     if not g.clinic.phone.strip():
@@ -314,6 +318,7 @@ def report_pdf(patient: Patient, *, clinic: Clinic, therapist_name: str) -> byte
 
     from rehab.forms import CONDITIONS
     from rehab.services import visits as visit_service
+    from rehab.services.advice_records import clearances_of
     from rehab.services.charts import pain_and_minutes_svg
     from rehab.services.overview import MEASURE_FIELDS, chart_points
     from rehab.services.progress import summarize_progress
@@ -335,6 +340,7 @@ def report_pdf(patient: Patient, *, clinic: Clinic, therapist_name: str) -> byte
         "handouts/report.html", patient=patient, clinic=clinic, today=utcnow().date().isoformat(),
         therapist=therapist_name, condition=patient.condition_other or CONDITIONS.get(patient.condition, ""),
         visits=patient_visits, protocols=protocols, progress=progress,
+        clearances=list(reversed(clearances_of(db, patient_id=patient.id, limit=None))),  # type: ignore[arg-type]
         chart="data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode(),
     )
     return sheets.html_to_pdf(html, static_root=_static_root())

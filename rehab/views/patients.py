@@ -10,9 +10,9 @@ from rehab.forms import CONDITIONS, KNEES, LANGUAGES, PRECAUTIONS, PatientForm, 
 from rehab.models import Patient, utcnow
 from rehab.services import catalogue
 from rehab.services import patients as patient_service
+from rehab.services.advice_inputs import advice_signature
 from rehab.services.overview import patient_overview
 from rehab.services.records import StaleEdit
-from rehab.services.visits import advice_signature
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 
@@ -88,6 +88,7 @@ def detail(patient_id: int):  # type: ignore[no-untyped-def]
                            latest_visits=overview.latest_visits, visit_count=overview.visit_count,
                            advice=overview.advice, alerts=overview.alerts,
                            progress=overview.progress, signature=advice_signature,
+                           clearances=overview.clearances,
                            references=catalogue.references(), **_CHOICES)
 
 

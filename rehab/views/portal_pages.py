@@ -25,6 +25,7 @@ from rehab.models import HomeLog, utcnow
 from rehab.services import portal as portal_service
 from rehab.services import protocol_records
 from rehab.services import visits as visit_service
+from rehab.services.advice_inputs import AdviceInputs, gather
 from rehab.services.charts import ChartPoint, pain_and_minutes_svg, style_hashes
 from rehab.services.portal import N_, LinkState
 from rehab.services.protocols import Phase
@@ -47,6 +48,7 @@ FLAG_TEXT = {
     "flag_calf": N_("Pain, swelling or warmth in my calf"),
     "flag_chest": N_("Chest pain, or it was hard to breathe"),
     "flag_infection": N_("Redness that spreads, heat, fever, or fluid from my wound"),
+    "flag_sudden_pain": N_("My pain suddenly got much worse"),
     "flag_locking": N_("My knee locked or gave way"),
 }
 
@@ -79,9 +81,31 @@ def short_date(day: date) -> str:
     return format_skeleton("MMMEd", day, locale=get_locale())
 
 
+def _advice_inputs(now: datetime) -> AdviceInputs:
+    """The same sessions the therapist's advice reads (see services/advice_inputs.py)."""
+    state = _state()
+    return gather(get_session(), patient=state.patient, protocol=state.protocol, now=now)  # type: ignore[arg-type]
+
+
+def stop_page() -> str | None:
+    """While a red flag or a fall is not cleared by a therapist, the patient sees "stop", not the exercises."""
+    waiting = _advice_inputs(utcnow()).uncleared
+    if not waiting:
+        return None
+    told = [_(FLAG_TEXT[flag]) for report in waiting for flag in report.red_flags if flag in FLAG_TEXT]
+    if any(report.falls for report in waiting):
+        told.append(_("I fell"))
+    security.record_read("portal.view", patient_id=_patient_id(), object_type="portal_stop")
+    return page("portal/stop.html", told=list(dict.fromkeys(told)))
+
+
 @bp.get("/home")
 def home():  # type: ignore[no-untyped-def]
-    """My exercises: this phase's backward walking in plain words, how to stay safe, what comes next."""
+    """My exercises: this phase's backward walking in plain words, how to stay safe, what comes next. After a
+    red flag or a fall, until a therapist clears it: "Stop: call the clinic"."""
+    stopped = stop_page()
+    if stopped is not None:
+        return stopped
     state = _state()
     content, index = _phase()
     phase: Phase = content.phases[index]
@@ -176,7 +200,7 @@ def log():  # type: ignore[no-untyped-def]
     state = _state()
     content, index = _phase()
     now = utcnow()
-    earlier = _recent_reports(now)
+    earlier = list(_advice_inputs(now).sessions)
     entry = portal_service.create_home_log(db, patient=state.patient, protocol=state.protocol, form=form,  # type: ignore[arg-type]
                                            link_id=state.link.id, now=now)  # type: ignore[union-attr]
     portal_service.raise_home_alerts(
@@ -186,15 +210,6 @@ def log():  # type: ignore[no-untyped-def]
     db.commit()
     flash(_("Thank you. Your session is saved."), "success")
     return redirect(url_for("portal.entry", log_id=entry.id))
-
-
-def _recent_reports(now: datetime) -> list[Any]:
-    """Recent visits and home sessions of the active protocol, to tell "pain above the ceiling twice"."""
-    protocol = _state().protocol
-    db = get_session()
-    recent = visit_service.recent_visits(db, patient_id=_patient_id(), since=now - portal_service.ADVICE_WINDOW)
-    visits = [visit_service.report_of(visit) for visit in recent if visit.protocol_id == protocol.id]  # type: ignore[union-attr]
-    return visits + portal_service.home_log_reports(db, patient_id=_patient_id(), protocol_id=protocol.id, now=now)  # type: ignore[union-attr, arg-type]
 
 
 def _own_entry(log_id: int) -> HomeLog:
@@ -238,7 +253,8 @@ def edit(log_id: int):  # type: ignore[no-untyped-def]
         return page("portal/message.html", kind="too_late"), 403
     if changes:
         content, index = _phase()
-        earlier = [report for report in _recent_reports(now) if report.at != portal_service.session_time(saved)]
+        earlier = [report for report in _advice_inputs(now).sessions
+                   if report.at != portal_service.session_time(saved)]
         portal_service.raise_home_alerts(
             db, log=saved, ceiling=portal_service.home_ceiling(content.phases[index]), now=now,
             previous=portal_service.previous_report(earlier, before=portal_service.session_time(saved)))

@@ -21,6 +21,7 @@ from rehab.protocol_form import (
 )
 from rehab.services import catalogue
 from rehab.services import protocol_records as records
+from rehab.services.advice_inputs import hand_raise_warnings
 from rehab.services.protocols import (
     SETTINGS,
     SUPPORTS,
@@ -126,10 +127,16 @@ def _handle_builder_post(patient: Patient, *, protocol: Protocol | None):  # typ
     if action != "save":
         draft, focus = apply_action(draft, action, speed_unit=unit)
         return render_template("protocols/builder.html", **_builder_context(patient, draft, focus=focus, **context))
+    if protocol is not None and protocol.latest_version != seen_version:
+        # Someone saved meanwhile: refuse before asking for reasons about a dose that is no longer current.
+        return render_template("protocols/builder.html", **_builder_context(
+            patient, draft, stale=True, **context)), 409
     content, errors = content_from_draft(draft, speed_unit=unit)
     warnings: list[SafetyWarning] = []
     if content is not None:
         warnings = check_protocol(content, _facts(patient))
+        if protocol is not None:  # a dose raised by hand is held to the advice's pace too
+            warnings += hand_raise_warnings(db, protocol=protocol, content=content, now=utcnow())
         reasons, override_errors = override_reasons(request.form, warnings)
         if warnings and override_errors and request.form.get("warnings_shown"):
             errors.update(override_errors)

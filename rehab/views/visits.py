@@ -16,10 +16,11 @@ from rehab.forms import VisitForm, local_to_utc, parse_form
 from rehab.models import Alert, Patient, Visit, utcnow
 from rehab.services import catalogue, protocol_records
 from rehab.services import visits as visit_service
+from rehab.services.advice_inputs import advice_for, advice_signature
+from rehab.services.advice_records import record_decision
+from rehab.services.advice_types import RED_FLAGS, SORENESS
 from rehab.services.charts import pain_and_minutes_svg, style_hashes
 from rehab.services.overview import chart_points
-from rehab.services.portal import home_log_reports
-from rehab.services.progression import RED_FLAGS, SORENESS
 from rehab.services.protocols import SUPPORTS, kmh_to_mph, mph_to_kmh, number
 from rehab.services.records import StaleEdit
 from rehab.views.patients import get_patient_or_404
@@ -192,21 +193,20 @@ def decide(patient_id: int):  # type: ignore[no-untyped-def]
     if protocol is None:
         abort(404)
     now = utcnow()
-    context = visit_service.advice_for(
-        db, protocol=protocol, now=now, speed_unit=g.clinic.speed_unit,
-        visits=visit_service.recent_visits(db, patient_id=patient.id, since=now - visit_service.ADVICE_WINDOW),  # type: ignore[arg-type]
-        # The same sessions as the patient page showed, home logs included, so the signature check agrees.
-        extra_sessions=home_log_reports(db, patient_id=patient.id, protocol_id=protocol.id, now=now))  # type: ignore[arg-type]
-    if request.form.get("signature") != visit_service.advice_signature(context.advice):
+    context = advice_for(db, patient=patient, protocol=protocol, now=now, speed_unit=g.clinic.speed_unit)
+    if request.form.get("signature") != advice_signature(context.advice):
         flash("The advice changed since you opened the page (a visit or a change was saved). Review it again.",
               "error")
         return back
+    if context.inputs.uncleared:
+        flash("A red flag or fall is not yet cleared: record what was done first.", "error")
+        return redirect(url_for("red_flags.clear", patient_id=patient.id))
     accepted = request.form.get("decision") == "accept"
     reason = request.form.get("reason", "").strip()[:500]
     if not accepted and len(reason) < 3:
         flash("Give a reason to override the advice.", "error")
         return back
-    visit_service.record_decision(db, patient=patient, protocol=protocol, context=context, accepted=accepted,
+    record_decision(db, patient=patient, protocol=protocol, context=context, accepted=accepted,
                                   reason=reason, user_id=g.user.id, now=utcnow())
     security.record("advice.accept" if accepted else "advice.override", patient_id=patient.id,
                     object_type="protocol", object_id=protocol.id)
@@ -223,6 +223,9 @@ def acknowledge(patient_id: int, alert_id: int):  # type: ignore[no-untyped-def]
     alert = db.get(Alert, alert_id)
     if alert is None or alert.patient_id != patient.id:
         abort(404)
+    if alert.kind in ("red_flag", "fall") and protocol_records.active_protocol(db, patient_id=patient.id):  # type: ignore[arg-type]
+        # A red flag is acknowledged by saying what was done about it, with a note, never by one click.
+        return redirect(url_for("red_flags.clear", patient_id=patient.id))
     visit_service.acknowledge(db, alert=alert, user_id=g.user.id, now=utcnow())
     security.record("alert.acknowledge", patient_id=patient.id, object_type="alert", object_id=alert.id)
     db.commit()

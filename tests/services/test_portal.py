@@ -14,6 +14,7 @@ from sqlmodel import Session, SQLModel, create_engine, select
 
 from rehab.models import Alert, Clinic, EditRecord, HomeLog, Patient, PortalLink, Protocol
 from rehab.services import portal
+from rehab.services.advice_inputs import gather
 from rehab.services.catalogue import templates
 from rehab.services.protocol_records import create_protocol, end_protocol
 from rehab.services.protocols import content_from_template
@@ -191,7 +192,8 @@ def test_home_logs_become_home_session_reports_for_the_advice(session, patient, 
     portal.create_home_log(session, patient=patient, protocol=protocol, link_id=None, now=NOW - timedelta(days=30),
                            form=valid(session_date=(TODAY - timedelta(days=30)).isoformat()))
     session.commit()
-    reports = portal.home_log_reports(session, patient_id=patient.id, protocol_id=protocol.id, now=NOW)
+    reports = [report for report in gather(session, patient=patient, protocol=protocol, now=NOW).sessions
+               if report.source == "home"]  # the advice window: 28 days
     assert [report.at for report in reports] == [datetime.combine(TODAY - timedelta(days=3), datetime.min.time(),
                                                                   tzinfo=UTC) + timedelta(hours=12), NOW]
     latest = reports[-1]

@@ -1,0 +1,220 @@
+"""Everything the advice is computed from, gathered in one place for the patient page, the decision and the
+portal, so all three judge the same sessions.
+
+The advice reads the last 28 days of visits and home logs of the patient (every protocol: a red flag on the
+last plan still counts), and older sessions only where they still matter: a red flag or a fall, and an
+effusion of 2+ or more that no later visit graded trace or none. It reads the last "cleared to go on", the
+protocol's last moves and the last accepted raise. Five queries, whatever the history's length.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import and_, bindparam, exists, func, or_
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
+
+from rehab.models import (
+    AdviceDecision,
+    HomeLog,
+    Patient,
+    PhaseChange,
+    Protocol,
+    ProtocolVersion,
+    RedFlagClearance,
+    Visit,
+)
+from rehab.services import protocol_records
+from rehab.services.advice_rules import uncleared_sessions
+from rehab.services.advice_types import Advice, DoseChange, SessionReport
+from rehab.services.dose_steps import dose_jumps
+from rehab.services.portal import report_of_log
+from rehab.services.progression import advise
+from rehab.services.protocols import ProtocolContent
+from rehab.services.safety import SafetyWarning
+from rehab.services.visits import report_of
+
+ADVICE_WINDOW = timedelta(days=28)  # older sessions do not change today's advice (weekly trend needs two weeks)
+_LIFTING_GRADES = ("0", "trace")
+_HOLDING_GRADES = ("2+", "3+")
+
+# --------------------------------------------------------------------------------------------------- queries
+
+_later = aliased(Visit)
+_VISIT_STOPS = or_(col(Visit.flag_calf), col(Visit.flag_chest), col(Visit.flag_infection), col(Visit.flag_locking),
+                   col(Visit.flag_sudden_pain), Visit.falls > 0)
+_UNLIFTED_HOLD = and_(col(Visit.effusion).in_(_HOLDING_GRADES), ~exists().where(
+    _later.patient_id == Visit.patient_id, col(_later.deleted_at).is_(None), _later.occurred_at > Visit.occurred_at,
+    col(_later.effusion).in_(_LIFTING_GRADES)))
+_ADVICE_VISITS = (select(Visit).where(Visit.patient_id == bindparam("patient_id"), col(Visit.deleted_at).is_(None),
+                                      or_(Visit.occurred_at >= bindparam("since"), _VISIT_STOPS, _UNLIFTED_HOLD))
+                  .order_by(col(Visit.occurred_at), col(Visit.id)))
+_HOME_STOPS = or_(col(HomeLog.flag_calf), col(HomeLog.flag_chest), col(HomeLog.flag_infection),
+                  col(HomeLog.flag_locking), col(HomeLog.flag_sudden_pain), col(HomeLog.fell))
+_ADVICE_HOME_LOGS = select(HomeLog).where(HomeLog.patient_id == bindparam("patient_id"),
+                                          or_(HomeLog.session_date >= bindparam("since_day"), _HOME_STOPS))
+
+_ACCEPTED_ADVANCES = (select(AdviceDecision).where(AdviceDecision.protocol_id == bindparam("protocol_id"),
+                                                   AdviceDecision.advice == "advance",
+                                                   AdviceDecision.decision == "accepted")
+                      .order_by(col(AdviceDecision.at).desc(), col(AdviceDecision.id).desc()).limit(1).subquery())
+# The protocol's last phase move, last move forward, last accepted "advance" (its change and phase), and the
+# patient's last "cleared to go on", in one round trip.
+_MOVES = select(
+    select(func.max(PhaseChange.at)).where(PhaseChange.protocol_id == bindparam("protocol_id"))
+    .scalar_subquery().label("moved"),
+    select(func.max(PhaseChange.at)).where(PhaseChange.protocol_id == bindparam("protocol_id"),
+                                           col(PhaseChange.to_phase) > col(PhaseChange.from_phase))
+    .scalar_subquery().label("forward"),
+    select(_ACCEPTED_ADVANCES.c.at).scalar_subquery().label("accepted"),
+    select(_ACCEPTED_ADVANCES.c.change).scalar_subquery().label("accepted_change"),
+    select(_ACCEPTED_ADVANCES.c.phase_index).scalar_subquery().label("accepted_phase"),
+    select(func.max(RedFlagClearance.at)).where(RedFlagClearance.patient_id == bindparam("patient_id"),
+                                                RedFlagClearance.action == "cleared")
+    .scalar_subquery().label("cleared"),
+)
+
+
+@dataclass(frozen=True)
+class ProtocolMoves:
+    moved: datetime | None  # the last phase move, either way
+    forward: datetime | None  # the last move to a later phase
+    accepted_advance: datetime | None  # the last accepted "advance"
+    accepted_change: DoseChange | None = None
+    accepted_phase: int | None = None
+    cleared: datetime | None = None  # the patient's last "cleared to go on"
+
+
+def protocol_moves(session: Session, *, protocol_id: int, patient_id: int) -> ProtocolMoves:
+    moved, forward, accepted, change, phase, cleared = session.execute(
+        _MOVES, {"protocol_id": protocol_id, "patient_id": patient_id}).one()
+    parsed = DoseChange(**json.loads(change)) if change else None
+    return ProtocolMoves(moved, forward, accepted, parsed, phase, cleared)
+
+
+def dose_started_at(moves: ProtocolMoves, *, version: ProtocolVersion) -> datetime:
+    """When the dose in force began: its version, or the last phase move if later. Visit times are entered to
+    the minute, so the start is floored to its minute: a visit recorded right after accepting a change counts."""
+    started = max(version.created_at, moves.moved) if moves.moved else version.created_at
+    return started.replace(second=0, microsecond=0)
+
+
+def last_advance(moves: ProtocolMoves) -> datetime | None:
+    """The last accepted level up (an accepted "advance", or a move to a later phase)."""
+    times = [time for time in (moves.accepted_advance, moves.forward) if time is not None]
+    return max(times) if times else None
+
+
+def last_raise(moves: ProtocolMoves, *, phase_index: int) -> DoseChange | None:
+    """The last raise in force at this phase, for a regress to undo: the accepted advance, or a later move."""
+    if moves.forward is not None and (moves.accepted_advance is None or moves.forward > moves.accepted_advance):
+        return DoseChange("move", to_phase=phase_index)
+    if moves.accepted_change is not None and moves.accepted_phase == phase_index:
+        return moves.accepted_change
+    return None
+
+
+# ---------------------------------------------------------------------------------------------- gathering
+
+
+@dataclass(frozen=True)
+class AdviceInputs:
+    content: ProtocolContent
+    version: ProtocolVersion
+    sessions: tuple[SessionReport, ...]  # time order
+    prescription_index: int
+    latest_visit_id: int | None
+    dose_since: datetime
+    last_advance_at: datetime | None
+    last_raise: DoseChange | None
+    cleared_until: datetime | None
+    surgery_date: date | None
+
+    @property
+    def uncleared(self) -> list[SessionReport]:
+        """Red flags and falls no therapist has cleared: the portal shows "stop" while there are any."""
+        return uncleared_sessions(self.sessions, self.cleared_until)
+
+
+def gather(session: Session, *, patient: Patient, protocol: Protocol, now: datetime) -> AdviceInputs:
+    version = protocol_records.get_version(session, protocol_id=protocol.id, number=protocol.latest_version)  # type: ignore[arg-type]
+    assert version is not None
+    content = protocol_records.load_content(version)
+    moves = protocol_moves(session, protocol_id=protocol.id, patient_id=patient.id)  # type: ignore[arg-type]
+    since = now - ADVICE_WINDOW
+    visits = list(session.exec(_ADVICE_VISITS, params={"patient_id": patient.id, "since": since}))
+    logs = list(session.exec(_ADVICE_HOME_LOGS, params={"patient_id": patient.id, "since_day": since.date()}))
+    reports = [report_of(visit) for visit in visits] + [report_of_log(log) for log in logs]
+    # Sessions past the window stay only where they still stop or hold (the queries chose them for that).
+    sessions = tuple(sorted(reports, key=lambda report: report.at))
+    own = [visit for visit in visits if visit.protocol_id == protocol.id and visit.occurred_at >= since]
+    phase = content.phases[protocol.current_phase]
+    latest_exercise = own[-1].exercise if own else None
+    index = next((i for i, rx in enumerate(phase.prescriptions) if rx.exercise == latest_exercise), 0)
+    return AdviceInputs(content, version, sessions, index, own[-1].id if own else None,
+                        dose_started_at(moves, version=version), last_advance(moves),
+                        last_raise(moves, phase_index=protocol.current_phase), moves.cleared, patient.surgery_date)
+
+
+@dataclass(frozen=True)
+class AdviceContext:
+    """The advice with everything it was computed from, so the page can show it and the decision record it."""
+
+    advice: Advice
+    inputs: AdviceInputs
+
+    @property
+    def content(self) -> ProtocolContent:
+        return self.inputs.content
+
+    @property
+    def version(self) -> ProtocolVersion:
+        return self.inputs.version
+
+    @property
+    def prescription_index(self) -> int:
+        return self.inputs.prescription_index
+
+    @property
+    def latest_visit_id(self) -> int | None:
+        return self.inputs.latest_visit_id
+
+
+def advice_for(session: Session, *, patient: Patient, protocol: Protocol, now: datetime,
+               speed_unit: str = "kmh") -> AdviceContext:
+    """The advice for a patient now."""
+    inputs = gather(session, patient=patient, protocol=protocol, now=now)
+    advice = advise(phases=inputs.content.phases, phase_index=protocol.current_phase,
+                    prescription_index=inputs.prescription_index, sessions=inputs.sessions,
+                    dose_since=inputs.dose_since, last_advance_at=inputs.last_advance_at, now=now,
+                    speed_unit=speed_unit, cleared_until=inputs.cleared_until, surgery_date=inputs.surgery_date,
+                    last_raise=inputs.last_raise)
+    return AdviceContext(advice, inputs)
+
+
+_VERSION_A_WEEK_AGO = (select(ProtocolVersion).where(ProtocolVersion.protocol_id == bindparam("protocol_id"))
+                       .order_by((ProtocolVersion.created_at <= bindparam("week_ago")).desc(),
+                                 col(ProtocolVersion.number).desc()))
+
+
+def hand_raise_warnings(session: Session, *, protocol: Protocol, content: ProtocolContent, now: datetime
+                        ) -> list[SafetyWarning]:
+    """The builder's warnings for a current dose raised by hand faster than the advice would raise it."""
+    current = protocol_records.get_version(session, protocol_id=protocol.id, number=protocol.latest_version)  # type: ignore[arg-type]
+    week_ago = session.exec(_VERSION_A_WEEK_AGO, params={"protocol_id": protocol.id,
+                                                         "week_ago": now - timedelta(days=7)}).first()
+    if current is None or week_ago is None:
+        return []
+    if week_ago.created_at > now - timedelta(days=7):  # the protocol is younger than a week: its first version
+        week_ago = protocol_records.get_version(session, protocol_id=protocol.id, number=1) or week_ago  # type: ignore[arg-type]
+    moves = protocol_moves(session, protocol_id=protocol.id, patient_id=protocol.patient_id)  # type: ignore[arg-type]
+    return dose_jumps(protocol_records.load_content(current), protocol_records.load_content(week_ago), content,
+                      phase_index=protocol.current_phase, last_raise_at=last_advance(moves), now=now)
+
+
+def advice_signature(advice: Advice) -> str:
+    """What the therapist saw, to refuse a decision on advice that has since changed."""
+    return f"{advice.kind}|{advice.change.text if advice.change else ''}"

@@ -1,0 +1,135 @@
+"""What therapists did with the advice: accepted or overridden decisions, and red flags cleared with a note.
+
+Services add and flush; the view commits once. Nothing here is ever deleted.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from rehab.models import AdviceDecision, Alert, Patient, Protocol, RedFlagClearance, User
+from rehab.services import protocol_records
+from rehab.services.advice_inputs import AdviceContext, AdviceInputs
+from rehab.services.advice_types import CLEARANCE_ACTIONS, RED_FLAGS, SessionReport
+from rehab.services.dose_steps import apply_change
+from rehab.services.protocols import Prescription
+
+MIN_NOTE = 10  # a note says what was done: "called, no calf pain now" is about the shortest that does
+
+
+def record_decision(session: Session, *, patient: Patient, protocol: Protocol, context: AdviceContext,
+                    accepted: bool, reason: str, user_id: int, now: datetime) -> AdviceDecision:
+    """Keep the advice as shown and the decision; accepting applies the change (a new version, a phase move, or
+    a move whose new phase starts at an eased dose). "Stop and review" and advice without a change apply
+    nothing."""
+    advice = context.advice
+    decision = AdviceDecision(
+        patient_id=patient.id, protocol_id=protocol.id, visit_id=context.latest_visit_id,  # type: ignore[arg-type]
+        protocol_version=protocol.latest_version, phase_index=protocol.current_phase, advice=advice.kind,
+        rules=json.dumps([asdict(rule) for rule in advice.rules]),
+        change=json.dumps(asdict(advice.change)) if advice.change else "",
+        decision="accepted" if accepted else "overridden", reason=reason, user_id=user_id, at=now,
+    )
+    session.add(decision)
+    change = advice.change
+    if accepted and change is not None and not change.review:
+        if change.to_phase is not None:
+            if change.entry is not None:
+                content = context.content.model_copy(deep=True)
+                target = content.phases[change.to_phase]
+                index = next((i for i, rx in enumerate(target.prescriptions)
+                              if rx.exercise == change.entry["exercise"]), 0)
+                target.prescriptions[index] = Prescription.model_validate(change.entry)
+                protocol_records.save_version(session, protocol=protocol, content=content,
+                                              seen_version=protocol.latest_version, user_id=user_id, now=now,
+                                              overrides=[])
+            protocol_records.move_phase(session, protocol=protocol, step=change.to_phase - protocol.current_phase,
+                                        reason=f"Accepted advice: {advice.headline}", user_id=user_id, now=now,
+                                        phase_count=len(context.content.phases))
+        elif change.field is not None:
+            content = context.content.model_copy(deep=True)
+            rxs = content.phases[protocol.current_phase].prescriptions
+            rxs[context.prescription_index] = apply_change(rxs[context.prescription_index], change)
+            protocol_records.save_version(session, protocol=protocol, content=content,
+                                          seen_version=protocol.latest_version, user_id=user_id, now=now,
+                                          overrides=[])
+    session.flush()
+    return decision
+
+
+def decisions_of(session: Session, *, patient_id: int, limit: int = 20) -> list[AdviceDecision]:
+    return list(session.exec(
+        select(AdviceDecision).where(AdviceDecision.patient_id == patient_id)
+        .order_by(col(AdviceDecision.at).desc()).limit(limit)
+    ))
+
+
+# -------------------------------------------------------------------------------------------- red flags
+
+
+def reported(report: SessionReport) -> str:
+    """One uncleared session in words: "home session of 2026-11-24: calf pain or swelling; 1 fall"."""
+    parts = [RED_FLAGS.get(flag, flag) for flag in report.red_flags]
+    if report.falls:
+        parts.append(f"{report.falls} fall{'s' if report.falls > 1 else ''}")
+    return f"{report.label}: {'; '.join(parts)}"
+
+
+def clearance_signature(inputs: AdviceInputs) -> str:
+    """What the clearing form showed, so a red flag that arrives meanwhile is not cleared unseen."""
+    return "|".join(f"{report.source}@{report.at.isoformat()}@{report.entered.isoformat()}"
+                    for report in inputs.uncleared)
+
+
+class ClearanceError(ValueError):
+    """The form is incomplete; the message says what to fix."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def record_clearance(session: Session, *, patient: Patient, inputs: AdviceInputs, action: str, note: str,
+                     user_id: int, now: datetime) -> RedFlagClearance:
+    """Keep what was done about the uncleared red flags and falls, and acknowledge their open alerts (the
+    clearance is the acknowledgement, with its note). Raises ClearanceError for a missing action or note."""
+    if action not in CLEARANCE_ACTIONS:
+        raise ClearanceError("action", "Choose what was done.")
+    note = note.strip()
+    if len(note) < MIN_NOTE:
+        raise ClearanceError("note", f"Write what was done and found, in at least {MIN_NOTE} characters.")
+    clearance = RedFlagClearance(patient_id=patient.id, clinic_id=patient.clinic_id, action=action,  # type: ignore[arg-type]
+                                 note=note[:2000], user_id=user_id, at=now,
+                                 covers=json.dumps([reported(report) for report in inputs.uncleared]))
+    session.add(clearance)
+    session.execute(update(Alert).where(Alert.patient_id == patient.id, col(Alert.kind).in_(("red_flag", "fall")),
+                                        col(Alert.acknowledged_at).is_(None))
+                    .values(acknowledged_at=now, acknowledged_by_id=user_id)
+                    .execution_options(synchronize_session=False))
+    session.flush()
+    return clearance
+
+
+@dataclass(frozen=True)
+class ClearanceEntry:
+    at: datetime
+    action: str  # its words, from CLEARANCE_ACTIONS
+    cleared: bool
+    note: str
+    covers: list[str]
+    by: str
+
+
+def clearances_of(session: Session, *, patient_id: int, limit: int | None = 20) -> list[ClearanceEntry]:
+    """The patient's clearances, newest first, for the patient page and the physician report."""
+    statement = (select(RedFlagClearance, User.name).outerjoin(User, User.id == RedFlagClearance.user_id)  # type: ignore[arg-type]
+                 .where(RedFlagClearance.patient_id == patient_id)
+                 .order_by(col(RedFlagClearance.at).desc(), col(RedFlagClearance.id).desc()))
+    rows = session.exec(statement.limit(limit) if limit else statement)
+    return [ClearanceEntry(row.at, CLEARANCE_ACTIONS.get(row.action, row.action), row.action == "cleared", row.note,
+                           json.loads(row.covers), name or "Unknown") for row, name in rows]

@@ -1,0 +1,127 @@
+"""The advice engine's vocabulary: what a session reported, a rule that fired, a dose change, the advice.
+
+Plain values only, so the rules (``advice_rules``), the dose steps (``dose_steps``) and the engine
+(``progression``) share one home for their words and none of them imports another's internals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+
+AdviceKind = Literal["advance", "repeat", "hold", "regress", "stop_refer"]
+# The most severe kind wins when several rules fire.
+SEVERITY: dict[str, int] = {"advance": 0, "repeat": 1, "hold": 2, "regress": 3, "stop_refer": 4}
+EFFUSION_GRADES = ("0", "trace", "1+", "2+", "3+")
+SORENESS = {
+    "none": "No soreness",
+    "warmup_gone": "Sore during warm-up, went away",
+    "warmup_stayed": "Sore during warm-up, stayed",
+    "late": "Sore more than an hour after, or the next day",
+}
+RED_FLAGS = {
+    "flag_calf": "calf pain or swelling",
+    "flag_chest": "chest pain or breathlessness",
+    "flag_infection": "spreading redness, heat, fever or wound drainage",
+    "flag_sudden_pain": "sudden sharp rise in pain",
+    "flag_locking": "knee locking or giving way",
+}
+# What a therapist did about a red flag or a fall. Only "cleared" lets the patient walk again; the others are
+# kept in the record and the stop stands (the safer outcome while a referral is open).
+CLEARANCE_ACTIONS = {
+    "called": "Called the patient",
+    "referred": "Referred to the physician or emergency care",
+    "cleared": "Cleared to go on with backward walking",
+}
+
+
+@dataclass(frozen=True)
+class SessionReport:
+    """One backward-walking session, from a clinic visit or a home log.
+
+    ``pain_next_morning`` means what each source asks: a home log's is the morning after that same session; a
+    visit's is the morning after the session before the visit. ``recorded_at`` is when the entry was last
+    written (a back-dated home log is recorded after the visits dated later than it); a clearance covers the
+    sessions recorded before it."""
+
+    at: datetime
+    pain_worst: int
+    source: Literal["visit", "home"] = "visit"
+    pain_before: int | None = None
+    pain_after: int | None = None
+    pain_next_morning: int | None = None
+    soreness: str = "none"
+    effusion: str | None = None  # measured at visits only
+    stumbles: int = 0
+    falls: int = 0
+    red_flags: tuple[str, ...] = ()
+    minutes: float | None = None
+    recorded_at: datetime | None = None
+    day: date | None = None  # the day as the patient or the clinic knows it (shown in rule texts)
+
+    @property
+    def entered(self) -> datetime:
+        return self.recorded_at or self.at
+
+    @property
+    def stops(self) -> bool:
+        """A red flag or a fall: stop and refer until a therapist clears it."""
+        return bool(self.red_flags) or self.falls > 0
+
+    @property
+    def label(self) -> str:
+        day = self.day or self.at.date()
+        return f"{'home session' if self.source == 'home' else 'visit'} of {day.isoformat()}"
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    text: str
+    source: str  # a key of references.toml
+
+
+@dataclass(frozen=True)
+class DoseChange:
+    """The concrete next dose: one variable of one prescription, a move to another phase, or a review.
+
+    ``entry`` is the dose a phase move starts the new phase's first exercise at (when the exercise changes,
+    so that the move changes one thing); ``review`` marks "stop and review" at the lowest dose."""
+
+    text: str
+    field: str | None = None  # minutes | speed_kmh | incline_pct | support | sets | reps | segments | ...
+    old: float | str | None = None
+    new: float | str | None = None
+    to_phase: int | None = None
+    entry: dict[str, Any] | None = None
+    review: bool = False
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One rule that fired and the advice it asks for."""
+
+    kind: AdviceKind
+    rule: Rule
+    rest_days: int = 0
+
+
+@dataclass(frozen=True)
+class Advice:
+    kind: AdviceKind
+    rules: tuple[Rule, ...]
+    change: DoseChange | None = None
+    rest_days: int = 0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def headline(self) -> str:
+        titles = {"advance": "Advance", "repeat": "Repeat this level", "hold": "Hold",
+                  "regress": "Regress one level", "stop_refer": "Stop and refer"}
+        title = titles[self.kind]
+        return f"{title}: {self.change.text}" if self.change else title
+
+
+def effusion_at_least(grade: str | None, threshold: str) -> bool:
+    return grade in EFFUSION_GRADES and EFFUSION_GRADES.index(grade) >= EFFUSION_GRADES.index(threshold)
