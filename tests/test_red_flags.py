@@ -227,3 +227,12 @@ def test_regress_undoes_the_speed_that_was_last_accepted(therapist_client, patie
            occurred_at=(datetime.now(UTC) + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M"))
     page = therapist_client.get(f"/patients/{patient.id}").get_data(as_text=True)
     assert "speed 1.4 km/h (0.9 mph) → 1.2 km/h (0.7 mph) (undoes the last raise)" in page
+
+
+def test_every_red_flag_has_a_fhir_code():
+    from rehab.services.advice_types import RED_FLAGS
+    from rehab.services.fhir.codes import LOCAL_CONCEPTS
+    from rehab.services.fhir.visits import RED_FLAG_FIELDS
+
+    assert set(RED_FLAG_FIELDS) == set(RED_FLAGS)
+    assert all(f"red-flag-{name}" in LOCAL_CONCEPTS for name in RED_FLAG_FIELDS.values())

@@ -76,6 +76,7 @@ LOCAL_CONCEPTS: dict[str, str] = {
     "precaution-cognitive_impairment": "Cognitive impairment", "precaution-other": "Other precaution",
     "red-flag-calf": "Calf pain or swelling", "red-flag-chest": "Chest pain or breathlessness",
     "red-flag-infection": "Spreading redness, heat, fever or wound drainage",
+    "red-flag-sudden-pain": "Sudden sharp rise in pain",
     "red-flag-locking": "Knee locking or giving way", "fall": "Fall",
     # Advice and decisions.
     "advice-advance": "Advice: advance", "advice-repeat": "Advice: repeat this level", "advice-hold": "Advice: hold",

@@ -24,7 +24,7 @@ from rehab.services.fhir.codes import (
 from rehab.services.fhir.common import instant, ref, validated
 
 RED_FLAG_FIELDS = {"flag_calf": "calf", "flag_chest": "chest", "flag_infection": "infection",
-                   "flag_locking": "locking"}
+                   "flag_sudden_pain": "sudden-pain", "flag_locking": "locking"}
 # Measures recorded at a visit: field -> (code, unit text, UCUM unit).
 MEASURES: dict[str, tuple[dict[str, Any], str, str]] = {
     "tug_s": (coding(LOINC, *codes.TUG), "s", "s"),
