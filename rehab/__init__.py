@@ -26,11 +26,13 @@ def create_app(test_config: dict[str, Any] | None = None, *, instance_path: str 
     )
     _load_config(app, test_config)
     _refuse_unsafe_config(app)
+    _refuse_bad_durations(app)
 
-    from rehab import cli, db, errors, i18n, logredact, security, templating
+    from rehab import cli, db, errors, i18n, logredact, request_guard, security, templating
     from rehab.views import register_blueprints
 
     logredact.install()
+    request_guard.init_app(app)
     db.init_app(app)
     security.init_app(app)
     errors.init_app(app)
@@ -73,3 +75,20 @@ def _refuse_unsafe_config(app: Flask) -> None:
             "SECRET_KEY is the default or shorter than 32 characters. Set REHAB_SECRET_KEY or put "
             "SECRET_KEY in instance/config.py (`make run` writes one for you)."
         )
+
+
+# Settings that are lengths of time or counts: a number above zero, fractions allowed for the times. A value
+# that rounds to 0 would end every session at once or throttle everyone, so it is refused at start instead.
+_POSITIVE_SETTINGS = ("IDLE_TIMEOUT_MINUTES", "ABSOLUTE_SESSION_HOURS", "PORTAL_SESSION_HOURS", "PORTAL_IDLE_MINUTES",
+                      "LOGIN_THROTTLE_WINDOW_MINUTES", "LOGIN_MAX_FAILURES_PER_ACCOUNT",
+                      "LOGIN_MAX_FAILURES_PER_ADDRESS", "PORTAL_MAX_BAD_TOKENS_PER_ADDRESS", "MAX_FORM_FIELDS")
+
+
+def _refuse_bad_durations(app: Flask) -> None:
+    for name in _POSITIVE_SETTINGS:
+        value = app.config[name]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            raise ConfigurationError(f"{name} must be a number above 0 (it is {value!r}).")
+    proxies = app.config["TRUSTED_PROXY_COUNT"]
+    if isinstance(proxies, bool) or not isinstance(proxies, int) or proxies < 0:
+        raise ConfigurationError(f"TRUSTED_PROXY_COUNT must be a whole number, 0 or more (it is {proxies!r}).")

@@ -63,7 +63,24 @@ class Defaults:
     # from SECRET_KEY. Changing either without `audit rekey` makes `audit verify` fail: see the README.
     AUDIT_KEY = ""
 
+    # At most this many fields in one form, counted before the form is parsed (the largest real form, a
+    # 12-phase protocol with 6 exercises each, has about 1,300); more gets the 413 page.
+    MAX_FORM_FIELDS = 2000
+
+    # Behind a reverse proxy: how many proxies in front of the app set X-Forwarded-For, -Proto, -Host and -Port
+    # (Werkzeug's ProxyFix trusts that many hops). 0 trusts none: the socket's address is the client's, which
+    # behind a proxy is the proxy's, so throttles would count every user as one.
+    TRUSTED_PROXY_COUNT = 0
+    # The address patients reach the app at, e.g. "https://rehab.clinic.example". When set, patient links on
+    # the share page, QR codes and home sheets start with it instead of the request's Host header.
+    PUBLIC_URL = ""
+
     PATIENTS_PER_PAGE = 25
     WTF_CSRF_TIME_LIMIT = None  # the session's own lifetime bounds the token
+    # Flask-WTF's HTTPS check demands a Referer on every POST, which `Referrer-Policy: no-referrer` (kept so a
+    # patient's link never leaks) makes browsers leave out: every form would be refused behind HTTPS. The
+    # CSRF token and SameSite=Lax protect the forms; rehab.request_guard also refuses cross-site posts by the
+    # browser's Sec-Fetch-Site header.
+    WTF_CSRF_SSL_STRICT = False
     # Log each request's SQL statement count (used by tests and `make bench`).
     COUNT_QUERIES = False

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import secrets
+import traceback
 
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 log = logging.getLogger("rehab.errors")
@@ -49,7 +51,17 @@ def init_app(app: Flask) -> None:
             return error
         error_id = secrets.token_hex(4)
         # Ids only: the path may hold record ids, never patient names or tokens (SECURITY.md 20).
-        log.error("unhandled error %s on %s %s", error_id, request.method, request.url_rule, exc_info=error)
+        if isinstance(error, DBAPIError):
+            # The driver's message may quote the row (PostgreSQL: "DETAIL: Key (clinic_id, chart_number)=(1,
+            # RV-77) already exists", "invalid input syntax for type integer: ..."): log the statement (its
+            # values are bound, never in it), the error's kind and SQLSTATE, and where, never the message.
+            original = error.orig
+            log.error("unhandled error %s on %s %s: %s (SQLSTATE %s) in %s\nTraceback (most recent call last):\n%s",
+                      error_id, request.method, request.url_rule, type(original).__name__,
+                      getattr(original, "sqlstate", None) or "-", error.statement,
+                      "".join(traceback.format_tb(error.__traceback__)))
+        else:
+            log.error("unhandled error %s on %s %s", error_id, request.method, request.url_rule, exc_info=error)
         return render_template("errors/error.html", code=500, title="Something went wrong on our side",
                                hint="Your last change may not have been saved. Try again; if it keeps "
                                     "happening, tell your IT contact this error id.",

@@ -34,9 +34,21 @@ RX_FIELDS = ("exercise", "setting", "minutes", "minutes_goal", "segments", "walk
              "pain_ceiling", "cues")
 # Speeds are typed in the clinic's unit under these names and stored in km/h under the shape's names.
 SPEED_FIELDS = {"speed": "speed_kmh", "speed_goal": "speed_goal_kmh"}
-_PHASE_KEY = re.compile(r"^phases-(\d+)-")
-_RX_KEY = re.compile(r"^phases-(\d+)-rx-(\d+)-")
+# Indexes of at most three digits: a longer one is no field of this form (and int() of 5,000 digits fails).
+_FIELD_KEY = re.compile(r"phases-(\d{1,3})-(?:rx-(\d{1,3})-)?")
+_ACTION = re.compile(r"([a-z_]+)(?:-(\d{1,3}))?(?:-(\d{1,3}))?")
 MIN_OVERRIDE_REASON = 5
+# As ProtocolContent and Phase allow: the builder offers no more, and a form claiming more is refused.
+def _max_length(field: Any) -> int:
+    return next(rule.max_length for rule in field.metadata if getattr(rule, "max_length", None) is not None)
+
+
+MAX_PHASES = _max_length(ProtocolContent.model_fields["phases"])
+MAX_EXERCISES = _max_length(Phase.model_fields["prescriptions"])
+
+
+class TooLarge(ValueError):
+    """The form has more phases or exercises than a protocol may: not something the builder sends."""
 
 
 def _text(value: Any) -> str:
@@ -66,16 +78,27 @@ def draft_from_content(content: ProtocolContent, *, speed_unit: str) -> Draft:
 
 
 def draft_from_form(form: Mapping[str, Any]) -> Draft:
-    """Everything the therapist typed, as typed, in phase and exercise order."""
-    phase_indexes = sorted({int(match.group(1)) for key in form if (match := _PHASE_KEY.match(key))})
+    """Everything the therapist typed, as typed, in phase and exercise order.
+
+    One pass over the field names finds the phases and exercises (a form of 100,000 fields once took a
+    minute here, asked once per phase); more than a protocol may hold raises TooLarge."""
+    exercises_of: dict[int, set[int]] = {}
+    for key in form:
+        match = _FIELD_KEY.match(key)
+        if match is None:
+            continue
+        rx_indexes = exercises_of.setdefault(int(match.group(1)), set())
+        if match.group(2) is not None:
+            rx_indexes.add(int(match.group(2)))
+        if len(exercises_of) > MAX_PHASES or len(rx_indexes) > MAX_EXERCISES:
+            raise TooLarge(f"A protocol has at most {MAX_PHASES} phases of {MAX_EXERCISES} exercises.")
     phases = []
-    for i in phase_indexes:
+    for i in sorted(exercises_of):
         values: dict[str, Any] = {name: str(form.get(f"phases-{i}-{name}", ""))[:2000] for name in PHASE_FIELDS}
         for name in PHASE_CHECKBOXES:
             values[name] = bool(form.get(f"phases-{i}-{name}"))
-        rx_indexes = sorted({int(m.group(2)) for key in form if (m := _RX_KEY.match(key)) and int(m.group(1)) == i})
         values["rx"] = [{name: str(form.get(f"phases-{i}-rx-{j}-{name}", ""))[:2000] for name in RX_FIELDS}
-                        for j in rx_indexes]
+                        for j in sorted(exercises_of[i])]
         phases.append(values)
     return {"title": str(form.get("title", ""))[:2000], "template_key": str(form.get("template_key", ""))[:40],
             "phases": phases}
@@ -84,9 +107,14 @@ def draft_from_form(form: Mapping[str, Any]) -> Draft:
 def apply_action(draft: Draft, action: str, *, speed_unit: str) -> tuple[Draft, str]:
     """Add, remove or move a phase or an exercise. Returns the draft and the id of the element to focus."""
     phases: list[dict[str, Any]] = draft["phases"]
-    name, _, rest = action.partition("-")
-    indexes = [int(part) for part in rest.split("-") if part.isdigit()] if rest else []
+    parsed = _ACTION.fullmatch(action)
+    if parsed is None:
+        return draft, ""
+    name = parsed.group(1)
+    indexes = [int(part) for part in parsed.groups()[1:] if part is not None]
     if name == "add_phase":
+        if len(phases) >= MAX_PHASES:
+            return draft, ""  # the builder hides the button then
         phases.append(draft_from_content(
             ProtocolContent(title="x", phases=[blank_phase(len(phases) + 1)]), speed_unit=speed_unit
         )["phases"][0])
@@ -104,6 +132,8 @@ def apply_action(draft: Draft, action: str, *, speed_unit: str) -> tuple[Draft, 
             return draft, f"phases-{j}-name"
         return draft, ""
     if name == "add_rx":
+        if len(phases[i]["rx"]) >= MAX_EXERCISES:
+            return draft, ""
         blank = draft_from_content(ProtocolContent(title="x", phases=[
             Phase(name="x", weeks=1, prescriptions=[blank_prescription()])]), speed_unit=speed_unit)
         phases[i]["rx"].append(blank["phases"][0]["rx"][0])

@@ -273,3 +273,18 @@ def test_saving_a_form_queues_behind_another_writer_and_then_succeeds(sqlite_app
     assert waited >= release_after * 0.8
     with sqlite3.connect(sqlite_path) as check:
         assert check.execute("SELECT archived_at IS NOT NULL FROM patient").fetchone() == (1,)
+
+
+@pytest.mark.parametrize(("name", "value"), [("PORTAL_SESSION_HOURS", 0), ("PORTAL_IDLE_MINUTES", -5),
+                                             ("IDLE_TIMEOUT_MINUTES", "15"), ("LOGIN_MAX_FAILURES_PER_ACCOUNT", 0),
+                                             ("TRUSTED_PROXY_COUNT", -1), ("TRUSTED_PROXY_COUNT", 1.5)])
+def test_a_time_or_count_setting_that_would_end_every_session_is_refused_at_start(name, value):
+    with pytest.raises(ConfigurationError, match=name):
+        create_app({"TESTING": True, "SECRET_KEY": "x" * 40, "DATABASE_URL": "sqlite://", name: value})
+
+
+def test_fractional_times_are_accepted(tmp_path):
+    app = create_app({"TESTING": True, "SECRET_KEY": "x" * 40, "DATABASE_URL": f"sqlite:///{tmp_path}/r.sqlite3",
+                      "PORTAL_SESSION_HOURS": 0.5, "IDLE_TIMEOUT_MINUTES": 7.5})
+    assert app.config["PORTAL_SESSION_HOURS"] == 0.5
+    app.extensions[EXTENSION_KEY].dispose()

@@ -136,12 +136,31 @@ def test_invalid_tokens_are_throttled_per_address_in_the_shared_table(app, db, t
     guesser = {"REMOTE_ADDR": "203.0.113.9"}
     for attempt in range(10):
         assert phone.get(f"/p/guess{attempt:040d}", environ_base=guesser).status_code == 404
-    # The 11th try from that address is refused even with a real token; another address is not affected.
-    assert phone.get(f"/p/{token}", environ_base=guesser).status_code == 429
-    assert app.test_client().get(f"/p/{token}", environ_base={"REMOTE_ADDR": "198.51.100.7"}).status_code == 302
+    # The 11th bad token from that address is refused; another address is not affected.
+    assert phone.get(f"/p/guess{11:040d}", environ_base=guesser).status_code == 429
+    assert app.test_client().get(f"/p/guess{12:040d}", environ_base={"REMOTE_ADDR": "198.51.100.7"}).status_code == 404
     attempts = db.exec(select(LoginAttempt)).all()
-    assert {(row.account_key, row.address) for row in attempts} == {("portal", "203.0.113.9")}
-    assert len(attempts) == 10
+    assert {(row.account_key, row.address) for row in attempts} == {("portal", "203.0.113.9"),
+                                                                     ("portal", "198.51.100.7")}
+    assert len(attempts) == 11
+
+
+def test_a_valid_link_opens_from_an_address_that_sent_many_bad_ones(app, db, token):
+    """Patients behind one clinic NAT or proxy share an address: others' mistyped links lock nobody out."""
+    shared_address = {"REMOTE_ADDR": "203.0.113.9"}
+    for attempt in range(15):
+        app.test_client().get(f"/p/guess{attempt:040d}", environ_base=shared_address)
+    assert app.test_client().get(f"/p/guess{99:040d}", environ_base=shared_address).status_code == 429
+    response = app.test_client().get(f"/p/{token}", environ_base=shared_address)
+    assert response.status_code == 302 and response.headers["Location"] == "/p/home"
+
+
+def test_a_throttled_address_writes_one_audit_event_per_window_not_one_per_try(app, db, token):
+    guesser = app.test_client()
+    for attempt in range(60):
+        guesser.get(f"/p/guess{attempt:040d}", environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    actions = [row.action for row in db.exec(select(AuditEvent)).all()]
+    assert actions.count("portal.open.unknown") == 10 and actions.count("portal.throttled") == 1
 
 
 def test_the_therapist_shares_rotates_and_revokes(therapist_client, app, db, patient, protocol):
@@ -235,6 +254,17 @@ def test_the_absolute_limit_holds_even_with_activity(patient_client):
     with patient_client.session_transaction() as cookie:
         cookie["portal_started"] -= 2 * 3600 + 1
     assert patient_client.get("/p/progress").headers["Location"] == "/p/closed"
+
+
+def test_a_half_hour_portal_session_lasts_half_an_hour_not_zero(app, patient_client):
+    """0.5 hours once became int(0.5) == 0 and ended every patient session at once."""
+    app.config["PORTAL_SESSION_HOURS"] = 0.5
+    with patient_client.session_transaction() as cookie:
+        cookie["portal_started"] -= 20 * 60
+    assert patient_client.get("/p/home").status_code == 200
+    with patient_client.session_transaction() as cookie:
+        cookie["portal_started"] -= 11 * 60
+    assert patient_client.get("/p/home").headers["Location"] == "/p/closed"
 
 
 def test_closing_the_page_ends_the_session(patient_client):

@@ -6,7 +6,7 @@ checked by the form shapes in ``rehab/forms.py``, not database enums, so adding 
 PostgreSQL type migration.
 """
 
-from rehab.models.accounts import Clinic, LoginAttempt, Membership, User, UserSession
+from rehab.models.accounts import Clinic, LoginAttempt, Membership, ThrottleNotice, User, UserSession
 from rehab.models.api_clients import ApiClient
 from rehab.models.base import utcnow
 from rehab.models.patients import AuditEvent, EditRecord, Patient
@@ -33,6 +33,7 @@ __all__ = [
     "Protocol",
     "ProtocolVersion",
     "RedFlagClearance",
+    "ThrottleNotice",
     "User",
     "UserSession",
     "Visit",

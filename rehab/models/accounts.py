@@ -78,3 +78,13 @@ class LoginAttempt(SQLModel, table=True):
     account_key: str = Field(max_length=64)
     address: str = Field(max_length=64)
     succeeded: bool = False
+
+
+class ThrottleNotice(SQLModel, table=True):
+    """When a throttle last wrote its audit event for one address or account, so a throttled client adds at
+    most one event per window however fast it retries (the audit trail is append-only: it must not fill up)."""
+
+    __tablename__ = "throttle_notice"
+
+    key: str = Field(max_length=100, primary_key=True)  # e.g. "login-address:203.0.113.7"
+    noted_at: datetime = Field(default_factory=utcnow)

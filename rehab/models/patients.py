@@ -22,10 +22,16 @@ def search_text(text: str) -> str:
 KEY_SEPARATOR = "\x1f"
 
 
+# Each part's folded length, so the key fits its 260-character column (two separators between). Folding can
+# lengthen text (a ligature or an Arabic phrase unfolds into many letters); a real name keeps every letter.
+_KEY_PART_LENGTHS = (109, 109, 40)
+
+
 def patient_search_key(first_name: str, last_name: str, chart_number: str | None) -> str:
     """What the caseload search matches and sorts by: last name, first name and chart number, folded.
     Sorting by it is sorting by last name, then first name."""
-    return KEY_SEPARATOR.join(search_text(part) for part in (last_name, first_name, chart_number or ""))
+    parts = (last_name, first_name, chart_number or "")
+    return KEY_SEPARATOR.join(search_text(part)[:limit] for part, limit in zip(parts, _KEY_PART_LENGTHS, strict=True))
 
 
 class Patient(SQLModel, table=True):

@@ -14,14 +14,13 @@ from functools import lru_cache
 from typing import Literal
 
 from argon2 import PasswordHasher
-from sqlalchemy import bindparam, delete, func, text, update
-from sqlmodel import Session, select
+from sqlalchemy import bindparam, delete, update
+from sqlmodel import Session, col, select
 
 from rehab.models import Clinic, LoginAttempt, Membership, User, UserSession
 from rehab.services.passwords import hash_password, verify_password
+from rehab.services.throttling import account_key
 
-# Advisory-lock namespace (the two-key form) for serialising sign-ins per account on PostgreSQL.
-_PG_SIGN_IN_LOCKS = 74_202
 # Verified against when the email is unknown, so both answers take the same time.
 _DUMMY_HASH_SOURCE = "not-a-real-password-0000"
 
@@ -32,70 +31,34 @@ def _dummy_hash(hasher: PasswordHasher) -> str:
     return hasher.hash(_DUMMY_HASH_SOURCE)
 
 
-@dataclass(frozen=True)
-class ThrottleLimits:
-    per_account: int
-    per_address: int
-    window: timedelta
-
-
-@dataclass(frozen=True)
-class LoginOutcome:
-    result: Literal["ok", "invalid", "throttled"]
-    user: User | None = None
-
-
-def account_key(email: str) -> str:
-    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
-
-
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def is_throttled(session: Session, *, email: str, address: str, now: datetime, limits: ThrottleLimits) -> bool:
-    """True when this account or this address has too many recent failures.
+def check_credentials(session: Session, hasher: PasswordHasher, *, email: str, password: str
+                      ) -> tuple[User | None, str | None]:
+    """The active user with this email and password, or None (same work either way), and the password's new
+    hash when the install's hashing cost changed since it was stored.
 
-    Sign-ins to one account are serialised until the caller commits, or parallel requests would all count
-    the same failures and get extra guesses: SQLite's BEGIN IMMEDIATE does it there, a transaction-scoped
-    advisory lock on the account here for PostgreSQL."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"),
-                        {"space": _PG_SIGN_IN_LOCKS, "key": int(account_key(email)[:7], 16)})
-    since = now - limits.window
-    failures = select(func.count()).select_from(LoginAttempt).where(
-        LoginAttempt.succeeded == False,  # noqa: E712 (SQL comparison)
-        LoginAttempt.at >= since,
-    )
-    by_account = session.exec(failures.where(LoginAttempt.account_key == account_key(email))).one()
-    if by_account >= limits.per_account:
-        return True
-    by_address = session.exec(failures.where(LoginAttempt.address == address)).one()
-    return by_address >= limits.per_address
-
-
-def check_credentials(session: Session, hasher: PasswordHasher, *, email: str, password: str) -> User | None:
-    """The active user with this email and password, or None (same work either way)."""
+    Only reads: the caller runs it before taking any write lock (argon2 takes about 135 ms) and stores the
+    new hash in its write transaction."""
     user = session.exec(select(User).where(User.email == email.strip().lower())).first()
     if user is None:
         verify_password(hasher, _dummy_hash(hasher), password)
-        return None
+        return None, None
     if not verify_password(hasher, user.password_hash, password) or not user.is_active:
-        return None
-    if hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(hasher, password)
-    return user
+        return None, None
+    rehashed = hash_password(hasher, password) if hasher.check_needs_rehash(user.password_hash) else None
+    return user, rehashed
 
 
-def record_attempt(session: Session, *, email: str, address: str, succeeded: bool, now: datetime) -> None:
-    session.add(LoginAttempt(at=now, account_key=account_key(email), address=address, succeeded=succeeded))
-
-
-def clear_failures(session: Session, *, email: str) -> None:
-    """A successful sign-in (or an admin's password reset) forgives the account's failures."""
+def clear_failures(session: Session, *, email: str, device: str | None = None) -> None:
+    """A successful sign-in (or an admin's password reset) forgives the account's failures (and the known
+    device's, when it signed in from one)."""
+    keys = [account_key(email)] + ([device] if device else [])
     session.execute(
         delete(LoginAttempt)
-        .where(LoginAttempt.account_key == account_key(email), LoginAttempt.succeeded == False)  # noqa: E712
+        .where(col(LoginAttempt.account_key).in_(keys), LoginAttempt.succeeded == False)  # noqa: E712
     )
 
 

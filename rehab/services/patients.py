@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from sqlalchemy import bindparam, func
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from rehab.forms import PatientForm
@@ -94,6 +95,19 @@ def chart_number_taken(session: Session, *, clinic_id: int, chart_number: str | 
     if exclude_id is not None:
         statement = statement.where(Patient.id != exclude_id)
     return session.exec(statement).first() is not None
+
+
+CHART_NUMBER_CONSTRAINT = "uq_patient_clinic_chart"
+
+
+def is_chart_number_clash(error: IntegrityError) -> bool:
+    """The insert or update lost a race for a chart number (two saves passed ``chart_number_taken`` at once):
+    PostgreSQL names the constraint, SQLite names its columns."""
+    original = error.orig
+    constraint = getattr(getattr(original, "diag", None), "constraint_name", None)
+    if constraint is not None:
+        return constraint == CHART_NUMBER_CONSTRAINT
+    return "patient.clinic_id, patient.chart_number" in str(original)
 
 
 def create_patient(session: Session, *, clinic_id: int, form: PatientForm, user_id: int | None, now: datetime

@@ -13,6 +13,7 @@ from rehab import security
 from rehab.db import get_session
 from rehab.forms import PAPER_SIZES, SPEED_UNITS, ClinicForm, UserForm, parse_form
 from rehab.models import Membership, User, utcnow
+from rehab.request_guard import bounded_id, page_number
 from rehab.services import accounts, memberships, protocol_records
 from rehab.services.passwords import hash_password, password_problem
 
@@ -182,10 +183,10 @@ def audit_log():  # type: ignore[no-untyped-def]
     filters = {
         "action": request.args.get("action", "")[:40],
         "outcome": request.args.get("outcome", "") if request.args.get("outcome") in ("ok", "denied", "failed") else "",
-        "user_id": request.args.get("user_id", type=int),
-        "patient_id": request.args.get("patient_id", type=int),
+        "user_id": request.args.get("user_id", type=bounded_id),
+        "patient_id": request.args.get("patient_id", type=bounded_id),
     }
-    page = max(1, request.args.get("page", 1, type=int))
+    page = request.args.get("page", 1, type=page_number)
     rows, total = search_events(get_session(), clinic_id=g.clinic.id, page=page, per_page=50, **filters)
     users = get_session().exec(
         select(User).join(Membership, Membership.user_id == User.id).where(Membership.clinic_id == g.clinic.id)

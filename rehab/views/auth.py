@@ -18,10 +18,12 @@ from flask import (
     url_for,
 )
 
-from rehab import security
+from rehab import db as database
+from rehab import known_devices, security
 from rehab.db import get_session
 from rehab.models import utcnow
-from rehab.services import accounts, audit
+from rehab.request_guard import bounded_id
+from rehab.services import accounts, audit, throttling
 
 bp = Blueprint("auth", __name__)
 
@@ -32,60 +34,92 @@ THROTTLED = ("Too many failed sign-ins. Wait 15 minutes and try again, or ask yo
 
 def _safe_next(target: str | None) -> str:
     """Only same-site paths, so a crafted link cannot bounce a therapist to another site after sign-in."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc \
+            and target.isprintable():  # a line break would break the redirect's header (a 500)
         return target
     return url_for("main.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():  # type: ignore[no-untyped-def]
-    """Email and password; the same answer for an unknown email and a wrong password."""
+    """Email and password; the same answer for an unknown email and a wrong password.
+
+    The password is verified (argon2, about 135 ms) in a read transaction, before the write lock: on SQLite
+    every other write in every clinic would wait for it. The throttle is then counted again under the lock
+    and per-account serialisation, so parallel guesses never get past the limit."""
     if g.user is not None and request.method == "GET":
         return redirect(url_for("main.index"))
     error = None
     email = request.form.get("email", "")[:254]
     if request.method == "POST":
+        database.reads_first()
         db = get_session()
         now = utcnow()
-        address = request.remote_addr or "unknown"
+        address = (request.remote_addr or "unknown")[:64]
         config = current_app.config
-        limits = accounts.ThrottleLimits(
+        limits = throttling.ThrottleLimits(
             per_account=config["LOGIN_MAX_FAILURES_PER_ACCOUNT"],
             per_address=config["LOGIN_MAX_FAILURES_PER_ADDRESS"],
             window=timedelta(minutes=config["LOGIN_THROTTLE_WINDOW_MINUTES"]),
         )
         password = request.form.get("password", "")[:256]
-        if accounts.is_throttled(db, email=email, address=address, now=now, limits=limits):
-            audit.record_event(db, key=security.audit_key(), action="login.throttled", outcome="denied", at=now)
+        known = known_devices.device_for(request.cookies.get(known_devices.COOKIE), email,
+                                         secret=current_app.secret_key)  # type: ignore[arg-type]
+        throttle = dict(email=email, address=address, device=known.key if known else None, now=now, limits=limits)
+        over = throttling.throttled_by(db, **throttle)  # type: ignore[arg-type]
+        user = rehashed = None
+        if over is None:
+            user, rehashed = accounts.check_credentials(db, security.hasher(), email=email, password=password)
+        clinics = accounts.clinics_for(db, user.id) if user else []
+        database.begin_writes()
+        if over is None:
+            throttling.lock_account(db, email)
+            over = throttling.throttled_by(db, **throttle)  # type: ignore[arg-type]
+        if over is not None:
+            _note_throttled(db, over, email=email, address=address, known=known, now=now, window=limits.window)
             error = THROTTLED
+        elif user is None or not clinics:
+            throttling.record_attempt(db, email=email, address=address, device=throttle["device"],  # type: ignore[arg-type]
+                                      succeeded=False, now=now)
+            # A known account's failures show in its clinic's audit trail; unknown emails stay anonymous.
+            known_id, known_clinic = accounts.account_and_clinic(db, email)
+            audit.record_event(db, key=security.audit_key(), action="login.failed", outcome="failed", at=now, user_id=known_id,
+                               clinic_id=known_clinic)
+            error = INVALID
         else:
-            user = accounts.check_credentials(db, security.hasher(), email=email, password=password)
-            clinics = accounts.clinics_for(db, user.id) if user else []
-            if user is None or not clinics:
-                accounts.record_attempt(db, email=email, address=address, succeeded=False, now=now)
-                # A known account's failures show in its clinic's audit trail; unknown emails stay anonymous.
-                known_id, known_clinic = accounts.account_and_clinic(db, email)
-                audit.record_event(db, key=security.audit_key(), action="login.failed", outcome="failed", at=now,
-                                   user_id=known_id, clinic_id=known_clinic)
-                error = INVALID
-            else:
-                if session.get("sid"):  # signing in again ends the session this browser had
-                    accounts.end_session(db, session["sid"], now=now)
-                session.clear()  # a new session at sign-in (SECURITY.md 6)
-                token = accounts.start_session(db, user_id=user.id, clinic_id=clinics[0].id, now=now)
-                accounts.clear_failures(db, email=email)
-                accounts.record_attempt(db, email=email, address=address, succeeded=True, now=now)
-                audit.record_event(db, key=security.audit_key(), action="login", user_id=user.id,
-                                   clinic_id=clinics[0].id, at=now)
-                db.commit()
-                session["sid"] = token
-                # For the clinic switcher, shown only to therapists of more than one clinic.
-                session["clinics"] = [[clinic.id, clinic.name] for clinic in clinics]
-                session.permanent = True
-                return redirect(_safe_next(request.args.get("next")))
+            if rehashed:
+                user.password_hash = rehashed
+                db.add(user)
+            if session.get("sid"):  # signing in again ends the session this browser had
+                accounts.end_session(db, session["sid"], now=now)
+            session.clear()  # a new session at sign-in (SECURITY.md 6)
+            token = accounts.start_session(db, user_id=user.id, clinic_id=clinics[0].id, now=now)  # type: ignore[arg-type]
+            accounts.clear_failures(db, email=email, device=throttle["device"])  # type: ignore[arg-type]
+            throttling.record_attempt(db, email=email, address=address, device=None, succeeded=True, now=now)
+            audit.record_event(db, key=security.audit_key(), action="login", user_id=user.id, clinic_id=clinics[0].id, at=now)
+            db.commit()
+            session["sid"] = token
+            # For the clinic switcher, shown only to therapists of more than one clinic.
+            session["clinics"] = [[clinic.id, clinic.name] for clinic in clinics]
+            session.permanent = True
+            response = redirect(_safe_next(request.args.get("next")))
+            known_devices.remember(response, request.cookies.get(known_devices.COOKIE), email,
+                                   secret=current_app.secret_key,  # type: ignore[arg-type]
+                                   secure=config["SESSION_COOKIE_SECURE"] or request.is_secure)
+            return response
         db.commit()  # keep the failed attempt: throttling counts it
     status = 200 if error is None else 401
     return render_template("auth/login.html", error=error, email=email), status
+
+
+def _note_throttled(db, over: str, *, email: str, address: str, known, now, window) -> None:  # type: ignore[no-untyped-def]
+    """One audit event per throttled address, account or device per window, however often it retries."""
+    subject = {"address": address, "account": throttling.account_key(email),
+               "device": known.key if known else ""}[over]
+    if throttling.note_throttled(db, key=f"login-{over}:{subject}", now=now, window=window):
+        known_id, known_clinic = accounts.account_and_clinic(db, email) if over != "address" else (None, None)
+        audit.record_event(db, key=security.audit_key(), action="login.throttled", outcome="denied", at=now, user_id=known_id,
+                           clinic_id=known_clinic)
 
 
 @bp.post("/logout")
@@ -104,7 +138,7 @@ def logout():  # type: ignore[no-untyped-def]
 def switch_clinic():  # type: ignore[no-untyped-def]
     """Work in another of the therapist's clinics; every page is then scoped to it."""
     db = get_session()
-    clinic_id = request.form.get("clinic_id", type=int)
+    clinic_id = request.form.get("clinic_id", type=bounded_id)
     if clinic_id not in {clinic.id for clinic in accounts.clinics_for(db, g.user.id)}:
         abort(404)
     g.user_session.clinic_id = clinic_id

@@ -18,6 +18,7 @@ from rehab import security
 from rehab.db import get_session
 from rehab.i18n import LANGUAGES
 from rehab.models import Clinic, HandoutPrint, Patient, PortalLink, Protocol, utcnow
+from rehab.request_guard import bounded_id, is_id
 from rehab.services import audit, protocol_records
 from rehab.services import handouts as sheets
 from rehab.services import portal as portal_service
@@ -278,7 +279,7 @@ def batch():  # type: ignore[no-untyped-def]
     db = get_session()
     if clinic_phone_missing():
         return redirect(url_for("dashboard.index"))
-    chosen = {int(value) for value in request.form.getlist("patient_id") if value.isdigit()}
+    chosen = {bounded_id(value) for value in request.form.getlist("patient_id") if is_id(value)}
     if not chosen:
         board = build_dashboard(db, clinic_id=g.clinic.id, zone=g.clinic.timezone, now=utcnow())
         chosen = {visit.patient_id for visit in board.today}

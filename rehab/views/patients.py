@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from sqlalchemy.exc import IntegrityError
 
 from rehab import security
 from rehab.db import get_session
 from rehab.forms import CONDITIONS, KNEES, LANGUAGES, PRECAUTIONS, PatientForm, parse_form
 from rehab.models import Patient, utcnow
+from rehab.request_guard import bounded_id, page_number
 from rehab.services import catalogue
 from rehab.services import patients as patient_service
 from rehab.services.advice_inputs import advice_signature
@@ -17,6 +19,7 @@ from rehab.services.records import StaleEdit
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 
 _STATUSES = ("active", "archived", "all")
+CHART_NUMBER_TAKEN = "Another patient in this clinic already has this chart number."
 _CHOICES = {"conditions": CONDITIONS, "knees": KNEES, "languages": LANGUAGES, "precautions": PRECAUTIONS}
 
 
@@ -51,7 +54,7 @@ def index():  # type: ignore[no-untyped-def]
     status = status if status in _STATUSES else "active"
     page = patient_service.search_patients(
         get_session(), clinic_id=g.clinic.id, query=query, condition=condition, status=status,  # type: ignore[arg-type]
-        page=request.args.get("page", 1, type=int), per_page=current_app.config["PATIENTS_PER_PAGE"],
+        page=request.args.get("page", 1, type=page_number), per_page=current_app.config["PATIENTS_PER_PAGE"],
     )
     return render_template("patients/index.html", page=page, query=query, condition=condition,
                            status=status, conditions=CONDITIONS)
@@ -65,15 +68,22 @@ def create():  # type: ignore[no-untyped-def]
         db = get_session()
         form, errors = parse_form(PatientForm, request.form, checkboxes=PatientForm.CHECKBOXES)
         if form and patient_service.chart_number_taken(db, clinic_id=g.clinic.id, chart_number=form.chart_number):
-            errors["chart_number"] = "Another patient in this clinic already has this chart number."
+            errors["chart_number"] = CHART_NUMBER_TAKEN
         if form and not errors:
-            patient = patient_service.create_patient(db, clinic_id=g.clinic.id, form=form, user_id=g.user.id,
-                                                     now=utcnow())
-            security.record("patient.create", patient_id=patient.id, object_type="patient",
-                            object_id=patient.id)
-            db.commit()
-            flash(f"{patient.full_name} was added.", "success")
-            return redirect(url_for("patients.detail", patient_id=patient.id))
+            try:
+                patient = patient_service.create_patient(db, clinic_id=g.clinic.id, form=form, user_id=g.user.id,
+                                                         now=utcnow())
+                security.record("patient.create", patient_id=patient.id, object_type="patient",
+                                object_id=patient.id)
+                db.commit()
+            except IntegrityError as error:
+                db.rollback()
+                if not patient_service.is_chart_number_clash(error):
+                    raise
+                errors["chart_number"] = CHART_NUMBER_TAKEN
+            else:
+                flash(f"{patient.full_name} was added.", "success")
+                return redirect(url_for("patients.detail", patient_id=patient.id))
     return render_template("patients/form.html", patient=None, values=values, errors=errors,
                            **_CHOICES), (422 if errors else 200)
 
@@ -104,11 +114,11 @@ def edit(patient_id: int):  # type: ignore[no-untyped-def]
         form, errors = parse_form(PatientForm, request.form, checkboxes=PatientForm.CHECKBOXES)
         if form and patient_service.chart_number_taken(db, clinic_id=g.clinic.id, chart_number=form.chart_number,
                                                        exclude_id=patient.id):
-            errors["chart_number"] = "Another patient in this clinic already has this chart number."
+            errors["chart_number"] = CHART_NUMBER_TAKEN
         if form and not errors:
             try:
                 changes = patient_service.update_patient(
-                    db, patient=patient, form=form, seen_version=request.form.get("version", 0, type=int),
+                    db, patient=patient, form=form, seen_version=request.form.get("version", 0, type=bounded_id),
                     user_id=g.user.id, now=utcnow())
                 security.record("patient.update", patient_id=patient.id, object_type="patient",
                                 object_id=patient.id)
@@ -116,6 +126,12 @@ def edit(patient_id: int):  # type: ignore[no-untyped-def]
             except StaleEdit:
                 db.rollback()
                 stale = True
+                patient = get_patient_or_404(patient_id)
+            except IntegrityError as error:
+                db.rollback()
+                if not patient_service.is_chart_number_clash(error):
+                    raise
+                errors["chart_number"] = CHART_NUMBER_TAKEN
                 patient = get_patient_or_404(patient_id)
             else:
                 flash("Saved." if changes else "No changes to save.", "success")

@@ -11,7 +11,7 @@ The pages themselves are in ``portal_pages``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import wraps
 from typing import Any
 
@@ -26,7 +26,7 @@ from rehab import security
 from rehab.db import get_session
 from rehab.i18n import LANGUAGES
 from rehab.models import Patient, utcnow
-from rehab.services import accounts, audit
+from rehab.services import accounts, audit, throttling
 from rehab.services import portal as portal_service
 from rehab.services.portal import LinkState
 
@@ -191,23 +191,17 @@ def expired_form(_error: Any) -> Any:
 
 @bp.get("/<string(minlength=20, maxlength=128):token>")
 def open(token: str):  # type: ignore[no-untyped-def]  # noqa: A001 (the endpoint's name: portal.open)
-    """Open the patient's link: throttled per address, then a patient session and a redirect without it."""
+    """Open the patient's link: a patient session and a redirect without the token.
+
+    A valid link always opens, however many bad ones came from the same address (a clinic's NAT, a family's
+    router): only unknown tokens are counted and throttled per address. Guessing gains nothing from that:
+    a token has 256 bits."""
     db = get_session()
     now = utcnow()
     address = (request.remote_addr or "unknown")[:64]
-    window = timedelta(minutes=current_app.config["LOGIN_THROTTLE_WINDOW_MINUTES"])
-    limit = int(_setting("PORTAL_MAX_BAD_TOKENS_PER_ADDRESS"))
-    if portal_service.bad_token_count(db, address=address, since=now - window) >= limit:
-        security.record_denial("portal.throttled")
-        return page("portal/message.html", kind="throttled", minutes=window.seconds // 60), 429
-    link, reason = portal_service.find_link(db, token, now)
+    link, _reason = portal_service.find_link(db, token, now)
     if link is None:
-        def _count_bad_token() -> None:
-            with database.side_transaction() as writer:
-                portal_service.record_bad_token(writer, address=address, now=now)
-
-        database.after_close(_count_bad_token)  # a GET request's own transaction only reads
-        return invalid_link(LinkState("unknown"))
+        return _unknown_token(address, now)
     state = portal_service.link_state(db, link_id=link.id, now=now)  # type: ignore[arg-type]
     if not state.ok:
         return invalid_link(state)
@@ -215,6 +209,29 @@ def open(token: str):  # type: ignore[no-untyped-def]  # noqa: A001 (the endpoin
     g.clinic = state.clinic
     security.record_read("portal.open", patient_id=link.patient_id, object_type="portal_link", object_id=link.id)
     return redirect(url_for("portal.check" if link.require_birth_date else "portal.home"))
+
+
+def _unknown_token(address: str, now: datetime) -> Any:
+    """Count the bad token, or refuse the address once it has too many: audited once per window, not per try."""
+    window = timedelta(minutes=current_app.config["LOGIN_THROTTLE_WINDOW_MINUTES"])
+    limit = int(_setting("PORTAL_MAX_BAD_TOKENS_PER_ADDRESS"))
+    throttled = portal_service.bad_token_count(get_session(), address=address, since=now - window) >= limit
+    key = security.audit_key()
+
+    def _write() -> None:  # a GET request's own transaction only reads
+        with database.side_transaction() as writer:
+            if not throttled:
+                portal_service.record_bad_token(writer, address=address, now=now)
+                audit.record_event(writer, key=key, action="portal.open.unknown", outcome="denied", at=now,
+                                   object_type="portal_link")
+            elif throttling.note_throttled(writer, key=f"portal-address:{address}", now=now, window=window):
+                audit.record_event(writer, key=key, action="portal.throttled", outcome="denied", at=now)
+
+    database.after_close(_write)
+    if throttled:
+        return page("portal/message.html", kind="throttled", minutes=int(window.total_seconds() // 60)), 429
+    apply_preferences(None)
+    return page("portal/message.html", kind="unknown"), 404
 
 
 @bp.route("/check", methods=["GET", "POST"])
@@ -299,7 +316,7 @@ def text_size():  # type: ignore[no-untyped-def]
 def _back() -> str:
     """Back to the portal page the form was on; only portal paths, never another site."""
     target = request.form.get("back", "")
-    if target.startswith("/p/") and "//" not in target and "\\" not in target:
+    if target.startswith("/p/") and "//" not in target and "\\" not in target and target.isprintable():
         return target
     return url_for("portal.home")
 

@@ -22,6 +22,7 @@ from markupsafe import escape
 from rehab import security
 from rehab.db import get_session
 from rehab.models import HomeLog, utcnow
+from rehab.request_guard import bounded_id
 from rehab.services import portal as portal_service
 from rehab.services import protocol_records
 from rehab.services import visits as visit_service
@@ -245,7 +246,7 @@ def edit(log_id: int):  # type: ignore[no-untyped-def]
     now = utcnow()
     try:
         changes = portal_service.correct_home_log(db, log=saved, form=form, now=now,
-                                                  seen_version=request.form.get("version", 0, type=int))
+                                                  seen_version=request.form.get("version", 0, type=bounded_id))
     except StaleEdit:
         db.rollback()
         return _form_page(_values_of(_own_entry(log_id)), {}, entry=_own_entry(log_id), status=409, stale=True)

@@ -8,10 +8,14 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
+from rehab import db as database
 from rehab import security
 from rehab.db import get_session
 from rehab.models import Patient, Protocol, utcnow
 from rehab.protocol_form import (
+    MAX_EXERCISES,
+    MAX_PHASES,
+    TooLarge,
     apply_action,
     content_from_draft,
     draft_from_content,
@@ -19,6 +23,7 @@ from rehab.protocol_form import (
     override_reasons,
     warning_fingerprint,
 )
+from rehab.request_guard import bounded_id, is_id
 from rehab.services import catalogue
 from rehab.services import protocol_records as records
 from rehab.services.advice_inputs import hand_raise_warnings
@@ -55,7 +60,7 @@ def _starting_content(patient: Patient, source: str) -> ProtocolContent | None:
     kind, _, key = source.partition(":")
     if kind == "builtin" and key in catalogue.templates():
         return content_from_template(catalogue.templates()[key])
-    if kind == "clinic" and key.isdigit():
+    if kind == "clinic" and is_id(key):
         template = records.get_clinic_template(get_session(), clinic_id=g.clinic.id, template_id=int(key))
         return records.clinic_template_content(template) if template else None
     if kind == "blank":
@@ -69,7 +74,8 @@ def _builder_context(patient: Patient, draft: dict[str, Any], **extra: Any) -> d
         "patient": patient, "draft": draft, "exercises": catalogue.exercises(), "settings": SETTINGS,
         "supports": SUPPORTS, "speed_unit": g.clinic.speed_unit, "template": template,
         "references": catalogue.references(), "errors": {}, "warnings": [], "focus": "",
-        "fingerprint": warning_fingerprint, "evidence_label": catalogue.evidence_label, **extra,
+        "fingerprint": warning_fingerprint, "evidence_label": catalogue.evidence_label,
+        "max_phases": MAX_PHASES, "max_exercises": MAX_EXERCISES, **extra,
     }
 
 
@@ -88,6 +94,7 @@ def choose(patient_id: int):  # type: ignore[no-untyped-def]
 @bp.route("/new/build", methods=["GET", "POST"])
 def build(patient_id: int):  # type: ignore[no-untyped-def]
     """Step 2 and 3: adjust the doses and save (version 1)."""
+    database.reads_first()  # reading, parsing and checking the form hold no write lock (see _save)
     patient = get_patient_or_404(patient_id)
     if patient.archived_at is not None:
         flash("This patient is archived. Bring them back to the active list before starting a protocol.", "error")
@@ -104,6 +111,7 @@ def build(patient_id: int):  # type: ignore[no-untyped-def]
 @bp.route("/<int:protocol_id>/edit", methods=["GET", "POST"])
 def edit(patient_id: int, protocol_id: int):  # type: ignore[no-untyped-def]
     """Change any dose; saving makes a new version with a summary of what changed."""
+    database.reads_first()
     patient = get_patient_or_404(patient_id)
     protocol = get_protocol_or_404(patient, protocol_id)
     if protocol.status != "active":
@@ -120,9 +128,12 @@ def edit(patient_id: int, protocol_id: int):  # type: ignore[no-untyped-def]
 def _handle_builder_post(patient: Patient, *, protocol: Protocol | None):  # type: ignore[no-untyped-def]
     db = get_session()
     unit = g.clinic.speed_unit
-    draft = draft_from_form(request.form)
+    try:
+        draft = draft_from_form(request.form)
+    except TooLarge:
+        abort(413)
     action = request.form.get("action", "save")
-    seen_version = request.form.get("seen_version", 0, type=int)
+    seen_version = request.form.get("seen_version", 0, type=bounded_id)
     context = {"protocol": protocol, "seen_version": seen_version}
     if action != "save":
         draft, focus = apply_action(draft, action, speed_unit=unit)
@@ -149,6 +160,9 @@ def _handle_builder_post(patient: Patient, *, protocol: Protocol | None):  # typ
             patient, draft, errors=errors, warnings=warnings, **context)), 422
     overrides = [records.Override.of(warning, reasons[warning_fingerprint(warning)]) for warning in warnings]
     now = utcnow()
+    # Everything above only read and computed; SQLite's write lock is taken from here to the commit. The
+    # edit's version check (save_version) refuses a protocol changed meanwhile.
+    database.begin_writes()
     if protocol is None:
         protocol = records.create_protocol(db, patient=patient, content=content, user_id=g.user.id, now=now,
                                            overrides=overrides)

@@ -14,6 +14,7 @@ from rehab import security
 from rehab.db import begin_writes, get_session, reads_first
 from rehab.forms import VisitForm, local_to_utc, parse_form
 from rehab.models import Alert, Patient, Visit, utcnow
+from rehab.request_guard import bounded_id
 from rehab.services import catalogue, protocol_records
 from rehab.services import visits as visit_service
 from rehab.services.advice_inputs import advice_for, advice_signature
@@ -151,7 +152,7 @@ def edit(patient_id: int, visit_id: int):  # type: ignore[no-untyped-def]
     if form is not None:
         try:
             changes = visit_service.update_visit(db, visit=visit, form=form, user_id=g.user.id, now=utcnow(),
-                                                 seen_version=request.form.get("version", 0, type=int))
+                                                 seen_version=request.form.get("version", 0, type=bounded_id))
         except StaleEdit:
             db.rollback()
             stale = True

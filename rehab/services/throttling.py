@@ -1,0 +1,90 @@
+"""Sign-in throttles that stop guessing without locking real people out (SECURITY.md 3; docs/security.md).
+
+Failures are counted per account and per address in the ``login_attempt`` table every worker shares. A
+browser that signed in to an account before carries a signed "known device" cookie for it (OWASP's device
+cookies): its own failures are counted for that device only, so an attacker's wrong guesses, or 50 failures
+from a clinic's shared NAT address, never lock a therapist out of the browser they always use. A throttled
+client adds at most one audit event per address or account per window (``note_throttled``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import func, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, select
+
+from rehab.models import LoginAttempt, ThrottleNotice
+
+# Advisory-lock namespace (the two-key form) for serialising sign-ins per account on PostgreSQL.
+_PG_SIGN_IN_LOCKS = 74_202
+
+Limit = Literal["account", "address", "device"]
+
+
+@dataclass(frozen=True)
+class ThrottleLimits:
+    per_account: int
+    per_address: int
+    window: timedelta
+
+
+def account_key(email: str) -> str:
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+def device_key(device_id: str, email: str) -> str:
+    """The key a known device's failures for one account are counted under (never equal to an account's)."""
+    return hashlib.sha256(f"device:{device_id}:{account_key(email)}".encode()).hexdigest()
+
+
+def lock_account(session: Session, email: str) -> None:
+    """Serialise sign-ins to one account until the caller commits, so parallel guesses cannot all be judged
+    against the same count. SQLite's write lock (BEGIN IMMEDIATE) does it there; PostgreSQL needs this
+    transaction-scoped advisory lock."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"),
+                        {"space": _PG_SIGN_IN_LOCKS, "key": int(account_key(email)[:7], 16)})
+
+
+def throttled_by(session: Session, *, email: str, address: str, device: str | None, now: datetime,
+                 limits: ThrottleLimits) -> Limit | None:
+    """Which limit this sign-in is over, or None. ``device`` is the known-device key (``device_key``) when the
+    browser proved it signed in to this account before: only that device's own failures count then."""
+    failures = select(func.count()).select_from(LoginAttempt).where(
+        LoginAttempt.succeeded == False,  # noqa: E712 (SQL comparison)
+        LoginAttempt.at >= now - limits.window,
+    )
+    if device is not None:
+        by_device = session.exec(failures.where(LoginAttempt.account_key == device)).one()
+        return "device" if by_device >= limits.per_account else None
+    if session.exec(failures.where(LoginAttempt.account_key == account_key(email))).one() >= limits.per_account:
+        return "account"
+    if session.exec(failures.where(LoginAttempt.address == address)).one() >= limits.per_address:
+        return "address"
+    return None
+
+
+def record_attempt(session: Session, *, email: str, address: str, device: str | None, succeeded: bool,
+                   now: datetime) -> None:
+    """One sign-in attempt; a known device's is counted under its device key, not the account's."""
+    session.add(LoginAttempt(at=now, account_key=device or account_key(email), address=address[:64],
+                             succeeded=succeeded))
+
+
+def note_throttled(session: Session, *, key: str, now: datetime, window: timedelta) -> bool:
+    """True when ``key`` (an address or an account) was not yet noted as throttled in this window: the caller
+    audits the event then, and only then. One statement (insert, or move an older notice forward), so two
+    workers refusing the same client at once note it once."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(ThrottleNotice).values(key=key[:100], noted_at=now)
+    statement = statement.on_conflict_do_update(
+        index_elements=["key"], set_={"noted_at": now},
+        where=ThrottleNotice.__table__.c.noted_at < now - window,  # type: ignore[attr-defined]
+    ).returning(ThrottleNotice.__table__.c.key)  # type: ignore[attr-defined]
+    return session.execute(statement).first() is not None
