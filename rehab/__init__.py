@@ -69,6 +69,9 @@ def _refuse_unsafe_config(app: Flask) -> None:
         raise ConfigurationError("REHAB_PRODUCTION is set: DEBUG and TESTING must be off.")
     if app.debug or app.testing:
         return
+    if not app.config["PUBLIC_URL"]:
+        app.logger.warning("PUBLIC_URL is not set: patient links follow each request's Host header. Set "
+                           "REHAB_PUBLIC_URL to the address patients use (e.g. https://rehab.clinic.example).")
     secret = app.config.get("SECRET_KEY") or ""
     if secret == DEFAULT_SECRET_KEY or len(secret) < 32:
         raise ConfigurationError(

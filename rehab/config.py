@@ -71,8 +71,9 @@ class Defaults:
     # (Werkzeug's ProxyFix trusts that many hops). 0 trusts none: the socket's address is the client's, which
     # behind a proxy is the proxy's, so throttles would count every user as one.
     TRUSTED_PROXY_COUNT = 0
-    # The address patients reach the app at, e.g. "https://rehab.clinic.example". When set, patient links on
-    # the share page, QR codes and home sheets start with it instead of the request's Host header.
+    # The address patients reach the app at, e.g. "https://rehab.clinic.example". Patient links on the share
+    # page, QR codes and home sheets start with it; without it they follow the request's Host header, which a
+    # proxy that passes any Host through lets a stranger choose (production logs a warning at start).
     PUBLIC_URL = ""
 
     PATIENTS_PER_PAGE = 25

@@ -23,7 +23,7 @@ from rehab.services import audit, protocol_records
 from rehab.services import handouts as sheets
 from rehab.services import portal as portal_service
 from rehab.views.patients import clinic_phone_missing, get_patient_or_404
-from rehab.views.portal import portal_required
+from rehab.views.portal import link_url, portal_required
 from rehab.views.portal_pages import stop_page
 
 bp = Blueprint("handouts", __name__)
@@ -184,8 +184,7 @@ def portal_url_for(patient_id: int) -> str | None:
 def _portal_url(link: PortalLink | None) -> str | None:
     if link is None or portal_service.link_status(link, utcnow()) != "ok":
         return None
-    token = portal_service.derive_token(current_app.secret_key, link)  # type: ignore[arg-type]
-    return url_for("portal.open", token=token, _external=True)
+    return link_url(portal_service.derive_token(current_app.secret_key, link))  # type: ignore[arg-type]
 
 
 # A printed sheet's download, the most frequent request after a print: the print (without its snapshot, which

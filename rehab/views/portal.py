@@ -157,6 +157,17 @@ def page(template: str, **context: Any) -> str:
                            pending=bool(session.get("portal_pending")), **context)
 
 
+def link_url(token: str) -> str:
+    """A patient's personal link, as printed on sheets and QR codes and shown on the share page.
+
+    From ``PUBLIC_URL`` when the install sets it, else from the request's address: a link built from whatever
+    Host header a request carried could send patients (and their token) to another site."""
+    public = str(current_app.config["PUBLIC_URL"]).rstrip("/")
+    if public:
+        return public + url_for("portal.open", token=token)
+    return url_for("portal.open", token=token, _external=True)
+
+
 def invalid_link(state: LinkState, *, action: str = "portal.open") -> tuple[str, int]:
     """The friendly "this link is no longer valid" page: 404 for a token we never issued, 410 otherwise."""
     apply_preferences(state.patient)

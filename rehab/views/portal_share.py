@@ -19,6 +19,7 @@ from rehab.models import EditRecord, HomeLog, Patient, PortalLink, utcnow
 from rehab.services import portal as portal_service
 from rehab.services import protocol_records
 from rehab.views.patients import clinic_phone_missing, get_patient_or_404
+from rehab.views.portal import link_url
 
 bp = Blueprint("sharing", __name__, url_prefix="/patients/<int:patient_id>/portal")
 
@@ -62,10 +63,11 @@ def _shareable(patient: Patient) -> bool:
     return not clinic_phone_missing()
 
 
-def _show_once(patient: Patient, link: PortalLink, token: str, *, rotated: bool):  # type: ignore[no-untyped-def]
-    """Hand the new token to the next page only (Post/Redirect/Get): reloading that page must never make
-    another link behind the therapist's back, and the token must not outlive its one showing."""
-    session["portal_shared"] = {"patient_id": patient.id, "link_id": link.id, "token": token, "rotated": rotated}
+def _show_once(patient: Patient, link: PortalLink, *, rotated: bool):  # type: ignore[no-untyped-def]
+    """Hand the new link to the next page only (Post/Redirect/Get): reloading that page must never make
+    another link behind the therapist's back. Only the link's id goes in the cookie, which the browser can
+    read (it is signed, not encrypted); the page re-derives the token from it under the server's secret."""
+    session["portal_shared"] = {"patient_id": patient.id, "link_id": link.id, "rotated": rotated}
     return redirect(url_for("sharing.shared", patient_id=patient.id))
 
 
@@ -76,10 +78,10 @@ def shared(patient_id: int):  # type: ignore[no-untyped-def]
     handed = session.pop("portal_shared", None)
     link = get_session().get(PortalLink, handed["link_id"]) if handed and handed.get("patient_id") == patient.id \
         else None
-    if link is None or link.patient_id != patient.id:
+    if link is None or link.patient_id != patient.id or link.revoked_at is not None:
         flash("A link is shown only once. If the patient does not have it, make a new link.", "info")
         return redirect(url_for("patients.detail", patient_id=patient.id, _anchor="share"))
-    url = url_for("portal.open", token=handed["token"], _external=True)  # type: ignore[index]
+    url = link_url(portal_service.derive_token(current_app.secret_key, link))  # type: ignore[arg-type]
     import segno  # a pure-Python QR encoder; imported here, as only this page needs it
 
     qr = segno.make(url, error="m").svg_data_uri(scale=5, border=2)  # a data: image passes the page's CSP
@@ -94,12 +96,12 @@ def share(patient_id: int):  # type: ignore[no-untyped-def]
     patient = get_patient_or_404(patient_id)
     if not _shareable(patient):
         return redirect(url_for("patients.detail", patient_id=patient.id))
-    link, token = portal_service.issue_link(db, patient=patient, user_id=g.user.id, now=utcnow(),
+    link, _token = portal_service.issue_link(db, patient=patient, user_id=g.user.id, now=utcnow(),
                                             secret=current_app.secret_key,  # type: ignore[arg-type]
                                             require_birth_date=request.form.get("require_birth_date") == "1")
     security.record("portal.link.issue", patient_id=patient.id, object_type="portal_link", object_id=link.id)
     db.commit()
-    return _show_once(patient, link, token, rotated=False)
+    return _show_once(patient, link, rotated=False)
 
 
 @bp.post("/rotate")
@@ -112,11 +114,11 @@ def rotate(patient_id: int):  # type: ignore[no-untyped-def]
     current = portal_service.live_link(db, patient_id=patient.id)  # type: ignore[arg-type]
     if current is None:
         abort(404)
-    link, token = portal_service.rotate(db, link=current, patient=patient, user_id=g.user.id, now=utcnow(),
+    link, _token = portal_service.rotate(db, link=current, patient=patient, user_id=g.user.id, now=utcnow(),
                                         secret=current_app.secret_key)  # type: ignore[arg-type]
     security.record("portal.link.rotate", patient_id=patient.id, object_type="portal_link", object_id=link.id)
     db.commit()
-    return _show_once(patient, link, token, rotated=True)
+    return _show_once(patient, link, rotated=True)
 
 
 @bp.post("/revoke")
