@@ -37,8 +37,8 @@ def test_links_on_the_share_page_and_the_sheet_use_the_public_url_whatever_the_h
     assert "evil.example" not in text and "rehab.clinic.example/p/" in text.replace("\n", "")
 
 
-def test_without_a_public_url_the_link_follows_the_requests_address(app_config, therapist_client, patient,
-                                                                     protocol):  # noqa: F811
+def test_without_a_public_url_the_link_follows_the_requests_address(
+        app_config, therapist_client, patient, protocol):  # noqa: F811
     assert _share(therapist_client, patient).startswith("http://localhost/p/")
 
 
