@@ -145,6 +145,21 @@ def db(app: Flask) -> Iterator[Session]:
         yield session
 
 
+def write_lock_is_free(database_url: str) -> bool:
+    """Whether another process could take SQLite's write lock right now (for checks that slow work holds none)."""
+    import sqlite3
+
+    other = sqlite3.connect(database_url.removeprefix("sqlite:///"), timeout=0)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.rollback()
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        other.close()
+
+
 def count_rows(db: Session, model: type[SQLModel]) -> int:
     """Rows in a table as committed now. Ends the read at once: outside a request every transaction takes
     SQLite's write lock up front (BEGIN IMMEDIATE), and an open one would hold up the app under test."""

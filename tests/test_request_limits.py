@@ -4,7 +4,6 @@ posts. Each used to crash a worker, hold every clinic's writes, or save somethin
 from __future__ import annotations
 
 import io
-import sqlite3
 import time
 from urllib.parse import urlencode
 
@@ -13,7 +12,7 @@ from sqlmodel import select
 
 from rehab.models import Patient, Protocol
 from rehab.views import protocols as protocol_views
-from tests.conftest import count_rows, csrf_from, submit
+from tests.conftest import count_rows, csrf_from, submit, write_lock_is_free
 from tests.test_patients import VALID
 from tests.test_protocols import builder_form
 
@@ -65,7 +64,6 @@ def test_a_5000_digit_builder_index_or_action_is_not_a_crash(therapist_client, c
 def test_the_builder_reads_and_checks_the_form_without_holding_the_write_lock(app, therapist_client, clinic,
                                                                               make_patient, db, monkeypatch):
     """Validating and safety-checking a protocol is CPU work: on SQLite no other write may wait for it."""
-    path = app.config["DATABASE_URL"].removeprefix("sqlite:///")
     if not app.config["DATABASE_URL"].startswith("sqlite"):
         pytest.skip("PostgreSQL has no database-wide write lock")
     patient = make_patient(clinic)
@@ -73,15 +71,7 @@ def test_the_builder_reads_and_checks_the_form_without_holding_the_write_lock(ap
     lock_free: list[bool] = []
 
     def check_while_probing_the_lock(*args, **kwargs):  # type: ignore[no-untyped-def]
-        other = sqlite3.connect(path, timeout=0)
-        try:
-            other.execute("BEGIN IMMEDIATE")
-            other.rollback()
-            lock_free.append(True)
-        except sqlite3.OperationalError:
-            lock_free.append(False)
-        finally:
-            other.close()
+        lock_free.append(write_lock_is_free(app.config["DATABASE_URL"]))
         return real_check(*args, **kwargs)
 
     monkeypatch.setattr(protocol_views, "check_protocol", check_while_probing_the_lock)

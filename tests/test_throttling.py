@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 from sqlmodel import col, select
 
@@ -11,7 +9,7 @@ from rehab import create_app
 from rehab.known_devices import COOKIE as DEVICE_COOKIE
 from rehab.models import AuditEvent, LoginAttempt
 from rehab.services import accounts
-from tests.conftest import base_config, engine_of, sign_in, submit
+from tests.conftest import base_config, engine_of, sign_in, submit, write_lock_is_free
 from tests.test_auth import WRONG, fetch, is_signed_in, login_error
 
 THROTTLED = "Too many failed sign-ins"
@@ -105,20 +103,11 @@ def test_a_throttled_client_writes_one_audit_event_per_window_not_one_per_try(ap
 def test_sign_in_verifies_the_password_without_holding_the_write_lock(app, client, therapist, monkeypatch):
     """Argon2 takes about 135 ms; on SQLite no other write in any clinic may wait for it. (SQLite only:
     PostgreSQL has no database-wide write lock.)"""
-    path = app.config["DATABASE_URL"].removeprefix("sqlite:///")
     real_verify = accounts.verify_password
     lock_free: list[bool] = []
 
     def verify_while_checking_the_lock(*args, **kwargs):  # type: ignore[no-untyped-def]
-        other = sqlite3.connect(path, timeout=0)
-        try:
-            other.execute("BEGIN IMMEDIATE")
-            lock_free.append(True)
-            other.rollback()
-        except sqlite3.OperationalError:
-            lock_free.append(False)
-        finally:
-            other.close()
+        lock_free.append(write_lock_is_free(app.config["DATABASE_URL"]))
         return real_verify(*args, **kwargs)
 
     monkeypatch.setattr(accounts, "verify_password", verify_while_checking_the_lock)
