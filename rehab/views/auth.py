@@ -83,8 +83,8 @@ def login():  # type: ignore[no-untyped-def]
                                       succeeded=False, now=now)
             # A known account's failures show in its clinic's audit trail; unknown emails stay anonymous.
             known_id, known_clinic = accounts.account_and_clinic(db, email)
-            audit.record_event(db, key=security.audit_key(), action="login.failed", outcome="failed", at=now, user_id=known_id,
-                               clinic_id=known_clinic)
+            audit.record_event(db, key=security.audit_key(), action="login.failed", outcome="failed", at=now,
+                               user_id=known_id, clinic_id=known_clinic)
             error = INVALID
         else:
             if rehashed:
@@ -96,7 +96,8 @@ def login():  # type: ignore[no-untyped-def]
             token = accounts.start_session(db, user_id=user.id, clinic_id=clinics[0].id, now=now)  # type: ignore[arg-type]
             accounts.clear_failures(db, email=email, device=throttle["device"])  # type: ignore[arg-type]
             throttling.record_attempt(db, email=email, address=address, device=None, succeeded=True, now=now)
-            audit.record_event(db, key=security.audit_key(), action="login", user_id=user.id, clinic_id=clinics[0].id, at=now)
+            audit.record_event(db, key=security.audit_key(), action="login", user_id=user.id,
+                               clinic_id=clinics[0].id, at=now)
             db.commit()
             session["sid"] = token
             # For the clinic switcher, shown only to therapists of more than one clinic.
@@ -118,8 +119,8 @@ def _note_throttled(db, over: str, *, email: str, address: str, known, now, wind
                "device": known.key if known else ""}[over]
     if throttling.note_throttled(db, key=f"login-{over}:{subject}", now=now, window=window):
         known_id, known_clinic = accounts.account_and_clinic(db, email) if over != "address" else (None, None)
-        audit.record_event(db, key=security.audit_key(), action="login.throttled", outcome="denied", at=now, user_id=known_id,
-                           clinic_id=known_clinic)
+        audit.record_event(db, key=security.audit_key(), action="login.throttled", outcome="denied", at=now,
+                           user_id=known_id, clinic_id=known_clinic)
 
 
 @bp.post("/logout")
