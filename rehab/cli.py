@@ -137,7 +137,7 @@ def audit_verify(expected_head: str | None) -> None:
         recorded = audit.position_of(session, expected_head) if expected_head else None
     if report.broken_at is not None:
         raise click.ClickException(f"Audit trail broken at event {report.broken_at}.")
-    click.echo(f"Audit trail intact: {report.count} events.")
+    click.echo(f"Audit trail intact: {_events(report.count)}.")
     click.echo(f"Head: {report.head}" + (f" (event {report.head_id})" if report.head_id else " (empty trail)"))
     if expected_head and expected_head != report.head:
         if recorded is None:
@@ -146,6 +146,10 @@ def audit_verify(expected_head: str | None) -> None:
                 "since it was recorded.")
         click.echo(f"The expected head is event {recorded}; the trail goes on intact after it, to event "
                    f"{report.head_id}.")
+
+
+def _events(count: int) -> str:
+    return f"{count} event{'' if count == 1 else 's'}"
 
 
 @audit_group.command("rekey")
@@ -174,7 +178,7 @@ def audit_rekey(from_unkeyed: bool) -> None:
         count = audit.rekey(session, old=old, new=audit.keyed_digest(new_key))
         after = audit.check_chain(session, key=new_key)
         session.commit()
-    click.echo(f"Re-keyed {count} events.")
+    click.echo(f"Re-keyed {_events(count)}.")
     if after.broken_at is not None:
         raise click.ClickException(f"Audit trail broken at event {after.broken_at}: it was under the old key "
                                    "too, or the old key is wrong (nothing that failed before verifies now).")
