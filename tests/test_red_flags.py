@@ -236,3 +236,22 @@ def test_every_red_flag_has_a_fhir_code():
 
     assert set(RED_FLAG_FIELDS) == set(RED_FLAGS)
     assert all(f"red-flag-{name}" in LOCAL_CONCEPTS for name in RED_FLAG_FIELDS.values())
+
+
+def test_no_exercise_sheet_is_printed_while_a_red_flag_waits(therapist_client, patient, protocol, make_patient,
+                                                             clinic, therapist, db):
+    other = make_patient(clinic, first_name="Ana", last_name="Ruiz")
+    create_protocol(db, patient=other, content=content_from_template(templates()["knee_oa"]), user_id=therapist.id,
+                    now=utcnow() - timedelta(days=3), overrides=[])
+    db.commit()
+    add_visit(db, patient, protocol, days=0.1, flag_infection=True)
+    refused = therapist_client.get(f"/patients/{patient.id}/sheet")
+    assert refused.headers["Location"].endswith(f"/patients/{patient.id}/red-flags")
+    batch = submit(therapist_client, "/dashboard/sheets", {"patient_id": [str(patient.id), str(other.id)]},
+                   form_page="/dashboard", follow_redirects=False)
+    assert batch.status_code == 200 and batch.mimetype == "application/pdf"
+    prints = db.exec(select(HandoutPrint)).all()
+    assert [row.patient_id for row in prints] == [other.id]  # Ana's sheet only
+    db.rollback()
+    clear(therapist_client, patient)
+    assert therapist_client.get(f"/patients/{patient.id}/sheet").status_code == 200

@@ -10,6 +10,7 @@ protocol's last moves and the last accepted raise. Five queries, whatever the hi
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -157,6 +158,25 @@ def gather(session: Session, *, patient: Patient, protocol: Protocol, now: datet
     return AdviceInputs(content, version, sessions, index, own[-1].id if own else None,
                         dose_started_at(moves, version=version), last_advance(moves),
                         last_raise(moves, phase_index=protocol.current_phase), moves.cleared, patient.surgery_date)
+
+
+_LAST_CLEARED = (select(RedFlagClearance.patient_id, func.max(RedFlagClearance.at).label("at"))
+                 .where(RedFlagClearance.action == "cleared").group_by(col(RedFlagClearance.patient_id)).subquery())
+
+
+def waiting_red_flags(session: Session, *, patient_ids: Collection[int]) -> set[int]:
+    """Which of these patients have a red flag or a fall no therapist has cleared (the same test as the
+    advice's, in two queries for any number of patients: the batch print skips them)."""
+    if not patient_ids:
+        return set()
+    ids = list(patient_ids)
+    visits = (select(Visit.patient_id).outerjoin(_LAST_CLEARED, _LAST_CLEARED.c.patient_id == Visit.patient_id)
+              .where(col(Visit.patient_id).in_(ids), col(Visit.deleted_at).is_(None), _VISIT_STOPS,
+                     or_(_LAST_CLEARED.c.at.is_(None), Visit.updated_at > _LAST_CLEARED.c.at)))
+    logs = (select(HomeLog.patient_id).outerjoin(_LAST_CLEARED, _LAST_CLEARED.c.patient_id == HomeLog.patient_id)
+            .where(col(HomeLog.patient_id).in_(ids), _HOME_STOPS,
+                   or_(_LAST_CLEARED.c.at.is_(None), HomeLog.updated_at > _LAST_CLEARED.c.at)))
+    return set(session.exec(visits.distinct())) | set(session.exec(logs.distinct()))
 
 
 @dataclass(frozen=True)

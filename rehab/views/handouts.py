@@ -22,6 +22,7 @@ from rehab.request_guard import bounded_id, is_id
 from rehab.services import audit, protocol_records
 from rehab.services import handouts as sheets
 from rehab.services import portal as portal_service
+from rehab.services.advice_inputs import waiting_red_flags
 from rehab.views.patients import clinic_phone_missing, get_patient_or_404
 from rehab.views.portal import link_url, portal_required
 from rehab.views.portal_pages import stop_page
@@ -160,6 +161,8 @@ def print_sheet(patient_id: int):  # type: ignore[no-untyped-def]
     protocol = _active_protocol_or_guidance(patient)
     if protocol is None or clinic_phone_missing():
         return redirect(url_for("patients.detail", patient_id=patient.id))
+    if waiting_red_flags(get_session(), patient_ids=[patient.id]):  # type: ignore[list-item]
+        return _red_flag_first(patient)
     defaults = sheets.SheetOptions(paper=g.clinic.paper_size, language=patient.language, include_next=True)
     if request.method == "GET":
         prints = get_session().exec(
@@ -174,6 +177,12 @@ def print_sheet(patient_id: int):  # type: ignore[no-untyped-def]
     security.record("sheet.print", patient_id=patient.id, object_type="handout_print", object_id=record.id)
     get_session().commit()
     return redirect(url_for("handouts.sheet_pdf", patient_id=patient.id, print_id=record.id), code=303)
+
+
+def _red_flag_first(patient: Patient):  # type: ignore[no-untyped-def]
+    """No exercise sheet while a red flag or a fall waits: the sheet would send the patient on walking."""
+    flash("A red flag or fall is not yet cleared: record what was done before printing exercises.", "error")
+    return redirect(url_for("red_flags.clear", patient_id=patient.id))
 
 
 def portal_url_for(patient_id: int) -> str | None:
@@ -261,6 +270,8 @@ def reprint(patient_id: int, print_id: int):  # type: ignore[no-untyped-def]
         abort(404)
     if clinic_phone_missing():
         return redirect(url_for("handouts.print_sheet", patient_id=patient.id))
+    if waiting_red_flags(db, patient_ids=[patient.id]):  # type: ignore[list-item]
+        return _red_flag_first(patient)
     protocol = db.get(Protocol, earlier.protocol_id)
     snapshot = json.loads(earlier.snapshot)
     record = _record_print(patient, protocol, snapshot, source="reprint")  # type: ignore[arg-type]
@@ -287,8 +298,14 @@ def batch():  # type: ignore[no-untyped-def]
         .where(Patient.clinic_id == g.clinic.id, col(Patient.id).in_(chosen), col(Patient.archived_at).is_(None))
         .order_by(Patient.last_name, Patient.first_name)
     ).all()
+    waiting = waiting_red_flags(db, patient_ids=[patient.id for patient, _ in rows])  # type: ignore[misc]
+    if waiting:
+        names = ", ".join(patient.full_name for patient, _ in rows if patient.id in waiting)
+        flash(f"No sheet for {names}: a red flag or fall is not yet cleared.", "error")
+        rows = [(patient, protocol) for patient, protocol in rows if patient.id not in waiting]
     if not rows:
-        flash("No sheets to print: nobody with an active protocol was seen today.", "info")
+        if not waiting:
+            flash("No sheets to print: nobody with an active protocol was seen today.", "info")
         return redirect(url_for("dashboard.index"))
     pages = []
     for patient, protocol in rows:
