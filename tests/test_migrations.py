@@ -320,7 +320,8 @@ def test_populated_database_upgraded_step_by_step_keeps_every_row(migration_app,
 COLUMNS_ADDED_BY = {"0004": {"alert": {"home_log_id"}}, "0005": {"patient": {"search_key", "last_session_at"}},
                     "0006": {"clinic": {"emergency_number"}}, "0008": {"membership": {"is_admin"}},
                     "0009": {"audit_event": {"prev_hash", "hash"}},
-                    "0010": {"visit": {"flag_sudden_pain"}, "home_log": {"flag_sudden_pain"}}}
+                    "0010": {"visit": {"flag_sudden_pain"}, "home_log": {"flag_sudden_pain"}},
+                    "out_0100": {"protocol": {"discharge_reason"}}}
 # Columns an upgrade drops, or whose values it rewrites on purpose (the tests of those revisions check them).
 COLUMNS_CHANGED_BY_UPGRADE = {"0008": {"user_account": {"is_admin"}}, "0009": {"audit_event": {"prev_hash", "hash"}}}
 

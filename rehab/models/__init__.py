@@ -9,6 +9,7 @@ PostgreSQL type migration.
 from rehab.models.accounts import Clinic, LoginAttempt, Membership, ThrottleNotice, User, UserSession
 from rehab.models.api_clients import ApiClient
 from rehab.models.base import utcnow
+from rehab.models.outcomes import QuestionnaireResponse
 from rehab.models.patients import AuditEvent, EditRecord, Patient
 from rehab.models.portal import HandoutPrint, HomeLog, PortalLink
 from rehab.models.protocols import ClinicTemplate, PhaseChange, Protocol, ProtocolVersion
@@ -32,6 +33,7 @@ __all__ = [
     "PortalLink",
     "Protocol",
     "ProtocolVersion",
+    "QuestionnaireResponse",
     "RedFlagClearance",
     "ThrottleNotice",
     "User",

@@ -34,6 +34,8 @@ class Protocol(SQLModel, table=True):
     created_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     ended_at: datetime | None = None
     end_reason: str = Field(default="", max_length=300)
+    # Why the patient was discharged (services.outcomes.DISCHARGE_REASONS); "" for protocols ended otherwise.
+    discharge_reason: str = Field(default="", max_length=20)
 
 
 class ProtocolVersion(SQLModel, table=True):

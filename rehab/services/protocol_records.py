@@ -152,10 +152,20 @@ def move_phase(session: Session, *, protocol: Protocol, step: int, reason: str, 
     return change
 
 
-def end_protocol(session: Session, *, protocol: Protocol, reason: str, now: datetime) -> None:
+# Why a patient was discharged: the clinic outcomes count discharged patients by it.
+DISCHARGE_REASONS = {"goals_met": "Goals met", "moved": "Moved away", "stopped": "Stopped coming",
+                     "referred": "Referred elsewhere"}
+
+
+def end_protocol(session: Session, *, protocol: Protocol, reason: str, now: datetime,
+                 discharge_reason: str = "") -> None:
+    """End the protocol; with a discharge reason (one of DISCHARGE_REASONS) the patient is discharged."""
+    if discharge_reason and discharge_reason not in DISCHARGE_REASONS:
+        raise ValueError(f"unknown discharge reason {discharge_reason!r}")
     protocol.status = "ended"
     protocol.ended_at = now
     protocol.end_reason = reason
+    protocol.discharge_reason = discharge_reason
     session.add(protocol)
 
 

@@ -19,10 +19,11 @@ def register_blueprints(app: Flask) -> None:
         portal,
         portal_share,
         protocols,
+        questionnaires,
         red_flags,
         visits,
     )
 
     for module in (main, auth, dashboard, patients, protocols, visits, red_flags, handouts, admin, portal,
-                   portal_share, api_clients, fhir, fhir_bundle):
+                   portal_share, questionnaires, api_clients, fhir, fhir_bundle):
         app.register_blueprint(module.bp)

@@ -332,4 +332,5 @@ def _back() -> str:
     return url_for("portal.home")
 
 
-from rehab.views import portal_pages  # noqa: E402, F401  (the pages' routes live on this blueprint)
+# The pages' routes (exercises, progress, home log; questionnaires) live on this blueprint.
+from rehab.views import portal_pages, portal_questionnaires  # noqa: E402, F401

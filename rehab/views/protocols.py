@@ -214,7 +214,7 @@ def _render_version(patient, protocol, version, *, latest: bool):  # type: ignor
         "protocols/view.html", patient=patient, protocol=protocol, version=version, content=content,
         latest=latest, template=template, exercises=catalogue.exercises(), references=catalogue.references(),
         settings=SETTINGS, supports=SUPPORTS, overrides=json.loads(version.safety_overrides),
-        evidence_label=catalogue.evidence_label,
+        evidence_label=catalogue.evidence_label, discharge_reasons=records.DISCHARGE_REASONS,
         phase_changes=records.phase_changes(get_session(), protocol_id=protocol.id)[:5],
     )
 
@@ -265,9 +265,14 @@ def end(patient_id: int, protocol_id: int):  # type: ignore[no-untyped-def]
     db = get_session()
     patient = get_patient_or_404(patient_id)
     protocol = get_protocol_or_404(patient, protocol_id)
-    reason = request.form.get("reason", "").strip()[:300] or "Ended by the therapist."
+    reason = request.form.get("reason", "").strip()[:300]
+    discharge = request.form.get("discharge_reason", "")
+    if discharge not in ("", *records.DISCHARGE_REASONS):
+        flash("Choose a discharge reason from the list.", "error")
+        return redirect(url_for("protocols.view", patient_id=patient.id, protocol_id=protocol.id))
+    reason = reason or records.DISCHARGE_REASONS.get(discharge, "Ended by the therapist.")
     if protocol.status == "active":
-        records.end_protocol(db, protocol=protocol, reason=reason, now=utcnow())
+        records.end_protocol(db, protocol=protocol, reason=reason, now=utcnow(), discharge_reason=discharge)
         security.record("protocol.end", patient_id=patient.id, object_type="protocol", object_id=protocol.id)
         db.commit()
         flash("The protocol has ended. It stays in the patient's record.", "success")

@@ -1,0 +1,188 @@
+"""Questionnaires in the database: sending (or the schedule), answering page by page, licensed totals, the
+scores a patient page shows.
+
+Answers are saved after every page, so a patient can stop and come back; a save merges into what is stored
+with a version check, so two open tabs each keep their answers instead of one overwriting the other.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from rehab.models import Protocol, QuestionnaireResponse
+from rehab.services.questionnaires import Instrument, Verdict, check_answer, check_total, instruments, score, verdict
+
+PAGE_SIZE = 5  # items per portal page: few enough to read on a phone in large text
+# Scheduled: at the start of a protocol and every two weeks after (the issue's "every two weeks"), expert opinion.
+SCHEDULE_EVERY = timedelta(days=14)
+SCHEDULED_INSTRUMENTS = ("lefs", "nprs")
+
+
+class SaveConflict(RuntimeError):
+    """The row kept changing under us (many saves at once); the patient is asked to save again."""
+
+
+def answers_of(response: QuestionnaireResponse) -> dict[int, int]:
+    return {int(item): int(value) for item, value in json.loads(response.answers or "{}").items()}
+
+
+def pages(instrument: Instrument) -> int:
+    return max(1, -(-instrument.item_count // PAGE_SIZE))
+
+
+def page_items(instrument: Instrument, page: int) -> range:
+    """The item numbers (1-based) shown on a page (0-based)."""
+    return range(page * PAGE_SIZE + 1, min((page + 1) * PAGE_SIZE, instrument.item_count) + 1)
+
+
+def resume_page(instrument: Instrument, answers: dict[int, int]) -> int:
+    """The first page with an unanswered item: where a patient who left comes back to."""
+    for number in range(1, instrument.item_count + 1):
+        if number not in answers:
+            return (number - 1) // PAGE_SIZE
+    return pages(instrument) - 1
+
+
+def send(session: Session, *, patient_id: int, clinic_id: int, protocol_id: int | None, instrument: str,
+         now: datetime, user_id: int | None, occasion: str = "sent") -> tuple[QuestionnaireResponse, bool]:
+    """Send a questionnaire; one already waiting for the same instrument is reused (a double click sends one).
+
+    Returns the response and whether it is new."""
+    if instruments()[instrument].kind != "items":
+        raise ValueError(f"{instrument} has no items to answer")
+    waiting = session.exec(select(QuestionnaireResponse).where(
+        QuestionnaireResponse.patient_id == patient_id, QuestionnaireResponse.instrument == instrument,
+        col(QuestionnaireResponse.completed_at).is_(None))).first()
+    if waiting is not None:
+        return waiting, False
+    response = QuestionnaireResponse(patient_id=patient_id, clinic_id=clinic_id, protocol_id=protocol_id,
+                                     instrument=instrument, occasion=occasion, sent_at=now, sent_by_id=user_id)
+    session.add(response)
+    session.flush()
+    return response, True
+
+
+def due_scheduled(*, protocol_started: datetime, now: datetime, last_sent: datetime | None) -> bool:
+    """A scheduled questionnaire is due at the start and again once two weeks have passed since the last one."""
+    if last_sent is None or last_sent < protocol_started:
+        return True
+    return now - last_sent >= SCHEDULE_EVERY
+
+
+def send_scheduled(session: Session, *, protocol: Protocol, now: datetime) -> list[QuestionnaireResponse]:
+    """Create the scheduled questionnaires that are due for the patient's active protocol (one query to look)."""
+    rows = session.exec(select(QuestionnaireResponse.instrument, QuestionnaireResponse.sent_at).where(
+        QuestionnaireResponse.patient_id == protocol.patient_id,
+        col(QuestionnaireResponse.instrument).in_(SCHEDULED_INSTRUMENTS))).all()
+    last: dict[str, datetime] = {}
+    for instrument, sent_at in rows:
+        last[instrument] = max(sent_at, last.get(instrument, sent_at))
+    created = []
+    for instrument in SCHEDULED_INSTRUMENTS:
+        if due_scheduled(protocol_started=protocol.created_at, now=now, last_sent=last.get(instrument)):
+            response, new = send(session, patient_id=protocol.patient_id, clinic_id=protocol.clinic_id,
+                                 protocol_id=protocol.id, instrument=instrument, now=now, user_id=None,
+                                 occasion="start" if instrument not in last else "scheduled")
+            if new:
+                created.append(response)
+    return created
+
+
+def open_for(session: Session, *, patient_id: int) -> list[QuestionnaireResponse]:
+    return list(session.exec(select(QuestionnaireResponse).where(
+        QuestionnaireResponse.patient_id == patient_id, col(QuestionnaireResponse.completed_at).is_(None),
+        QuestionnaireResponse.occasion != "clinic_entry").order_by(col(QuestionnaireResponse.sent_at))))
+
+
+def get_own(session: Session, *, patient_id: int, response_id: int) -> QuestionnaireResponse | None:
+    """Through the patient, so another patient's id is simply not found."""
+    return session.exec(select(QuestionnaireResponse).where(
+        QuestionnaireResponse.id == response_id, QuestionnaireResponse.patient_id == patient_id)).first()
+
+
+def save_answers(session: Session, *, response: QuestionnaireResponse, new: dict[int, int], language: str,
+                 now: datetime) -> QuestionnaireResponse:
+    """Merge a page of answers into the stored ones; score and finish once every item is answered.
+
+    Every value is checked first (AnswerError: nothing saved). A finished questionnaire is not changed."""
+    instrument = instruments()[response.instrument]
+    for item, value in new.items():
+        check_answer(instrument, item, value)
+    for _attempt in range(5):
+        session.refresh(response)
+        if response.completed_at is not None:
+            return response
+        merged = {**answers_of(response), **new}
+        total = score(instrument, merged)
+        values = {"answers": json.dumps({str(item): value for item, value in sorted(merged.items())}),
+                  "version": response.version + 1, "language": language,
+                  "started_at": response.started_at or now,
+                  "completed_at": now if total is not None else None, "score": total}
+        result = session.execute(update(QuestionnaireResponse).where(
+            col(QuestionnaireResponse.id) == response.id, col(QuestionnaireResponse.version) == response.version,
+        ).values(**values))
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            session.refresh(response)
+            return response
+    raise SaveConflict("The answers changed while saving.")
+
+
+def record_total(session: Session, *, patient_id: int, clinic_id: int, protocol_id: int | None, instrument: str,
+                 total: float, taken_at: datetime, user_id: int) -> QuestionnaireResponse:
+    """A licensed total (WOMAC, Oxford Knee Score) typed by the clinic; off the scale raises AnswerError."""
+    check_total(instruments()[instrument], total)
+    response = QuestionnaireResponse(patient_id=patient_id, clinic_id=clinic_id, protocol_id=protocol_id,
+                                     instrument=instrument, occasion="clinic_entry", sent_at=taken_at,
+                                     sent_by_id=user_id, started_at=taken_at, completed_at=taken_at, score=total)
+    session.add(response)
+    session.flush()
+    return response
+
+
+def responses_of(session: Session, *, patient_id: int) -> list[QuestionnaireResponse]:
+    """All of a patient's questionnaires, oldest first, in one query."""
+    return list(session.exec(select(QuestionnaireResponse).where(QuestionnaireResponse.patient_id == patient_id)
+                             .order_by(col(QuestionnaireResponse.sent_at), col(QuestionnaireResponse.id))))
+
+
+@dataclass(frozen=True)
+class ScoreSummary:
+    instrument: Instrument
+    scores: tuple[tuple[datetime, float], ...]  # (completed at, score), oldest first
+    waiting: int  # sent and not finished
+
+    @property
+    def baseline(self) -> float | None:
+        return self.scores[0][1] if self.scores else None
+
+    @property
+    def latest(self) -> float | None:
+        return self.scores[-1][1] if self.scores else None
+
+    @property
+    def change(self) -> float | None:
+        return self.latest - self.baseline if len(self.scores) >= 2 else None  # type: ignore[operator]
+
+    @property
+    def verdict(self) -> Verdict | None:
+        if len(self.scores) < 2:
+            return None
+        return verdict(self.instrument, self.baseline, self.latest)  # type: ignore[arg-type]
+
+
+def summarize(responses: list[QuestionnaireResponse]) -> list[ScoreSummary]:
+    """First against latest finished score per instrument, in the content file's order."""
+    summaries = []
+    for key, instrument in instruments().items():
+        own = [response for response in responses if response.instrument == key]
+        finished = tuple((response.completed_at, response.score) for response in own
+                         if response.completed_at is not None and response.score is not None)
+        waiting = sum(response.completed_at is None for response in own)
+        if finished or waiting:
+            summaries.append(ScoreSummary(instrument, finished, waiting))  # type: ignore[arg-type]
+    return summaries

@@ -1,0 +1,102 @@
+"""The therapist's side of questionnaires: send one with one click, record a licensed total, and the scores
+section of the patient page (first against latest, with the important change and improved / no change /
+worse)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from flask import Blueprint, flash, g, redirect, request, url_for
+
+from rehab import security
+from rehab.db import get_session
+from rehab.models import Patient, utcnow
+from rehab.services import protocol_records
+from rehab.services import questionnaire_records as records
+from rehab.services.questionnaires import AnswerError, answerable, instruments, licensed_totals
+from rehab.views.patients import get_patient_or_404
+
+bp = Blueprint("questionnaires", __name__, url_prefix="/patients/<int:patient_id>/questionnaires")
+
+
+@bp.app_template_global()
+def questionnaires_for(patient: Patient) -> dict[str, Any]:
+    """What the patient page's "Questionnaires" section shows, in one query."""
+    responses = records.responses_of(get_session(), patient_id=patient.id)  # type: ignore[arg-type]
+    return {"summaries": records.summarize(responses), "answerable": answerable(),
+            "licensed": licensed_totals(), "responses": list(reversed(responses)), "instruments": instruments()}
+
+
+def _back(patient: Patient):  # type: ignore[no-untyped-def]
+    return redirect(url_for("patients.detail", patient_id=patient.id, _anchor="questionnaires"))
+
+
+@bp.post("/send")
+def send(patient_id: int):  # type: ignore[no-untyped-def]
+    """Send a questionnaire to the patient's portal page (one already waiting is not sent twice)."""
+    db = get_session()
+    patient = get_patient_or_404(patient_id)
+    key = request.form.get("instrument", "")
+    instrument = instruments().get(key)
+    if instrument is None or instrument.kind != "items":
+        flash("Choose a questionnaire to send.", "error")
+        return _back(patient)
+    protocol = protocol_records.active_protocol(db, patient_id=patient.id)  # type: ignore[arg-type]
+    if patient.archived_at is not None or protocol is None:
+        flash("Start a protocol first: the patient answers through the link, which needs an active protocol.",
+              "error")
+        return _back(patient)
+    response, new = records.send(db, patient_id=patient.id, clinic_id=g.clinic.id, protocol_id=protocol.id,  # type: ignore[arg-type]
+                                 instrument=key, now=utcnow(), user_id=g.user.id)
+    if new:
+        security.record("questionnaire.send", patient_id=patient.id, object_type="questionnaire",
+                        object_id=response.id)
+        db.commit()
+        flash(f"{instrument.text().short_name} sent: it waits on the patient's page under “My questionnaires”.",
+              "success")
+    else:
+        flash(f"{instrument.text().short_name} is already waiting for the patient; it was not sent twice.", "info")
+    return _back(patient)
+
+
+@bp.post("/total")
+def total(patient_id: int):  # type: ignore[no-untyped-def]
+    """Record a licensed measure's total (the clinic holds the licence and the paper form)."""
+    db = get_session()
+    patient = get_patient_or_404(patient_id)
+    key = request.form.get("instrument", "")
+    instrument = instruments().get(key)
+    errors: list[str] = []
+    if instrument is None or instrument.kind != "licensed_total":
+        errors.append("Choose the measure.")
+    try:
+        value = float(request.form.get("total", "").replace(",", "."))
+    except ValueError:
+        value = None
+        errors.append("Type the total as a number.")
+    try:
+        taken = date.fromisoformat(request.form.get("taken_on", ""))
+    except ValueError:
+        taken = None
+        errors.append("Give the date the form was filled in.")
+    if taken is not None and taken > datetime.now(UTC).date():
+        errors.append("The date cannot be in the future.")
+    if not errors:
+        assert instrument is not None and value is not None and taken is not None
+        protocol = protocol_records.active_protocol(db, patient_id=patient.id)  # type: ignore[arg-type]
+        try:
+            response = records.record_total(db, patient_id=patient.id, clinic_id=g.clinic.id,  # type: ignore[arg-type]
+                                            protocol_id=protocol.id if protocol else None, instrument=key,
+                                            total=value, taken_at=datetime(taken.year, taken.month, taken.day,
+                                                                           12, tzinfo=UTC), user_id=g.user.id)
+        except AnswerError as error:
+            errors.append(str(error))
+        else:
+            security.record("questionnaire.total", patient_id=patient.id, object_type="questionnaire",
+                            object_id=response.id)
+            db.commit()
+            flash(f"{instrument.text().short_name} total {value:g} recorded.", "success")
+    for message in errors:
+        flash(f"Total not recorded: {message}", "error")
+    return _back(patient)
