@@ -14,7 +14,7 @@ from rehab.db import get_session
 from rehab.models import Patient, utcnow
 from rehab.services import protocol_records
 from rehab.services import questionnaire_records as records
-from rehab.services.questionnaires import AnswerError, answerable, instruments, licensed_totals
+from rehab.services.questionnaires import AnswerError, Instrument, answerable, instruments, licensed_totals
 from rehab.views.patients import get_patient_or_404
 
 bp = Blueprint("questionnaires", __name__, url_prefix="/patients/<int:patient_id>/questionnaires")
@@ -28,6 +28,12 @@ def questionnaires_for(patient: Patient) -> dict[str, Any]:
             "licensed": licensed_totals(), "responses": list(reversed(responses)), "instruments": instruments()}
 
 
+def _chosen(kind: str) -> Instrument | None:
+    """The instrument the form names, if it is of the kind this action takes."""
+    instrument = instruments().get(request.form.get("instrument", ""))
+    return instrument if instrument is not None and instrument.kind == kind else None
+
+
 def _back(patient: Patient):  # type: ignore[no-untyped-def]
     return redirect(url_for("patients.detail", patient_id=patient.id, _anchor="questionnaires"))
 
@@ -37,9 +43,8 @@ def send(patient_id: int):  # type: ignore[no-untyped-def]
     """Send a questionnaire to the patient's portal page (one already waiting is not sent twice)."""
     db = get_session()
     patient = get_patient_or_404(patient_id)
-    key = request.form.get("instrument", "")
-    instrument = instruments().get(key)
-    if instrument is None or instrument.kind != "items":
+    instrument = _chosen("items")
+    if instrument is None:
         flash("Choose a questionnaire to send.", "error")
         return _back(patient)
     protocol = protocol_records.active_protocol(db, patient_id=patient.id)  # type: ignore[arg-type]
@@ -48,7 +53,7 @@ def send(patient_id: int):  # type: ignore[no-untyped-def]
               "error")
         return _back(patient)
     response, new = records.send(db, patient_id=patient.id, clinic_id=g.clinic.id, protocol_id=protocol.id,  # type: ignore[arg-type]
-                                 instrument=key, now=utcnow(), user_id=g.user.id)
+                                 instrument=instrument.key, now=utcnow(), user_id=g.user.id)
     if new:
         security.record("questionnaire.send", patient_id=patient.id, object_type="questionnaire",
                         object_id=response.id)
@@ -65,10 +70,9 @@ def total(patient_id: int):  # type: ignore[no-untyped-def]
     """Record a licensed measure's total (the clinic holds the licence and the paper form)."""
     db = get_session()
     patient = get_patient_or_404(patient_id)
-    key = request.form.get("instrument", "")
-    instrument = instruments().get(key)
+    instrument = _chosen("licensed_total")
     errors: list[str] = []
-    if instrument is None or instrument.kind != "licensed_total":
+    if instrument is None:
         errors.append("Choose the measure.")
     try:
         value = float(request.form.get("total", "").replace(",", "."))
@@ -87,7 +91,7 @@ def total(patient_id: int):  # type: ignore[no-untyped-def]
         protocol = protocol_records.active_protocol(db, patient_id=patient.id)  # type: ignore[arg-type]
         try:
             response = records.record_total(db, patient_id=patient.id, clinic_id=g.clinic.id,  # type: ignore[arg-type]
-                                            protocol_id=protocol.id if protocol else None, instrument=key,
+                                            protocol_id=protocol.id if protocol else None, instrument=instrument.key,
                                             total=value, taken_at=datetime(taken.year, taken.month, taken.day,
                                                                            12, tzinfo=UTC), user_id=g.user.id)
         except AnswerError as error:
