@@ -255,3 +255,30 @@ def test_no_exercise_sheet_is_printed_while_a_red_flag_waits(therapist_client, p
     db.rollback()
     clear(therapist_client, patient)
     assert therapist_client.get(f"/patients/{patient.id}/sheet").status_code == 200
+
+
+@pytest.mark.parametrize(("surgery_weeks_ago", "moved"), [(4, False), (6, True), (None, False)])
+def test_a_manual_move_into_a_post_operative_phase_waits_for_its_week(therapist_client, make_patient, clinic,
+                                                                      therapist, db, surgery_weeks_ago, moved):
+    surgery = None if surgery_weeks_ago is None else date.today() - timedelta(weeks=surgery_weeks_ago)
+    patient = make_patient(clinic, condition="post_tka", surgery_date=surgery)
+    protocol = create_protocol(db, patient=patient, content=content_from_template(templates()["post_tka"]),
+                               user_id=therapist.id, now=utcnow(), overrides=[])
+    db.commit()
+    base = f"/patients/{patient.id}/protocols/{protocol.id}"
+    page = submit(therapist_client, f"{base}/phase", {"step": "1", "reason": "Walks well in the bars"},
+                  form_page=base, follow_redirects=True).get_data(as_text=True)
+    db.expire_all()
+    assert (db.get(type(protocol), protocol.id).current_phase == 1) is moved
+    if not moved:
+        assert "starts at week 6 after surgery" in page
+
+
+def test_a_manual_move_forward_waits_for_a_red_flag_to_be_cleared(therapist_client, patient, protocol, db):
+    add_visit(db, patient, protocol, days=1, falls=1)
+    base = f"/patients/{patient.id}/protocols/{protocol.id}"
+    page = submit(therapist_client, f"{base}/phase", {"step": "1", "reason": "Good week"}, form_page=base,
+                  follow_redirects=True).get_data(as_text=True)
+    assert "A red flag or fall is not yet cleared" in page
+    db.expire_all()
+    assert db.get(type(protocol), protocol.id).current_phase == 0

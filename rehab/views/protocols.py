@@ -26,7 +26,8 @@ from rehab.protocol_form import (
 from rehab.request_guard import bounded_id, is_id
 from rehab.services import catalogue
 from rehab.services import protocol_records as records
-from rehab.services.advice_inputs import hand_raise_warnings
+from rehab.services.advice_inputs import hand_raise_warnings, waiting_red_flags
+from rehab.services.progression import surgery_gate
 from rehab.services.protocols import (
     SETTINGS,
     SUPPORTS,
@@ -248,6 +249,10 @@ def move_phase(patient_id: int, protocol_id: int):  # type: ignore[no-untyped-de
         flash("Give a reason for the phase change (for example: two sessions within the pain rules).", "error")
         return back
     content = records.load_content(records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version))  # type: ignore[arg-type]
+    refusal = _forward_move_refusal(patient, protocol, content, step)
+    if refusal:
+        flash(refusal, "error")
+        return back
     try:
         change = records.move_phase(db, protocol=protocol, step=step, reason=reason, user_id=g.user.id,
                                     now=utcnow(), phase_count=len(content.phases))
@@ -258,6 +263,22 @@ def move_phase(patient_id: int, protocol_id: int):  # type: ignore[no-untyped-de
     db.commit()
     flash(f"Moved to phase {change.to_phase + 1}: {content.phases[change.to_phase].name}.", "success")
     return back
+
+
+def _forward_move_refusal(patient: Patient, protocol: Protocol, content: ProtocolContent, step: int) -> str:
+    """Why a move to the next phase is refused ("" when it is not): a red flag or fall waiting, or a phase that
+    starts later after surgery. The safer course wins; a deliberate builder edit changes the phase's week."""
+    target = protocol.current_phase + step
+    if step != 1 or not 0 <= target < len(content.phases):
+        return ""
+    if waiting_red_flags(get_session(), patient_ids=[patient.id]):  # type: ignore[list-item]
+        return "A red flag or fall is not yet cleared: record what was done before moving on."
+    gate = surgery_gate(content.phases[target], number=target + 1, surgery_date=patient.surgery_date,
+                        today=utcnow().date())
+    if gate is None:
+        return ""
+    return (f"{gate.text} Record the surgery date on the patient, or change the phase's “Not before week after "
+            "surgery” in the builder (the change is kept in the version history).")
 
 
 @bp.post("/<int:protocol_id>/end")
