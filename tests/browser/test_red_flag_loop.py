@@ -4,10 +4,13 @@ exercises again. Screenshots of the advice card, the clearing form and the porta
 
 from __future__ import annotations
 
+import pytest
+
 from rehab.models import utcnow
 from rehab.services import portal as portal_service
+from rehab.services.protocol_records import active_protocol
 from tests.browser.conftest import ARTIFACTS, sign_in_page
-from tests.browser.test_portal import patient, phone  # noqa: F401 (fixtures)
+from tests.browser.test_portal import PHONE, axe_script, patient, phone, serious_violations  # noqa: F401 (fixtures)
 from tests.conftest import PASSWORD, SECRET
 
 STOP = "Stop: call the clinic before you walk backward again"
@@ -78,3 +81,28 @@ def test_calf_pain_on_the_phone_stops_everything_until_cleared_with_a_note(page,
     main = phone.locator("main")
     assert STOP not in main.inner_text()
     assert "Walk backward on the treadmill for 5 minutes, 3 times a week" in main.inner_text()
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_the_stop_page_has_no_serious_accessibility_problem(browser, axe_script, live_server, db, patient,  # noqa: F811
+                                                            language):
+    protocol = active_protocol(db, patient_id=patient.id)
+    shape, _ = portal_service.validate_home_log(portal_service.home_log_data({
+        "session_date": utcnow().date().isoformat(), "minutes": "8", "pain_worst": "3", "soreness": "none",
+        "stumbled": "no", "fell": "yes", "flag_calf": "1"}), today=utcnow().date())
+    portal_service.create_home_log(db, patient=patient, protocol=protocol, form=shape, link_id=None, now=utcnow())
+    _, token = portal_service.issue_link(db, patient=patient, user_id=None, now=utcnow(), secret=SECRET)
+    db.commit()
+    context = browser.new_context(**PHONE, bypass_csp=True)  # axe is injected as a script
+    screen = context.new_page()
+    try:
+        screen.goto(f"{live_server}/p/{token}")
+        if language == "es":
+            screen.locator("button[value=es]").click()
+        heading = screen.get_by_role("heading", level=1).inner_text()
+        assert heading == {"en": STOP, "es": "Pare: llame a la clínica antes de volver a caminar hacia atrás"}[language]
+        assert serious_violations(screen) == []
+        width = screen.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+        assert width[0] <= width[1]
+    finally:
+        context.close()
