@@ -97,3 +97,13 @@ def style_hashes(svg: str) -> list[str]:
 
 def _ceil_to(value: float, step: int) -> int:
     return int(-(-value // step) * step)
+
+
+
+def changes_svg(changes: Sequence[float], *, title: str, unit: str) -> str:
+    """Each patient's change at 6 weeks as one bar, smallest first, so a clinic sees the spread and not only
+    the mean (the page's table gives the numbers and the important change)."""
+    chart = pygal.Bar(style=Style(**_STYLE, colors=(COLORS["minutes"],)), width=760, height=340, title=title,
+                      show_legend=False, show_x_labels=False, y_title=f"change ({unit})", js=[], margin=16)
+    chart.add("Each patient's change", sorted(changes))
+    return chart.render(is_unicode=True)

@@ -15,6 +15,7 @@ def register_blueprints(app: Flask) -> None:
         fhir_bundle,
         handouts,
         main,
+        outcomes,
         patients,
         portal,
         portal_share,
@@ -25,5 +26,5 @@ def register_blueprints(app: Flask) -> None:
     )
 
     for module in (main, auth, dashboard, patients, protocols, visits, red_flags, handouts, admin, portal,
-                   portal_share, questionnaires, api_clients, fhir, fhir_bundle):
+                   portal_share, questionnaires, outcomes, api_clients, fhir, fhir_bundle):
         app.register_blueprint(module.bp)

@@ -1,0 +1,114 @@
+"""The clinic outcomes page (therapists and admins of the clinic): each template's results at 6 weeks
+beside the trials, with filters, a plot of each patient's change and a CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, g, render_template, request
+
+from rehab import security
+from rehab.db import get_session
+from rehab.forms import CONDITIONS
+from rehab.models import utcnow
+from rehab.services import outcome_records, outcomes
+from rehab.services.catalogue import templates
+from rehab.services.charts import changes_svg, style_hashes
+from rehab.services.protocol_records import DISCHARGE_REASONS
+
+bp = Blueprint("outcomes", __name__, url_prefix="/outcomes")
+
+
+def _zone() -> ZoneInfo:
+    try:
+        return ZoneInfo(g.clinic.timezone)
+    except (KeyError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _filters() -> tuple[outcome_records.Filters, dict[str, str]]:
+    """The filters from the query string; a bad value is named beside its field and ignored."""
+    errors: dict[str, str] = {}
+    dates: dict[str, date | None] = {}
+    for name in ("started_from", "started_to"):
+        raw = request.args.get(name, "")
+        try:
+            dates[name] = date.fromisoformat(raw) if raw else None
+        except ValueError:
+            errors[name] = "Use a date like 2026-09-01."
+            dates[name] = None
+    therapist = request.args.get("therapist", "")
+    condition = request.args.get("condition", "")
+    if condition and condition not in CONDITIONS:
+        errors["condition"] = "Choose a condition from the list."
+        condition = ""
+    return outcome_records.Filters(dates["started_from"], dates["started_to"],
+                                   int(therapist) if therapist.isdigit() else None, condition), errors
+
+
+def _results():  # type: ignore[no-untyped-def]
+    filters, errors = _filters()
+    episodes, observations = outcome_records.load(get_session(), clinic_id=g.clinic.id, filters=filters,
+                                                  zone=_zone())
+    return filters, errors, outcomes.summarize(episodes, observations, now=utcnow()), len(episodes)
+
+
+def template_name(key: str) -> str:
+    built_in = templates().get(key)
+    return built_in.text("name") if built_in and built_in.text("name") else key.replace("_", " ").capitalize()
+
+
+@bp.get("/")
+def index():  # type: ignore[no-untyped-def]
+    filters, errors, results, total = _results()
+    security.record_read("outcomes.view", object_type="outcomes")
+    return render_template("outcomes/index.html", results=results, total=total, filters=filters, errors=errors,
+                           therapists=outcome_records.therapists(get_session(), clinic_id=g.clinic.id),
+                           conditions=CONDITIONS, discharge_reasons=DISCHARGE_REASONS, trials=outcomes.TRIAL_COMPARISON,
+                           template_name=template_name, small=outcomes.SMALL_NUMBER, args=request.args)
+
+
+@bp.get("/export.csv")
+def export():  # type: ignore[no-untyped-def]
+    """One row per protocol and measure: no names, the protocol id links back for the clinic only."""
+    _, _, results, _ = _results()
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["template", "protocol_id", "therapist", "condition", "started", "status", "discharge_reason",
+                     "patient_archived", "measure", "baseline", "six_weeks", "change", "counted_as"])
+    for result in results:
+        for measure in result.measures:
+            for row in measure.rows:
+                episode = row.episode
+                writer.writerow([result.template, episode.protocol_id, episode.therapist, episode.condition,
+                                 episode.started_at.astimezone(_zone()).date().isoformat(), episode.status,
+                                 episode.discharge_reason, "yes" if episode.archived else "no", measure.measure.key,
+                                 "" if row.baseline is None else f"{row.baseline:g}",
+                                 "" if row.six_weeks is None else f"{row.six_weeks:g}",
+                                 "" if row.change is None else f"{row.change:g}",
+                                 "change" if row.change is not None else "missing"])
+    security.record_read("outcomes.export", object_type="outcomes")
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=outcomes-6-weeks.csv"})
+
+
+@bp.get("/chart.svg")
+def chart():  # type: ignore[no-untyped-def]
+    """Each patient's change for one template and measure (same filters as the page)."""
+    _, _, results, _ = _results()
+    key, template = request.args.get("measure", "pain_before"), request.args.get("template", "")
+    changes: tuple[float, ...] = ()
+    label, unit = key, ""
+    for result in results:
+        for measure in result.measures:
+            if result.template == template and measure.measure.key == key:
+                changes, label = measure.changes, measure.measure.label
+    unit = "points" if key in ("pain_before", "nprs", "lefs") else label.rsplit("(", 1)[-1].rstrip(")")
+    svg = changes_svg(changes, title=f"{template_name(template)}: {label}, change at 6 weeks", unit=unit)
+    response = Response(svg, mimetype="image/svg+xml")
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'none'; script-src 'self'; style-src {' '.join(style_hashes(svg))}; frame-ancestors 'none'")
+    return response
