@@ -53,7 +53,7 @@ node_modules/axe-core/axe.min.js: package-lock.json
 
 instance/config.py:
 	@mkdir -p instance
-	@$(PYTHON) -c "import secrets; print('# Written by make run. Keep this file private; see the README for settings.'); print('SECRET_KEY = ' + repr(secrets.token_urlsafe(48)))" > $@
+	@umask 077; $(PYTHON) -c "import secrets; print('# Written by make run. Keep this file private; see the README for settings.'); print('SECRET_KEY = ' + repr(secrets.token_urlsafe(48)))" > $@
 	@echo "Wrote instance/config.py with a new random SECRET_KEY."
 
 # Compiled message catalogs (.mo) are build output: made from the .po files, never committed.

@@ -18,6 +18,9 @@ class ConfigurationError(RuntimeError):
 def create_app(test_config: dict[str, Any] | None = None, *, instance_path: str | None = None) -> Flask:
     """Build the app: settings, database, security, blueprints, CLI. ``instance_path`` (absolute) replaces
     Flask's default instance folder, for tests."""
+    # Files the app and its commands create (the SQLite database, its WAL, backups, the sheet cache) are
+    # readable by this user only: they hold patient data, and the usual umask lets every local user read them.
+    os.umask(0o077)
     app = Flask(
         __name__,
         instance_relative_config=True,
@@ -26,6 +29,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, instance_path: str 
     )
     _load_config(app, test_config)
     _refuse_unsafe_config(app)
+    _make_private(app)
     _refuse_bad_durations(app)
 
     from rehab import cli, db, errors, i18n, logredact, request_guard, security, templating
@@ -58,10 +62,27 @@ def _load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
     # the server-side session may.
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=app.config["ABSOLUTE_SESSION_HOURS"])
     if not app.config["DATABASE_URL"]:
-        os.makedirs(app.instance_path, exist_ok=True)
+        os.makedirs(app.instance_path, mode=0o700, exist_ok=True)
         path = os.path.join(app.instance_path, "rehab.sqlite3")
         app.config["DATABASE_URL"] = f"sqlite:///{path}"
 
+
+
+def _make_private(app: Flask) -> None:
+    """Files an older install created readable by others (before the umask above): this user's only from now.
+    The secret key signs every session and derives every patient link; the database is the patient record."""
+    candidates = [os.path.join(app.instance_path, "config.py")]
+    url = str(app.config["DATABASE_URL"])
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        database = url.removeprefix("sqlite:///")
+        candidates += [database, f"{database}-wal", f"{database}-shm"]
+    for path in candidates:
+        try:
+            mode = os.stat(path).st_mode & 0o777
+            if mode & 0o077:
+                os.chmod(path, mode & 0o700)
+        except OSError:  # absent, or not ours to change: nothing to tighten
+            continue
 
 def _refuse_unsafe_config(app: Flask) -> None:
     """Production must not run with a known secret or with the debugger (SECURITY.md 18)."""

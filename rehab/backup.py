@@ -6,6 +6,7 @@ of a live WAL database can miss committed pages. PostgreSQL: ``pg_dump`` in its 
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import subprocess  # noqa: S404 (pg_dump and pg_restore, with argument lists, never a shell)
@@ -28,8 +29,19 @@ def integrity_problems(path: Path) -> list[str]:
     return [] if rows == ["ok"] else rows
 
 
+def _private_file(target: Path) -> None:
+    """Create ``target`` readable by this user only before anything is written to it (a backup is the whole
+    patient record); an existing file is made so too, since the backup replaces its content."""
+    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        os.fchmod(descriptor, 0o600)
+    finally:
+        os.close(descriptor)
+
+
 def backup(url: str, target: Path) -> None:
     """Write a consistent backup of the database at ``url`` to ``target``."""
+    _private_file(target)
     if url.startswith("sqlite"):
         source = sqlite3.connect(_sqlite_path(url))
         destination = sqlite3.connect(target)

@@ -12,6 +12,13 @@ import os
 # Serving through gunicorn is production: the app refuses DEBUG and a default secret.
 os.environ.setdefault("REHAB_PRODUCTION", "1")
 
+# Files gunicorn and the app create are this user's only (see rehab.create_app).
+umask = 0o077
+os.umask(umask)
+# gunicorn's control socket (runtime commands through `gunicornc`) sits by default at one path per user,
+# shared by every gunicorn that user runs on the host: two installs would steer each other. Not used here.
+control_socket_disable = True
+
 bind = os.environ.get("REHAB_BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
 # Sync workers: page requests are short; PDF rendering is CPU-bound, so more threads would not help.
 workers = int(os.environ.get("REHAB_WORKERS", multiprocessing.cpu_count() * 2))

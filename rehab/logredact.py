@@ -10,6 +10,16 @@ _TOKEN_PATH = re.compile(r"/p/[A-Za-z0-9_-]{20,}")
 _QUERY_IN_REQUEST_LINE = re.compile(r"^([A-Z]+ [^ ?]*)\?\S*")
 
 
+# gunicorn decodes a path's %0a into a line break: written as is, it starts a forged line in the access log.
+# (Werkzeug's development server escapes them itself.)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def escape_controls(text: str) -> str:
+    """Control characters as ``\\xNN``, so one request is always one log line."""
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
 def redact(text: str) -> str:
     """``/p/<the token>`` -> ``/p/<token>``; a request line loses its query string."""
     return _QUERY_IN_REQUEST_LINE.sub(r"\1", _TOKEN_PATH.sub("/p/<token>", text))
@@ -45,8 +55,8 @@ if _GunicornLogger is not None:
 
         def atoms(self, resp, req, environ, request_time):  # type: ignore[no-untyped-def]
             values = super().atoms(resp, req, environ, request_time)
-            for key in ("U", "r", "f"):
-                if isinstance(values.get(key), str):
-                    values[key] = redact(values[key])
+            for key, value in values.items():  # headers and environ values too: any of them may be logged
+                if isinstance(value, str):
+                    values[key] = escape_controls(redact(value) if key in ("U", "r", "f") else value)
             values["q"] = ""
             return values

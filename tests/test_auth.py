@@ -333,9 +333,22 @@ def test_a_password_reset_by_the_admin_signs_the_therapist_out(therapist_client,
 def test_changing_your_own_password_ends_your_other_sessions_only(app, admin_browser, admin):
     other_browser = app.test_client()
     sign_in(other_browser, admin.email)
-    submit(admin_browser, f"/admin/users/{admin.id}/password", {"password": "my fresh admin phrase"})
+    submit(admin_browser, f"/admin/users/{admin.id}/password",
+           {"password": "my fresh admin phrase", "current_password": PASSWORD})
     assert is_signed_in(admin_browser)
     assert not is_signed_in(other_browser)
+
+
+@pytest.mark.parametrize("current", ["", "not my password at all"])
+def test_your_own_password_changes_only_with_the_current_one(app, admin_browser, admin, db, current):
+    """Whoever finds an admin's screen unlocked must not be able to take the account over."""
+    page = admin_browser.get(f"/admin/users/{admin.id}/password").get_data(as_text=True)
+    assert "Change your password" in page and 'autocomplete="current-password"' in page
+    response = submit(admin_browser, f"/admin/users/{admin.id}/password",
+                      {"password": "a new admin phrase here", "current_password": current})
+    assert response.status_code == 422
+    assert "Enter your current password to set a new one." in response.get_data(as_text=True)
+    assert sign_in(app.test_client(), admin.email).status_code == 302  # the old password still works
 
 
 # ---------------------------------------------------------------------------------------- forms and links

@@ -288,3 +288,15 @@ def test_fractional_times_are_accepted(tmp_path):
                       "PORTAL_SESSION_HOURS": 0.5, "IDLE_TIMEOUT_MINUTES": 7.5})
     assert app.config["PORTAL_SESSION_HOURS"] == 0.5
     app.extensions[EXTENSION_KEY].dispose()
+
+
+def test_gunicorn_runs_without_the_shared_control_socket_and_with_a_private_umask(monkeypatch):
+    from gunicorn.config import Config
+
+    monkeypatch.setenv("REHAB_PRODUCTION", "0")  # importing the gunicorn settings must not switch the tests to it
+    from rehab import gunicorn_conf
+
+    config = Config()
+    for name in ("control_socket_disable", "umask"):
+        config.set(name, getattr(gunicorn_conf, name))
+    assert config.control_socket_disable is True and config.umask == 0o077

@@ -136,3 +136,26 @@ def test_a_day_in_the_clinic_logs_no_patient_data_and_no_tokens(app, clinic, the
     for secret in [*CANARIES, *browser.secrets]:
         assert secret not in logged, f"{secret!r} appears in the log"
     assert not re.search(r"[?&]q=", logged)
+
+
+def test_a_line_break_or_nul_in_a_path_cannot_forge_an_access_log_line(monkeypatch):
+    """gunicorn decodes %0a in a path into a real line break; the access log must keep one line a request."""
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    from rehab.logredact import RedactingLogger
+
+    monkeypatch.setenv("REHAB_PRODUCTION", "0")  # importing the gunicorn settings must not switch the tests to it
+    from rehab import gunicorn_conf
+
+    forged = '/patients/\n203.0.113.1 "GET /admin/audit" 200 512 3ms\x00'
+    environ = {"REQUEST_METHOD": "GET", "RAW_URI": "/patients/%0aforged", "SERVER_PROTOCOL": "HTTP/1.1",
+               "PATH_INFO": forged, "REMOTE_ADDR": "127.0.0.1", "HTTP_USER_AGENT": "x\ry"}
+    atoms = RedactingLogger(Config()).atoms(SimpleNamespace(status="404 NOT FOUND", sent=10, headers=[]),
+                                            SimpleNamespace(headers=[("USER-AGENT", "x\ry")]), environ,
+                                            timedelta(milliseconds=3))
+    line = gunicorn_conf.access_log_format % atoms
+    assert "\n" not in line and "\x00" not in line and "\r" not in atoms["a"]
+    assert '/patients/\\x0a203.0.113.1 "GET /admin/audit"' in line and line.endswith("ms")

@@ -15,7 +15,7 @@ from rehab.forms import PAPER_SIZES, SPEED_UNITS, ClinicForm, UserForm, parse_fo
 from rehab.models import Membership, User, utcnow
 from rehab.request_guard import bounded_id, page_number
 from rehab.services import accounts, memberships, protocol_records
-from rehab.services.passwords import hash_password, password_problem
+from rehab.services.passwords import hash_password, password_problem, verify_password
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -103,11 +103,15 @@ def reset_password(user_id: int):  # type: ignore[no-untyped-def]
     """Set a new password for a therapist who forgot theirs; their other sessions end."""
     db = get_session()
     user = _manageable_user_or_403(user_id)
-    error = None
+    error = current_error = None
     if request.method == "POST":
         password = request.form.get("password", "")
         error = password_problem(password, email=user.email, name=user.name)
-        if error is None:
+        if user.id == g.user.id and not verify_password(security.hasher(), user.password_hash,
+                                                        request.form.get("current_password", "")[:256]):
+            # Your own password: whoever finds your screen unlocked must not be able to keep the account.
+            current_error = "Enter your current password to set a new one."
+        if error is None and current_error is None:
             now = utcnow()
             user.password_hash = hash_password(security.hasher(), password)
             user.password_changed_at = now
@@ -120,7 +124,8 @@ def reset_password(user_id: int):  # type: ignore[no-untyped-def]
             db.commit()
             flash(f"The password for {user.name} was changed. Give it to them in person.", "success")
             return redirect(url_for("admin.users"))
-    return render_template("admin/password.html", user=user, error=error), (422 if error else 200)
+    return render_template("admin/password.html", user=user, error=error, current_error=current_error,
+                           own=user.id == g.user.id), (422 if error or current_error else 200)
 
 
 @bp.route("/clinic", methods=["GET", "POST"])
