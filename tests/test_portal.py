@@ -155,6 +155,15 @@ def test_a_valid_link_opens_from_an_address_that_sent_many_bad_ones(app, db, tok
     assert response.status_code == 302 and response.headers["Location"] == "/p/home"
 
 
+def test_a_dead_link_opened_again_and_again_is_audited_once_per_window(app, db, token):
+    db.execute(update(PortalLink).values(revoked_at=utcnow()))
+    db.commit()
+    for _ in range(30):
+        assert app.test_client().get(f"/p/{token}").status_code == 410
+    events = db.exec(select(AuditEvent).where(AuditEvent.action == "portal.open.revoked")).all()
+    assert len(events) == 1 and events[0].object_type == "portal_link" and events[0].patient_id is not None
+
+
 def test_a_throttled_address_writes_one_audit_event_per_window_not_one_per_try(app, db, token):
     guesser = app.test_client()
     for attempt in range(60):

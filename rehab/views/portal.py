@@ -172,10 +172,27 @@ def invalid_link(state: LinkState, *, action: str = "portal.open") -> tuple[str,
     """The friendly "this link is no longer valid" page: 404 for a token we never issued, 410 otherwise."""
     apply_preferences(state.patient)
     g.clinic = state.clinic
-    security.record_denial(f"{action}.{state.reason}", patient_id=state.patient.id if state.patient else None,
-                           object_type="portal_link", object_id=state.link.id if state.link else None)
+    _audit_denial_once(f"{action}.{state.reason}", state)
     status = 404 if state.reason == "unknown" else 410
     return page("portal/message.html", kind=state.reason, clinic=state.clinic), status
+
+
+def _audit_denial_once(action: str, state: LinkState) -> None:
+    """Audit a dead link's use once per link, kind and throttle window: a revoked link, or a copied cookie of
+    its session, opened again and again by anyone (no sign-in needed) must not grow the audit trail."""
+    now, key = utcnow(), security.audit_key()
+    window = timedelta(minutes=float(current_app.config["LOGIN_THROTTLE_WINDOW_MINUTES"]))
+    link_id = state.link.id if state.link else None
+    patient_id = state.patient.id if state.patient else None
+    clinic_id = state.clinic.id if state.clinic else None
+
+    def _write() -> None:
+        with database.side_transaction() as writer:
+            if throttling.note_throttled(writer, key=f"{action}:{link_id}", now=now, window=window):
+                audit.record_event(writer, key=key, action=action, outcome="denied", at=now, clinic_id=clinic_id,
+                                   patient_id=patient_id, object_type="portal_link", object_id=link_id)
+
+    database.after_close(_write)
 
 
 def audit_event(action: str, *, patient_id: int | None, object_type: str = "", object_id: int | None = None,
