@@ -95,7 +95,7 @@ def choose(patient_id: int):  # type: ignore[no-untyped-def]
 @bp.route("/new/build", methods=["GET", "POST"])
 def build(patient_id: int):  # type: ignore[no-untyped-def]
     """Step 2 and 3: adjust the doses and save (version 1)."""
-    database.reads_first()  # reading, parsing and checking the form hold no write lock (see _save)
+    database.reads_first()  # reading, parsing and checking the form hold no write lock (see _handle_builder_post)
     patient = get_patient_or_404(patient_id)
     if patient.archived_at is not None:
         flash("This patient is archived. Bring them back to the active list before starting a protocol.", "error")
