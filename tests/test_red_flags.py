@@ -88,6 +88,8 @@ def test_the_loop_from_a_home_log_with_calf_pain(therapist_client, patient_clien
         .status_code == 302
     assert STOP in patient_client.get("/p/home").get_data(as_text=True)
     assert advice_kind(db, patient, protocol) == "stop_refer"
+    assert db.exec(select(Alert).where(Alert.kind == "red_flag")).one().acknowledged_at is None  # still on the board
+    db.rollback()
 
     # "Cleared to go on" with a note: the exercises come back, the note is in the record and the report.
     assert clear(therapist_client, patient).status_code == 302
@@ -108,6 +110,7 @@ def test_the_loop_from_a_home_log_with_calf_pain(therapist_client, patient_clien
     ("cleared", "ok", "note", "Write what was done and found, in at least 10 characters."),
     ("cleared", "          ", "note", "Write what was done and found, in at least 10 characters."),
     ("shrugged", NOTE, "action", "Choose what was done."),
+    ("cleared", "x" * 2001, "note", "Use at most 2000 characters."),
 ])
 def test_clearing_needs_an_action_and_a_note(therapist_client, patient, protocol, db, action, note, field, message):
     record(therapist_client, patient, falls="1")

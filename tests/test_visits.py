@@ -190,8 +190,13 @@ def test_red_flag_alert_is_acknowledged_only_by_recording_what_was_done(therapis
     assert db.get(Alert, alert.id).acknowledged_at is None
     form = therapist_client.get(f"/patients/{patient.id}/red-flags").get_data(as_text=True)
     submit(therapist_client, f"/patients/{patient.id}/red-flags",
-           {"action": "called", "note": "Called: calf is sore after a long drive, no swelling",
+           {"action": "called", "note": "Called: calf is sore after a long drive, GP to see her today",
             "signature": signature_on(form)}, form_page=f"/patients/{patient.id}/red-flags")
+    assert "Red flag reported" in therapist_client.get("/dashboard").get_data(as_text=True)  # the stop stands
+    form = therapist_client.get(f"/patients/{patient.id}/red-flags").get_data(as_text=True)
+    submit(therapist_client, f"/patients/{patient.id}/red-flags",
+           {"action": "cleared", "note": "GP saw her: no DVT, cleared to go on", "signature": signature_on(form)},
+           form_page=f"/patients/{patient.id}/red-flags")
     assert "Red flag reported" not in therapist_client.get("/dashboard").get_data(as_text=True)
     db.expire_all()
     assert db.get(Alert, alert.id).acknowledged_at is not None  # kept, not deleted

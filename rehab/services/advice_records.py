@@ -20,6 +20,7 @@ from rehab.services.dose_steps import apply_change
 from rehab.services.protocols import Prescription
 
 MIN_NOTE = 10  # a note says what was done: "called, no calf pain now" is about the shortest that does
+MAX_NOTE = 2000
 
 
 def record_decision(session: Session, *, patient: Patient, protocol: Protocol, context: AdviceContext,
@@ -96,21 +97,26 @@ class ClearanceError(ValueError):
 
 def record_clearance(session: Session, *, patient: Patient, inputs: AdviceInputs, action: str, note: str,
                      user_id: int, now: datetime) -> RedFlagClearance:
-    """Keep what was done about the uncleared red flags and falls, and acknowledge their open alerts (the
-    clearance is the acknowledgement, with its note). Raises ClearanceError for a missing action or note."""
+    """Keep what was done about the uncleared red flags and falls. "Cleared to go on" acknowledges their open
+    alerts (the clearance is the acknowledgement, with its note); after "called" or "referred" the alerts stay
+    open on the dashboard, so a patient waiting on a referral is not forgotten. Raises ClearanceError for a
+    missing action or note."""
     if action not in CLEARANCE_ACTIONS:
         raise ClearanceError("action", "Choose what was done.")
     note = note.strip()
     if len(note) < MIN_NOTE:
         raise ClearanceError("note", f"Write what was done and found, in at least {MIN_NOTE} characters.")
+    if len(note) > MAX_NOTE:
+        raise ClearanceError("note", f"Use at most {MAX_NOTE} characters.")
     clearance = RedFlagClearance(patient_id=patient.id, clinic_id=patient.clinic_id, action=action,  # type: ignore[arg-type]
-                                 note=note[:2000], user_id=user_id, at=now,
+                                 note=note, user_id=user_id, at=now,
                                  covers=json.dumps([reported(report) for report in inputs.uncleared]))
     session.add(clearance)
-    session.execute(update(Alert).where(Alert.patient_id == patient.id, col(Alert.kind).in_(("red_flag", "fall")),
-                                        col(Alert.acknowledged_at).is_(None))
-                    .values(acknowledged_at=now, acknowledged_by_id=user_id)
-                    .execution_options(synchronize_session=False))
+    if action == "cleared":
+        session.execute(update(Alert).where(Alert.patient_id == patient.id, col(Alert.kind).in_(("red_flag", "fall")),
+                                            col(Alert.acknowledged_at).is_(None))
+                        .values(acknowledged_at=now, acknowledged_by_id=user_id)
+                        .execution_options(synchronize_session=False))
     session.flush()
     return clearance
 
