@@ -116,6 +116,8 @@ def _pages(port: int, database_url: str) -> tuple[list[Result], dict[str, float]
         "GET", f"/patients/?q={SURNAMES[n // CONCURRENCY % len(SURNAMES)]}")[0] == 200, SECONDS))
     results.append(drive("patient_detail", clients, lambda c, i, n: c.request(
         "GET", f"/patients/{own(i, 0)}")[0] == 200, SECONDS))
+    # A clinic's outcomes page: every protocol of the clinic (2,000 in the bench) and their scores.
+    results.append(drive("outcomes", clients, lambda c, i, n: c.request("GET", "/outcomes/")[0] == 200, SECONDS))
     tokens = [client.csrf(f"/patients/{own(index, 0)}/visits/new") for index, client in enumerate(clients)]
     stamp = time.strftime("%Y-%m-%dT%H:%M", time.gmtime(time.time() - 86_400))  # yesterday, in any zone
     visit = {"occurred_at": stamp, "pain_before": "1", "pain_worst": "2", "pain_after": "1", "soreness": "none",

@@ -18,7 +18,17 @@ from sqlalchemy import insert, text
 from rehab import create_app
 from rehab.db import get_engine
 from rehab.migrate import upgrade
-from rehab.models import Clinic, HomeLog, Membership, Patient, Protocol, ProtocolVersion, User, Visit
+from rehab.models import (
+    Clinic,
+    HomeLog,
+    Membership,
+    Patient,
+    Protocol,
+    ProtocolVersion,
+    QuestionnaireResponse,
+    User,
+    Visit,
+)
 from rehab.models.patients import patient_search_key
 from rehab.services.activity import refresh_all_last_sessions
 from rehab.services.catalogue import templates
@@ -112,10 +122,25 @@ def seed(database_url: str) -> dict[str, float | int]:
                      "version": 1} for h in range(HOME_LOGS)]
             for chunk in chunks(logs):
                 connection.execute(insert(HomeLog), chunk)
+            # Questionnaires: LEFS and the pain rating at the start and at 6 weeks of every protocol, so the
+            # outcomes page aggregates a realistic number of scores per clinic.
+            answers = []
+            for p in range(PATIENTS):
+                opened = now - timedelta(days=520 if p < CLINICS else 180)  # as the protocol's start above
+                for day, lefs, pain in ((0, 30 + p % 30, 3 + p % 5), (42, 38 + p % 35, 1 + p % 5)):
+                    for instrument, total in (("lefs", lefs), ("nprs", pain)):
+                        at = opened + timedelta(days=day, hours=p % 12)
+                        answers.append({"patient_id": p + 1, "clinic_id": p % CLINICS + 1, "protocol_id": p + 1,
+                                        "instrument": instrument, "occasion": "scheduled", "sent_at": at,
+                                        "answers": "{}", "language": "en", "started_at": at, "completed_at": at,
+                                        "score": float(total), "version": 1})
+            for chunk in chunks(answers):
+                connection.execute(insert(QuestionnaireResponse), chunk)
             # Core inserts bypass the services that keep each patient's last session (the dashboard reads it).
             refresh_all_last_sessions(connection)
             if engine.dialect.name == "postgresql":
-                for table in ("clinic", "user_account", "patient", "protocol", "protocol_version", "visit", "home_log"):
+                for table in ("clinic", "user_account", "patient", "protocol", "protocol_version", "visit", "home_log",
+                              "questionnaire_response"):
                     connection.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
                                             f"(SELECT max(id) FROM {table}))"))
                 connection.execute(text("ANALYZE"))
