@@ -287,6 +287,35 @@ def local_to_utc(text: str, zone: str) -> datetime | None:
 FUTURE_TOLERANCE = timedelta(minutes=10)
 
 
+class AssessmentForm(SQLModel):
+    """A baseline (or later) fall-risk screen: at least one of the three measures."""
+
+    RANGE_MESSAGES: ClassVar[dict[str, str]] = {
+        "backward_walk_3m_s": "Enter 1 to 120 seconds, or leave it empty.",
+        "tug_s": "Enter 1 to 300 seconds, or leave it empty.",
+        "gait_speed_ms": "Enter 0.05 to 3 m/s, or leave it empty.",
+    }
+
+    occurred_at: datetime
+    backward_walk_3m_s: float | None = Field(default=None, ge=1, le=120)
+    tug_s: float | None = Field(default=None, ge=1, le=300)
+    gait_speed_ms: float | None = Field(default=None, ge=0.05, le=3)
+    note: str = Field(default="", max_length=1000)
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _not_in_future(cls, value: datetime) -> datetime:
+        if value > datetime.now(UTC) + FUTURE_TOLERANCE:
+            raise ValueError("The assessment date cannot be in the future.")
+        if value.year < 2000:
+            raise ValueError("Check the year of the assessment date.")
+        return value
+
+    @property
+    def measured(self) -> bool:
+        return any(value is not None for value in (self.backward_walk_3m_s, self.tug_s, self.gait_speed_ms))
+
+
 class VisitForm(SQLModel):
     """One visit as the therapist records it. Speeds arrive in km/h (the view converts mph)."""
 

@@ -101,7 +101,14 @@ def draft_from_form(form: Mapping[str, Any]) -> Draft:
                         for j in sorted(exercises_of[i])]
         phases.append(values)
     return {"title": str(form.get("title", ""))[:2000], "template_key": str(form.get("template_key", ""))[:40],
-            "phases": phases}
+            "phases": phases, "start_phase": str(form.get("start_phase", "0"))[:3]}
+
+
+def start_phase_of(draft: Draft) -> int:
+    """The phase a new protocol starts in, as chosen in the builder (phase 1 when unreadable or gone)."""
+    value = str(draft.get("start_phase", "0"))
+    index = int(value) if value.isdigit() else 0
+    return index if index < len(draft["phases"]) else 0
 
 
 def apply_action(draft: Draft, action: str, *, speed_unit: str) -> tuple[Draft, str]:
@@ -192,18 +199,23 @@ def _speed_kmh(typed: str, speed_unit: str) -> str:
 
 
 def warning_fingerprint(warning: SafetyWarning) -> str:
-    return f"{warning.rule}|{warning.where}"
+    return warning.fingerprint
 
 
-def override_reasons(form: Mapping[str, Any], warnings: list[SafetyWarning]) -> tuple[dict[str, str], dict[str, str]]:
+def override_reasons(form: Mapping[str, Any], warnings: list[SafetyWarning],
+                     standing: Mapping[str, tuple[str, int]] | None = None) -> tuple[dict[str, str], dict[str, str]]:
     """The therapist's reason for each warning shown, and an error for each warning still without one.
 
-    Reasons are matched to warnings by rule and place, so a reason never carries over to a different
-    warning after the protocol was edited."""
+    Reasons are matched to warnings by rule, place and the facts the warning rests on, so a reason never
+    carries over to a different warning after the protocol or the patient changed. ``standing``: reasons
+    given for an earlier version, which stand while the same warning rests on the same facts."""
     reasons: dict[str, str] = {}
     errors: dict[str, str] = {}
     for n, warning in enumerate(warnings):
         fingerprint = warning_fingerprint(warning)
+        if standing and fingerprint in standing:
+            reasons[fingerprint] = standing[fingerprint][0]
+            continue
         reason = ""
         if form.get(f"override-{n}-rule") == fingerprint:
             reason = str(form.get(f"override-{n}-reason", "")).strip()[:500]

@@ -44,9 +44,17 @@ def patient(clinic, make_patient, db):  # type: ignore[no-untyped-def]
     return make_patient(clinic, first_name="Dorothy", last_name="Whitfield")
 
 
+def home_treadmill_knee_oa():  # type: ignore[no-untyped-def]
+    """The knee-OA template with phase 1 on a treadmill at home, so the sheet has home advice and a log (a
+    clinic-only phase has neither: tests/test_clinic_only.py)."""
+    content = content_from_template(templates()["knee_oa"])
+    content.phases[0].prescriptions[0].setting = "home_alone"
+    return content
+
+
 @pytest.fixture
 def protocol(db, patient, therapist):  # type: ignore[no-untyped-def]
-    made = create_protocol(db, patient=patient, content=content_from_template(templates()["knee_oa"]),
+    made = create_protocol(db, patient=patient, content=home_treadmill_knee_oa(),
                            user_id=therapist.id, now=utcnow() - timedelta(days=3), overrides=[])
     db.commit()
     return made

@@ -42,8 +42,11 @@ def patient(clinic, make_patient):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def protocol(db, patient, therapist):  # type: ignore[no-untyped-def]
-    """A knee-OA protocol started three weeks ago (so one-level-a-week does not hold the advice back)."""
-    made = create_protocol(db, patient=patient, content=content_from_template(templates()["knee_oa"]),
+    """A knee-OA protocol started three weeks ago (so one-level-a-week does not hold the advice back), its first
+    phase on a treadmill at home (a clinic-only phase offers no log: tests/test_clinic_only.py)."""
+    content = content_from_template(templates()["knee_oa"])
+    content.phases[0].prescriptions[0].setting = "home_alone"
+    made = create_protocol(db, patient=patient, content=content,
                            user_id=therapist.id, now=utcnow() - timedelta(days=21), overrides=[])
     db.commit()
     return made

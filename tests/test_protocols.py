@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, timedelta
 
 import pytest
 from sqlmodel import select
 
-from rehab.models import ClinicTemplate, PhaseChange, Protocol, ProtocolVersion
+from rehab.models import Assessment, ClinicTemplate, PhaseChange, Protocol, ProtocolVersion, utcnow
 from rehab.protocol_form import draft_from_content
 from rehab.services.catalogue import templates
 from rehab.services.protocols import content_from_template
@@ -36,9 +37,17 @@ def builder_form(content=None, unit: str = "kmh", **overrides):  # type: ignore[
     return form
 
 
+def screened(db, patient):  # type: ignore[no-untyped-def]
+    """The patient with a low-risk fall screen on record (unscreened patients: tests/test_screening.py)."""
+    db.add(Assessment(patient_id=patient.id, clinic_id=patient.clinic_id, occurred_at=utcnow() - timedelta(days=1),
+                      backward_walk_3m_s=3.0, tug_s=9.0))
+    db.commit()
+    return patient
+
+
 @pytest.fixture
-def patient(clinic, make_patient):  # type: ignore[no-untyped-def]
-    return make_patient(clinic)
+def patient(clinic, make_patient, db):  # type: ignore[no-untyped-def]
+    return screened(db, make_patient(clinic))
 
 
 def start_protocol(client, patient, **overrides):  # type: ignore[no-untyped-def]
@@ -144,21 +153,27 @@ def test_add_phase_round_trip_keeps_typed_values(therapist_client, patient, db):
 
 
 def test_safety_warning_needs_a_reason_then_saves_it(therapist_client, clinic, make_patient, db):
-    walker_user = make_patient(clinic, uses_walker=True)
+    walker_user = screened(db, make_patient(clinic, uses_walker=True))
     first = start_protocol(therapist_client, walker_user)
     html = first.get_data(as_text=True)
     assert first.status_code == 422 and "rollator" in html and "PMC10995100" in html
     assert count_rows(db, Protocol) == 0
-    fingerprint = "walker|"
+    # Phase 1 holds both rails (no warning); a light touch in phases 2 and 3 and the walk at home do not.
+    fingerprints = re.findall(r'name="override-(\d+)-rule" value="([^"]+)"', html)
+    assert [value.split("|")[:2] for _, value in fingerprints] == [
+        ["walker", "Phase 2, backward walking on a treadmill"],
+        ["walker", "Phase 3, backward walking uphill on a treadmill"],
+        ["walker", "Phase 3, backward walking with a partner"]]
+    rules = {f"override-{n}-rule": value for n, value in fingerprints}
     second = start_protocol(therapist_client, walker_user, warnings_shown="1",
-                            **{"override-0-rule": fingerprint, "override-0-reason": ""})
+                            **rules, **{f"override-{n}-reason": "" for n, _ in fingerprints})
     assert "Give a reason to go ahead" in second.get_data(as_text=True)
     assert count_rows(db, Protocol) == 0
-    third = start_protocol(therapist_client, walker_user, warnings_shown="1",
-                           **{"override-0-rule": fingerprint, "override-0-reason": "Parallel bars only, PT at side"})
+    third = start_protocol(therapist_client, walker_user, warnings_shown="1", **rules,
+                           **{f"override-{n}-reason": "Parallel bars only, PT at side" for n, _ in fingerprints})
     assert third.status_code == 302
     version = db.exec(select(ProtocolVersion)).one()
-    assert json.loads(version.safety_overrides)[0]["reason"] == "Parallel bars only, PT at side"
+    assert {item["reason"] for item in json.loads(version.safety_overrides)} == {"Parallel bars only, PT at side"}
 
 
 def test_recent_knee_replacement_home_work_is_warned(therapist_client, clinic, make_patient):
@@ -230,7 +245,7 @@ def test_another_clinics_patients_and_templates_are_not_found(therapist_client, 
 
 
 def test_protocol_of_another_patient_is_not_found(therapist_client, clinic, make_patient, db):
-    first, second = make_patient(clinic), make_patient(clinic, first_name="Ruth")
+    first, second = screened(db, make_patient(clinic)), make_patient(clinic, first_name="Ruth")
     start_protocol(therapist_client, first)
     protocol = db.exec(select(Protocol)).one()
     for path in ("", "/edit", "/history", "/versions/1"):

@@ -13,13 +13,14 @@ from rehab.models.outcomes import QuestionnaireResponse
 from rehab.models.patients import AuditEvent, EditRecord, Patient
 from rehab.models.portal import HandoutPrint, HomeLog, PortalLink
 from rehab.models.protocols import ClinicTemplate, PhaseChange, Protocol, ProtocolVersion
-from rehab.models.visits import AdviceDecision, Alert, RedFlagClearance, Visit
+from rehab.models.visits import AdviceDecision, Alert, Assessment, RedFlagClearance, Visit
 
 # Alembic's env.py imports this package: every table must be imported above.
 __all__ = [
     "AdviceDecision",
     "Alert",
     "ApiClient",
+    "Assessment",
     "AuditEvent",
     "Clinic",
     "ClinicTemplate",

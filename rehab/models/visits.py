@@ -64,6 +64,28 @@ class Visit(SQLModel, table=True):
         return self.flag_calf or self.flag_chest or self.flag_infection or self.flag_locking or self.flag_sudden_pain
 
 
+class Assessment(SQLModel, table=True):
+    """A fall-risk screen recorded on its own, before any protocol exists (the baseline) or between visits: the
+    3-metre backward walk test, the Timed Up and Go and gait speed. The protocol builder's safety check reads the
+    newest value of each, from these and from visits. Removal is soft, with a reason."""
+
+    __table_args__ = (Index("ix_assessment_patient_when", "patient_id", "occurred_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id")
+    clinic_id: int = Field(foreign_key="clinic.id")
+    occurred_at: datetime
+    backward_walk_3m_s: float | None = None
+    tug_s: float | None = None
+    gait_speed_ms: float | None = None
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    created_at: datetime = Field(default_factory=utcnow)
+    created_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    deleted_at: datetime | None = None
+    deleted_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    delete_reason: str = Field(default="", max_length=300)
+
+
 class AdviceDecision(SQLModel, table=True):
     """The advice shown after a visit and what the therapist did with it (accepted or overridden)."""
 
@@ -94,7 +116,7 @@ class Alert(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     clinic_id: int = Field(foreign_key="clinic.id")
     patient_id: int = Field(foreign_key="patient.id", index=True)
-    kind: str = Field(max_length=20)  # red_flag | fall | pain_twice | pain_high | inactive | dob_lockout
+    kind: str = Field(max_length=20)  # red_flag | fall | pain_twice | pain_high | inactive | dob_lockout | clinic_only
     message: str = Field(max_length=300)
     visit_id: int | None = Field(default=None, foreign_key="visit.id")
     home_log_id: int | None = Field(default=None, foreign_key="home_log.id")

@@ -27,6 +27,7 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from rehab.services.catalogue import exercises, illustration_svg, templates
 from rehab.services.dose import dose_sentence, speed_text
+from rehab.services.home_plan import prescribed_for_home
 from rehab.services.protocols import Phase, ProtocolContent
 
 # Bump when the sheet's layout changes, so cached PDFs of the old layout are not served again.
@@ -66,9 +67,11 @@ def _phase_text(phase: Phase, template_key: str, language: str) -> dict[str, str
 
 def build_sheet_snapshot(*, patient_name: str, clinic: dict[str, str], therapist_name: str, protocol_title: str,
                          version_number: int, content: ProtocolContent, phase_index: int, options: SheetOptions,
-                         printed_on: date, speed_unit: str) -> dict[str, Any]:
+                         printed_on: date, speed_unit: str, anticoagulants: bool = False) -> dict[str, Any]:
     """Every value the sheet shows, JSON-ready. Exercise text and illustrations are copied in, so the sheet
-    stays the same when the catalogue is edited later."""
+    stays the same when the catalogue is edited later. ``home_prescribed`` is false when every exercise is
+    clinic-only: the sheet then says "not on your own yet" and has no log. ``anticoagulants`` adds a falls
+    warning (a fall can bleed)."""
     language = options.language
     phase = content.phases[phase_index]
     catalogue = exercises()
@@ -99,6 +102,7 @@ def build_sheet_snapshot(*, patient_name: str, clinic: dict[str, str], therapist
         "pain_ceiling": min(rx.pain_ceiling for rx in phase.prescriptions),
         "log_rows": max(LOG_ROWS_MIN, min(LOG_ROWS_MAX, sessions_per_week * 2)),
         "printed_on": printed_on.isoformat(), "speed_example": speed_text(1.2, speed_unit),
+        "home_prescribed": prescribed_for_home(phase), "anticoagulants": anticoagulants,
     }
 
 

@@ -22,16 +22,32 @@ from rehab.services.safety import SafetyWarning
 
 @dataclass(frozen=True)
 class Override:
-    """A safety warning the therapist chose to proceed past, and why."""
+    """A safety warning the therapist chose to proceed past, and why. ``fingerprint`` names the rule, the place
+    and the facts the warning rests on; ``given_in`` is the version whose save the reason was written for."""
 
     rule: str
     message: str
     where: str
     reason: str
+    fingerprint: str = ""
+    given_in: int | None = None
 
     @classmethod
-    def of(cls, warning: SafetyWarning, reason: str) -> Override:
-        return cls(warning.rule, warning.message, warning.where, reason)
+    def of(cls, warning: SafetyWarning, reason: str, given_in: int | None = None) -> Override:
+        return cls(warning.rule, warning.message, warning.where, reason, warning.fingerprint, given_in)
+
+
+def standing_reasons(version: ProtocolVersion | None) -> dict[str, tuple[str, int]]:
+    """The reasons given for a version's warnings, by fingerprint, with the version each was first given in:
+    they stand for the next version while the warning and its facts are the same. Reasons saved before
+    fingerprints existed stand for nothing (the therapist is asked again)."""
+    if version is None:
+        return {}
+    standing = {}
+    for item in json.loads(version.safety_overrides):
+        if item.get("fingerprint"):
+            standing[item["fingerprint"]] = (item["reason"], item.get("given_in") or version.number)
+    return standing
 
 
 def load_content(version: ProtocolVersion) -> ProtocolContent:
@@ -90,18 +106,21 @@ def _overrides_json(overrides: list[Override]) -> str:
 
 
 def create_protocol(session: Session, *, patient: Patient, content: ProtocolContent, user_id: int,
-                    now: datetime, overrides: list[Override]) -> Protocol:
-    """Start a protocol (version 1). An active one is ended first: one active protocol per patient."""
+                    now: datetime, overrides: list[Override], start_phase: int = 0, start_note: str = "") -> Protocol:
+    """Start a protocol (version 1) in ``start_phase``. An active one is ended first: one active protocol per
+    patient. ``start_note`` says why it starts where it does (kept in the version's summary)."""
     previous = active_protocol(session, patient_id=patient.id)  # type: ignore[arg-type]
     if previous is not None:
         end_protocol(session, protocol=previous, reason="Replaced by a new protocol.", now=now)
         session.flush()  # the database allows one active protocol: end the old one before inserting
     protocol = Protocol(patient_id=patient.id, clinic_id=patient.clinic_id, title=content.title,  # type: ignore[arg-type]
-                        template_key=content.template_key, created_at=now, created_by_id=user_id)
+                        template_key=content.template_key, created_at=now, created_by_id=user_id,
+                        current_phase=min(max(start_phase, 0), len(content.phases) - 1))
     session.add(protocol)
     session.flush()
     session.add(ProtocolVersion(protocol_id=protocol.id, number=1, created_at=now, author_id=user_id,  # type: ignore[arg-type]
-                                summary=json.dumps(["First version."]), content=content.model_dump_json(),
+                                summary=json.dumps(["First version.", *([start_note] if start_note else [])]),
+                                content=content.model_dump_json(),
                                 safety_overrides=_overrides_json(overrides)))
     session.flush()
     return protocol

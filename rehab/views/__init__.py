@@ -9,6 +9,7 @@ def register_blueprints(app: Flask) -> None:
     from rehab.views import (
         admin,
         api_clients,
+        assessments,
         auth,
         dashboard,
         fhir,
@@ -25,6 +26,6 @@ def register_blueprints(app: Flask) -> None:
         visits,
     )
 
-    for module in (main, auth, dashboard, patients, protocols, visits, red_flags, handouts, admin, portal,
-                   portal_share, questionnaires, outcomes, api_clients, fhir, fhir_bundle):
+    for module in (main, auth, dashboard, patients, assessments, protocols, visits, red_flags, handouts, admin,
+                   portal, portal_share, questionnaires, outcomes, api_clients, fhir, fhir_bundle):
         app.register_blueprint(module.bp)

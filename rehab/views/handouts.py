@@ -139,6 +139,7 @@ def new_snapshot(patient: Patient, protocol: Protocol, options: sheets.SheetOpti
         protocol_title=protocol.title, version_number=protocol.latest_version,
         content=protocol_records.load_content(version), phase_index=protocol.current_phase,  # type: ignore[arg-type]
         options=options, printed_on=utcnow().date(), speed_unit=clinic.speed_unit,
+        anticoagulants=patient.anticoagulants,
     )
 
 

@@ -10,16 +10,19 @@ from rehab.db import get_session
 from rehab.forms import CONDITIONS, KNEES, LANGUAGES, PRECAUTIONS, PatientForm, parse_form
 from rehab.models import Patient, utcnow
 from rehab.request_guard import bounded_id, page_number
-from rehab.services import catalogue
+from rehab.services import assessments, catalogue
 from rehab.services import patients as patient_service
 from rehab.services.advice_inputs import advice_signature
 from rehab.services.overview import patient_overview
 from rehab.services.records import StaleEdit
+from rehab.services.safety import fall_risk_findings, is_screened
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 
 _STATUSES = ("active", "archived", "all")
 CHART_NUMBER_TAKEN = "Another patient in this clinic already has this chart number."
+SCREEN_LABELS = {"backward_walk_3m_s": "3-metre backward walk", "tug_s": "Timed Up and Go",
+                 "gait_speed_ms": "Gait speed"}
 _CHOICES = {"conditions": CONDITIONS, "knees": KNEES, "languages": LANGUAGES, "precautions": PRECAUTIONS}
 
 
@@ -92,6 +95,10 @@ def create():  # type: ignore[no-untyped-def]
 def detail(patient_id: int):  # type: ignore[no-untyped-def]
     patient = get_patient_or_404(patient_id)
     overview = patient_overview(get_session(), patient=patient, now=utcnow(), speed_unit=g.clinic.speed_unit)
+    screen = assessments.latest_screen(get_session(), patient_id=patient.id)  # type: ignore[arg-type]
+    facts = assessments.patient_facts(patient, screen, today=utcnow().date())
+    findings = fall_risk_findings(facts)
+    screen_state = "high" if findings else "low" if is_screened(facts) else "partial" if screen.measured else "none"
     security.record_read("patient.view", patient_id=patient.id, object_type="patient", object_id=patient.id)
     return render_template("patients/detail.html", patient=patient, history=overview.history,
                            protocols=overview.protocols, active=overview.active, content=overview.content,
@@ -99,7 +106,10 @@ def detail(patient_id: int):  # type: ignore[no-untyped-def]
                            advice=overview.advice, alerts=overview.alerts,
                            progress=overview.progress, signature=advice_signature,
                            clearances=overview.clearances,
-                           references=catalogue.references(), **_CHOICES)
+                           references=catalogue.references(), screen=screen, screen_state=screen_state,
+                           screen_findings=findings, screen_labels=SCREEN_LABELS,
+                           assessments=assessments.assessments_of(get_session(), patient_id=patient.id),  # type: ignore[arg-type]
+                           **_CHOICES)
 
 
 @bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])

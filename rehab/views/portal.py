@@ -26,9 +26,10 @@ from rehab import security
 from rehab.db import get_session
 from rehab.i18n import LANGUAGES
 from rehab.models import Patient, utcnow
-from rehab.services import accounts, audit, throttling
+from rehab.services import accounts, audit, home_plan, protocol_records, throttling
 from rehab.services import portal as portal_service
 from rehab.services.portal import LinkState
+from rehab.services.protocols import Phase
 
 bp = Blueprint("portal", __name__, url_prefix="/p")
 
@@ -150,11 +151,20 @@ def page(template: str, **context: Any) -> str:
     clinic = context.pop("clinic", None)
     clinic = state.clinic if state is not None else clinic
     sheet = None
+    # Whether the current phase has anything for home: without it the pages offer no "Log a session".
+    home_prescribed = home_plan.prescribed_for_home(_current_phase(state)) if state is not None and \
+        state.protocol is not None else True
     if state is not None and "handouts.portal_sheet" in current_app.view_functions:
         sheet = url_for("handouts.portal_sheet")  # the home sheet download, once the handouts feature has it
     return render_template(template, portal=state, clinic=clinic, lang=g.patient_language,
                            text_size=g.get("text_size", "normal"), languages=LANGUAGES, sheet_url=sheet,
-                           pending=bool(session.get("portal_pending")), **context)
+                           pending=bool(session.get("portal_pending")), home_prescribed=home_prescribed, **context)
+
+
+def _current_phase(state: LinkState) -> Phase:
+    protocol = state.protocol
+    version = protocol_records.get_version(get_session(), protocol_id=protocol.id, number=protocol.latest_version)  # type: ignore[union-attr, arg-type]
+    return protocol_records.load_content(version).phases[protocol.current_phase]  # type: ignore[union-attr, arg-type]
 
 
 def link_url(token: str) -> str:

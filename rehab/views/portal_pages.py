@@ -23,8 +23,8 @@ from rehab import security
 from rehab.db import get_session
 from rehab.models import HomeLog, utcnow
 from rehab.request_guard import bounded_id
+from rehab.services import home_plan, protocol_records
 from rehab.services import portal as portal_service
-from rehab.services import protocol_records
 from rehab.services import visits as visit_service
 from rehab.services.advice_inputs import AdviceInputs, gather
 from rehab.services.charts import ChartPoint, pain_and_minutes_svg, style_hashes
@@ -121,7 +121,7 @@ def home():  # type: ignore[no-untyped-def]
                 phase_number=index + 1, phase_count=len(content.phases), next_phase=upcoming,
                 items=portal_service.exercise_items(phase, language=language, speed_unit=state.clinic.speed_unit),  # type: ignore[union-attr]
                 sessions_needed=phase.advance_after_sessions, no_stumbles=phase.no_stumbles,
-                ceiling=portal_service.home_ceiling(phase))
+                ceiling=portal_service.home_ceiling(phase), blood_thinner=state.patient.anticoagulants)  # type: ignore[union-attr]
 
 
 def _sessions() -> list[dict[str, Any]]:
@@ -207,6 +207,9 @@ def log():  # type: ignore[no-untyped-def]
     portal_service.raise_home_alerts(
         db, log=entry, ceiling=portal_service.home_ceiling(content.phases[index]), now=now,
         previous=portal_service.previous_report(earlier, before=portal_service.session_time(entry)))
+    unprescribed = home_plan.clinic_only_alert(entry, phase=content.phases[index], phase_number=index + 1, now=now)
+    if unprescribed is not None:
+        db.add(unprescribed)
     audit_event("portal.log.create", patient_id=entry.patient_id, object_type="home_log", object_id=entry.id)
     db.commit()
     flash(_("Thank you. Your session is saved."), "success")

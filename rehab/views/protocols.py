@@ -21,10 +21,11 @@ from rehab.protocol_form import (
     draft_from_content,
     draft_from_form,
     override_reasons,
+    start_phase_of,
     warning_fingerprint,
 )
 from rehab.request_guard import bounded_id, is_id
-from rehab.services import catalogue
+from rehab.services import assessments, catalogue
 from rehab.services import protocol_records as records
 from rehab.services.advice_inputs import hand_raise_warnings, waiting_red_flags
 from rehab.services.progression import surgery_gate
@@ -37,7 +38,15 @@ from rehab.services.protocols import (
     keep_unchanged_speeds,
 )
 from rehab.services.records import StaleEdit
-from rehab.services.safety import PatientFacts, SafetyWarning, check_protocol
+from rehab.services.safety import (
+    PatientFacts,
+    SafetyWarning,
+    check_protocol,
+    fall_risk_findings,
+    is_screened,
+    start_phase_for,
+    weeks_since_surgery,
+)
 from rehab.views.patients import get_patient_or_404
 
 bp = Blueprint("protocols", __name__, url_prefix="/patients/<int:patient_id>/protocols")
@@ -50,10 +59,19 @@ def get_protocol_or_404(patient: Patient, protocol_id: int) -> Protocol:
     return protocol
 
 
-def _facts(patient: Patient) -> PatientFacts:
-    # Fall-risk measures come from recorded visits once those exist; until then the screen is unknown.
-    return PatientFacts(today=date.today(), uses_walker=patient.uses_walker, condition=patient.condition,
-                        surgery_date=patient.surgery_date)
+def _facts(patient: Patient) -> tuple[PatientFacts, assessments.FallScreen]:
+    """The patient's precautions, surgery date and newest fall-risk screen (baseline assessments and visits)."""
+    screen = assessments.latest_screen(get_session(), patient_id=patient.id)  # type: ignore[arg-type]
+    return assessments.patient_facts(patient, screen, today=date.today()), screen
+
+
+def _start_note(content: ProtocolContent, start_phase: int, facts: PatientFacts) -> str:
+    """Why a new protocol starts where it does, for its first version's summary."""
+    if facts.surgery_date is None or content.phases[start_phase].from_week is None:
+        return f"Starts in phase {start_phase + 1}." if start_phase else ""
+    weeks = weeks_since_surgery(facts.surgery_date, facts.today)
+    return (f"Starts in phase {start_phase + 1} ({content.phases[start_phase].name}): week {weeks} after "
+            f"surgery on {facts.surgery_date.isoformat()}.")
 
 
 def _starting_content(patient: Patient, source: str) -> ProtocolContent | None:
@@ -71,11 +89,14 @@ def _starting_content(patient: Patient, source: str) -> ProtocolContent | None:
 
 def _builder_context(patient: Patient, draft: dict[str, Any], **extra: Any) -> dict[str, Any]:
     template = catalogue.templates().get(draft.get("template_key", ""))
+    facts, screen = _facts(patient)
     return {
         "patient": patient, "draft": draft, "exercises": catalogue.exercises(), "settings": SETTINGS,
         "supports": SUPPORTS, "speed_unit": g.clinic.speed_unit, "template": template,
-        "references": catalogue.references(), "errors": {}, "warnings": [], "focus": "",
-        "fingerprint": warning_fingerprint, "evidence_label": catalogue.evidence_label,
+        "references": catalogue.references(), "errors": {}, "warnings": [], "focus": "", "standing": {},
+        "fingerprint": warning_fingerprint, "evidence_label": catalogue.evidence_label, "screen": screen,
+        "screen_findings": fall_risk_findings(facts), "screened": is_screened(facts),
+        "weeks_since_surgery": weeks_since_surgery(facts.surgery_date, facts.today) if facts.surgery_date else None,
         "max_phases": MAX_PHASES, "max_exercises": MAX_EXERCISES, **extra,
     }
 
@@ -105,6 +126,8 @@ def build(patient_id: int):  # type: ignore[no-untyped-def]
         if content is None:
             abort(404)
         draft = draft_from_content(content, speed_unit=g.clinic.speed_unit)
+        draft["start_phase"] = str(start_phase_for(content.phases, surgery_date=patient.surgery_date,
+                                                   today=date.today()))
         return render_template("protocols/builder.html", **_builder_context(patient, draft, protocol=None))
     return _handle_builder_post(patient, protocol=None)
 
@@ -145,11 +168,17 @@ def _handle_builder_post(patient: Patient, *, protocol: Protocol | None):  # typ
             patient, draft, stale=True, **context)), 409
     content, errors = content_from_draft(draft, speed_unit=unit)
     warnings: list[SafetyWarning] = []
+    start_phase = start_phase_of(draft) if protocol is None else 0
+    # Reasons given for the version being edited stand while their warning rests on the same facts.
+    standing = {} if protocol is None else records.standing_reasons(
+        records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version))  # type: ignore[arg-type]
+    context["standing"] = standing
+    facts, _ = _facts(patient)
     if content is not None:
-        warnings = check_protocol(content, _facts(patient))
+        warnings = check_protocol(content, facts, start_phase=start_phase if protocol is None else -1)
         if protocol is not None:  # a dose raised by hand is held to the advice's pace too
             warnings += hand_raise_warnings(db, protocol=protocol, content=content, now=utcnow())
-        reasons, override_errors = override_reasons(request.form, warnings)
+        reasons, override_errors = override_reasons(request.form, warnings, standing)
         if warnings and override_errors and request.form.get("warnings_shown"):
             errors.update(override_errors)
         elif warnings and override_errors:
@@ -159,14 +188,17 @@ def _handle_builder_post(patient: Patient, *, protocol: Protocol | None):  # typ
     if content is None or errors:
         return render_template("protocols/builder.html", **_builder_context(
             patient, draft, errors=errors, warnings=warnings, **context)), 422
-    overrides = [records.Override.of(warning, reasons[warning_fingerprint(warning)]) for warning in warnings]
+    overrides = [records.Override.of(warning, reasons[warning.fingerprint],
+                                     standing[warning.fingerprint][1] if warning.fingerprint in standing else None)
+                 for warning in warnings]
     now = utcnow()
     # Everything above only read and computed; SQLite's write lock is taken from here to the commit. The
     # edit's version check (save_version) refuses a protocol changed meanwhile.
     database.begin_writes()
     if protocol is None:
         protocol = records.create_protocol(db, patient=patient, content=content, user_id=g.user.id, now=now,
-                                           overrides=overrides)
+                                           overrides=overrides, start_phase=start_phase,
+                                           start_note=_start_note(content, start_phase, facts))
         security.record("protocol.create", patient_id=patient.id, object_type="protocol", object_id=protocol.id)
         db.commit()
         flash(f"Protocol saved: {content.title}.", "success")
