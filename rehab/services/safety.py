@@ -84,6 +84,14 @@ def fall_risk_findings(facts: PatientFacts) -> list[str]:
     return found
 
 
+def _screen_source(findings: list[str]) -> str:
+    """The source of the first finding: the 3-metre backward walk, else the TUG, else gait speed."""
+    first = findings[0]
+    if first.startswith("3-metre"):
+        return "carter2020"
+    return "steadi" if first.startswith("Timed") else "gait_speed_falls"
+
+
 def is_high_fall_risk(facts: PatientFacts) -> bool:
     return bool(fall_risk_findings(facts))
 
@@ -153,7 +161,7 @@ def check_protocol(content: ProtocolContent, facts: PatientFacts, *, start_phase
                 if findings:
                     warn("fall_risk", f"High fall-risk screen ({'; '.join(findings)}) and backward walking "
                          f"outside the clinic without holding rails ({_doing(rx)}): supervised or "
-                         "treadmill-with-rails only.", "carter2020", f"{screen};{dose}")
+                         "treadmill-with-rails only.", _screen_source(findings), f"{screen};{dose}")
                 elif not screened:
                     warn("not_screened", "No fall-risk screen recorded (3-metre backward walk test or Timed Up "
                          f"and Go) and backward walking outside the clinic without holding rails ({_doing(rx)}): "

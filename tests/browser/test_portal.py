@@ -35,7 +35,9 @@ def axe_script() -> Path:
 @pytest.fixture
 def patient(db, clinic, make_patient, therapist):  # type: ignore[no-untyped-def]
     made = make_patient(clinic, first_name="Margaret", last_name="Okafor")
-    create_protocol(db, patient=made, content=content_from_template(templates()["knee_oa"]), user_id=therapist.id,
+    content = content_from_template(templates()["knee_oa"])
+    content.phases[0].prescriptions[0].setting = "home_alone"  # a home treadmill: the patient logs home sessions
+    create_protocol(db, patient=made, content=content, user_id=therapist.id,
                     now=utcnow() - timedelta(days=14), overrides=[])
     db.commit()
     return made

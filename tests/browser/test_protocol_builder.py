@@ -10,6 +10,12 @@ def test_template_to_protocol_then_version_two_in_the_history(page, live_server,
     patient = make_patient(clinic, first_name="Ruth", last_name="Abernathy")
     sign_in_page(page, live_server, therapist, PASSWORD)
     page.goto(f"{live_server}/patients/{patient.id}")
+    # Screen before sending home: the template walks at home with a partner in phase 3.
+    page.get_by_role("link", name="Record fall-risk screen").click()
+    page.get_by_label("3-metre backward walk").fill("3.1")
+    page.get_by_label("Timed Up and Go").fill("9")
+    page.get_by_role("button", name="Save fall-risk screen").click()
+    assert "Low fall risk" in page.locator("#screen").inner_text()
 
     # Click 1: new protocol; click 2: the matching template; click 3: save.
     page.get_by_role("link", name="New protocol").click()

@@ -1,0 +1,103 @@
+"""Screen before sending home, in a real browser: the baseline fall-risk screen on the patient page, the
+builder's warnings, and a clinic-only plan on the patient's phone. With REHAB_SHOTS set to a folder, each page
+is also saved there at 1280, 820 and 390 px wide (to look at what was built)."""
+
+from __future__ import annotations
+
+import os
+from datetime import date, timedelta
+from pathlib import Path
+
+from rehab.models import utcnow
+from rehab.services import portal as portal_service
+from rehab.services.catalogue import templates
+from rehab.services.protocol_records import create_protocol
+from rehab.services.protocols import content_from_template
+from tests.browser.conftest import sign_in_page
+from tests.conftest import PASSWORD, SECRET
+
+WIDTHS = (1280, 820, 390)
+
+
+def shoot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    folder = os.environ.get("REHAB_SHOTS")
+    if not folder:
+        return
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    size = page.viewport_size
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=str(Path(folder) / f"{name}-{width}.png"), full_page=True)
+    page.set_viewport_size(size)
+
+
+def test_screen_first_then_the_builder_warns_and_keeps_the_reason(page, live_server, therapist, clinic, make_patient):
+    patient = make_patient(clinic, first_name="Walter", last_name="Brennan", vestibular_disorder=True)
+    sign_in_page(page, live_server, therapist, PASSWORD)
+    page.goto(f"{live_server}/patients/{patient.id}")
+    assert "Not screened." in page.locator("#screen").inner_text()
+    page.get_by_role("link", name="Record fall-risk screen").click()
+    page.get_by_role("button", name="Save fall-risk screen").click()
+    assert "Enter at least one measure" in page.locator("#backward_walk_3m_s-error").inner_text()
+    shoot(page, "screen-form-error")
+    page.get_by_label("3-metre backward walk").fill("5.2")
+    page.get_by_label("Timed Up and Go").fill("12.5")
+    page.get_by_label("Gait speed (10-metre walk)").fill("0.9")
+    page.get_by_role("button", name="Save fall-risk screen").click()
+    screen = page.locator("#screen").inner_text()
+    assert "High fall risk" in screen and "3-metre backward walk 5.2 s (4.5 s or more)" in screen
+    shoot(page, "patient-page-screen")
+
+    page.get_by_role("link", name="New protocol").click()
+    page.locator(".template-card.suggested").get_by_role("link", name="Use this template").click()
+    assert "High fall risk" in page.locator(".builder-facts").inner_text()
+    page.get_by_role("button", name="Save protocol").click()
+    warnings = page.locator(".safety-warnings").inner_text()
+    assert "High fall-risk screen (3-metre backward walk 5.2 s (4.5 s or more); Timed Up and Go 12.5 s" in warnings
+    assert "Vestibular disorder: backward walking supervised in the clinic or holding rails only" in warnings
+    shoot(page, "builder-warnings")
+    reasons = page.get_by_label("Reason to go ahead")
+    for index in range(reasons.count()):
+        reasons.nth(index).fill("Partner trained at the clinic; re-screen in 2 weeks")
+    page.get_by_role("button", name="Save protocol").click()
+    assert "Protocol saved" in page.locator(".flash").inner_text()
+
+    # A dose change later: the same warnings on the same facts, so the reasons stand and it saves at once.
+    page.get_by_role("link", name="Edit doses").click()
+    page.locator("#phases-0-rx-0-minutes").fill("6")
+    page.get_by_role("button", name="Save new version").click()
+    assert "Saved as version 2" in page.locator(".flash").inner_text()
+
+
+def test_thirteen_weeks_after_surgery_the_builder_starts_in_the_week_12_phase(page, live_server, therapist, clinic,
+                                                                             make_patient):
+    patient = make_patient(clinic, condition="post_tka", surgery_date=date.today() - timedelta(weeks=13))
+    sign_in_page(page, live_server, therapist, PASSWORD)
+    page.goto(f"{live_server}/patients/{patient.id}/protocols/new/build?source=builtin:post_tka")
+    start = page.get_by_label("Start in phase")
+    assert start.locator("option:checked").inner_text().startswith("Phase 3: Endurance")
+    shoot(page, "builder-start-phase")
+    page.get_by_role("button", name="Save protocol").click()
+    assert "Protocol saved" in page.locator(".flash").inner_text()
+    assert page.locator(".phase-view.current").get_by_text("Phase 3: Endurance").is_visible()
+
+
+def test_a_clinic_only_plan_on_the_phone_says_not_on_your_own_and_offers_no_log(browser, live_server, db, clinic,
+                                                                               make_patient):
+    patient = make_patient(clinic, first_name="Iris", uses_walker=True, anticoagulants=True)
+    create_protocol(db, patient=patient, content=content_from_template(templates()["post_tka"]), user_id=None,
+                    now=utcnow() - timedelta(days=7), overrides=[])
+    _, token = portal_service.issue_link(db, patient=patient, user_id=None, now=utcnow(), secret=SECRET)
+    db.commit()
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    phone = context.new_page()
+    try:
+        phone.goto(f"{live_server}/p/{token}")
+        heading = phone.get_by_role("heading", name="Do not practise backward walking on your own yet")
+        assert heading.is_visible()
+        assert phone.get_by_role("link", name="Log a session").count() == 0
+        assert phone.get_by_role("link", name="Call 911").is_visible()
+        assert phone.get_by_text("You take a blood thinner").is_visible()
+        shoot(phone, "portal-clinic-only")
+    finally:
+        context.close()
