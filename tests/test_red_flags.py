@@ -16,7 +16,7 @@ from rehab.services.catalogue import templates
 from rehab.services.protocol_records import create_protocol
 from rehab.services.protocols import content_from_template
 from tests.conftest import count_rows, submit
-from tests.test_handouts import pdf_text
+from tests.test_handouts import home_treadmill_knee_oa, pdf_text
 from tests.test_portal import log_session, patient_client, share, token  # noqa: F401 (fixtures)
 from tests.test_visits import record, signature_on
 
@@ -33,7 +33,8 @@ def patient(clinic, make_patient):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def protocol(db, patient, therapist):  # type: ignore[no-untyped-def]
-    made = create_protocol(db, patient=patient, content=content_from_template(templates()["knee_oa"]),
+    # Phase 1 on a treadmill at home: a clinic-only phase offers no log (tests/test_clinic_only.py).
+    made = create_protocol(db, patient=patient, content=home_treadmill_knee_oa(),
                            user_id=therapist.id, now=utcnow() - timedelta(days=60), overrides=[])
     db.commit()
     return made
