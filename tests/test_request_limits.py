@@ -14,7 +14,7 @@ from rehab.models import Patient, Protocol
 from rehab.views import protocols as protocol_views
 from tests.conftest import count_rows, csrf_from, submit, write_lock_is_free
 from tests.test_patients import VALID
-from tests.test_protocols import builder_form
+from tests.test_protocols import builder_form, screened
 
 pytestmark = pytest.mark.db
 # A body sent in chunks as gunicorn passes it on: no length, and the server marks the stream as framed.
@@ -66,7 +66,7 @@ def test_the_builder_reads_and_checks_the_form_without_holding_the_write_lock(ap
     """Validating and safety-checking a protocol is CPU work: on SQLite no other write may wait for it."""
     if not app.config["DATABASE_URL"].startswith("sqlite"):
         pytest.skip("PostgreSQL has no database-wide write lock")
-    patient = make_patient(clinic)
+    patient = screened(db, make_patient(clinic))  # screened: the template walks at home in phase 3
     real_check = protocol_views.check_protocol
     lock_free: list[bool] = []
 
