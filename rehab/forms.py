@@ -287,6 +287,15 @@ def local_to_utc(text: str, zone: str) -> datetime | None:
 FUTURE_TOLERANCE = timedelta(minutes=10)
 
 
+def recorded_moment(value: datetime, what: str) -> datetime:
+    """When a visit or an assessment happened: not in the future, not before the year 2000 (a typo)."""
+    if value > datetime.now(UTC) + FUTURE_TOLERANCE:
+        raise ValueError(f"The {what} date cannot be in the future.")
+    if value.year < 2000:
+        raise ValueError(f"Check the year of the {what} date.")
+    return value
+
+
 class AssessmentForm(SQLModel):
     """A baseline (or later) fall-risk screen: at least one of the three measures."""
 
@@ -305,11 +314,7 @@ class AssessmentForm(SQLModel):
     @field_validator("occurred_at")
     @classmethod
     def _not_in_future(cls, value: datetime) -> datetime:
-        if value > datetime.now(UTC) + FUTURE_TOLERANCE:
-            raise ValueError("The assessment date cannot be in the future.")
-        if value.year < 2000:
-            raise ValueError("Check the year of the assessment date.")
-        return value
+        return recorded_moment(value, "assessment")
 
     @property
     def measured(self) -> bool:
@@ -369,11 +374,7 @@ class VisitForm(SQLModel):
     @field_validator("occurred_at")
     @classmethod
     def _not_in_future(cls, value: datetime) -> datetime:
-        if value > datetime.now(UTC) + FUTURE_TOLERANCE:
-            raise ValueError("The visit date cannot be in the future.")
-        if value.year < 2000:
-            raise ValueError("Check the year of the visit date.")
-        return value
+        return recorded_moment(value, "visit")
 
     @field_validator("exercise")
     @classmethod

@@ -3,11 +3,9 @@ and a home session logged anyway alerts the therapist. Blood thinners add a fall
 
 from __future__ import annotations
 
-import io
 from datetime import timedelta
 
 import pytest
-from pypdf import PdfReader
 from sqlmodel import select
 
 from rehab.models import Alert, utcnow
@@ -16,13 +14,10 @@ from rehab.services.catalogue import templates
 from rehab.services.protocol_records import create_protocol
 from rehab.services.protocols import content_from_template
 from tests.conftest import SECRET, submit
+from tests.test_emergency import flat_pdf_text
 
 pytestmark = pytest.mark.db
 NOT_ALONE = "Do not practise backward walking on your own yet"
-
-
-def flat_pdf_text(data: bytes) -> str:
-    return " ".join("\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages).split())
 
 
 @pytest.fixture

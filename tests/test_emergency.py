@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from datetime import timedelta
 
 import pytest
@@ -143,3 +144,19 @@ def test_clinic_settings_require_a_phone_and_a_real_emergency_number(admin_clien
     assert response.status_code == 302
     db.refresh(clinic)
     assert (clinic.phone, clinic.emergency_number) == ("(555) 010-2030", "112")
+
+
+def test_a_sheet_printed_before_the_corrections_is_not_handed_out_again(app_config, therapist_client, db, patient,
+                                                                       protocol):
+    """Sheets of the first layout told a backward walker to face the console and put chest pain under "call the
+    clinic": the record keeps them, a reprint refuses and asks for a new sheet."""
+    earlier = HandoutPrint(patient_id=patient.id, clinic_id=patient.clinic_id, protocol_id=protocol.id,
+                           protocol_version=1, phase_index=0, options="{}", snapshot=json.dumps({"layout": "1"}),
+                           digest="0" * 64)
+    db.add(earlier)
+    db.commit()
+    response = submit(therapist_client, f"/patients/{patient.id}/sheets/{earlier.id}", {},
+                      form_page=f"/patients/{patient.id}/sheet", follow_redirects=True)
+    assert "printed before its treadmill instructions and emergency box were corrected" in \
+        response.get_data(as_text=True)
+    assert count_rows(db, HandoutPrint) == 1

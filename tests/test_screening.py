@@ -11,12 +11,12 @@ import pytest
 from sqlmodel import select
 
 from rehab.models import Assessment, Protocol, ProtocolVersion, Visit, utcnow
-from rehab.protocol_form import draft_from_content
 from rehab.services.assessments import latest_screen
 from rehab.services.catalogue import templates
 from rehab.services.protocol_records import create_protocol
 from rehab.services.protocols import content_from_template
 from tests.conftest import count_rows, submit
+from tests.test_protocols import builder_form
 
 pytestmark = pytest.mark.db
 
@@ -31,26 +31,10 @@ def record_screen(client, patient, **measures):  # type: ignore[no-untyped-def]
     return submit(client, f"/patients/{patient.id}/assessments/new", form)
 
 
-def builder_form(key="knee_oa", **overrides):  # type: ignore[no-untyped-def]
-    draft = draft_from_content(content_from_template(templates()[key]), speed_unit="kmh")
-    form = {"title": draft["title"], "template_key": key, "action": "save"}
-    for i, phase in enumerate(draft["phases"]):
-        for name, value in phase.items():
-            if name == "rx":
-                for j, rx in enumerate(value):
-                    form.update({f"phases-{i}-rx-{j}-{field}": text for field, text in rx.items()})
-            elif isinstance(value, bool):
-                if value:
-                    form[f"phases-{i}-{name}"] = "1"
-            else:
-                form[f"phases-{i}-{name}"] = value
-    form.update(overrides)
-    return form
-
-
 def build(client, patient, key="knee_oa", **overrides):  # type: ignore[no-untyped-def]
     url = f"/patients/{patient.id}/protocols/new/build"
-    return submit(client, url, builder_form(key, **overrides), form_page=f"{url}?source=builtin:{key}")
+    return submit(client, url, builder_form(content_from_template(templates()[key]), **overrides),
+                  form_page=f"{url}?source=builtin:{key}")
 
 
 def warning_rules(html: str) -> list[tuple[str, str]]:

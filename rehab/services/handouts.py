@@ -32,6 +32,14 @@ from rehab.services.protocols import Phase, ProtocolContent
 
 # Bump when the sheet's layout changes, so cached PDFs of the old layout are not served again.
 SHEET_LAYOUT_VERSION = "2"
+# Sheets of earlier layouts told a backward walker to face the treadmill's console and put chest pain under
+# "call the clinic": they are kept as the record of what was handed out, never handed out again.
+OLDEST_REPRINTABLE_LAYOUT = 2
+
+
+def reprintable(snapshot: dict[str, Any]) -> bool:
+    layout = str(snapshot.get("layout", "1"))
+    return layout.isdigit() and int(layout) >= OLDEST_REPRINTABLE_LAYOUT
 STATIC_HOST = "https://rehab.invalid"  # never resolves; our fetcher answers for it from the static folder
 LOG_ROWS_MIN, LOG_ROWS_MAX = 8, 14
 

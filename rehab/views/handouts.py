@@ -275,6 +275,10 @@ def reprint(patient_id: int, print_id: int):  # type: ignore[no-untyped-def]
         return _red_flag_first(patient)
     protocol = db.get(Protocol, earlier.protocol_id)
     snapshot = json.loads(earlier.snapshot)
+    if not sheets.reprintable(snapshot):
+        flash("This sheet was printed before its treadmill instructions and emergency box were corrected. "
+              "Print a new sheet instead.", "error")
+        return redirect(url_for("handouts.print_sheet", patient_id=patient.id))
     record = _record_print(patient, protocol, snapshot, source="reprint")  # type: ignore[arg-type]
     record.printed_at = utcnow()
     security.record("sheet.reprint", patient_id=patient.id, object_type="handout_print", object_id=record.id)

@@ -101,3 +101,34 @@ def test_a_clinic_only_plan_on_the_phone_says_not_on_your_own_and_offers_no_log(
         shoot(phone, "portal-clinic-only")
     finally:
         context.close()
+
+
+def test_clinic_settings_need_a_phone_and_take_the_emergency_number(page, live_server, admin, clinic):
+    sign_in_page(page, live_server, admin, PASSWORD)
+    page.goto(f"{live_server}/admin/clinic")
+    page.get_by_label("Phone", exact=False).first.fill("")
+    page.get_by_label("Emergency number").fill("112")
+    page.get_by_role("button", name="Save settings").click()
+    assert "Enter the clinic's phone number" in page.locator("main").inner_text()
+    shoot(page, "clinic-settings-error")
+    page.get_by_label("Phone", exact=False).first.fill("(555) 010-2030")
+    page.get_by_role("button", name="Save settings").click()
+    assert "Clinic settings saved" in page.locator("main").inner_text()
+
+
+def test_a_home_plan_on_the_phone_names_emergencies_first(browser, live_server, db, clinic, make_patient):
+    patient = make_patient(clinic, first_name="Ada")
+    create_protocol(db, patient=patient, content=content_from_template(templates()["knee_oa"]), user_id=None,
+                    now=utcnow() - timedelta(days=30), overrides=[], start_phase=2)  # walking at home, phase 3
+    _, token = portal_service.issue_link(db, patient=patient, user_id=None, now=utcnow(), secret=SECRET)
+    db.commit()
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    phone = context.new_page()
+    try:
+        phone.goto(f"{live_server}/p/{token}")
+        stop = phone.locator(".p-stop-rules").inner_text()
+        assert stop.index("Call 911 now") < stop.index("calf") < stop.index("Stop and call the clinic if")
+        assert phone.get_by_role("link", name="Log a session").count() == 2  # the menu and the button
+        shoot(phone, "portal-home-plan")
+    finally:
+        context.close()
