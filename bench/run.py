@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -34,6 +35,11 @@ SECONDS = float(os.environ.get("REHAB_BENCH_SECONDS", "8"))
 WORKERS = os.environ.get("REHAB_BENCH_WORKERS", "2")
 SERVER_SECRET = "bench-secret-key-not-for-production-0123456789"  # noqa: S105 (a throwaway bench server)
 SURNAMES = ["okafor", "reyes", "nguyen", "garcia", "tanaka", "haddad", "smith", "brooks"]
+
+
+def fresh_form_id() -> str:
+    """A new one-time form id per post, as a new form page would carry (a repeated id saves nothing)."""
+    return secrets.token_urlsafe(16)
 
 
 def free_port() -> int:
@@ -118,19 +124,20 @@ def _pages(port: int, database_url: str) -> tuple[list[Result], dict[str, float]
         "GET", f"/patients/{own(i, 0)}")[0] == 200, SECONDS))
     # A clinic's outcomes page: every protocol of the clinic (2,000 in the bench) and their scores.
     results.append(drive("outcomes", clients, lambda c, i, n: c.request("GET", "/outcomes/")[0] == 200, SECONDS))
-    tokens = [client.csrf(f"/patients/{own(index, 0)}/visits/new") for index, client in enumerate(clients)]
+    tokens = [client.csrf(f"/patients/{own(index, 0)}") for index, client in enumerate(clients)]
     stamp = time.strftime("%Y-%m-%dT%H:%M", time.gmtime(time.time() - 86_400))  # yesterday, in any zone
     visit = {"occurred_at": stamp, "pain_before": "1", "pain_worst": "2", "pain_after": "1", "soreness": "none",
              "effusion": "0", "exercise": "treadmill_rails", "minutes": "10", "speed": "1.2", "incline_pct": "0",
              "support": "both_rails", "stumbles": "0", "falls": "0"}
     results.append(drive("record_visit", clients, lambda c, i, n: c.request(
         "POST", f"/patients/{own(i, 1 + n // CONCURRENCY % 1500)}/visits/new",
-        {**visit, "csrf_token": tokens[i]})[0] == 302, SECONDS))
+        {**visit, "csrf_token": tokens[i], "form_id": fresh_form_id()})[0] == 302, SECONDS))
 
     def print_sheet(client: Client, index: int, patient: int) -> str:
         """Print a sheet (POST, recorded) and return the address of its PDF."""
         status, _ = client.request("POST", f"/patients/{patient}/sheet", {
-            "csrf_token": tokens[index], "paper": "letter", "language": "en", "include_next": "1"})
+            "csrf_token": tokens[index], "form_id": fresh_form_id(), "paper": "letter", "language": "en",
+            "include_next": "1"})
         if status != 303:
             raise RuntimeError(f"printing answered {status}")
         return client.last_location

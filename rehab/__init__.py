@@ -32,7 +32,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, instance_path: str 
     _make_private(app)
     _refuse_bad_durations(app)
 
-    from rehab import cli, db, errors, i18n, logredact, request_guard, security, templating
+    from rehab import cli, db, errors, i18n, logredact, once, request_guard, security, templating
     from rehab.views import register_blueprints
 
     logredact.install()
@@ -42,6 +42,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, instance_path: str 
     errors.init_app(app)
     i18n.init_app(app)
     templating.init_app(app)
+    once.init_app(app)
     register_blueprints(app)
     cli.init_app(app)
     return app

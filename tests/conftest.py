@@ -31,6 +31,7 @@ PASSWORD = "correct horse battery"  # satisfies the policy; used by every factor
 SECRET = "test-secret-key-that-is-long-enough-0123456789"  # the test apps' SECRET_KEY (portal tokens derive from it)
 POSTGRES_URL = os.environ.get("REHAB_TEST_DATABASE_URL", "")
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+FORM_ID_RE = re.compile(r'name="form_id" value="([^"]+)"')
 
 
 def base_config(database_url: str) -> dict[str, Any]:
@@ -226,12 +227,28 @@ def csrf_from(html: str) -> str:
     return match.group(1)
 
 
+def form_id_from(html: str) -> str | None:
+    """The one-time id of the page's first form that has one (rehab/once.py)."""
+    match = FORM_ID_RE.search(html)
+    return match.group(1) if match else None
+
+
+def form_fields(html: str) -> dict[str, str]:
+    """What every form on the page sends besides its fields: the CSRF token and, if it has one, its form id."""
+    fields = {"csrf_token": csrf_from(html)}
+    form_id = form_id_from(html)
+    if form_id:
+        fields["form_id"] = form_id
+    return fields
+
+
 def submit(client: FlaskClient, url: str, data: dict[str, Any], *, form_page: str | None = None,
            follow_redirects: bool = False):  # type: ignore[no-untyped-def]
-    """Post a form the way a browser does: open the page first, then send its CSRF token back."""
-    page = client.get(form_page or url)
-    token = csrf_from(page.get_data(as_text=True))
-    return client.post(url, data={**data, "csrf_token": token}, follow_redirects=follow_redirects)
+    """Post a form the way a browser does: open the page first (following a redirect that gives the form its
+    id), then send its CSRF token and form id back."""
+    page = client.get(form_page or url, follow_redirects=True)
+    return client.post(url, data={**form_fields(page.get_data(as_text=True)), **data},
+                       follow_redirects=follow_redirects)
 
 
 def sign_in(client: FlaskClient, email: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]

@@ -26,7 +26,7 @@ from rehab.config import DEFAULT_SECRET_KEY, Defaults
 from rehab.db import EXTENSION_KEY, side_transaction
 from rehab.models import Clinic, Patient, UserSession, utcnow
 from rehab.services import accounts
-from tests.conftest import PASSWORD, base_config, csrf_from, sign_in
+from tests.conftest import PASSWORD, base_config, form_fields, sign_in
 
 
 @pytest.fixture(autouse=True)
@@ -251,7 +251,7 @@ def test_saving_a_form_queues_behind_another_writer_and_then_succeeds(sqlite_app
     """The contrast to the test above: a POST takes the write lock, so it waits for the other writer."""
     client = sqlite_app.test_client()
     assert sign_in(client, "pat@clinic.example").status_code == 302
-    token = csrf_from(client.get("/patients/1").get_data(as_text=True))
+    fields = form_fields(client.get("/patients/1").get_data(as_text=True))
     locked, release_after = threading.Event(), 0.25
 
     def other_writer() -> None:
@@ -266,7 +266,7 @@ def test_saving_a_form_queues_behind_another_writer_and_then_succeeds(sqlite_app
     writer.start()
     assert locked.wait(timeout=5)
     started = time.monotonic()
-    response = client.post("/patients/1/archive", data={"csrf_token": token})
+    response = client.post("/patients/1/archive", data=fields)
     waited = time.monotonic() - started
     writer.join(timeout=5)
     assert response.status_code == 302  # no "database is locked": it waited within the busy timeout

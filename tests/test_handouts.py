@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import textstat
 from pypdf import PdfReader
-from sqlmodel import select
+from sqlmodel import col, select
 
-from rehab.models import HandoutPrint, Protocol, ProtocolVersion, Visit, utcnow
+from rehab.models import HandoutPrint, PortalLink, Protocol, ProtocolVersion, Visit, utcnow
 from rehab.services import handouts as sheets
 from rehab.services.catalogue import exercises, templates
 from rehab.services.protocol_records import create_protocol
@@ -170,7 +170,7 @@ def test_batch_prints_everyone_seen_today_in_one_pdf(app_config, therapist_clien
                      phase_index=0, occurred_at=utcnow(), pain_before=1, pain_worst=2, pain_after=1,
                      exercise="treadmill_rails", minutes=5, support="both_rails"))
     db.commit()
-    response = submit(therapist_client, "/dashboard/sheets", {}, form_page="/dashboard")
+    response = submit(therapist_client, "/dashboard/sheets", {}, form_page="/dashboard", follow_redirects=True)
     text, pages = pdf_text(response.data)
     assert "Dorothy Whitfield" in text and "Harold Kowalski" in text and "Ruth Abernathy" not in text
     assert text.count("Page 1 of") == 2  # each sheet keeps its own page numbers
@@ -283,7 +283,7 @@ def test_no_sheet_without_a_protocol_and_not_for_another_clinic(app_config, ther
     assert count_rows(db, Protocol) == 1
 
 
-def test_a_downloaded_sheet_carries_the_patients_current_link(app_config, therapist_client, patient, protocol):
+def test_a_downloaded_sheet_carries_the_patients_current_link(app_config, therapist_client, patient, protocol, db):
     """The QR code and short link on the sheet are the live link's, re-derived at each download: a rotated
     link replaces the old one on the same print, and a turned-off link leaves the sheet without one."""
     response = submit(therapist_client, f"/patients/{patient.id}/sheet", {"paper": "letter", "language": "en"})
@@ -291,7 +291,10 @@ def test_a_downloaded_sheet_carries_the_patients_current_link(app_config, therap
     assert "/p/" not in pdf_text(therapist_client.get(pdf_url).data)[0]  # no link shared yet
 
     def shared_link(action: str) -> str:
-        submit(therapist_client, f"/patients/{patient.id}/portal/{action}", {}, form_page=f"/patients/{patient.id}")
+        live = db.exec(select(PortalLink.id).where(col(PortalLink.revoked_at).is_(None))).first()
+        db.rollback()
+        submit(therapist_client, f"/patients/{patient.id}/portal/{action}", {"link_id": str(live)},
+               form_page=f"/patients/{patient.id}")
         page = therapist_client.get(f"/patients/{patient.id}/portal/shared").get_data(as_text=True)
         return page.split("/p/", 1)[1].split('"', 1)[0].split("<", 1)[0]
 

@@ -26,7 +26,7 @@ from rehab.services.catalogue import templates
 from rehab.services.protocol_records import create_protocol
 from rehab.services.protocols import content_from_template
 from rehab.views import handouts
-from tests.conftest import CSRF_RE, PASSWORD, RequestingClient
+from tests.conftest import CSRF_RE, PASSWORD, RequestingClient, form_fields
 from tests.test_visits import visit_form
 
 pytestmark = pytest.mark.db
@@ -58,14 +58,12 @@ class Recorder:
             self.secrets.update(CSRF_RE.findall(response.get_data(as_text=True)))
         return response
 
-    def get(self, url: str):  # type: ignore[no-untyped-def]
-        return self._keep(self.client.get(url))
+    def get(self, url: str, *, follow_redirects: bool = False):  # type: ignore[no-untyped-def]
+        return self._keep(self.client.get(url, follow_redirects=follow_redirects))
 
     def submit(self, url: str, data: dict[str, str], *, form_page: str | None = None):  # type: ignore[no-untyped-def]
-        page = self.get(form_page or url)
-        token = CSRF_RE.search(page.get_data(as_text=True))
-        assert token, f"no CSRF token on {form_page or url}"
-        return self._keep(self.client.post(url, data={**data, "csrf_token": token.group(1)}))
+        page = self.get(form_page or url, follow_redirects=True)  # a form that creates a record gets its id
+        return self._keep(self.client.post(url, data={**form_fields(page.get_data(as_text=True)), **data}))
 
 
 def everything_logged(records: list[logging.LogRecord]) -> str:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import update
-from sqlmodel import select
+from sqlmodel import col, select
 
 from rehab.models import (
     Alert,
@@ -26,6 +26,7 @@ from rehab.services import portal as portal_service
 from rehab.services.catalogue import templates
 from rehab.services.protocol_records import create_protocol
 from rehab.services.protocols import content_from_template
+from rehab.services.submissions import new_form_id
 from rehab.views.portal import portal_required
 from tests.conftest import SECRET, count_rows, csrf_from, sign_in, submit
 from tests.test_access import GET_RULES, POST_RULES, build_url, snapshot
@@ -191,8 +192,10 @@ def test_the_therapist_shares_rotates_and_revokes(therapist_client, app, db, pat
     # Reloading the page that showed the link shows it no more, and makes no new link.
     again = therapist_client.get(f"/patients/{patient.id}/portal/shared", follow_redirects=True).get_data(as_text=True)
     assert "A link is shown only once" in again and first not in again and count_rows(db, PortalLink) == 1
-    rotated = submit(therapist_client, f"/patients/{patient.id}/portal/rotate", {}, form_page=f"/patients/{patient.id}",
-                     follow_redirects=True)
+    live = db.exec(select(PortalLink.id).where(col(PortalLink.revoked_at).is_(None))).one()
+    db.rollback()
+    rotated = submit(therapist_client, f"/patients/{patient.id}/portal/rotate", {"link_id": str(live)},
+                     form_page=f"/patients/{patient.id}", follow_redirects=True)
     second = rotated.get_data(as_text=True).split('id="portal-url" type="text" value="')[1].split('"')[0]
     # The old link and the session it opened stop at once.
     assert phone.get("/p/home").status_code == 410
@@ -326,7 +329,7 @@ POST_IDS = [rule for rule in POST_RULES if rule.endpoint not in PUBLIC_ENDPOINTS
 
 def test_a_patient_session_reaches_no_therapist_page(app, db, patient_client, other):
     """Walk every route of the app with a patient session: no therapist page answers, nothing changes."""
-    token = csrf_from(patient_client.get("/p/log").get_data(as_text=True))
+    token = csrf_from(patient_client.get("/p/log", follow_redirects=True).get_data(as_text=True))
     before = snapshot(db)
     for rule in GET_IDS:
         with patient_client.get(build_url(app, rule)) as response:
@@ -509,7 +512,8 @@ def test_portal_pages_use_as_many_queries_with_100_sessions_as_with_1(patient_cl
         return int(response.headers["X-Query-Count"])
 
     log_session(patient_client)
-    few = {url: count(url) for url in ("/p/home", "/p/progress", "/p/chart.svg", "/p/log")}
+    pages = ("/p/home", "/p/progress", "/p/chart.svg", f"/p/log?form={new_form_id()}")
+    few = {url: count(url) for url in pages}
     today = datetime.now(UTC).date()
     shape = portal_service.validate_home_log(portal_service.home_log_data(log_form()), today=today)[0]
     for _ in range(99):

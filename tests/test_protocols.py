@@ -13,7 +13,7 @@ from rehab.models import Assessment, ClinicTemplate, PhaseChange, Protocol, Prot
 from rehab.protocol_form import draft_from_content
 from rehab.services.catalogue import templates
 from rehab.services.protocols import content_from_template
-from tests.conftest import count_rows, csrf_from, submit
+from tests.conftest import count_rows, form_fields, submit
 
 pytestmark = pytest.mark.db
 
@@ -58,11 +58,12 @@ def start_protocol(client, patient, **overrides):  # type: ignore[no-untyped-def
 def test_three_clicks_from_template_to_saved_protocol(therapist_client, patient, db):
     choose = therapist_client.get(f"/patients/{patient.id}/protocols/new").get_data(as_text=True)
     assert "Knee osteoarthritis" in choose and "Matches this patient" in choose and "Expert opinion" in choose
-    builder = therapist_client.get(f"/patients/{patient.id}/protocols/new/build?source=builtin:knee_oa")
+    builder = therapist_client.get(f"/patients/{patient.id}/protocols/new/build?source=builtin:knee_oa",
+                                   follow_redirects=True)  # the builder's address gets the form's one-time id
     html = builder.get_data(as_text=True)
     assert 'value="Learn"' in html and "Randomised trials" in html
     response = therapist_client.post(f"/patients/{patient.id}/protocols/new/build",
-                                     data={**builder_form(), "csrf_token": csrf_from(html)}, follow_redirects=True)
+                                     data={**builder_form(), **form_fields(html)}, follow_redirects=True)
     page = response.get_data(as_text=True)
     assert "Protocol saved" in page and "Current phase" in page
     assert "Walk backward on the treadmill for 5 minutes, 3 times a week" in page
@@ -195,18 +196,22 @@ def test_phase_moves_need_a_reason_and_are_kept(therapist_client, patient, db):
     start_protocol(therapist_client, patient)
     protocol = db.exec(select(Protocol)).one()
     base = f"/patients/{patient.id}/protocols/{protocol.id}"
-    refused = submit(therapist_client, f"{base}/phase", {"step": "1", "reason": ""}, form_page=base,
+    refused = submit(therapist_client, f"{base}/phase", {"from_phase": "0", "to_phase": "1", "reason": ""},
+                     form_page=base,
                      follow_redirects=True)
     assert "Give a reason" in refused.get_data(as_text=True)
-    moved = submit(therapist_client, f"{base}/phase", {"step": "1", "reason": "2 sessions, pain 2/10"},
+    moved = submit(therapist_client, f"{base}/phase", {"from_phase": "0", "to_phase": "1",
+                                                       "reason": "2 sessions, pain 2/10"},
                    form_page=base, follow_redirects=True)
     assert "Moved to phase 2: Load" in moved.get_data(as_text=True)
-    submit(therapist_client, f"{base}/phase", {"step": "-1", "reason": "Flare-up"}, form_page=base)
+    submit(therapist_client, f"{base}/phase", {"from_phase": "1", "to_phase": "0", "reason": "Flare-up"},
+           form_page=base)
     db.expire_all()
     assert db.get(Protocol, protocol.id).current_phase == 0
     assert [c.reason for c in db.exec(select(PhaseChange).order_by(PhaseChange.id))] == ["2 sessions, pain 2/10",
                                                                                          "Flare-up"]
-    past_start = submit(therapist_client, f"{base}/phase", {"step": "-1", "reason": "again"}, form_page=base,
+    past_start = submit(therapist_client, f"{base}/phase", {"from_phase": "0", "to_phase": "-1", "reason": "again"},
+                        form_page=base,
                         follow_redirects=True)
     assert "no phase in that direction" in past_start.get_data(as_text=True)
 
@@ -227,7 +232,8 @@ def test_save_as_clinic_template_then_start_from_it(therapist_client, patient, c
     other = make_patient(clinic, first_name="Ruth")
     choose = therapist_client.get(f"/patients/{other.id}/protocols/new").get_data(as_text=True)
     assert "Riverside OA" in choose
-    builder = therapist_client.get(f"/patients/{other.id}/protocols/new/build?source=clinic:{template.id}")
+    builder = therapist_client.get(f"/patients/{other.id}/protocols/new/build?source=clinic:{template.id}",
+                                   follow_redirects=True)
     assert 'name="phases-0-rx-0-minutes" type="number" value="4"' in builder.get_data(as_text=True)
 
 

@@ -13,6 +13,7 @@ from rehab.models.outcomes import QuestionnaireResponse
 from rehab.models.patients import AuditEvent, EditRecord, Patient
 from rehab.models.portal import HandoutPrint, HomeLog, PortalLink
 from rehab.models.protocols import ClinicTemplate, PhaseChange, Protocol, ProtocolVersion
+from rehab.models.submissions import FormSubmission
 from rehab.models.visits import AdviceDecision, Alert, Assessment, RedFlagClearance, Visit
 
 # Alembic's env.py imports this package: every table must be imported above.
@@ -25,6 +26,7 @@ __all__ = [
     "Clinic",
     "ClinicTemplate",
     "EditRecord",
+    "FormSubmission",
     "HandoutPrint",
     "HomeLog",
     "LoginAttempt",

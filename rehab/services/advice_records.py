@@ -49,9 +49,9 @@ def record_decision(session: Session, *, patient: Patient, protocol: Protocol, c
                 protocol_records.save_version(session, protocol=protocol, content=content,
                                               seen_version=protocol.latest_version, user_id=user_id, now=now,
                                               overrides=[])
-            protocol_records.move_phase(session, protocol=protocol, step=change.to_phase - protocol.current_phase,
-                                        reason=f"Accepted advice: {advice.headline}", user_id=user_id, now=now,
-                                        phase_count=len(context.content.phases))
+            protocol_records.move_phase(session, protocol=protocol, from_phase=protocol.current_phase,
+                                        to_phase=change.to_phase, reason=f"Accepted advice: {advice.headline}",
+                                        user_id=user_id, now=now, phase_count=len(context.content.phases))
         elif change.field is not None:
             content = context.content.model_copy(deep=True)
             rxs = content.phases[protocol.current_phase].prescriptions

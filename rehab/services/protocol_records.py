@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from rehab.models import ClinicTemplate, Patient, PhaseChange, Protocol, ProtocolVersion, User
@@ -156,16 +157,27 @@ class PhaseMoveError(ValueError):
     """There is no phase in that direction."""
 
 
-def move_phase(session: Session, *, protocol: Protocol, step: int, reason: str, user_id: int, now: datetime,
-               phase_count: int) -> PhaseChange:
-    """Move to the next (+1) or previous (-1) phase, keeping the reason."""
-    target = protocol.current_phase + step
-    if step not in (1, -1) or not 0 <= target < phase_count:
+class PhaseMoved(StaleEdit):
+    """The protocol is no longer in the phase the move was asked from (someone moved it first)."""
+
+
+def move_phase(session: Session, *, protocol: Protocol, from_phase: int, to_phase: int, reason: str, user_id: int,
+               now: datetime, phase_count: int) -> PhaseChange:
+    """Move from ``from_phase`` to the next or previous phase ``to_phase`` (0-based), keeping the reason.
+
+    The move states where it starts: a conditional UPDATE, so of two moves asked from the same phase (two
+    tabs, or a resent form) one applies and the other raises PhaseMoved, and a patient never skips a phase."""
+    if abs(to_phase - from_phase) != 1 or not 0 <= to_phase < phase_count:
         raise PhaseMoveError("There is no phase in that direction.")
-    change = PhaseChange(protocol_id=protocol.id, from_phase=protocol.current_phase, to_phase=target,  # type: ignore[arg-type]
+    moved = session.execute(
+        update(Protocol).where(Protocol.id == protocol.id, Protocol.current_phase == from_phase,  # type: ignore[arg-type]
+                               Protocol.status == "active")
+        .values(current_phase=to_phase).execution_options(synchronize_session=False))
+    if moved.rowcount != 1:
+        raise PhaseMoved
+    change = PhaseChange(protocol_id=protocol.id, from_phase=from_phase, to_phase=to_phase,  # type: ignore[arg-type]
                          version_number=protocol.latest_version, reason=reason, user_id=user_id, at=now)
-    protocol.current_phase = target
-    session.add(protocol)
+    set_committed_value(protocol, "current_phase", to_phase)
     session.add(change)
     session.flush()
     return change

@@ -9,7 +9,7 @@ from zoneinfo import available_timezones
 from flask import Blueprint, abort, flash, g, make_response, redirect, render_template, request, url_for
 from sqlmodel import select
 
-from rehab import security
+from rehab import once, security
 from rehab.db import get_session
 from rehab.forms import PAPER_SIZES, SPEED_UNITS, ClinicForm, UserForm, parse_form
 from rehab.models import Membership, User, utcnow
@@ -65,6 +65,7 @@ def new_user():  # type: ignore[no-untyped-def]
     errors: dict[str, str] = {}
     if request.method == "POST":
         db = get_session()
+        once.claim("user.create")
         form, errors = parse_form(UserForm, request.form, checkboxes=("is_admin",))
         if form and accounts.email_taken(db, form.email):
             errors["email"] = ("An account with this email already exists. To have them work here too, add them "
@@ -73,9 +74,10 @@ def new_user():  # type: ignore[no-untyped-def]
             user = accounts.create_user(db, security.hasher(), email=form.email, name=form.name,
                                         password=form.password, clinic_ids=[g.clinic.id], is_admin=form.is_admin)
             security.record("user.create", object_type="user", object_id=user.id)
+            target = once.leads_to(url_for("admin.users"))
             db.commit()
             flash(f"{user.name} can now sign in with {user.email}.", "success")
-            return redirect(url_for("admin.users"))
+            return redirect(target)
     return render_template("admin/user_form.html", values=request.form, errors=errors), (422 if errors else 200)
 
 
@@ -84,10 +86,16 @@ def set_active(user_id: int):  # type: ignore[no-untyped-def]
     """Deactivate (ending every session at once) or reactivate an account. Never your own."""
     db = get_session()
     user = _manageable_user_or_403(user_id)
+    once.claim("user.activate")
+    target = once.leads_to(url_for("admin.users"))
     if user.id == g.user.id:
         flash("You cannot deactivate your own account.", "error")
-        return redirect(url_for("admin.users"))
-    user.is_active = request.form.get("active") == "1"
+        return redirect(target)
+    wanted = request.form.get("active") == "1"
+    if user.is_active == wanted:  # a page from before someone else did it
+        flash(f"{user.name} is already {'active' if wanted else 'deactivated'}; nothing was changed.", "info")
+        return redirect(target)
+    user.is_active = wanted
     if not user.is_active:
         accounts.end_all_sessions(db, user_id=user.id, now=utcnow())
     db.add(user)
@@ -95,7 +103,7 @@ def set_active(user_id: int):  # type: ignore[no-untyped-def]
                                memberships.clinic_ids_of(db, user.id), object_type="user", object_id=user.id)
     db.commit()
     flash(f"{user.name} was {'reactivated' if user.is_active else 'deactivated'}.", "success")
-    return redirect(url_for("admin.users"))
+    return redirect(target)
 
 
 @bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
@@ -105,6 +113,7 @@ def reset_password(user_id: int):  # type: ignore[no-untyped-def]
     user = _manageable_user_or_403(user_id)
     error = current_error = None
     if request.method == "POST":
+        once.claim("user.password_reset")
         password = request.form.get("password", "")
         error = password_problem(password, email=user.email, name=user.name)
         if user.id == g.user.id and not verify_password(security.hasher(), user.password_hash,
@@ -121,9 +130,10 @@ def reset_password(user_id: int):  # type: ignore[no-untyped-def]
             accounts.clear_failures(db, email=user.email)
             security.record_in_clinics("user.password_reset", memberships.clinic_ids_of(db, user.id),
                                        object_type="user", object_id=user.id)
+            target = once.leads_to(url_for("admin.users"))
             db.commit()
             flash(f"The password for {user.name} was changed. Give it to them in person.", "success")
-            return redirect(url_for("admin.users"))
+            return redirect(target)
     return render_template("admin/password.html", user=user, error=error, current_error=current_error,
                            own=user.id == g.user.id), (422 if error or current_error else 200)
 
@@ -136,14 +146,16 @@ def clinic():  # type: ignore[no-untyped-def]
     errors: dict[str, str] = {}
     values = request.form if request.method == "POST" else clinic_row.model_dump()
     if request.method == "POST":
+        once.claim("clinic.update")
         form, errors = parse_form(ClinicForm, request.form)
         if form and not errors:
             for name, value in form.model_dump().items():
                 setattr(clinic_row, name, value)
             security.record("clinic.update", object_type="clinic", object_id=clinic_row.id)
+            target = once.leads_to(url_for("admin.clinic"))
             db.commit()
             flash("Clinic settings saved.", "success")
-            return redirect(url_for("admin.clinic"))
+            return redirect(target)
     return render_template("admin/clinic.html", values=values, errors=errors, paper_sizes=PAPER_SIZES,
                            speed_units=SPEED_UNITS, timezones=sorted(available_timezones())), \
         (422 if errors else 200)
@@ -162,6 +174,8 @@ def update_template(template_id: int):  # type: ignore[no-untyped-def]
     template = protocol_records.get_clinic_template(db, clinic_id=g.clinic.id, template_id=template_id)
     if template is None:
         abort(404)
+    once.claim("template.update")
+    once.leads_to(url_for("admin.templates"))
     action = request.form.get("action")
     if action == "rename":
         name = request.form.get("name", "").strip()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
-from rehab import security
+from rehab import once, security
 from rehab.db import get_session
 from rehab.models import utcnow
 from rehab.services import api_clients
@@ -29,6 +29,10 @@ def index():  # type: ignore[no-untyped-def]
 def create():  # type: ignore[no-untyped-def]
     """Create a client; its token is on this one response and nowhere else."""
     db = get_session()
+    # A repeat gets "Already saved" (its token was on the first answer only; revoke and make a new client if
+    # it was lost), not a second client.
+    once.claim("api_client.create")
+    once.leads_to(url_for("api_clients.index"))
     name = request.form.get("name", "").strip()
     scope = request.form.get("scope", "")
     errors: dict[str, str] = {}
@@ -56,6 +60,8 @@ def revoke(client_id: int):  # type: ignore[no-untyped-def]
     client = api_clients.get_client(db, clinic_id=g.clinic.id, client_id=client_id)
     if client is None:
         abort(404)
+    once.claim("api_client.revoke")
+    once.leads_to(url_for("api_clients.index"))
     api_clients.revoke(db, client=client, user_id=g.user.id, now=utcnow())
     security.record("api_client.revoke", object_type="api_client", object_id=client.id)
     db.commit()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, url_for
 
-from rehab import security
+from rehab import once, security
 from rehab.db import get_session
 from rehab.models import Alert, utcnow
 from rehab.services.dashboard import build_dashboard
@@ -24,11 +24,13 @@ def acknowledge_inactive(patient_id: int):  # type: ignore[no-untyped-def]
     """Note that the team knows a patient has been quiet (kept as an acknowledged alert)."""
     db = get_session()
     patient = get_patient_or_404(patient_id)
+    once.claim("alert.inactive", patient_id=patient.id)
     now = utcnow()
     db.add(Alert(clinic_id=patient.clinic_id, patient_id=patient.id, kind="inactive",  # type: ignore[arg-type]
                  message="No visit or home log for 14 days.", created_at=now, acknowledged_at=now,
                  acknowledged_by_id=g.user.id))
     security.record("alert.acknowledge", patient_id=patient.id, object_type="patient", object_id=patient.id)
+    target = once.leads_to(url_for("dashboard.index"))
     db.commit()
     flash(f"Noted: {patient.full_name} has been quiet.", "success")
-    return redirect(url_for("dashboard.index"))
+    return redirect(target)

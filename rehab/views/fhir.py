@@ -5,6 +5,7 @@ an OperationOutcome naming the field; every use of a token is audited."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import timedelta
 from typing import Any
@@ -15,7 +16,7 @@ from flask import Blueprint, Response, current_app, g, request
 from rehab import db
 from rehab.models import Clinic, Patient, utcnow
 from rehab.security import audit_key, csrf
-from rehab.services import api_clients, audit
+from rehab.services import api_clients, audit, submissions
 from rehab.services import patients as patient_service
 from rehab.services.catalogue import exercises, templates
 from rehab.services.fhir import care, common, everything, importing, patients
@@ -260,11 +261,26 @@ def create_patient():  # type: ignore[no-untyped-def]
     except importing.ImportRefused as refused:
         _audit("fhir.create", outcome="failed")
         raise FhirError(refused.status, "invalid", str(refused), issues=refused.issues) from None
+    # A request sent again (a client's retry after a lost answer) is the same request: the same body from the
+    # same client on the same day. The first one's patient is answered (200), as FHIR's conditional create does.
+    body_hash = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    key = f"fhir-{g.api_client.id}-{utcnow().date():%Y%m%d}-{body_hash[:40]}"
+    try:
+        claimed = submissions.claim(session, form_id=key, action="fhir.create", clinic_id=clinic_id, user_id=None,
+                                    patient_id=None, now=utcnow())
+    except submissions.AlreadySubmitted as repeat:
+        earlier = session.get(Patient, int(repeat.earlier.result)) if repeat.earlier.result.isdigit() else None
+        if earlier is None or earlier.clinic_id != clinic_id:
+            raise FhirError(409, "duplicate", "This request was already received; search Patient to find "
+                            "what it created.") from None
+        return fhir_response(patients.patient_resource(context(), earlier), 200,
+                             {"Location": context().url("Patient", str(earlier.id))})
     if patient_service.chart_number_taken(session, clinic_id=clinic_id, chart_number=form.chart_number):
         _audit("fhir.create", outcome="failed")
         raise FhirError(422, "duplicate", f"A patient with chart number {form.chart_number} already exists in this "
                         "clinic; search Patient?identifier= to find it.", "Patient.identifier")
     patient = patient_service.create_patient(session, clinic_id=clinic_id, form=form, user_id=None, now=utcnow())
+    claimed.result = str(patient.id)
     audit.record_event(session, key=audit_key(), action="fhir.create", clinic_id=clinic_id, patient_id=patient.id,
                        object_type="api_client", object_id=g.api_client.id)
     session.commit()

@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from sqlalchemy import bindparam
 from sqlmodel import col, select
 
-from rehab import security
+from rehab import once, security
 from rehab.db import get_session
 from rehab.i18n import LANGUAGES
 from rehab.models import Clinic, HandoutPrint, Patient, PortalLink, Protocol, utcnow
@@ -23,6 +23,7 @@ from rehab.services import audit, protocol_records
 from rehab.services import handouts as sheets
 from rehab.services import portal as portal_service
 from rehab.services.advice_inputs import waiting_red_flags
+from rehab.services.submissions import AlreadySubmitted
 from rehab.views.patients import clinic_phone_missing, get_patient_or_404
 from rehab.views.portal import link_url, portal_required
 from rehab.views.portal_pages import stop_page
@@ -171,13 +172,15 @@ def print_sheet(patient_id: int):  # type: ignore[no-untyped-def]
             .order_by(col(HandoutPrint.printed_at).desc()).limit(50)).all()
         return render_template("handouts/options.html", patient=patient, protocol=protocol, options=defaults,
                                languages=LANGUAGES, prints=prints, loads=json.loads)
+    once.claim("sheet.print", patient_id=patient.id)
     options = sheets.SheetOptions.parse(request.form, default_paper=g.clinic.paper_size,
                                         default_language=patient.language)
     snapshot = new_snapshot(patient, protocol, options)
     record = _record_print(patient, protocol, snapshot, source="clinic")
     security.record("sheet.print", patient_id=patient.id, object_type="handout_print", object_id=record.id)
+    target = once.leads_to(url_for("handouts.sheet_pdf", patient_id=patient.id, print_id=record.id))
     get_session().commit()
-    return redirect(url_for("handouts.sheet_pdf", patient_id=patient.id, print_id=record.id), code=303)
+    return redirect(target, code=303)
 
 
 def _red_flag_first(patient: Patient):  # type: ignore[no-untyped-def]
@@ -243,11 +246,19 @@ def portal_sheet():  # type: ignore[no-untyped-def]
     g.user = None
     options = sheets.SheetOptions(paper=g.clinic.paper_size, language=g.patient_language or patient.language)
     snapshot = new_snapshot(patient, protocol, options, therapist_name="")
+    # The same sheet asked for again the same day (its snapshot holds the date) is the print made before: a
+    # patient link cannot fill the therapist's print history, however often or fast it asks.
+    same_sheet = f"sheet-{patient.id}-{sheets.snapshot_digest(snapshot)[:48]}"
+    try:
+        once.claim("portal.sheet", key=same_sheet)
+    except AlreadySubmitted as repeat:
+        return redirect(repeat.earlier.result, code=303)
     record = _record_print(patient, protocol, snapshot, source="portal")
     audit.record_event(get_session(), key=security.audit_key(), action="portal.sheet", clinic_id=patient.clinic_id,
                        patient_id=patient.id, object_type="handout_print", object_id=record.id)
+    target = once.leads_to(url_for("handouts.portal_sheet_pdf", print_id=record.id))
     get_session().commit()
-    return redirect(url_for("handouts.portal_sheet_pdf", print_id=record.id), code=303)
+    return redirect(target, code=303)
 
 
 @bp.get("/p/sheet/<int:print_id>.pdf")
@@ -266,6 +277,7 @@ def reprint(patient_id: int, print_id: int):  # type: ignore[no-untyped-def]
     """An earlier sheet exactly as it was printed (from its snapshot); the reprint is recorded too."""
     db = get_session()
     patient = get_patient_or_404(patient_id)
+    once.claim("sheet.reprint", patient_id=patient.id)
     earlier = db.get(HandoutPrint, print_id)
     if earlier is None or earlier.patient_id != patient.id:
         abort(404)
@@ -282,8 +294,9 @@ def reprint(patient_id: int, print_id: int):  # type: ignore[no-untyped-def]
     record = _record_print(patient, protocol, snapshot, source="reprint")  # type: ignore[arg-type]
     record.printed_at = utcnow()
     security.record("sheet.reprint", patient_id=patient.id, object_type="handout_print", object_id=record.id)
+    target = once.leads_to(url_for("handouts.sheet_pdf", patient_id=patient.id, print_id=record.id))
     db.commit()
-    return redirect(url_for("handouts.sheet_pdf", patient_id=patient.id, print_id=record.id), code=303)
+    return redirect(target, code=303)
 
 
 @bp.post("/dashboard/sheets")
@@ -294,6 +307,7 @@ def batch():  # type: ignore[no-untyped-def]
     db = get_session()
     if clinic_phone_missing():
         return redirect(url_for("dashboard.index"))
+    once.claim("sheet.batch")
     chosen = {bounded_id(value) for value in request.form.getlist("patient_id") if is_id(value)}
     if not chosen:
         board = build_dashboard(db, clinic_id=g.clinic.id, zone=g.clinic.timezone, now=utcnow())
@@ -312,17 +326,37 @@ def batch():  # type: ignore[no-untyped-def]
         if not waiting:
             flash("No sheets to print: nobody with an active protocol was seen today.", "info")
         return redirect(url_for("dashboard.index"))
-    pages = []
+    printed = []
     for patient, protocol in rows:
         options = sheets.SheetOptions(paper=g.clinic.paper_size, language=patient.language)
-        snapshot = new_snapshot(patient, protocol, options)
-        record = _record_print(patient, protocol, snapshot, source="batch")
+        record = _record_print(patient, protocol, new_snapshot(patient, protocol, options), source="batch")
         security.record("sheet.print", patient_id=patient.id, object_type="handout_print", object_id=record.id)
-        pages.append((sheet_html(snapshot, portal_url=portal_url_for(patient.id), inline_css=False),  # type: ignore[arg-type]
-                      sheet_css(snapshot)))
+        printed.append(str(record.id))
+    # The sheets are downloaded from an address of their own: a repeat of this form leads there again.
+    target = once.leads_to(url_for("handouts.batch_pdf", prints=",".join(printed)))
     db.commit()
+    return redirect(target, code=303)
+
+
+@bp.get("/dashboard/sheets.pdf")
+def batch_pdf():  # type: ignore[no-untyped-def]
+    """One PDF with the sheets of a batch print (``prints``: their ids), each as it was printed."""
+    ids = [int(value) for value in request.args.get("prints", "").split(",")[:200] if value.isdigit()]
+    db = get_session()
+    records = db.exec(select(HandoutPrint).join(Patient, Patient.id == HandoutPrint.patient_id)  # type: ignore[arg-type]
+                      .where(col(HandoutPrint.id).in_(ids), Patient.clinic_id == g.clinic.id)
+                      .order_by(col(HandoutPrint.id))).all()
+    if not records:
+        abort(404)
+    pages = []
+    for record in records:
+        snapshot = json.loads(record.snapshot)
+        security.record_read("sheet.download", patient_id=record.patient_id, object_type="handout_print",
+                             object_id=record.id)
+        pages.append((sheet_html(snapshot, portal_url=portal_url_for(record.patient_id), inline_css=False),
+                      sheet_css(snapshot)))
     pdf = sheets.merge_pdfs(pages, static_root=_static_root())
-    return pdf_response(pdf, sheets.sheet_filename(utcnow(), kind="home-exercises-batch"))
+    return pdf_response(pdf, sheets.sheet_filename(records[0].printed_at, kind="home-exercises-batch"))
 
 
 @bp.get("/patients/<int:patient_id>/report.pdf")

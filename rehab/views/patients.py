@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from sqlalchemy.exc import IntegrityError
 
-from rehab import security
+from rehab import once, security
 from rehab.db import get_session
 from rehab.forms import CONDITIONS, KNEES, LANGUAGES, PRECAUTIONS, PatientForm, parse_form
 from rehab.models import Patient, utcnow
@@ -67,8 +67,11 @@ def index():  # type: ignore[no-untyped-def]
 def create():  # type: ignore[no-untyped-def]
     errors: dict[str, str] = {}
     values = request.form if request.method == "POST" else {"language": "en"}
+    # Its one-time id is in the address, so Back then Save shows the patient added rather than a second one.
+    form_id = once.posted_form_id() if request.method == "POST" else once.page_form_id()
     if request.method == "POST":
         db = get_session()
+        once.claim("patient.create")
         form, errors = parse_form(PatientForm, request.form, checkboxes=PatientForm.CHECKBOXES)
         if form and patient_service.chart_number_taken(db, clinic_id=g.clinic.id, chart_number=form.chart_number):
             errors["chart_number"] = CHART_NUMBER_TAKEN
@@ -78,6 +81,7 @@ def create():  # type: ignore[no-untyped-def]
                                                          now=utcnow())
                 security.record("patient.create", patient_id=patient.id, object_type="patient",
                                 object_id=patient.id)
+                target = once.leads_to(url_for("patients.detail", patient_id=patient.id))
                 db.commit()
             except IntegrityError as error:
                 db.rollback()
@@ -86,8 +90,8 @@ def create():  # type: ignore[no-untyped-def]
                 errors["chart_number"] = CHART_NUMBER_TAKEN
             else:
                 flash(f"{patient.full_name} was added.", "success")
-                return redirect(url_for("patients.detail", patient_id=patient.id))
-    return render_template("patients/form.html", patient=None, values=values, errors=errors,
+                return redirect(target)
+    return render_template("patients/form.html", patient=None, values=values, errors=errors, form_id=form_id,
                            **_CHOICES), (422 if errors else 200)
 
 
@@ -121,6 +125,7 @@ def edit(patient_id: int):  # type: ignore[no-untyped-def]
     values = request.form if request.method == "POST" else patient.model_dump()
     stale = False
     if request.method == "POST":
+        once.claim("patient.update", patient_id=patient.id)
         form, errors = parse_form(PatientForm, request.form, checkboxes=PatientForm.CHECKBOXES)
         if form and patient_service.chart_number_taken(db, clinic_id=g.clinic.id, chart_number=form.chart_number,
                                                        exclude_id=patient.id):
@@ -132,6 +137,7 @@ def edit(patient_id: int):  # type: ignore[no-untyped-def]
                     user_id=g.user.id, now=utcnow())
                 security.record("patient.update", patient_id=patient.id, object_type="patient",
                                 object_id=patient.id)
+                once.leads_to(url_for("patients.detail", patient_id=patient.id))
                 db.commit()
             except StaleEdit:
                 db.rollback()
@@ -163,9 +169,15 @@ def unarchive(patient_id: int):  # type: ignore[no-untyped-def]
 def _set_archived(patient_id: int, *, archived: bool):  # type: ignore[no-untyped-def]
     db = get_session()
     patient = get_patient_or_404(patient_id)
+    once.claim("patient.archive" if archived else "patient.unarchive", patient_id=patient.id)
+    back = once.leads_to(url_for("patients.detail", patient_id=patient.id))
+    if (patient.archived_at is not None) == archived:  # a page from before someone else did it: nothing to do
+        flash(f"{patient.full_name} {'is already archived' if archived else 'is already on the active list'}; "
+              "nothing was changed.", "info")
+        return redirect(back)
     patient_service.set_archived(db, patient=patient, archived=archived, user_id=g.user.id, now=utcnow())
     security.record("patient.archive" if archived else "patient.unarchive", patient_id=patient.id,
                     object_type="patient", object_id=patient.id)
     db.commit()
     flash(f"{patient.full_name} was {'archived' if archived else 'brought back to the active list'}.", "success")
-    return redirect(url_for("patients.detail", patient_id=patient.id))
+    return redirect(back)

@@ -22,7 +22,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
 from rehab import db as database
-from rehab import security
+from rehab import once, security
 from rehab.db import get_session
 from rehab.i18n import LANGUAGES
 from rehab.models import Patient, utcnow
@@ -30,6 +30,7 @@ from rehab.services import accounts, audit, home_plan, protocol_records, throttl
 from rehab.services import portal as portal_service
 from rehab.services.portal import LinkState
 from rehab.services.protocols import Phase
+from rehab.services.submissions import AlreadySubmitted
 
 bp = Blueprint("portal", __name__, url_prefix="/p")
 
@@ -296,6 +297,12 @@ def check():  # type: ignore[no-untyped-def]
         if given is None:
             error = _("Enter your date of birth: the day, the month and the year.")
         else:
+            # One try per form sent: a double tap on a wrong date must not count twice towards the lock. A
+            # repeat goes where the first try left the phone (the page, or this check again).
+            try:
+                once.claim("portal.birth_date", patient_id=state.patient.id)
+            except AlreadySubmitted:
+                return redirect(url_for("portal.check" if session.get("portal_pending") else "portal.home"))
             outcome, left = portal_service.check_birth_date(db, link=state.link, patient=state.patient, given=given,
                                                             now=now)
             audit_event("portal.birth_date", patient_id=state.patient.id, object_type="portal_link",

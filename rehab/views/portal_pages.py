@@ -19,7 +19,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from markupsafe import escape
 
-from rehab import security
+from rehab import once, security
 from rehab.db import get_session
 from rehab.models import HomeLog, utcnow
 from rehab.request_guard import bounded_id
@@ -184,7 +184,8 @@ def _form_page(values: Any, errors: dict[str, str], *, entry: HomeLog | None = N
     recent = [log for log in portal_service.home_logs_of(get_session(), patient_id=_patient_id(), limit=5)
               if portal_service.can_correct(log, utcnow())] if entry is None else []
     return page("portal/log.html", values=values, errors={name: _(text) for name, text in errors.items()},
-                entry=entry, soreness=SORENESS_TEXT, flags=FLAG_TEXT, today=_today(), stale=stale, recent=recent,
+                entry=entry, form_id=once.posted_form_id() if entry is None else "", soreness=SORENESS_TEXT,
+                flags=FLAG_TEXT, today=_today(), stale=stale, recent=recent,
                 earliest=(_today() - timedelta(days=portal_service.LOG_DAYS_BACK)).isoformat(),
                 format_date=format_date, locale=get_locale()), status
 
@@ -193,12 +194,14 @@ def _form_page(values: Any, errors: dict[str, str], *, entry: HomeLog | None = N
 def log():  # type: ignore[no-untyped-def]
     """Log a home session. A red flag or a fall stops the exercises and alerts the therapist at once."""
     if request.method == "GET":
+        once.page_form_id()  # in the address: Back then Send shows the saved session, and alerts only once
         return _form_page({"session_date": _today().isoformat()}, {})
     form, errors = portal_service.validate_home_log(portal_service.home_log_data(request.form), today=_today())
     if form is None:
         return _form_page(request.form, errors, status=422)
     db = get_session()
     state = _state()
+    once.claim("portal.log.create")
     content, index = _phase()
     now = utcnow()
     earlier = list(_advice_inputs(now).sessions)
@@ -211,9 +214,10 @@ def log():  # type: ignore[no-untyped-def]
     if unprescribed is not None:
         db.add(unprescribed)
     audit_event("portal.log.create", patient_id=entry.patient_id, object_type="home_log", object_id=entry.id)
+    target = once.leads_to(url_for("portal.entry", log_id=entry.id))
     db.commit()
     flash(_("Thank you. Your session is saved."), "success")
-    return redirect(url_for("portal.entry", log_id=entry.id))
+    return redirect(target)
 
 
 def _own_entry(log_id: int) -> HomeLog:
@@ -246,6 +250,8 @@ def edit(log_id: int):  # type: ignore[no-untyped-def]
     if form is None:
         return _form_page(request.form, errors, entry=saved, status=422)
     db = get_session()
+    once.claim("portal.log.update")
+    once.leads_to(url_for("portal.entry", log_id=saved.id))
     now = utcnow()
     try:
         changes = portal_service.correct_home_log(db, log=saved, form=form, now=now,

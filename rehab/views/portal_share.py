@@ -13,7 +13,7 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from sqlalchemy import bindparam
 from sqlmodel import col, select
 
-from rehab import security
+from rehab import once, security
 from rehab.db import get_session
 from rehab.models import EditRecord, HomeLog, Patient, PortalLink, utcnow
 from rehab.services import portal as portal_service
@@ -94,6 +94,8 @@ def share(patient_id: int):  # type: ignore[no-untyped-def]
     """Make the patient's personal link (any earlier one stops working)."""
     db = get_session()
     patient = get_patient_or_404(patient_id)
+    once.claim("portal.link.issue", patient_id=patient.id)
+    once.leads_to(url_for("patients.detail", patient_id=patient.id, _anchor="share"))
     if not _shareable(patient):
         return redirect(url_for("patients.detail", patient_id=patient.id))
     link, _token = portal_service.issue_link(db, patient=patient, user_id=g.user.id, now=utcnow(),
@@ -109,11 +111,17 @@ def rotate(patient_id: int):  # type: ignore[no-untyped-def]
     """Replace the link: the old one stops at once (also unlocks a link locked by wrong birth dates)."""
     db = get_session()
     patient = get_patient_or_404(patient_id)
+    once.claim("portal.link.rotate", patient_id=patient.id)
+    back = once.leads_to(url_for("patients.detail", patient_id=patient.id, _anchor="share"))
     if not _shareable(patient):
         return redirect(url_for("patients.detail", patient_id=patient.id))
     current = portal_service.live_link(db, patient_id=patient.id)  # type: ignore[arg-type]
     if current is None:
         abort(404)
+    if request.form.get("link_id", type=int) != current.id:  # the page showed a link replaced since
+        flash("The patient's link was already replaced since this page was opened; nothing was changed. "
+              "Replace it again only if the patient does not have the newest link.", "error")
+        return redirect(back)
     link, _token = portal_service.rotate(db, link=current, patient=patient, user_id=g.user.id, now=utcnow(),
                                         secret=current_app.secret_key)  # type: ignore[arg-type]
     security.record("portal.link.rotate", patient_id=patient.id, object_type="portal_link", object_id=link.id)
@@ -126,6 +134,8 @@ def revoke(patient_id: int):  # type: ignore[no-untyped-def]
     """Turn the link off: the patient sees "this link is no longer valid, call your clinic"."""
     db = get_session()
     patient = get_patient_or_404(patient_id)
+    once.claim("portal.link.revoke", patient_id=patient.id)
+    once.leads_to(url_for("patients.detail", patient_id=patient.id, _anchor="share"))
     current = portal_service.live_link(db, patient_id=patient.id)  # type: ignore[arg-type]
     if current is None:
         abort(404)

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from rehab import db as database
-from rehab import security
+from rehab import once, security
 from rehab.db import get_session
 from rehab.models import Patient, Protocol, utcnow
 from rehab.protocol_form import (
@@ -97,7 +97,8 @@ def _builder_context(patient: Patient, draft: dict[str, Any], **extra: Any) -> d
         "fingerprint": warning_fingerprint, "evidence_label": catalogue.evidence_label, "screen": screen,
         "screen_findings": fall_risk_findings(facts), "screened": is_screened(facts),
         "weeks_since_surgery": weeks_since_surgery(facts.surgery_date, facts.today) if facts.surgery_date else None,
-        "max_phases": MAX_PHASES, "max_exercises": MAX_EXERCISES, **extra,
+        "max_phases": MAX_PHASES, "max_exercises": MAX_EXERCISES,
+        "form_id": once.posted_form_id() if request.method == "POST" else "", **extra,
     }
 
 
@@ -125,10 +126,12 @@ def build(patient_id: int):  # type: ignore[no-untyped-def]
         content = _starting_content(patient, request.args.get("source", ""))
         if content is None:
             abort(404)
+        form_id = once.page_form_id()  # kept through the builder's steps: Back then Save cannot start it twice
         draft = draft_from_content(content, speed_unit=g.clinic.speed_unit)
         draft["start_phase"] = str(start_phase_for(content.phases, surgery_date=patient.surgery_date,
                                                    today=date.today()))
-        return render_template("protocols/builder.html", **_builder_context(patient, draft, protocol=None))
+        return render_template("protocols/builder.html", **_builder_context(patient, draft, protocol=None,
+                                                                            form_id=form_id))
     return _handle_builder_post(patient, protocol=None)
 
 
@@ -195,14 +198,16 @@ def _handle_builder_post(patient: Patient, *, protocol: Protocol | None):  # typ
     # Everything above only read and computed; SQLite's write lock is taken from here to the commit. The
     # edit's version check (save_version) refuses a protocol changed meanwhile.
     database.begin_writes()
+    once.claim("protocol.create" if protocol is None else "protocol.update", patient_id=patient.id)
     if protocol is None:
         protocol = records.create_protocol(db, patient=patient, content=content, user_id=g.user.id, now=now,
                                            overrides=overrides, start_phase=start_phase,
                                            start_note=_start_note(content, start_phase, facts))
         security.record("protocol.create", patient_id=patient.id, object_type="protocol", object_id=protocol.id)
+        target = once.leads_to(url_for("protocols.view", patient_id=patient.id, protocol_id=protocol.id))
         db.commit()
         flash(f"Protocol saved: {content.title}.", "success")
-        return redirect(url_for("protocols.view", patient_id=patient.id, protocol_id=protocol.id))
+        return redirect(target)
     try:
         current = records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version)  # type: ignore[arg-type]
         content = keep_unchanged_speeds(records.load_content(current), content, speed_unit=unit)  # type: ignore[arg-type]
@@ -216,6 +221,7 @@ def _handle_builder_post(patient: Patient, *, protocol: Protocol | None):  # typ
         flash("No changes to save.", "info")
     else:
         security.record("protocol.update", patient_id=patient.id, object_type="protocol", object_id=protocol.id)
+        once.leads_to(url_for("protocols.view", patient_id=patient.id, protocol_id=protocol.id))
         db.commit()
         flash(f"Saved as version {version.number}.", "success")
     return redirect(url_for("protocols.view", patient_id=patient.id, protocol_id=protocol.id))
@@ -271,9 +277,13 @@ def move_phase(patient_id: int, protocol_id: int):  # type: ignore[no-untyped-de
     db = get_session()
     patient = get_patient_or_404(patient_id)
     protocol = get_protocol_or_404(patient, protocol_id)
+    once.claim("protocol.phase", patient_id=patient.id)
     reason = request.form.get("reason", "").strip()[:500]
-    step = request.form.get("step", 0, type=int)
-    back = redirect(url_for("protocols.view", patient_id=patient.id, protocol_id=protocol.id))
+    # The form states the move: from the phase the page showed, to the one next to it (0-based).
+    from_phase = request.form.get("from_phase", -1, type=int)
+    to_phase = request.form.get("to_phase", -1, type=int)
+    target = once.leads_to(url_for("protocols.view", patient_id=patient.id, protocol_id=protocol.id))
+    back = redirect(target)
     if protocol.status != "active":
         flash("This protocol has ended.", "error")
         return back
@@ -286,8 +296,15 @@ def move_phase(patient_id: int, protocol_id: int):  # type: ignore[no-untyped-de
         flash(refusal, "error")
         return back
     try:
-        change = records.move_phase(db, protocol=protocol, step=step, reason=reason, user_id=g.user.id,
-                                    now=utcnow(), phase_count=len(content.phases))
+        change = records.move_phase(db, protocol=protocol, from_phase=from_phase, to_phase=to_phase, reason=reason,
+                                    user_id=g.user.id, now=utcnow(), phase_count=len(content.phases))
+    except records.PhaseMoved:
+        db.rollback()
+        current = records.get_protocol(db, patient_id=patient.id, protocol_id=protocol.id)
+        flash(f"Not moved: this page showed phase {from_phase + 1}, but the protocol is now in phase "
+              f"{current.current_phase + 1 if current else '?'} (moved since the page was opened). "  # type: ignore[union-attr]
+              "Check the phase below before moving it again.", "error")
+        return back
     except records.PhaseMoveError as error:
         flash(str(error), "error")
         return back
@@ -318,6 +335,8 @@ def end(patient_id: int, protocol_id: int):  # type: ignore[no-untyped-def]
     db = get_session()
     patient = get_patient_or_404(patient_id)
     protocol = get_protocol_or_404(patient, protocol_id)
+    once.claim("protocol.end", patient_id=patient.id)
+    target = once.leads_to(url_for("patients.detail", patient_id=patient.id))
     reason = request.form.get("reason", "").strip()[:300]
     discharge = request.form.get("discharge_reason", "")
     if discharge not in ("", *records.DISCHARGE_REASONS):
@@ -329,7 +348,9 @@ def end(patient_id: int, protocol_id: int):  # type: ignore[no-untyped-def]
         security.record("protocol.end", patient_id=patient.id, object_type="protocol", object_id=protocol.id)
         db.commit()
         flash("The protocol has ended. It stays in the patient's record.", "success")
-    return redirect(url_for("patients.detail", patient_id=patient.id))
+    else:
+        flash("This protocol had already ended; nothing was changed.", "info")
+    return redirect(target)
 
 
 @bp.post("/<int:protocol_id>/save-template")
@@ -338,8 +359,9 @@ def save_template(patient_id: int, protocol_id: int):  # type: ignore[no-untyped
     db = get_session()
     patient = get_patient_or_404(patient_id)
     protocol = get_protocol_or_404(patient, protocol_id)
+    once.claim("template.create", patient_id=patient.id)
     name = request.form.get("name", "").strip()
-    back = redirect(url_for("protocols.view", patient_id=patient.id, protocol_id=protocol.id))
+    back = redirect(once.leads_to(url_for("protocols.view", patient_id=patient.id, protocol_id=protocol.id)))
     if not 1 <= len(name) <= 120 or "<" in name or ">" in name:
         flash("Give the template a name of up to 120 characters (no < or >).", "error")
         return back

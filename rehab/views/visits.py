@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 
-from rehab import security
+from rehab import once, security
 from rehab.db import begin_writes, get_session, reads_first
 from rehab.forms import VisitForm, local_to_utc, parse_form
 from rehab.models import Alert, Patient, Visit, utcnow
@@ -24,6 +24,7 @@ from rehab.services.charts import pain_and_minutes_svg, style_hashes
 from rehab.services.overview import chart_points
 from rehab.services.protocols import SUPPORTS, kmh_to_mph, mph_to_kmh, number
 from rehab.services.records import StaleEdit
+from rehab.templating import clinic_time
 from rehab.views.patients import get_patient_or_404
 
 bp = Blueprint("visits", __name__, url_prefix="/patients/<int:patient_id>")
@@ -95,37 +96,42 @@ def create(patient_id: int):  # type: ignore[no-untyped-def]
     version = protocol_records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version)  # type: ignore[arg-type]
     phase = protocol_records.load_content(version).phases[protocol.current_phase]  # type: ignore[arg-type]
     if request.method == "GET":
+        form_id = once.page_form_id()  # Back, then Save, shows this visit as saved instead of saving it again
         rx = phase.prescriptions[0]
         values: dict[str, Any] = {
             "occurred_at": _local_input(utcnow()), "exercise": rx.exercise, "minutes": number(rx.minutes),
             "speed": _speed_for_display(rx.speed_kmh), "incline_pct": number(rx.incline_pct), "support": rx.support,
             "soreness": "none", "effusion": "0", "stumbles": "0", "falls": "0",
         }
-        return render_template("visits/form.html", **_form_context(patient, values, {}, visit=None))
+        return render_template("visits/form.html", **_form_context(patient, values, {}, visit=None, form_id=form_id))
     form, errors = _parse_visit(request.form)
     if form is None:
-        return render_template("visits/form.html", **_form_context(patient, request.form, errors, visit=None)), 422
+        return render_template("visits/form.html", **_form_context(patient, request.form, errors, visit=None,
+                                                                   form_id=once.posted_form_id())), 422
     now = utcnow()
     ceiling = next((rx.pain_ceiling for rx in phase.prescriptions if rx.exercise == form.exercise),
                    phase.prescriptions[0].pain_ceiling)
     begin_writes()
+    once.claim("visit.create", patient_id=patient.id)
     if not visit_service.still_recordable(db, protocol_id=protocol.id, version=protocol.latest_version,  # type: ignore[arg-type]
                                           phase_index=protocol.current_phase):
         db.rollback()
         reads_first()  # the page below only reads
         return render_template("visits/form.html", **_form_context(patient, request.form, {}, visit=None,
-                                                                   protocol_changed=True)), 409
+                                                                   protocol_changed=True,
+                                                                   form_id=once.posted_form_id())), 409
     # The visit it is compared with for alerts: the latest one at or before it, read under the lock too.
     previous = visit_service.previous_visit(db, patient_id=patient.id, before=form.occurred_at)  # type: ignore[arg-type]
     visit = visit_service.create_visit(db, patient=patient, protocol=protocol, form=form, user_id=g.user.id, now=now)
     visit_service.raise_alerts(db, patient=patient, visit=visit, previous=previous, ceiling=ceiling, now=now)
     security.record("visit.create", patient_id=patient.id, object_type="visit", object_id=visit.id)
+    target = once.leads_to(url_for("patients.detail", patient_id=patient.id, _anchor="advice"))
     db.commit()
     if visit.red_flags or visit.falls:
         flash("Visit saved. A red flag or fall was reported: see the advice and the alert below.", "error")
     else:
         flash("Visit saved. The advice below takes it into account.", "success")
-    return redirect(url_for("patients.detail", patient_id=patient.id, _anchor="advice"))
+    return redirect(target)
 
 
 def _get_visit_or_404(patient: Patient, visit_id: int) -> Visit:
@@ -147,6 +153,7 @@ def edit(patient_id: int, visit_id: int):  # type: ignore[no-untyped-def]
         values.update(occurred_at=_local_input(visit.occurred_at), speed=_speed_for_display(visit.speed_kmh),
                       minutes=number(visit.minutes), incline_pct=number(visit.incline_pct))
         return render_template("visits/form.html", **_form_context(patient, values, {}, visit=visit, history=history))
+    once.claim("visit.update", patient_id=patient.id)
     form, errors = _parse_visit(request.form)
     stale = False
     if form is not None:
@@ -158,10 +165,11 @@ def edit(patient_id: int, visit_id: int):  # type: ignore[no-untyped-def]
             stale = True
         else:
             security.record("visit.update", patient_id=patient.id, object_type="visit", object_id=visit.id)
+            target = once.leads_to(url_for("patients.detail", patient_id=patient.id, _anchor="visits"))
             db.commit()
             flash("Visit corrected; the earlier values are kept in its history." if changes else "No changes to save.",
                   "success")
-            return redirect(url_for("patients.detail", patient_id=patient.id, _anchor="visits"))
+            return redirect(target)
     visit = _get_visit_or_404(patient, visit_id)
     return render_template("visits/form.html", **_form_context(
         patient, request.form, errors, visit=visit, history=history, stale=stale)), (409 if stale else 422)
@@ -172,6 +180,7 @@ def delete(patient_id: int, visit_id: int):  # type: ignore[no-untyped-def]
     """Remove a visit entered by mistake. It stays in the record with the reason."""
     db = get_session()
     patient = get_patient_or_404(patient_id)
+    once.claim("visit.delete", patient_id=patient.id)  # before the visit is looked up: a repeat finds it deleted
     visit = _get_visit_or_404(patient, visit_id)
     reason = request.form.get("reason", "").strip()[:300]
     if len(reason) < 3:
@@ -179,9 +188,10 @@ def delete(patient_id: int, visit_id: int):  # type: ignore[no-untyped-def]
         return redirect(url_for("visits.edit", patient_id=patient.id, visit_id=visit.id))
     visit_service.delete_visit(db, visit=visit, reason=reason, user_id=g.user.id, now=utcnow())
     security.record("visit.delete", patient_id=patient.id, object_type="visit", object_id=visit.id)
+    target = once.leads_to(url_for("patients.detail", patient_id=patient.id, _anchor="visits"))
     db.commit()
     flash("Visit deleted. It is kept in the record with your reason.", "success")
-    return redirect(url_for("patients.detail", patient_id=patient.id, _anchor="visits"))
+    return redirect(target)
 
 
 @bp.post("/advice")
@@ -189,8 +199,9 @@ def decide(patient_id: int):  # type: ignore[no-untyped-def]
     """Accept the advice (applying its change) or override it with a reason."""
     db = get_session()
     patient = get_patient_or_404(patient_id)
+    once.claim("advice.decide", patient_id=patient.id)
     protocol = protocol_records.active_protocol(db, patient_id=patient.id)  # type: ignore[arg-type]
-    back = redirect(url_for("patients.detail", patient_id=patient.id, _anchor="advice"))
+    back = redirect(once.leads_to(url_for("patients.detail", patient_id=patient.id, _anchor="advice")))
     if protocol is None:
         abort(404)
     now = utcnow()
@@ -207,8 +218,14 @@ def decide(patient_id: int):  # type: ignore[no-untyped-def]
     if not accepted and len(reason) < 3:
         flash("Give a reason to override the advice.", "error")
         return back
-    record_decision(db, patient=patient, protocol=protocol, context=context, accepted=accepted,
-                                  reason=reason, user_id=g.user.id, now=utcnow())
+    try:
+        record_decision(db, patient=patient, protocol=protocol, context=context, accepted=accepted,
+                                      reason=reason, user_id=g.user.id, now=utcnow())
+    except StaleEdit:  # the protocol moved or changed between this page's reads and its write
+        db.rollback()
+        flash("The advice changed since you opened the page (a visit or a change was saved). Review it again.",
+              "error")
+        return back
     security.record("advice.accept" if accepted else "advice.override", patient_id=patient.id,
                     object_type="protocol", object_id=protocol.id)
     db.commit()
@@ -221,9 +238,16 @@ def decide(patient_id: int):  # type: ignore[no-untyped-def]
 def acknowledge(patient_id: int, alert_id: int):  # type: ignore[no-untyped-def]
     db = get_session()
     patient = get_patient_or_404(patient_id)
+    once.claim("alert.acknowledge", patient_id=patient.id)
     alert = db.get(Alert, alert_id)
     if alert is None or alert.patient_id != patient.id:
         abort(404)
+    target = once.leads_to(request.form.get("back") == "dashboard" and url_for("dashboard.index")
+                           or url_for("patients.detail", patient_id=patient.id))
+    if alert.acknowledged_at is not None:  # a page from before someone else acknowledged it
+        flash(f"This alert was already acknowledged at {clinic_time(alert.acknowledged_at)}; nothing was changed.",
+              "info")
+        return redirect(target)
     if alert.kind in ("red_flag", "fall") and protocol_records.active_protocol(db, patient_id=patient.id):  # type: ignore[arg-type]
         # A red flag is acknowledged by saying what was done about it, with a note, never by one click.
         return redirect(url_for("red_flags.clear", patient_id=patient.id))
@@ -231,8 +255,7 @@ def acknowledge(patient_id: int, alert_id: int):  # type: ignore[no-untyped-def]
     security.record("alert.acknowledge", patient_id=patient.id, object_type="alert", object_id=alert.id)
     db.commit()
     flash("Alert acknowledged.", "success")
-    return redirect(request.form.get("back") == "dashboard" and url_for("dashboard.index")
-                    or url_for("patients.detail", patient_id=patient.id))
+    return redirect(target)
 
 
 @bp.get("/chart.svg")

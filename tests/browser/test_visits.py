@@ -51,3 +51,28 @@ def test_three_visits_pain_2_2_7_advance_then_regress(page, live_server, therapi
     assert page.get_by_role("heading", name="Visits and home sessions").is_visible()
     rows = page.locator("section[aria-labelledby=visits] tbody tr")
     assert rows.count() == 3 and "1 / 7 / 1" in rows.first.inner_text()  # newest first
+
+
+def test_back_then_save_shows_the_saved_visit_instead_of_saving_it_again(page, live_server, therapist, clinic,
+                                                                         make_patient, db):
+    from sqlmodel import func, select
+
+    from rehab.models import Visit
+
+    patient = make_patient(clinic)
+    create_protocol(db, patient=patient, content=content_from_template(templates()["knee_oa"]), user_id=therapist.id,
+                    now=utcnow() - timedelta(days=14), overrides=[])
+    db.commit()
+    sign_in_page(page, live_server, therapist, PASSWORD)
+    record_visit(page, live_server, patient.id, worst=2)
+
+    page.go_back()  # to the visit form just saved, as a hurried therapist would, to save it "again"
+    save = page.get_by_role("button", name="Save visit")
+    if save.count():  # a browser that shows the page from its memory still has the form: Save it again
+        save.click()
+    # Either way the form is recognised: its one-time id is in the page's address and was used.
+    assert page.get_by_role("heading", name="Already saved").is_visible()
+    page.get_by_role("link", name="See the saved visit and its advice").click()
+    page.wait_for_url(f"{live_server}/patients/{patient.id}#advice")
+    assert db.exec(select(func.count()).select_from(Visit)).one() == 1
+    db.rollback()

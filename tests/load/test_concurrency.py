@@ -130,18 +130,21 @@ def _record_visits(number: int, browser: Browser, patient_id: int, tally: Tally,
             break
         try:
             page = browser.get(form_path)
+            if page.status == 302:  # the form page gives itself a one-time form id in its address
+                page = browser.get(page.location)
         except (OSError, HTTPException):
             tally.dropped_reads += 1
             continue
         tally.statuses[page.status] += 1
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.body)
-        if page.status != 200 or token is None:
+        form_id = re.search(r'name="form_id" value="([^"]+)"', page.body)
+        if page.status != 200 or token is None or form_id is None:
             tally.refused[f"GET {form_path} #{sequence}"] = page.status
             continue
         marker = f"{NOTE_CANARY} {tally.run} c{number:02d} n{sequence:06d}"
         if not tally.secrets:
             tally.secrets |= {browser.cookies["rehab_session"], token.group(1)}
-        form = visit_form(note=marker, csrf_token=token.group(1))
+        form = visit_form(note=marker, csrf_token=token.group(1), form_id=form_id.group(1))
         try:
             answer = browser.post(form_path, form)
         except (OSError, HTTPException):

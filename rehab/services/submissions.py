@@ -1,0 +1,71 @@
+"""A form sent twice applies once.
+
+Every state-changing form carries a one-time id (``new_form_id``). The view claims it in the transaction
+that applies the form (``claim``): the id is unique in ``form_submission``, so when the same form arrives
+twice (a double tap, Back then Save, a browser resending a slow request) the database lets one of the two
+commit and the other finds the first's row, whatever the timing: on PostgreSQL the second insert waits for
+the first transaction and then fails; on SQLite writers already take turns. No read-then-write check.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from rehab.models import FormSubmission
+
+_FORM_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+class AlreadySubmitted(Exception):
+    """This form was applied before; nothing was changed this time. ``earlier`` says by whom and where it led."""
+
+    def __init__(self, earlier: FormSubmission) -> None:
+        super().__init__(earlier.action)
+        self.earlier = earlier
+
+
+def new_form_id() -> str:
+    """A fresh one-time id for a form being shown (128 random bits: not guessable, so not replayable by others)."""
+    return secrets.token_urlsafe(16)
+
+
+def is_form_id(value: object) -> bool:
+    return isinstance(value, str) and _FORM_ID.fullmatch(value) is not None
+
+
+def find(session: Session, *, form_id: str) -> FormSubmission | None:
+    return session.exec(select(FormSubmission).where(FormSubmission.form_id == form_id)).first()
+
+
+def claim(session: Session, *, form_id: str, action: str, clinic_id: int | None, user_id: int | None,
+          patient_id: int | None, now: datetime) -> FormSubmission:
+    """Record that this form is being applied, before anything else is written in the transaction.
+
+    Raises AlreadySubmitted (after rolling the transaction back) when the form was applied already, so the
+    caller changes nothing. Claiming first also makes the second of two simultaneous posts wait on the first
+    here, before it reads or writes anything the first is changing."""
+    row = FormSubmission(form_id=form_id, action=action, clinic_id=clinic_id, user_id=user_id,
+                         patient_id=patient_id, at=now)
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        earlier = find(session, form_id=form_id)
+        if earlier is None:  # not this form's id that clashed: a real error, not a repeat
+            raise
+        raise AlreadySubmitted(earlier) from None
+    return row
+
+
+def same_sender(earlier: FormSubmission, *, clinic_id: int | None, user_id: int | None,
+                patient_id: int | None) -> bool:
+    """Whether the repeat comes from whoever sent the first post (only they are shown what it did)."""
+    if user_id is not None:
+        return earlier.user_id == user_id and earlier.clinic_id == clinic_id
+    return earlier.user_id is None and patient_id is not None and earlier.patient_id == patient_id
