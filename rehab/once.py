@@ -69,6 +69,15 @@ def claim(action: str, *, patient_id: int | None = None, key: str | None = None)
     return row
 
 
+def raise_if_applied() -> None:
+    """For a view that refuses an out-of-date form before it writes: when it is this very form sent again, the
+    answer is "Already saved" (AlreadySubmitted), not "someone changed it". Only reads."""
+    form_id = request.form.get(FIELD, "")
+    earlier = submissions.find(get_session(), form_id=form_id) if submissions.is_form_id(form_id) else None
+    if earlier is not None:
+        raise AlreadySubmitted(earlier)
+
+
 def leads_to(target: str) -> str:
     """Remember where the claimed form led (a repeat links there); call it before the commit. Returns target."""
     row: FormSubmission | None = g.get("form_submission")

@@ -166,6 +166,7 @@ def _handle_builder_post(patient: Patient, *, protocol: Protocol | None):  # typ
         draft, focus = apply_action(draft, action, speed_unit=unit)
         return render_template("protocols/builder.html", **_builder_context(patient, draft, focus=focus, **context))
     if protocol is not None and protocol.latest_version != seen_version:
+        once.raise_if_applied()  # the form saved a moment ago, sent again, is "Already saved"
         # Someone saved meanwhile: refuse before asking for reasons about a dose that is no longer current.
         return render_template("protocols/builder.html", **_builder_context(
             patient, draft, stale=True, **context)), 409
