@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from rehab.models import AuditEvent, Clinic, Membership, Patient, User, UserSession
 from rehab.services import memberships
-from tests.conftest import PASSWORD, csrf_from, sign_in, submit
+from tests.conftest import PASSWORD, form_fields, sign_in, submit
 from tests.test_admin import fetch
 
 pytestmark = pytest.mark.db
@@ -26,9 +26,10 @@ def roles(db: Session, user: User) -> dict[int, bool]:
     return dict(fetch(db, select(Membership.clinic_id, Membership.is_admin).where(Membership.user_id == user.id)))
 
 
-def post(client: FlaskClient, url: str, data: dict[str, str], page: str = "/dashboard"):  # type: ignore[no-untyped-def]
-    token = csrf_from(client.get(page).get_data(as_text=True))
-    return client.post(url, data={**data, "csrf_token": token})
+def post(client: FlaskClient, url: str, data: dict[str, str], page: str = "/patients/new"):  # type: ignore[no-untyped-def]
+    """A hand-made post with a CSRF token and a fresh one-time form id (any page's form carries both)."""
+    page_html = client.get(page, follow_redirects=True).get_data(as_text=True)
+    return client.post(url, data={**data, **form_fields(page_html)})
 
 
 @pytest.fixture
@@ -225,12 +226,12 @@ def test_removed_from_the_clinic_they_work_in_the_next_request_moves_them_to_the
 def test_a_form_opened_for_the_old_clinic_is_not_saved_into_the_new_one(app, db, admin_of_alder, shared_therapist,
                                                                         two_clinics):
     therapist = browser(app, shared_therapist)
-    token = csrf_from(therapist.get("/patients/new").get_data(as_text=True))
+    token = form_fields(therapist.get("/patients/new", follow_redirects=True).get_data(as_text=True))
     memberships.remove_member(db, admin_id=admin_of_alder.id, clinic_id=two_clinics[0].id,
                               user_id=shared_therapist.id)
     db.commit()
     response = therapist.post("/patients/new", data={
-        "csrf_token": token, "first_name": "Wrong", "last_name": "Clinic", "date_of_birth": "1950-01-01",
+        **token, "first_name": "Wrong", "last_name": "Clinic", "date_of_birth": "1950-01-01",
         "affected_knee": "left", "condition": "knee_oa"})
     assert response.status_code == 302 and response.headers["Location"] == "/"
     assert fetch(db, select(Patient)) == []

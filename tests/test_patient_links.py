@@ -8,7 +8,7 @@ import zlib
 
 import pytest
 
-from tests.conftest import submit
+from tests.conftest import form_fields, submit
 from tests.test_handouts import app_config, patient, pdf_text, protocol  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.db
@@ -20,8 +20,7 @@ def _share(client, patient, **headers) -> str:  # type: ignore[no-untyped-def]  
         for name in ("rehab_session",):
             client.set_cookie(name, client.get_cookie(name).value, domain=headers["Host"])
     page = client.get(f"/patients/{patient.id}", headers=headers)
-    token = page.get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
-    client.post(f"/patients/{patient.id}/portal/share", data={"csrf_token": token}, headers=headers)
+    client.post(f"/patients/{patient.id}/portal/share", data=form_fields(page.get_data(as_text=True)), headers=headers)
     html = client.get(f"/patients/{patient.id}/portal/shared", headers=headers).get_data(as_text=True)
     return html.split('id="portal-url" type="text" value="')[1].split('"')[0]
 
@@ -44,8 +43,7 @@ def test_without_a_public_url_the_link_follows_the_requests_address(
 
 def test_the_readable_session_cookie_never_holds_the_new_token(app_config, therapist_client, patient, protocol):  # noqa: F811
     page = therapist_client.get(f"/patients/{patient.id}")
-    csrf = page.get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
-    therapist_client.post(f"/patients/{patient.id}/portal/share", data={"csrf_token": csrf})
+    therapist_client.post(f"/patients/{patient.id}/portal/share", data=form_fields(page.get_data(as_text=True)))
     cookie = therapist_client.get_cookie("rehab_session").value
     handed = _unsigned_payload(cookie)["portal_shared"]
     assert set(handed) == {"patient_id", "link_id", "rotated"}

@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from rehab.models import Patient, Protocol
 from rehab.views import protocols as protocol_views
-from tests.conftest import count_rows, csrf_from, submit, write_lock_is_free
+from tests.conftest import count_rows, form_fields, submit, write_lock_is_free
 from tests.test_patients import VALID
 from tests.test_protocols import builder_form, screened
 
@@ -21,8 +21,9 @@ pytestmark = pytest.mark.db
 CHUNKED = {"wsgi.input_terminated": True, "CONTENT_LENGTH": None}
 
 
-def _token(client, path: str = "/patients/new") -> str:  # type: ignore[no-untyped-def]
-    return csrf_from(client.get(path).get_data(as_text=True))
+def _token(client, path: str = "/patients/new") -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """The page's CSRF token and its form's one-time id (following the redirect that gives the form its id)."""
+    return form_fields(client.get(path, follow_redirects=True).get_data(as_text=True))
 
 
 # ------------------------------------------------------------------------------- the builder's 2 MB form
@@ -33,7 +34,7 @@ def test_a_2_mb_builder_form_of_100000_phase_names_is_refused_within_a_second(th
     patient = make_patient(clinic)
     url = f"/patients/{patient.id}/protocols/new/build"
     token = _token(therapist_client, f"{url}?source=builtin:knee_oa")
-    body = f"csrf_token={token}&action=save&" + "&".join(f"phases-{i}-name=x" for i in range(100_000))
+    body = f"{urlencode(token)}&action=save&" + "&".join(f"phases-{i}-name=x" for i in range(100_000))
     assert 1_900_000 < len(body) <= 2 * 1024 * 1024
     started = time.perf_counter()
     response = therapist_client.post(url, data=body, content_type="application/x-www-form-urlencoded")
@@ -86,7 +87,7 @@ def test_the_builder_reads_and_checks_the_form_without_holding_the_write_lock(ap
 
 def test_a_form_with_more_fields_than_allowed_is_refused_before_parsing(therapist_client, db):
     token = _token(therapist_client)
-    body = urlencode({**VALID, "csrf_token": token}) + "&" + "&".join(f"x{i}=" for i in range(2000))
+    body = urlencode({**VALID, **token}) + "&" + "&".join(f"x{i}=" for i in range(2000))
     response = therapist_client.post("/patients/new", data=body, content_type="application/x-www-form-urlencoded")
     assert response.status_code == 413 and count_rows(db, Patient) == 0
 
@@ -94,7 +95,7 @@ def test_a_form_with_more_fields_than_allowed_is_refused_before_parsing(therapis
 def test_a_chunked_body_over_the_limit_gets_413_and_nothing_is_saved(app, therapist_client, db):
     """Werkzeug cuts a chunked body at MAX_CONTENT_LENGTH and parses what it read: the form looked whole."""
     token = _token(therapist_client)
-    body = (urlencode({**VALID, "csrf_token": token}) + "&padding=" + "x" * app.config["MAX_CONTENT_LENGTH"]).encode()
+    body = (urlencode({**VALID, **token}) + "&padding=" + "x" * app.config["MAX_CONTENT_LENGTH"]).encode()
     response = therapist_client.post(
         "/patients/new", input_stream=io.BytesIO(body), content_type="application/x-www-form-urlencoded",
         headers={"Transfer-Encoding": "chunked"}, environ_overrides=CHUNKED)
@@ -103,7 +104,7 @@ def test_a_chunked_body_over_the_limit_gets_413_and_nothing_is_saved(app, therap
 
 def test_a_chunked_body_within_the_limit_is_saved_whole(therapist_client, db):
     token = _token(therapist_client)
-    body = urlencode({**VALID, "csrf_token": token, "notes": "Knee pain on stairs."}).encode()
+    body = urlencode({**VALID, **token, "notes": "Knee pain on stairs."}).encode()
     response = therapist_client.post(
         "/patients/new", input_stream=io.BytesIO(body), content_type="application/x-www-form-urlencoded",
         headers={"Transfer-Encoding": "chunked"}, environ_overrides=CHUNKED)
@@ -164,10 +165,10 @@ def test_line_breaks_in_next_or_back_never_reach_a_header(client, therapist, tar
 
 def test_a_post_the_browser_marks_as_cross_site_is_refused(therapist_client, db):
     token = _token(therapist_client)
-    response = therapist_client.post("/patients/new", data={**VALID, "csrf_token": token},
+    response = therapist_client.post("/patients/new", data={**VALID, **token},
                                      headers={"Sec-Fetch-Site": "cross-site"})
     assert response.status_code == 403 and count_rows(db, Patient) == 0
-    response = therapist_client.post("/patients/new", data={**VALID, "csrf_token": token},
+    response = therapist_client.post("/patients/new", data={**VALID, **token},
                                      headers={"Sec-Fetch-Site": "same-origin"})
     assert response.status_code == 302 and count_rows(db, Patient) == 1
 
