@@ -270,8 +270,8 @@ def test_a_manual_move_into_a_post_operative_phase_waits_for_its_week(therapist_
                                user_id=therapist.id, now=utcnow(), overrides=[])
     db.commit()
     base = f"/patients/{patient.id}/protocols/{protocol.id}"
-    page = submit(therapist_client, f"{base}/phase", {"step": "1", "reason": "Walks well in the bars"},
-                  form_page=base, follow_redirects=True).get_data(as_text=True)
+    move = {"from_phase": "0", "to_phase": "1", "reason": "Walks well in the bars"}
+    page = submit(therapist_client, f"{base}/phase", move, form_page=base, follow_redirects=True).get_data(as_text=True)
     db.expire_all()
     assert (db.get(type(protocol), protocol.id).current_phase == 1) is moved
     if not moved:
@@ -281,8 +281,8 @@ def test_a_manual_move_into_a_post_operative_phase_waits_for_its_week(therapist_
 def test_a_manual_move_forward_waits_for_a_red_flag_to_be_cleared(therapist_client, patient, protocol, db):
     add_visit(db, patient, protocol, days=1, falls=1)
     base = f"/patients/{patient.id}/protocols/{protocol.id}"
-    page = submit(therapist_client, f"{base}/phase", {"step": "1", "reason": "Good week"}, form_page=base,
-                  follow_redirects=True).get_data(as_text=True)
+    page = submit(therapist_client, f"{base}/phase", {"from_phase": "0", "to_phase": "1", "reason": "Good week"},
+                  form_page=base, follow_redirects=True).get_data(as_text=True)
     assert "A red flag or fall is not yet cleared" in page
     db.expire_all()
     assert db.get(type(protocol), protocol.id).current_phase == 0

@@ -292,7 +292,7 @@ def move_phase(patient_id: int, protocol_id: int):  # type: ignore[no-untyped-de
         flash("Give a reason for the phase change (for example: two sessions within the pain rules).", "error")
         return back
     content = records.load_content(records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version))  # type: ignore[arg-type]
-    refusal = _forward_move_refusal(patient, protocol, content, step)
+    refusal = _forward_move_refusal(patient, protocol, content, to_phase - protocol.current_phase)
     if refusal:
         flash(refusal, "error")
         return back
