@@ -1,7 +1,7 @@
 """form submissions
 
-Revision ID: 0012
-Revises: out_0100
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-01
 
 One row per state-changing form applied, unique by the form's one-time id, so a form sent twice applies
@@ -14,8 +14,8 @@ import sqlmodel
 from alembic import op
 
 
-revision = '0012'
-down_revision = 'out_0100'
+revision = '0013'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
