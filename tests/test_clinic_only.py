@@ -88,7 +88,8 @@ def test_a_home_log_of_a_clinic_only_plan_alerts_the_therapist(app, db, clinic, 
     patient = make_patient(clinic)
     start(db, patient, "post_tka")
     phone = phone_for(app, db, patient)
-    assert "Your plan has no backward walking at home yet" in phone.get("/p/log").get_data(as_text=True)
+    log_page = phone.get("/p/log", follow_redirects=True).get_data(as_text=True)
+    assert "Your plan has no backward walking at home yet" in log_page
     response = submit(phone, "/p/log", {**LOG, "session_date": utcnow().date().isoformat()})
     assert response.status_code == 302
     alert = db.exec(select(Alert).where(Alert.patient_id == patient.id)).one()

@@ -157,7 +157,8 @@ def test_a_new_protocol_starts_in_the_phase_the_weeks_since_surgery_allow(therap
                                                                          db, weeks_ago, selected, phase_name):
     surgery = date.today() - timedelta(weeks=weeks_ago)
     patient = make_patient(clinic, condition="post_tka", surgery_date=surgery)
-    page = therapist_client.get(f"/patients/{patient.id}/protocols/new/build?source=builtin:post_tka")
+    page = therapist_client.get(f"/patients/{patient.id}/protocols/new/build?source=builtin:post_tka",
+                                follow_redirects=True)
     html = page.get_data(as_text=True)
     assert f'<option value="{selected}" selected>Phase {selected + 1}: {phase_name}' in html
     assert f"Week {weeks_ago} after surgery on {surgery.isoformat()}" in html
