@@ -30,8 +30,8 @@ from rehab.models import (
     Visit,
 )
 from rehab.models.patients import patient_search_key
-from rehab.services.activity import refresh_all_last_sessions
 from rehab.services.catalogue import templates
+from rehab.services.last_session import refresh_all_last_sessions
 from rehab.services.passwords import hash_password, make_hasher
 from rehab.services.protocols import content_from_template
 

@@ -10,8 +10,8 @@ from sqlmodel import Session, func, select
 
 from rehab.models import Clinic, Patient, User, Visit, utcnow
 from rehab.services import accounts
-from rehab.services.activity import refresh_all_last_sessions
 from rehab.services.catalogue import templates
+from rehab.services.last_session import refresh_all_last_sessions
 from rehab.services.protocol_records import create_protocol
 from rehab.services.protocols import content_from_template
 

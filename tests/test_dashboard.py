@@ -9,8 +9,8 @@ import pytest
 from sqlmodel import select
 
 from rehab.models import Visit, utcnow
-from rehab.services.activity import refresh_last_session
 from rehab.services.catalogue import templates
+from rehab.services.last_session import refresh_last_session
 from rehab.services.protocol_records import create_protocol
 from rehab.services.protocols import content_from_template
 from tests.conftest import submit

@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import select
 
 from rehab.models import AdviceDecision, Alert, HandoutPrint, HomeLog, ProtocolVersion, RedFlagClearance, Visit, utcnow
-from rehab.services.advice_inputs import advice_for
+from rehab.services.advice.inputs import advice_for
 from rehab.services.catalogue import templates
 from rehab.services.protocol_records import create_protocol
 from rehab.services.protocols import content_from_template
@@ -234,7 +234,7 @@ def test_regress_undoes_the_speed_that_was_last_accepted(therapist_client, patie
 
 
 def test_every_red_flag_has_a_fhir_code():
-    from rehab.services.advice_types import RED_FLAGS
+    from rehab.services.advice.types import RED_FLAGS
     from rehab.services.fhir.codes import LOCAL_CONCEPTS
     from rehab.services.fhir.visits import RED_FLAG_FIELDS
 

@@ -73,7 +73,7 @@ class Patient(SQLModel, table=True):
     version: int = Field(default=1)
     # Kept by the events below from the name and chart number; never set by hand.
     search_key: str = Field(max_length=260)
-    # The latest visit or home session, kept by services/activity.py in the same transaction as the write.
+    # The latest visit or home session, kept by services/last_session.py in the same transaction as the write.
     last_session_at: datetime | None = None
 
     @property

@@ -1,7 +1,7 @@
 """The therapist's dashboard: today's visits, patients who need attention, recently seen.
 
 A fixed number of queries whatever the size of the clinic, and no scan of its visits: "quiet" and "recently
-seen" read ``Patient.last_session_at`` (kept by services/activity.py) on the (clinic, last session) index."""
+seen" read ``Patient.last_session_at`` (kept by services/last_session.py) on the (clinic, last session) index."""
 
 from __future__ import annotations
 

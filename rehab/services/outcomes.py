@@ -16,7 +16,7 @@ from typing import Literal
 
 from scipy import stats
 
-from rehab.services.progress import MEASURES, is_important
+from rehab.services.baseline_change import MEASURES, is_important
 from rehab.services.questionnaires import instruments
 
 # The measure is looked for in these windows from the protocol's start (expert opinion: a visit or a

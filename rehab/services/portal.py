@@ -22,10 +22,10 @@ from sqlalchemy import bindparam, func, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from rehab.models import Alert, Clinic, EditRecord, HomeLog, LoginAttempt, Patient, PortalLink, Protocol
-from rehab.services.activity import note_session
+from rehab.services.advice.engine import RED_FLAGS, SessionReport, alerts_for
 from rehab.services.catalogue import exercises, illustration_svg, templates
 from rehab.services.dose import dose_sentence
-from rehab.services.progression import RED_FLAGS, SessionReport, alerts_for
+from rehab.services.last_session import note_session
 from rehab.services.protocols import Phase
 from rehab.services.records import StaleEdit, apply_changes, claim_version
 

@@ -15,8 +15,8 @@ from functools import cache
 from importlib import resources
 from typing import Literal
 
+from rehab.services.baseline_change import is_important
 from rehab.services.catalogue import LANGUAGES
-from rehab.services.progress import is_important
 
 Verdict = Literal["improved", "no change", "worse"]
 VERDICT_TEXT = {"en": {"improved": "improved", "no change": "no change", "worse": "worse"},

@@ -1,4 +1,4 @@
-"""Visits in the database and the alerts they raise (the advice they lead to: ``advice_inputs``).
+"""Visits in the database and the alerts they raise (the advice they lead to: ``advice.inputs``).
 
 Services add and flush; the view commits once. Visit edits keep their history in EditRecord and deletion is
 soft, with a reason, so no clinical record disappears.
@@ -15,9 +15,9 @@ from sqlmodel import Session, col, select
 
 from rehab.forms import VisitForm
 from rehab.models import Alert, EditRecord, Patient, Protocol, Visit
-from rehab.services.activity import note_session, refresh_last_session
-from rehab.services.advice_types import RED_FLAGS, SessionReport
-from rehab.services.progression import alerts_for
+from rehab.services.advice.engine import alerts_for
+from rehab.services.advice.types import RED_FLAGS, SessionReport
+from rehab.services.last_session import note_session, refresh_last_session
 from rehab.services.records import StaleEdit, apply_changes, claim_version
 
 

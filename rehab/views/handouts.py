@@ -22,7 +22,7 @@ from rehab.request_guard import bounded_id, is_id
 from rehab.services import audit, protocol_records
 from rehab.services import handouts as sheets
 from rehab.services import portal as portal_service
-from rehab.services.advice_inputs import waiting_red_flags
+from rehab.services.advice.inputs import waiting_red_flags
 from rehab.services.submissions import AlreadySubmitted
 from rehab.views.patients import clinic_phone_missing, get_patient_or_404
 from rehab.views.portal import link_url, portal_required
@@ -374,10 +374,10 @@ def report_pdf(patient: Patient, *, clinic: Clinic, therapist_name: str) -> byte
 
     from rehab.forms import CONDITIONS
     from rehab.services import visits as visit_service
-    from rehab.services.advice_records import clearances_of
+    from rehab.services.advice.decisions import clearances_of
+    from rehab.services.baseline_change import summarize_progress
     from rehab.services.charts import pain_and_minutes_svg
-    from rehab.services.overview import MEASURE_FIELDS, chart_points
-    from rehab.services.progress import summarize_progress
+    from rehab.services.patient_page import MEASURE_FIELDS, chart_points
 
     db = get_session()
     patient_visits = visit_service.visits_of(db, patient_id=patient.id)  # type: ignore[arg-type]

@@ -26,7 +26,7 @@ from rehab.request_guard import bounded_id
 from rehab.services import home_plan, protocol_records
 from rehab.services import portal as portal_service
 from rehab.services import visits as visit_service
-from rehab.services.advice_inputs import AdviceInputs, gather
+from rehab.services.advice.inputs import AdviceInputs, gather
 from rehab.services.charts import ChartPoint, pain_and_minutes_svg, style_hashes
 from rehab.services.portal import N_, LinkState
 from rehab.services.protocols import Phase
@@ -83,7 +83,7 @@ def short_date(day: date) -> str:
 
 
 def _advice_inputs(now: datetime) -> AdviceInputs:
-    """The same sessions the therapist's advice reads (see services/advice_inputs.py)."""
+    """The same sessions the therapist's advice reads (see services/advice/inputs.py)."""
     state = _state()
     return gather(get_session(), patient=state.patient, protocol=state.protocol, now=now)  # type: ignore[arg-type]
 

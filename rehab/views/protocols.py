@@ -27,8 +27,8 @@ from rehab.protocol_form import (
 from rehab.request_guard import bounded_id, is_id
 from rehab.services import assessments, catalogue
 from rehab.services import protocol_records as records
-from rehab.services.advice_inputs import hand_raise_warnings, waiting_red_flags
-from rehab.services.progression import surgery_gate
+from rehab.services.advice.engine import surgery_gate
+from rehab.services.advice.inputs import hand_raise_warnings, waiting_red_flags
 from rehab.services.protocols import (
     SETTINGS,
     SUPPORTS,

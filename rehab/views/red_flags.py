@@ -11,8 +11,7 @@ from rehab import security
 from rehab.db import get_session
 from rehab.models import Patient, utcnow
 from rehab.services import protocol_records
-from rehab.services.advice_inputs import AdviceInputs, gather
-from rehab.services.advice_records import (
+from rehab.services.advice.decisions import (
     MIN_NOTE,
     ClearanceError,
     clearance_signature,
@@ -20,7 +19,8 @@ from rehab.services.advice_records import (
     record_clearance,
     reported,
 )
-from rehab.services.advice_types import CLEARANCE_ACTIONS
+from rehab.services.advice.inputs import AdviceInputs, gather
+from rehab.services.advice.types import CLEARANCE_ACTIONS
 from rehab.views.patients import get_patient_or_404
 
 bp = Blueprint("red_flags", __name__, url_prefix="/patients/<int:patient_id>/red-flags")

@@ -17,11 +17,11 @@ from rehab.models import Alert, Patient, Visit, utcnow
 from rehab.request_guard import bounded_id
 from rehab.services import catalogue, protocol_records
 from rehab.services import visits as visit_service
-from rehab.services.advice_inputs import advice_for, advice_signature
-from rehab.services.advice_records import record_decision
-from rehab.services.advice_types import RED_FLAGS, SORENESS
+from rehab.services.advice.decisions import record_decision
+from rehab.services.advice.inputs import advice_for, advice_signature
+from rehab.services.advice.types import RED_FLAGS, SORENESS
 from rehab.services.charts import pain_and_minutes_svg, style_hashes
-from rehab.services.overview import chart_points
+from rehab.services.patient_page import chart_points
 from rehab.services.protocols import SUPPORTS, kmh_to_mph, mph_to_kmh, number
 from rehab.services.records import StaleEdit
 from rehab.templating import clinic_time

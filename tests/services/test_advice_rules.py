@@ -10,10 +10,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from rehab.services.advice_types import SEVERITY, DoseChange, SessionReport
+from rehab.services.advice.dose_steps import apply_change, dose_jumps, next_level, previous_level, raises
+from rehab.services.advice.engine import advise
+from rehab.services.advice.types import SEVERITY, DoseChange, SessionReport
 from rehab.services.catalogue import templates
-from rehab.services.dose_steps import apply_change, dose_jumps, next_level, previous_level, raises
-from rehab.services.progression import advise
 from rehab.services.protocols import Phase, Prescription, content_from_template
 
 NOW = datetime(2026, 11, 25, 10, tzinfo=UTC)

@@ -14,7 +14,7 @@ from sqlmodel import Session, SQLModel, create_engine, select
 
 from rehab.models import Alert, Clinic, EditRecord, HomeLog, Patient, PortalLink, Protocol
 from rehab.services import portal
-from rehab.services.advice_inputs import gather
+from rehab.services.advice.inputs import gather
 from rehab.services.catalogue import templates
 from rehab.services.protocol_records import create_protocol, end_protocol
 from rehab.services.protocols import content_from_template

@@ -11,8 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from rehab.services.catalogue import templates
-from rehab.services.progression import (
+from rehab.services.advice.engine import (
     Morning,
     SessionReport,
     advise,
@@ -22,6 +21,7 @@ from rehab.services.progression import (
     previous_level,
     within_pain_rules,
 )
+from rehab.services.catalogue import templates
 from rehab.services.protocols import Phase, Prescription, content_from_template
 
 NOW = datetime(2026, 11, 25, 10, tzinfo=UTC)

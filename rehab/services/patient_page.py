@@ -16,10 +16,10 @@ from sqlmodel import Session, col, select
 from rehab.models import Alert, Patient, Protocol, Visit
 from rehab.services import patients as patient_service
 from rehab.services import protocol_records, visits
-from rehab.services.advice_inputs import AdviceContext, advice_for
-from rehab.services.advice_records import ClearanceEntry, clearances_of
+from rehab.services.advice.decisions import ClearanceEntry, clearances_of
+from rehab.services.advice.inputs import AdviceContext, advice_for
+from rehab.services.baseline_change import MeasureChange, summarize_progress
 from rehab.services.charts import ChartPoint
-from rehab.services.progress import MeasureChange, summarize_progress
 from rehab.services.protocols import ProtocolContent
 
 MEASURE_FIELDS = ("pain_before", "pain_worst", "backward_walk_3m_s", "tug_s", "gait_speed_ms", "six_minute_walk_m")

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from rehab.services.advice_types import DoseChange
+from rehab.services.advice.types import DoseChange
 from rehab.services.catalogue import exercises
 from rehab.services.protocols import SUPPORTS, Phase, Prescription, ProtocolContent, number
 from rehab.services.safety import SafetyWarning

@@ -1,7 +1,7 @@
 """The safety and tolerance rules of the advice, one small function each, in a table ordered by severity.
 
 Every rule reads the whole ``Situation`` (all recent sessions, from visits and home logs, in time order) and
-returns a ``Finding`` or None. The engine (``progression.advise``) runs every rule; the most severe finding
+returns a ``Finding`` or None. The engine (``engine.advise``) runs every rule; the most severe finding
 decides the advice and every finding is shown. Sources: clinical reference, sections 2 and 3.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from statistics import mean
 
-from rehab.services.advice_types import EFFUSION_GRADES, RED_FLAGS, Finding, Rule, SessionReport, effusion_at_least
+from rehab.services.advice.types import EFFUSION_GRADES, RED_FLAGS, Finding, Rule, SessionReport, effusion_at_least
 from rehab.services.protocols import Phase, Prescription, number
 
 PAIN_TREND_RISE = 1.0  # mean worst pain this week at least this much above last week's

@@ -14,9 +14,9 @@ from sqlmodel import Session, col, select
 
 from rehab.models import AdviceDecision, Alert, Patient, Protocol, RedFlagClearance, User
 from rehab.services import protocol_records
-from rehab.services.advice_inputs import AdviceContext, AdviceInputs
-from rehab.services.advice_types import CLEARANCE_ACTIONS, RED_FLAGS, SessionReport
-from rehab.services.dose_steps import apply_change
+from rehab.services.advice.dose_steps import apply_change
+from rehab.services.advice.inputs import AdviceContext, AdviceInputs
+from rehab.services.advice.types import CLEARANCE_ACTIONS, RED_FLAGS, SessionReport
 from rehab.services.protocols import Prescription
 
 MIN_NOTE = 10  # a note says what was done: "called, no calf pain now" is about the shortest that does

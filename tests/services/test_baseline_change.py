@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from rehab.services.progress import summarize_progress
+from rehab.services.baseline_change import summarize_progress
 
 NOW = datetime(2026, 11, 25, 10, tzinfo=UTC)
 
@@ -94,8 +94,8 @@ def test_threshold_text_names_the_threshold():
 
 
 def test_every_threshold_cites_a_source_that_exists():
+    from rehab.services.baseline_change import MEASURES
     from rehab.services.catalogue import references
-    from rehab.services.progress import MEASURES
 
     assert {spec.source for spec in MEASURES} <= set(references())
 

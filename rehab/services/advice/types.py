@@ -1,7 +1,7 @@
 """The advice engine's vocabulary: what a session reported, a rule that fired, a dose change, the advice.
 
-Plain values only, so the rules (``advice_rules``), the dose steps (``dose_steps``) and the engine
-(``progression``) share one home for their words and none of them imports another's internals.
+Plain values only, so the rules (``rules``), the dose steps (``dose_steps``) and the engine
+(``engine``) share one home for their words and none of them imports another's internals.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Pure functions over plain values (clinical reference, sections 2 and 3). The therapist decides; every piece
 of advice carries the rules and sources that produced it and, where it changes the dose, the concrete next
-dose. Every rule of ``advice_rules.RULES`` runs on all recent sessions; the most severe finding decides and
+dose. Every rule of ``rules.RULES`` runs on all recent sessions; the most severe finding decides and
 the rest days are the most any rule gives. Only when no rule objects does the streak decide on advancing.
 """
 
@@ -11,7 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
-from rehab.services.advice_rules import (
+from rehab.services.advice.dose_steps import (
+    INCLINE_STEP_PCT,
+    MINUTES_STEP,
+    SPEED_STEP_KMH,
+    next_level,
+    previous_level,
+)
+from rehab.services.advice.rules import (
     Morning,
     Situation,
     findings,
@@ -21,7 +28,7 @@ from rehab.services.advice_rules import (
     uncleared,
     within_pain_rules,
 )
-from rehab.services.advice_types import (
+from rehab.services.advice.types import (
     EFFUSION_GRADES,
     RED_FLAGS,
     SEVERITY,
@@ -33,13 +40,6 @@ from rehab.services.advice_types import (
     Rule,
     SessionReport,
     effusion_at_least,
-)
-from rehab.services.dose_steps import (
-    INCLINE_STEP_PCT,
-    MINUTES_STEP,
-    SPEED_STEP_KMH,
-    next_level,
-    previous_level,
 )
 from rehab.services.protocols import Phase
 

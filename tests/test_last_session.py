@@ -13,8 +13,8 @@ from rehab.forms import VisitForm
 from rehab.models import HomeLog, Patient, Visit, utcnow
 from rehab.services import portal
 from rehab.services import visits as visit_service
-from rehab.services.activity import refresh_all_last_sessions, refresh_last_session
 from rehab.services.catalogue import templates
+from rehab.services.last_session import refresh_all_last_sessions, refresh_last_session
 from rehab.services.protocol_records import create_protocol
 from rehab.services.protocols import content_from_template
 
