@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import select
 
 from rehab.models import Alert, utcnow
-from rehab.services import portal as portal_service
+from rehab.services import portal_links
 from rehab.services.catalogue import templates
 from rehab.services.protocol_records import create_protocol
 from rehab.services.protocols import content_from_template
@@ -41,7 +41,7 @@ def sheet(client, patient):  # type: ignore[no-untyped-def]
 
 
 def phone_for(app, db, patient):  # type: ignore[no-untyped-def]
-    _, token = portal_service.issue_link(db, patient=patient, user_id=None, now=utcnow(), secret=SECRET)
+    _, token = portal_links.issue_link(db, patient=patient, user_id=None, now=utcnow(), secret=SECRET)
     db.commit()
     phone = app.test_client()
     phone.get(f"/p/{token}")

@@ -36,8 +36,7 @@ from rehab.models import (
     Visit,
     utcnow,
 )
-from rehab.services import api_clients
-from rehab.services import portal as portal_service
+from rehab.services import api_clients, portal_links
 from rehab.services.catalogue import templates
 from rehab.services.protocol_records import create_protocol, save_clinic_template
 from rehab.services.protocols import content_from_template
@@ -117,7 +116,7 @@ def world(app, db, clinic, admin, make_user, make_patient, client) -> World:  # 
                                     content=content_from_template(templates()["knee_oa"]), user_id=admin.id, now=now)
     db.add_all([visit, alert])
     db.commit()
-    link, token = portal_service.issue_link(db, patient=patient, user_id=admin.id, now=now, secret=SECRET)
+    link, token = portal_links.issue_link(db, patient=patient, user_id=admin.id, now=now, secret=SECRET)
     db.commit()
     home_log = HomeLog(patient_id=patient.id, clinic_id=clinic.id, protocol_id=protocol.id, protocol_version=1,
                        phase_index=0, session_date=now.date(), minutes=10, pain_worst=2, soreness="none",
@@ -227,8 +226,8 @@ def _seen_today(world: World, db: Session) -> None:
 
 def _pending_phone(world: World, db: Session) -> None:
     """The patient's phone opens a link that asks for the date of birth first."""
-    _, token = portal_service.issue_link(db, patient=world.patient, user_id=world.admin.id, now=utcnow(),
-                                         secret=SECRET, require_birth_date=True)
+    _, token = portal_links.issue_link(db, patient=world.patient, user_id=world.admin.id, now=utcnow(),
+                                       secret=SECRET, require_birth_date=True)
     db.commit()
     assert world.phone.get(f"/p/{token}").status_code == 302
 
@@ -313,7 +312,7 @@ CASES: dict[str, Case] = {
         download=True),
     "sharing.share": Case(
         page=lambda w: w.p, post=lambda w: f"{w.p}/portal/share", grows={"portal_link": 1, **ONE},
-        prepare=lambda w, db: portal_service.revoke(db, link=db.exec(select(PortalLink)).one(), now=utcnow())),
+        prepare=lambda w, db: portal_links.revoke(db, link=db.exec(select(PortalLink)).one(), now=utcnow())),
     "sharing.rotate": Case(
         page=lambda w: w.p, post=lambda w: f"{w.p}/portal/rotate", grows={"portal_link": 1, **ONE}),
     "sharing.revoke": Case(

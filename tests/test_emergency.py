@@ -10,7 +10,7 @@ import pytest
 from pypdf import PdfReader
 
 from rehab.models import HandoutPrint, PortalLink, utcnow
-from rehab.services import portal as portal_service
+from rehab.services import portal_links
 from rehab.services.catalogue import templates
 from rehab.services.protocol_records import create_protocol
 from rehab.services.protocols import content_from_template
@@ -94,7 +94,7 @@ def test_the_patient_page_uses_the_clinics_emergency_number(app, db, clinic, pat
     patient.language = language
     db.add(patient)
     db.commit()
-    _, token = portal_service.issue_link(db, patient=patient, user_id=None, now=utcnow(), secret=SECRET)
+    _, token = portal_links.issue_link(db, patient=patient, user_id=None, now=utcnow(), secret=SECRET)
     db.commit()
     phone = app.test_client()
     phone.get(f"/p/{token}")

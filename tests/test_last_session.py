@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from rehab.forms import VisitForm
 from rehab.models import HomeLog, Patient, Visit, utcnow
-from rehab.services import portal
+from rehab.services import home_logs
 from rehab.services import visits as visit_service
 from rehab.services.catalogue import templates
 from rehab.services.last_session import refresh_all_last_sessions, refresh_last_session
@@ -52,9 +52,9 @@ def add_visit(db, patient, protocol, at: datetime) -> Visit:  # type: ignore[no-
 def add_home_log(db, patient, protocol, logged_at: datetime) -> HomeLog:  # type: ignore[no-untyped-def]
     data = {"session_date": (logged_at - timedelta(days=2)).date().isoformat(), "minutes": "10", "pain_worst": "3",
             "soreness": "none", "stumbled": "no", "fell": "no", "note": ""}
-    shape, errors = portal.validate_home_log(portal.home_log_data(data), today=logged_at.date())
+    shape, errors = home_logs.validate_home_log(home_logs.home_log_data(data), today=logged_at.date())
     assert shape is not None, errors
-    log = portal.create_home_log(db, patient=patient, protocol=protocol, form=shape, link_id=None, now=logged_at)
+    log = home_logs.create_home_log(db, patient=patient, protocol=protocol, form=shape, link_id=None, now=logged_at)
     db.commit()
     return log
 
@@ -118,9 +118,9 @@ def test_correcting_a_home_log_keeps_it_counted(db, patient, protocol):
     log = add_home_log(db, patient, protocol, logged_at=NOW - timedelta(hours=2))
     data = {"session_date": log.session_date.isoformat(), "minutes": "12", "pain_worst": "2", "soreness": "none",
             "stumbled": "no", "fell": "no", "note": "longer"}
-    shape, errors = portal.validate_home_log(portal.home_log_data(data), today=NOW.date())
+    shape, errors = home_logs.validate_home_log(home_logs.home_log_data(data), today=NOW.date())
     assert shape is not None, errors
-    assert portal.correct_home_log(db, log=log, form=shape, seen_version=1, now=NOW)
+    assert home_logs.correct_home_log(db, log=log, form=shape, seen_version=1, now=NOW)
     db.commit()
     assert stored(db, patient) == NOW - timedelta(hours=2)
 

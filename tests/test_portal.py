@@ -22,7 +22,7 @@ from rehab.models import (
     utcnow,
 )
 from rehab.security import PUBLIC_ENDPOINTS
-from rehab.services import portal as portal_service
+from rehab.services import home_logs, portal_links, tokens
 from rehab.services.catalogue import templates
 from rehab.services.protocol_records import create_protocol
 from rehab.services.protocols import content_from_template
@@ -55,7 +55,7 @@ def protocol(db, patient, therapist):  # type: ignore[no-untyped-def]
 
 def share(db, patient, **options):  # type: ignore[no-untyped-def]
     """A link made as the share button makes it; returns the token."""
-    _, token = portal_service.issue_link(db, patient=patient, user_id=None, now=utcnow(), secret=SECRET, **options)
+    _, token = portal_links.issue_link(db, patient=patient, user_id=None, now=utcnow(), secret=SECRET, **options)
     db.commit()
     return token
 
@@ -103,7 +103,7 @@ def test_opening_the_link_starts_a_session_and_drops_the_token_from_the_address(
 def test_the_token_is_stored_only_as_its_hash(db, token):
     rows = json.dumps(snapshot(db), default=str)
     assert token not in rows
-    assert portal_service.token_hash(token) in rows
+    assert tokens.token_hash(token) in rows
 
 
 def test_get_of_the_link_changes_nothing_but_the_session_and_the_audit(app, db, token):
@@ -305,9 +305,9 @@ def other(db, clinic, make_patient, therapist):  # type: ignore[no-untyped-def]
     b = make_patient(clinic, first_name="Bernard", last_name="Quist", chart_number="B-2")
     b_protocol = create_protocol(db, patient=b, content=content_from_template(templates()["pfp"]), user_id=None,
                                  now=utcnow() - timedelta(days=3), overrides=[])
-    shape, _ = portal_service.validate_home_log(portal_service.home_log_data(log_form(pain_worst="2")),
-                                                today=datetime.now(UTC).date())
-    b_log = portal_service.create_home_log(db, patient=b, protocol=b_protocol, form=shape, link_id=None, now=utcnow())
+    shape, _ = home_logs.validate_home_log(home_logs.home_log_data(log_form(pain_worst="2")),
+                                           today=datetime.now(UTC).date())
+    b_log = home_logs.create_home_log(db, patient=b, protocol=b_protocol, form=shape, link_id=None, now=utcnow())
     db.commit()
     return b, b_log
 
@@ -515,9 +515,9 @@ def test_portal_pages_use_as_many_queries_with_100_sessions_as_with_1(patient_cl
     pages = ("/p/home", "/p/progress", "/p/chart.svg", f"/p/log?form={new_form_id()}")
     few = {url: count(url) for url in pages}
     today = datetime.now(UTC).date()
-    shape = portal_service.validate_home_log(portal_service.home_log_data(log_form()), today=today)[0]
+    shape = home_logs.validate_home_log(home_logs.home_log_data(log_form()), today=today)[0]
     for _ in range(99):
-        portal_service.create_home_log(db, patient=patient, protocol=protocol, form=shape, link_id=None, now=utcnow())
+        home_logs.create_home_log(db, patient=patient, protocol=protocol, form=shape, link_id=None, now=utcnow())
     db.commit()
     assert {url: count(url) for url in few} == few
 

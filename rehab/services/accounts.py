@@ -6,7 +6,6 @@ the server can end a session (sign-out, password change, deactivation) whatever 
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +19,7 @@ from sqlmodel import Session, col, select
 from rehab.models import Clinic, LoginAttempt, Membership, User, UserSession
 from rehab.services.passwords import hash_password, verify_password
 from rehab.services.throttling import account_key
+from rehab.services.tokens import token_hash
 
 # Verified against when the email is unknown, so both answers take the same time.
 _DUMMY_HASH_SOURCE = "not-a-real-password-0000"
@@ -29,10 +29,6 @@ _DUMMY_HASH_SOURCE = "not-a-real-password-0000"
 def _dummy_hash(hasher: PasswordHasher) -> str:
     """Made once per hasher: hashing it on every unknown email would double that answer's time."""
     return hasher.hash(_DUMMY_HASH_SOURCE)
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def check_credentials(session: Session, hasher: PasswordHasher, *, email: str, password: str

@@ -7,7 +7,6 @@ add and flush; the view commits once.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +16,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from rehab.models import ApiClient, AuditEvent, LoginAttempt
+from rehab.services.tokens import token_hash
 
 Scope = Literal["read", "read-write"]
 SCOPES: dict[str, str] = {"read": "Read only", "read-write": "Read and write (create patients)"}
@@ -25,10 +25,6 @@ _MAX_TOKEN_LENGTH = 128
 NAME_MAX = 120
 # Wrong tokens share the sign-in attempts table, so every worker sees the same count per address.
 THROTTLE_ACCOUNT_KEY = "fhir"
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def name_problem(name: str) -> str | None:

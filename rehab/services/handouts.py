@@ -25,10 +25,11 @@ from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from rehab.services.catalogue import exercises, illustration_svg, templates
+from rehab.services.catalogue import exercises, illustration_svg
 from rehab.services.dose import dose_sentence, speed_text
 from rehab.services.home_plan import prescribed_for_home
-from rehab.services.protocols import Phase, ProtocolContent
+from rehab.services.patient_text import phase_text
+from rehab.services.protocols import ProtocolContent
 
 # Bump when the sheet's layout changes, so cached PDFs of the old layout are not served again.
 SHEET_LAYOUT_VERSION = "2"
@@ -59,20 +60,6 @@ class SheetOptions:
                    include_next=bool(values.get("include_next")))
 
 
-def _phase_text(phase: Phase, template_key: str, language: str) -> dict[str, str]:
-    """A phase's name and goal in the sheet's language: translated when it came from a template and was not
-    renamed, as the therapist typed it otherwise."""
-    template = templates().get(template_key)
-    if template and phase.key:
-        for raw in template.phases:
-            english = raw["en"]
-            if raw["key"] == phase.key and english.get("name") == phase.name:
-                text = raw.get(language) or english
-                goal = text.get("goal", english.get("goal", "")) if phase.goal == english.get("goal") else phase.goal
-                return {"name": text.get("name", phase.name), "goal": goal}
-    return {"name": phase.name, "goal": phase.goal}
-
-
 def build_sheet_snapshot(*, patient_name: str, clinic: dict[str, str], therapist_name: str, protocol_title: str,
                          version_number: int, content: ProtocolContent, phase_index: int, options: SheetOptions,
                          printed_on: date, speed_unit: str, anticoagulants: bool = False) -> dict[str, Any]:
@@ -97,7 +84,7 @@ def build_sheet_snapshot(*, patient_name: str, clinic: dict[str, str], therapist
     next_phase = None
     if options.include_next and phase_index + 1 < len(content.phases):
         upcoming = content.phases[phase_index + 1]
-        next_phase = {**_phase_text(upcoming, content.template_key, language),
+        next_phase = {**phase_text(upcoming, template_key=content.template_key, language=language),
                       "sessions": phase.advance_after_sessions, "no_stumbles": phase.no_stumbles,
                       "sentences": [dose_sentence(rx, language=language, speed_unit=speed_unit)
                                     for rx in upcoming.prescriptions]}
@@ -106,7 +93,8 @@ def build_sheet_snapshot(*, patient_name: str, clinic: dict[str, str], therapist
         "layout": SHEET_LAYOUT_VERSION, "options": asdict(options), "patient_name": patient_name, "clinic": clinic,
         "therapist_name": therapist_name, "protocol_title": protocol_title, "version_number": version_number,
         "phase_number": phase_index + 1, "phase_count": len(content.phases),
-        "phase": _phase_text(phase, content.template_key, language), "exercises": items, "next_phase": next_phase,
+        "phase": phase_text(phase, template_key=content.template_key, language=language), "exercises": items,
+        "next_phase": next_phase,
         "pain_ceiling": min(rx.pain_ceiling for rx in phase.prescriptions),
         "log_rows": max(LOG_ROWS_MIN, min(LOG_ROWS_MAX, sessions_per_week * 2)),
         "printed_on": printed_on.isoformat(), "speed_example": speed_text(1.2, speed_unit),

@@ -19,9 +19,8 @@ from rehab.db import get_session
 from rehab.i18n import LANGUAGES
 from rehab.models import Clinic, HandoutPrint, Patient, PortalLink, Protocol, utcnow
 from rehab.request_guard import bounded_id, is_id
-from rehab.services import audit, protocol_records
+from rehab.services import audit, portal_links, protocol_records
 from rehab.services import handouts as sheets
-from rehab.services import portal as portal_service
 from rehab.services.advice.inputs import waiting_red_flags
 from rehab.services.submissions import AlreadySubmitted
 from rehab.views.patients import clinic_phone_missing, get_patient_or_404
@@ -191,13 +190,13 @@ def _red_flag_first(patient: Patient):  # type: ignore[no-untyped-def]
 
 def portal_url_for(patient_id: int) -> str | None:
     """The patient's live personal link, for the QR code on the sheet (re-derived; never stored)."""
-    return _portal_url(portal_service.live_link(get_session(), patient_id=patient_id))
+    return _portal_url(portal_links.live_link(get_session(), patient_id=patient_id))
 
 
 def _portal_url(link: PortalLink | None) -> str | None:
-    if link is None or portal_service.link_status(link, utcnow()) != "ok":
+    if link is None or portal_links.link_status(link, utcnow()) != "ok":
         return None
-    return link_url(portal_service.derive_token(current_app.secret_key, link))  # type: ignore[arg-type]
+    return link_url(portal_links.derive_token(current_app.secret_key, link))  # type: ignore[arg-type]
 
 
 # A printed sheet's download, the most frequent request after a print: the print (without its snapshot, which

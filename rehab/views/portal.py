@@ -26,9 +26,8 @@ from rehab import once, security
 from rehab.db import get_session
 from rehab.i18n import LANGUAGES
 from rehab.models import Patient, utcnow
-from rehab.services import accounts, audit, home_plan, protocol_records, throttling
-from rehab.services import portal as portal_service
-from rehab.services.portal import LinkState
+from rehab.services import accounts, audit, home_plan, portal_links, protocol_records, throttling
+from rehab.services.portal_links import LinkState
 from rehab.services.protocols import Phase
 from rehab.services.submissions import AlreadySubmitted
 
@@ -85,7 +84,7 @@ def require_patient_session() -> Any:
     if not isinstance(link_id, int) or not isinstance(patient_id, int):
         return redirect(url_for("portal.closed"))
     now = utcnow()
-    state = portal_service.link_state(get_session(), link_id=link_id, now=now)
+    state = portal_links.link_state(get_session(), link_id=link_id, now=now)
     if not state.ok or state.patient is None or state.patient.id != patient_id:
         end_patient_session()
         return invalid_link(state, action="portal.session")
@@ -238,10 +237,10 @@ def open(token: str):  # type: ignore[no-untyped-def]  # noqa: A001 (the endpoin
     db = get_session()
     now = utcnow()
     address = (request.remote_addr or "unknown")[:64]
-    link, _reason = portal_service.find_link(db, token, now)
+    link, _reason = portal_links.find_link(db, token, now)
     if link is None:
         return _unknown_token(address, now)
-    state = portal_service.link_state(db, link_id=link.id, now=now)  # type: ignore[arg-type]
+    state = portal_links.link_state(db, link_id=link.id, now=now)  # type: ignore[arg-type]
     if not state.ok:
         return invalid_link(state)
     start_patient_session(state, pending=link.require_birth_date)
@@ -254,13 +253,13 @@ def _unknown_token(address: str, now: datetime) -> Any:
     """Count the bad token, or refuse the address once it has too many: audited once per window, not per try."""
     window = timedelta(minutes=current_app.config["LOGIN_THROTTLE_WINDOW_MINUTES"])
     limit = int(_setting("PORTAL_MAX_BAD_TOKENS_PER_ADDRESS"))
-    throttled = portal_service.bad_token_count(get_session(), address=address, since=now - window) >= limit
+    throttled = portal_links.bad_token_count(get_session(), address=address, since=now - window) >= limit
     key = security.audit_key()
 
     def _write() -> None:  # a GET request's own transaction only reads
         with database.side_transaction() as writer:
             if not throttled:
-                portal_service.record_bad_token(writer, address=address, now=now)
+                portal_links.record_bad_token(writer, address=address, now=now)
                 audit.record_event(writer, key=key, action="portal.open.unknown", outcome="denied", at=now,
                                    object_type="portal_link")
             elif throttling.note_throttled(writer, key=f"portal-address:{address}", now=now, window=window):
@@ -282,7 +281,7 @@ def check():  # type: ignore[no-untyped-def]
         end_patient_session()
         return redirect(url_for("portal.closed"))
     db = get_session()
-    state = portal_service.link_state(db, link_id=pending, now=now)
+    state = portal_links.link_state(db, link_id=pending, now=now)
     if not state.ok:
         end_patient_session()
         return invalid_link(state)
@@ -303,8 +302,8 @@ def check():  # type: ignore[no-untyped-def]
                 once.claim("portal.birth_date", patient_id=state.patient.id)
             except AlreadySubmitted:
                 return redirect(url_for("portal.check" if session.get("portal_pending") else "portal.home"))
-            outcome, left = portal_service.check_birth_date(db, link=state.link, patient=state.patient, given=given,
-                                                            now=now)
+            outcome, left = portal_links.check_birth_date(db, link=state.link, patient=state.patient, given=given,
+                                                          now=now)
             audit_event("portal.birth_date", patient_id=state.patient.id, object_type="portal_link",
                         object_id=state.link.id, outcome="ok" if outcome == "ok" else "failed")
             db.commit()

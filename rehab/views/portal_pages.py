@@ -23,12 +23,12 @@ from rehab import once, security
 from rehab.db import get_session
 from rehab.models import HomeLog, utcnow
 from rehab.request_guard import bounded_id
-from rehab.services import home_plan, protocol_records
-from rehab.services import portal as portal_service
+from rehab.services import home_logs, home_plan, patient_text, protocol_records
 from rehab.services import visits as visit_service
 from rehab.services.advice.inputs import AdviceInputs, gather
 from rehab.services.charts import ChartPoint, pain_and_minutes_svg, style_hashes
-from rehab.services.portal import N_, LinkState
+from rehab.services.patient_text import N_
+from rehab.services.portal_links import LinkState
 from rehab.services.protocols import Phase
 from rehab.services.records import StaleEdit
 from rehab.views.portal import audit_event, bp, page
@@ -113,15 +113,15 @@ def home():  # type: ignore[no-untyped-def]
     language = g.patient_language
     upcoming = None
     if index + 1 < len(content.phases):
-        upcoming = portal_service.phase_text(content.phases[index + 1], template_key=content.template_key,
-                                             language=language)
+        upcoming = patient_text.phase_text(content.phases[index + 1], template_key=content.template_key,
+                                           language=language)
     security.record_read("portal.view", patient_id=_patient_id(), object_type="portal_home")
     return page("portal/home.html", first_name=state.patient.first_name,  # type: ignore[union-attr]
-                phase=portal_service.phase_text(phase, template_key=content.template_key, language=language),
+                phase=patient_text.phase_text(phase, template_key=content.template_key, language=language),
                 phase_number=index + 1, phase_count=len(content.phases), next_phase=upcoming,
-                items=portal_service.exercise_items(phase, language=language, speed_unit=state.clinic.speed_unit),  # type: ignore[union-attr]
+                items=patient_text.exercise_items(phase, language=language, speed_unit=state.clinic.speed_unit),  # type: ignore[union-attr]
                 sessions_needed=phase.advance_after_sessions, no_stumbles=phase.no_stumbles,
-                ceiling=portal_service.home_ceiling(phase), blood_thinner=state.patient.anticoagulants)  # type: ignore[union-attr]
+                ceiling=home_logs.home_ceiling(phase), blood_thinner=state.patient.anticoagulants)  # type: ignore[union-attr]
 
 
 def _sessions() -> list[dict[str, Any]]:
@@ -130,9 +130,9 @@ def _sessions() -> list[dict[str, Any]]:
     rows = [{"at": visit.occurred_at, "where": "clinic", "pain": visit.pain_worst, "minutes": visit.minutes,
              "pain_before": visit.pain_before, "pain_after": visit.pain_after}
             for visit in visit_service.visits_of(db, patient_id=_patient_id())]
-    rows += [{"at": portal_service.session_time(log), "where": "home", "pain": log.pain_worst, "minutes": log.minutes,
+    rows += [{"at": home_logs.session_time(log), "where": "home", "pain": log.pain_worst, "minutes": log.minutes,
               "pain_before": None, "pain_after": None, "day": log.session_date}
-             for log in portal_service.home_logs_of(db, patient_id=_patient_id())]
+             for log in home_logs.home_logs_of(db, patient_id=_patient_id())]
     return sorted(rows, key=lambda row: row["at"], reverse=True)
 
 
@@ -181,12 +181,12 @@ def _today() -> Any:
 
 def _form_page(values: Any, errors: dict[str, str], *, entry: HomeLog | None = None, status: int = 200,
                stale: bool = False):  # type: ignore[no-untyped-def]
-    recent = [log for log in portal_service.home_logs_of(get_session(), patient_id=_patient_id(), limit=5)
-              if portal_service.can_correct(log, utcnow())] if entry is None else []
+    recent = [log for log in home_logs.home_logs_of(get_session(), patient_id=_patient_id(), limit=5)
+              if home_logs.can_correct(log, utcnow())] if entry is None else []
     return page("portal/log.html", values=values, errors={name: _(text) for name, text in errors.items()},
                 entry=entry, form_id=once.posted_form_id() if entry is None else "", soreness=SORENESS_TEXT,
                 flags=FLAG_TEXT, today=_today(), stale=stale, recent=recent,
-                earliest=(_today() - timedelta(days=portal_service.LOG_DAYS_BACK)).isoformat(),
+                earliest=(_today() - timedelta(days=home_logs.LOG_DAYS_BACK)).isoformat(),
                 format_date=format_date, locale=get_locale()), status
 
 
@@ -196,7 +196,7 @@ def log():  # type: ignore[no-untyped-def]
     if request.method == "GET":
         once.page_form_id()  # in the address: Back then Send shows the saved session, and alerts only once
         return _form_page({"session_date": _today().isoformat()}, {})
-    form, errors = portal_service.validate_home_log(portal_service.home_log_data(request.form), today=_today())
+    form, errors = home_logs.validate_home_log(home_logs.home_log_data(request.form), today=_today())
     if form is None:
         return _form_page(request.form, errors, status=422)
     db = get_session()
@@ -205,11 +205,11 @@ def log():  # type: ignore[no-untyped-def]
     content, index = _phase()
     now = utcnow()
     earlier = list(_advice_inputs(now).sessions)
-    entry = portal_service.create_home_log(db, patient=state.patient, protocol=state.protocol, form=form,  # type: ignore[arg-type]
-                                           link_id=state.link.id, now=now)  # type: ignore[union-attr]
-    portal_service.raise_home_alerts(
-        db, log=entry, ceiling=portal_service.home_ceiling(content.phases[index]), now=now,
-        previous=portal_service.previous_report(earlier, before=portal_service.session_time(entry)))
+    entry = home_logs.create_home_log(db, patient=state.patient, protocol=state.protocol, form=form,  # type: ignore[arg-type]
+                                      link_id=state.link.id, now=now)  # type: ignore[union-attr]
+    home_logs.raise_home_alerts(
+        db, log=entry, ceiling=home_logs.home_ceiling(content.phases[index]), now=now,
+        previous=home_logs.previous_report(earlier, before=home_logs.session_time(entry)))
     unprescribed = home_plan.clinic_only_alert(entry, phase=content.phases[index], phase_number=index + 1, now=now)
     if unprescribed is not None:
         db.add(unprescribed)
@@ -221,7 +221,7 @@ def log():  # type: ignore[no-untyped-def]
 
 
 def _own_entry(log_id: int) -> HomeLog:
-    entry = portal_service.get_home_log(get_session(), patient_id=_patient_id(), log_id=log_id)
+    entry = home_logs.get_home_log(get_session(), patient_id=_patient_id(), log_id=log_id)
     if entry is None:
         security.record_denial("portal.log.not_found", patient_id=_patient_id(), object_type="home_log",
                                object_id=log_id)
@@ -235,18 +235,18 @@ def entry(log_id: int):  # type: ignore[no-untyped-def]
     saved = _own_entry(log_id)
     return page("portal/entry.html", entry=saved, soreness=SORENESS_TEXT, flags=FLAG_TEXT,
                 date_text=format_date(saved.session_date, "long", locale=get_locale()),
-                can_correct=portal_service.can_correct(saved, utcnow()))
+                can_correct=home_logs.can_correct(saved, utcnow()))
 
 
 @bp.route("/log/<int:log_id>/edit", methods=["GET", "POST"])
 def edit(log_id: int):  # type: ignore[no-untyped-def]
     """Correct an own entry within 24 hours; the earlier answers are kept for the therapist."""
     saved = _own_entry(log_id)
-    if not portal_service.can_correct(saved, utcnow()):
+    if not home_logs.can_correct(saved, utcnow()):
         return page("portal/message.html", kind="too_late"), 403
     if request.method == "GET":
         return _form_page(_values_of(saved), {}, entry=saved)
-    form, errors = portal_service.validate_home_log(portal_service.home_log_data(request.form), today=_today())
+    form, errors = home_logs.validate_home_log(home_logs.home_log_data(request.form), today=_today())
     if form is None:
         return _form_page(request.form, errors, entry=saved, status=422)
     db = get_session()
@@ -254,20 +254,20 @@ def edit(log_id: int):  # type: ignore[no-untyped-def]
     once.leads_to(url_for("portal.entry", log_id=saved.id))
     now = utcnow()
     try:
-        changes = portal_service.correct_home_log(db, log=saved, form=form, now=now,
-                                                  seen_version=request.form.get("version", 0, type=bounded_id))
+        changes = home_logs.correct_home_log(db, log=saved, form=form, now=now,
+                                             seen_version=request.form.get("version", 0, type=bounded_id))
     except StaleEdit:
         db.rollback()
         return _form_page(_values_of(_own_entry(log_id)), {}, entry=_own_entry(log_id), status=409, stale=True)
-    except portal_service.TooLate:
+    except home_logs.TooLate:
         return page("portal/message.html", kind="too_late"), 403
     if changes:
         content, index = _phase()
         earlier = [report for report in _advice_inputs(now).sessions
-                   if report.at != portal_service.session_time(saved)]
-        portal_service.raise_home_alerts(
-            db, log=saved, ceiling=portal_service.home_ceiling(content.phases[index]), now=now,
-            previous=portal_service.previous_report(earlier, before=portal_service.session_time(saved)))
+                   if report.at != home_logs.session_time(saved)]
+        home_logs.raise_home_alerts(
+            db, log=saved, ceiling=home_logs.home_ceiling(content.phases[index]), now=now,
+            previous=home_logs.previous_report(earlier, before=home_logs.session_time(saved)))
         audit_event("portal.log.update", patient_id=saved.patient_id, object_type="home_log", object_id=saved.id)
         db.commit()
     flash(_("Your changes are saved.") if changes else _("Nothing was changed."), "success")

@@ -16,8 +16,7 @@ from sqlmodel import col, select
 from rehab import once, security
 from rehab.db import get_session
 from rehab.models import EditRecord, HomeLog, Patient, PortalLink, utcnow
-from rehab.services import portal as portal_service
-from rehab.services import protocol_records
+from rehab.services import home_logs, portal_links, protocol_records
 from rehab.views.patients import clinic_phone_missing, get_patient_or_404
 from rehab.views.portal import link_url
 
@@ -27,13 +26,13 @@ bp = Blueprint("sharing", __name__, url_prefix="/patients/<int:patient_id>/porta
 @bp.app_template_global()
 def portal_link_for(patient: Patient) -> PortalLink | None:
     """The patient's current link (not revoked), for the "Share with patient" section."""
-    return portal_service.live_link(get_session(), patient_id=patient.id)  # type: ignore[arg-type]
+    return portal_links.live_link(get_session(), patient_id=patient.id)  # type: ignore[arg-type]
 
 
 @bp.app_template_global()
 def home_logs_for(patient: Patient, limit: int | None = None) -> list[HomeLog]:
     """The patient's home sessions, newest first: the newest few on the patient page, all on the visits page."""
-    return portal_service.home_logs_of(get_session(), patient_id=patient.id, limit=limit)  # type: ignore[arg-type]
+    return home_logs.home_logs_of(get_session(), patient_id=patient.id, limit=limit)  # type: ignore[arg-type]
 
 
 _HOME_LOG_EDITS = (select(EditRecord).where(EditRecord.patient_id == bindparam("patient_id"),
@@ -51,7 +50,7 @@ def home_log_corrections(patient: Patient) -> dict[int, list[tuple[Any, dict[str
 
 @bp.app_template_global()
 def link_status(link: PortalLink) -> str:
-    return portal_service.link_status(link, utcnow())
+    return portal_links.link_status(link, utcnow())
 
 
 def _shareable(patient: Patient) -> bool:
@@ -81,7 +80,7 @@ def shared(patient_id: int):  # type: ignore[no-untyped-def]
     if link is None or link.patient_id != patient.id or link.revoked_at is not None:
         flash("A link is shown only once. If the patient does not have it, make a new link.", "info")
         return redirect(url_for("patients.detail", patient_id=patient.id, _anchor="share"))
-    url = link_url(portal_service.derive_token(current_app.secret_key, link))  # type: ignore[arg-type]
+    url = link_url(portal_links.derive_token(current_app.secret_key, link))  # type: ignore[arg-type]
     import segno  # a pure-Python QR encoder; imported here, as only this page needs it
 
     qr = segno.make(url, error="m").svg_data_uri(scale=5, border=2)  # a data: image passes the page's CSP
@@ -98,9 +97,9 @@ def share(patient_id: int):  # type: ignore[no-untyped-def]
     once.leads_to(url_for("patients.detail", patient_id=patient.id, _anchor="share"))
     if not _shareable(patient):
         return redirect(url_for("patients.detail", patient_id=patient.id))
-    link, _token = portal_service.issue_link(db, patient=patient, user_id=g.user.id, now=utcnow(),
-                                            secret=current_app.secret_key,  # type: ignore[arg-type]
-                                            require_birth_date=request.form.get("require_birth_date") == "1")
+    link, _token = portal_links.issue_link(db, patient=patient, user_id=g.user.id, now=utcnow(),
+                                          secret=current_app.secret_key,  # type: ignore[arg-type]
+                                          require_birth_date=request.form.get("require_birth_date") == "1")
     security.record("portal.link.issue", patient_id=patient.id, object_type="portal_link", object_id=link.id)
     db.commit()
     return _show_once(patient, link, rotated=False)
@@ -115,15 +114,15 @@ def rotate(patient_id: int):  # type: ignore[no-untyped-def]
     back = once.leads_to(url_for("patients.detail", patient_id=patient.id, _anchor="share"))
     if not _shareable(patient):
         return redirect(url_for("patients.detail", patient_id=patient.id))
-    current = portal_service.live_link(db, patient_id=patient.id)  # type: ignore[arg-type]
+    current = portal_links.live_link(db, patient_id=patient.id)  # type: ignore[arg-type]
     if current is None:
         abort(404)
     if request.form.get("link_id", type=int) != current.id:  # the page showed a link replaced since
         flash("The patient's link was already replaced since this page was opened; nothing was changed. "
               "Replace it again only if the patient does not have the newest link.", "error")
         return redirect(back)
-    link, _token = portal_service.rotate(db, link=current, patient=patient, user_id=g.user.id, now=utcnow(),
-                                        secret=current_app.secret_key)  # type: ignore[arg-type]
+    link, _token = portal_links.rotate(db, link=current, patient=patient, user_id=g.user.id, now=utcnow(),
+                                      secret=current_app.secret_key)  # type: ignore[arg-type]
     security.record("portal.link.rotate", patient_id=patient.id, object_type="portal_link", object_id=link.id)
     db.commit()
     return _show_once(patient, link, rotated=True)
@@ -136,10 +135,10 @@ def revoke(patient_id: int):  # type: ignore[no-untyped-def]
     patient = get_patient_or_404(patient_id)
     once.claim("portal.link.revoke", patient_id=patient.id)
     once.leads_to(url_for("patients.detail", patient_id=patient.id, _anchor="share"))
-    current = portal_service.live_link(db, patient_id=patient.id)  # type: ignore[arg-type]
+    current = portal_links.live_link(db, patient_id=patient.id)  # type: ignore[arg-type]
     if current is None:
         abort(404)
-    portal_service.revoke(db, link=current, now=utcnow())
+    portal_links.revoke(db, link=current, now=utcnow())
     security.record("portal.link.revoke", patient_id=patient.id, object_type="portal_link", object_id=current.id)
     db.commit()
     flash("The patient's link is turned off. It shows “no longer valid” from now on.", "success")

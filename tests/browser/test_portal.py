@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from rehab.models import utcnow
-from rehab.services import portal as portal_service
+from rehab.services import home_logs, portal_links
 from rehab.services.catalogue import templates
 from rehab.services.protocol_records import active_protocol, create_protocol
 from rehab.services.protocols import content_from_template
@@ -141,11 +141,11 @@ def _share_with_logs(db, patient) -> str:  # type: ignore[no-untyped-def]
     """Two home sessions (so the progress page has its chart and table) and a link; returns the token."""
     active = active_protocol(db, patient_id=patient.id)
     for days, pain in ((3, 2), (1, 4)):
-        shape, _ = portal_service.validate_home_log(portal_service.home_log_data({
+        shape, _ = home_logs.validate_home_log(home_logs.home_log_data({
             "session_date": (utcnow() - timedelta(days=days)).date().isoformat(), "minutes": "8",
             "pain_worst": str(pain), "soreness": "none", "stumbled": "no", "fell": "no"}), today=utcnow().date())
-        portal_service.create_home_log(db, patient=patient, protocol=active, form=shape, link_id=None,
-                                       now=utcnow() - timedelta(days=days))
-    _, token = portal_service.issue_link(db, patient=patient, user_id=None, now=utcnow(), secret=SECRET)
+        home_logs.create_home_log(db, patient=patient, protocol=active, form=shape, link_id=None,
+                                  now=utcnow() - timedelta(days=days))
+    _, token = portal_links.issue_link(db, patient=patient, user_id=None, now=utcnow(), secret=SECRET)
     db.commit()
     return token

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from rehab.models import utcnow
-from rehab.services import portal as portal_service
+from rehab.services import home_logs, portal_links
 from rehab.services.protocol_records import active_protocol
 from tests.browser.conftest import ARTIFACTS, sign_in_page
 from tests.browser.test_portal import PHONE, axe_script, patient, phone, serious_violations  # noqa: F401 (fixtures)
@@ -33,7 +33,7 @@ def shoot(page, name: str, locator=None) -> None:  # type: ignore[no-untyped-def
 
 def test_calf_pain_on_the_phone_stops_everything_until_cleared_with_a_note(page, phone, live_server, db, therapist,  # noqa: F811
                                                                            patient):  # noqa: F811
-    _, token = portal_service.issue_link(db, patient=patient, user_id=None, now=utcnow(), secret=SECRET)
+    _, token = portal_links.issue_link(db, patient=patient, user_id=None, now=utcnow(), secret=SECRET)
     db.commit()
 
     # The patient logs a session with calf pain.
@@ -87,11 +87,11 @@ def test_calf_pain_on_the_phone_stops_everything_until_cleared_with_a_note(page,
 def test_the_stop_page_has_no_serious_accessibility_problem(browser, axe_script, live_server, db, patient,  # noqa: F811
                                                             language):
     protocol = active_protocol(db, patient_id=patient.id)
-    shape, _ = portal_service.validate_home_log(portal_service.home_log_data({
+    shape, _ = home_logs.validate_home_log(home_logs.home_log_data({
         "session_date": utcnow().date().isoformat(), "minutes": "8", "pain_worst": "3", "soreness": "none",
         "stumbled": "no", "fell": "yes", "flag_calf": "1"}), today=utcnow().date())
-    portal_service.create_home_log(db, patient=patient, protocol=protocol, form=shape, link_id=None, now=utcnow())
-    _, token = portal_service.issue_link(db, patient=patient, user_id=None, now=utcnow(), secret=SECRET)
+    home_logs.create_home_log(db, patient=patient, protocol=protocol, form=shape, link_id=None, now=utcnow())
+    _, token = portal_links.issue_link(db, patient=patient, user_id=None, now=utcnow(), secret=SECRET)
     db.commit()
     context = browser.new_context(**PHONE, bypass_csp=True)  # axe is injected as a script
     screen = context.new_page()

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from rehab.models import utcnow
-from rehab.services import portal as portal_service
+from rehab.services import portal_links
 from rehab.services.catalogue import templates
 from rehab.services.protocol_records import create_protocol
 from rehab.services.protocols import content_from_template
@@ -87,7 +87,7 @@ def test_a_clinic_only_plan_on_the_phone_says_not_on_your_own_and_offers_no_log(
     patient = make_patient(clinic, first_name="Iris", uses_walker=True, anticoagulants=True)
     create_protocol(db, patient=patient, content=content_from_template(templates()["post_tka"]), user_id=None,
                     now=utcnow() - timedelta(days=7), overrides=[])
-    _, token = portal_service.issue_link(db, patient=patient, user_id=None, now=utcnow(), secret=SECRET)
+    _, token = portal_links.issue_link(db, patient=patient, user_id=None, now=utcnow(), secret=SECRET)
     db.commit()
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     phone = context.new_page()
@@ -120,7 +120,7 @@ def test_a_home_plan_on_the_phone_names_emergencies_first(browser, live_server, 
     patient = make_patient(clinic, first_name="Ada")
     create_protocol(db, patient=patient, content=content_from_template(templates()["knee_oa"]), user_id=None,
                     now=utcnow() - timedelta(days=30), overrides=[], start_phase=2)  # walking at home, phase 3
-    _, token = portal_service.issue_link(db, patient=patient, user_id=None, now=utcnow(), secret=SECRET)
+    _, token = portal_links.issue_link(db, patient=patient, user_id=None, now=utcnow(), secret=SECRET)
     db.commit()
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     phone = context.new_page()

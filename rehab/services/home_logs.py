@@ -1,0 +1,196 @@
+"""The home sessions patients log through their link: the form's shape, saving, correcting, and the alerts.
+
+A patient may correct an entry for 24 hours; the earlier answers are kept for the therapist. Messages meant for
+patients are English msgids marked with ``N_`` and translated by the view, so this module stays Flask-free.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Literal
+
+from pydantic import ValidationError, ValidationInfo, field_validator
+from sqlalchemy import bindparam
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from rehab.models import Alert, EditRecord, HomeLog, Patient, Protocol
+from rehab.services.advice.engine import RED_FLAGS, SessionReport, alerts_for
+from rehab.services.last_session import note_session
+from rehab.services.patient_text import N_
+from rehab.services.protocols import Phase
+from rehab.services.records import StaleEdit, apply_changes, claim_version
+
+EDIT_WINDOW = timedelta(hours=24)
+LOG_DAYS_BACK = 30
+
+SORENESS_CHOICES = ("none", "warmup_gone", "warmup_stayed", "late")
+FLAG_FIELDS = tuple(RED_FLAGS)
+# One plain message per field, whatever was wrong with it (the date has two, from its validator).
+FIELD_MESSAGES = {
+    "session_date": N_("Enter the date you walked."),
+    "minutes": N_("Enter the minutes you walked backward: a number from 0.5 to 180."),
+    "pain_worst": N_("Choose your worst pain: a number from 0 to 10."),
+    "pain_next_morning": N_("Choose a number from 0 to 10, or choose “I don’t know yet”."),
+    "soreness": N_("Choose one answer."),
+    "stumbled": N_("Choose yes or no."),
+    "fell": N_("Choose yes or no."),
+    "note": N_("Your note is too long. Use 1000 letters or fewer."),
+    **{name: N_("Choose yes or no.") for name in FLAG_FIELDS},
+}
+
+
+class HomeLogForm(SQLModel):
+    """A home session as the patient logs it. Validate with ``validate_home_log`` (it passes today's date)."""
+
+    session_date: date
+    minutes: float = Field(ge=0.5, le=180)
+    pain_worst: int = Field(ge=0, le=10)
+    pain_next_morning: int | None = Field(default=None, ge=0, le=10)
+    soreness: Literal["none", "warmup_gone", "warmup_stayed", "late"] = "none"
+    stumbled: bool  # asked as yes or no, never assumed: a fall must not be missed by an unticked box
+    fell: bool
+    flag_calf: bool = False
+    flag_chest: bool = False
+    flag_infection: bool = False
+    flag_locking: bool = False
+    flag_sudden_pain: bool = False
+    note: str = Field(default="", max_length=1000)
+
+    @field_validator("session_date")
+    @classmethod
+    def _recent_past(cls, value: date, info: ValidationInfo) -> date:
+        today = (info.context or {}).get("today") or datetime.now(UTC).date()
+        if value > today:
+            raise ValueError(N_("The date cannot be in the future."))
+        if value < today - timedelta(days=LOG_DAYS_BACK):
+            raise ValueError(N_("Choose a date in the last 30 days. Tell your therapist about older sessions."))
+        return value
+
+
+def home_log_data(form: Any) -> dict[str, Any]:
+    """Plain data from a submitted form: empty means "not given", a decimal comma is accepted."""
+    data: dict[str, Any] = {}
+    for name in HomeLogForm.model_fields:
+        if name in FLAG_FIELDS:
+            data[name] = form.get(name) in ("1", "on", "yes")
+            continue
+        value = str(form.get(name, "")).strip()
+        if name == "minutes":
+            value = value.replace(",", ".")
+        if value != "" or name == "note":
+            data[name] = value
+    return data
+
+
+def validate_home_log(data: dict[str, Any], *, today: date) -> tuple[HomeLogForm | None, dict[str, str]]:
+    """The shape, or None and one message (an English msgid) per field."""
+    try:
+        return HomeLogForm.model_validate(data, context={"today": today}), {}
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "session_date"
+            own = str((error.get("ctx") or {}).get("error", "")) if error["type"] == "value_error" else ""
+            errors.setdefault(field, own or FIELD_MESSAGES.get(field, N_("Check this answer.")))
+        return None, errors
+
+
+def create_home_log(session: Session, *, patient: Patient, protocol: Protocol, form: HomeLogForm,
+                    link_id: int | None, now: datetime) -> HomeLog:
+    log = HomeLog(patient_id=patient.id, clinic_id=patient.clinic_id, protocol_id=protocol.id,  # type: ignore[arg-type]
+                  protocol_version=protocol.latest_version, phase_index=protocol.current_phase,
+                  created_at=now, updated_at=now, link_id=link_id, **form.model_dump())
+    session.add(log)
+    session.flush()
+    note_session(session, patient_id=log.patient_id, at=log.created_at)
+    return log
+
+
+class TooLate(Exception):
+    """The entry is older than the 24 hours in which a patient may correct it."""
+
+
+def can_correct(log: HomeLog, now: datetime) -> bool:
+    return now - log.created_at < EDIT_WINDOW
+
+
+def correct_home_log(session: Session, *, log: HomeLog, form: HomeLogForm, seen_version: int, now: datetime
+                     ) -> dict[str, list[Any]]:
+    """Apply the patient's correction, keeping old and new values in EditRecord (entity "home_log").
+
+    Raises TooLate after 24 hours and StaleEdit when the entry changed since the form was opened."""
+    if not can_correct(log, now):
+        raise TooLate
+    if log.version != seen_version:
+        raise StaleEdit
+    changes = apply_changes(log, form.model_dump())
+    if changes:
+        claim_version(session, log, column="version", seen=seen_version)
+        log.updated_at = now
+        session.add(log)
+        session.add(EditRecord(entity="home_log", entity_id=log.id, patient_id=log.patient_id, user_id=None,  # type: ignore[arg-type]
+                               at=now, changes=json.dumps(changes)))
+        session.flush()
+        # No last-session upkeep: a log counts from when it was logged (created_at), which a correction keeps.
+    return changes
+
+
+# The patient page reads these on every view: built once, bound per request.
+_HOME_LOGS = (select(HomeLog).where(HomeLog.patient_id == bindparam("patient_id"))
+              .order_by(col(HomeLog.session_date).desc(), col(HomeLog.id).desc()))
+
+
+
+def home_logs_of(session: Session, *, patient_id: int, limit: int | None = None) -> list[HomeLog]:
+    """A patient's home logs, newest first."""
+    return list(session.exec(_HOME_LOGS.limit(limit) if limit else _HOME_LOGS, params={"patient_id": patient_id}))
+
+
+def get_home_log(session: Session, *, patient_id: int, log_id: int) -> HomeLog | None:
+    """The log only if it is this patient's: another patient's id is simply not found."""
+    return session.exec(select(HomeLog).where(HomeLog.id == log_id, HomeLog.patient_id == patient_id)).first()
+
+
+def session_time(log: HomeLog) -> datetime:
+    """When a home session happened, for ordering it among visits: the time it was logged when it was logged
+    the same day, otherwise noon of its date (a patient gives a date, not a time)."""
+    if log.created_at.date() <= log.session_date:
+        return log.created_at
+    return datetime.combine(log.session_date, time(12), tzinfo=UTC)
+
+
+def report_of_log(log: HomeLog) -> SessionReport:
+    return SessionReport(
+        at=session_time(log), source="home", pain_worst=log.pain_worst, pain_next_morning=log.pain_next_morning,
+        soreness=log.soreness, stumbles=int(log.stumbled), falls=int(log.fell), minutes=log.minutes,
+        red_flags=tuple(name for name in FLAG_FIELDS if getattr(log, name)), recorded_at=log.updated_at,
+        day=log.session_date,
+    )
+
+
+def home_ceiling(phase: Phase) -> int:
+    """The pain ceiling for home sessions: the lowest of the phase's home exercises (of all, if none is at
+    home), so an alert is never later than the strictest dose allows."""
+    home = [rx.pain_ceiling for rx in phase.prescriptions if rx.setting != "clinic"]
+    return min(home or [rx.pain_ceiling for rx in phase.prescriptions])
+
+
+def raise_home_alerts(session: Session, *, log: HomeLog, previous: SessionReport | None, ceiling: int,
+                      now: datetime) -> list[Alert]:
+    """Dashboard alerts from a home log (red flag, fall, pain above the ceiling twice), with home_log_id set.
+
+    After a correction only kinds not already raised for this log are added."""
+    raised = set(session.exec(select(Alert.kind).where(Alert.home_log_id == log.id)))
+    alerts = [Alert(clinic_id=log.clinic_id, patient_id=log.patient_id, kind=kind, home_log_id=log.id,
+                    created_at=now, message=f"Home session {log.session_date.isoformat()}: {message}"[:300])
+              for kind, message in alerts_for(report_of_log(log), previous, ceiling=ceiling) if kind not in raised]
+    session.add_all(alerts)
+    session.flush()
+    return alerts
+
+
+def previous_report(reports: list[SessionReport], *, before: datetime) -> SessionReport | None:
+    """The latest session strictly before a moment, from reports in any order."""
+    earlier = [report for report in reports if report.at < before]
+    return max(earlier, key=lambda report: report.at) if earlier else None

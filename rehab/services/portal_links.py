@@ -1,0 +1,180 @@
+"""The patient's personal link: issuing, rotating, revoking and checking it (SECURITY.md 22-24).
+
+A link is a random token; only its SHA-256 is stored, so a stolen database copy opens nothing. A link stops
+working when it is revoked, rotated, locked (too many wrong birth dates), past its expiry, or when the patient
+has no active protocol or is archived. Services add and flush; the view commits once.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import bindparam, func, update
+from sqlmodel import Session, col, select
+
+from rehab.models import Alert, Clinic, LoginAttempt, Patient, PortalLink, Protocol
+from rehab.services.tokens import token_hash
+
+LinkReason = Literal["ok", "unknown", "expired", "revoked", "locked"]
+
+DEFAULT_DAYS = 180
+MAX_BIRTH_DATE_FAILURES = 5
+# Failed link openings share the sign-in attempts table, so every worker sees the same count.
+THROTTLE_ACCOUNT_KEY = "portal"
+_MAX_TOKEN_LENGTH = 128
+
+
+# ----------------------------------------------------------------------------------------------------- links
+
+
+def derive_token(secret: str, link: PortalLink) -> str:
+    """The link's token: an HMAC of the link's id and creation time under the server's secret key.
+
+    The database keeps only the token's SHA-256 (SECURITY.md 22); the server can re-derive the token to
+    print it again on a home sheet's QR code, and nobody can without the secret key. A new SECRET_KEY
+    therefore retires every link, which is the right outcome when a key leaks."""
+    message = f"rehab-portal-link:{link.id}:{link.created_at.isoformat()}".encode()
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()  # 256 bits
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def issue_link(session: Session, *, patient: Patient, user_id: int | None, now: datetime, secret: str,
+               days: int = DEFAULT_DAYS, require_birth_date: bool = False) -> tuple[PortalLink, str]:
+    """A new link for the patient; any earlier live link stops at once (one live link per patient).
+
+    Returns the row and the token. Only the token's hash is stored."""
+    _revoke_live_links(session, patient_id=patient.id, now=now)  # type: ignore[arg-type]
+    link = PortalLink(patient_id=patient.id, clinic_id=patient.clinic_id,  # type: ignore[arg-type]
+                      token_hash=token_hash(secrets.token_urlsafe(32)),  # replaced below, once the id exists
+                      created_at=now, created_by_id=user_id, expires_at=now + timedelta(days=days),
+                      require_birth_date=require_birth_date)
+    session.add(link)
+    session.flush()
+    token = derive_token(secret, link)
+    link.token_hash = token_hash(token)
+    session.add(link)
+    session.flush()
+    return link, token
+
+
+def rotate(session: Session, *, link: PortalLink, patient: Patient, user_id: int | None, now: datetime,
+           secret: str) -> tuple[PortalLink, str]:
+    """Replace a link with a new one with the same settings (it also unlocks a locked link)."""
+    return issue_link(session, patient=patient, user_id=user_id, now=now, secret=secret,
+                      require_birth_date=link.require_birth_date)
+
+
+def revoke(session: Session, *, link: PortalLink, now: datetime) -> None:
+    if link.revoked_at is None:
+        link.revoked_at = now
+        session.add(link)
+        session.flush()
+
+
+def _revoke_live_links(session: Session, *, patient_id: int, now: datetime) -> None:
+    session.execute(update(PortalLink).where(PortalLink.patient_id == patient_id, col(PortalLink.revoked_at).is_(None))
+                    .values(revoked_at=now).execution_options(synchronize_session=False))
+
+
+_LIVE_LINK = (select(PortalLink).where(PortalLink.patient_id == bindparam("patient_id"),
+                                       col(PortalLink.revoked_at).is_(None)).order_by(col(PortalLink.id).desc()))
+
+
+def live_link(session: Session, *, patient_id: int) -> PortalLink | None:
+    """The patient's link that is not revoked (it may have expired or be locked), for the share section."""
+    return session.exec(_LIVE_LINK, params={"patient_id": patient_id}).first()
+
+
+def link_status(link: PortalLink, now: datetime) -> LinkReason:
+    if link.revoked_at is not None:
+        return "revoked"
+    if link.locked_at is not None:
+        return "locked"
+    if now >= link.expires_at:
+        return "expired"
+    return "ok"
+
+
+def find_link(session: Session, token: str, now: datetime) -> tuple[PortalLink | None, LinkReason]:
+    """The link for a token and whether it works. Unknown tokens are the ones to throttle."""
+    if not token or len(token) > _MAX_TOKEN_LENGTH:
+        return None, "unknown"
+    link = session.exec(select(PortalLink).where(PortalLink.token_hash == token_hash(token))).first()
+    if link is None:
+        return None, "unknown"
+    return link, link_status(link, now)
+
+
+@dataclass(frozen=True)
+class LinkState:
+    """A link with its patient, clinic and active protocol, and whether it still opens the portal."""
+
+    reason: LinkReason
+    link: PortalLink | None = None
+    patient: Patient | None = None
+    clinic: Clinic | None = None
+    protocol: Protocol | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.reason == "ok"
+
+
+def link_state(session: Session, *, link_id: int, now: datetime) -> LinkState:
+    """Everything a portal request needs, in one query; re-checked on every request so a revoked link, an
+    ended protocol or an archived patient ends the patient's session at once."""
+    row = session.exec(
+        select(PortalLink, Patient, Clinic, Protocol)
+        .join(Patient, Patient.id == PortalLink.patient_id)
+        .join(Clinic, Clinic.id == PortalLink.clinic_id)
+        .outerjoin(Protocol, (Protocol.patient_id == Patient.id) & (Protocol.status == "active"))
+        .where(PortalLink.id == link_id)
+    ).first()
+    if row is None:
+        return LinkState("unknown")
+    link, patient, clinic, protocol = row
+    reason = link_status(link, now)
+    if reason == "ok" and (protocol is None or patient.archived_at is not None):
+        reason = "expired"  # the link lasts as long as the protocol (SECURITY.md 22)
+    return LinkState(reason, link, patient, clinic, protocol)
+
+
+def bad_token_count(session: Session, *, address: str, since: datetime) -> int:
+    return session.exec(select(func.count()).select_from(LoginAttempt).where(
+        LoginAttempt.account_key == THROTTLE_ACCOUNT_KEY, LoginAttempt.address == address,
+        LoginAttempt.succeeded == False, LoginAttempt.at >= since)).one()  # noqa: E712 (SQL comparison)
+
+
+def record_bad_token(session: Session, *, address: str, now: datetime) -> None:
+    session.add(LoginAttempt(at=now, account_key=THROTTLE_ACCOUNT_KEY, address=address[:64], succeeded=False))
+
+
+def check_birth_date(session: Session, *, link: PortalLink, patient: Patient, given: date, now: datetime
+                     ) -> tuple[Literal["ok", "wrong", "locked"], int]:
+    """Compare the typed birth date; the 5th miss locks the link and raises a "dob_lockout" alert.
+
+    Returns the outcome and the tries left. The miss is counted with an UPDATE in the database, so two
+    tries sent at once both count."""
+    if given == patient.date_of_birth:
+        link.birth_date_failures = 0
+        session.add(link)
+        return "ok", MAX_BIRTH_DATE_FAILURES
+    session.execute(update(PortalLink).where(PortalLink.id == link.id)
+                    .values(birth_date_failures=PortalLink.birth_date_failures + 1)
+                    .execution_options(synchronize_session=False))
+    failures = session.exec(select(PortalLink.birth_date_failures).where(PortalLink.id == link.id)).one()
+    if failures < MAX_BIRTH_DATE_FAILURES:
+        return "wrong", MAX_BIRTH_DATE_FAILURES - failures
+    session.execute(update(PortalLink).where(PortalLink.id == link.id, col(PortalLink.locked_at).is_(None))
+                    .values(locked_at=now).execution_options(synchronize_session=False))
+    session.add(Alert(clinic_id=link.clinic_id, patient_id=link.patient_id, kind="dob_lockout", created_at=now,
+                      message=f"The patient's link was locked after {MAX_BIRTH_DATE_FAILURES} wrong dates of birth. "
+                              "Check with the patient, then make a new link."))
+    session.flush()
+    return "locked", 0
