@@ -11,8 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Iterator
-from datetime import date
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +23,10 @@ from sqlmodel import Session, SQLModel, func, select
 
 from rehab import create_app
 from rehab.db import EXTENSION_KEY, get_engine
-from rehab.models import Clinic, Patient, User
-from rehab.services import accounts
+from rehab.models import Clinic, Patient, Protocol, User
+from tests import factories
+from tests.factories import PASSWORD
 
-PASSWORD = "correct horse battery"  # satisfies the policy; used by every factory-made account
 SECRET = "test-secret-key-that-is-long-enough-0123456789"  # the test apps' SECRET_KEY (portal tokens derive from it)
 POSTGRES_URL = os.environ.get("REHAB_TEST_DATABASE_URL", "")
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -134,6 +133,13 @@ def client(app: Flask) -> FlaskClient:
 
 
 @pytest.fixture
+def app_config(app: Flask, tmp_path: Path) -> Flask:
+    """The app with its sheet cache in a folder of the test's own, for tests that look into it."""
+    app.config["SHEET_CACHE_DIR"] = str(tmp_path / "sheets")
+    return app
+
+
+@pytest.fixture
 def runner(app: Flask):  # type: ignore[no-untyped-def]
     return app.test_cli_runner()
 
@@ -174,46 +180,34 @@ def count_rows(db: Session, model: type[SQLModel]) -> int:
 # ---------------------------------------------------------------------------------------------- factories
 
 
+# Fixtures over tests/factories.py, bound to the test's ``db`` (and app), for tests that make several rows.
+
+
 @pytest.fixture
-def make_clinic(db: Session):  # type: ignore[no-untyped-def]
+def make_clinic(db: Session) -> Callable[..., Clinic]:
     def make(name: str = "Riverside PT", **fields: Any) -> Clinic:
-        clinic = Clinic(name=name, phone=fields.pop("phone", "555-0100"), **fields)
-        db.add(clinic)
-        db.commit()
-        return clinic
+        return factories.clinic(db, name, **fields)
 
     return make
 
 
 @pytest.fixture
-def make_user(db: Session, app: Flask, make_clinic):  # type: ignore[no-untyped-def]
+def make_user(db: Session, app: Flask, make_clinic: Callable[..., Clinic]) -> Callable[..., User]:
     counter = iter(range(1, 10_000))
 
     def make(email: str | None = None, *, clinics: list[Clinic] | None = None, is_admin: bool = False,
              name: str = "Alex Therapist", password: str = PASSWORD) -> User:
-        clinics = clinics or [make_clinic()]
-        user = accounts.create_user(
-            db, app.extensions["rehab.hasher"], email=email or f"therapist{next(counter)}@clinic.example",
-            name=name, password=password, clinic_ids=[clinic.id for clinic in clinics], is_admin=is_admin,
-        )
-        db.commit()
-        return user
+        return factories.user(db, app.extensions["rehab.hasher"],
+                              email=email or f"therapist{next(counter)}@clinic.example",
+                              clinics=clinics or [make_clinic()], is_admin=is_admin, name=name, password=password)
 
     return make
 
 
 @pytest.fixture
-def make_patient(db: Session):  # type: ignore[no-untyped-def]
+def make_patient(db: Session) -> Callable[..., Patient]:
     def make(clinic: Clinic, **fields: Any) -> Patient:
-        values: dict[str, Any] = {
-            "first_name": "Margaret", "last_name": "Okafor", "date_of_birth": date(1951, 3, 14),
-            "affected_knee": "left", "condition": "knee_oa",
-        }
-        values.update(fields)
-        patient = Patient(clinic_id=clinic.id, **values)
-        db.add(patient)
-        db.commit()
-        return patient
+        return factories.patient(db, clinic, **fields)
 
     return make
 
@@ -256,17 +250,30 @@ def sign_in(client: FlaskClient, email: str, password: str = PASSWORD):  # type:
 
 
 @pytest.fixture
-def clinic(make_clinic) -> Clinic:  # type: ignore[no-untyped-def]
+def clinic(make_clinic: Callable[..., Clinic]) -> Clinic:
     return make_clinic("Riverside PT")
 
 
 @pytest.fixture
-def therapist(make_user, clinic: Clinic) -> User:  # type: ignore[no-untyped-def]
+def therapist(make_user: Callable[..., User], clinic: Clinic) -> User:
     return make_user("pat.therapist@clinic.example", clinics=[clinic], name="Pat Therapist")
 
 
 @pytest.fixture
-def admin(make_user, clinic: Clinic) -> User:  # type: ignore[no-untyped-def]
+def patient(db: Session, clinic: Clinic) -> Patient:
+    """Margaret Okafor, left knee osteoarthritis, in the therapist's clinic (modules override it as they need)."""
+    return factories.patient(db, clinic)
+
+
+@pytest.fixture
+def protocol(db: Session, patient: Patient, therapist: User) -> Protocol:
+    """A knee-OA protocol the therapist started three weeks ago (so one-level-a-week does not hold the advice
+    back), in the clinic (modules override it as they need, through tests/factories.py)."""
+    return factories.protocol(db, patient, user_id=therapist.id)
+
+
+@pytest.fixture
+def admin(make_user: Callable[..., User], clinic: Clinic) -> User:
     return make_user("ada.admin@clinic.example", clinics=[clinic], is_admin=True, name="Ada Admin")
 
 

@@ -20,12 +20,6 @@ pytestmark = pytest.mark.db
 NOT_ALONE = "Do not practise backward walking on your own yet"
 
 
-@pytest.fixture
-def app_config(app, tmp_path):  # type: ignore[no-untyped-def]
-    app.config["SHEET_CACHE_DIR"] = str(tmp_path / "sheets")
-    return app
-
-
 def start(db, patient, key, phase=0):  # type: ignore[no-untyped-def]
     made = create_protocol(db, patient=patient, content=content_from_template(templates()[key]), user_id=None,
                            now=utcnow() - timedelta(days=21), overrides=[], start_phase=phase)

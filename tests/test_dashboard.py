@@ -8,11 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from rehab.models import Visit, utcnow
-from rehab.services.catalogue import templates
+from rehab.models import Visit
 from rehab.services.last_session import refresh_last_session
-from rehab.services.protocol_records import create_protocol
-from rehab.services.protocols import content_from_template
+from tests import factories
 from tests.conftest import submit
 from tests.test_visits import visit_form
 
@@ -37,8 +35,7 @@ def day(at: datetime) -> str:
 def test_visits_recorded_corrected_and_deleted_move_the_patient_between_quiet_and_recently_seen(
         therapist_client, clinic, make_patient, db):
     patient = make_patient(clinic)
-    create_protocol(db, patient=patient, content=content_from_template(templates()["knee_oa"]), user_id=None,
-                    now=utcnow() - timedelta(days=40), overrides=[])
+    factories.protocol(db, patient, days_ago=40)
     make_patient(clinic, first_name="Ruth", last_name="Abernathy")  # no protocol, no visit: in neither list
     db.commit()
     quiet, recent = board(therapist_client)
@@ -80,8 +77,7 @@ def test_recently_seen_lists_only_this_clinics_patients_newest_first(therapist_c
     elsewhere = make_patient(make_clinic("Elsewhere"), first_name="Bernadette", last_name="Stranger")
     patients = [make_patient(clinic, first_name=first, last_name=last)
                 for first, last in (("Luis", "Hernandez"), ("Dorothy", "Whitfield"))]
-    protocols = {person.id: create_protocol(db, patient=person, content=content_from_template(templates()["pfp"]),
-                                            user_id=None, now=utcnow() - timedelta(days=30), overrides=[])
+    protocols = {person.id: factories.protocol(db, person, "pfp", days_ago=30)
                  for person in [*patients, elsewhere]}
     db.commit()
     for person, days_ago in ((patients[0], 2), (patients[1], 1)):
@@ -89,10 +85,7 @@ def test_recently_seen_lists_only_this_clinics_patients_newest_first(therapist_c
                visit_form(occurred_at=form_time(datetime.now(UTC) - timedelta(days=days_ago))))
     # The other clinic's patient has the newest session of all (recorded directly: the therapist cannot reach
     # them), and must still not show.
-    db.add(Visit(patient_id=elsewhere.id, clinic_id=elsewhere.clinic_id, protocol_id=protocols[elsewhere.id].id,
-                 protocol_version=1, phase_index=0, occurred_at=utcnow(), pain_before=1, pain_worst=2,
-                 pain_after=1, exercise="treadmill_rails", minutes=5, support="both_rails"))
-    db.flush()
+    factories.visit(db, elsewhere, protocols[elsewhere.id])
     refresh_last_session(db, patient_id=elsewhere.id)
     db.commit()
     _, recent = board(therapist_client)

@@ -38,8 +38,9 @@ from rehab.models import (
 )
 from rehab.services import api_clients, portal_links
 from rehab.services.catalogue import templates
-from rehab.services.protocol_records import create_protocol, save_clinic_template
+from rehab.services.protocol_records import save_clinic_template
 from rehab.services.protocols import content_from_template
+from tests import factories
 from tests.conftest import SECRET, form_fields, sign_in
 from tests.test_access import POST_RULES
 
@@ -104,25 +105,18 @@ def _log_form(**overrides: str) -> dict[str, str]:
 def world(app, db, clinic, admin, make_user, make_patient, client) -> World:  # type: ignore[no-untyped-def]
     therapist = make_user("pat.therapist@clinic.example", clinics=[clinic], name="Pat Therapist")
     patient = make_patient(clinic, chart_number="RV-1")
-    protocol = create_protocol(db, patient=patient, content=content_from_template(templates()["knee_oa"]),
-                               user_id=admin.id, now=utcnow() - timedelta(days=21), overrides=[])
+    protocol = factories.protocol(db, patient, days_ago=21, user_id=admin.id)
     now = utcnow()
-    visit = Visit(patient_id=patient.id, clinic_id=clinic.id, protocol_id=protocol.id, protocol_version=1,
-                  phase_index=0, occurred_at=now - timedelta(days=2), pain_before=1, pain_worst=2, pain_after=1,
-                  exercise="treadmill_rails", minutes=5, support="both_rails", created_by_id=admin.id)
+    visit = factories.visit(db, patient, protocol, at=now - timedelta(days=2), created_by_id=admin.id)
     alert = Alert(clinic_id=clinic.id, patient_id=patient.id, kind="pain_twice",
                   message="Pain above the ceiling twice.", created_at=now)
     template = save_clinic_template(db, clinic_id=clinic.id, name="Our knee plan", condition="knee_oa",
                                     content=content_from_template(templates()["knee_oa"]), user_id=admin.id, now=now)
-    db.add_all([visit, alert])
+    db.add(alert)
     db.commit()
     link, token = portal_links.issue_link(db, patient=patient, user_id=admin.id, now=now, secret=SECRET)
     db.commit()
-    home_log = HomeLog(patient_id=patient.id, clinic_id=clinic.id, protocol_id=protocol.id, protocol_version=1,
-                       phase_index=0, session_date=now.date(), minutes=10, pain_worst=2, soreness="none",
-                       stumbled=False, fell=False, created_at=now, updated_at=now, link_id=link.id)
-    db.add(home_log)
-    db.commit()
+    home_log = factories.home_log(db, patient, protocol, day=now.date(), recorded=now, minutes=10, link_id=link.id)
     assert sign_in(client, admin.email).status_code == 302
     response = client.post(f"/patients/{patient.id}/sheet",
                            data={**form_fields(client.get(f"/patients/{patient.id}/sheet").get_data(as_text=True)),

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import timedelta
 
 import pytest
 from pypdf import PdfReader
 
 from rehab.models import HandoutPrint, PortalLink, utcnow
 from rehab.services import portal_links
-from rehab.services.catalogue import templates
-from rehab.services.protocol_records import create_protocol
-from rehab.services.protocols import content_from_template
+from tests import factories
 from tests.conftest import SECRET, count_rows, submit
 
 pytestmark = pytest.mark.db
@@ -24,22 +21,13 @@ def flat_pdf_text(data: bytes) -> str:
 
 
 @pytest.fixture
-def app_config(app, tmp_path):  # type: ignore[no-untyped-def]
-    app.config["SHEET_CACHE_DIR"] = str(tmp_path / "sheets")
-    return app
-
-
-@pytest.fixture
 def patient(clinic, make_patient):  # type: ignore[no-untyped-def]
     return make_patient(clinic, first_name="Dorothy")
 
 
 @pytest.fixture
 def protocol(db, patient, therapist):  # type: ignore[no-untyped-def]
-    made = create_protocol(db, patient=patient, content=content_from_template(templates()["knee_oa"]),
-                           user_id=therapist.id, now=utcnow() - timedelta(days=3), overrides=[])
-    db.commit()
-    return made
+    return factories.protocol(db, patient, days_ago=3, user_id=therapist.id)
 
 
 def set_clinic(db, clinic, **fields):  # type: ignore[no-untyped-def]

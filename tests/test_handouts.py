@@ -14,11 +14,11 @@ import textstat
 from pypdf import PdfReader
 from sqlmodel import col, select
 
-from rehab.models import HandoutPrint, PortalLink, Protocol, ProtocolVersion, Visit, utcnow
+from rehab.models import HandoutPrint, PortalLink, Protocol, ProtocolVersion, utcnow
 from rehab.services import handouts as sheets
 from rehab.services.catalogue import exercises, templates
-from rehab.services.protocol_records import create_protocol
 from rehab.services.protocols import content_from_template
+from tests import factories
 from tests.conftest import count_rows, submit
 
 pytestmark = pytest.mark.db
@@ -31,12 +31,6 @@ def pdf_text(data: bytes) -> tuple[str, int]:
 
 
 @pytest.fixture
-def app_config(app, tmp_path):  # type: ignore[no-untyped-def]
-    app.config["SHEET_CACHE_DIR"] = str(tmp_path / "sheets")
-    return app
-
-
-@pytest.fixture
 def patient(clinic, make_patient, db):  # type: ignore[no-untyped-def]
     clinic.address, clinic.phone = "210 River Road", "(555) 010-2030"
     db.add(clinic)
@@ -44,20 +38,9 @@ def patient(clinic, make_patient, db):  # type: ignore[no-untyped-def]
     return make_patient(clinic, first_name="Dorothy", last_name="Whitfield")
 
 
-def home_treadmill_knee_oa():  # type: ignore[no-untyped-def]
-    """The knee-OA template with phase 1 on a treadmill at home, so the sheet has home advice and a log (a
-    clinic-only phase has neither: tests/test_clinic_only.py)."""
-    content = content_from_template(templates()["knee_oa"])
-    content.phases[0].prescriptions[0].setting = "home_alone"
-    return content
-
-
 @pytest.fixture
 def protocol(db, patient, therapist):  # type: ignore[no-untyped-def]
-    made = create_protocol(db, patient=patient, content=home_treadmill_knee_oa(),
-                           user_id=therapist.id, now=utcnow() - timedelta(days=3), overrides=[])
-    db.commit()
-    return made
+    return factories.protocol(db, patient, days_ago=3, user_id=therapist.id, home=True)
 
 
 def print_sheet(client, patient, **options):  # type: ignore[no-untyped-def]
@@ -160,16 +143,11 @@ def test_an_unchanged_sheet_is_served_from_the_cache(app_config, therapist_clien
 def test_batch_prints_everyone_seen_today_in_one_pdf(app_config, therapist_client, patient, protocol, clinic,
                                                      make_patient, db):
     other = make_patient(clinic, first_name="Harold", last_name="Kowalski")
-    other_protocol = create_protocol(db, patient=other, content=content_from_template(templates()["pfp"]),
-                                     user_id=None, now=utcnow() - timedelta(days=2), overrides=[])
+    other_protocol = factories.protocol(db, other, "pfp", days_ago=2)
     not_seen = make_patient(clinic, first_name="Ruth", last_name="Abernathy")
-    create_protocol(db, patient=not_seen, content=content_from_template(templates()["pfp"]), user_id=None,
-                    now=utcnow() - timedelta(days=2), overrides=[])
+    factories.protocol(db, not_seen, "pfp", days_ago=2)
     for who, which in ((patient, protocol), (other, other_protocol)):
-        db.add(Visit(patient_id=who.id, clinic_id=clinic.id, protocol_id=which.id, protocol_version=1,
-                     phase_index=0, occurred_at=utcnow(), pain_before=1, pain_worst=2, pain_after=1,
-                     exercise="treadmill_rails", minutes=5, support="both_rails"))
-    db.commit()
+        factories.visit(db, who, which)
     response = submit(therapist_client, "/dashboard/sheets", {}, form_page="/dashboard", follow_redirects=True)
     text, pages = pdf_text(response.data)
     assert "Dorothy Whitfield" in text and "Harold Kowalski" in text and "Ruth Abernathy" not in text
@@ -179,10 +157,8 @@ def test_batch_prints_everyone_seen_today_in_one_pdf(app_config, therapist_clien
 
 def test_progress_report_summarises_the_course_of_care(app_config, therapist_client, patient, protocol, clinic, db):
     for days, pain, tug in ((20, 6, 14.0), (10, 4, None), (1, 3, 12.5)):
-        db.add(Visit(patient_id=patient.id, clinic_id=clinic.id, protocol_id=protocol.id, protocol_version=1,
-                     phase_index=0, occurred_at=utcnow() - timedelta(days=days), pain_before=pain - 2, pain_worst=pain,
-                     pain_after=pain - 1, exercise="treadmill_rails", minutes=5, support="both_rails", tug_s=tug))
-    db.commit()
+        factories.visit(db, patient, protocol, at=utcnow() - timedelta(days=days), pain_before=pain - 2,
+                        pain_worst=pain, pain_after=pain - 1, tug_s=tug)
     response = therapist_client.get(f"/patients/{patient.id}/report.pdf")
     flat = " ".join(pdf_text(response.data)[0].split())
     assert response.headers["Content-Disposition"].endswith(f'progress-report-{utcnow().date().isoformat()}.pdf"')
@@ -275,9 +251,7 @@ def test_no_sheet_without_a_protocol_and_not_for_another_clinic(app_config, ther
     response = therapist_client.get(f"/patients/{lonely.id}/sheet", follow_redirects=True)
     assert "Start a protocol before printing" in response.get_data(as_text=True)
     stranger = make_patient(make_clinic("Elsewhere"))
-    create_protocol(db, patient=stranger, content=content_from_template(templates()["pfp"]), user_id=None,
-                    now=utcnow(), overrides=[])
-    db.commit()
+    factories.protocol(db, stranger, "pfp", days_ago=0)
     assert therapist_client.get(f"/patients/{stranger.id}/sheet").status_code == 404
     assert therapist_client.get(f"/patients/{stranger.id}/report.pdf").status_code == 404
     assert count_rows(db, Protocol) == 1

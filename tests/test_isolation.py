@@ -9,10 +9,8 @@ from datetime import timedelta
 import pytest
 from werkzeug.routing import IntegerConverter
 
-from rehab.models import Alert, ClinicTemplate, HandoutPrint, HomeLog, Visit, utcnow
-from rehab.services.catalogue import templates
-from rehab.services.protocol_records import create_protocol
-from rehab.services.protocols import content_from_template
+from rehab.models import Alert, ClinicTemplate, HandoutPrint, utcnow
+from tests import factories
 from tests.conftest import csrf_from, sign_in
 from tests.test_access import PORTAL_GUARDED, RULES, build_url, snapshot
 
@@ -31,16 +29,10 @@ def clinic_b_records(make_clinic, make_user, make_patient, db):  # type: ignore[
     clinic_b = make_clinic("Clinic B")
     user_b = make_user("bea@clinic-b.example", clinics=[clinic_b], is_admin=True, name="Bea B")
     patient = make_patient(clinic_b, first_name="Bernadette", last_name="Secret")
-    protocol = create_protocol(db, patient=patient, content=content_from_template(templates()["knee_oa"]),
-                               user_id=user_b.id, now=utcnow() - timedelta(days=9), overrides=[])
-    visit = Visit(patient_id=patient.id, clinic_id=clinic_b.id, protocol_id=protocol.id, protocol_version=1,
-                  phase_index=0, occurred_at=utcnow() - timedelta(days=1), pain_before=1, pain_worst=2, pain_after=1,
-                  exercise="treadmill_rails", minutes=5, support="both_rails")
-    db.add(visit)
-    db.flush()
+    protocol = factories.protocol(db, patient, days_ago=9, user_id=user_b.id)
+    visit = factories.visit(db, patient, protocol, at=utcnow() - timedelta(days=1))
+    factories.home_log(db, patient, protocol)
     db.add_all([
-        HomeLog(patient_id=patient.id, clinic_id=clinic_b.id, protocol_id=protocol.id, protocol_version=1,
-                phase_index=0, session_date=utcnow().date(), minutes=5, pain_worst=2),
         Alert(clinic_id=clinic_b.id, patient_id=patient.id, kind="fall", message="Secret fall", visit_id=visit.id),
         HandoutPrint(patient_id=patient.id, clinic_id=clinic_b.id, protocol_id=protocol.id, protocol_version=1,
                      phase_index=0, options="{}", snapshot=json.dumps({"patient_name": "Bernadette Secret"}),

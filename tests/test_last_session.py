@@ -13,10 +13,8 @@ from rehab.forms import VisitForm
 from rehab.models import HomeLog, Patient, Visit, utcnow
 from rehab.services import home_logs
 from rehab.services import visits as visit_service
-from rehab.services.catalogue import templates
 from rehab.services.last_session import refresh_all_last_sessions, refresh_last_session
-from rehab.services.protocol_records import create_protocol
-from rehab.services.protocols import content_from_template
+from tests import factories
 
 pytestmark = pytest.mark.db
 
@@ -25,16 +23,8 @@ NOW = utcnow().replace(second=0, microsecond=0) - timedelta(hours=1)
 
 
 @pytest.fixture
-def patient(clinic, make_patient):  # type: ignore[no-untyped-def]
-    return make_patient(clinic)
-
-
-@pytest.fixture
 def protocol(db, patient):  # type: ignore[no-untyped-def]
-    made = create_protocol(db, patient=patient, content=content_from_template(templates()["knee_oa"]),
-                           user_id=None, now=NOW - timedelta(days=60), overrides=[])
-    db.commit()
-    return made
+    return factories.protocol(db, patient, days_ago=60, now=NOW)
 
 
 def visit_form(at: datetime) -> VisitForm:

@@ -21,11 +21,9 @@ from sqlalchemy import text
 from sqlmodel import select
 
 from rehab.db import get_session
-from rehab.models import Patient, Visit, utcnow
-from rehab.services.catalogue import templates
-from rehab.services.protocol_records import create_protocol
-from rehab.services.protocols import content_from_template
+from rehab.models import Patient, Visit
 from rehab.views import handouts
+from tests import factories
 from tests.conftest import CSRF_RE, PASSWORD, RequestingClient, form_fields
 from tests.test_visits import visit_form
 
@@ -106,9 +104,7 @@ def test_a_day_in_the_clinic_logs_no_patient_data_and_no_tokens(app, clinic, the
     assert corrected.status_code == 302
     found = browser.get(f"/patients/?q={FIRST}+{LAST}")
     assert found.status_code == 200 and LAST in found.get_data(as_text=True)
-    create_protocol(db, patient=patient, content=content_from_template(templates()["knee_oa"]), user_id=therapist.id,
-                    now=utcnow() - timedelta(days=21), overrides=[])
-    db.commit()
+    factories.protocol(db, patient, days_ago=21, user_id=therapist.id)
     occurred = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
     recorded = browser.submit(f"/patients/{patient.id}/visits/new", visit_form(note=VISIT_NOTE, occurred_at=occurred))
     assert recorded.status_code == 302

@@ -8,14 +8,21 @@ import zlib
 
 import pytest
 
+from tests import factories
 from tests.conftest import form_fields, submit
-from tests.test_handouts import app_config, patient, pdf_text, protocol  # noqa: F401 (fixtures)
+from tests.test_handouts import pdf_text
 
 pytestmark = pytest.mark.db
 FORGED_HOST = {"Host": "evil.example"}
 
 
-def _share(client, patient, **headers) -> str:  # type: ignore[no-untyped-def]  # noqa: F811
+@pytest.fixture
+def protocol(db, patient, therapist):  # type: ignore[no-untyped-def]
+    """Phase 1 at home, so the sheet prints the patient's link."""
+    return factories.protocol(db, patient, days_ago=3, user_id=therapist.id, home=True)
+
+
+def _share(client, patient, **headers) -> str:  # type: ignore[no-untyped-def]
     if "Host" in headers:  # the test client keeps cookies per host: the same browser, another Host header
         for name in ("rehab_session",):
             client.set_cookie(name, client.get_cookie(name).value, domain=headers["Host"])
@@ -26,7 +33,7 @@ def _share(client, patient, **headers) -> str:  # type: ignore[no-untyped-def]  
 
 
 def test_links_on_the_share_page_and_the_sheet_use_the_public_url_whatever_the_host_header(
-        app_config, therapist_client, patient, protocol):  # noqa: F811
+        app_config, therapist_client, patient, protocol):
     app_config.config["PUBLIC_URL"] = "https://rehab.clinic.example/"
     link = _share(therapist_client, patient, **FORGED_HOST)
     assert link.startswith("https://rehab.clinic.example/p/")
@@ -37,11 +44,11 @@ def test_links_on_the_share_page_and_the_sheet_use_the_public_url_whatever_the_h
 
 
 def test_without_a_public_url_the_link_follows_the_requests_address(
-        app_config, therapist_client, patient, protocol):  # noqa: F811
+        app_config, therapist_client, patient, protocol):
     assert _share(therapist_client, patient).startswith("http://localhost/p/")
 
 
-def test_the_readable_session_cookie_never_holds_the_new_token(app_config, therapist_client, patient, protocol):  # noqa: F811
+def test_the_readable_session_cookie_never_holds_the_new_token(app_config, therapist_client, patient, protocol):
     page = therapist_client.get(f"/patients/{patient.id}")
     therapist_client.post(f"/patients/{patient.id}/portal/share", data=form_fields(page.get_data(as_text=True)))
     cookie = therapist_client.get_cookie("rehab_session").value

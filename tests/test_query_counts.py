@@ -9,9 +9,7 @@ from sqlalchemy import insert
 
 from rehab.models import HomeLog, Patient, Visit, utcnow
 from rehab.models.patients import patient_search_key
-from rehab.services.catalogue import templates
-from rehab.services.protocol_records import create_protocol
-from rehab.services.protocols import content_from_template
+from tests import factories
 
 pytestmark = pytest.mark.db
 
@@ -56,9 +54,7 @@ def add_patients(db, clinic, count: int, first: int = 0) -> None:  # type: ignor
 
 def test_patient_page_with_200_visits_uses_as_many_queries_as_with_2(therapist_client, clinic, make_patient, db):
     patient = make_patient(clinic)
-    protocol = create_protocol(db, patient=patient, content=content_from_template(templates()["knee_oa"]),
-                               user_id=None, now=utcnow() - timedelta(days=400), overrides=[])
-    db.commit()
+    protocol = factories.protocol(db, patient, days_ago=400)
     add_visits(db, patient, protocol, 2, start_days_ago=1)
     add_home_logs(db, patient, protocol, 2, start_days_ago=1)
     pages = [f"/patients/{patient.id}", f"/patients/{patient.id}/visits", f"/patients/{patient.id}/chart.svg"]
@@ -75,9 +71,7 @@ def test_search_and_dashboard_queries_do_not_grow_with_the_caseload(therapist_cl
     board_small = queries(therapist_client, "/dashboard")
     add_patients(db, clinic, 500, first=5)
     for patient in [make_patient(clinic, last_name=f"Active{index}") for index in range(5)]:
-        protocol = create_protocol(db, patient=patient, content=content_from_template(templates()["pfp"]),
-                                   user_id=None, now=utcnow() - timedelta(days=30), overrides=[])
-        db.commit()
+        protocol = factories.protocol(db, patient, "pfp", days_ago=30)
         add_visits(db, patient, protocol, 3, start_days_ago=0)
         add_home_logs(db, patient, protocol, 3, start_days_ago=1)
     assert queries(therapist_client, "/patients/?q=person") == search_small

@@ -12,11 +12,9 @@ from sqlmodel import select
 
 from rehab.models import AdviceDecision, Alert, HandoutPrint, HomeLog, ProtocolVersion, RedFlagClearance, Visit, utcnow
 from rehab.services.advice.inputs import advice_for
-from rehab.services.catalogue import templates
-from rehab.services.protocol_records import create_protocol
-from rehab.services.protocols import content_from_template
+from tests import factories
 from tests.conftest import count_rows, submit
-from tests.test_handouts import home_treadmill_knee_oa, pdf_text
+from tests.test_handouts import pdf_text
 from tests.test_portal import log_session, patient_client, share, token  # noqa: F401 (fixtures)
 from tests.test_visits import record, signature_on
 
@@ -27,17 +25,9 @@ NOTE = "Called the patient: calf soft, no swelling, seen by GP today, DVT ruled 
 
 
 @pytest.fixture
-def patient(clinic, make_patient):  # type: ignore[no-untyped-def]
-    return make_patient(clinic)
-
-
-@pytest.fixture
 def protocol(db, patient, therapist):  # type: ignore[no-untyped-def]
     # Phase 1 on a treadmill at home: a clinic-only phase offers no log (tests/test_clinic_only.py).
-    made = create_protocol(db, patient=patient, content=home_treadmill_knee_oa(),
-                           user_id=therapist.id, now=utcnow() - timedelta(days=60), overrides=[])
-    db.commit()
-    return made
+    return factories.protocol(db, patient, days_ago=60, user_id=therapist.id, home=True)
 
 
 def clear(client, patient, action: str = "cleared", note: str = NOTE, signature: str | None = None):  # type: ignore[no-untyped-def]
@@ -55,23 +45,9 @@ def advice_kind(db, patient, protocol) -> str:  # type: ignore[no-untyped-def]
 
 
 def add_visit(db, patient, protocol, *, days: float, **fields):  # type: ignore[no-untyped-def]
+    """A visit ``days`` ago, entered then."""
     at = utcnow() - timedelta(days=days)
-    values = {"pain_before": 1, "pain_worst": 2, "pain_after": 1, "exercise": "treadmill_rails", "minutes": 5,
-              "support": "both_rails", **fields}
-    visit = Visit(patient_id=patient.id, clinic_id=patient.clinic_id, protocol_id=protocol.id, protocol_version=1,
-                  phase_index=0, occurred_at=at, created_at=at, updated_at=at, **values)
-    db.add(visit)
-    db.commit()
-    return visit
-
-
-def add_log(db, patient, protocol, *, day: date, recorded: datetime, **fields):  # type: ignore[no-untyped-def]
-    log = HomeLog(patient_id=patient.id, clinic_id=patient.clinic_id, protocol_id=protocol.id, protocol_version=1,
-                  phase_index=0, session_date=day, minutes=5, pain_worst=2, created_at=recorded, updated_at=recorded,
-                  **fields)
-    db.add(log)
-    db.commit()
-    return log
+    return factories.visit(db, patient, protocol, at=at, recorded=at, **fields)
 
 
 def test_the_loop_from_a_home_log_with_calf_pain(therapist_client, patient_client, patient, protocol, db):  # noqa: F811
@@ -158,12 +134,12 @@ def test_a_home_log_above_the_pain_ceiling_alerts_the_therapist(patient_client, 
 def test_a_back_dated_home_red_flag_stops_in_either_order(therapist_client, patient, protocol, db, log_first):
     now = utcnow()
     if log_first:
-        add_log(db, patient, protocol, day=(now - timedelta(days=3)).date(), recorded=now - timedelta(days=3),
-                flag_calf=True)
+        factories.home_log(db, patient, protocol, day=(now - timedelta(days=3)).date(),
+                           recorded=now - timedelta(days=3), flag_calf=True)
     add_visit(db, patient, protocol, days=2)
     add_visit(db, patient, protocol, days=1)
     if not log_first:  # logged today, dated before both visits
-        add_log(db, patient, protocol, day=(now - timedelta(days=3)).date(), recorded=now, flag_calf=True)
+        factories.home_log(db, patient, protocol, day=(now - timedelta(days=3)).date(), recorded=now, flag_calf=True)
     assert advice_kind(db, patient, protocol) == "stop_refer"
 
 
@@ -171,7 +147,7 @@ def test_a_clearing_does_not_cover_a_back_dated_flag_logged_after_it(therapist_c
     add_visit(db, patient, protocol, days=5, flag_calf=True)
     clear(therapist_client, patient)
     assert advice_kind(db, patient, protocol) != "stop_refer"
-    add_log(db, patient, protocol, day=(utcnow() - timedelta(days=6)).date(), recorded=utcnow(), fell=True)
+    factories.home_log(db, patient, protocol, day=(utcnow() - timedelta(days=6)).date(), recorded=utcnow(), fell=True)
     assert advice_kind(db, patient, protocol) == "stop_refer"
 
 
@@ -189,7 +165,8 @@ def test_a_swelling_hold_from_long_ago_stands_until_a_visit_grades_trace(therapi
     add_visit(db, patient, protocol, days=10, effusion="1+")
     today = utcnow()
     for days in (3, 2, 1):
-        add_log(db, patient, protocol, day=(today - timedelta(days=days)).date(), recorded=today - timedelta(days=days))
+        factories.home_log(db, patient, protocol, day=(today - timedelta(days=days)).date(),
+                           recorded=today - timedelta(days=days))
     assert advice_kind(db, patient, protocol) == "hold"
     add_visit(db, patient, protocol, days=0.5, effusion="trace")
     assert advice_kind(db, patient, protocol) != "hold"
@@ -198,9 +175,7 @@ def test_a_swelling_hold_from_long_ago_stands_until_a_visit_grades_trace(therapi
 def test_accepting_a_move_into_another_exercise_starts_it_gently(therapist_client, make_patient, clinic, therapist,
                                                                  db):
     patient = make_patient(clinic, condition="post_aclr", surgery_date=date.today() - timedelta(weeks=12))
-    protocol = create_protocol(db, patient=patient, content=content_from_template(templates()["post_aclr"]),
-                               user_id=therapist.id, now=utcnow() - timedelta(days=21), overrides=[])
-    db.commit()
+    protocol = factories.protocol(db, patient, "post_aclr", days_ago=21, user_id=therapist.id)
     for days in (2, 1):
         add_visit(db, patient, protocol, days=days, exercise="band_resisted", support="partner")
     advice = advice_for(db, patient=patient, protocol=protocol, now=utcnow()).advice
@@ -245,9 +220,7 @@ def test_every_red_flag_has_a_fhir_code():
 def test_no_exercise_sheet_is_printed_while_a_red_flag_waits(therapist_client, patient, protocol, make_patient,
                                                              clinic, therapist, db):
     other = make_patient(clinic, first_name="Ana", last_name="Ruiz")
-    create_protocol(db, patient=other, content=content_from_template(templates()["knee_oa"]), user_id=therapist.id,
-                    now=utcnow() - timedelta(days=3), overrides=[])
-    db.commit()
+    factories.protocol(db, other, days_ago=3, user_id=therapist.id)
     add_visit(db, patient, protocol, days=0.1, flag_infection=True)
     refused = therapist_client.get(f"/patients/{patient.id}/sheet")
     assert refused.headers["Location"].endswith(f"/patients/{patient.id}/red-flags")
@@ -266,9 +239,7 @@ def test_a_manual_move_into_a_post_operative_phase_waits_for_its_week(therapist_
                                                                       therapist, db, surgery_weeks_ago, moved):
     surgery = None if surgery_weeks_ago is None else date.today() - timedelta(weeks=surgery_weeks_ago)
     patient = make_patient(clinic, condition="post_tka", surgery_date=surgery)
-    protocol = create_protocol(db, patient=patient, content=content_from_template(templates()["post_tka"]),
-                               user_id=therapist.id, now=utcnow(), overrides=[])
-    db.commit()
+    protocol = factories.protocol(db, patient, "post_tka", days_ago=0, user_id=therapist.id)
     base = f"/patients/{patient.id}/protocols/{protocol.id}"
     move = {"from_phase": "0", "to_phase": "1", "reason": "Walks well in the bars"}
     page = submit(therapist_client, f"{base}/phase", move, form_page=base, follow_redirects=True).get_data(as_text=True)

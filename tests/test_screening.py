@@ -10,11 +10,11 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from rehab.models import Assessment, Protocol, ProtocolVersion, Visit, utcnow
+from rehab.models import Assessment, Protocol, ProtocolVersion, utcnow
 from rehab.services.assessments import latest_screen
 from rehab.services.catalogue import templates
-from rehab.services.protocol_records import create_protocol
 from rehab.services.protocols import content_from_template
+from tests import factories
 from tests.conftest import count_rows, submit
 from tests.test_protocols import builder_form
 
@@ -83,16 +83,13 @@ def test_the_builder_reads_the_baseline_screen(therapist_client, clinic, make_pa
 
 def test_the_newest_value_of_each_measure_counts_baseline_or_visit(db, clinic, make_patient):
     patient = make_patient(clinic)
-    protocol = create_protocol(db, patient=patient, content=content_from_template(templates()["knee_oa"]),
-                               user_id=None, now=utcnow() - timedelta(days=30), overrides=[])
+    protocol = factories.protocol(db, patient, days_ago=30)
     now = utcnow()
     db.add(Assessment(patient_id=patient.id, clinic_id=clinic.id, occurred_at=now - timedelta(days=20),
                       backward_walk_3m_s=5.0, tug_s=13.0))
-    visit = dict(patient_id=patient.id, clinic_id=clinic.id, protocol_id=protocol.id, protocol_version=1,
-                 phase_index=0, pain_before=1, pain_worst=2, pain_after=1, exercise="treadmill_rails", minutes=5,
-                 support="both_rails")
-    db.add(Visit(occurred_at=now - timedelta(days=5), tug_s=9.0, **visit))  # re-tested the TUG only
-    db.add(Visit(occurred_at=now - timedelta(days=2), backward_walk_3m_s=2.9, deleted_at=now, **visit))  # removed
+    factories.visit(db, patient, protocol, at=now - timedelta(days=5), tug_s=9.0)  # re-tested the TUG only
+    factories.visit(db, patient, protocol, at=now - timedelta(days=2), backward_walk_3m_s=2.9,
+                    deleted_at=now)  # removed
     db.commit()
     screen = latest_screen(db, patient_id=patient.id)  # type: ignore[arg-type]
     assert (screen.backward_walk_3m_s.value, screen.backward_walk_3m_s.source) == (5.0, "baseline")  # type: ignore[union-attr]

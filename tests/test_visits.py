@@ -14,26 +14,10 @@ from sqlalchemy import update
 from sqlmodel import select
 
 from rehab.models import AdviceDecision, Alert, EditRecord, PhaseChange, Protocol, ProtocolVersion, Visit, utcnow
-from rehab.services.catalogue import templates
-from rehab.services.protocol_records import create_protocol
-from rehab.services.protocols import content_from_template
+from tests import factories
 from tests.conftest import count_rows, submit
 
 pytestmark = pytest.mark.db
-
-
-@pytest.fixture
-def patient(clinic, make_patient):  # type: ignore[no-untyped-def]
-    return make_patient(clinic)
-
-
-@pytest.fixture
-def protocol(db, patient, therapist):  # type: ignore[no-untyped-def]
-    """A knee-OA protocol started three weeks ago (so one-level-a-week does not block advice)."""
-    made = create_protocol(db, patient=patient, content=content_from_template(templates()["knee_oa"]),
-                           user_id=therapist.id, now=utcnow() - timedelta(days=21), overrides=[])
-    db.commit()
-    return made
 
 
 def visit_form(**overrides):  # type: ignore[no-untyped-def]
@@ -94,9 +78,7 @@ def test_no_protocol_or_archived_patient_gets_guidance_instead_of_a_form(therapi
     page = therapist_client.get(f"/patients/{no_protocol.id}/visits/new")
     assert page.status_code == 409 and "Start a protocol" in page.get_data(as_text=True)
     archived = make_patient(clinic, first_name="Sam", archived_at=utcnow())
-    create_protocol(db, patient=archived, content=content_from_template(templates()["pfp"]), user_id=None,
-                    now=utcnow(), overrides=[])
-    db.commit()
+    factories.protocol(db, archived, "pfp", days_ago=0)
     response = submit(therapist_client, f"/patients/{archived.id}/visits/new", visit_form(),
                       form_page=f"/patients/{archived.id}")
     assert response.status_code == 409 and "is archived" in response.get_data(as_text=True)
@@ -258,9 +240,7 @@ def test_chart_is_an_svg_with_the_visits_and_a_strict_policy(therapist_client, p
 
 def test_another_clinics_visits_are_not_found(therapist_client, make_clinic, make_patient, db):
     stranger = make_patient(make_clinic("Elsewhere"))
-    create_protocol(db, patient=stranger, content=content_from_template(templates()["pfp"]), user_id=None,
-                    now=utcnow(), overrides=[])
-    db.commit()
+    factories.protocol(db, stranger, "pfp", days_ago=0)
     for url in (f"/patients/{stranger.id}/visits/new", f"/patients/{stranger.id}/visits.csv",
                 f"/patients/{stranger.id}/chart.svg"):
         assert therapist_client.get(url).status_code == 404
@@ -298,10 +278,7 @@ def test_patient_page_shows_the_ten_latest_visits_and_the_visits_page_shows_all(
                                                                                 db):
     start = utcnow() - timedelta(days=30)
     for day in range(15):
-        db.add(Visit(patient_id=patient.id, clinic_id=patient.clinic_id, protocol_id=protocol.id, protocol_version=1,
-                     phase_index=0, occurred_at=start + timedelta(days=day), pain_before=1, pain_worst=2, pain_after=1,
-                     exercise="treadmill_rails", minutes=5, speed_kmh=1.2, incline_pct=0, support="both_rails"))
-    db.commit()
+        factories.visit(db, patient, protocol, at=start + timedelta(days=day), speed_kmh=1.2)
     dates = [(start + timedelta(days=day)).strftime("%Y-%m-%d") for day in range(15)]
     page = therapist_client.get(f"/patients/{patient.id}").get_data(as_text=True)
     table = page[page.index('id="visits"'):page.index('id="home-sessions"')]
