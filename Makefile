@@ -69,8 +69,7 @@ run: system-packages-run $(VENV)/.installed instance/config.py $(CATALOGS)
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 ## Install the test dependencies and run every test (browser tests need /usr/bin/chromium)
-test: system-packages-test $(VENV)/.installed-test $(CATALOGS) node_modules/axe-core/axe.min.js
-	$(BIN)/ruff check rehab tests bench
+test: system-packages-test lint $(CATALOGS) node_modules/axe-core/axe.min.js
 	$(BIN)/pytest -q
 	@if [ -n "$$REHAB_TEST_POSTGRES_URL" ]; then \
 		echo "Database tests again on PostgreSQL"; \
@@ -87,8 +86,10 @@ serve: system-packages-run $(VENV)/.installed-serve $(CATALOGS)
 bench: system-packages-test $(VENV)/.installed-test $(CATALOGS)
 	$(BIN)/python bench/run.py
 
+## Style and security checks (ruff) and types (mypy, configured in pyproject.toml); `make test` runs them first
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check rehab tests bench
+	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .mypy_cache
