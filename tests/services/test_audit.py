@@ -4,13 +4,11 @@ is enough here."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, update
-from sqlmodel import Session, SQLModel, col, create_engine, select
+from sqlmodel import Session, col, select
 
 from rehab.models import AuditEvent
 from rehab.services import audit
@@ -21,15 +19,6 @@ KEY = audit.chain_key(audit_key="", secret_key="test-secret-key-that-is-long-eno
 
 def first_broken_event(session: Session, **options: int) -> int | None:
     return audit.first_broken_event(session, key=KEY, **options)
-
-
-@pytest.fixture
-def session(tmp_path: Path) -> Iterator[Session]:
-    engine = create_engine(f"sqlite:///{tmp_path / 'audit.sqlite3'}")
-    SQLModel.metadata.create_all(engine)
-    with Session(engine, expire_on_commit=False) as session:
-        yield session
-    engine.dispose()
 
 
 @pytest.fixture

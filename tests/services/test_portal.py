@@ -5,20 +5,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from sqlmodel import Session, SQLModel, create_engine, select
+from sqlmodel import Session, select
 
-from rehab.models import Alert, Clinic, EditRecord, HomeLog, Patient, PortalLink, Protocol
+from rehab.models import Alert, EditRecord, HomeLog, Patient, PortalLink, Protocol
 from rehab.services import home_logs, patient_text, portal_links
 from rehab.services.advice.inputs import gather
 from rehab.services.catalogue import templates
-from rehab.services.protocol_records import create_protocol, end_protocol
+from rehab.services.protocol_records import end_protocol
 from rehab.services.protocols import content_from_template
 from rehab.services.records import StaleEdit
+from tests import factories
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 SECRET = "unit-test-secret-key-0123456789-abcdef"
@@ -26,32 +25,13 @@ TODAY = NOW.date()
 
 
 @pytest.fixture
-def session(tmp_path: Path) -> Iterator[Session]:
-    engine = create_engine(f"sqlite:///{tmp_path / 'portal.sqlite3'}")
-    SQLModel.metadata.create_all(engine)
-    with Session(engine, expire_on_commit=False) as session:
-        yield session
-    engine.dispose()
-
-
-@pytest.fixture
 def patient(session: Session) -> Patient:
-    clinic = Clinic(name="Riverside PT", phone="555-0100")
-    session.add(clinic)
-    session.flush()
-    patient = Patient(clinic_id=clinic.id, first_name="Margaret", last_name="Okafor", date_of_birth=date(1951, 3, 14),
-                      affected_knee="left", condition="knee_oa")
-    session.add(patient)
-    session.commit()
-    return patient
+    return factories.patient(session, factories.clinic(session))
 
 
 @pytest.fixture
 def protocol(session: Session, patient: Patient) -> Protocol:
-    made = create_protocol(session, patient=patient, content=content_from_template(templates()["knee_oa"]),
-                           user_id=None, now=NOW - timedelta(days=20), overrides=[])
-    session.commit()
-    return made
+    return factories.protocol(session, patient, days_ago=20, now=NOW)
 
 
 def form(**overrides: str) -> dict[str, str]:

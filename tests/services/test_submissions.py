@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from sqlmodel import Session, SQLModel, create_engine, func, select
+from sqlmodel import Session, func, select
 
 from rehab.models import FormSubmission, utcnow
 from rehab.services import submissions
 from rehab.services.submissions import AlreadySubmitted
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[object]:
-    engine = create_engine(f"sqlite:///{tmp_path / 'forms.sqlite3'}")
-    SQLModel.metadata.create_all(engine)
-    yield engine
-    engine.dispose()
 
 
 def _claim(session: Session, form_id: str, **sender: int | None) -> FormSubmission:
