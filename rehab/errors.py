@@ -7,6 +7,7 @@ import secrets
 import traceback
 
 from flask import Flask, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -26,7 +27,7 @@ _PAGES = {
 
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
-    def _csrf_error(error: CSRFError):  # type: ignore[no-untyped-def]
+    def _csrf_error(error: CSRFError) -> ResponseReturnValue:
         view = app.view_functions.get(request.endpoint or "")
         if getattr(view, "portal_guarded", False):  # a patient page outside the portal blueprint
             from rehab.views.portal import expired_form
@@ -39,14 +40,14 @@ def init_app(app: Flask) -> None:
         ), 400
 
     @app.errorhandler(HTTPException)
-    def _http_error(error: HTTPException):  # type: ignore[no-untyped-def]
+    def _http_error(error: HTTPException) -> ResponseReturnValue:
         if error.code is None or error.code >= 500:
             return _server_error(error)
         title, hint = _PAGES.get(error.code, (error.name, error.description or ""))
         return render_template("errors/error.html", code=error.code, title=title, hint=hint), error.code
 
     @app.errorhandler(Exception)
-    def _server_error(error: Exception):  # type: ignore[no-untyped-def]
+    def _server_error(error: Exception) -> ResponseReturnValue:
         if isinstance(error, HTTPException) and not isinstance(error, InternalServerError):
             return error
         error_id = secrets.token_hex(4)

@@ -7,6 +7,7 @@ from datetime import timedelta
 from functools import wraps
 from typing import Any
 
+from argon2 import PasswordHasher
 from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
 from flask_wtf.csrf import CSRFProtect
 
@@ -48,8 +49,9 @@ def init_app(app: Flask) -> None:
                 "current_is_admin": bool(g.get("is_clinic_admin"))}
 
 
-def hasher():  # type: ignore[no-untyped-def]
-    return current_app.extensions["rehab.hasher"]
+def hasher() -> PasswordHasher:
+    hasher: PasswordHasher = current_app.extensions["rehab.hasher"]
+    return hasher
 
 
 def audit_key() -> bytes:

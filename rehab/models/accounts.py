@@ -11,7 +11,7 @@ from rehab.models.base import utcnow
 
 
 class Clinic(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     name: str = Field(max_length=120)
     address: str = Field(default="", max_length=300)
     phone: str = Field(default="", max_length=40)  # required before sharing a link or printing a sheet
@@ -30,7 +30,7 @@ class User(SQLModel, table=True):
 
     __tablename__ = "user_account"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     email: str = Field(max_length=254, sa_column_kwargs={"unique": True})
     name: str = Field(max_length=120)
     password_hash: str = Field(max_length=255)
@@ -53,7 +53,7 @@ class UserSession(SQLModel, table=True):
 
     __tablename__ = "user_session"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
     user_id: int = Field(foreign_key="user_account.id", index=True)
     clinic_id: int = Field(foreign_key="clinic.id")
@@ -73,7 +73,7 @@ class LoginAttempt(SQLModel, table=True):
         Index("ix_login_attempt_address_at", "address", "at"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utcnow)
     account_key: str = Field(max_length=64)
     address: str = Field(max_length=64)

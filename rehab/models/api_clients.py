@@ -16,7 +16,7 @@ class ApiClient(SQLModel, table=True):
 
     __tablename__ = "api_client"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     clinic_id: int = Field(foreign_key="clinic.id", index=True)
     name: str = Field(max_length=120)
     scope: str = Field(max_length=12)  # read | read-write

@@ -22,7 +22,7 @@ class QuestionnaireResponse(SQLModel, table=True):
     __table_args__ = (Index("ix_questionnaire_response_patient", "patient_id", "instrument", "sent_at"),
                       Index("ix_questionnaire_response_clinic_done", "clinic_id", "completed_at"))
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     patient_id: int = Field(foreign_key="patient.id")
     clinic_id: int = Field(foreign_key="clinic.id")
     protocol_id: int | None = Field(default=None, foreign_key="protocol.id")

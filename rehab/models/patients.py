@@ -45,7 +45,7 @@ class Patient(SQLModel, table=True):
         Index("ix_patient_clinic_last_session", "clinic_id", "last_session_at"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     clinic_id: int = Field(foreign_key="clinic.id")
     first_name: str = Field(max_length=100)
     last_name: str = Field(max_length=100)
@@ -93,7 +93,7 @@ class EditRecord(SQLModel, table=True):
     __tablename__ = "edit_record"
     __table_args__ = (Index("ix_edit_record_entity", "entity", "entity_id", "at"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     entity: str = Field(max_length=30)
     entity_id: int
     patient_id: int | None = Field(default=None, foreign_key="patient.id", index=True)
@@ -110,7 +110,7 @@ class AuditEvent(SQLModel, table=True):
 
     __tablename__ = "audit_event"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utcnow, index=True)
     user_id: int | None = Field(default=None, foreign_key="user_account.id")
     clinic_id: int | None = Field(default=None, foreign_key="clinic.id")

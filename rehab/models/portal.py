@@ -17,7 +17,7 @@ class HandoutPrint(SQLModel, table=True):
     __tablename__ = "handout_print"
     __table_args__ = (Index("ix_handout_print_patient_at", "patient_id", "printed_at"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     patient_id: int = Field(foreign_key="patient.id")
     clinic_id: int = Field(foreign_key="clinic.id")
     protocol_id: int = Field(foreign_key="protocol.id")
@@ -36,7 +36,7 @@ class PortalLink(SQLModel, table=True):
 
     __tablename__ = "portal_link"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     patient_id: int = Field(foreign_key="patient.id", index=True)
     clinic_id: int = Field(foreign_key="clinic.id")
     token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
@@ -56,7 +56,7 @@ class HomeLog(SQLModel, table=True):
     __table_args__ = (Index("ix_home_log_patient_date", "patient_id", "session_date"),
                       Index("ix_home_log_clinic_created", "clinic_id", "created_at"))
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     patient_id: int = Field(foreign_key="patient.id")
     clinic_id: int = Field(foreign_key="clinic.id")
     protocol_id: int = Field(foreign_key="protocol.id")

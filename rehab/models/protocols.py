@@ -22,7 +22,7 @@ class Protocol(SQLModel, table=True):
               sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'")),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     patient_id: int = Field(foreign_key="patient.id", index=True)
     clinic_id: int = Field(foreign_key="clinic.id")
     title: str = Field(max_length=120)
@@ -44,7 +44,7 @@ class ProtocolVersion(SQLModel, table=True):
     __tablename__ = "protocol_version"
     __table_args__ = (UniqueConstraint("protocol_id", "number", name="uq_protocol_version_number"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     protocol_id: int = Field(foreign_key="protocol.id", index=True)
     number: int
     created_at: datetime = Field(default_factory=utcnow)
@@ -60,7 +60,7 @@ class PhaseChange(SQLModel, table=True):
 
     __tablename__ = "phase_change"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     protocol_id: int = Field(foreign_key="protocol.id", index=True)
     from_phase: int
     to_phase: int
@@ -75,7 +75,7 @@ class ClinicTemplate(SQLModel, table=True):
 
     __tablename__ = "clinic_template"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     clinic_id: int = Field(foreign_key="clinic.id", index=True)
     name: str = Field(max_length=120)
     condition: str = Field(default="", max_length=20)

@@ -16,7 +16,7 @@ class FormSubmission(SQLModel, table=True):
 
     __tablename__ = "form_submission"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     form_id: str = Field(max_length=64, unique=True)
     action: str = Field(max_length=40)
     clinic_id: int | None = Field(default=None, foreign_key="clinic.id")

@@ -18,7 +18,7 @@ class Visit(SQLModel, table=True):
     __table_args__ = (Index("ix_visit_patient_when", "patient_id", "occurred_at"),
                       Index("ix_visit_clinic_when", "clinic_id", "occurred_at"))
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     patient_id: int = Field(foreign_key="patient.id")
     clinic_id: int = Field(foreign_key="clinic.id")
     protocol_id: int = Field(foreign_key="protocol.id")
@@ -71,7 +71,7 @@ class Assessment(SQLModel, table=True):
 
     __table_args__ = (Index("ix_assessment_patient_when", "patient_id", "occurred_at"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     patient_id: int = Field(foreign_key="patient.id")
     clinic_id: int = Field(foreign_key="clinic.id")
     occurred_at: datetime
@@ -91,7 +91,7 @@ class AdviceDecision(SQLModel, table=True):
 
     __tablename__ = "advice_decision"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     patient_id: int = Field(foreign_key="patient.id", index=True)
     protocol_id: int = Field(foreign_key="protocol.id")
     visit_id: int | None = Field(default=None, foreign_key="visit.id")
@@ -113,7 +113,7 @@ class Alert(SQLModel, table=True):
 
     __table_args__ = (Index("ix_alert_clinic_open", "clinic_id", "acknowledged_at"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     clinic_id: int = Field(foreign_key="clinic.id")
     patient_id: int = Field(foreign_key="patient.id", index=True)
     kind: str = Field(max_length=20)  # red_flag | fall | pain_twice | pain_high | inactive | dob_lockout | clinic_only
@@ -133,7 +133,7 @@ class RedFlagClearance(SQLModel, table=True):
     __tablename__ = "red_flag_clearance"
     __table_args__ = (Index("ix_red_flag_clearance_patient_at", "patient_id", "at"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     patient_id: int = Field(foreign_key="patient.id")
     clinic_id: int = Field(foreign_key="clinic.id")
     action: str = Field(max_length=12)  # called | referred | cleared

@@ -76,7 +76,7 @@ def patient_facts(patient: Patient, screen: FallScreen, *, today: date) -> Patie
 
 def record_assessment(session: Session, *, patient: Patient, form: AssessmentForm, user_id: int,
                       now: datetime) -> Assessment:
-    assessment = Assessment(patient_id=patient.id, clinic_id=patient.clinic_id, created_at=now,  # type: ignore[arg-type]
+    assessment = Assessment(patient_id=patient.id, clinic_id=patient.clinic_id, created_at=now,
                             created_by_id=user_id, **form.model_dump())
     session.add(assessment)
     session.flush()

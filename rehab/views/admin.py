@@ -4,10 +4,12 @@ them; therapists get 403 (SECURITY.md 11). Acting on an account itself needs adm
 
 from __future__ import annotations
 
+from typing import Any
 from zoneinfo import available_timezones
 
 from flask import Blueprint, abort, flash, g, make_response, redirect, render_template, request, url_for
-from sqlmodel import select
+from flask.typing import ResponseReturnValue
+from sqlmodel import col, select
 
 from rehab import once, security
 from rehab.db import get_session
@@ -29,7 +31,7 @@ def _admins_only() -> None:
 def _clinic_user_or_404(user_id: int) -> User:
     """An account that works in the admin's current clinic; any other is not found."""
     user = get_session().exec(
-        select(User).join(Membership, Membership.user_id == User.id)
+        select(User).join(Membership, col(Membership.user_id) == User.id)
         .where(User.id == user_id, Membership.clinic_id == g.clinic.id)
     ).first()
     if user is None:
@@ -52,7 +54,7 @@ def _manageable_user_or_403(user_id: int) -> User:
 
 
 @bp.get("/users")
-def users():  # type: ignore[no-untyped-def]
+def users() -> ResponseReturnValue:
     db = get_session()
     rows = memberships.members(db, g.clinic.id)
     elsewhere = memberships.unmanageable_user_ids(db, admin_id=g.user.id, user_ids=[row.user.id for row in rows])
@@ -60,7 +62,7 @@ def users():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
-def new_user():  # type: ignore[no-untyped-def]
+def new_user() -> ResponseReturnValue:
     """Add a therapist (or admin) to the current clinic with a first password to hand over."""
     errors: dict[str, str] = {}
     if request.method == "POST":
@@ -82,7 +84,7 @@ def new_user():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/users/<int:user_id>/active")
-def set_active(user_id: int):  # type: ignore[no-untyped-def]
+def set_active(user_id: int) -> ResponseReturnValue:
     """Deactivate (ending every session at once) or reactivate an account. Never your own."""
     db = get_session()
     user = _manageable_user_or_403(user_id)
@@ -107,7 +109,7 @@ def set_active(user_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
-def reset_password(user_id: int):  # type: ignore[no-untyped-def]
+def reset_password(user_id: int) -> ResponseReturnValue:
     """Set a new password for a therapist who forgot theirs; their other sessions end."""
     db = get_session()
     user = _manageable_user_or_403(user_id)
@@ -139,7 +141,7 @@ def reset_password(user_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.route("/clinic", methods=["GET", "POST"])
-def clinic():  # type: ignore[no-untyped-def]
+def clinic() -> ResponseReturnValue:
     """Clinic details printed on home sheets, default paper size and speed unit."""
     db = get_session()
     clinic_row = db.merge(g.clinic)
@@ -162,14 +164,14 @@ def clinic():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/templates")
-def templates():  # type: ignore[no-untyped-def]
+def templates() -> ResponseReturnValue:
     """The clinic's own protocol templates: rename, retire, bring back."""
     rows = protocol_records.clinic_templates(get_session(), clinic_id=g.clinic.id, include_archived=True)
     return render_template("admin/templates.html", templates=rows)
 
 
 @bp.post("/templates/<int:template_id>")
-def update_template(template_id: int):  # type: ignore[no-untyped-def]
+def update_template(template_id: int) -> ResponseReturnValue:
     db = get_session()
     template = protocol_records.get_clinic_template(db, clinic_id=g.clinic.id, template_id=template_id)
     if template is None:
@@ -195,20 +197,22 @@ def update_template(template_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/audit")
-def audit_log():  # type: ignore[no-untyped-def]
+def audit_log() -> ResponseReturnValue:
     """The clinic's audit trail, newest first, filterable. Read-only: no view edits or deletes it."""
     from rehab.services.audit import search_events
 
-    filters = {
+    filters: dict[str, Any] = {
         "action": request.args.get("action", "")[:40],
         "outcome": request.args.get("outcome", "") if request.args.get("outcome") in ("ok", "denied", "failed") else "",
         "user_id": request.args.get("user_id", type=bounded_id),
         "patient_id": request.args.get("patient_id", type=bounded_id),
     }
     page = request.args.get("page", 1, type=page_number)
-    rows, total = search_events(get_session(), clinic_id=g.clinic.id, page=page, per_page=50, **filters)
+    rows, total = search_events(get_session(), clinic_id=g.clinic.id, page=page, per_page=50,
+                                action=filters["action"], outcome=filters["outcome"], user_id=filters["user_id"],
+                                patient_id=filters["patient_id"])
     users = get_session().exec(
-        select(User).join(Membership, Membership.user_id == User.id).where(Membership.clinic_id == g.clinic.id)
+        select(User).join(Membership, col(Membership.user_id) == User.id).where(Membership.clinic_id == g.clinic.id)
         .order_by(User.name)).all()
     return render_template("admin/audit.html", rows=rows, total=total, page=page, pages=max(1, -(-total // 50)),
                            filters=filters, users=users)

@@ -6,7 +6,10 @@ audited in the clinic it concerns.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from rehab import security
 from rehab.db import get_session
@@ -30,7 +33,7 @@ def _administered_clinic_or_404(clinic_id: int) -> Clinic:
 
 
 @bp.route("/clinics", methods=["GET", "POST"])
-def clinics():  # type: ignore[no-untyped-def]
+def clinics() -> ResponseReturnValue:
     """The clinics this admin administers, and a form to add one (its creator becomes its admin)."""
     db = get_session()
     errors: dict[str, str] = {}
@@ -52,19 +55,19 @@ def clinics():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/clinics/<int:clinic_id>")
-def clinic_members(clinic_id: int):  # type: ignore[no-untyped-def]
+def clinic_members(clinic_id: int) -> ResponseReturnValue:
     clinic = _administered_clinic_or_404(clinic_id)
     return _members_page(clinic, values={}, errors={})
 
 
-def _members_page(clinic: Clinic, *, values, errors: dict[str, str]):  # type: ignore[no-untyped-def]
+def _members_page(clinic: Clinic, *, values: Mapping[str, str], errors: dict[str, str]) -> ResponseReturnValue:
     rows = memberships.members(get_session(), clinic.id)
     return render_template("admin/members.html", clinic=clinic, members=rows, values=values, errors=errors,
                            admins=sum(1 for row in rows if row.is_admin)), (422 if errors else 200)
 
 
 @bp.post("/clinics/<int:clinic_id>/members")
-def add_member(clinic_id: int):  # type: ignore[no-untyped-def]
+def add_member(clinic_id: int) -> ResponseReturnValue:
     """Add someone who already has an account (a therapist of another clinic) to this clinic."""
     db = get_session()
     clinic = _administered_clinic_or_404(clinic_id)
@@ -85,7 +88,7 @@ def add_member(clinic_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/clinics/<int:clinic_id>/members/<int:user_id>")
-def change_member(clinic_id: int, user_id: int):  # type: ignore[no-untyped-def]
+def change_member(clinic_id: int, user_id: int) -> ResponseReturnValue:
     """Remove someone from this clinic, or make them an admin of it or no longer one."""
     db = get_session()
     clinic = _administered_clinic_or_404(clinic_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from rehab import once, security
 from rehab.db import get_session
@@ -19,14 +20,14 @@ def _admins_only() -> None:
 
 
 @bp.get("")
-def index():  # type: ignore[no-untyped-def]
+def index() -> ResponseReturnValue:
     rows = api_clients.clients_of(get_session(), clinic_id=g.clinic.id)
     return render_template("api_clients/index.html", rows=rows, scopes=api_clients.SCOPES, values={}, errors={},
                            new_token=None)
 
 
 @bp.post("")
-def create():  # type: ignore[no-untyped-def]
+def create() -> ResponseReturnValue:
     """Create a client; its token is on this one response and nowhere else."""
     db = get_session()
     # A repeat gets "Already saved" (its token was on the first answer only; revoke and make a new client if
@@ -55,7 +56,7 @@ def create():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/<int:client_id>/revoke")
-def revoke(client_id: int):  # type: ignore[no-untyped-def]
+def revoke(client_id: int) -> ResponseReturnValue:
     db = get_session()
     client = api_clients.get_client(db, clinic_id=g.clinic.id, client_id=client_id)
     if client is None:

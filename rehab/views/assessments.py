@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from rehab import security
 from rehab.db import get_session
@@ -38,7 +39,7 @@ def _parse(form: Any) -> tuple[AssessmentForm | None, dict[str, str]]:
 
 
 @bp.route("/new", methods=["GET", "POST"])
-def create(patient_id: int):  # type: ignore[no-untyped-def]
+def create(patient_id: int) -> ResponseReturnValue:
     """Record a fall-risk screen; the protocol builder's safety check reads the newest one."""
     patient = get_patient_or_404(patient_id)
     if patient.archived_at is not None:
@@ -60,7 +61,7 @@ def create(patient_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/<int:assessment_id>/remove")
-def remove(patient_id: int, assessment_id: int):  # type: ignore[no-untyped-def]
+def remove(patient_id: int, assessment_id: int) -> ResponseReturnValue:
     """Take back an assessment entered by mistake (kept, marked removed, with the reason)."""
     db = get_session()
     patient = get_patient_or_404(patient_id)

@@ -17,6 +17,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 
 from rehab import db as database
 from rehab import known_devices, security
@@ -41,7 +42,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login():  # type: ignore[no-untyped-def]
+def login() -> ResponseReturnValue:
     """Email and password; the same answer for an unknown email and a wrong password.
 
     The password is verified (argon2, about 135 ms) in a read transaction, before the write lock: on SQLite
@@ -93,7 +94,7 @@ def login():  # type: ignore[no-untyped-def]
             if session.get("sid"):  # signing in again ends the session this browser had
                 accounts.end_session(db, session["sid"], now=now)
             session.clear()  # a new session at sign-in (SECURITY.md 6)
-            token = accounts.start_session(db, user_id=user.id, clinic_id=clinics[0].id, now=now)  # type: ignore[arg-type]
+            token = accounts.start_session(db, user_id=user.id, clinic_id=clinics[0].id, now=now)
             accounts.clear_failures(db, email=email, device=throttle["device"])  # type: ignore[arg-type]
             throttling.record_attempt(db, email=email, address=address, device=None, succeeded=True, now=now)
             audit.record_event(db, key=security.audit_key(), action="login", user_id=user.id,
@@ -124,7 +125,7 @@ def _note_throttled(db, over: str, *, email: str, address: str, known, now, wind
 
 
 @bp.post("/logout")
-def logout():  # type: ignore[no-untyped-def]
+def logout() -> ResponseReturnValue:
     """End the session on the server too, so a copied cookie stops working (SECURITY.md 5)."""
     db = get_session()
     accounts.end_session(db, session["sid"], now=utcnow())
@@ -136,7 +137,7 @@ def logout():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/clinic")
-def switch_clinic():  # type: ignore[no-untyped-def]
+def switch_clinic() -> ResponseReturnValue:
     """Work in another of the therapist's clinics; every page is then scoped to it."""
     db = get_session()
     clinic_id = request.form.get("clinic_id", type=bounded_id)

@@ -12,6 +12,7 @@ from typing import Any
 
 from fhir.resources.R4B.resource import Resource
 from flask import Blueprint, Response, current_app, g, request
+from flask.typing import ResponseReturnValue
 
 from rehab import db
 from rehab.models import Clinic, Patient, utcnow
@@ -45,18 +46,18 @@ def fhir_response(resource: Resource | dict[str, Any], status: int = 200, header
 
 
 @bp.errorhandler(FhirError)
-def _fhir_error(error: FhirError):  # type: ignore[no-untyped-def]
+def _fhir_error(error: FhirError) -> ResponseReturnValue:
     headers = {**error.headers, **({"WWW-Authenticate": 'Bearer realm="rehab FHIR"'} if error.status == 401 else {})}
     return fhir_response(common.outcome(error.issues), error.status, headers)
 
 
 @bp.errorhandler(404)
-def _not_found(_error):  # type: ignore[no-untyped-def]
+def _not_found(_error: Exception) -> ResponseReturnValue:
     return fhir_response(common.outcome([("not-found", "No such resource in this clinic.", None)]), 404)
 
 
 @bp.errorhandler(405)
-def _not_allowed(_error):  # type: ignore[no-untyped-def]
+def _not_allowed(_error: Exception) -> ResponseReturnValue:
     return fhir_response(common.outcome([("not-supported", f"{request.method} is not supported here.", None)]), 405)
 
 
@@ -154,12 +155,12 @@ def _search_params(*names: str) -> list[tuple[str, str]]:
 
 
 @bp.get("/metadata")
-def metadata():  # type: ignore[no-untyped-def]
+def metadata() -> ResponseReturnValue:
     return fhir_response(capability_statement(context(), now=utcnow()))
 
 
 @bp.get("/CodeSystem/<resource_id>")
-def code_system(resource_id: str):  # type: ignore[no-untyped-def]
+def code_system(resource_id: str) -> ResponseReturnValue:
     if resource_id != "rehab":
         raise FhirError(404, "not-found", f"CodeSystem/{resource_id} is not defined here; see CodeSystem/rehab.")
     _audit("fhir.read")
@@ -176,18 +177,18 @@ def _definition(kind: str, resource_id: str, known: dict[str, Any], build: Any, 
 
 
 @bp.get("/PlanDefinition/<resource_id>")
-def plan_definition(resource_id: str):  # type: ignore[no-untyped-def]
+def plan_definition(resource_id: str) -> ResponseReturnValue:
     return _definition("PlanDefinition", resource_id, templates(), care.plan_definition, "a built-in template")
 
 
 @bp.get("/ActivityDefinition/<resource_id>")
-def activity_definition(resource_id: str):  # type: ignore[no-untyped-def]
+def activity_definition(resource_id: str) -> ResponseReturnValue:
     return _definition("ActivityDefinition", resource_id, exercises(), care.activity_definition,
                        "in the exercise catalogue")
 
 
 @bp.get("/Patient")
-def search_patients():  # type: ignore[no-untyped-def]
+def search_patients() -> ResponseReturnValue:
     params = _search_params("identifier")
     count, offset = _paging()
     identifiers = request.args.getlist("identifier")
@@ -204,14 +205,14 @@ def search_patients():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/Patient/<patient_id>")
-def read_patient(patient_id: str):  # type: ignore[no-untyped-def]
+def read_patient(patient_id: str) -> ResponseReturnValue:
     patient = _patient_or_404(patient_id)
     _audit("fhir.read", patient_id=patient.id)
     return fhir_response(patients.patient_resource(context(), patient))
 
 
 @bp.get("/Patient/<patient_id>/$everything")
-def patient_everything(patient_id: str):  # type: ignore[no-untyped-def]
+def patient_everything(patient_id: str) -> ResponseReturnValue:
     """The patient's whole record, with the home sheets and the progress report as PDFs, paged."""
     from rehab.views.fhir_bundle import pdf_renderers
 
@@ -227,7 +228,7 @@ def patient_everything(patient_id: str):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/Observation")
-def search_observations():  # type: ignore[no-untyped-def]
+def search_observations() -> ResponseReturnValue:
     params = _search_params("patient", "code", "date")
     count, offset = _paging()
     wanted = request.args.getlist("patient")
@@ -248,7 +249,7 @@ def search_observations():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/Patient")
-def create_patient():  # type: ignore[no-untyped-def]
+def create_patient() -> ResponseReturnValue:
     """A new patient from a Patient with its Condition (a transaction Bundle); nothing is saved on an error."""
     body = request.get_json(silent=True) if request.is_json else None
     if body is None:

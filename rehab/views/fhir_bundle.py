@@ -4,10 +4,12 @@ attaches, and the clinic-wide NDJSON export behind ``flask --app rehab fhir-expo
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from fhir.resources.R4B.resource import Resource
 from flask import Blueprint, Flask, Response, current_app, g, url_for
+from flask.typing import ResponseReturnValue
 from sqlmodel import col, select
 
 from rehab import db, security
@@ -28,7 +30,7 @@ def pdf_renderers(*, therapist_name: str) -> tuple[Callable[[HandoutPrint], byte
         return render_sheet(record.snapshot, digest=record.digest, portal_url=portal_url_for(record.patient_id))
 
     def report(patient: Patient) -> bytes | None:
-        if not visits.latest_visits(db.get_session(), patient_id=patient.id, limit=1):  # type: ignore[arg-type]
+        if not visits.latest_visits(db.get_session(), patient_id=patient.id, limit=1):
             return None  # no report without visits, as on the patient page
         return report_pdf(patient, clinic=g.clinic, therapist_name=therapist_name)
 
@@ -41,7 +43,7 @@ def _context(base_url: str | None = None) -> common.Context:
 
 
 @bp.get("/patients/<int:patient_id>/fhir-bundle.json")
-def download(patient_id: int):  # type: ignore[no-untyped-def]
+def download(patient_id: int) -> ResponseReturnValue:
     """The patient's whole record as a FHIR collection Bundle, sheets and report attached."""
     patient = get_patient_or_404(patient_id)
     sheet, report = pdf_renderers(therapist_name=g.user.name)
@@ -67,7 +69,7 @@ def export_clinic(app: Flask, clinic: Clinic, folder: Path, *, base_url: str, wi
         patient_ids = session.exec(select(Patient.id).where(Patient.clinic_id == clinic.id)
                                    .order_by(col(Patient.id))).all()
 
-        def resources():  # type: ignore[no-untyped-def]
+        def resources() -> Iterator[Resource]:
             for patient_id in patient_ids:
                 patient = session.get(Patient, patient_id)
                 yield from everything.patient_resources(session, _context(base_url), patient, clinic,  # type: ignore[arg-type]

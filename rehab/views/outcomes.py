@@ -9,6 +9,7 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, g, render_template, request
+from flask.typing import ResponseReturnValue
 
 from rehab import security
 from rehab.db import get_session
@@ -49,7 +50,7 @@ def _filters() -> tuple[outcome_records.Filters, dict[str, str]]:
                                    int(therapist) if therapist.isdigit() else None, condition), errors
 
 
-def _results():  # type: ignore[no-untyped-def]
+def _results() -> tuple[outcome_records.Filters, dict[str, str], list[outcomes.TemplateResult], int]:
     filters, errors = _filters()
     episodes, observations = outcome_records.load(get_session(), clinic_id=g.clinic.id, filters=filters,
                                                   zone=_zone())
@@ -62,7 +63,7 @@ def template_name(key: str) -> str:
 
 
 @bp.get("/")
-def index():  # type: ignore[no-untyped-def]
+def index() -> ResponseReturnValue:
     filters, errors, results, total = _results()
     security.record_read("outcomes.view", object_type="outcomes")
     return render_template("outcomes/index.html", results=results, total=total, filters=filters, errors=errors,
@@ -72,7 +73,7 @@ def index():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/export.csv")
-def export():  # type: ignore[no-untyped-def]
+def export() -> ResponseReturnValue:
     """One row per protocol and measure: no names, the protocol id links back for the clinic only."""
     _, _, results, _ = _results()
     out = io.StringIO()
@@ -96,7 +97,7 @@ def export():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/chart.svg")
-def chart():  # type: ignore[no-untyped-def]
+def chart() -> ResponseReturnValue:
     """Each patient's change for one template and measure (same filters as the page)."""
     _, _, results, _ = _results()
     key, template = request.args.get("measure", "pain_before"), request.args.get("template", "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError
 
 from rehab import once, security
@@ -48,7 +49,7 @@ def clinic_phone_missing() -> bool:
 
 
 @bp.get("/")
-def index():  # type: ignore[no-untyped-def]
+def index() -> ResponseReturnValue:
     """Search by name or chart number; filter by condition and status."""
     query = request.args.get("q", "")[:100]
     condition = request.args.get("condition", "")
@@ -64,7 +65,7 @@ def index():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/new", methods=["GET", "POST"])
-def create():  # type: ignore[no-untyped-def]
+def create() -> ResponseReturnValue:
     errors: dict[str, str] = {}
     values = request.form if request.method == "POST" else {"language": "en"}
     # Its one-time id is in the address, so Back then Save shows the patient added rather than a second one.
@@ -96,10 +97,10 @@ def create():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/<int:patient_id>")
-def detail(patient_id: int):  # type: ignore[no-untyped-def]
+def detail(patient_id: int) -> ResponseReturnValue:
     patient = get_patient_or_404(patient_id)
     overview = patient_overview(get_session(), patient=patient, now=utcnow(), speed_unit=g.clinic.speed_unit)
-    screen = assessments.latest_screen(get_session(), patient_id=patient.id)  # type: ignore[arg-type]
+    screen = assessments.latest_screen(get_session(), patient_id=patient.id)
     facts = assessments.patient_facts(patient, screen, today=utcnow().date())
     findings = fall_risk_findings(facts)
     screen_state = "high" if findings else "low" if is_screened(facts) else "partial" if screen.measured else "none"
@@ -112,12 +113,12 @@ def detail(patient_id: int):  # type: ignore[no-untyped-def]
                            clearances=overview.clearances,
                            references=catalogue.references(), screen=screen, screen_state=screen_state,
                            screen_findings=findings, screen_labels=SCREEN_LABELS,
-                           assessments=assessments.assessments_of(get_session(), patient_id=patient.id),  # type: ignore[arg-type]
+                           assessments=assessments.assessments_of(get_session(), patient_id=patient.id),
                            **_CHOICES)
 
 
 @bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])
-def edit(patient_id: int):  # type: ignore[no-untyped-def]
+def edit(patient_id: int) -> ResponseReturnValue:
     """Edit with a stale-form check: if someone saved meanwhile, nothing is overwritten."""
     db = get_session()
     patient = get_patient_or_404(patient_id)
@@ -157,16 +158,16 @@ def edit(patient_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/<int:patient_id>/archive")
-def archive(patient_id: int):  # type: ignore[no-untyped-def]
+def archive(patient_id: int) -> ResponseReturnValue:
     return _set_archived(patient_id, archived=True)
 
 
 @bp.post("/<int:patient_id>/unarchive")
-def unarchive(patient_id: int):  # type: ignore[no-untyped-def]
+def unarchive(patient_id: int) -> ResponseReturnValue:
     return _set_archived(patient_id, archived=False)
 
 
-def _set_archived(patient_id: int, *, archived: bool):  # type: ignore[no-untyped-def]
+def _set_archived(patient_id: int, *, archived: bool) -> ResponseReturnValue:
     db = get_session()
     patient = get_patient_or_404(patient_id)
     once.claim("patient.archive" if archived else "patient.unarchive", patient_id=patient.id)

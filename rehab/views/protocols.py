@@ -7,11 +7,12 @@ from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from rehab import db as database
 from rehab import once, security
 from rehab.db import get_session
-from rehab.models import Patient, Protocol, utcnow
+from rehab.models import Patient, Protocol, ProtocolVersion, utcnow
 from rehab.protocol_form import (
     MAX_EXERCISES,
     MAX_PHASES,
@@ -53,7 +54,7 @@ bp = Blueprint("protocols", __name__, url_prefix="/patients/<int:patient_id>/pro
 
 
 def get_protocol_or_404(patient: Patient, protocol_id: int) -> Protocol:
-    protocol = records.get_protocol(get_session(), patient_id=patient.id, protocol_id=protocol_id)  # type: ignore[arg-type]
+    protocol = records.get_protocol(get_session(), patient_id=patient.id, protocol_id=protocol_id)
     if protocol is None:
         abort(404)
     return protocol
@@ -61,7 +62,7 @@ def get_protocol_or_404(patient: Patient, protocol_id: int) -> Protocol:
 
 def _facts(patient: Patient) -> tuple[PatientFacts, assessments.FallScreen]:
     """The patient's precautions, surgery date and newest fall-risk screen (baseline assessments and visits)."""
-    screen = assessments.latest_screen(get_session(), patient_id=patient.id)  # type: ignore[arg-type]
+    screen = assessments.latest_screen(get_session(), patient_id=patient.id)
     return assessments.patient_facts(patient, screen, today=date.today()), screen
 
 
@@ -103,19 +104,19 @@ def _builder_context(patient: Patient, draft: dict[str, Any], **extra: Any) -> d
 
 
 @bp.get("/new")
-def choose(patient_id: int):  # type: ignore[no-untyped-def]
+def choose(patient_id: int) -> ResponseReturnValue:
     """Step 1: pick a template (the patient's condition first) or start from scratch."""
     patient = get_patient_or_404(patient_id)
     builtin = sorted(catalogue.templates().values(), key=lambda t: (t.condition != patient.condition, t.key))
     clinic_templates = records.clinic_templates(get_session(), clinic_id=g.clinic.id)
-    active = records.active_protocol(get_session(), patient_id=patient.id)  # type: ignore[arg-type]
+    active = records.active_protocol(get_session(), patient_id=patient.id)
     return render_template("protocols/choose.html", patient=patient, templates=builtin, active=active,
                            clinic_templates=clinic_templates, references=catalogue.references(),
                            evidence_label=catalogue.evidence_label)
 
 
 @bp.route("/new/build", methods=["GET", "POST"])
-def build(patient_id: int):  # type: ignore[no-untyped-def]
+def build(patient_id: int) -> ResponseReturnValue:
     """Step 2 and 3: adjust the doses and save (version 1)."""
     database.reads_first()  # reading, parsing and checking the form hold no write lock (see _handle_builder_post)
     patient = get_patient_or_404(patient_id)
@@ -136,7 +137,7 @@ def build(patient_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.route("/<int:protocol_id>/edit", methods=["GET", "POST"])
-def edit(patient_id: int, protocol_id: int):  # type: ignore[no-untyped-def]
+def edit(patient_id: int, protocol_id: int) -> ResponseReturnValue:
     """Change any dose; saving makes a new version with a summary of what changed."""
     database.reads_first()
     patient = get_patient_or_404(patient_id)
@@ -145,14 +146,14 @@ def edit(patient_id: int, protocol_id: int):  # type: ignore[no-untyped-def]
         flash("This protocol has ended; start a new one to make changes.", "error")
         return redirect(url_for("protocols.view", patient_id=patient.id, protocol_id=protocol.id))
     if request.method == "GET":
-        version = records.get_version(get_session(), protocol_id=protocol.id, number=protocol.latest_version)  # type: ignore[arg-type]
+        version = records.get_version(get_session(), protocol_id=protocol.id, number=protocol.latest_version)
         draft = draft_from_content(records.load_content(version), speed_unit=g.clinic.speed_unit)  # type: ignore[arg-type]
         return render_template("protocols/builder.html", **_builder_context(
             patient, draft, protocol=protocol, seen_version=protocol.latest_version))
     return _handle_builder_post(patient, protocol=protocol)
 
 
-def _handle_builder_post(patient: Patient, *, protocol: Protocol | None):  # type: ignore[no-untyped-def]
+def _handle_builder_post(patient: Patient, *, protocol: Protocol | None) -> ResponseReturnValue:
     db = get_session()
     unit = g.clinic.speed_unit
     try:
@@ -161,7 +162,7 @@ def _handle_builder_post(patient: Patient, *, protocol: Protocol | None):  # typ
         abort(413)
     action = request.form.get("action", "save")
     seen_version = request.form.get("seen_version", 0, type=bounded_id)
-    context = {"protocol": protocol, "seen_version": seen_version}
+    context: dict[str, Any] = {"protocol": protocol, "seen_version": seen_version}
     if action != "save":
         draft, focus = apply_action(draft, action, speed_unit=unit)
         return render_template("protocols/builder.html", **_builder_context(patient, draft, focus=focus, **context))
@@ -175,7 +176,7 @@ def _handle_builder_post(patient: Patient, *, protocol: Protocol | None):  # typ
     start_phase = start_phase_of(draft) if protocol is None else 0
     # Reasons given for the version being edited stand while their warning rests on the same facts.
     standing = {} if protocol is None else records.standing_reasons(
-        records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version))  # type: ignore[arg-type]
+        records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version))
     context["standing"] = standing
     facts, _ = _facts(patient)
     if content is not None:
@@ -210,7 +211,7 @@ def _handle_builder_post(patient: Patient, *, protocol: Protocol | None):  # typ
         flash(f"Protocol saved: {content.title}.", "success")
         return redirect(target)
     try:
-        current = records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version)  # type: ignore[arg-type]
+        current = records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version)
         content = keep_unchanged_speeds(records.load_content(current), content, speed_unit=unit)  # type: ignore[arg-type]
         version = records.save_version(db, protocol=protocol, content=content, seen_version=seen_version,
                                        user_id=g.user.id, now=now, overrides=overrides, speed_unit=unit)
@@ -229,25 +230,28 @@ def _handle_builder_post(patient: Patient, *, protocol: Protocol | None):  # typ
 
 
 @bp.get("/<int:protocol_id>")
-def view(patient_id: int, protocol_id: int):  # type: ignore[no-untyped-def]
+def view(patient_id: int, protocol_id: int) -> ResponseReturnValue:
     patient = get_patient_or_404(patient_id)
     protocol = get_protocol_or_404(patient, protocol_id)
-    version = records.get_version(get_session(), protocol_id=protocol.id, number=protocol.latest_version)  # type: ignore[arg-type]
+    version = records.get_version(get_session(), protocol_id=protocol.id, number=protocol.latest_version)
+    if version is None:  # every protocol keeps each of its versions: a missing one is a broken record, not a 404
+        raise LookupError(f"protocol {protocol.id} has no version {protocol.latest_version}")
     security.record_read("protocol.view", patient_id=patient.id, object_type="protocol", object_id=protocol.id)
     return _render_version(patient, protocol, version, latest=True)
 
 
 @bp.get("/<int:protocol_id>/versions/<int:number>")
-def version(patient_id: int, protocol_id: int, number: int):  # type: ignore[no-untyped-def]
+def version(patient_id: int, protocol_id: int, number: int) -> ResponseReturnValue:
     patient = get_patient_or_404(patient_id)
     protocol = get_protocol_or_404(patient, protocol_id)
-    found = records.get_version(get_session(), protocol_id=protocol.id, number=number)  # type: ignore[arg-type]
+    found = records.get_version(get_session(), protocol_id=protocol.id, number=number)
     if found is None:
         abort(404)
     return _render_version(patient, protocol, found, latest=number == protocol.latest_version)
 
 
-def _render_version(patient, protocol, version, *, latest: bool):  # type: ignore[no-untyped-def]
+def _render_version(patient: Patient, protocol: Protocol, version: ProtocolVersion, *,
+                    latest: bool) -> ResponseReturnValue:
     content = records.load_content(version)
     template = catalogue.templates().get(content.template_key)
     return render_template(
@@ -260,20 +264,20 @@ def _render_version(patient, protocol, version, *, latest: bool):  # type: ignor
 
 
 @bp.get("/<int:protocol_id>/history")
-def history(patient_id: int, protocol_id: int):  # type: ignore[no-untyped-def]
+def history(patient_id: int, protocol_id: int) -> ResponseReturnValue:
     patient = get_patient_or_404(patient_id)
     protocol = get_protocol_or_404(patient, protocol_id)
     db = get_session()
     return render_template(
         "protocols/history.html", patient=patient, protocol=protocol,
         versions=[(version, author, json.loads(version.summary), json.loads(version.safety_overrides))
-                  for version, author in records.history(db, protocol_id=protocol.id)],  # type: ignore[arg-type]
-        phase_changes=records.phase_changes(db, protocol_id=protocol.id),  # type: ignore[arg-type]
+                  for version, author in records.history(db, protocol_id=protocol.id)],
+        phase_changes=records.phase_changes(db, protocol_id=protocol.id),
     )
 
 
 @bp.post("/<int:protocol_id>/phase")
-def move_phase(patient_id: int, protocol_id: int):  # type: ignore[no-untyped-def]
+def move_phase(patient_id: int, protocol_id: int) -> ResponseReturnValue:
     """Move to the next or previous phase; a reason is required."""
     db = get_session()
     patient = get_patient_or_404(patient_id)
@@ -303,7 +307,7 @@ def move_phase(patient_id: int, protocol_id: int):  # type: ignore[no-untyped-de
         db.rollback()
         current = records.get_protocol(db, patient_id=patient.id, protocol_id=protocol.id)
         flash(f"Not moved: this page showed phase {from_phase + 1}, but the protocol is now in phase "
-              f"{current.current_phase + 1 if current else '?'} (moved since the page was opened). "  # type: ignore[union-attr]
+              f"{current.current_phase + 1 if current else '?'} (moved since the page was opened). "
               "Check the phase below before moving it again.", "error")
         return back
     except records.PhaseMoveError as error:
@@ -321,7 +325,7 @@ def _forward_move_refusal(patient: Patient, protocol: Protocol, content: Protoco
     target = protocol.current_phase + step
     if step != 1 or not 0 <= target < len(content.phases):
         return ""
-    if waiting_red_flags(get_session(), patient_ids=[patient.id]):  # type: ignore[list-item]
+    if waiting_red_flags(get_session(), patient_ids=[patient.id]):
         return "A red flag or fall is not yet cleared: record what was done before moving on."
     gate = surgery_gate(content.phases[target], number=target + 1, surgery_date=patient.surgery_date,
                         today=utcnow().date())
@@ -332,7 +336,7 @@ def _forward_move_refusal(patient: Patient, protocol: Protocol, content: Protoco
 
 
 @bp.post("/<int:protocol_id>/end")
-def end(patient_id: int, protocol_id: int):  # type: ignore[no-untyped-def]
+def end(patient_id: int, protocol_id: int) -> ResponseReturnValue:
     db = get_session()
     patient = get_patient_or_404(patient_id)
     protocol = get_protocol_or_404(patient, protocol_id)
@@ -355,7 +359,7 @@ def end(patient_id: int, protocol_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/<int:protocol_id>/save-template")
-def save_template(patient_id: int, protocol_id: int):  # type: ignore[no-untyped-def]
+def save_template(patient_id: int, protocol_id: int) -> ResponseReturnValue:
     """Keep this protocol as a clinic template for the next patient."""
     db = get_session()
     patient = get_patient_or_404(patient_id)

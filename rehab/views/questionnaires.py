@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 
 from rehab import security
 from rehab.db import get_session
@@ -23,7 +24,7 @@ bp = Blueprint("questionnaires", __name__, url_prefix="/patients/<int:patient_id
 @bp.app_template_global()
 def questionnaires_for(patient: Patient) -> dict[str, Any]:
     """What the patient page's "Questionnaires" section shows, in one query."""
-    responses = records.responses_of(get_session(), patient_id=patient.id)  # type: ignore[arg-type]
+    responses = records.responses_of(get_session(), patient_id=patient.id)
     return {"summaries": records.summarize(responses), "answerable": answerable(),
             "licensed": licensed_totals(), "responses": list(reversed(responses)), "instruments": instruments()}
 
@@ -34,12 +35,12 @@ def _chosen(kind: str) -> Instrument | None:
     return instrument if instrument is not None and instrument.kind == kind else None
 
 
-def _back(patient: Patient):  # type: ignore[no-untyped-def]
+def _back(patient: Patient) -> ResponseReturnValue:
     return redirect(url_for("patients.detail", patient_id=patient.id, _anchor="questionnaires"))
 
 
 @bp.post("/send")
-def send(patient_id: int):  # type: ignore[no-untyped-def]
+def send(patient_id: int) -> ResponseReturnValue:
     """Send a questionnaire to the patient's portal page (one already waiting is not sent twice)."""
     db = get_session()
     patient = get_patient_or_404(patient_id)
@@ -47,12 +48,12 @@ def send(patient_id: int):  # type: ignore[no-untyped-def]
     if instrument is None:
         flash("Choose a questionnaire to send.", "error")
         return _back(patient)
-    protocol = protocol_records.active_protocol(db, patient_id=patient.id)  # type: ignore[arg-type]
+    protocol = protocol_records.active_protocol(db, patient_id=patient.id)
     if patient.archived_at is not None or protocol is None:
         flash("Start a protocol first: the patient answers through the link, which needs an active protocol.",
               "error")
         return _back(patient)
-    response, new = records.send(db, patient_id=patient.id, clinic_id=g.clinic.id, protocol_id=protocol.id,  # type: ignore[arg-type]
+    response, new = records.send(db, patient_id=patient.id, clinic_id=g.clinic.id, protocol_id=protocol.id,
                                  instrument=instrument.key, now=utcnow(), user_id=g.user.id)
     if new:
         security.record("questionnaire.send", patient_id=patient.id, object_type="questionnaire",
@@ -66,7 +67,7 @@ def send(patient_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/total")
-def total(patient_id: int):  # type: ignore[no-untyped-def]
+def total(patient_id: int) -> ResponseReturnValue:
     """Record a licensed measure's total (the clinic holds the licence and the paper form)."""
     db = get_session()
     patient = get_patient_or_404(patient_id)
@@ -88,9 +89,9 @@ def total(patient_id: int):  # type: ignore[no-untyped-def]
         errors.append("The date cannot be in the future.")
     if not errors:
         assert instrument is not None and value is not None and taken is not None
-        protocol = protocol_records.active_protocol(db, patient_id=patient.id)  # type: ignore[arg-type]
+        protocol = protocol_records.active_protocol(db, patient_id=patient.id)
         try:
-            response = records.record_total(db, patient_id=patient.id, clinic_id=g.clinic.id,  # type: ignore[arg-type]
+            response = records.record_total(db, patient_id=patient.id, clinic_id=g.clinic.id,
                                             protocol_id=protocol.id if protocol else None, instrument=instrument.key,
                                             total=value, taken_at=datetime(taken.year, taken.month, taken.day,
                                                                            12, tzinfo=UTC), user_id=g.user.id)

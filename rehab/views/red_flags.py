@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from rehab import security
 from rehab.db import get_session
@@ -27,23 +28,23 @@ bp = Blueprint("red_flags", __name__, url_prefix="/patients/<int:patient_id>/red
 
 
 def _inputs(patient: Patient) -> AdviceInputs:
-    protocol = protocol_records.active_protocol(get_session(), patient_id=patient.id)  # type: ignore[arg-type]
+    protocol = protocol_records.active_protocol(get_session(), patient_id=patient.id)
     if protocol is None:
         abort(404)
     return gather(get_session(), patient=patient, protocol=protocol, now=utcnow())
 
 
 def _page(patient: Patient, inputs: AdviceInputs, values: Any, errors: dict[str, str], *, changed: bool = False,
-          status: int = 200):  # type: ignore[no-untyped-def]
+          status: int = 200) -> ResponseReturnValue:
     return render_template(
         "red_flags/clear.html", patient=patient, uncleared=[reported(report) for report in inputs.uncleared],
         signature=clearance_signature(inputs), actions=CLEARANCE_ACTIONS, values=values, errors=errors,
         changed=changed, min_note=MIN_NOTE,
-        earlier=clearances_of(get_session(), patient_id=patient.id, limit=10)), status  # type: ignore[arg-type]
+        earlier=clearances_of(get_session(), patient_id=patient.id, limit=10)), status
 
 
 @bp.route("", methods=["GET", "POST"])
-def clear(patient_id: int):  # type: ignore[no-untyped-def]
+def clear(patient_id: int) -> ResponseReturnValue:
     """Record what was done about the red flags and falls not yet cleared."""
     db = get_session()
     patient = get_patient_or_404(patient_id)

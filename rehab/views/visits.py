@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from rehab import once, security
 from rehab.db import begin_writes, get_session, reads_first
@@ -76,24 +77,24 @@ def _form_context(patient: Patient, values: dict[str, Any], errors: dict[str, st
 
 
 @bp.get("/visits")
-def index(patient_id: int):  # type: ignore[no-untyped-def]
+def index(patient_id: int) -> ResponseReturnValue:
     """Every visit and home session of the patient, newest first (also the progress chart's data as a table)."""
     patient = get_patient_or_404(patient_id)
-    visits = visit_service.latest_visits(get_session(), patient_id=patient.id, limit=None)  # type: ignore[arg-type]
+    visits = visit_service.latest_visits(get_session(), patient_id=patient.id, limit=None)
     security.record_read("visit.list", patient_id=patient.id, object_type="patient", object_id=patient.id)
     return render_template("visits/index.html", patient=patient, visits=visits, active=None)
 
 
 @bp.route("/visits/new", methods=["GET", "POST"])
-def create(patient_id: int):  # type: ignore[no-untyped-def]
+def create(patient_id: int) -> ResponseReturnValue:
     """Record a visit: what the patient reported and what they did, then see the advice."""
     db = get_session()
     reads_first()  # everything is read before the write lock is taken (see rehab/db.py)
     patient = get_patient_or_404(patient_id)
-    protocol = protocol_records.active_protocol(db, patient_id=patient.id)  # type: ignore[arg-type]
+    protocol = protocol_records.active_protocol(db, patient_id=patient.id)
     if patient.archived_at is not None or protocol is None:
         return render_template("visits/cannot_record.html", patient=patient, archived=patient.archived_at), 409
-    version = protocol_records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version)  # type: ignore[arg-type]
+    version = protocol_records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version)
     phase = protocol_records.load_content(version).phases[protocol.current_phase]  # type: ignore[arg-type]
     if request.method == "GET":
         form_id = once.page_form_id()  # Back, then Save, shows this visit as saved instead of saving it again
@@ -113,7 +114,7 @@ def create(patient_id: int):  # type: ignore[no-untyped-def]
                    phase.prescriptions[0].pain_ceiling)
     begin_writes()
     once.claim("visit.create", patient_id=patient.id)
-    if not visit_service.still_recordable(db, protocol_id=protocol.id, version=protocol.latest_version,  # type: ignore[arg-type]
+    if not visit_service.still_recordable(db, protocol_id=protocol.id, version=protocol.latest_version,
                                           phase_index=protocol.current_phase):
         db.rollback()
         reads_first()  # the page below only reads
@@ -121,7 +122,7 @@ def create(patient_id: int):  # type: ignore[no-untyped-def]
                                                                    protocol_changed=True,
                                                                    form_id=once.posted_form_id())), 409
     # The visit it is compared with for alerts: the latest one at or before it, read under the lock too.
-    previous = visit_service.previous_visit(db, patient_id=patient.id, before=form.occurred_at)  # type: ignore[arg-type]
+    previous = visit_service.previous_visit(db, patient_id=patient.id, before=form.occurred_at)
     visit = visit_service.create_visit(db, patient=patient, protocol=protocol, form=form, user_id=g.user.id, now=now)
     visit_service.raise_alerts(db, patient=patient, visit=visit, previous=previous, ceiling=ceiling, now=now)
     security.record("visit.create", patient_id=patient.id, object_type="visit", object_id=visit.id)
@@ -135,19 +136,19 @@ def create(patient_id: int):  # type: ignore[no-untyped-def]
 
 
 def _get_visit_or_404(patient: Patient, visit_id: int) -> Visit:
-    visit = visit_service.get_visit(get_session(), patient_id=patient.id, visit_id=visit_id)  # type: ignore[arg-type]
+    visit = visit_service.get_visit(get_session(), patient_id=patient.id, visit_id=visit_id)
     if visit is None or visit.deleted_at is not None:
         abort(404)
     return visit
 
 
 @bp.route("/visits/<int:visit_id>/edit", methods=["GET", "POST"])
-def edit(patient_id: int, visit_id: int):  # type: ignore[no-untyped-def]
+def edit(patient_id: int, visit_id: int) -> ResponseReturnValue:
     """Correct a visit; old values are kept, and a stale form is refused."""
     db = get_session()
     patient = get_patient_or_404(patient_id)
     visit = _get_visit_or_404(patient, visit_id)
-    history = visit_service.visit_history(db, visit_id=visit.id)  # type: ignore[arg-type]
+    history = visit_service.visit_history(db, visit_id=visit.id)
     if request.method == "GET":
         values = visit.model_dump()
         values.update(occurred_at=_local_input(visit.occurred_at), speed=_speed_for_display(visit.speed_kmh),
@@ -176,7 +177,7 @@ def edit(patient_id: int, visit_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/visits/<int:visit_id>/delete")
-def delete(patient_id: int, visit_id: int):  # type: ignore[no-untyped-def]
+def delete(patient_id: int, visit_id: int) -> ResponseReturnValue:
     """Remove a visit entered by mistake. It stays in the record with the reason."""
     db = get_session()
     patient = get_patient_or_404(patient_id)
@@ -195,12 +196,12 @@ def delete(patient_id: int, visit_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/advice")
-def decide(patient_id: int):  # type: ignore[no-untyped-def]
+def decide(patient_id: int) -> ResponseReturnValue:
     """Accept the advice (applying its change) or override it with a reason."""
     db = get_session()
     patient = get_patient_or_404(patient_id)
     once.claim("advice.decide", patient_id=patient.id)
-    protocol = protocol_records.active_protocol(db, patient_id=patient.id)  # type: ignore[arg-type]
+    protocol = protocol_records.active_protocol(db, patient_id=patient.id)
     back = redirect(once.leads_to(url_for("patients.detail", patient_id=patient.id, _anchor="advice")))
     if protocol is None:
         abort(404)
@@ -235,7 +236,7 @@ def decide(patient_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/alerts/<int:alert_id>/ack")
-def acknowledge(patient_id: int, alert_id: int):  # type: ignore[no-untyped-def]
+def acknowledge(patient_id: int, alert_id: int) -> ResponseReturnValue:
     db = get_session()
     patient = get_patient_or_404(patient_id)
     once.claim("alert.acknowledge", patient_id=patient.id)
@@ -248,7 +249,7 @@ def acknowledge(patient_id: int, alert_id: int):  # type: ignore[no-untyped-def]
         flash(f"This alert was already acknowledged at {clinic_time(alert.acknowledged_at)}; nothing was changed.",
               "info")
         return redirect(target)
-    if alert.kind in ("red_flag", "fall") and protocol_records.active_protocol(db, patient_id=patient.id):  # type: ignore[arg-type]
+    if alert.kind in ("red_flag", "fall") and protocol_records.active_protocol(db, patient_id=patient.id):
         # A red flag is acknowledged by saying what was done about it, with a note, never by one click.
         return redirect(url_for("red_flags.clear", patient_id=patient.id))
     visit_service.acknowledge(db, alert=alert, user_id=g.user.id, now=utcnow())
@@ -259,13 +260,13 @@ def acknowledge(patient_id: int, alert_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/chart.svg")
-def chart(patient_id: int):  # type: ignore[no-untyped-def]
+def chart(patient_id: int) -> ResponseReturnValue:
     """The pain and minutes chart as an SVG image (the page shows the same data as a table too)."""
     db = get_session()
     patient = get_patient_or_404(patient_id)
-    patient_visits = visit_service.visits_of(db, patient_id=patient.id)  # type: ignore[arg-type]
-    moves = [change.at for protocol in protocol_records.protocols_of(db, patient_id=patient.id)  # type: ignore[arg-type]
-             for change, _ in protocol_records.phase_changes(db, protocol_id=protocol.id)]  # type: ignore[arg-type]
+    patient_visits = visit_service.visits_of(db, patient_id=patient.id)
+    moves = [change.at for protocol in protocol_records.protocols_of(db, patient_id=patient.id)
+             for change, _ in protocol_records.phase_changes(db, protocol_id=protocol.id)]
     svg = pain_and_minutes_svg(chart_points(patient_visits), phase_changes=moves, zone=g.clinic.timezone)
     response = Response(svg, mimetype="image/svg+xml")
     # pygal styles the chart with its own <style> block: allow exactly that block, by hash, and nothing else.
@@ -275,7 +276,7 @@ def chart(patient_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/visits.csv")
-def export(patient_id: int):  # type: ignore[no-untyped-def]
+def export(patient_id: int) -> ResponseReturnValue:
     """Every visit of the patient as CSV (deleted ones excluded), safe to open in a spreadsheet."""
     db = get_session()
     patient = get_patient_or_404(patient_id)
@@ -286,7 +287,7 @@ def export(patient_id: int):  # type: ignore[no-untyped-def]
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(columns)
-    for visit in visit_service.visits_of(db, patient_id=patient.id):  # type: ignore[arg-type]
+    for visit in visit_service.visits_of(db, patient_id=patient.id):
         row = [getattr(visit, name) for name in columns]
         row[0] = visit.occurred_at.astimezone(ZoneInfo(g.clinic.timezone)).isoformat(timespec="minutes")
         row[columns.index("phase_index")] = visit.phase_index + 1

@@ -21,7 +21,7 @@ def organization_id(clinic_id: int) -> str:
 
 
 def organization(clinic: Clinic) -> Resource:
-    data: dict[str, Any] = {"resourceType": "Organization", "id": organization_id(clinic.id),  # type: ignore[arg-type]
+    data: dict[str, Any] = {"resourceType": "Organization", "id": organization_id(clinic.id),
                             "active": True, "name": clinic.name}
     if clinic.phone:
         data["telecom"] = [{"system": "phone", "value": clinic.phone, "use": "work"}]
@@ -62,7 +62,7 @@ def condition_resource(patient: Patient) -> Resource:
     text = patient.condition_other if patient.condition == "other" and patient.condition_other else \
         codes.LOCAL_CONCEPTS[f"condition-{patient.condition}"]
     data: dict[str, Any] = {
-        "resourceType": "Condition", "id": f"{patient.id}-knee", "subject": ref("Patient", patient.id),  # type: ignore[arg-type]
+        "resourceType": "Condition", "id": f"{patient.id}-knee", "subject": ref("Patient", patient.id),
         "clinicalStatus": concept(coding("http://terminology.hl7.org/CodeSystem/condition-clinical", "active")),
         "category": [concept(coding("http://terminology.hl7.org/CodeSystem/condition-category",
                                     "problem-list-item", "Problem List Item"))],
@@ -84,7 +84,7 @@ def procedure_resource(patient: Patient) -> Resource | None:
         codings.insert(0, coding(SNOMED, *codes.SNOMED_TKA))
     return validated({
         "resourceType": "Procedure", "id": f"{patient.id}-surgery", "status": "completed",
-        "subject": ref("Patient", patient.id),  # type: ignore[arg-type]
+        "subject": ref("Patient", patient.id),
         "code": concept(*codings, text=codes.LOCAL_CONCEPTS[f"procedure-{kind}"]),
         "performedDateTime": day(patient.surgery_date),
         "bodySite": [local_concept(f"knee-{patient.affected_knee}")],
@@ -99,7 +99,7 @@ def precaution_flags(patient: Patient) -> list[Resource]:
     return [validated({
         "resourceType": "Flag", "id": f"{patient.id}-precaution-{name.replace('_', '-')}", "status": "active",
         "category": [concept(coding(FLAG_CATEGORY, "safety", "Safety"))],
-        "code": local_concept(f"precaution-{name}", text=text), "subject": ref("Patient", patient.id),  # type: ignore[arg-type]
+        "code": local_concept(f"precaution-{name}", text=text), "subject": ref("Patient", patient.id),
     }) for name, text in items]
 
 
