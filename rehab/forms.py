@@ -9,32 +9,25 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import BaseModel, ValidationError, ValidationInfo, field_validator
 from sqlmodel import Field, SQLModel
 
 from rehab.services.passwords import password_problem
-
-CONDITIONS: dict[str, str] = {
-    "knee_oa": "Knee osteoarthritis",
-    "post_tka": "After total knee arthroplasty",
-    "post_aclr": "After ACL reconstruction",
-    "pfp": "Patellofemoral pain",
-    "other": "Other",
-}
-KNEES: dict[str, str] = {"left": "Left", "right": "Right", "both": "Both"}
-LANGUAGES: dict[str, str] = {"en": "English", "es": "Spanish"}
-PRECAUTIONS: dict[str, str] = {
-    "uses_walker": "Uses a rollator or walker",
-    "vestibular_disorder": "Vestibular disorder",
-    "peripheral_neuropathy": "Peripheral neuropathy",
-    "anticoagulants": "Takes anticoagulants",
-    "cognitive_impairment": "Cognitive impairment",
-}
-PAPER_SIZES: dict[str, str] = {"letter": "US Letter", "a4": "A4"}
-SPEED_UNITS: dict[str, str] = {"kmh": "km/h", "mph": "mph"}
+from rehab.vocabulary import (
+    Condition,
+    Effusion,
+    Knee,
+    Language,
+    PaperSize,
+    Precaution,
+    RedFlag,
+    Soreness,
+    SpeedUnit,
+    Support,
+)
 
 Shape = TypeVar("Shape", bound=BaseModel)
 
@@ -45,6 +38,7 @@ _MESSAGES = {
     "date_type": "Enter a date (YYYY-MM-DD).",
     "date_from_datetime_inexact": "Enter a date (YYYY-MM-DD).",
     "literal_error": "Choose one of the options.",
+    "enum": "Choose one of the options.",
     "int_parsing": "Enter a whole number.",
     "int_from_float": "Enter a whole number.",
     "float_parsing": "Enter a number.",
@@ -122,8 +116,8 @@ class PatientForm(SQLModel):
     chart_number: str | None = Field(default=None, max_length=40)
     phone: str = Field(default="", max_length=40)
     email: str = Field(default="", max_length=254)
-    affected_knee: Literal["left", "right", "both"]
-    condition: Literal["knee_oa", "post_tka", "post_aclr", "pfp", "other"]
+    affected_knee: Knee
+    condition: Condition
     condition_other: str = Field(default="", max_length=200)
     surgery_date: date | None = None
     uses_walker: bool = False
@@ -132,10 +126,10 @@ class PatientForm(SQLModel):
     anticoagulants: bool = False
     cognitive_impairment: bool = False
     precaution_other: str = Field(default="", max_length=200)
-    language: Literal["en", "es"] = "en"
+    language: Language = Language.EN
     notes: str = Field(default="", max_length=5000)
 
-    CHECKBOXES: ClassVar[tuple[str, ...]] = tuple(PRECAUTIONS)
+    CHECKBOXES: ClassVar[tuple[str, ...]] = tuple(Precaution)
 
     @field_validator("first_name", "last_name", "chart_number", "phone")
     @classmethod
@@ -163,7 +157,7 @@ class PatientForm(SQLModel):
     @classmethod
     def _other_needs_text(cls, value: str, info: ValidationInfo) -> str:
         # Field validators run in declaration order, so `condition` is already in info.data.
-        if info.data.get("condition") == "other" and not value:
+        if info.data.get("condition") == Condition.OTHER and not value:
             raise ValueError("Describe the condition when you choose Other.")
         return _no_markup(value) if value else value
 
@@ -186,8 +180,8 @@ class ClinicForm(SQLModel):
     address: str = Field(default="", max_length=300)
     phone: str = Field(default="", max_length=40)
     emergency_number: str = Field(default="911", max_length=20)
-    paper_size: Literal["letter", "a4"] = "letter"
-    speed_unit: Literal["kmh", "mph"] = "kmh"
+    paper_size: PaperSize = PaperSize.LETTER
+    speed_unit: SpeedUnit = SpeedUnit.KMH
     timezone: str = Field(default="UTC", max_length=64)
 
     @field_validator("name", "address")
@@ -341,21 +335,20 @@ class VisitForm(SQLModel):
         "knee_flexion_deg": "Enter 0 to 160 degrees, or leave it empty.",
         "knee_extension_deg": "Enter -30 to 40 degrees, or leave it empty.",
     }
-    CHECKBOXES: ClassVar[tuple[str, ...]] = ("flag_calf", "flag_chest", "flag_infection", "flag_sudden_pain",
-                                             "flag_locking")
+    CHECKBOXES: ClassVar[tuple[str, ...]] = tuple(RedFlag)
 
     occurred_at: datetime
     pain_before: int = Field(ge=0, le=10)
     pain_worst: int = Field(ge=0, le=10)
     pain_after: int = Field(ge=0, le=10)
     pain_next_morning: int | None = Field(default=None, ge=0, le=10)
-    soreness: Literal["none", "warmup_gone", "warmup_stayed", "late"] = "none"
-    effusion: Literal["0", "trace", "1+", "2+", "3+"] = "0"
+    soreness: Soreness = Soreness.NONE
+    effusion: Effusion = Effusion.ZERO
     exercise: str = Field(min_length=1, max_length=40)
     minutes: float = Field(ge=0.5, le=120)
     speed_kmh: float | None = Field(default=None, ge=0.1, le=8)
     incline_pct: float = Field(default=0, ge=0, le=20)
-    support: Literal["both_rails", "one_rail", "light_touch", "partner", "none"]
+    support: Support
     stumbles: int = Field(default=0, ge=0, le=50)
     falls: int = Field(default=0, ge=0, le=20)
     flag_calf: bool = False

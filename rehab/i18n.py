@@ -9,7 +9,10 @@ from __future__ import annotations
 from flask import Flask, g
 from flask_babel import Babel
 
-LANGUAGES = {"en": "English", "es": "Español"}
+from rehab.vocabulary import LANGUAGE_OWN_NAMES
+
+# The portal's language picker: each language named in itself.
+LANGUAGES = LANGUAGE_OWN_NAMES
 babel = Babel()
 
 

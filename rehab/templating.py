@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, g
 
+from rehab import vocabulary
 from rehab.services.catalogue import evidence_label
 from rehab.services.dose import dose_sentence, dose_summary, speed_text
 
@@ -20,6 +21,7 @@ def init_app(app: Flask) -> None:
     app.add_template_global(dose_summary)
     app.add_template_global(speed_text)
     app.add_template_global(evidence_label)  # every source says what it really is, wherever it is cited
+    app.add_template_global(vocabulary, "vocabulary")  # every page words a stored value the same way
 
 
 def age(born: date, today: date | None = None) -> int:

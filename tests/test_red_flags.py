@@ -209,11 +209,11 @@ def test_regress_undoes_the_speed_that_was_last_accepted(therapist_client, patie
 
 
 def test_every_red_flag_has_a_fhir_code():
-    from rehab.services.advice.types import RED_FLAGS
     from rehab.services.fhir.codes import LOCAL_CONCEPTS
     from rehab.services.fhir.visits import RED_FLAG_FIELDS
+    from rehab.vocabulary import RedFlag
 
-    assert set(RED_FLAG_FIELDS) == set(RED_FLAGS)
+    assert set(RED_FLAG_FIELDS) == set(RedFlag)
     assert all(f"red-flag-{name}" in LOCAL_CONCEPTS for name in RED_FLAG_FIELDS.values())
 
 

@@ -6,7 +6,8 @@ Patient sentences follow health-literacy guidance: "you" and verbs, numbers as d
 from __future__ import annotations
 
 from rehab.services.catalogue import exercises
-from rehab.services.protocols import SUPPORTS, Prescription, kmh_to_mph, number
+from rehab.services.protocols import Prescription, kmh_to_mph, number
+from rehab.vocabulary import SUPPORT_LABELS
 
 _ACTIVITY = {
     "en": {
@@ -107,4 +108,4 @@ def dose_summary(rx: Prescription, *, speed_unit: str = "kmh") -> str:
     if rx.incline_goal_pct is not None:
         incline = f"{number(rx.incline_pct)} → {number(rx.incline_goal_pct)} % incline"
     return " · ".join([amount, f"{rx.sessions_per_week}×/week", speed, incline,
-                       SUPPORTS[rx.support].lower(), f"pain ≤ {rx.pain_ceiling}/10"])
+                       SUPPORT_LABELS[rx.support].lower(), f"pain ≤ {rx.pain_ceiling}/10"])

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from rehab.models import Alert, HomeLog
 from rehab.services.protocols import Phase
+from rehab.vocabulary import AlertKind
 
 
 def prescribed_for_home(phase: Phase) -> bool:
@@ -19,7 +20,7 @@ def clinic_only_alert(log: HomeLog, *, phase: Phase, phase_number: int, now: dat
     walked backward on their own, which the therapist has not allowed yet (a walker user, a high fall risk)."""
     if prescribed_for_home(phase):
         return None
-    return Alert(clinic_id=log.clinic_id, patient_id=log.patient_id, kind="clinic_only", home_log_id=log.id,
+    return Alert(clinic_id=log.clinic_id, patient_id=log.patient_id, kind=AlertKind.CLINIC_ONLY, home_log_id=log.id,
                  created_at=now,
                  message=(f"Home session {log.session_date.isoformat()} logged, but phase {phase_number} "
                           f"({phase.name}) has no exercise for home: the patient walked backward on their own.")[:300])

@@ -6,24 +6,13 @@ validated by these shapes, so any version can be shown exactly as it was.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field, field_validator
 
 from rehab.services.catalogue import Template, exercises
+from rehab.vocabulary import SETTING_LABELS, SUPPORT_LABELS, Setting, Support
 
-SETTINGS: dict[str, str] = {
-    "clinic": "In the clinic (supervised)",
-    "home_partner": "At home with a partner",
-    "home_alone": "At home alone",
-}
-SUPPORTS: dict[str, str] = {
-    "both_rails": "Both rails",
-    "one_rail": "One rail",
-    "light_touch": "Light touch",
-    "partner": "Partner spotting",
-    "none": "No support",
-}
 KMH_PER_MPH = 1.609344
 
 
@@ -47,7 +36,7 @@ class Prescription(BaseModel):
     }
 
     exercise: str
-    setting: Literal["clinic", "home_partner", "home_alone"]
+    setting: Setting
     minutes: float = Field(ge=0.5, le=120)
     minutes_goal: float | None = Field(default=None, ge=0.5, le=120)
     segments: int | None = Field(default=None, ge=1, le=30)
@@ -59,7 +48,7 @@ class Prescription(BaseModel):
     speed_goal_kmh: float | None = Field(default=None, ge=0.1, le=8)
     incline_pct: float = Field(default=0, ge=0, le=20)
     incline_goal_pct: float | None = Field(default=None, ge=0, le=20)
-    support: Literal["both_rails", "one_rail", "light_touch", "partner", "none"]
+    support: Support
     pain_ceiling: int = Field(ge=0, le=10)
     cues: str = Field(default="", max_length=500)
 
@@ -176,9 +165,9 @@ def _dose_change(field: str, label: str, old: Any, new: Any, unit: str) -> str:
     if field in ("incline_pct", "incline_goal_pct"):
         return f"{label} {number(old)} → {number(new)} %"
     if field == "setting":
-        return f"{label} {SETTINGS[old].lower()} → {SETTINGS[new].lower()}"
+        return f"{label} {SETTING_LABELS[old].lower()} → {SETTING_LABELS[new].lower()}"
     if field == "support":
-        return f"{label} {SUPPORTS[old].lower()} → {SUPPORTS[new].lower()}"
+        return f"{label} {SUPPORT_LABELS[old].lower()} → {SUPPORT_LABELS[new].lower()}"
     if field == "cues":
         return f"{label} changed"
     return f"{label} {number(old)} → {number(new)}"

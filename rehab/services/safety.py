@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from rehab.services.catalogue import Exercise, exercises
-from rehab.services.protocols import SETTINGS, SUPPORTS, Phase, Prescription, ProtocolContent
+from rehab.services.protocols import Phase, Prescription, ProtocolContent
+from rehab.vocabulary import SETTING_LABELS, SUPPORT_LABELS, Support
 
 # Thresholds from the clinical reference, section 3.
 HIGH_RISK_BACKWARD_WALK_S = 4.5  # 3-metre backward walk test, seconds (Carter 2019/2020)
@@ -21,7 +22,7 @@ HIGH_RISK_GAIT_SPEED_MS = 0.76  # under this, gait speed goes with falling (PMC4
 RECENT_SURGERY_MONTHS = 6
 HIGHEST_ADVISED_PAIN_CEILING = 5  # pain-monitoring model: above 5/10 is "too much"
 # Holding the rails of a treadmill, the parallel bars or a dead-mill. A light touch is not holding on.
-RAIL_SUPPORTS = ("both_rails", "one_rail")
+RAIL_SUPPORTS = (Support.BOTH_RAILS, Support.ONE_RAIL)
 # Precautions that ask for supervised or rails-only backward walking (expert opinion).
 BALANCE_PRECAUTIONS = {
     "vestibular_disorder": "Vestibular disorder",
@@ -133,7 +134,7 @@ def supervised_or_on_rails(rx: Prescription, exercise: Exercise) -> bool:
 
 
 def _doing(rx: Prescription) -> str:
-    return f"{SETTINGS[rx.setting].lower()}, {SUPPORTS[rx.support].lower()}"
+    return f"{SETTING_LABELS[rx.setting].lower()}, {SUPPORT_LABELS[rx.support].lower()}"
 
 
 def check_protocol(content: ProtocolContent, facts: PatientFacts, *, start_phase: int = 0) -> list[SafetyWarning]:

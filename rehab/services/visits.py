@@ -16,9 +16,10 @@ from sqlmodel import Session, col, select
 from rehab.forms import VisitForm
 from rehab.models import Alert, EditRecord, Patient, Protocol, Visit
 from rehab.services.advice.engine import alerts_for
-from rehab.services.advice.types import RED_FLAGS, SessionReport
+from rehab.services.advice.types import SessionReport
 from rehab.services.last_session import note_session, refresh_last_session
 from rehab.services.records import StaleEdit, apply_changes, claim_version
+from rehab.vocabulary import RedFlag
 
 
 def visits_of(session: Session, *, patient_id: int, include_deleted: bool = False) -> list[Visit]:
@@ -56,7 +57,7 @@ def report_of(visit: Visit) -> SessionReport:
         at=visit.occurred_at, source="visit", pain_before=visit.pain_before, pain_worst=visit.pain_worst,
         pain_after=visit.pain_after, pain_next_morning=visit.pain_next_morning, soreness=visit.soreness,
         effusion=visit.effusion, stumbles=visit.stumbles, falls=visit.falls, minutes=visit.minutes,
-        red_flags=tuple(name for name in RED_FLAGS if getattr(visit, name)), recorded_at=visit.updated_at,
+        red_flags=tuple(name for name in RedFlag if getattr(visit, name)), recorded_at=visit.updated_at,
     )
 
 

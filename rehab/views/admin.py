@@ -13,11 +13,12 @@ from sqlmodel import col, select
 
 from rehab import once, security
 from rehab.db import get_session
-from rehab.forms import PAPER_SIZES, SPEED_UNITS, ClinicForm, UserForm, parse_form
+from rehab.forms import ClinicForm, UserForm, parse_form
 from rehab.models import Membership, User, utcnow
 from rehab.request_guard import bounded_id, page_number
 from rehab.services import accounts, memberships, protocol_records
 from rehab.services.passwords import hash_password, password_problem, verify_password
+from rehab.vocabulary import PAPER_SIZE_LABELS, SPEED_UNIT_LABELS
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -158,8 +159,8 @@ def clinic() -> ResponseReturnValue:
             db.commit()
             flash("Clinic settings saved.", "success")
             return redirect(target)
-    return render_template("admin/clinic.html", values=values, errors=errors, paper_sizes=PAPER_SIZES,
-                           speed_units=SPEED_UNITS, timezones=sorted(available_timezones())), \
+    return render_template("admin/clinic.html", values=values, errors=errors, paper_sizes=PAPER_SIZE_LABELS,
+                           speed_units=SPEED_UNIT_LABELS, timezones=sorted(available_timezones())), \
         (422 if errors else 200)
 
 

@@ -371,12 +371,12 @@ def report_pdf(patient: Patient, *, clinic: Clinic, therapist_name: str) -> byte
     """The progress report as PDF (also attached to the FHIR export as a DocumentReference)."""
     import base64
 
-    from rehab.forms import CONDITIONS
     from rehab.services import visits as visit_service
     from rehab.services.advice.decisions import clearances_of
     from rehab.services.baseline_change import summarize_progress
     from rehab.services.charts import pain_and_minutes_svg
     from rehab.services.patient_page import MEASURE_FIELDS, chart_points
+    from rehab.vocabulary import CONDITION_LABELS
 
     db = get_session()
     patient_visits = visit_service.visits_of(db, patient_id=patient.id)  # type: ignore[arg-type]
@@ -393,7 +393,7 @@ def report_pdf(patient: Patient, *, clinic: Clinic, therapist_name: str) -> byte
                                    for visit in patient_visits])
     html = render_template(
         "handouts/report.html", patient=patient, clinic=clinic, today=utcnow().date().isoformat(),
-        therapist=therapist_name, condition=patient.condition_other or CONDITIONS.get(patient.condition, ""),
+        therapist=therapist_name, condition=patient.condition_other or CONDITION_LABELS.get(patient.condition, ""),
         visits=patient_visits, protocols=protocols, progress=progress,
         clearances=list(reversed(clearances_of(db, patient_id=patient.id, limit=None))),  # type: ignore[arg-type]
         chart="data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode(),

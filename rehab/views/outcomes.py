@@ -13,12 +13,12 @@ from flask.typing import ResponseReturnValue
 
 from rehab import security
 from rehab.db import get_session
-from rehab.forms import CONDITIONS
 from rehab.models import utcnow
 from rehab.services import outcome_records, outcomes
 from rehab.services.catalogue import templates
 from rehab.services.charts import changes_svg, style_hashes
 from rehab.services.protocol_records import DISCHARGE_REASONS
+from rehab.vocabulary import CONDITION_LABELS
 
 bp = Blueprint("outcomes", __name__, url_prefix="/outcomes")
 
@@ -43,7 +43,7 @@ def _filters() -> tuple[outcome_records.Filters, dict[str, str]]:
             dates[name] = None
     therapist = request.args.get("therapist", "")
     condition = request.args.get("condition", "")
-    if condition and condition not in CONDITIONS:
+    if condition and condition not in CONDITION_LABELS:
         errors["condition"] = "Choose a condition from the list."
         condition = ""
     return outcome_records.Filters(dates["started_from"], dates["started_to"],
@@ -68,7 +68,8 @@ def index() -> ResponseReturnValue:
     security.record_read("outcomes.view", object_type="outcomes")
     return render_template("outcomes/index.html", results=results, total=total, filters=filters, errors=errors,
                            therapists=outcome_records.therapists(get_session(), clinic_id=g.clinic.id),
-                           conditions=CONDITIONS, discharge_reasons=DISCHARGE_REASONS, trials=outcomes.TRIAL_COMPARISON,
+                           conditions=CONDITION_LABELS, discharge_reasons=DISCHARGE_REASONS,
+                           trials=outcomes.TRIAL_COMPARISON,
                            template_name=template_name, small=outcomes.SMALL_NUMBER, args=request.args)
 
 

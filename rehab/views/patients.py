@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from rehab import once, security
 from rehab.db import get_session
-from rehab.forms import CONDITIONS, KNEES, LANGUAGES, PRECAUTIONS, PatientForm, parse_form
+from rehab.forms import PatientForm, parse_form
 from rehab.models import Patient, utcnow
 from rehab.request_guard import bounded_id, page_number
 from rehab.services import assessments, catalogue
@@ -17,6 +17,7 @@ from rehab.services.advice.inputs import advice_signature
 from rehab.services.patient_page import patient_overview
 from rehab.services.records import StaleEdit
 from rehab.services.safety import fall_risk_findings, is_screened
+from rehab.vocabulary import CONDITION_LABELS, KNEE_LABELS, LANGUAGE_LABELS, PRECAUTION_LABELS
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 
@@ -24,7 +25,8 @@ _STATUSES = ("active", "archived", "all")
 CHART_NUMBER_TAKEN = "Another patient in this clinic already has this chart number."
 SCREEN_LABELS = {"backward_walk_3m_s": "3-metre backward walk", "tug_s": "Timed Up and Go",
                  "gait_speed_ms": "Gait speed"}
-_CHOICES = {"conditions": CONDITIONS, "knees": KNEES, "languages": LANGUAGES, "precautions": PRECAUTIONS}
+_CHOICES = {"conditions": CONDITION_LABELS, "knees": KNEE_LABELS, "languages": LANGUAGE_LABELS,
+            "precautions": PRECAUTION_LABELS}
 
 
 def get_patient_or_404(patient_id: int) -> Patient:
@@ -53,7 +55,7 @@ def index() -> ResponseReturnValue:
     """Search by name or chart number; filter by condition and status."""
     query = request.args.get("q", "")[:100]
     condition = request.args.get("condition", "")
-    condition = condition if condition in CONDITIONS else ""
+    condition = condition if condition in CONDITION_LABELS else ""
     status = request.args.get("status", "active")
     status = status if status in _STATUSES else "active"
     page = patient_service.search_patients(
@@ -61,7 +63,7 @@ def index() -> ResponseReturnValue:
         page=request.args.get("page", 1, type=page_number), per_page=current_app.config["PATIENTS_PER_PAGE"],
     )
     return render_template("patients/index.html", page=page, query=query, condition=condition,
-                           status=status, conditions=CONDITIONS)
+                           status=status, conditions=CONDITION_LABELS)
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -31,8 +31,6 @@ from rehab.services import protocol_records as records
 from rehab.services.advice.engine import surgery_gate
 from rehab.services.advice.inputs import hand_raise_warnings, waiting_red_flags
 from rehab.services.protocols import (
-    SETTINGS,
-    SUPPORTS,
     ProtocolContent,
     blank_phase,
     content_from_template,
@@ -49,6 +47,7 @@ from rehab.services.safety import (
     weeks_since_surgery,
 )
 from rehab.views.patients import get_patient_or_404
+from rehab.vocabulary import SETTING_LABELS, SUPPORT_LABELS
 
 bp = Blueprint("protocols", __name__, url_prefix="/patients/<int:patient_id>/protocols")
 
@@ -92,8 +91,8 @@ def _builder_context(patient: Patient, draft: dict[str, Any], **extra: Any) -> d
     template = catalogue.templates().get(draft.get("template_key", ""))
     facts, screen = _facts(patient)
     return {
-        "patient": patient, "draft": draft, "exercises": catalogue.exercises(), "settings": SETTINGS,
-        "supports": SUPPORTS, "speed_unit": g.clinic.speed_unit, "template": template,
+        "patient": patient, "draft": draft, "exercises": catalogue.exercises(), "settings": SETTING_LABELS,
+        "supports": SUPPORT_LABELS, "speed_unit": g.clinic.speed_unit, "template": template,
         "references": catalogue.references(), "errors": {}, "warnings": [], "focus": "", "standing": {},
         "fingerprint": warning_fingerprint, "evidence_label": catalogue.evidence_label, "screen": screen,
         "screen_findings": fall_risk_findings(facts), "screened": is_screened(facts),
@@ -257,7 +256,7 @@ def _render_version(patient: Patient, protocol: Protocol, version: ProtocolVersi
     return render_template(
         "protocols/view.html", patient=patient, protocol=protocol, version=version, content=content,
         latest=latest, template=template, exercises=catalogue.exercises(), references=catalogue.references(),
-        settings=SETTINGS, supports=SUPPORTS, overrides=json.loads(version.safety_overrides),
+        settings=SETTING_LABELS, supports=SUPPORT_LABELS, overrides=json.loads(version.safety_overrides),
         evidence_label=catalogue.evidence_label, discharge_reasons=records.DISCHARGE_REASONS,
         phase_changes=records.phase_changes(get_session(), protocol_id=protocol.id)[:5],
     )

@@ -21,8 +21,8 @@ from rehab.services.advice.decisions import (
     reported,
 )
 from rehab.services.advice.inputs import AdviceInputs, gather
-from rehab.services.advice.types import CLEARANCE_ACTIONS
 from rehab.views.patients import get_patient_or_404
+from rehab.vocabulary import CLEARANCE_ACTION_LABELS
 
 bp = Blueprint("red_flags", __name__, url_prefix="/patients/<int:patient_id>/red-flags")
 
@@ -38,7 +38,7 @@ def _page(patient: Patient, inputs: AdviceInputs, values: Any, errors: dict[str,
           status: int = 200) -> ResponseReturnValue:
     return render_template(
         "red_flags/clear.html", patient=patient, uncleared=[reported(report) for report in inputs.uncleared],
-        signature=clearance_signature(inputs), actions=CLEARANCE_ACTIONS, values=values, errors=errors,
+        signature=clearance_signature(inputs), actions=CLEARANCE_ACTION_LABELS, values=values, errors=errors,
         changed=changed, min_note=MIN_NOTE,
         earlier=clearances_of(get_session(), patient_id=patient.id, limit=10)), status
 
@@ -69,6 +69,6 @@ def clear(patient_id: int) -> ResponseReturnValue:
     if action == "cleared":
         flash("Cleared to go on. The advice and the patient's portal show the exercises again.", "success")
     else:
-        flash(f"Recorded: {CLEARANCE_ACTIONS[action].lower()}. The stop stands until you record "
+        flash(f"Recorded: {CLEARANCE_ACTION_LABELS[action].lower()}. The stop stands until you record "
               "“cleared to go on”.", "success")
     return redirect(url_for("patients.detail", patient_id=patient.id, _anchor="advice"))

@@ -20,18 +20,15 @@ from rehab.services import catalogue, protocol_records
 from rehab.services import visits as visit_service
 from rehab.services.advice.decisions import record_decision
 from rehab.services.advice.inputs import advice_for, advice_signature
-from rehab.services.advice.types import RED_FLAGS, SORENESS
 from rehab.services.charts import pain_and_minutes_svg, style_hashes
 from rehab.services.patient_page import chart_points
-from rehab.services.protocols import SUPPORTS, kmh_to_mph, mph_to_kmh, number
+from rehab.services.protocols import kmh_to_mph, mph_to_kmh, number
 from rehab.services.records import StaleEdit
 from rehab.templating import clinic_time
 from rehab.views.patients import get_patient_or_404
+from rehab.vocabulary import EFFUSION_LABELS, RED_FLAG_LABELS, SORENESS_LABELS, STOPPING_ALERTS, SUPPORT_LABELS
 
 bp = Blueprint("visits", __name__, url_prefix="/patients/<int:patient_id>")
-
-EFFUSION = {"0": "0 (none)", "trace": "Trace", "1+": "1+", "2+": "2+", "3+": "3+"}
-
 
 def _local_input(moment: datetime) -> str:
     """An aware time as a ``datetime-local`` value in the clinic's time zone."""
@@ -72,7 +69,8 @@ def _parse_visit(form: Any) -> tuple[VisitForm | None, dict[str, str]]:
 def _form_context(patient: Patient, values: dict[str, Any], errors: dict[str, str], **extra: Any) -> dict[str, Any]:
     exercise_choices = {key: exercise.text().name for key, exercise in catalogue.exercises().items()}
     return {"patient": patient, "values": values, "errors": errors, "exercises": exercise_choices,
-            "supports": SUPPORTS, "soreness": SORENESS, "effusion": EFFUSION, "red_flags": RED_FLAGS,
+            "supports": SUPPORT_LABELS, "soreness": SORENESS_LABELS, "effusion": EFFUSION_LABELS,
+            "red_flags": RED_FLAG_LABELS,
             "speed_unit": "mph" if g.clinic.speed_unit == "mph" else "km/h", **extra}
 
 
@@ -249,7 +247,7 @@ def acknowledge(patient_id: int, alert_id: int) -> ResponseReturnValue:
         flash(f"This alert was already acknowledged at {clinic_time(alert.acknowledged_at)}; nothing was changed.",
               "info")
         return redirect(target)
-    if alert.kind in ("red_flag", "fall") and protocol_records.active_protocol(db, patient_id=patient.id):
+    if alert.kind in STOPPING_ALERTS and protocol_records.active_protocol(db, patient_id=patient.id):
         # A red flag is acknowledged by saying what was done about it, with a note, never by one click.
         return redirect(url_for("red_flags.clear", patient_id=patient.id))
     visit_service.acknowledge(db, alert=alert, user_id=g.user.id, now=utcnow())
@@ -281,7 +279,7 @@ def export(patient_id: int) -> ResponseReturnValue:
     db = get_session()
     patient = get_patient_or_404(patient_id)
     columns = ["occurred_at", "pain_before", "pain_worst", "pain_after", "pain_next_morning", "soreness", "effusion",
-               "exercise", "minutes", "speed_kmh", "incline_pct", "support", "stumbles", "falls", *RED_FLAGS,
+               "exercise", "minutes", "speed_kmh", "incline_pct", "support", "stumbles", "falls", *RED_FLAG_LABELS,
                "backward_walk_3m_s", "tug_s", "gait_speed_ms", "six_minute_walk_m", "knee_flexion_deg",
                "knee_extension_deg", "protocol_version", "phase_index", "note"]
     buffer = io.StringIO()

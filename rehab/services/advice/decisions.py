@@ -16,8 +16,9 @@ from rehab.models import AdviceDecision, Alert, Patient, Protocol, RedFlagCleara
 from rehab.services import protocol_records
 from rehab.services.advice.dose_steps import apply_change
 from rehab.services.advice.inputs import AdviceContext, AdviceInputs
-from rehab.services.advice.types import CLEARANCE_ACTIONS, RED_FLAGS, SessionReport
+from rehab.services.advice.types import SessionReport
 from rehab.services.protocols import Prescription
+from rehab.vocabulary import CLEARANCE_ACTION_LABELS, RED_FLAG_LABELS, STOPPING_ALERTS
 
 MIN_NOTE = 10  # a note says what was done: "called, no calf pain now" is about the shortest that does
 MAX_NOTE = 2000
@@ -75,7 +76,7 @@ def decisions_of(session: Session, *, patient_id: int, limit: int = 20) -> list[
 
 def reported(report: SessionReport) -> str:
     """One uncleared session in words: "home session of 2026-11-24: calf pain or swelling; 1 fall"."""
-    parts = [RED_FLAGS.get(flag, flag) for flag in report.red_flags]
+    parts = [RED_FLAG_LABELS.get(flag, flag) for flag in report.red_flags]
     if report.falls:
         parts.append(f"{report.falls} fall{'s' if report.falls > 1 else ''}")
     return f"{report.label}: {'; '.join(parts)}"
@@ -101,7 +102,7 @@ def record_clearance(session: Session, *, patient: Patient, inputs: AdviceInputs
     alerts (the clearance is the acknowledgement, with its note); after "called" or "referred" the alerts stay
     open on the dashboard, so a patient waiting on a referral is not forgotten. Raises ClearanceError for a
     missing action or note."""
-    if action not in CLEARANCE_ACTIONS:
+    if action not in CLEARANCE_ACTION_LABELS:
         raise ClearanceError("action", "Choose what was done.")
     note = note.strip()
     if len(note) < MIN_NOTE:
@@ -113,7 +114,7 @@ def record_clearance(session: Session, *, patient: Patient, inputs: AdviceInputs
                                  covers=json.dumps([reported(report) for report in inputs.uncleared]))
     session.add(clearance)
     if action == "cleared":
-        session.execute(update(Alert).where(Alert.patient_id == patient.id, col(Alert.kind).in_(("red_flag", "fall")),
+        session.execute(update(Alert).where(Alert.patient_id == patient.id, col(Alert.kind).in_(STOPPING_ALERTS),
                                             col(Alert.acknowledged_at).is_(None))
                         .values(acknowledged_at=now, acknowledged_by_id=user_id)
                         .execution_options(synchronize_session=False))
@@ -124,7 +125,7 @@ def record_clearance(session: Session, *, patient: Patient, inputs: AdviceInputs
 @dataclass(frozen=True)
 class ClearanceEntry:
     at: datetime
-    action: str  # its words, from CLEARANCE_ACTIONS
+    action: str  # its words, from CLEARANCE_ACTION_LABELS
     cleared: bool
     note: str
     covers: list[str]
@@ -137,5 +138,5 @@ def clearances_of(session: Session, *, patient_id: int, limit: int | None = 20) 
                  .where(RedFlagClearance.patient_id == patient_id)
                  .order_by(col(RedFlagClearance.at).desc(), col(RedFlagClearance.id).desc()))
     rows = session.exec(statement.limit(limit) if limit else statement)
-    return [ClearanceEntry(row.at, CLEARANCE_ACTIONS.get(row.action, row.action), row.action == "cleared", row.note,
-                           json.loads(row.covers), name or "Unknown") for row, name in rows]
+    return [ClearanceEntry(row.at, CLEARANCE_ACTION_LABELS.get(row.action, row.action), row.action == "cleared",
+                           row.note, json.loads(row.covers), name or "Unknown") for row, name in rows]

@@ -14,8 +14,9 @@ from typing import Any
 
 from rehab.services.advice.types import DoseChange
 from rehab.services.catalogue import exercises
-from rehab.services.protocols import SUPPORTS, Phase, Prescription, ProtocolContent, number
+from rehab.services.protocols import Phase, Prescription, ProtocolContent, number
 from rehab.services.safety import SafetyWarning
+from rehab.vocabulary import SUPPORT_LABELS, Support
 
 MINUTES_STEP = 2.0
 SPEED_STEP_KMH = 0.2
@@ -24,7 +25,7 @@ SETS_STEP = 1
 REPS_STEP = 2
 MINUTES_FLOOR = 1.0
 # Most support first: less support is harder.
-SUPPORT_ORDER = ("both_rails", "one_rail", "light_touch", "partner", "none")
+SUPPORT_ORDER: tuple[str, ...] = tuple(Support)
 # How much one level may raise each variable (the builder warns beyond it).
 ONE_LEVEL: dict[str, float] = {"minutes": MINUTES_STEP, "speed_kmh": SPEED_STEP_KMH, "incline_pct": INCLINE_STEP_PCT,
                                "sets": SETS_STEP, "reps": REPS_STEP, "segments": 1, "sessions_per_week": 1}
@@ -44,7 +45,7 @@ def describe(field: str, old: Any, new: Any, speed_unit: str = "kmh") -> str:
     if field == "incline_pct":
         return f"incline {number(old)} → {number(new)} %"
     if field == "support":
-        return f"support {SUPPORTS[old].lower()} → {SUPPORTS[new].lower()}"
+        return f"support {SUPPORT_LABELS[old].lower()} → {SUPPORT_LABELS[new].lower()}"
     return f"{_LABELS.get(field, field)} {number(old)} → {number(new)}"
 
 
@@ -140,15 +141,15 @@ def eased_entry(current: Prescription, target: Prescription) -> dict[str, Any] |
 def _supports_for(exercise: str) -> tuple[str, ...]:
     equipment = exercises()[exercise].equipment
     if equipment in ("treadmill", "treadmill_off", "parallel_bars"):
-        return ("both_rails", "one_rail", "light_touch", "none")
-    return ("partner", "none")
+        return (Support.BOTH_RAILS, Support.ONE_RAIL, Support.LIGHT_TOUCH, Support.NONE)
+    return (Support.PARTNER, Support.NONE)
 
 
 def _entry_text(rx: Prescription, speed_unit: str) -> str:
     parts = [f"{number(rx.minutes)} min"]
     if rx.speed_kmh is not None:
         parts.append(_speed(rx.speed_kmh, speed_unit))
-    parts += [f"{number(rx.incline_pct)} %", SUPPORTS[rx.support].lower()]
+    parts += [f"{number(rx.incline_pct)} %", SUPPORT_LABELS[rx.support].lower()]
     return ", ".join(parts)
 
 

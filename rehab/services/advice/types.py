@@ -10,30 +10,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
+from rehab.vocabulary import EFFUSION_GRADES, RED_FLAG_LABELS, SORENESS_LABELS, effusion_at_least
+
 AdviceKind = Literal["advance", "repeat", "hold", "regress", "stop_refer"]
 # The most severe kind wins when several rules fire.
 SEVERITY: dict[str, int] = {"advance": 0, "repeat": 1, "hold": 2, "regress": 3, "stop_refer": 4}
-EFFUSION_GRADES = ("0", "trace", "1+", "2+", "3+")
-SORENESS = {
-    "none": "No soreness",
-    "warmup_gone": "Sore during warm-up, went away",
-    "warmup_stayed": "Sore during warm-up, stayed",
-    "late": "Sore more than an hour after, or the next day",
-}
-RED_FLAGS = {
-    "flag_calf": "calf pain or swelling",
-    "flag_chest": "chest pain or breathlessness",
-    "flag_infection": "spreading redness, heat, fever or wound drainage",
-    "flag_sudden_pain": "sudden sharp rise in pain",
-    "flag_locking": "knee locking or giving way",
-}
-# What a therapist did about a red flag or a fall. Only "cleared" lets the patient walk again; the others are
-# kept in the record and the stop stands (the safer outcome while a referral is open).
-CLEARANCE_ACTIONS = {
-    "called": "Called the patient",
-    "referred": "Referred to the physician or emergency care",
-    "cleared": "Cleared to go on with backward walking",
-}
+# The session words live in rehab/vocabulary.py; these names are what the advice modules read them by.
+SORENESS = SORENESS_LABELS
+RED_FLAGS = RED_FLAG_LABELS
+__all__ = ["EFFUSION_GRADES", "RED_FLAGS", "SORENESS", "effusion_at_least"]  # and the types below
 
 
 @dataclass(frozen=True)
@@ -121,7 +106,3 @@ class Advice:
                   "regress": "Regress one level", "stop_refer": "Stop and refer"}
         title = titles[self.kind]
         return f"{title}: {self.change.text}" if self.change else title
-
-
-def effusion_at_least(grade: str | None, threshold: str) -> bool:
-    return grade in EFFUSION_GRADES and EFFUSION_GRADES.index(grade) >= EFFUSION_GRADES.index(threshold)

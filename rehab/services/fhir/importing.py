@@ -14,10 +14,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from rehab.forms import PRECAUTIONS, PatientForm, validate
+from rehab.forms import PatientForm, validate
 from rehab.services.fhir.codes import LANGUAGE, SNOMED, SNOMED_KNEE_OA, has_code, local_code_of
 from rehab.services.fhir.common import Context, model
 from rehab.services.fhir.patients import organization_id
+from rehab.vocabulary import CONDITION_LABELS, PRECAUTION_LABELS
 
 Issue = tuple[str, str, str | None]  # (OperationOutcome issue code, message, FHIRPath expression)
 ACCEPTED_TYPES = ("Patient", "Condition", "Procedure", "Flag")
@@ -150,7 +151,7 @@ def _condition_values(parts: _Parts) -> dict[str, Any]:
     kind = local_code_of(condition.code, "condition-")
     if kind is None and has_code(condition.code, SNOMED, SNOMED_KNEE_OA[0]):
         kind = "knee_oa"
-    if kind not in ("knee_oa", "post_tka", "post_aclr", "pfp", "other"):
+    if kind not in CONDITION_LABELS:
         raise ImportRefused(422, [("code-invalid", "Unknown condition code: use SNOMED CT 239873007 (knee "
                                    "osteoarthritis) or a condition-* code of the local code system (see "
                                    "/fhir/CodeSystem/rehab).", "Condition.code")])
@@ -187,7 +188,7 @@ def _flag_values(parts: _Parts) -> dict[str, Any]:
         precaution = local_code_of(flag.code, "precaution-")
         if precaution == "other":
             values["precaution_other"] = (flag.code.text or "").strip()
-        elif precaution in PRECAUTIONS:
+        elif precaution in PRECAUTION_LABELS:
             values[precaution] = True
         else:
             raise ImportRefused(422, [("code-invalid", "Only precautions are created from a Flag: use a precaution-* "

@@ -6,11 +6,11 @@ from typing import Any
 
 from fhir.resources.R4B.resource import Resource
 
-from rehab.forms import PRECAUTIONS
 from rehab.models import Clinic, Patient
 from rehab.services.fhir import codes
 from rehab.services.fhir.codes import FLAG_CATEGORY, LANGUAGE, SNOMED, coding, concept, local, local_concept
 from rehab.services.fhir.common import Context, day, instant, ref, validated
+from rehab.vocabulary import PRECAUTION_LABELS
 
 CONDITION_SNOMED = {"knee_oa": codes.SNOMED_KNEE_OA}
 PROCEDURE_FOR = {"post_tka": "tka", "post_aclr": "aclr"}
@@ -93,7 +93,7 @@ def procedure_resource(patient: Patient) -> Resource | None:
 
 def precaution_flags(patient: Patient) -> list[Resource]:
     """Each precaution as an active safety Flag."""
-    items = [(name, PRECAUTIONS[name]) for name in PRECAUTIONS if getattr(patient, name)]
+    items = [(name, label) for name, label in PRECAUTION_LABELS.items() if getattr(patient, name)]
     if patient.precaution_other:
         items.append(("other", patient.precaution_other))
     return [validated({

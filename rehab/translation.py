@@ -1,0 +1,38 @@
+"""The gettext catalogs in ``rehab/translations``, read without Flask: the one place patient-facing Spanish lives.
+
+Pages translate with Flask-Babel's ``_()`` (the patient's language, see ``rehab/i18n.py``). Code that renders
+for a language it is given, outside a request or in a service (a dose sentence, the progress chart, a
+vocabulary label), calls ``gettext(language, message)`` here: the same catalogs, no request needed.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from babel.support import NullTranslations, Translations
+
+CATALOGS = Path(__file__).resolve().parent / "translations"
+
+
+def N_(message: str) -> str:  # noqa: N802 (gettext's conventional name, found by `pybabel extract`)
+    """Mark an English msgid for translation where it is defined; the code that shows it translates it."""
+    return message
+
+
+@cache
+def _catalog(language: str) -> NullTranslations:
+    if language == "en":
+        return NullTranslations()
+    return Translations.load(str(CATALOGS), [language], domain="messages")
+
+
+def gettext(language: str, message: str) -> str:
+    """``message`` (an English msgid) in ``language``; English when there is no translation."""
+    return _catalog(language).gettext(message)
+
+
+def has_translation(language: str, message: str) -> bool:
+    """Whether the catalog of ``language`` translates ``message`` (tests check every label has one)."""
+    catalog = _catalog(language)
+    return isinstance(catalog, Translations) and message in catalog._catalog  # noqa: SLF001 (babel keeps it there)

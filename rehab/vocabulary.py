@@ -1,0 +1,269 @@
+"""Every closed list of words the app stores: one enum per list, with its labels, so a table's column, a form's
+choices, a rule's check and a page's wording all name the same values.
+
+Values are what the database holds (short strings, not database enums, so a new choice needs no PostgreSQL
+type migration). Labels are English gettext msgids marked with ``N_``: this module imports no Flask, so
+services and tables use it, and the edge translates. Patient pages and sheets pass them through ``_()``
+(Flask-Babel, in the patient's language); services rendering for a given language use
+``rehab.translation.gettext``; therapist pages show them as they are (English). Each label has its Spanish in
+``rehab/translations/es/LC_MESSAGES/messages.po`` (tests/test_vocabulary.py checks both).
+
+Some lists have two wordings: ``*_LABELS`` for therapists (short, clinical) and ``*_PATIENT`` for the patient
+(first person, plain words).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+
+from rehab.translation import N_
+
+
+class Condition(StrEnum):
+    KNEE_OA = "knee_oa"
+    POST_TKA = "post_tka"
+    POST_ACLR = "post_aclr"
+    PFP = "pfp"
+    OTHER = "other"
+
+
+CONDITION_LABELS: dict[str, str] = {
+    Condition.KNEE_OA: N_("Knee osteoarthritis"),
+    Condition.POST_TKA: N_("After total knee arthroplasty"),
+    Condition.POST_ACLR: N_("After ACL reconstruction"),
+    Condition.PFP: N_("Patellofemoral pain"),
+    Condition.OTHER: N_("Other"),
+}
+
+
+class Knee(StrEnum):
+    LEFT = "left"
+    RIGHT = "right"
+    BOTH = "both"
+
+
+KNEE_LABELS: dict[str, str] = {Knee.LEFT: N_("Left"), Knee.RIGHT: N_("Right"), Knee.BOTH: N_("Both")}
+
+
+class Language(StrEnum):
+    """The languages patient text (sheets, portal, questionnaires) is written in; therapist pages are English."""
+
+    EN = "en"
+    ES = "es"
+
+
+LANGUAGE_LABELS: dict[str, str] = {Language.EN: N_("English"), Language.ES: N_("Spanish")}
+# A language picker names each language in itself, so a patient finds theirs whatever the page is in.
+LANGUAGE_OWN_NAMES: dict[str, str] = {Language.EN: "English", Language.ES: "Español"}
+
+
+class Precaution(StrEnum):
+    """A patient's precautions: each is a yes/no column of ``patient`` named by its value."""
+
+    USES_WALKER = "uses_walker"
+    VESTIBULAR_DISORDER = "vestibular_disorder"
+    PERIPHERAL_NEUROPATHY = "peripheral_neuropathy"
+    ANTICOAGULANTS = "anticoagulants"
+    COGNITIVE_IMPAIRMENT = "cognitive_impairment"
+
+
+PRECAUTION_LABELS: dict[str, str] = {
+    Precaution.USES_WALKER: N_("Uses a rollator or walker"),
+    Precaution.VESTIBULAR_DISORDER: N_("Vestibular disorder"),
+    Precaution.PERIPHERAL_NEUROPATHY: N_("Peripheral neuropathy"),
+    Precaution.ANTICOAGULANTS: N_("Takes anticoagulants"),
+    Precaution.COGNITIVE_IMPAIRMENT: N_("Cognitive impairment"),
+}
+
+
+class Support(StrEnum):
+    """What the patient holds while walking backward, most support first (dose steps wean in this order)."""
+
+    BOTH_RAILS = "both_rails"
+    ONE_RAIL = "one_rail"
+    LIGHT_TOUCH = "light_touch"
+    PARTNER = "partner"
+    NONE = "none"
+
+
+SUPPORT_LABELS: dict[str, str] = {
+    Support.BOTH_RAILS: N_("Both rails"),
+    Support.ONE_RAIL: N_("One rail"),
+    Support.LIGHT_TOUCH: N_("Light touch"),
+    Support.PARTNER: N_("Partner spotting"),
+    Support.NONE: N_("No support"),
+}
+
+
+class Setting(StrEnum):
+    """Where a prescription is done."""
+
+    CLINIC = "clinic"
+    HOME_PARTNER = "home_partner"
+    HOME_ALONE = "home_alone"
+
+
+SETTING_LABELS: dict[str, str] = {
+    Setting.CLINIC: N_("In the clinic (supervised)"),
+    Setting.HOME_PARTNER: N_("At home with a partner"),
+    Setting.HOME_ALONE: N_("At home alone"),
+}
+
+
+class Soreness(StrEnum):
+    """When the knee was sore, for the soreness rules (Thomeé's pain-monitoring model, after the session)."""
+
+    NONE = "none"
+    WARMUP_GONE = "warmup_gone"
+    WARMUP_STAYED = "warmup_stayed"
+    LATE = "late"
+
+
+SORENESS_LABELS: dict[str, str] = {
+    Soreness.NONE: N_("No soreness"),
+    Soreness.WARMUP_GONE: N_("Sore during warm-up, went away"),
+    Soreness.WARMUP_STAYED: N_("Sore during warm-up, stayed"),
+    Soreness.LATE: N_("Sore more than an hour after, or the next day"),
+}
+SORENESS_PATIENT: dict[str, str] = {
+    Soreness.NONE: N_("No soreness"),
+    Soreness.WARMUP_GONE: N_("Sore at the start, but it went away as I warmed up"),
+    Soreness.WARMUP_STAYED: N_("Sore at the start, and it stayed"),
+    Soreness.LATE: N_("Sore later: more than 1 hour after, or the next day"),
+}
+
+
+class Effusion(StrEnum):
+    """Knee swelling by the stroke test, mildest first (``effusion_at_least`` compares by this order)."""
+
+    ZERO = "0"
+    TRACE = "trace"
+    ONE = "1+"
+    TWO = "2+"
+    THREE = "3+"
+
+
+EFFUSION_LABELS: dict[str, str] = {
+    Effusion.ZERO: N_("0 (none)"), Effusion.TRACE: N_("Trace"), Effusion.ONE: N_("1+"), Effusion.TWO: N_("2+"),
+    Effusion.THREE: N_("3+"),
+}
+EFFUSION_GRADES: tuple[str, ...] = tuple(Effusion)
+
+
+def effusion_at_least(grade: str | None, threshold: str) -> bool:
+    return grade in EFFUSION_GRADES and EFFUSION_GRADES.index(grade) >= EFFUSION_GRADES.index(threshold)
+
+
+class RedFlag(StrEnum):
+    """A sign that stops backward walking until a therapist clears it: each is a yes/no column of ``visit``
+    and ``home_log`` named by its value."""
+
+    CALF = "flag_calf"
+    CHEST = "flag_chest"
+    INFECTION = "flag_infection"
+    SUDDEN_PAIN = "flag_sudden_pain"
+    LOCKING = "flag_locking"
+
+
+# Therapist wording, lower case: it is read inside sentences ("reported calf pain or swelling").
+RED_FLAG_LABELS: dict[str, str] = {
+    RedFlag.CALF: N_("calf pain or swelling"),
+    RedFlag.CHEST: N_("chest pain or breathlessness"),
+    RedFlag.INFECTION: N_("spreading redness, heat, fever or wound drainage"),
+    RedFlag.SUDDEN_PAIN: N_("sudden sharp rise in pain"),
+    RedFlag.LOCKING: N_("knee locking or giving way"),
+}
+RED_FLAG_PATIENT: dict[str, str] = {
+    RedFlag.CALF: N_("Pain, swelling or warmth in my calf"),
+    RedFlag.CHEST: N_("Chest pain, or it was hard to breathe"),
+    RedFlag.INFECTION: N_("Redness that spreads, heat, fever, or fluid from my wound"),
+    RedFlag.SUDDEN_PAIN: N_("My pain suddenly got much worse"),
+    RedFlag.LOCKING: N_("My knee locked or gave way"),
+}
+
+
+class ClearanceAction(StrEnum):
+    """What a therapist did about a red flag or a fall. Only "cleared" lets the patient walk again; the others
+    are kept in the record and the stop stands (the safer outcome while a referral is open)."""
+
+    CALLED = "called"
+    REFERRED = "referred"
+    CLEARED = "cleared"
+
+
+CLEARANCE_ACTION_LABELS: dict[str, str] = {
+    ClearanceAction.CALLED: N_("Called the patient"),
+    ClearanceAction.REFERRED: N_("Referred to the physician or emergency care"),
+    ClearanceAction.CLEARED: N_("Cleared to go on with backward walking"),
+}
+
+
+class AlertKind(StrEnum):
+    """Why a patient is on the therapist's alert list."""
+
+    RED_FLAG = "red_flag"
+    FALL = "fall"
+    PAIN_TWICE = "pain_twice"
+    PAIN_HIGH = "pain_high"
+    INACTIVE = "inactive"
+    DOB_LOCKOUT = "dob_lockout"
+    CLINIC_ONLY = "clinic_only"
+
+
+ALERT_KIND_LABELS: dict[str, str] = {
+    AlertKind.RED_FLAG: N_("Red flag"),
+    AlertKind.FALL: N_("Fall"),
+    AlertKind.PAIN_TWICE: N_("Pain above the ceiling twice"),
+    AlertKind.PAIN_HIGH: N_("Pain above the ceiling at home"),
+    AlertKind.INACTIVE: N_("No recent activity"),
+    AlertKind.DOB_LOCKOUT: N_("Portal link locked"),
+    AlertKind.CLINIC_ONLY: N_("Home session of a clinic-only program"),
+}
+# The dashboard's badges: the same kinds in fewer words.
+ALERT_KIND_SHORT: dict[str, str] = {
+    AlertKind.RED_FLAG: N_("Red flag"),
+    AlertKind.FALL: N_("Fall"),
+    AlertKind.PAIN_TWICE: N_("Pain above ceiling"),
+    AlertKind.PAIN_HIGH: N_("Pain above ceiling at home"),
+    AlertKind.INACTIVE: N_("No recent activity"),
+    AlertKind.DOB_LOCKOUT: N_("Link locked"),
+    AlertKind.CLINIC_ONLY: N_("Walked at home, clinic only"),
+}
+# Kinds that stop backward walking: shown as danger, not as a warning.
+STOPPING_ALERTS = frozenset({AlertKind.RED_FLAG, AlertKind.FALL})
+
+
+class PaperSize(StrEnum):
+    LETTER = "letter"
+    A4 = "a4"
+
+
+PAPER_SIZE_LABELS: dict[str, str] = {PaperSize.LETTER: N_("US Letter"), PaperSize.A4: N_("A4")}
+
+
+class SpeedUnit(StrEnum):
+    KMH = "kmh"
+    MPH = "mph"
+
+
+SPEED_UNIT_LABELS: dict[str, str] = {SpeedUnit.KMH: N_("km/h"), SpeedUnit.MPH: N_("mph")}
+
+
+# Every vocabulary with each of its wordings, for the tests that check every value is labelled (in English and
+# Spanish) and that every value stored in the database is one of these.
+VOCABULARIES: dict[type[StrEnum], tuple[Mapping[str, str], ...]] = {
+    Condition: (CONDITION_LABELS,),
+    Knee: (KNEE_LABELS,),
+    Language: (LANGUAGE_LABELS, LANGUAGE_OWN_NAMES),
+    Precaution: (PRECAUTION_LABELS,),
+    Support: (SUPPORT_LABELS,),
+    Setting: (SETTING_LABELS,),
+    Soreness: (SORENESS_LABELS, SORENESS_PATIENT),
+    Effusion: (EFFUSION_LABELS,),
+    RedFlag: (RED_FLAG_LABELS, RED_FLAG_PATIENT),
+    ClearanceAction: (CLEARANCE_ACTION_LABELS,),
+    AlertKind: (ALERT_KIND_LABELS, ALERT_KIND_SHORT),
+    PaperSize: (PAPER_SIZE_LABELS,),
+    SpeedUnit: (SPEED_UNIT_LABELS,),
+}
