@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import BaseModel, ValidationError, ValidationInfo, field_validator
@@ -21,6 +21,7 @@ from rehab.vocabulary import (
     Effusion,
     Knee,
     Language,
+    OneOf,
     PaperSize,
     Precaution,
     RedFlag,
@@ -38,7 +39,6 @@ _MESSAGES = {
     "date_type": "Enter a date (YYYY-MM-DD).",
     "date_from_datetime_inexact": "Enter a date (YYYY-MM-DD).",
     "literal_error": "Choose one of the options.",
-    "enum": "Choose one of the options.",
     "int_parsing": "Enter a whole number.",
     "int_from_float": "Enter a whole number.",
     "float_parsing": "Enter a number.",
@@ -116,8 +116,8 @@ class PatientForm(SQLModel):
     chart_number: str | None = Field(default=None, max_length=40)
     phone: str = Field(default="", max_length=40)
     email: str = Field(default="", max_length=254)
-    affected_knee: Knee
-    condition: Condition
+    affected_knee: Annotated[str, OneOf(Knee)]
+    condition: Annotated[str, OneOf(Condition)]
     condition_other: str = Field(default="", max_length=200)
     surgery_date: date | None = None
     uses_walker: bool = False
@@ -126,7 +126,7 @@ class PatientForm(SQLModel):
     anticoagulants: bool = False
     cognitive_impairment: bool = False
     precaution_other: str = Field(default="", max_length=200)
-    language: Language = Language.EN
+    language: Annotated[str, OneOf(Language)] = Language.EN
     notes: str = Field(default="", max_length=5000)
 
     CHECKBOXES: ClassVar[tuple[str, ...]] = tuple(Precaution)
@@ -180,8 +180,8 @@ class ClinicForm(SQLModel):
     address: str = Field(default="", max_length=300)
     phone: str = Field(default="", max_length=40)
     emergency_number: str = Field(default="911", max_length=20)
-    paper_size: PaperSize = PaperSize.LETTER
-    speed_unit: SpeedUnit = SpeedUnit.KMH
+    paper_size: Annotated[str, OneOf(PaperSize)] = PaperSize.LETTER
+    speed_unit: Annotated[str, OneOf(SpeedUnit)] = SpeedUnit.KMH
     timezone: str = Field(default="UTC", max_length=64)
 
     @field_validator("name", "address")
@@ -342,13 +342,13 @@ class VisitForm(SQLModel):
     pain_worst: int = Field(ge=0, le=10)
     pain_after: int = Field(ge=0, le=10)
     pain_next_morning: int | None = Field(default=None, ge=0, le=10)
-    soreness: Soreness = Soreness.NONE
-    effusion: Effusion = Effusion.ZERO
+    soreness: Annotated[str, OneOf(Soreness)] = Soreness.NONE
+    effusion: Annotated[str, OneOf(Effusion)] = Effusion.ZERO
     exercise: str = Field(min_length=1, max_length=40)
     minutes: float = Field(ge=0.5, le=120)
     speed_kmh: float | None = Field(default=None, ge=0.1, le=8)
     incline_pct: float = Field(default=0, ge=0, le=20)
-    support: Support
+    support: Annotated[str, OneOf(Support)]
     stumbles: int = Field(default=0, ge=0, le=50)
     falls: int = Field(default=0, ge=0, le=20)
     flag_calf: bool = False

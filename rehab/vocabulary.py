@@ -15,9 +15,33 @@ Some lists have two wordings: ``*_LABELS`` for therapists (short, clinical) and 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
+
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import PydanticCustomError, core_schema
 
 from rehab.translation import N_
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """Marks a ``str`` field as holding a value of ``vocabulary``: ``Annotated[str, OneOf(Soreness)]``.
+
+    The field stays a plain string (a table column, JSON, the database all see the value), and an input shape
+    refuses anything else with the same error as a ``Literal`` would ("Choose one of the options")."""
+
+    vocabulary: type[StrEnum]
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self._check, handler(source))
+
+    def _check(self, value: str) -> str:
+        try:
+            return self.vocabulary(value).value
+        except ValueError:
+            raise PydanticCustomError("literal_error", "Input should be one of the listed values") from None
 
 
 class Condition(StrEnum):

@@ -6,12 +6,12 @@ validated by these shapes, so any version can be shown exactly as it was.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, Field, field_validator
 
 from rehab.services.catalogue import Template, exercises
-from rehab.vocabulary import SETTING_LABELS, SUPPORT_LABELS, Setting, Support
+from rehab.vocabulary import SETTING_LABELS, SUPPORT_LABELS, OneOf, Setting, Support
 
 KMH_PER_MPH = 1.609344
 
@@ -36,7 +36,7 @@ class Prescription(BaseModel):
     }
 
     exercise: str
-    setting: Setting
+    setting: Annotated[str, OneOf(Setting)]
     minutes: float = Field(ge=0.5, le=120)
     minutes_goal: float | None = Field(default=None, ge=0.5, le=120)
     segments: int | None = Field(default=None, ge=1, le=30)
@@ -48,7 +48,7 @@ class Prescription(BaseModel):
     speed_goal_kmh: float | None = Field(default=None, ge=0.1, le=8)
     incline_pct: float = Field(default=0, ge=0, le=20)
     incline_goal_pct: float | None = Field(default=None, ge=0, le=20)
-    support: Support
+    support: Annotated[str, OneOf(Support)]
     pain_ceiling: int = Field(ge=0, le=10)
     cues: str = Field(default="", max_length=500)
 
