@@ -21,7 +21,8 @@ def init_app(app: Flask) -> None:
     app.add_template_global(dose_summary)
     app.add_template_global(speed_text)
     app.add_template_global(evidence_label)  # every source says what it really is, wherever it is cited
-    app.add_template_global(vocabulary, "vocabulary")  # every page words a stored value the same way
+    # Every page words a stored value the same way (alert kinds, conditions...): the one vocabulary module.
+    app.jinja_env.globals["vocabulary"] = vocabulary
 
 
 def age(born: date, today: date | None = None) -> int:

@@ -119,7 +119,7 @@ def blank_prescription(exercise_key: str = "treadmill_rails") -> Prescription:
     exercise = exercises()[exercise_key]
     return Prescription(exercise=exercise_key, setting="clinic", minutes=5, sessions_per_week=3,
                         speed_kmh=1.0 if exercise.uses_speed else None, incline_pct=0,
-                        support=exercise.default_support, pain_ceiling=5)  # type: ignore[arg-type]
+                        support=exercise.default_support, pain_ceiling=5)
 
 
 def blank_phase(number: int) -> Phase:
