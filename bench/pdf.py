@@ -20,22 +20,22 @@ APP_SECRET = "bench-secret-key-not-for-production-0123"  # noqa: S105 (a throwaw
 def sheet_html_for(database_url: str, patient_id: int) -> tuple[str, str, str]:
     """A patient's home sheet as the app renders it: the whole page with its CSS inside (what Chromium would
     print), and the page and its CSS apart (what the app hands WeasyPrint, which parses the CSS once)."""
-    from flask import g
     from sqlmodel import select
 
     from rehab import create_app
     from rehab.db import get_session
     from rehab.models import Clinic, Patient, Protocol, User
+    from rehab.printing import new_snapshot, sheet_css, sheet_html
     from rehab.services.handouts import SheetOptions
-    from rehab.views.handouts import new_snapshot, sheet_css, sheet_html
 
     app = create_app({"TESTING": True, "SECRET_KEY": APP_SECRET, "DATABASE_URL": database_url})
-    with app.test_request_context():
+    with app.app_context():  # rendering needs the app, never a request
         session = get_session()
         patient = session.get(Patient, patient_id)
-        g.user, g.clinic = session.get(User, 1), session.get(Clinic, patient.clinic_id)  # type: ignore[union-attr]
+        therapist, clinic = session.get(User, 1), session.get(Clinic, patient.clinic_id)  # type: ignore[union-attr]
         protocol = session.exec(select(Protocol).where(Protocol.patient_id == patient_id)).one()
-        snapshot = new_snapshot(patient, protocol, SheetOptions())  # type: ignore[arg-type]
+        snapshot = new_snapshot(session, patient, protocol, SheetOptions(), clinic=clinic,  # type: ignore[arg-type]
+                                therapist_name=therapist.name)  # type: ignore[union-attr]
         return sheet_html(snapshot), sheet_html(snapshot, inline_css=False), sheet_css(snapshot)
 
 

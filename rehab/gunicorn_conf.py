@@ -49,7 +49,7 @@ def when_ready(server) -> None:  # type: ignore[no-untyped-def]
     forks: every worker, including each one that replaces a recycled worker, then starts with WeasyPrint's
     fonts and the sheet's stylesheets loaded (shared copy-on-write) instead of paying about 0.3 s for them on
     its first sheet. Safe to fork: the warm-up opens no database connection and WeasyPrint starts no thread."""
-    from rehab.views.handouts import warm_up
+    from rehab.printing import warm_up
 
     if not server.cfg.preload_app:  # the master has no app to warm (and must not load one for the workers)
         return

@@ -1,13 +1,11 @@
-"""The printed home sheet and the progress report, read back from real PDFs."""
+"""Printing from the pages: sheets, reprints, batches and the progress report, read back from real PDFs (the
+renderer itself, its cache and its warm-up: tests/test_printing.py)."""
 
 from __future__ import annotations
 
 import io
 import json
-import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from pathlib import Path
 
 import pytest
 import textstat
@@ -16,13 +14,11 @@ from sqlmodel import col, select
 
 from rehab.models import HandoutPrint, PortalLink, Protocol, ProtocolVersion, utcnow
 from rehab.services import handouts as sheets
-from rehab.services.catalogue import exercises, templates
-from rehab.services.protocols import content_from_template
+from rehab.services.catalogue import exercises
 from tests import factories
 from tests.conftest import count_rows, submit
 
 pytestmark = pytest.mark.db
-STATIC = Path(__file__).resolve().parents[1] / "rehab" / "static"
 
 
 def pdf_text(data: bytes) -> tuple[str, int]:
@@ -190,51 +186,6 @@ def test_payloads_in_every_field_reaching_the_sheet_come_out_as_text(app_config,
     assert 'Cue<imgsrc="file:///etc/passwd">' in squeezed and "root:" not in text
 
 
-class _Listener(BaseHTTPRequestHandler):
-    hits: list[str] = []
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-        _Listener.hits.append(self.path)
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
-        pass
-
-
-def test_the_renderer_never_reaches_the_network_or_the_disk():
-    server = HTTPServer(("127.0.0.1", 0), _Listener)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    port = server.server_port
-    try:
-        html = f"""<html><head><link rel="stylesheet" href="http://127.0.0.1:{port}/style.css">
-            <link rel="stylesheet" href="file:///etc/passwd"></head><body>
-            <img src="http://127.0.0.1:{port}/pixel.png"><img src="file:///etc/passwd">
-            <img src="https://rehab.invalid/static/../../../../etc/passwd">
-            <iframe src="http://127.0.0.1:{port}/frame"></iframe>
-            <p style="background: url(http://127.0.0.1:{port}/bg.png)">visible text</p>
-            <img src="https://rehab.invalid/static/favicon.svg" alt="own icon"></body></html>"""
-        pdf = sheets.html_to_pdf(html, static_root=STATIC)
-    finally:
-        server.shutdown()
-        server.server_close()
-    text = pdf_text(pdf)[0]
-    assert "visible text" in text and "root:" not in text
-    assert _Listener.hits == []
-
-
-def test_the_fetcher_serves_only_static_files_and_data_urls():
-    fetcher = sheets.StaticOnlyFetcher(STATIC)
-    assert fetcher.fetch("https://rehab.invalid/static/favicon.svg").read().startswith(b"<svg")
-    assert fetcher.fetch("data:text/plain,hello").read() == b"hello"
-    for url in ("file:///etc/passwd", "http://127.0.0.1:9/x", "https://example.com/static/favicon.svg",
-                "https://rehab.invalid/static/../../rehab/__init__.py", "https://rehab.invalid/other/x",
-                "ftp://rehab.invalid/static/favicon.svg"):
-        with pytest.raises(ValueError, match="blocked|disallowed"):
-            fetcher.fetch(url)
-
-
 def test_patient_facing_english_is_plain_language(app_config, therapist_client, patient, protocol):
     """Health-literacy guidance: patient materials at or below a US 6th-grade reading level."""
     sheet = pdf_text(print_sheet(therapist_client, patient).data)[0]
@@ -283,28 +234,13 @@ def test_a_downloaded_sheet_carries_the_patients_current_link(app_config, therap
     assert second not in text.replace("\n", "") and "/p/" not in text
 
 
-def _sample_snapshot(**options):  # type: ignore[no-untyped-def]
-    return sheets.build_sheet_snapshot(
-        patient_name="Dorothy Whitfield", clinic={"name": "Riverside PT", "address": "", "phone": "555"},
-        therapist_name="Pat", protocol_title="Knee", version_number=1,
-        content=content_from_template(templates()["knee_oa"]), phase_index=0,
-        options=sheets.SheetOptions(**options), printed_on=utcnow().date(), speed_unit="kmh")
-
-
 def test_list_numbers_and_bullets_are_written_into_the_text(app_config, therapist_client, patient, protocol):
     """The steps and tips carry their own "1." and "•" (cheaper for WeasyPrint than list markers), so they
-    read in order; a browser printing the page itself gets the same CSS inline."""
+    read in order (the CSS a browser printing the page itself gets: tests/test_printing.py)."""
     flat = " ".join(pdf_text(print_sheet(therapist_client, patient).data)[0].replace("\xa0", " ").split())
     steps = exercises()["treadmill_rails"].text("en").steps
     assert all(f"{number}. {step.split()[0]}" in flat for number, step in enumerate(steps, start=1))
     assert "• Use a clear, flat path" in flat
-    from rehab.views.handouts import sheet_css, sheet_html
-
-    with app_config.test_request_context():
-        snapshot = _sample_snapshot(large_print=True, paper="a4")
-        page, bare, css = sheet_html(snapshot), sheet_html(snapshot, inline_css=False), sheet_css(snapshot)
-    assert "<style>" in page and "size: A4" in page and "<style>" not in bare
-    assert "size: A4" in css and "font-size: 17pt" in css
 
 
 def test_the_printed_qr_code_is_the_links_code_drawn_sharp(app_config, therapist_client, patient, protocol):
@@ -322,78 +258,3 @@ def test_the_printed_qr_code_is_the_links_code_drawn_sharp(app_config, therapist
     scale = pixels.width // len(modules)
     assert [[pixels.getpixel((x * scale + scale // 2, y * scale + scale // 2)) < 128 for x in range(len(row))]
             for y, row in enumerate(modules)] == modules
-
-
-def test_two_first_downloads_of_one_sheet_at_once_both_succeed(app_config, monkeypatch):
-    """Two workers rendering the same new sheet at once (a double click) each write a temporary file of their
-    own: with one shared name, the second rename found the file gone and that download failed."""
-    from rehab.views.handouts import render_sheet
-
-    both_written = threading.Barrier(2, timeout=10)
-    rename = Path.replace
-
-    def rename_together(self, target):  # type: ignore[no-untyped-def]
-        if self.suffix == ".tmp":
-            both_written.wait()
-        return rename(self, target)
-
-    monkeypatch.setattr(Path, "replace", rename_together)
-    monkeypatch.setattr(sheets, "html_to_pdf", lambda *args, **kwargs: b"%PDF-sheet")
-    snapshot, results = _sample_snapshot(), []
-
-    def download() -> None:
-        with app_config.test_request_context():
-            try:
-                results.append(render_sheet(snapshot, digest="one-sheet"))
-            except Exception as error:  # noqa: BLE001 (the failure is what the test looks for)
-                results.append(error)
-
-    threads = [threading.Thread(target=download) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert results == [b"%PDF-sheet", b"%PDF-sheet"]
-    assert [path.name for path in Path(app_config.config["SHEET_CACHE_DIR"]).iterdir()] == ["one-sheet.pdf"]
-
-
-def test_a_stylesheet_is_parsed_once_for_every_render_that_uses_it(monkeypatch):
-    parsed = []
-
-    class CountingCSS(sheets.CSS):
-        def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-            parsed.append(1)
-            super().__init__(*args, **kwargs)
-
-    monkeypatch.setattr(sheets, "CSS", CountingCSS)
-    css = f"@page {{ size: A5 }} /* {threading.get_ident()} {id(parsed)} */"  # text no earlier test parsed
-    pdfs = [sheets.html_to_pdf(f"<p>sheet {n}</p>", static_root=STATIC, css=css) for n in range(2)]
-    assert parsed == [1]
-    for pdf in pdfs:
-        assert [round(float(v)) for v in PdfReader(io.BytesIO(pdf)).pages[0].mediabox[2:]] == [420, 595]
-
-
-def test_rendering_leaves_the_garbage_collector_on(monkeypatch):
-    import gc
-
-    sheets.html_to_pdf("<p>fine</p>", static_root=STATIC)
-    assert gc.isenabled()
-
-    class Broken:
-        def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-            raise ValueError("cannot render")
-
-    monkeypatch.setattr(sheets, "HTML", Broken)
-    with pytest.raises(ValueError, match="cannot render"):
-        sheets.html_to_pdf("<p>broken</p>", static_root=STATIC)
-    assert gc.isenabled()
-
-
-def test_the_warm_up_renders_without_the_database(tmp_path):
-    from rehab import create_app
-    from rehab.views.handouts import warm_up
-    from tests.conftest import base_config
-
-    # The folder does not exist: any query would fail. gunicorn runs the warm-up before forking its workers,
-    # where a connection would be shared by every worker.
-    warm_up(create_app(base_config(f"sqlite:///{tmp_path}/missing/rehab.sqlite3")))

@@ -22,7 +22,6 @@ from sqlmodel import select
 
 from rehab.db import get_session
 from rehab.models import Patient, Visit
-from rehab.views import handouts
 from tests import factories
 from tests.conftest import CSRF_RE, PASSWORD, RequestingClient, form_fields
 from tests.test_visits import visit_form
@@ -110,12 +109,10 @@ def test_a_day_in_the_clinic_logs_no_patient_data_and_no_tokens(app, clinic, the
     assert recorded.status_code == 302
     assert db.exec(select(Visit.note)).one() == VISIT_NOTE
     assert LAST in browser.get(f"/patients/{patient.id}").get_data(as_text=True)
-    if hasattr(handouts, "print_sheet"):
-        sheet = browser.submit(f"/patients/{patient.id}/sheet", {"paper": "letter", "language": "en",
-                                                                 "include_next": "1"})
-        if sheet.status_code in (302, 303):  # printed, then fetched as a download
-            sheet = browser.get(sheet.headers["Location"])
-        assert sheet.status_code == 200 and sheet.mimetype == "application/pdf"
+    sheet = browser.submit(f"/patients/{patient.id}/sheet", {"paper": "letter", "language": "en", "include_next": "1"})
+    assert sheet.status_code == 303  # printed, then fetched as a download
+    sheet = browser.get(sheet.headers["Location"])
+    assert sheet.status_code == 200 and sheet.mimetype == "application/pdf"
     broken = browser.get(f"/_test/failing/{patient.id}")
     assert broken.status_code == 500
     error_id = re.search(r"\b([0-9a-f]{8})\b", broken.get_data(as_text=True).split("error id", 1)[-1])

@@ -21,18 +21,22 @@ bp = Blueprint("fhir_bundle", __name__)
 
 
 def pdf_renderers(*, therapist_name: str) -> tuple[Callable[[HandoutPrint], bytes], Callable[[Patient], bytes | None]]:
-    """The sheet and report renderers of rehab/views/handouts.py, for DocumentReferences (needs a request
-    context and ``g.clinic``)."""
+    """The sheet and report renderers of rehab.printing, for DocumentReferences (needs a request context, for
+    the patient's link on the sheet, and ``g.clinic``)."""
+    from rehab import printing
     from rehab.services import visits
-    from rehab.views.handouts import portal_url_for, render_sheet, report_pdf
+    from rehab.views.portal import link_url
 
     def sheet(record: HandoutPrint) -> bytes:
-        return render_sheet(record.snapshot, digest=record.digest, portal_url=portal_url_for(record.patient_id))
+        token = printing.live_link_token(db.get_session(), patient_id=record.patient_id,
+                                         secret_key=current_app.secret_key, now=utcnow())  # type: ignore[arg-type]
+        return printing.render_sheet(record.snapshot, digest=record.digest,
+                                     portal_url=link_url(token) if token else None)
 
     def report(patient: Patient) -> bytes | None:
         if not visits.latest_visits(db.get_session(), patient_id=patient.id, limit=1):
             return None  # no report without visits, as on the patient page
-        return report_pdf(patient, clinic=g.clinic, therapist_name=therapist_name)
+        return printing.report_pdf(db.get_session(), patient, clinic=g.clinic, therapist_name=therapist_name)
 
     return sheet, report
 

@@ -1,6 +1,6 @@
 """Home-exercise sheets and progress reports as DocumentReference, with the PDF attached.
 
-The PDFs come from the app's own renderer (rehab/views/handouts.py); this module only wraps them."""
+The PDFs come from the app's own renderer (rehab/printing); this module only wraps them."""
 
 from __future__ import annotations
 

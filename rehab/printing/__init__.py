@@ -1,0 +1,38 @@
+"""Printing: the patient's home sheet and the physician's progress report, from the database to PDF bytes.
+
+A package of its own, outside ``rehab/views`` and ``rehab/services``, because printing is neither a page nor
+a domain rule: it renders the app's Jinja templates in the patient's language (so it needs the app), but
+never a request. Every function takes plain values (a session, rows, options, a link already made into a
+URL) and runs inside ``app.app_context()``: a page view, the gunicorn master's warm-up, the FHIR export and,
+later, a render worker off the page workers all call the same code.
+
+- ``prints``: the snapshot of what a sheet shows, taken from the database, and the print records.
+- ``sheets``: a snapshot as HTML, CSS and PDF, through the disk cache; batches; the renderer's warm-up.
+- ``cache``: the PDF cache on disk, shared by every worker process.
+- ``report``: the physician's progress report.
+- ``responses``: a PDF as a download.
+
+What the sheet holds (``SheetOptions``, ``build_sheet_snapshot``) and the WeasyPrint call with its
+static-only fetcher are in ``rehab.services.handouts``: plain functions, no Flask.
+"""
+
+from rehab.printing.prints import (
+    batch_candidates,
+    clinic_prints,
+    link_token,
+    live_link_token,
+    new_snapshot,
+    print_for_download,
+    recent_prints,
+    record_print,
+    stored_snapshot,
+)
+from rehab.printing.report import report_pdf
+from rehab.printing.responses import pdf_response
+from rehab.printing.sheets import render_batch, render_sheet, sheet_css, sheet_html, warm_up
+
+__all__ = [
+    "batch_candidates", "clinic_prints", "link_token", "live_link_token", "new_snapshot", "pdf_response",
+    "print_for_download", "recent_prints", "record_print", "render_batch", "render_sheet", "report_pdf", "sheet_css",
+    "sheet_html", "stored_snapshot", "warm_up",
+]

@@ -1,0 +1,96 @@
+"""A sheet's snapshot as HTML, CSS and PDF: one sheet through the disk cache, a batch as one PDF, and the
+renderer's warm-up.
+
+Needs the app (its templates, translations and settings) and never a request: the caller passes the
+patient's link as a URL it has already made, or None for a sheet without one."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app, render_template
+from flask_babel import force_locale
+
+from rehab.i18n import LANGUAGES
+from rehab.printing import cache
+from rehab.services import handouts as sheets
+
+Snapshot = dict[str, Any]
+
+
+def static_root() -> Path:
+    """The app's static folder: the only files a render may load (``StaticOnlyFetcher``)."""
+    return Path(current_app.static_folder or "")
+
+
+def render_sheet(snapshot: Snapshot | str | Callable[[], str], *, digest: str, portal_url: str | None = None) -> bytes:
+    """The PDF for a snapshot (a dict, or its stored JSON), from the disk cache when this exact sheet was
+    rendered before: a cached download reads one file and never parses the snapshot (pass a callable to
+    load it only on a miss)."""
+    cache_key = cache.key(digest, portal_url)
+    cached = cache.read(cache_key)
+    if cached is not None:
+        return cached
+    if callable(snapshot):
+        snapshot = snapshot()
+    if isinstance(snapshot, str):
+        snapshot = json.loads(snapshot)
+    pdf = sheets.html_to_pdf(sheet_html(snapshot, portal_url=portal_url, inline_css=False),  # type: ignore[arg-type]
+                             static_root=static_root(), css=sheet_css(snapshot))  # type: ignore[arg-type]
+    cache.write(cache_key, pdf)
+    return pdf
+
+
+def render_batch(pages: list[tuple[Snapshot, str | None]]) -> bytes:
+    """Several sheets (each snapshot with the patient's link, or None) as one PDF, each as it was printed."""
+    return sheets.merge_pdfs([(sheet_html(snapshot, portal_url=portal_url, inline_css=False), sheet_css(snapshot))
+                              for snapshot, portal_url in pages], static_root=static_root())
+
+
+def sheet_html(snapshot: Snapshot, *, portal_url: str | None = None, inline_css: bool = True) -> str:
+    """The sheet as HTML; with ``inline_css`` its CSS is inside (a whole page, as a browser would print it),
+    otherwise ``sheet_css`` gives it apart (for ``html_to_pdf``, which parses it once per process)."""
+    qr = sheets.qr_data_uri(portal_url) if portal_url else None
+    with force_locale(snapshot["options"]["language"]):
+        return render_template("handouts/sheet.html", sheet=snapshot, portal_url=portal_url, portal_qr=qr,
+                               short_url=_short(portal_url), inline_css=inline_css)
+
+
+def sheet_css(snapshot: Snapshot) -> str:
+    """The sheet's CSS for this snapshot's paper, print size and language."""
+    with force_locale(snapshot["options"]["language"]):
+        return render_template("handouts/sheet.css", sheet=snapshot)
+
+
+def _short(url: str | None) -> str | None:
+    """The printed link without the scheme, so it is shorter to type from paper."""
+    return url.split("://", 1)[-1] if url else None
+
+
+def warm_up(app: Flask) -> None:
+    """Parse every variant of the sheet's CSS and render two made-up sheets (no database), so the process
+    starts with WeasyPrint's fonts, caches and stylesheets loaded: a worker's first sheet otherwise took
+    about 0.3 s longer. gunicorn calls it in the master, before it forks the workers (rehab/gunicorn_conf.py)."""
+    from rehab.services.catalogue import templates
+    from rehab.services.protocols import content_from_template
+
+    content = content_from_template(templates()["knee_oa"])
+    with app.app_context():
+        for paper in ("letter", "a4"):
+            for large_print in (False, True):
+                for language in LANGUAGES:
+                    options = sheets.SheetOptions(paper=paper, large_print=large_print, language=language)
+                    snapshot = sheets.build_sheet_snapshot(
+                        patient_name="Sample Patient",
+                        clinic={"name": "Clinic", "address": "Road", "phone": "555", "emergency_number": "911"},
+                        therapist_name="Therapist", protocol_title="Sample", version_number=1, content=content,
+                        phase_index=0, options=options, printed_on=date(2026, 1, 1), speed_unit="kmh")
+                    css = sheet_css(snapshot)
+                    sheets.warm_stylesheet(css, static_root=static_root())
+                    if (paper, large_print, language) in (("letter", False, "en"), ("a4", True, "es")):
+                        html = sheet_html(snapshot, portal_url="https://example.invalid/p/sample", inline_css=False)
+                        sheets.html_to_pdf(html, static_root=static_root(), css=css)
