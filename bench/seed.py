@@ -33,7 +33,7 @@ from rehab.models.patients import patient_search_key
 from rehab.services.catalogue import templates
 from rehab.services.last_session import refresh_all_last_sessions
 from rehab.services.passwords import hash_password, make_hasher
-from rehab.services.protocols import content_from_template
+from rehab.services.protocol_content import content_from_template
 
 CLINICS, THERAPISTS, PATIENTS, VISITS, HOME_LOGS = 5, 50, 10_000, 200_000, 50_000
 BENCH_PASSWORD = "bench-password-2026"  # noqa: S105 (a throwaway benchmark database)

@@ -12,8 +12,8 @@ from rehab.models import Clinic, Patient, User, Visit, utcnow
 from rehab.services import accounts
 from rehab.services.catalogue import templates
 from rehab.services.last_session import refresh_all_last_sessions
+from rehab.services.protocol_content import content_from_template
 from rehab.services.protocol_records import create_protocol
-from rehab.services.protocols import content_from_template
 
 DEMO_EMAIL = "demo@rehab.example"
 DEMO_PASSWORD = "walk-backward-demo"  # noqa: S105 (printed by `make run`; the demo only)

@@ -16,8 +16,8 @@ from sqlmodel import Session
 from rehab.models import Clinic, HomeLog, Patient, Protocol, User, Visit, utcnow
 from rehab.services import accounts
 from rehab.services.catalogue import templates
+from rehab.services.protocol_content import ProtocolContent, content_from_template
 from rehab.services.protocol_records import create_protocol
-from rehab.services.protocols import ProtocolContent, content_from_template
 
 PASSWORD = "correct horse battery"  # satisfies the policy; used by every factory-made account
 

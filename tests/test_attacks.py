@@ -13,8 +13,8 @@ from sqlmodel import select
 
 from rehab.models import ClinicTemplate, ProtocolVersion, utcnow
 from rehab.services.catalogue import templates
+from rehab.services.protocol_content import content_from_template
 from rehab.services.protocol_records import create_protocol
-from rehab.services.protocols import content_from_template
 from tests.conftest import submit
 from tests.test_handouts import pdf_text
 from tests.test_visits import visit_form

@@ -11,8 +11,8 @@ from sqlmodel import select
 from rehab.models import Alert, utcnow
 from rehab.services import portal_links
 from rehab.services.catalogue import templates
+from rehab.services.protocol_content import content_from_template
 from rehab.services.protocol_records import create_protocol
-from rehab.services.protocols import content_from_template
 from tests.conftest import SECRET, submit
 from tests.test_emergency import flat_pdf_text
 

@@ -38,8 +38,8 @@ from rehab.models import (
 )
 from rehab.services import api_clients, portal_links
 from rehab.services.catalogue import templates
+from rehab.services.protocol_content import content_from_template
 from rehab.services.protocol_records import save_clinic_template
-from rehab.services.protocols import content_from_template
 from tests import factories
 from tests.conftest import SECRET, form_fields, sign_in
 from tests.test_access import POST_RULES

@@ -13,8 +13,8 @@ from rehab.services import api_clients
 from rehab.services import handouts as sheets
 from rehab.services.catalogue import templates
 from rehab.services.fhir.common import model
+from rehab.services.protocol_content import content_from_template
 from rehab.services.protocol_records import create_protocol, save_version
-from rehab.services.protocols import content_from_template
 from tests.conftest import count_rows
 
 pytestmark = pytest.mark.db

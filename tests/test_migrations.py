@@ -30,7 +30,7 @@ from rehab.migrate import alembic_config, check, downgrade, upgrade
 from rehab.models import AuditEvent, Patient, Visit
 from rehab.services.audit import GENESIS, first_broken_event, keyed_digest, legacy_digest
 from rehab.services.catalogue import templates
-from rehab.services.protocols import content_from_template
+from rehab.services.protocol_content import content_from_template
 from tests.conftest import POSTGRES_URL, base_config
 
 pytestmark = pytest.mark.db

@@ -13,8 +13,8 @@ from sqlalchemy import insert
 
 from rehab.models import Visit, utcnow
 from rehab.services.catalogue import templates
+from rehab.services.protocol_content import content_from_template
 from rehab.services.protocol_records import create_protocol, end_protocol
-from rehab.services.protocols import content_from_template
 
 pytestmark = pytest.mark.db
 

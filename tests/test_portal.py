@@ -24,8 +24,8 @@ from rehab.models import (
 from rehab.security import PUBLIC_ENDPOINTS
 from rehab.services import home_logs, portal_links, tokens
 from rehab.services.catalogue import templates
+from rehab.services.protocol_content import content_from_template
 from rehab.services.protocol_records import create_protocol
-from rehab.services.protocols import content_from_template
 from rehab.services.submissions import new_form_id
 from rehab.views.portal import portal_required
 from tests.conftest import SECRET, count_rows, csrf_from, sign_in, submit

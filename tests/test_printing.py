@@ -21,8 +21,8 @@ from rehab.models import HandoutPrint, Visit, utcnow
 from rehab.printing import cache
 from rehab.services import handouts as sheets
 from rehab.services.catalogue import templates
+from rehab.services.protocol_content import content_from_template
 from rehab.services.protocol_records import create_protocol
-from rehab.services.protocols import content_from_template
 
 STATIC = Path(__file__).resolve().parents[1] / "rehab" / "static"
 

@@ -9,10 +9,10 @@ from datetime import date, timedelta
 import pytest
 from sqlmodel import select
 
+from rehab.forms.protocol import draft_from_content
 from rehab.models import Assessment, ClinicTemplate, PhaseChange, Protocol, ProtocolVersion, utcnow
-from rehab.protocol_form import draft_from_content
 from rehab.services.catalogue import templates
-from rehab.services.protocols import content_from_template
+from rehab.services.protocol_content import content_from_template
 from tests.conftest import count_rows, form_fields, submit
 
 pytestmark = pytest.mark.db

@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import select
 
 from rehab.models import Protocol, QuestionnaireResponse, utcnow
-from rehab.services import questionnaire_records as records
+from rehab.services import questionnaire_records
 from tests.conftest import csrf_from, submit
 from tests.services.test_questionnaires import BMJ_CASE
 from tests.test_portal import patient, protocol, share  # noqa: F401  (fixtures shared with the portal tests)
@@ -37,7 +37,7 @@ def stored(db, response_id: int) -> dict:  # type: ignore[no-untyped-def, type-a
     """What the database holds now, as plain values (and the read transaction closed again)."""
     row = db.get(QuestionnaireResponse, response_id)
     db.refresh(row)
-    values = {"answers": records.answers_of(row), "score": row.score, "completed_at": row.completed_at,
+    values = {"answers": questionnaire_records.answers_of(row), "score": row.score, "completed_at": row.completed_at,
               "language": row.language, "raw": row.answers}
     db.rollback()
     return values
@@ -66,17 +66,18 @@ def test_the_therapist_sends_with_one_click_and_a_double_click_sends_one(therapi
 
 def test_the_schedule_sends_lefs_and_pain_at_the_start_and_every_two_weeks(db, patient, protocol):  # noqa: F811
     start = protocol.created_at
-    assert {r.instrument for r in records.send_scheduled(db, protocol=protocol, now=start + timedelta(hours=1))} \
-        == {"lefs", "nprs"}
+    sent = questionnaire_records.send_scheduled(db, protocol=protocol, now=start + timedelta(hours=1))
+    assert {r.instrument for r in sent} == {"lefs", "nprs"}
     db.commit()
     # Still waiting: not sent again. Answered, and 13 days later: not due; 14 days: due again.
-    assert records.send_scheduled(db, protocol=protocol, now=start + timedelta(days=3)) == []
-    for response in records.open_for(db, patient_id=patient.id):
+    assert questionnaire_records.send_scheduled(db, protocol=protocol, now=start + timedelta(days=3)) == []
+    for response in questionnaire_records.open_for(db, patient_id=patient.id):
         response.completed_at, response.score = start + timedelta(days=1), 1.0
         db.add(response)
     db.commit()
-    assert records.send_scheduled(db, protocol=protocol, now=start + timedelta(days=13, hours=23)) == []
-    assert len(records.send_scheduled(db, protocol=protocol, now=start + timedelta(days=14, hours=2))) == 2
+    assert questionnaire_records.send_scheduled(db, protocol=protocol, now=start + timedelta(days=13, hours=23)) == []
+    assert len(questionnaire_records.send_scheduled(db, protocol=protocol,
+                                                    now=start + timedelta(days=14, hours=2))) == 2
 
 
 def test_a_patient_answers_half_leaves_and_finishes_later(app, db, patient, phone):  # noqa: F811
@@ -145,8 +146,8 @@ def test_spanish_answers_score_the_same(db, patient, phone):  # noqa: F811
 
 def test_another_patients_questionnaire_is_not_found(db, clinic, make_patient, phone):  # noqa: F811
     other = make_patient(clinic, first_name="Bernard", chart_number="B-2")
-    theirs, _ = records.send(db, patient_id=other.id, clinic_id=clinic.id, protocol_id=None, instrument="lefs",
-                             now=utcnow(), user_id=None)
+    theirs, _ = questionnaire_records.send(db, patient_id=other.id, clinic_id=clinic.id, protocol_id=None,
+                                           instrument="lefs", now=utcnow(), user_id=None)
     db.commit()
     assert phone.get(f"/p/questionnaires/{theirs.id}").status_code == 404
 
@@ -154,14 +155,17 @@ def test_another_patients_questionnaire_is_not_found(db, clinic, make_patient, p
 def test_scores_on_the_patient_page_with_threshold_and_verdict(therapist_client, db, clinic, patient, protocol):  # noqa: F811
     start = utcnow() - timedelta(days=20)
     for offset, values in enumerate([BMJ_CASE["pre"], BMJ_CASE["post"]]):
-        response, _ = records.send(db, patient_id=patient.id, clinic_id=clinic.id, protocol_id=protocol.id,
-                                   instrument="lefs", now=start + timedelta(days=offset * 14), user_id=None)
-        records.save_answers(db, response=response, new=dict(enumerate(values, start=1)), language="en",
-                             now=start + timedelta(days=offset * 14))
+        response, _ = questionnaire_records.send(db, patient_id=patient.id, clinic_id=clinic.id,
+                                                 protocol_id=protocol.id, instrument="lefs",
+                                                 now=start + timedelta(days=offset * 14), user_id=None)
+        questionnaire_records.save_answers(db, response=response, new=dict(enumerate(values, start=1)), language="en",
+                                           now=start + timedelta(days=offset * 14))
     for day, pain in ((0, 7), (14, 4)):
-        response, _ = records.send(db, patient_id=patient.id, clinic_id=clinic.id, protocol_id=protocol.id,
-                                   instrument="nprs", now=start + timedelta(days=day), user_id=None)
-        records.save_answers(db, response=response, new={1: pain}, language="en", now=start + timedelta(days=day))
+        response, _ = questionnaire_records.send(db, patient_id=patient.id, clinic_id=clinic.id,
+                                                 protocol_id=protocol.id, instrument="nprs",
+                                                 now=start + timedelta(days=day), user_id=None)
+        questionnaire_records.save_answers(db, response=response, new={1: pain}, language="en",
+                                           now=start + timedelta(days=day))
     db.commit()
     html = therapist_client.get(f"/patients/{patient.id}").get_data(as_text=True)
     section = html[html.index('id="questionnaires"'):]

@@ -13,7 +13,7 @@ from sqlmodel import select
 from rehab.models import Assessment, Protocol, ProtocolVersion, utcnow
 from rehab.services.assessments import latest_screen
 from rehab.services.catalogue import templates
-from rehab.services.protocols import content_from_template
+from rehab.services.protocol_content import content_from_template
 from tests import factories
 from tests.conftest import count_rows, submit
 from tests.test_protocols import builder_form

@@ -2,8 +2,8 @@
 
 Times are aware UTC datetimes (``utcnow``); SQLModel's UTCDateTime column stores them the same way on
 SQLite and PostgreSQL, and pages show them in the clinic's time zone. Choice fields are short strings
-checked by the form shapes in ``rehab/forms.py``, not database enums, so adding a choice never needs a
-PostgreSQL type migration.
+whose values are one vocabulary of ``rehab/vocabulary.py`` (checked by the input shapes), not database enums,
+so adding a choice never needs a PostgreSQL type migration.
 """
 
 from rehab.models.accounts import Clinic, LoginAttempt, Membership, ThrottleNotice, User, UserSession

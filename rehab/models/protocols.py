@@ -50,7 +50,7 @@ class ProtocolVersion(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     author_id: int | None = Field(default=None, foreign_key="user_account.id")
     summary: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))  # JSON list of lines
-    content: str = Field(sa_column=Column(Text, nullable=False))  # JSON of services.protocols.ProtocolContent
+    content: str = Field(sa_column=Column(Text, nullable=False))  # JSON of services.protocol_content.ProtocolContent
     # Safety warnings the therapist chose to proceed past, with their reasons (JSON list).
     safety_overrides: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
 

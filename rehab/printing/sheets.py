@@ -76,7 +76,7 @@ def warm_up(app: Flask) -> None:
     starts with WeasyPrint's fonts, caches and stylesheets loaded: a worker's first sheet otherwise took
     about 0.3 s longer. gunicorn calls it in the master, before it forks the workers (rehab/gunicorn_conf.py)."""
     from rehab.services.catalogue import templates
-    from rehab.services.protocols import content_from_template
+    from rehab.services.protocol_content import content_from_template
 
     content = content_from_template(templates()["knee_oa"])
     with app.app_context():

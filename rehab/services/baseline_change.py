@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from rehab.services.protocols import number
+from rehab.services.protocol_content import number
 
 
 @dataclass(frozen=True)

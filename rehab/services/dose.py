@@ -6,7 +6,7 @@ Patient sentences follow health-literacy guidance: "you" and verbs, numbers as d
 from __future__ import annotations
 
 from rehab.services.catalogue import exercises
-from rehab.services.protocols import Prescription, kmh_to_mph, number
+from rehab.services.protocol_content import Prescription, kmh_to_mph, number
 from rehab.vocabulary import SUPPORT_LABELS
 
 _ACTIVITY = {

@@ -29,7 +29,7 @@ from rehab.services.catalogue import exercises, illustration_svg
 from rehab.services.dose import dose_sentence, speed_text
 from rehab.services.home_plan import prescribed_for_home
 from rehab.services.patient_text import phase_text
-from rehab.services.protocols import ProtocolContent
+from rehab.services.protocol_content import ProtocolContent
 
 # Bump when the sheet's layout changes, so cached PDFs of the old layout are not served again.
 SHEET_LAYOUT_VERSION = "2"

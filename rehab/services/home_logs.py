@@ -16,10 +16,10 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from rehab.models import Alert, EditRecord, HomeLog, Patient, Protocol
 from rehab.services.advice.engine import RED_FLAGS, SessionReport, alerts_for
+from rehab.services.edits import StaleEdit, apply_changes, claim_version
 from rehab.services.last_session import note_session
 from rehab.services.patient_text import N_
-from rehab.services.protocols import Phase
-from rehab.services.records import StaleEdit, apply_changes, claim_version
+from rehab.services.protocol_content import Phase
 
 EDIT_WINDOW = timedelta(hours=24)
 LOG_DAYS_BACK = 30

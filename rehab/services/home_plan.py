@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from rehab.models import Alert, HomeLog
-from rehab.services.protocols import Phase
+from rehab.services.protocol_content import Phase
 from rehab.vocabulary import AlertKind
 
 

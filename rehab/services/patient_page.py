@@ -20,7 +20,7 @@ from rehab.services.advice.decisions import ClearanceEntry, clearances_of
 from rehab.services.advice.inputs import AdviceContext, advice_for
 from rehab.services.baseline_change import MeasureChange, summarize_progress
 from rehab.services.charts import ChartPoint
-from rehab.services.protocols import ProtocolContent
+from rehab.services.protocol_content import ProtocolContent
 
 MEASURE_FIELDS = ("pain_before", "pain_worst", "backward_walk_3m_s", "tug_s", "gait_speed_ms", "six_minute_walk_m")
 LATEST_VISITS_SHOWN = 10

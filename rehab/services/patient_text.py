@@ -10,7 +10,7 @@ from typing import Any
 
 from rehab.services.catalogue import exercises, illustration_svg, templates
 from rehab.services.dose import dose_sentence
-from rehab.services.protocols import Phase
+from rehab.services.protocol_content import Phase
 
 
 def N_(message: str) -> str:  # noqa: N802 (gettext's conventional name, found by `pybabel extract`)

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from rehab.forms import PatientForm
 from rehab.models import EditRecord, Patient, User
 from rehab.models.patients import search_text
-from rehab.services.records import StaleEdit, apply_changes, claim_version, jsonable
+from rehab.services.edits import StaleEdit, apply_changes, claim_version, jsonable
 
 Status = Literal["active", "archived", "all"]
 

@@ -16,8 +16,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from rehab.models import ClinicTemplate, Patient, PhaseChange, Protocol, ProtocolVersion, User
-from rehab.services.protocols import ProtocolContent, summarize_changes
-from rehab.services.records import StaleEdit, claim_version
+from rehab.services.edits import StaleEdit, claim_version
+from rehab.services.protocol_content import ProtocolContent, summarize_changes
 from rehab.services.safety import SafetyWarning
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from rehab.services.catalogue import Exercise, exercises
-from rehab.services.protocols import Phase, Prescription, ProtocolContent
+from rehab.services.protocol_content import Phase, Prescription, ProtocolContent
 from rehab.vocabulary import SETTING_LABELS, SUPPORT_LABELS, Support
 
 # Thresholds from the clinical reference, section 3.

@@ -17,8 +17,8 @@ from rehab.forms import VisitForm
 from rehab.models import Alert, EditRecord, Patient, Protocol, Visit
 from rehab.services.advice.engine import alerts_for
 from rehab.services.advice.types import SessionReport
+from rehab.services.edits import StaleEdit, apply_changes, claim_version
 from rehab.services.last_session import note_session, refresh_last_session
-from rehab.services.records import StaleEdit, apply_changes, claim_version
 from rehab.vocabulary import RedFlag
 
 

@@ -14,8 +14,8 @@ from rehab.request_guard import bounded_id, page_number
 from rehab.services import assessments, catalogue
 from rehab.services import patients as patient_service
 from rehab.services.advice.inputs import advice_signature
+from rehab.services.edits import StaleEdit
 from rehab.services.patient_page import patient_overview
-from rehab.services.records import StaleEdit
 from rehab.services.safety import fall_risk_findings, is_screened
 from rehab.vocabulary import CONDITION_LABELS, KNEE_LABELS, LANGUAGE_LABELS, PRECAUTION_LABELS
 

@@ -28,7 +28,7 @@ from rehab.i18n import LANGUAGES
 from rehab.models import Patient, utcnow
 from rehab.services import accounts, audit, home_plan, portal_links, protocol_records, throttling
 from rehab.services.portal_links import LinkState
-from rehab.services.protocols import Phase
+from rehab.services.protocol_content import Phase
 from rehab.services.submissions import AlreadySubmitted
 
 bp = Blueprint("portal", __name__, url_prefix="/p")

@@ -27,10 +27,10 @@ from rehab.services import home_logs, home_plan, patient_text, protocol_records
 from rehab.services import visits as visit_service
 from rehab.services.advice.inputs import AdviceInputs, gather
 from rehab.services.charts import ChartPoint, pain_and_minutes_svg, style_hashes
+from rehab.services.edits import StaleEdit
 from rehab.services.patient_text import N_
 from rehab.services.portal_links import LinkState
-from rehab.services.protocols import Phase
-from rehab.services.records import StaleEdit
+from rehab.services.protocol_content import Phase
 from rehab.views.portal import audit_event, bp, page
 
 # The chart draws its labels in English for therapists; patients read shorter ones in their language, which

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from rehab import security
 from rehab.db import get_session
 from rehab.models import QuestionnaireResponse, utcnow
-from rehab.services import questionnaire_records as records
+from rehab.services import questionnaire_records
 from rehab.services.questionnaires import AnswerError, instruments
 from rehab.views.portal import audit_event, bp, page
 
@@ -25,19 +25,20 @@ def _patient_id() -> int:
 def questionnaires():  # type: ignore[no-untyped-def]
     """The questionnaires waiting for the patient (the scheduled ones are created here when due)."""
     db = get_session()
-    created = records.send_scheduled(db, protocol=g.portal.protocol, now=utcnow())
+    created = questionnaire_records.send_scheduled(db, protocol=g.portal.protocol, now=utcnow())
     for response in created:
         audit_event("portal.questionnaire.scheduled", patient_id=_patient_id(), object_type="questionnaire",
                     object_id=response.id)
     db.commit()
-    waiting = records.open_for(db, patient_id=_patient_id())
+    waiting = questionnaire_records.open_for(db, patient_id=_patient_id())
     security.record_read("portal.view", patient_id=_patient_id(), object_type="portal_questionnaires")
-    return page("portal/questionnaires.html", waiting=[(response, instruments()[response.instrument],
-                                                        len(records.answers_of(response))) for response in waiting])
+    rows = [(response, instruments()[response.instrument], len(questionnaire_records.answers_of(response)))
+            for response in waiting]
+    return page("portal/questionnaires.html", waiting=rows)
 
 
 def _own(response_id: int) -> QuestionnaireResponse:
-    response = records.get_own(get_session(), patient_id=_patient_id(), response_id=response_id)
+    response = questionnaire_records.get_own(get_session(), patient_id=_patient_id(), response_id=response_id)
     if response is None:
         security.record_denial("portal.questionnaire.not_found", patient_id=_patient_id(),
                                object_type="questionnaire", object_id=response_id)
@@ -49,11 +50,11 @@ def _form(response: QuestionnaireResponse, number: int, answers: dict[int, int],
           status: int = 200):  # type: ignore[no-untyped-def]
     instrument = instruments()[response.instrument]
     text = instrument.text(g.patient_language)
-    items = [(item, text.items[item - 1]) for item in records.page_items(instrument, number)]
+    items = [(item, text.items[item - 1]) for item in questionnaire_records.page_items(instrument, number)]
     options = list(zip(instrument.option_values, text.options, strict=True))
     return page("portal/questionnaire.html", response=response, instrument=instrument, text=text, items=items,
                 options=options, answers=answers, missing=missing, page_number=number,
-                page_count=records.pages(instrument)), status
+                page_count=questionnaire_records.pages(instrument)), status
 
 
 @bp.route("/questionnaires/<int:response_id>", methods=["GET", "POST"])
@@ -63,16 +64,16 @@ def answer(response_id: int):  # type: ignore[no-untyped-def]
     instrument = instruments()[response.instrument]
     if response.completed_at is not None:
         return redirect(url_for("portal.questionnaires_done", response_id=response.id))
-    answers = records.answers_of(response)
+    answers = questionnaire_records.answers_of(response)
     if request.method == "GET":
         number = request.args.get("page", type=int)
-        if number is None or not 0 <= number < records.pages(instrument):
-            number = records.resume_page(instrument, answers)
+        if number is None or not 0 <= number < questionnaire_records.pages(instrument):
+            number = questionnaire_records.resume_page(instrument, answers)
         return _form(response, number, answers, set())
     number = request.form.get("page", 0, type=int)
-    if not 0 <= number < records.pages(instrument):
+    if not 0 <= number < questionnaire_records.pages(instrument):
         abort(400)
-    shown = records.page_items(instrument, number)
+    shown = questionnaire_records.page_items(instrument, number)
     new: dict[int, int] = {}
     for item in shown:
         raw = request.form.get(f"item-{item}", "")
@@ -83,11 +84,12 @@ def answer(response_id: int):  # type: ignore[no-untyped-def]
                 abort(400)
     db = get_session()
     try:
-        response = records.save_answers(db, response=response, new=new, language=g.patient_language, now=utcnow())
+        response = questionnaire_records.save_answers(db, response=response, new=new, language=g.patient_language,
+                                                      now=utcnow())
     except AnswerError:
         db.rollback()
         abort(400)  # only a hand-made request can send a value that is not one of the choices
-    except records.SaveConflict:
+    except questionnaire_records.SaveConflict:
         db.rollback()
         flash(_("Your answers were not saved. Please try again."), "error")
         return _form(response, number, {**answers, **new}, set(), status=409)
@@ -99,11 +101,11 @@ def answer(response_id: int):  # type: ignore[no-untyped-def]
     if request.form.get("action") == "stop":
         flash(_("Your answers are saved. You can finish later from “My questionnaires”."), "success")
         return redirect(url_for("portal.questionnaires"))
-    answers = records.answers_of(response)
+    answers = questionnaire_records.answers_of(response)
     missing = {item for item in shown if item not in answers}
     if missing:  # the form asks for every activity; say which ones, next to each
         return _form(response, number, answers, missing, status=422)
-    if number + 1 < records.pages(instrument):
+    if number + 1 < questionnaire_records.pages(instrument):
         return redirect(url_for("portal.answer", response_id=response.id, page=number + 1))
     # Every page was moved past but an earlier one still has a gap: back to it.
     return redirect(url_for("portal.answer", response_id=response.id))

@@ -12,8 +12,7 @@ from flask.typing import ResponseReturnValue
 from rehab import db as database
 from rehab import once, security
 from rehab.db import get_session
-from rehab.models import Patient, Protocol, ProtocolVersion, utcnow
-from rehab.protocol_form import (
+from rehab.forms.protocol import (
     MAX_EXERCISES,
     MAX_PHASES,
     TooLarge,
@@ -25,18 +24,18 @@ from rehab.protocol_form import (
     start_phase_of,
     warning_fingerprint,
 )
+from rehab.models import Patient, Protocol, ProtocolVersion, utcnow
 from rehab.request_guard import bounded_id, is_id
-from rehab.services import assessments, catalogue
-from rehab.services import protocol_records as records
+from rehab.services import assessments, catalogue, protocol_records
 from rehab.services.advice.engine import surgery_gate
 from rehab.services.advice.inputs import hand_raise_warnings, waiting_red_flags
-from rehab.services.protocols import (
+from rehab.services.edits import StaleEdit
+from rehab.services.protocol_content import (
     ProtocolContent,
     blank_phase,
     content_from_template,
     keep_unchanged_speeds,
 )
-from rehab.services.records import StaleEdit
 from rehab.services.safety import (
     PatientFacts,
     SafetyWarning,
@@ -53,7 +52,7 @@ bp = Blueprint("protocols", __name__, url_prefix="/patients/<int:patient_id>/pro
 
 
 def get_protocol_or_404(patient: Patient, protocol_id: int) -> Protocol:
-    protocol = records.get_protocol(get_session(), patient_id=patient.id, protocol_id=protocol_id)
+    protocol = protocol_records.get_protocol(get_session(), patient_id=patient.id, protocol_id=protocol_id)
     if protocol is None:
         abort(404)
     return protocol
@@ -80,8 +79,8 @@ def _starting_content(patient: Patient, source: str) -> ProtocolContent | None:
     if kind == "builtin" and key in catalogue.templates():
         return content_from_template(catalogue.templates()[key])
     if kind == "clinic" and is_id(key):
-        template = records.get_clinic_template(get_session(), clinic_id=g.clinic.id, template_id=int(key))
-        return records.clinic_template_content(template) if template else None
+        template = protocol_records.get_clinic_template(get_session(), clinic_id=g.clinic.id, template_id=int(key))
+        return protocol_records.clinic_template_content(template) if template else None
     if kind == "blank":
         return ProtocolContent(title="Backward walking", phases=[blank_phase(1)])
     return None
@@ -107,8 +106,8 @@ def choose(patient_id: int) -> ResponseReturnValue:
     """Step 1: pick a template (the patient's condition first) or start from scratch."""
     patient = get_patient_or_404(patient_id)
     builtin = sorted(catalogue.templates().values(), key=lambda t: (t.condition != patient.condition, t.key))
-    clinic_templates = records.clinic_templates(get_session(), clinic_id=g.clinic.id)
-    active = records.active_protocol(get_session(), patient_id=patient.id)
+    clinic_templates = protocol_records.clinic_templates(get_session(), clinic_id=g.clinic.id)
+    active = protocol_records.active_protocol(get_session(), patient_id=patient.id)
     return render_template("protocols/choose.html", patient=patient, templates=builtin, active=active,
                            clinic_templates=clinic_templates, references=catalogue.references(),
                            evidence_label=catalogue.evidence_label)
@@ -145,8 +144,8 @@ def edit(patient_id: int, protocol_id: int) -> ResponseReturnValue:
         flash("This protocol has ended; start a new one to make changes.", "error")
         return redirect(url_for("protocols.view", patient_id=patient.id, protocol_id=protocol.id))
     if request.method == "GET":
-        version = records.get_version(get_session(), protocol_id=protocol.id, number=protocol.latest_version)
-        draft = draft_from_content(records.load_content(version), speed_unit=g.clinic.speed_unit)  # type: ignore[arg-type]
+        version = protocol_records.get_version(get_session(), protocol_id=protocol.id, number=protocol.latest_version)
+        draft = draft_from_content(protocol_records.load_content(version), speed_unit=g.clinic.speed_unit)  # type: ignore[arg-type]
         return render_template("protocols/builder.html", **_builder_context(
             patient, draft, protocol=protocol, seen_version=protocol.latest_version))
     return _handle_builder_post(patient, protocol=protocol)
@@ -174,8 +173,8 @@ def _handle_builder_post(patient: Patient, *, protocol: Protocol | None) -> Resp
     warnings: list[SafetyWarning] = []
     start_phase = start_phase_of(draft) if protocol is None else 0
     # Reasons given for the version being edited stand while their warning rests on the same facts.
-    standing = {} if protocol is None else records.standing_reasons(
-        records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version))
+    standing = {} if protocol is None else protocol_records.standing_reasons(
+        protocol_records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version))
     context["standing"] = standing
     facts, _ = _facts(patient)
     if content is not None:
@@ -192,7 +191,7 @@ def _handle_builder_post(patient: Patient, *, protocol: Protocol | None) -> Resp
     if content is None or errors:
         return render_template("protocols/builder.html", **_builder_context(
             patient, draft, errors=errors, warnings=warnings, **context)), 422
-    overrides = [records.Override.of(warning, reasons[warning.fingerprint],
+    overrides = [protocol_records.Override.of(warning, reasons[warning.fingerprint],
                                      standing[warning.fingerprint][1] if warning.fingerprint in standing else None)
                  for warning in warnings]
     now = utcnow()
@@ -201,19 +200,19 @@ def _handle_builder_post(patient: Patient, *, protocol: Protocol | None) -> Resp
     database.begin_writes()
     once.claim("protocol.create" if protocol is None else "protocol.update", patient_id=patient.id)
     if protocol is None:
-        protocol = records.create_protocol(db, patient=patient, content=content, user_id=g.user.id, now=now,
-                                           overrides=overrides, start_phase=start_phase,
-                                           start_note=_start_note(content, start_phase, facts))
+        protocol = protocol_records.create_protocol(db, patient=patient, content=content, user_id=g.user.id, now=now,
+                                                    overrides=overrides, start_phase=start_phase,
+                                                    start_note=_start_note(content, start_phase, facts))
         security.record("protocol.create", patient_id=patient.id, object_type="protocol", object_id=protocol.id)
         target = once.leads_to(url_for("protocols.view", patient_id=patient.id, protocol_id=protocol.id))
         db.commit()
         flash(f"Protocol saved: {content.title}.", "success")
         return redirect(target)
     try:
-        current = records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version)
-        content = keep_unchanged_speeds(records.load_content(current), content, speed_unit=unit)  # type: ignore[arg-type]
-        version = records.save_version(db, protocol=protocol, content=content, seen_version=seen_version,
-                                       user_id=g.user.id, now=now, overrides=overrides, speed_unit=unit)
+        current = protocol_records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version)
+        content = keep_unchanged_speeds(protocol_records.load_content(current), content, speed_unit=unit)  # type: ignore[arg-type]
+        version = protocol_records.save_version(db, protocol=protocol, content=content, seen_version=seen_version,
+                                                user_id=g.user.id, now=now, overrides=overrides, speed_unit=unit)
     except StaleEdit:
         db.rollback()
         return render_template("protocols/builder.html", **_builder_context(
@@ -232,7 +231,7 @@ def _handle_builder_post(patient: Patient, *, protocol: Protocol | None) -> Resp
 def view(patient_id: int, protocol_id: int) -> ResponseReturnValue:
     patient = get_patient_or_404(patient_id)
     protocol = get_protocol_or_404(patient, protocol_id)
-    version = records.get_version(get_session(), protocol_id=protocol.id, number=protocol.latest_version)
+    version = protocol_records.get_version(get_session(), protocol_id=protocol.id, number=protocol.latest_version)
     if version is None:  # every protocol keeps each of its versions: a missing one is a broken record, not a 404
         raise LookupError(f"protocol {protocol.id} has no version {protocol.latest_version}")
     security.record_read("protocol.view", patient_id=patient.id, object_type="protocol", object_id=protocol.id)
@@ -243,7 +242,7 @@ def view(patient_id: int, protocol_id: int) -> ResponseReturnValue:
 def version(patient_id: int, protocol_id: int, number: int) -> ResponseReturnValue:
     patient = get_patient_or_404(patient_id)
     protocol = get_protocol_or_404(patient, protocol_id)
-    found = records.get_version(get_session(), protocol_id=protocol.id, number=number)
+    found = protocol_records.get_version(get_session(), protocol_id=protocol.id, number=number)
     if found is None:
         abort(404)
     return _render_version(patient, protocol, found, latest=number == protocol.latest_version)
@@ -251,14 +250,14 @@ def version(patient_id: int, protocol_id: int, number: int) -> ResponseReturnVal
 
 def _render_version(patient: Patient, protocol: Protocol, version: ProtocolVersion, *,
                     latest: bool) -> ResponseReturnValue:
-    content = records.load_content(version)
+    content = protocol_records.load_content(version)
     template = catalogue.templates().get(content.template_key)
     return render_template(
         "protocols/view.html", patient=patient, protocol=protocol, version=version, content=content,
         latest=latest, template=template, exercises=catalogue.exercises(), references=catalogue.references(),
         settings=SETTING_LABELS, supports=SUPPORT_LABELS, overrides=json.loads(version.safety_overrides),
-        evidence_label=catalogue.evidence_label, discharge_reasons=records.DISCHARGE_REASONS,
-        phase_changes=records.phase_changes(get_session(), protocol_id=protocol.id)[:5],
+        evidence_label=catalogue.evidence_label, discharge_reasons=protocol_records.DISCHARGE_REASONS,
+        phase_changes=protocol_records.phase_changes(get_session(), protocol_id=protocol.id)[:5],
     )
 
 
@@ -270,8 +269,8 @@ def history(patient_id: int, protocol_id: int) -> ResponseReturnValue:
     return render_template(
         "protocols/history.html", patient=patient, protocol=protocol,
         versions=[(version, author, json.loads(version.summary), json.loads(version.safety_overrides))
-                  for version, author in records.history(db, protocol_id=protocol.id)],
-        phase_changes=records.phase_changes(db, protocol_id=protocol.id),
+                  for version, author in protocol_records.history(db, protocol_id=protocol.id)],
+        phase_changes=protocol_records.phase_changes(db, protocol_id=protocol.id),
     )
 
 
@@ -294,22 +293,24 @@ def move_phase(patient_id: int, protocol_id: int) -> ResponseReturnValue:
     if len(reason) < 3:
         flash("Give a reason for the phase change (for example: two sessions within the pain rules).", "error")
         return back
-    content = records.load_content(records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version))  # type: ignore[arg-type]
+    content = protocol_records.load_content(
+        protocol_records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version))  # type: ignore[arg-type]
     refusal = _forward_move_refusal(patient, protocol, content, to_phase - protocol.current_phase)
     if refusal:
         flash(refusal, "error")
         return back
     try:
-        change = records.move_phase(db, protocol=protocol, from_phase=from_phase, to_phase=to_phase, reason=reason,
-                                    user_id=g.user.id, now=utcnow(), phase_count=len(content.phases))
-    except records.PhaseMoved:
+        change = protocol_records.move_phase(db, protocol=protocol, from_phase=from_phase, to_phase=to_phase,
+                                             reason=reason, user_id=g.user.id, now=utcnow(),
+                                             phase_count=len(content.phases))
+    except protocol_records.PhaseMoved:
         db.rollback()
-        current = records.get_protocol(db, patient_id=patient.id, protocol_id=protocol.id)
+        current = protocol_records.get_protocol(db, patient_id=patient.id, protocol_id=protocol.id)
         flash(f"Not moved: this page showed phase {from_phase + 1}, but the protocol is now in phase "
               f"{current.current_phase + 1 if current else '?'} (moved since the page was opened). "
               "Check the phase below before moving it again.", "error")
         return back
-    except records.PhaseMoveError as error:
+    except protocol_records.PhaseMoveError as error:
         flash(str(error), "error")
         return back
     security.record("protocol.phase", patient_id=patient.id, object_type="protocol", object_id=protocol.id)
@@ -343,12 +344,12 @@ def end(patient_id: int, protocol_id: int) -> ResponseReturnValue:
     target = once.leads_to(url_for("patients.detail", patient_id=patient.id))
     reason = request.form.get("reason", "").strip()[:300]
     discharge = request.form.get("discharge_reason", "")
-    if discharge not in ("", *records.DISCHARGE_REASONS):
+    if discharge not in ("", *protocol_records.DISCHARGE_REASONS):
         flash("Choose a discharge reason from the list.", "error")
         return redirect(url_for("protocols.view", patient_id=patient.id, protocol_id=protocol.id))
-    reason = reason or records.DISCHARGE_REASONS.get(discharge, "Ended by the therapist.")
+    reason = reason or protocol_records.DISCHARGE_REASONS.get(discharge, "Ended by the therapist.")
     if protocol.status == "active":
-        records.end_protocol(db, protocol=protocol, reason=reason, now=utcnow(), discharge_reason=discharge)
+        protocol_records.end_protocol(db, protocol=protocol, reason=reason, now=utcnow(), discharge_reason=discharge)
         security.record("protocol.end", patient_id=patient.id, object_type="protocol", object_id=protocol.id)
         db.commit()
         flash("The protocol has ended. It stays in the patient's record.", "success")
@@ -369,9 +370,10 @@ def save_template(patient_id: int, protocol_id: int) -> ResponseReturnValue:
     if not 1 <= len(name) <= 120 or "<" in name or ">" in name:
         flash("Give the template a name of up to 120 characters (no < or >).", "error")
         return back
-    content = records.load_content(records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version))  # type: ignore[arg-type]
-    template = records.save_clinic_template(db, clinic_id=g.clinic.id, name=name, condition=patient.condition,
-                                            content=content, user_id=g.user.id, now=utcnow())
+    content = protocol_records.load_content(
+        protocol_records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version))  # type: ignore[arg-type]
+    template = protocol_records.save_clinic_template(db, clinic_id=g.clinic.id, name=name, condition=patient.condition,
+                                                     content=content, user_id=g.user.id, now=utcnow())
     security.record("template.create", object_type="clinic_template", object_id=template.id)
     db.commit()
     flash(f"Saved as the clinic template “{name}”.", "success")

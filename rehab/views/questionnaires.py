@@ -13,8 +13,7 @@ from flask.typing import ResponseReturnValue
 from rehab import security
 from rehab.db import get_session
 from rehab.models import Patient, utcnow
-from rehab.services import protocol_records
-from rehab.services import questionnaire_records as records
+from rehab.services import protocol_records, questionnaire_records
 from rehab.services.questionnaires import AnswerError, Instrument, answerable, instruments, licensed_totals
 from rehab.views.patients import get_patient_or_404
 
@@ -24,8 +23,8 @@ bp = Blueprint("questionnaires", __name__, url_prefix="/patients/<int:patient_id
 @bp.app_template_global()
 def questionnaires_for(patient: Patient) -> dict[str, Any]:
     """What the patient page's "Questionnaires" section shows, in one query."""
-    responses = records.responses_of(get_session(), patient_id=patient.id)
-    return {"summaries": records.summarize(responses), "answerable": answerable(),
+    responses = questionnaire_records.responses_of(get_session(), patient_id=patient.id)
+    return {"summaries": questionnaire_records.summarize(responses), "answerable": answerable(),
             "licensed": licensed_totals(), "responses": list(reversed(responses)), "instruments": instruments()}
 
 
@@ -53,8 +52,9 @@ def send(patient_id: int) -> ResponseReturnValue:
         flash("Start a protocol first: the patient answers through the link, which needs an active protocol.",
               "error")
         return _back(patient)
-    response, new = records.send(db, patient_id=patient.id, clinic_id=g.clinic.id, protocol_id=protocol.id,
-                                 instrument=instrument.key, now=utcnow(), user_id=g.user.id)
+    response, new = questionnaire_records.send(db, patient_id=patient.id, clinic_id=g.clinic.id,
+                                               protocol_id=protocol.id, instrument=instrument.key, now=utcnow(),
+                                               user_id=g.user.id)
     if new:
         security.record("questionnaire.send", patient_id=patient.id, object_type="questionnaire",
                         object_id=response.id)
@@ -91,10 +91,10 @@ def total(patient_id: int) -> ResponseReturnValue:
         assert instrument is not None and value is not None and taken is not None
         protocol = protocol_records.active_protocol(db, patient_id=patient.id)
         try:
-            response = records.record_total(db, patient_id=patient.id, clinic_id=g.clinic.id,
-                                            protocol_id=protocol.id if protocol else None, instrument=instrument.key,
-                                            total=value, taken_at=datetime(taken.year, taken.month, taken.day,
-                                                                           12, tzinfo=UTC), user_id=g.user.id)
+            response = questionnaire_records.record_total(
+                db, patient_id=patient.id, clinic_id=g.clinic.id, protocol_id=protocol.id if protocol else None,
+                instrument=instrument.key, total=value,
+                taken_at=datetime(taken.year, taken.month, taken.day, 12, tzinfo=UTC), user_id=g.user.id)
         except AnswerError as error:
             errors.append(str(error))
         else:

@@ -21,9 +21,9 @@ from rehab.services import visits as visit_service
 from rehab.services.advice.decisions import record_decision
 from rehab.services.advice.inputs import advice_for, advice_signature
 from rehab.services.charts import pain_and_minutes_svg, style_hashes
+from rehab.services.edits import StaleEdit
 from rehab.services.patient_page import chart_points
-from rehab.services.protocols import kmh_to_mph, mph_to_kmh, number
-from rehab.services.records import StaleEdit
+from rehab.services.protocol_content import kmh_to_mph, mph_to_kmh, number
 from rehab.templating import clinic_time
 from rehab.views.patients import get_patient_or_404
 from rehab.vocabulary import EFFUSION_LABELS, RED_FLAG_LABELS, SORENESS_LABELS, STOPPING_ALERTS, SUPPORT_LABELS

@@ -12,8 +12,8 @@ import pytest
 from rehab.models import utcnow
 from rehab.services import home_logs, portal_links
 from rehab.services.catalogue import templates
+from rehab.services.protocol_content import content_from_template
 from rehab.services.protocol_records import active_protocol, create_protocol
-from rehab.services.protocols import content_from_template
 from tests.browser.conftest import ARTIFACTS, sign_in_page
 from tests.conftest import PASSWORD, SECRET
 

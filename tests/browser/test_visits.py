@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from rehab.models import utcnow
 from rehab.services.catalogue import templates
+from rehab.services.protocol_content import content_from_template
 from rehab.services.protocol_records import create_protocol
-from rehab.services.protocols import content_from_template
 from tests.browser.conftest import sign_in_page
 from tests.conftest import PASSWORD
 

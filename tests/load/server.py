@@ -30,8 +30,8 @@ from rehab.db import EXTENSION_KEY
 from rehab.models import Clinic, Patient, Visit
 from rehab.services import accounts, audit
 from rehab.services.catalogue import templates
+from rehab.services.protocol_content import content_from_template
 from rehab.services.protocol_records import create_protocol
-from rehab.services.protocols import content_from_template
 from tests.conftest import CSRF_RE, PASSWORD, POSTGRES_URL, base_config
 
 REPO = Path(__file__).resolve().parents[2]

@@ -22,7 +22,7 @@ from rehab.services.advice.engine import (
     within_pain_rules,
 )
 from rehab.services.catalogue import templates
-from rehab.services.protocols import Phase, Prescription, content_from_template
+from rehab.services.protocol_content import Phase, Prescription, content_from_template
 
 NOW = datetime(2026, 11, 25, 10, tzinfo=UTC)
 KNEE_OA = content_from_template(templates()["knee_oa"]).phases

@@ -14,7 +14,7 @@ from rehab.services.advice.dose_steps import apply_change, dose_jumps, next_leve
 from rehab.services.advice.engine import advise
 from rehab.services.advice.types import SEVERITY, DoseChange, SessionReport
 from rehab.services.catalogue import templates
-from rehab.services.protocols import Phase, Prescription, content_from_template
+from rehab.services.protocol_content import Phase, Prescription, content_from_template
 
 NOW = datetime(2026, 11, 25, 10, tzinfo=UTC)
 KNEE_OA = content_from_template(templates()["knee_oa"]).phases

@@ -14,9 +14,9 @@ from rehab.models import Alert, EditRecord, HomeLog, Patient, PortalLink, Protoc
 from rehab.services import home_logs, patient_text, portal_links
 from rehab.services.advice.inputs import gather
 from rehab.services.catalogue import templates
+from rehab.services.edits import StaleEdit
+from rehab.services.protocol_content import content_from_template
 from rehab.services.protocol_records import end_protocol
-from rehab.services.protocols import content_from_template
-from rehab.services.records import StaleEdit
 from tests import factories
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)

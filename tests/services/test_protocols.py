@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from rehab.protocol_form import apply_action, content_from_draft, draft_from_content
+from rehab.forms.protocol import apply_action, content_from_draft, draft_from_content
 from rehab.services.catalogue import exercises, illustration_svg, references, templates
 from rehab.services.dose import dose_sentence, dose_summary
-from rehab.services.protocols import (
+from rehab.services.protocol_content import (
     Prescription,
     content_from_template,
     keep_unchanged_speeds,

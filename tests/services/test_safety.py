@@ -7,9 +7,9 @@ from datetime import date
 
 import pytest
 
-from rehab.protocol_form import override_reasons
+from rehab.forms.protocol import override_reasons
 from rehab.services.catalogue import templates
-from rehab.services.protocols import Phase, Prescription, ProtocolContent, content_from_template
+from rehab.services.protocol_content import Phase, Prescription, ProtocolContent, content_from_template
 from rehab.services.safety import (
     PatientFacts,
     add_months,

@@ -17,7 +17,7 @@ from rehab.services import protocol_records
 from rehab.services.advice.dose_steps import apply_change
 from rehab.services.advice.inputs import AdviceContext, AdviceInputs
 from rehab.services.advice.types import SessionReport
-from rehab.services.protocols import Prescription
+from rehab.services.protocol_content import Prescription
 from rehab.vocabulary import CLEARANCE_ACTION_LABELS, RED_FLAG_LABELS, STOPPING_ALERTS
 
 MIN_NOTE = 10  # a note says what was done: "called, no calf pain now" is about the shortest that does

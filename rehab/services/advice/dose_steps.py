@@ -14,7 +14,7 @@ from typing import Any
 
 from rehab.services.advice.types import DoseChange
 from rehab.services.catalogue import exercises
-from rehab.services.protocols import Phase, Prescription, ProtocolContent, number
+from rehab.services.protocol_content import Phase, Prescription, ProtocolContent, number
 from rehab.services.safety import SafetyWarning
 from rehab.vocabulary import SUPPORT_LABELS, Support
 

@@ -41,7 +41,7 @@ from rehab.services.advice.types import (
     SessionReport,
     effusion_at_least,
 )
-from rehab.services.protocols import Phase
+from rehab.services.protocol_content import Phase
 
 __all__ = ["EFFUSION_GRADES", "INCLINE_STEP_PCT", "MINUTES_STEP", "RED_FLAGS", "SORENESS", "SPEED_STEP_KMH",
            "Advice", "AdviceKind", "DoseChange", "Morning", "Rule", "SessionReport", "advise", "alerts_for",

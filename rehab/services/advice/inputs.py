@@ -34,7 +34,7 @@ from rehab.services.advice.engine import advise
 from rehab.services.advice.rules import uncleared_sessions
 from rehab.services.advice.types import Advice, DoseChange, SessionReport
 from rehab.services.home_logs import report_of_log
-from rehab.services.protocols import ProtocolContent
+from rehab.services.protocol_content import ProtocolContent
 from rehab.services.safety import SafetyWarning
 from rehab.services.visits import report_of
 

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from statistics import mean
 
 from rehab.services.advice.types import EFFUSION_GRADES, RED_FLAGS, Finding, Rule, SessionReport, effusion_at_least
-from rehab.services.protocols import Phase, Prescription, number
+from rehab.services.protocol_content import Phase, Prescription, number
 
 PAIN_TREND_RISE = 1.0  # mean worst pain this week at least this much above last week's
 

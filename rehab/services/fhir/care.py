@@ -13,7 +13,7 @@ from rehab.services.dose import dose_sentence
 from rehab.services.fhir import codes
 from rehab.services.fhir.codes import SNOMED, coding, concept, local, local_concept, quantity
 from rehab.services.fhir.common import Context, instant, ref, validated
-from rehab.services.protocols import Phase, Prescription, ProtocolContent
+from rehab.services.protocol_content import Phase, Prescription, ProtocolContent
 
 
 def fhir_id(key: str) -> str:

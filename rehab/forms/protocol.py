@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rehab.forms import parse_form
-from rehab.services.protocols import (
+from rehab.services.protocol_content import (
     Phase,
     Prescription,
     ProtocolContent,
