@@ -35,6 +35,14 @@ LINK_TEXT = {
     "sheet.batch": "Open the printed sheets",
     "portal.link.issue": "See the patient's link",
     "portal.link.rotate": "See the patient's link",
+    "assessment.create": "See the patient's fall-risk screen",
+    "assessment.remove": "See the patient's fall-risk screen",
+    "questionnaire.send": "See the patient's questionnaires",
+    "questionnaire.total": "See the patient's questionnaires",
+    "red_flag.clear": "See the patient's advice",
+    "clinic.create": "See the new clinic's members",
+    "membership.add": "See the clinic's members",
+    "membership.change": "See the clinic's members",
 }
 
 

@@ -21,6 +21,11 @@ LAST_ADMIN = "A clinic needs at least one admin: make someone else an admin firs
 ALREADY_MEMBER = "They already work in this clinic."
 NOT_A_MEMBER = "They do not work in this clinic."
 NO_SUCH_ACCOUNT = "No account has this email. Add a new therapist on the Team page instead."
+# A page from before another admin made the same change: refused, with the members as they are now.
+ALREADY_ADMIN = "They are already an admin of this clinic; nothing was changed."
+ALREADY_NOT_ADMIN = "They are no longer an admin of this clinic; nothing was changed."
+# What a change changes nothing on, as opposed to a rule refusing it.
+UNCHANGED = frozenset({NOT_A_MEMBER, ALREADY_ADMIN, ALREADY_NOT_ADMIN})
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,8 @@ def set_admin(session: Session, *, admin_id: int, clinic_id: int, user_id: int, 
     """Make a member an admin of the clinic, or no longer one; None when done, else why not."""
     problem = _check_change(session, admin_id=admin_id, clinic_id=clinic_id, user_id=user_id,
                             losing_admin=not is_admin)
+    if problem is None and session.get(Membership, (user_id, clinic_id)).is_admin == is_admin:  # type: ignore[union-attr]
+        problem = ALREADY_ADMIN if is_admin else ALREADY_NOT_ADMIN
     if problem is None:
         session.execute(update(Membership).where(Membership.user_id == user_id, Membership.clinic_id == clinic_id)
                         .values(is_admin=is_admin))

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from rehab import security
+from rehab import once, security
 from rehab.db import get_session
 from rehab.forms import MemberForm, NewClinicForm, parse_form
 from rehab.models import Clinic, User
@@ -38,16 +38,18 @@ def clinics() -> ResponseReturnValue:
     db = get_session()
     errors: dict[str, str] = {}
     if request.method == "POST":
+        once.claim("clinic.create")
         form, errors = parse_form(NewClinicForm, request.form)
         if form and not errors:
             clinic = memberships.create_clinic(db, name=form.name, creator_id=g.user.id)
             security.record_in_clinics("clinic.create", {g.clinic.id, clinic.id}, object_type="clinic",
                                        object_id=clinic.id)
+            target = once.leads_to(url_for("admin.clinic_members", clinic_id=clinic.id))
             db.commit()
             security.refresh_clinic_list(g.user.id)
             flash(f"{clinic.name} was added and you are its admin. Switch to it to set its address, paper size "
                   "and time zone under Clinic settings.", "success")
-            return redirect(url_for("admin.clinic_members", clinic_id=clinic.id))
+            return redirect(target)
     administered = memberships.administered_clinics(db, g.user.id)
     counts = {clinic.id: memberships.members(db, clinic.id) for clinic in administered}
     return render_template("admin/clinics.html", administered=administered, members=counts,
@@ -71,6 +73,7 @@ def add_member(clinic_id: int) -> ResponseReturnValue:
     """Add someone who already has an account (a therapist of another clinic) to this clinic."""
     db = get_session()
     clinic = _administered_clinic_or_404(clinic_id)
+    once.claim("membership.add")
     form, errors = parse_form(MemberForm, request.form, checkboxes=("is_admin",))
     if form and not errors:
         user, problem = memberships.add_member(db, clinic_id=clinic.id, email=form.email, is_admin=form.is_admin)
@@ -79,10 +82,11 @@ def add_member(clinic_id: int) -> ResponseReturnValue:
             if form.is_admin:
                 security.record_in_clinics("membership.admin_grant", {clinic.id}, object_type="user",
                                            object_id=user.id)
+            target = once.leads_to(url_for("admin.clinic_members", clinic_id=clinic.id))
             db.commit()
             flash(f"{user.name} now works at {clinic.name}{' as an admin' if form.is_admin else ''}. They see it "
                   "in their clinic list when they next sign in.", "success")
-            return redirect(url_for("admin.clinic_members", clinic_id=clinic.id))
+            return redirect(target)
         errors = {"email": problem or memberships.NO_SUCH_ACCOUNT}
     return _members_page(clinic, values=request.form, errors=errors)
 
@@ -93,21 +97,25 @@ def change_member(clinic_id: int, user_id: int) -> ResponseReturnValue:
     db = get_session()
     clinic = _administered_clinic_or_404(clinic_id)
     action = request.form.get("action", "")
-    member = db.get(User, user_id)
-    if member is None:
-        abort(404)
     if action not in CHANGES:
         abort(400)
-    if action == "remove":
+    once.claim("membership.change")
+    target = once.leads_to(url_for("admin.clinic_members", clinic_id=clinic.id))
+    member = db.get(User, user_id)
+    if member is None:
+        problem = memberships.NOT_A_MEMBER  # told apart from an account of another clinic by nothing
+    elif action == "remove":
         problem = memberships.remove_member(db, admin_id=g.user.id, clinic_id=clinic.id, user_id=user_id)
     else:
         problem = memberships.set_admin(db, admin_id=g.user.id, clinic_id=clinic.id, user_id=user_id,
                                         is_admin=action == "make_admin")
-    if problem == memberships.NOT_A_MEMBER:
-        abort(404)
     if problem is not None:
-        flash(problem, "error")
+        # A page from before another admin's change (or a rule's refusal): the members as they are now.
+        unchanged = problem in memberships.UNCHANGED
+        flash(f"{problem} Nothing was changed." if problem == memberships.NOT_A_MEMBER else problem,
+              "info" if unchanged else "error")
         return redirect(url_for("admin.clinic_members", clinic_id=clinic.id))
+    assert member is not None
     security.record_in_clinics(CHANGES[action], {clinic.id}, object_type="user", object_id=user_id)
     db.commit()
     flash({"remove": "{name} no longer works at {clinic}. Their next page takes them to another of their "
@@ -116,4 +124,4 @@ def change_member(clinic_id: int, user_id: int) -> ResponseReturnValue:
            "unmake_admin": "{name} is no longer an admin of {clinic}."}[action].format(name=member.name,
                                                                                        clinic=clinic.name),
           "success")
-    return redirect(url_for("admin.clinic_members", clinic_id=clinic.id))
+    return redirect(target)

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, flash, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
-from rehab import security
+from rehab import once, security
 from rehab.db import get_session
 from rehab.models import Patient, utcnow
 from rehab.services import protocol_records, questionnaire_records
@@ -35,7 +35,7 @@ def _chosen(kind: str) -> Instrument | None:
 
 
 def _back(patient: Patient) -> ResponseReturnValue:
-    return redirect(url_for("patients.detail", patient_id=patient.id, _anchor="questionnaires"))
+    return redirect(once.leads_to(url_for("patients.detail", patient_id=patient.id, _anchor="questionnaires")))
 
 
 @bp.post("/send")
@@ -43,15 +43,17 @@ def send(patient_id: int) -> ResponseReturnValue:
     """Send a questionnaire to the patient's portal page (one already waiting is not sent twice)."""
     db = get_session()
     patient = get_patient_or_404(patient_id)
+    once.claim("questionnaire.send", patient_id=patient.id)
+    back = _back(patient)  # before the commit, so that a repeat of this form links there too
     instrument = _chosen("items")
     if instrument is None:
         flash("Choose a questionnaire to send.", "error")
-        return _back(patient)
+        return back
     protocol = protocol_records.active_protocol(db, patient_id=patient.id)
     if patient.archived_at is not None or protocol is None:
         flash("Start a protocol first: the patient answers through the link, which needs an active protocol.",
               "error")
-        return _back(patient)
+        return back
     response, new = questionnaire_records.send(db, patient_id=patient.id, clinic_id=g.clinic.id,
                                                protocol_id=protocol.id, instrument=instrument.key, now=utcnow(),
                                                user_id=g.user.id)
@@ -63,7 +65,7 @@ def send(patient_id: int) -> ResponseReturnValue:
               "success")
     else:
         flash(f"{instrument.text().short_name} is already waiting for the patient; it was not sent twice.", "info")
-    return _back(patient)
+    return back
 
 
 @bp.post("/total")
@@ -71,6 +73,8 @@ def total(patient_id: int) -> ResponseReturnValue:
     """Record a licensed measure's total (the clinic holds the licence and the paper form)."""
     db = get_session()
     patient = get_patient_or_404(patient_id)
+    once.claim("questionnaire.total", patient_id=patient.id)
+    back = _back(patient)  # before the commit, so that a repeat of this form links there too
     instrument = _chosen("licensed_total")
     errors: list[str] = []
     if instrument is None:
@@ -104,4 +108,4 @@ def total(patient_id: int) -> ResponseReturnValue:
             flash(f"{instrument.text().short_name} total {value:g} recorded.", "success")
     for message in errors:
         flash(f"Total not recorded: {message}", "error")
-    return _back(patient)
+    return back

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from rehab import security
+from rehab import once, security
 from rehab.db import get_session
 from rehab.models import Patient, utcnow
 from rehab.services import protocol_records
@@ -52,9 +52,11 @@ def clear(patient_id: int) -> ResponseReturnValue:
     if request.method == "GET":
         security.record_read("red_flag.view", patient_id=patient.id, object_type="patient", object_id=patient.id)
         return _page(patient, inputs, {}, {})
+    once.claim("red_flag.clear", patient_id=patient.id)  # before the checks below: a repeat is "Already saved"
+    target = once.leads_to(url_for("patients.detail", patient_id=patient.id, _anchor="advice"))
     if not inputs.uncleared:
         flash("Nothing to clear: no red flag or fall is waiting.", "success")
-        return redirect(url_for("patients.detail", patient_id=patient.id, _anchor="advice"))
+        return redirect(target)
     if request.form.get("signature") != clearance_signature(inputs):
         return _page(patient, inputs, request.form, {}, changed=True, status=409)
     action = request.form.get("action", "")
@@ -71,4 +73,4 @@ def clear(patient_id: int) -> ResponseReturnValue:
     else:
         flash(f"Recorded: {CLEARANCE_ACTION_LABELS[action].lower()}. The stop stands until you record "
               "“cleared to go on”.", "success")
-    return redirect(url_for("patients.detail", patient_id=patient.id, _anchor="advice"))
+    return redirect(target)

@@ -71,6 +71,18 @@ def test_the_last_admin_of_a_clinic_keeps_the_role_and_the_membership(session, w
     assert session.get(Membership, (world["both"], b)).is_admin is True
 
 
+def test_a_role_already_given_or_taken_is_not_changed_again(session, world):
+    """A page from before another admin's change: the role is what it asks for already, so nothing is done."""
+    a = world["a"]
+    assert memberships.set_admin(session, admin_id=world["admin_a"], clinic_id=a, user_id=world["admin_ab"],
+                                 is_admin=True) == memberships.ALREADY_ADMIN
+    assert memberships.set_admin(session, admin_id=world["admin_a"], clinic_id=a, user_id=world["only_a"],
+                                 is_admin=False) == memberships.ALREADY_NOT_ADMIN
+    assert session.get(Membership, (world["only_a"], a)).is_admin is False
+    assert {memberships.ALREADY_ADMIN, memberships.ALREADY_NOT_ADMIN, memberships.NOT_A_MEMBER} == \
+        memberships.UNCHANGED
+
+
 def test_nobody_changes_their_own_role_or_membership(session, world):
     a = world["a"]
     for change in (lambda: memberships.set_admin(session, admin_id=world["admin_a"], clinic_id=a,
