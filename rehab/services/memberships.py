@@ -111,7 +111,8 @@ def set_admin(session: Session, *, admin_id: int, clinic_id: int, user_id: int, 
     """Make a member an admin of the clinic, or no longer one; None when done, else why not."""
     problem = _check_change(session, admin_id=admin_id, clinic_id=clinic_id, user_id=user_id,
                             losing_admin=not is_admin)
-    if problem is None and session.get(Membership, (user_id, clinic_id)).is_admin == is_admin:  # type: ignore[union-attr]
+    membership = session.get(Membership, (user_id, clinic_id)) if problem is None else None
+    if membership is not None and membership.is_admin == is_admin:
         problem = ALREADY_ADMIN if is_admin else ALREADY_NOT_ADMIN
     if problem is None:
         session.execute(update(Membership).where(Membership.user_id == user_id, Membership.clinic_id == clinic_id)

@@ -102,6 +102,7 @@ def change_member(clinic_id: int, user_id: int) -> ResponseReturnValue:
     once.claim("membership.change")
     target = once.leads_to(url_for("admin.clinic_members", clinic_id=clinic.id))
     member = db.get(User, user_id)
+    problem: str | None
     if member is None:
         problem = memberships.NOT_A_MEMBER  # told apart from an account of another clinic by nothing
     elif action == "remove":
