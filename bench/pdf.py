@@ -26,7 +26,7 @@ def sheet_html_for(database_url: str, patient_id: int) -> tuple[str, str, str]:
     from rehab.db import get_session
     from rehab.models import Clinic, Patient, Protocol, User
     from rehab.printing import new_snapshot, sheet_css, sheet_html
-    from rehab.services.handouts import SheetOptions
+    from rehab.printing.snapshot import SheetOptions
 
     app = create_app({"TESTING": True, "SECRET_KEY": APP_SECRET, "DATABASE_URL": database_url})
     with app.app_context():  # rendering needs the app, never a request
@@ -67,7 +67,7 @@ def chromium_print(html: str, runs: int = 7) -> Result:
 _MEMORY_PROBE = """
 import json, os, sys, time
 from pathlib import Path
-from rehab.services.handouts import html_to_pdf
+from rehab.printing.snapshot import html_to_pdf
 
 def rss_mb():
     with open("/proc/self/statm") as statm:

@@ -9,8 +9,8 @@ import pytest
 from sqlmodel import select
 
 from rehab.models import AdviceDecision, Alert, ApiClient, AuditEvent, HandoutPrint, HomeLog, Patient, Visit, utcnow
+from rehab.printing import snapshot as sheets
 from rehab.services import api_clients
-from rehab.services import handouts as sheets
 from rehab.services.catalogue import templates
 from rehab.services.fhir.common import model
 from rehab.services.protocol_content import content_from_template

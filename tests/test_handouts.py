@@ -13,7 +13,7 @@ from pypdf import PdfReader
 from sqlmodel import col, select
 
 from rehab.models import HandoutPrint, PortalLink, Protocol, ProtocolVersion, utcnow
-from rehab.services import handouts as sheets
+from rehab.printing import snapshot as sheets
 from rehab.services.catalogue import exercises
 from tests import factories
 from tests.conftest import count_rows, submit

@@ -1,4 +1,4 @@
-"""The renderer (rehab.printing and the WeasyPrint call in rehab.services.handouts) without a page: plain
+"""The renderer (rehab.printing and the WeasyPrint call in rehab.printing.snapshot) without a page: plain
 arguments inside the app, the disk cache, the static-only fetcher, the warm-up."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from sqlmodel import select
 from rehab import printing
 from rehab.models import HandoutPrint, Visit, utcnow
 from rehab.printing import cache
-from rehab.services import handouts as sheets
+from rehab.printing import snapshot as sheets
 from rehab.services.catalogue import templates
 from rehab.services.protocol_content import content_from_template
 from rehab.services.protocol_records import create_protocol

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from flask import current_app
 
-from rehab.services.handouts import snapshot_digest
+from rehab.printing.snapshot import snapshot_digest
 
 
 def folder() -> Path:

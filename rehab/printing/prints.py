@@ -14,7 +14,7 @@ from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from rehab.models import Clinic, HandoutPrint, Patient, PortalLink, Protocol, utcnow
-from rehab.services import handouts as sheets
+from rehab.printing import snapshot as sheets
 from rehab.services import portal_links, protocol_records
 
 Snapshot = dict[str, Any]

@@ -9,8 +9,8 @@ from flask import render_template
 from sqlmodel import Session
 
 from rehab.models import Clinic, Patient, utcnow
+from rehab.printing import snapshot as sheets
 from rehab.printing.sheets import static_root
-from rehab.services import handouts as sheets
 from rehab.services import protocol_records
 from rehab.services import visits as visit_service
 from rehab.services.advice.decisions import clearances_of

@@ -17,7 +17,7 @@ from flask_babel import force_locale
 
 from rehab.i18n import LANGUAGES
 from rehab.printing import cache
-from rehab.services import handouts as sheets
+from rehab.printing import snapshot as sheets
 
 Snapshot = dict[str, Any]
 

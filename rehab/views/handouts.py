@@ -12,9 +12,9 @@ from rehab import once, printing, security
 from rehab.db import get_session
 from rehab.i18n import LANGUAGES
 from rehab.models import HandoutPrint, Patient, Protocol, utcnow
+from rehab.printing import snapshot as sheets
 from rehab.request_guard import bounded_id, is_id
 from rehab.services import audit, protocol_records
-from rehab.services import handouts as sheets
 from rehab.services.advice.inputs import waiting_red_flags
 from rehab.services.submissions import AlreadySubmitted
 from rehab.views.patients import clinic_phone_missing, get_patient_or_404

@@ -11,9 +11,9 @@ from datetime import datetime
 from fhir.resources.R4B.resource import Resource
 
 from rehab.models import HandoutPrint
+from rehab.printing.snapshot import sheet_filename
 from rehab.services.fhir.codes import local_concept
 from rehab.services.fhir.common import instant, ref, validated
-from rehab.services.handouts import sheet_filename
 
 
 def _document(resource_id: str, patient_id: int, kind: str, when: datetime, pdf: bytes, title: str,
