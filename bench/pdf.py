@@ -67,7 +67,7 @@ def chromium_print(html: str, runs: int = 7) -> Result:
 _MEMORY_PROBE = """
 import json, os, sys, time
 from pathlib import Path
-from rehab.printing.snapshot import html_to_pdf
+from rehab.printing.pdf import html_to_pdf
 
 def rss_mb():
     with open("/proc/self/statm") as statm:

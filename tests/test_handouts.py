@@ -13,7 +13,7 @@ from pypdf import PdfReader
 from sqlmodel import col, select
 
 from rehab.models import HandoutPrint, PortalLink, Protocol, ProtocolVersion, utcnow
-from rehab.printing import snapshot as sheets
+from rehab.printing import pdf
 from rehab.services.catalogue import exercises
 from tests import factories
 from tests.conftest import count_rows, submit
@@ -130,7 +130,7 @@ def test_an_unchanged_sheet_is_served_from_the_cache(app_config, therapist_clien
     pdf_url = response.headers["Location"]
     assert therapist_client.get(pdf_url).data.startswith(b"%PDF")
     renders = []
-    monkeypatch.setattr(sheets, "html_to_pdf", lambda *a, **k: renders.append(1) or b"%PDF-never")
+    monkeypatch.setattr(pdf, "html_to_pdf", lambda *a, **k: renders.append(1) or b"%PDF-never")
     again = therapist_client.get(pdf_url)
     second = print_sheet(therapist_client, patient, include_next="")  # a new print of the same sheet: cached too
     assert renders == [] and again.data.startswith(b"%PDF") and second.data.startswith(b"%PDF")

@@ -1,5 +1,5 @@
-"""The renderer (rehab.printing and the WeasyPrint call in rehab.printing.snapshot) without a page: plain
-arguments inside the app, the disk cache, the static-only fetcher, the warm-up."""
+"""The renderer (rehab.printing) without a page: plain arguments inside the app, the disk cache, the
+static-only fetcher, the warm-up."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from sqlmodel import select
 
 from rehab import printing
 from rehab.models import HandoutPrint, Visit, utcnow
-from rehab.printing import cache
-from rehab.printing import snapshot as sheets
+from rehab.printing import cache, pdf
+from rehab.printing.snapshot import SheetOptions, build_sheet_snapshot, snapshot_digest
 from rehab.services.catalogue import templates
 from rehab.services.protocol_content import content_from_template
 from rehab.services.protocol_records import create_protocol
@@ -32,11 +32,11 @@ def pdf_text(data: bytes) -> str:
 
 
 def _sample_snapshot(**options):  # type: ignore[no-untyped-def]
-    return sheets.build_sheet_snapshot(
+    return build_sheet_snapshot(
         patient_name="Dorothy Whitfield", clinic={"name": "Riverside PT", "address": "", "phone": "555"},
         therapist_name="Pat", protocol_title="Knee", version_number=1,
         content=content_from_template(templates()["knee_oa"]), phase_index=0,
-        options=sheets.SheetOptions(**options), printed_on=utcnow().date(), speed_unit="kmh")
+        options=SheetOptions(**options), printed_on=utcnow().date(), speed_unit="kmh")
 
 
 def _no_render(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -58,21 +58,21 @@ def test_a_sheet_is_printed_recorded_and_rendered_with_no_request(app, db, clini
     db.commit()
     with app.app_context():
         assert not has_request_context()
-        snapshot = printing.new_snapshot(db, patient, protocol, sheets.SheetOptions(language="es"), clinic=clinic,
+        snapshot = printing.new_snapshot(db, patient, protocol, SheetOptions(language="es"), clinic=clinic,
                                          therapist_name="Pat Therapist")
         record = printing.record_print(db, patient, protocol, snapshot, source="batch", printed_by_id=therapist.id)
         db.commit()
-        pdf = printing.render_sheet(lambda: printing.stored_snapshot(db, print_id=record.id),  # type: ignore[arg-type]
+        sheet = printing.render_sheet(lambda: printing.stored_snapshot(db, print_id=record.id),  # type: ignore[arg-type]
                                     digest=record.digest, portal_url="https://clinic.example/p/abc")
         report = printing.report_pdf(db, patient, clinic=clinic, therapist_name="Pat Therapist")
-        monkeypatch.setattr(sheets, "html_to_pdf", _no_render)
+        monkeypatch.setattr(pdf, "html_to_pdf", _no_render)
         again = printing.render_sheet(_no_render, digest=record.digest, portal_url="https://clinic.example/p/abc")  # type: ignore[arg-type]
-    text = " ".join(pdf_text(pdf).split())
+    text = " ".join(pdf_text(sheet).split())
     assert "Dorothy Whitfield" in text and "(555) 010-2030" in text and "clinic.example/p/abc" in text
     assert "Sus ejercicios de caminar hacia atrás" in text  # the sheet's language, with no request to ask
-    assert again == pdf
+    assert again == sheet
     stored = db.exec(select(HandoutPrint)).one()
-    assert (stored.source, stored.printed_by_id, stored.digest) == ("batch", therapist.id, sheets.snapshot_digest(
+    assert (stored.source, stored.printed_by_id, stored.digest) == ("batch", therapist.id, snapshot_digest(
         json.loads(stored.snapshot)))
     assert "Dorothy Whitfield" in pdf_text(report) and "Pat Therapist" in pdf_text(report)
 
@@ -81,7 +81,7 @@ def test_sheets_cached_before_are_found_under_the_same_keys(app, monkeypatch):
     """The cache keys are the snapshot's digest, and with a link the digest of the digest and the link: PDFs
     cached by an earlier version of the app are served, never rendered again with another link."""
     with_link = hashlib.sha256(b'{"digest":"abc123","portal_url":"https://clinic.example/p/t"}').hexdigest()
-    monkeypatch.setattr(sheets, "html_to_pdf", _no_render)
+    monkeypatch.setattr(pdf, "html_to_pdf", _no_render)
     with app.app_context():
         (cache.folder() / "abc123.pdf").write_bytes(b"%PDF-without-link")
         (cache.folder() / f"{with_link}.pdf").write_bytes(b"%PDF-with-link")
@@ -124,17 +124,17 @@ def test_the_renderer_never_reaches_the_network_or_the_disk():
             <iframe src="http://127.0.0.1:{port}/frame"></iframe>
             <p style="background: url(http://127.0.0.1:{port}/bg.png)">visible text</p>
             <img src="https://rehab.invalid/static/favicon.svg" alt="own icon"></body></html>"""
-        pdf = sheets.html_to_pdf(html, static_root=STATIC)
+        rendered = pdf.html_to_pdf(html, static_root=STATIC)
     finally:
         server.shutdown()
         server.server_close()
-    text = pdf_text(pdf)
+    text = pdf_text(rendered)
     assert "visible text" in text and "root:" not in text
     assert _Listener.hits == []
 
 
 def test_the_fetcher_serves_only_static_files_and_data_urls():
-    fetcher = sheets.StaticOnlyFetcher(STATIC)
+    fetcher = pdf.StaticOnlyFetcher(STATIC)
     assert fetcher.fetch("https://rehab.invalid/static/favicon.svg").read().startswith(b"<svg")
     assert fetcher.fetch("data:text/plain,hello").read() == b"hello"
     for url in ("file:///etc/passwd", "http://127.0.0.1:9/x", "https://example.com/static/favicon.svg",
@@ -156,7 +156,7 @@ def test_two_first_downloads_of_one_sheet_at_once_both_succeed(app, monkeypatch)
         return rename(self, target)
 
     monkeypatch.setattr(Path, "replace", rename_together)
-    monkeypatch.setattr(sheets, "html_to_pdf", lambda *args, **kwargs: b"%PDF-sheet")
+    monkeypatch.setattr(pdf, "html_to_pdf", lambda *args, **kwargs: b"%PDF-sheet")
     snapshot, results = _sample_snapshot(), []
 
     def download() -> None:
@@ -179,32 +179,32 @@ def test_two_first_downloads_of_one_sheet_at_once_both_succeed(app, monkeypatch)
 def test_a_stylesheet_is_parsed_once_for_every_render_that_uses_it(monkeypatch):
     parsed = []
 
-    class CountingCSS(sheets.CSS):
+    class CountingCSS(pdf.CSS):
         def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
             parsed.append(1)
             super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(sheets, "CSS", CountingCSS)
+    monkeypatch.setattr(pdf, "CSS", CountingCSS)
     css = f"@page {{ size: A5 }} /* {threading.get_ident()} {id(parsed)} */"  # text no earlier test parsed
-    pdfs = [sheets.html_to_pdf(f"<p>sheet {n}</p>", static_root=STATIC, css=css) for n in range(2)]
+    pdfs = [pdf.html_to_pdf(f"<p>sheet {n}</p>", static_root=STATIC, css=css) for n in range(2)]
     assert parsed == [1]
-    for pdf in pdfs:
-        assert [round(float(v)) for v in PdfReader(io.BytesIO(pdf)).pages[0].mediabox[2:]] == [420, 595]
+    for rendered in pdfs:
+        assert [round(float(v)) for v in PdfReader(io.BytesIO(rendered)).pages[0].mediabox[2:]] == [420, 595]
 
 
 def test_rendering_leaves_the_garbage_collector_on(monkeypatch):
     import gc
 
-    sheets.html_to_pdf("<p>fine</p>", static_root=STATIC)
+    pdf.html_to_pdf("<p>fine</p>", static_root=STATIC)
     assert gc.isenabled()
 
     class Broken:
         def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
             raise ValueError("cannot render")
 
-    monkeypatch.setattr(sheets, "HTML", Broken)
+    monkeypatch.setattr(pdf, "HTML", Broken)
     with pytest.raises(ValueError, match="cannot render"):
-        sheets.html_to_pdf("<p>broken</p>", static_root=STATIC)
+        pdf.html_to_pdf("<p>broken</p>", static_root=STATIC)
     assert gc.isenabled()
 
 

@@ -6,14 +6,13 @@ never a request. Every function takes plain values (a session, rows, options, a 
 URL) and runs inside ``app.app_context()``: a page view, the gunicorn master's warm-up, the FHIR export and,
 later, a render worker off the page workers all call the same code.
 
-- ``prints``: the snapshot of what a sheet shows, taken from the database, and the print records.
+- ``snapshot``: what a sheet shows, as plain values (its options, the snapshot, its digest); no Flask.
+- ``pdf``: HTML to PDF with WeasyPrint and a fetcher that loads only the app's static files; no Flask.
+- ``prints``: a sheet's snapshot taken from the database, and the print records.
 - ``sheets``: a snapshot as HTML, CSS and PDF, through the disk cache; batches; the renderer's warm-up.
 - ``cache``: the PDF cache on disk, shared by every worker process.
 - ``report``: the physician's progress report.
 - ``responses``: a PDF as a download.
-
-What the sheet holds (``SheetOptions``, ``build_sheet_snapshot``) and the WeasyPrint call with its
-static-only fetcher are in ``rehab.services.handouts``: plain functions, no Flask.
 """
 
 from rehab.printing.prints import (

@@ -14,18 +14,18 @@ from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from rehab.models import Clinic, HandoutPrint, Patient, PortalLink, Protocol, utcnow
-from rehab.printing import snapshot as sheets
+from rehab.printing.snapshot import SheetOptions, build_sheet_snapshot, snapshot_digest
 from rehab.services import portal_links, protocol_records
 
 Snapshot = dict[str, Any]
 
 
-def new_snapshot(db: Session, patient: Patient, protocol: Protocol, options: sheets.SheetOptions, *,
+def new_snapshot(db: Session, patient: Patient, protocol: Protocol, options: SheetOptions, *,
                  clinic: Clinic, therapist_name: str) -> Snapshot:
     """Everything today's sheet shows: the protocol's latest version at its current phase, the clinic's
     details and the therapist's name ("" on a sheet the patient prints)."""
     version = protocol_records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version)
-    return sheets.build_sheet_snapshot(
+    return build_sheet_snapshot(
         patient_name=patient.full_name, therapist_name=therapist_name,
         clinic={"name": clinic.name, "address": clinic.address, "phone": clinic.phone,
                 "emergency_number": clinic.emergency_number},
@@ -43,7 +43,7 @@ def record_print(db: Session, patient: Patient, protocol: Protocol, snapshot: Sn
         patient_id=patient.id, clinic_id=patient.clinic_id, protocol_id=protocol.id,
         protocol_version=snapshot["version_number"], phase_index=snapshot["phase_number"] - 1,
         options=json.dumps(snapshot["options"]), snapshot=json.dumps(snapshot),
-        digest=sheets.snapshot_digest(snapshot), printed_by_id=printed_by_id, source=source,
+        digest=snapshot_digest(snapshot), printed_by_id=printed_by_id, source=source,
     )
     db.add(record)
     db.flush()

@@ -9,7 +9,7 @@ from flask import render_template
 from sqlmodel import Session
 
 from rehab.models import Clinic, Patient, utcnow
-from rehab.printing import snapshot as sheets
+from rehab.printing.pdf import html_to_pdf
 from rehab.printing.sheets import static_root
 from rehab.services import protocol_records
 from rehab.services import visits as visit_service
@@ -41,4 +41,4 @@ def report_pdf(db: Session, patient: Patient, *, clinic: Clinic, therapist_name:
         clearances=list(reversed(clearances_of(db, patient_id=patient.id, limit=None))),
         chart="data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode(),
     )
-    return sheets.html_to_pdf(html, static_root=static_root())
+    return html_to_pdf(html, static_root=static_root())

@@ -16,8 +16,8 @@ from flask import Flask, current_app, render_template
 from flask_babel import force_locale
 
 from rehab.i18n import LANGUAGES
-from rehab.printing import cache
-from rehab.printing import snapshot as sheets
+from rehab.printing import cache, pdf
+from rehab.printing.snapshot import SheetOptions, build_sheet_snapshot
 
 Snapshot = dict[str, Any]
 
@@ -39,22 +39,22 @@ def render_sheet(snapshot: Snapshot | str | Callable[[], str], *, digest: str, p
         snapshot = snapshot()
     if isinstance(snapshot, str):
         snapshot = json.loads(snapshot)
-    pdf = sheets.html_to_pdf(sheet_html(snapshot, portal_url=portal_url, inline_css=False),  # type: ignore[arg-type]
-                             static_root=static_root(), css=sheet_css(snapshot))  # type: ignore[arg-type]
-    cache.write(cache_key, pdf)
-    return pdf
+    rendered = pdf.html_to_pdf(sheet_html(snapshot, portal_url=portal_url, inline_css=False),  # type: ignore[arg-type]
+                               static_root=static_root(), css=sheet_css(snapshot))  # type: ignore[arg-type]
+    cache.write(cache_key, rendered)
+    return rendered
 
 
 def render_batch(pages: list[tuple[Snapshot, str | None]]) -> bytes:
     """Several sheets (each snapshot with the patient's link, or None) as one PDF, each as it was printed."""
-    return sheets.merge_pdfs([(sheet_html(snapshot, portal_url=portal_url, inline_css=False), sheet_css(snapshot))
-                              for snapshot, portal_url in pages], static_root=static_root())
+    return pdf.merge_pdfs([(sheet_html(snapshot, portal_url=portal_url, inline_css=False), sheet_css(snapshot))
+                           for snapshot, portal_url in pages], static_root=static_root())
 
 
 def sheet_html(snapshot: Snapshot, *, portal_url: str | None = None, inline_css: bool = True) -> str:
     """The sheet as HTML; with ``inline_css`` its CSS is inside (a whole page, as a browser would print it),
     otherwise ``sheet_css`` gives it apart (for ``html_to_pdf``, which parses it once per process)."""
-    qr = sheets.qr_data_uri(portal_url) if portal_url else None
+    qr = pdf.qr_data_uri(portal_url) if portal_url else None
     with force_locale(snapshot["options"]["language"]):
         return render_template("handouts/sheet.html", sheet=snapshot, portal_url=portal_url, portal_qr=qr,
                                short_url=_short(portal_url), inline_css=inline_css)
@@ -83,14 +83,14 @@ def warm_up(app: Flask) -> None:
         for paper in ("letter", "a4"):
             for large_print in (False, True):
                 for language in LANGUAGES:
-                    options = sheets.SheetOptions(paper=paper, large_print=large_print, language=language)
-                    snapshot = sheets.build_sheet_snapshot(
+                    options = SheetOptions(paper=paper, large_print=large_print, language=language)
+                    snapshot = build_sheet_snapshot(
                         patient_name="Sample Patient",
                         clinic={"name": "Clinic", "address": "Road", "phone": "555", "emergency_number": "911"},
                         therapist_name="Therapist", protocol_title="Sample", version_number=1, content=content,
                         phase_index=0, options=options, printed_on=date(2026, 1, 1), speed_unit="kmh")
                     css = sheet_css(snapshot)
-                    sheets.warm_stylesheet(css, static_root=static_root())
+                    pdf.warm_stylesheet(css, static_root=static_root())
                     if (paper, large_print, language) in (("letter", False, "en"), ("a4", True, "es")):
                         html = sheet_html(snapshot, portal_url="https://example.invalid/p/sample", inline_css=False)
-                        sheets.html_to_pdf(html, static_root=static_root(), css=css)
+                        pdf.html_to_pdf(html, static_root=static_root(), css=css)

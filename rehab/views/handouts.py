@@ -12,7 +12,7 @@ from rehab import once, printing, security
 from rehab.db import get_session
 from rehab.i18n import LANGUAGES
 from rehab.models import HandoutPrint, Patient, Protocol, utcnow
-from rehab.printing import snapshot as sheets
+from rehab.printing.snapshot import SheetOptions, reprintable, sheet_filename, snapshot_digest
 from rehab.request_guard import bounded_id, is_id
 from rehab.services import audit, protocol_records
 from rehab.services.advice.inputs import waiting_red_flags
@@ -24,7 +24,7 @@ from rehab.views.portal_pages import stop_page
 bp = Blueprint("handouts", __name__)
 
 
-def _therapist_snapshot(patient: Patient, protocol: Protocol, options: sheets.SheetOptions) -> dict:  # type: ignore[type-arg]
+def _therapist_snapshot(patient: Patient, protocol: Protocol, options: SheetOptions) -> dict:  # type: ignore[type-arg]
     return printing.new_snapshot(get_session(), patient, protocol, options, clinic=g.clinic,
                                  therapist_name=g.user.name)
 
@@ -56,13 +56,13 @@ def print_sheet(patient_id: int):  # type: ignore[no-untyped-def]
         return redirect(url_for("patients.detail", patient_id=patient.id))
     if waiting_red_flags(get_session(), patient_ids=[patient.id]):  # type: ignore[list-item]
         return _red_flag_first(patient)
-    defaults = sheets.SheetOptions(paper=g.clinic.paper_size, language=patient.language, include_next=True)
+    defaults = SheetOptions(paper=g.clinic.paper_size, language=patient.language, include_next=True)
     if request.method == "GET":
         return render_template("handouts/options.html", patient=patient, protocol=protocol, options=defaults,
                                languages=LANGUAGES, prints=printing.recent_prints(get_session(), patient_id=patient.id),  # type: ignore[arg-type]
                                loads=json.loads)
     once.claim("sheet.print", patient_id=patient.id)
-    options = sheets.SheetOptions.parse(request.form, default_paper=g.clinic.paper_size,
+    options = SheetOptions.parse(request.form, default_paper=g.clinic.paper_size,
                                         default_language=patient.language)
     record = _record(patient, protocol, _therapist_snapshot(patient, protocol, options), source="clinic")
     security.record("sheet.print", patient_id=patient.id, object_type="handout_print", object_id=record.id)
@@ -90,7 +90,7 @@ def sheet_pdf(patient_id: int, print_id: int):  # type: ignore[no-untyped-def]
     portal_url = _printed_link(printing.link_token(link, secret_key=current_app.secret_key, now=utcnow()))  # type: ignore[arg-type]
     pdf = printing.render_sheet(lambda: printing.stored_snapshot(db, print_id=print_id), digest=digest,
                                 portal_url=portal_url)
-    return printing.pdf_response(pdf, sheets.sheet_filename(printed_at))
+    return printing.pdf_response(pdf, sheet_filename(printed_at))
 
 
 @bp.post("/p/sheet")
@@ -106,11 +106,11 @@ def portal_sheet():  # type: ignore[no-untyped-def]
         flash(_("Your sheet cannot be made right now. Please ask your clinic for a paper copy."), "error")
         return redirect(url_for("portal.home"))
     g.user = None
-    options = sheets.SheetOptions(paper=g.clinic.paper_size, language=g.patient_language or patient.language)
+    options = SheetOptions(paper=g.clinic.paper_size, language=g.patient_language or patient.language)
     snapshot = printing.new_snapshot(get_session(), patient, protocol, options, clinic=g.clinic, therapist_name="")
     # The same sheet asked for again the same day (its snapshot holds the date) is the print made before: a
     # patient link cannot fill the therapist's print history, however often or fast it asks.
-    same_sheet = f"sheet-{patient.id}-{sheets.snapshot_digest(snapshot)[:48]}"
+    same_sheet = f"sheet-{patient.id}-{snapshot_digest(snapshot)[:48]}"
     try:
         once.claim("portal.sheet", key=same_sheet)
     except AlreadySubmitted as repeat:
@@ -131,7 +131,7 @@ def portal_sheet_pdf(print_id: int):  # type: ignore[no-untyped-def]
         abort(404)  # another patient's sheet is simply not found
     return printing.pdf_response(printing.render_sheet(record.snapshot, digest=record.digest,
                                                        portal_url=portal_url_for(record.patient_id)),
-                                 sheets.sheet_filename(record.printed_at), inline=False)
+                                 sheet_filename(record.printed_at), inline=False)
 
 
 @bp.post("/patients/<int:patient_id>/sheets/<int:print_id>")
@@ -148,7 +148,7 @@ def reprint(patient_id: int, print_id: int):  # type: ignore[no-untyped-def]
     if waiting_red_flags(db, patient_ids=[patient.id]):  # type: ignore[list-item]
         return _red_flag_first(patient)
     snapshot = json.loads(earlier.snapshot)
-    if not sheets.reprintable(snapshot):
+    if not reprintable(snapshot):
         flash("This sheet was printed before its treadmill instructions and emergency box were corrected. "
               "Print a new sheet instead.", "error")
         return redirect(url_for("handouts.print_sheet", patient_id=patient.id))
@@ -184,7 +184,7 @@ def batch():  # type: ignore[no-untyped-def]
         return redirect(url_for("dashboard.index"))
     printed = []
     for patient, protocol in rows:
-        options = sheets.SheetOptions(paper=g.clinic.paper_size, language=patient.language)
+        options = SheetOptions(paper=g.clinic.paper_size, language=patient.language)
         record = _record(patient, protocol, _therapist_snapshot(patient, protocol, options), source="batch")
         security.record("sheet.print", patient_id=patient.id, object_type="handout_print", object_id=record.id)
         printed.append(str(record.id))
@@ -206,7 +206,7 @@ def batch_pdf():  # type: ignore[no-untyped-def]
                              object_id=record.id)
     pdf = printing.render_batch([(json.loads(record.snapshot), portal_url_for(record.patient_id))
                                  for record in records])
-    return printing.pdf_response(pdf, sheets.sheet_filename(records[0].printed_at, kind="home-exercises-batch"))
+    return printing.pdf_response(pdf, sheet_filename(records[0].printed_at, kind="home-exercises-batch"))
 
 
 @bp.get("/patients/<int:patient_id>/report.pdf")
@@ -215,4 +215,4 @@ def report(patient_id: int):  # type: ignore[no-untyped-def]
     patient = get_patient_or_404(patient_id)
     pdf = printing.report_pdf(get_session(), patient, clinic=g.clinic, therapist_name=g.user.name)
     security.record_read("report.print", patient_id=patient.id, object_type="patient", object_id=patient.id)
-    return printing.pdf_response(pdf, sheets.sheet_filename(utcnow(), kind="progress-report"))
+    return printing.pdf_response(pdf, sheet_filename(utcnow(), kind="progress-report"))
