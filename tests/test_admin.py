@@ -228,7 +228,7 @@ def test_an_admin_cannot_touch_an_account_of_another_clinic(app, admin_client, m
 
 
 def test_clinic_settings_are_saved_and_shown(admin_client, clinic, db):
-    response = submit(admin_client, "/admin/clinic", CLINIC_SETTINGS, follow_redirects=True)
+    response = submit(admin_client, "/admin/clinic", {**CLINIC_SETTINGS, "version": "1"}, follow_redirects=True)
     html = response.get_data(as_text=True)
     assert "Clinic settings saved." in html
     assert 'value="Lakeside Knee Clinic"' in html and 'value="Europe/Lisbon"' in html
@@ -249,7 +249,7 @@ def test_clinic_settings_are_saved_and_shown(admin_client, clinic, db):
     ],
 )
 def test_bad_clinic_settings_are_refused_beside_the_field(admin_client, clinic, db, field, value, message):
-    response = submit(admin_client, "/admin/clinic", {**CLINIC_SETTINGS, field: value})
+    response = submit(admin_client, "/admin/clinic", {**CLINIC_SETTINGS, "version": "1", field: value})
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert message in html and f'id="{field}-error"' in html
@@ -260,7 +260,7 @@ def test_bad_clinic_settings_are_refused_beside_the_field(admin_client, clinic, 
 
 def test_clinic_settings_change_only_the_admins_own_clinic(admin_client, clinic, make_clinic, db):
     other = make_clinic("Elsewhere PT")
-    submit(admin_client, "/admin/clinic", {**CLINIC_SETTINGS, "id": str(other.id)})
+    submit(admin_client, "/admin/clinic", {**CLINIC_SETTINGS, "version": "1", "id": str(other.id)})
     assert reload(db, Clinic, other.id).name == "Elsewhere PT"
     assert reload(db, Clinic, clinic.id).name == CLINIC_SETTINGS["name"]
     assert [event.object_id for event in fetch(db, select(AuditEvent).where(AuditEvent.action == "clinic.update")

@@ -120,7 +120,7 @@ def test_no_sheet_and_no_link_without_the_clinic_phone(request, app_config, db, 
 
 def test_clinic_settings_require_a_phone_and_a_real_emergency_number(admin_client, db, clinic):
     form = {"name": "Riverside PT", "address": "", "phone": "", "emergency_number": "call me", "paper_size": "letter",
-            "speed_unit": "kmh", "timezone": "UTC"}
+            "speed_unit": "kmh", "timezone": "UTC", "version": "1"}
     response = submit(admin_client, "/admin/clinic", form)
     page = response.get_data(as_text=True)
     assert response.status_code == 422

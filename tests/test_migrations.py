@@ -321,7 +321,8 @@ COLUMNS_ADDED_BY = {"0004": {"alert": {"home_log_id"}}, "0005": {"patient": {"se
                     "0006": {"clinic": {"emergency_number"}}, "0008": {"membership": {"is_admin"}},
                     "0009": {"audit_event": {"prev_hash", "hash"}},
                     "0010": {"visit": {"flag_sudden_pain"}, "home_log": {"flag_sudden_pain"}},
-                    "out_0100": {"protocol": {"discharge_reason"}}}
+                    "out_0100": {"protocol": {"discharge_reason"}},
+                    "i21_0200": {"clinic": {"version"}, "clinic_template": {"version"}}}
 # Columns an upgrade drops, or whose values it rewrites on purpose (the tests of those revisions check them).
 COLUMNS_CHANGED_BY_UPGRADE = {"0008": {"user_account": {"is_admin"}}, "0009": {"audit_event": {"prev_hash", "hash"}}}
 
@@ -372,6 +373,17 @@ def test_0005_fills_the_search_key_and_the_last_session_of_existing_patients(mig
     assert patients[1].last_session_at == T0 + timedelta(days=1)
     assert patients[2].last_session_at == T0 + timedelta(days=3)
     assert patients[9].last_session_at is None
+
+
+def test_i21_0200_starts_existing_clinics_and_templates_at_version_1(migration_app):
+    """A settings page or template list opened before the upgrade posts no version: refused once, not applied."""
+    migrate_to(migration_app, "0004")
+    populate(migration_app, "0004")
+    migrate_to(migration_app, "i21_0200")
+    with migration_app.app_context(), get_engine().connect() as connection:
+        for table in ("clinic", "clinic_template"):
+            versions = connection.execute(text(f"SELECT version FROM {table}")).scalars().all()
+            assert versions and set(versions) == {1}, table
 
 
 def test_0008_makes_each_admin_an_admin_of_every_clinic_they_work_in(migration_app):

@@ -22,6 +22,8 @@ class Clinic(SQLModel, table=True):
     speed_unit: str = Field(default="kmh", max_length=5)  # kmh | mph
     timezone: str = Field(default="UTC", max_length=64)
     created_at: datetime = Field(default_factory=utcnow)
+    # Bumped by every save of the settings; the form carries the version it was opened at (services/clinics.py).
+    version: int = Field(default=1)
 
 
 class User(SQLModel, table=True):

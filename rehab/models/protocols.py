@@ -83,3 +83,5 @@ class ClinicTemplate(SQLModel, table=True):
     created_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     created_at: datetime = Field(default_factory=utcnow)
     archived_at: datetime | None = None
+    # Bumped by every rename, retirement or return; a rename carries the version its page showed.
+    version: int = Field(default=1)

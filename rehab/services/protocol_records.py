@@ -226,3 +226,29 @@ def save_clinic_template(session: Session, *, clinic_id: int, name: str, conditi
 
 def clinic_template_content(template: ClinicTemplate) -> ProtocolContent:
     return ProtocolContent.model_validate_json(template.content)
+
+
+def rename_template(session: Session, *, template: ClinicTemplate, name: str, seen_version: int) -> bool:
+    """Rename a clinic template; False when it already has this name. Raises StaleEdit when it was renamed,
+    retired or brought back after the renaming page was opened (the rename would undo what the admin missed)."""
+    if template.version != seen_version:
+        raise StaleEdit
+    if template.name == name:
+        return False
+    template.name = name
+    claim_version(session, template, column="version", seen=seen_version)
+    session.add(template)
+    session.flush()
+    return True
+
+
+def set_template_retired(session: Session, *, template: ClinicTemplate, retired: bool, now: datetime) -> bool:
+    """Retire a clinic template or bring it back; False when it already is (a page from before another
+    admin's click), and then nothing changes."""
+    if (template.archived_at is not None) == retired:
+        return False
+    template.archived_at = now if retired else None
+    claim_version(session, template, column="version", seen=template.version)
+    session.add(template)
+    session.flush()
+    return True

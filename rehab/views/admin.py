@@ -16,7 +16,8 @@ from rehab.db import get_session
 from rehab.forms import ClinicForm, UserForm, parse_form
 from rehab.models import Membership, User, utcnow
 from rehab.request_guard import bounded_id, page_number
-from rehab.services import accounts, memberships, protocol_records
+from rehab.services import accounts, clinic_settings, memberships, protocol_records
+from rehab.services.edits import StaleEdit
 from rehab.services.passwords import hash_password, password_problem, verify_password
 from rehab.vocabulary import PAPER_SIZE_LABELS, SPEED_UNIT_LABELS
 
@@ -143,25 +144,32 @@ def reset_password(user_id: int) -> ResponseReturnValue:
 
 @bp.route("/clinic", methods=["GET", "POST"])
 def clinic() -> ResponseReturnValue:
-    """Clinic details printed on home sheets, default paper size and speed unit."""
+    """Clinic details printed on home sheets, default paper size and speed unit, with a stale-form check: if
+    another admin saved meanwhile, nothing is overwritten."""
     db = get_session()
     clinic_row = db.merge(g.clinic)
     errors: dict[str, str] = {}
     values = request.form if request.method == "POST" else clinic_row.model_dump()
+    stale = False
     if request.method == "POST":
         once.claim("clinic.update")
         form, errors = parse_form(ClinicForm, request.form)
         if form and not errors:
-            for name, value in form.model_dump().items():
-                setattr(clinic_row, name, value)
-            security.record("clinic.update", object_type="clinic", object_id=clinic_row.id)
-            target = once.leads_to(url_for("admin.clinic"))
-            db.commit()
-            flash("Clinic settings saved.", "success")
-            return redirect(target)
-    return render_template("admin/clinic.html", values=values, errors=errors, paper_sizes=PAPER_SIZE_LABELS,
-                           speed_units=SPEED_UNIT_LABELS, timezones=sorted(available_timezones())), \
-        (422 if errors else 200)
+            try:
+                clinic_settings.update_settings(db, clinic=clinic_row, values=form.model_dump(),
+                                                seen_version=request.form.get("version", 0, type=bounded_id))
+            except StaleEdit:
+                db.rollback()  # the settings as saved now are read again for the page below
+                stale = True
+            else:
+                security.record("clinic.update", object_type="clinic", object_id=clinic_row.id)
+                target = once.leads_to(url_for("admin.clinic"))
+                db.commit()
+                flash("Clinic settings saved.", "success")
+                return redirect(target)
+    return render_template("admin/clinic.html", clinic=clinic_row, values=values, errors=errors, stale=stale,
+                           paper_sizes=PAPER_SIZE_LABELS, speed_units=SPEED_UNIT_LABELS,
+                           timezones=sorted(available_timezones())), (409 if stale else 422 if errors else 200)
 
 
 @bp.get("/templates")
@@ -173,28 +181,43 @@ def templates() -> ResponseReturnValue:
 
 @bp.post("/templates/<int:template_id>")
 def update_template(template_id: int) -> ResponseReturnValue:
+    """Rename, retire or bring back a clinic template; a rename from an out-of-date page is refused."""
     db = get_session()
     template = protocol_records.get_clinic_template(db, clinic_id=g.clinic.id, template_id=template_id)
     if template is None:
         abort(404)
     once.claim("template.update")
-    once.leads_to(url_for("admin.templates"))
+    back = redirect(once.leads_to(url_for("admin.templates")))
     action = request.form.get("action")
     if action == "rename":
         name = request.form.get("name", "").strip()
         if not 1 <= len(name) <= 120 or "<" in name or ">" in name:
             flash("Give the template a name of up to 120 characters (no < or >).", "error")
-            return redirect(url_for("admin.templates"))
-        template.name = name
+            return back
+        try:
+            changed = protocol_records.rename_template(db, template=template, name=name,
+                                                       seen_version=request.form.get("version", 0, type=bounded_id))
+        except StaleEdit:
+            db.rollback()  # the template as saved now is read again for the message
+            flash(f"Not renamed: another admin changed this template while the page was open. It is now "
+                  f"“{template.name}”{' (retired)' if template.archived_at else ''}; rename it again if you still "
+                  "want to.", "error")
+            return back
+        unchanged = f"The template is already called “{template.name}”; nothing was changed."
     elif action in ("retire", "restore"):
-        template.archived_at = utcnow() if action == "retire" else None
+        changed = protocol_records.set_template_retired(db, template=template, retired=action == "retire",
+                                                        now=utcnow())
+        unchanged = (f"Template “{template.name}” is already {'retired' if action == 'retire' else 'in use'}; "
+                     "nothing was changed.")
     else:
         abort(400)
-    db.add(template)
+    if not changed:  # a page from before another admin did the same
+        flash(unchanged, "info")
+        return back
     security.record(f"template.{action}", object_type="clinic_template", object_id=template.id)
     db.commit()
     flash(f"Template “{template.name}” {'renamed' if action == 'rename' else action + 'd'}.", "success")
-    return redirect(url_for("admin.templates"))
+    return back
 
 
 @bp.get("/audit")
