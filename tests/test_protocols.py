@@ -263,8 +263,8 @@ def test_admin_renames_and_retires_clinic_templates(admin_client, clinic, make_p
                               content=content_from_template(templates()["pfp"]).model_dump_json())
     db.add(template)
     db.commit()
-    submit(admin_client, f"/admin/templates/{template.id}", {"action": "rename", "name": "PFP, runners", "version": "1"},
-           form_page="/admin/templates")
+    submit(admin_client, f"/admin/templates/{template.id}", {"action": "rename", "name": "PFP, runners",
+                                                              "version": "1"}, form_page="/admin/templates")
     submit(admin_client, f"/admin/templates/{template.id}", {"action": "retire"}, form_page="/admin/templates",
            follow_redirects=True)
     patient = make_patient(clinic)
