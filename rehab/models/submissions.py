@@ -24,4 +24,4 @@ class FormSubmission(SQLModel, table=True):
     patient_id: int | None = Field(default=None, foreign_key="patient.id", index=True)
     # The path the first post led to ("" until it is known); for the FHIR API, the id of the patient it created.
     result: str = Field(default="", max_length=300)
-    at: datetime = Field(default_factory=utcnow)
+    at: datetime = Field(default_factory=utcnow, index=True)  # rows older than a retention are pruned by it

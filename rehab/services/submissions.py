@@ -5,20 +5,29 @@ that applies the form (``claim``): the id is unique in ``form_submission``, so w
 twice (a double tap, Back then Save, a browser resending a slow request) the database lets one of the two
 commit and the other finds the first's row, whatever the timing: on PostgreSQL the second insert waits for
 the first transaction and then fails; on SQLite writers already take turns. No read-then-write check.
+
+A form is recognised for ``RETENTION`` (30 days) after it was applied; older rows are deleted by one claim
+in ``PRUNE_EVERY``, so pruning needs no scheduled job and the other claims pay nothing for it. A form sent
+again after that is checked only by its view's own guard (the version, phase or state the page showed).
 """
 
 from __future__ import annotations
 
 import re
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from rehab.models import FormSubmission
 
 _FORM_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+# Long enough for yesterday's tab, a session the browser restores after a weekend or Back a week later.
+RETENTION = timedelta(days=30)
+# One claim in this many prunes (by its row's id): a DELETE on the ``at`` index about every 500 forms.
+PRUNE_EVERY = 500
 
 
 class AlreadySubmitted(Exception):
@@ -60,7 +69,16 @@ def claim(session: Session, *, form_id: str, action: str, clinic_id: int | None,
         if earlier is None:  # not this form's id that clashed: a real error, not a repeat
             raise
         raise AlreadySubmitted(earlier) from None
+    if row.id is not None and row.id % PRUNE_EVERY == 0:
+        prune(session, now=now)
     return row
+
+
+def prune(session: Session, *, now: datetime) -> int:
+    """Delete the forms applied more than RETENTION ago (in the caller's transaction); returns how many."""
+    result = session.execute(delete(FormSubmission).where(col(FormSubmission.at) < now - RETENTION)
+                             .execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def same_sender(earlier: FormSubmission, *, clinic_id: int | None, user_id: int | None,

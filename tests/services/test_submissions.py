@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from sqlalchemy import event
 from sqlmodel import Session, func, select
 
 from rehab.models import FormSubmission, utcnow
@@ -56,3 +59,37 @@ def test_only_the_sender_is_shown_what_the_first_post_did():
     assert submissions.same_sender(patient, clinic_id=1, user_id=None, patient_id=9)
     assert not submissions.same_sender(patient, clinic_id=1, user_id=None, patient_id=10)
     assert not submissions.same_sender(patient, clinic_id=1, user_id=5, patient_id=None)
+
+
+def _applied(session: Session, *, days_ago: float, row_id: int | None = None) -> str:
+    form_id = submissions.new_form_id()
+    session.add(FormSubmission(id=row_id, form_id=form_id, action="visit.create",
+                               at=utcnow() - timedelta(days=days_ago)))
+    session.commit()
+    return form_id
+
+
+def test_forms_older_than_the_retention_are_pruned_and_yesterdays_are_still_recognised(session):
+    old, recent = _applied(session, days_ago=31), _applied(session, days_ago=29)
+    yesterday = _applied(session, days_ago=1)
+    assert submissions.RETENTION == timedelta(days=30)
+    assert submissions.prune(session, now=utcnow()) == 1
+    session.commit()
+    assert submissions.find(session, form_id=old) is None
+    with pytest.raises(AlreadySubmitted):  # sent again a day later: still "Already saved"
+        _claim(session, yesterday)
+    assert submissions.find(session, form_id=recent) is not None
+
+
+def test_one_claim_in_prune_every_prunes_and_the_others_only_insert(session, engine):
+    old = _applied(session, days_ago=45, row_id=submissions.PRUNE_EVERY - 2)
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2].split()[0]))
+    _claim(session, submissions.new_form_id())  # id PRUNE_EVERY - 1: an INSERT and nothing else
+    session.commit()
+    assert statements == ["INSERT"] and submissions.find(session, form_id=old) is not None
+    statements.clear()
+    _claim(session, submissions.new_form_id())  # id PRUNE_EVERY: the one that prunes, in the same transaction
+    session.commit()
+    assert statements == ["INSERT", "DELETE"]
+    assert submissions.find(session, form_id=old) is None
