@@ -32,6 +32,11 @@ def gettext(language: str, message: str) -> str:
     return _catalog(language).gettext(message)
 
 
+def ngettext(language: str, singular: str, plural: str, count: int) -> str:
+    """``singular`` or ``plural`` (English msgids) by ``count``, in ``language``."""
+    return _catalog(language).ngettext(singular, plural, count)
+
+
 def has_translation(language: str, message: str) -> bool:
     """Whether the catalog of ``language`` translates ``message`` (tests check every label has one)."""
     catalog = _catalog(language)

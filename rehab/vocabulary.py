@@ -119,6 +119,20 @@ SUPPORT_LABELS: dict[str, str] = {
     Support.NONE: N_("No support"),
 }
 
+# The end of the patient's dose sentence ("..., holding both rails."), and its words in the parallel bars.
+SUPPORT_PATIENT: dict[str, str] = {
+    Support.BOTH_RAILS: N_("holding both rails"),
+    Support.ONE_RAIL: N_("holding one rail"),
+    Support.LIGHT_TOUCH: N_("with a light touch on the rails"),
+    Support.PARTNER: N_("with a partner beside you"),
+    Support.NONE: N_("without holding on"),
+}
+SUPPORT_PATIENT_IN_BARS: dict[str, str] = {
+    **SUPPORT_PATIENT,
+    Support.BOTH_RAILS: N_("holding both bars"),
+    Support.LIGHT_TOUCH: N_("with a light touch on the bars"),
+}
+
 
 class Setting(StrEnum):
     """Where a prescription is done."""
@@ -281,7 +295,7 @@ VOCABULARIES: dict[type[StrEnum], tuple[Mapping[str, str], ...]] = {
     Knee: (KNEE_LABELS,),
     Language: (LANGUAGE_LABELS, LANGUAGE_OWN_NAMES),
     Precaution: (PRECAUTION_LABELS,),
-    Support: (SUPPORT_LABELS,),
+    Support: (SUPPORT_LABELS, SUPPORT_PATIENT, SUPPORT_PATIENT_IN_BARS),
     Setting: (SETTING_LABELS,),
     Soreness: (SORENESS_LABELS, SORENESS_PATIENT),
     Effusion: (EFFUSION_LABELS,),

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import insert, update
 from sqlmodel import select
 
-from rehab.forms import VisitForm
 from rehab.models import HomeLog, Patient, Visit, utcnow
 from rehab.services import home_logs
 from rehab.services import visits as visit_service
 from rehab.services.last_session import refresh_all_last_sessions, refresh_last_session
+from rehab.services.visits import VisitInput
 from tests import factories
 
 pytestmark = pytest.mark.db
@@ -27,8 +27,8 @@ def protocol(db, patient):  # type: ignore[no-untyped-def]
     return factories.protocol(db, patient, days_ago=60, now=NOW)
 
 
-def visit_form(at: datetime) -> VisitForm:
-    return VisitForm(occurred_at=at, pain_before=1, pain_worst=2, pain_after=1, exercise="treadmill_rails",
+def visit_form(at: datetime) -> VisitInput:
+    return VisitInput(occurred_at=at, pain_before=1, pain_worst=2, pain_after=1, exercise="treadmill_rails",
                      minutes=5, support="both_rails")
 
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
+from datetime import UTC, datetime, timedelta
 
-from rehab import vocabulary
+import pytest
+from sqlmodel import SQLModel, select
+
+from rehab import models, vocabulary
 from rehab.translation import gettext, has_translation
-from rehab.vocabulary import LANGUAGE_OWN_NAMES, VOCABULARIES
+from rehab.vocabulary import LANGUAGE_OWN_NAMES, VOCABULARIES, OneOf
+from tests import factories
+from tests.conftest import submit
 
 WORDINGS = [(enum, wording) for enum, wordings in VOCABULARIES.items() for wording in wordings]
 
@@ -52,3 +57,71 @@ def test_orders_that_rules_rely_on():
     assert vocabulary.effusion_at_least("2+", "1+") and not vocabulary.effusion_at_least("trace", "1+")
     assert not vocabulary.effusion_at_least("unknown", "0")
     assert tuple(vocabulary.Support) == ("both_rails", "one_rail", "light_touch", "partner", "none")
+
+
+# ------------------------------------------------------------------------------ stored values, in the database
+
+def vocabulary_columns() -> list[tuple[type[SQLModel], str, type[vocabulary.StrEnum]]]:
+    """Every table column whose values are one vocabulary (marked ``Annotated[str, OneOf(...)]``)."""
+    found = []
+    for name in models.__all__:
+        table = getattr(models, name)
+        if isinstance(table, type) and hasattr(table, "__table__"):
+            for field, info in table.model_fields.items():
+                found += [(table, field, mark.vocabulary) for mark in info.metadata if isinstance(mark, OneOf)]
+    return found
+
+
+def test_each_choice_column_names_its_vocabulary_and_fits_its_longest_value():
+    columns = {(table.__name__, field): enum for table, field, enum in vocabulary_columns()}
+    assert columns == {
+        ("Patient", "affected_knee"): vocabulary.Knee, ("Patient", "condition"): vocabulary.Condition,
+        ("Patient", "language"): vocabulary.Language, ("Visit", "soreness"): vocabulary.Soreness,
+        ("Visit", "effusion"): vocabulary.Effusion, ("Visit", "support"): vocabulary.Support,
+        ("HomeLog", "soreness"): vocabulary.Soreness, ("Alert", "kind"): vocabulary.AlertKind,
+        ("RedFlagClearance", "action"): vocabulary.ClearanceAction,
+    }
+    for table, field, enum in vocabulary_columns():
+        assert table.__table__.c[field].type.length >= max(len(value) for value in enum), (table, field)
+
+
+def test_yes_no_vocabularies_are_columns_of_their_tables():
+    """Red flags and precautions are stored as one yes/no column each, named by the value."""
+    for table in (models.Visit, models.HomeLog):
+        assert {str(flag) for flag in vocabulary.RedFlag} <= set(table.__table__.c.keys())
+    assert {str(item) for item in vocabulary.Precaution} <= set(models.Patient.__table__.c.keys())
+
+
+@pytest.mark.db
+def test_every_value_the_app_stores_is_one_of_its_vocabulary(app, runner, db, therapist_client, clinic):
+    """The demo clinic, a patient added and a visit with a red flag recorded through the pages: every choice
+    column holds only vocabulary values; a value from outside is refused beside its field and nothing is saved."""
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    page = submit(therapist_client, "/patients/new", {
+        "first_name": "Rosa", "last_name": "Díaz", "date_of_birth": "1950-02-03", "affected_knee": "both",
+        "condition": "post_tka", "language": "es"}, form_page="/patients/new")
+    assert page.status_code == 302
+    patient = db.exec(select(models.Patient).where(models.Patient.last_name == "Díaz")).one()
+    factories.protocol(db, patient)
+    db.commit()
+    moment = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    visit = {"occurred_at": moment, "pain_before": "1", "pain_worst": "2", "pain_after": "1", "soreness": "late",
+             "effusion": "trace", "exercise": "treadmill_rails", "minutes": "5", "speed": "1.2", "incline_pct": "0",
+             "support": "one_rail", "stumbles": "0", "falls": "0", "flag_calf": "1"}
+    assert submit(therapist_client, f"/patients/{patient.id}/visits/new", visit).status_code == 302
+
+    refused = submit(therapist_client, "/patients/new", {
+        "first_name": "Ana", "last_name": "Ruiz", "date_of_birth": "1950-02-03", "affected_knee": "left",
+        "condition": "knee_replacement", "language": "fr"}, form_page="/patients/new")
+    assert refused.status_code == 422
+    text = refused.get_data(as_text=True)
+    assert 'id="condition-error"' in text and 'id="language-error"' in text and "Choose one of the options." in text
+    assert db.exec(select(models.Patient).where(models.Patient.last_name == "Ruiz")).first() is None
+
+    stored_kinds = set()
+    for table, field, enum in vocabulary_columns():
+        values = set(db.exec(select(getattr(table, field)).distinct()))
+        assert values <= {member.value for member in enum}, (table.__name__, field, values)
+        if table is models.Alert:
+            stored_kinds = values
+    assert "red_flag" in stored_kinds  # the flagged visit raised its alert, under its vocabulary name

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import date, datetime
+from typing import Annotated
 
 from sqlalchemy import Column, Index, Text, UniqueConstraint, event
-from sqlmodel import Field, SQLModel
+from sqlmodel import AutoString, Field, SQLModel
 
 from rehab.models.base import utcnow
+from rehab.vocabulary import Condition, Knee, Language, OneOf
 
 
 def search_text(text: str) -> str:
@@ -34,7 +36,32 @@ def patient_search_key(first_name: str, last_name: str, chart_number: str | None
     return KEY_SEPARATOR.join(search_text(part)[:limit] for part, limit in zip(parts, _KEY_PART_LENGTHS, strict=True))
 
 
-class Patient(SQLModel, table=True):
+class PatientBase(SQLModel):
+    """What a therapist types about a patient, each field with its limits: the table below and the input shape
+    (``services.patients.PatientInput``) both derive from it, so a limit is written once."""
+
+    first_name: str = Field(min_length=1, max_length=100)
+    last_name: str = Field(min_length=1, max_length=100)
+    date_of_birth: date
+    chart_number: str | None = Field(default=None, max_length=40)
+    phone: str = Field(default="", max_length=40)
+    email: str = Field(default="", max_length=254)
+    affected_knee: Annotated[str, OneOf(Knee)] = Field(sa_type=AutoString(length=10))
+    condition: Annotated[str, OneOf(Condition)] = Field(sa_type=AutoString(length=20))
+    condition_other: str = Field(default="", max_length=200)
+    surgery_date: date | None = None
+    # The precautions (vocabulary.Precaution), one yes/no column each.
+    uses_walker: bool = False
+    vestibular_disorder: bool = False
+    peripheral_neuropathy: bool = False
+    anticoagulants: bool = False
+    cognitive_impairment: bool = False
+    precaution_other: str = Field(default="", max_length=200)
+    language: Annotated[str, OneOf(Language)] = Field(default=Language.EN, sa_type=AutoString(length=5))
+    notes: str = Field(default="", max_length=5000, sa_column=Column(Text, nullable=False, default=""))
+
+
+class Patient(PatientBase, table=True):
     __table_args__ = (
         UniqueConstraint("clinic_id", "chart_number", name="uq_patient_clinic_chart"),
         Index("ix_patient_clinic_name", "clinic_id", "last_name", "first_name"),
@@ -47,24 +74,6 @@ class Patient(SQLModel, table=True):
 
     id: int = Field(default=None, primary_key=True)
     clinic_id: int = Field(foreign_key="clinic.id")
-    first_name: str = Field(max_length=100)
-    last_name: str = Field(max_length=100)
-    date_of_birth: date
-    chart_number: str | None = Field(default=None, max_length=40)
-    phone: str = Field(default="", max_length=40)
-    email: str = Field(default="", max_length=254)
-    affected_knee: str = Field(max_length=10)  # left | right | both
-    condition: str = Field(max_length=20)  # see forms.CONDITIONS
-    condition_other: str = Field(default="", max_length=200)
-    surgery_date: date | None = None
-    uses_walker: bool = False
-    vestibular_disorder: bool = False
-    peripheral_neuropathy: bool = False
-    anticoagulants: bool = False
-    cognitive_impairment: bool = False
-    precaution_other: str = Field(default="", max_length=200)
-    language: str = Field(default="en", max_length=5)  # en | es
-    notes: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     archived_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

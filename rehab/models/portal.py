@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
 from sqlalchemy import Column, Index, Text
-from sqlmodel import Field, SQLModel
+from sqlmodel import AutoString, Field, SQLModel
 
 from rehab.models.base import utcnow
+from rehab.vocabulary import OneOf, Soreness
 
 
 class HandoutPrint(SQLModel, table=True):
@@ -49,7 +51,27 @@ class PortalLink(SQLModel, table=True):
     locked_at: datetime | None = None
 
 
-class HomeLog(SQLModel, table=True):
+class HomeLogBase(SQLModel):
+    """What the patient logs about a home session, each field with its limits: the table and the input shape
+    (``services.home_logs.HomeLogInput``) both derive from it."""
+
+    session_date: date
+    minutes: float = Field(ge=0.5, le=180)
+    pain_worst: int = Field(ge=0, le=10)
+    pain_next_morning: int | None = Field(default=None, ge=0, le=10)
+    soreness: Annotated[str, OneOf(Soreness)] = Field(default=Soreness.NONE, sa_type=AutoString(length=20))
+    stumbled: bool = False
+    fell: bool = False
+    # The red flags (vocabulary.RedFlag), one yes/no column each.
+    flag_calf: bool = False
+    flag_chest: bool = False
+    flag_infection: bool = False
+    flag_locking: bool = False
+    flag_sudden_pain: bool = False
+    note: str = Field(default="", max_length=1000, sa_column=Column(Text, nullable=False, default=""))
+
+
+class HomeLog(HomeLogBase, table=True):
     """A home session the patient logged. Patients may correct their own entry for 24 hours (history kept)."""
 
     __tablename__ = "home_log"
@@ -62,19 +84,6 @@ class HomeLog(SQLModel, table=True):
     protocol_id: int = Field(foreign_key="protocol.id")
     protocol_version: int
     phase_index: int
-    session_date: date
-    minutes: float
-    pain_worst: int
-    pain_next_morning: int | None = None
-    soreness: str = Field(default="none", max_length=20)
-    stumbled: bool = False
-    fell: bool = False
-    flag_calf: bool = False
-    flag_chest: bool = False
-    flag_infection: bool = False
-    flag_locking: bool = False
-    flag_sudden_pain: bool = False
-    note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     version: int = 1

@@ -3,14 +3,56 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from sqlalchemy import Column, Index, Text
-from sqlmodel import Field, SQLModel
+from sqlmodel import AutoString, Field, SQLModel
 
 from rehab.models.base import utcnow
+from rehab.vocabulary import AlertKind, ClearanceAction, Effusion, OneOf, Soreness, Support
 
 
-class Visit(SQLModel, table=True):
+class FallRiskMeasures(SQLModel):
+    """The fall-risk screen's three measures and their plausible ranges, taken at a visit or on their own."""
+
+    backward_walk_3m_s: float | None = Field(default=None, ge=1, le=120)
+    tug_s: float | None = Field(default=None, ge=1, le=300)
+    gait_speed_ms: float | None = Field(default=None, ge=0.05, le=3)
+
+
+class VisitBase(FallRiskMeasures):
+    """What the therapist records at a visit, each field with its limits: the table and the input shape
+    (``services.visits.VisitInput``) both derive from it. Speeds are stored in km/h whatever the clinic's unit."""
+
+    occurred_at: datetime
+    # NPRS 0-10 (LOINC 72514-3, reported).
+    pain_before: int = Field(ge=0, le=10)
+    pain_worst: int = Field(ge=0, le=10)
+    pain_after: int = Field(ge=0, le=10)
+    pain_next_morning: int | None = Field(default=None, ge=0, le=10)  # after the last session, as reported
+    soreness: Annotated[str, OneOf(Soreness)] = Field(default=Soreness.NONE, sa_type=AutoString(length=20))
+    # Swelling by the stroke test.
+    effusion: Annotated[str, OneOf(Effusion)] = Field(default=Effusion.ZERO, sa_type=AutoString(length=5))
+    exercise: str = Field(min_length=1, max_length=40)
+    minutes: float = Field(ge=0.5, le=120)
+    speed_kmh: float | None = Field(default=None, ge=0.1, le=8)
+    incline_pct: float = Field(default=0, ge=0, le=20)
+    support: Annotated[str, OneOf(Support)] = Field(sa_type=AutoString(length=20))
+    stumbles: int = Field(default=0, ge=0, le=50)
+    falls: int = Field(default=0, ge=0, le=20)
+    # The red flags (vocabulary.RedFlag), one yes/no column each.
+    flag_calf: bool = False  # calf pain or swelling
+    flag_chest: bool = False  # chest pain or breathlessness
+    flag_infection: bool = False  # spreading redness, heat, fever or wound drainage
+    flag_locking: bool = False  # knee locking or giving way
+    flag_sudden_pain: bool = False  # sudden sharp rise in pain
+    six_minute_walk_m: float | None = Field(default=None, ge=1, le=1000)
+    knee_flexion_deg: float | None = Field(default=None, ge=0, le=160)
+    knee_extension_deg: float | None = Field(default=None, ge=-30, le=40)
+    note: str = Field(default="", max_length=2000, sa_column=Column(Text, nullable=False, default=""))
+
+
+class Visit(VisitBase, table=True):
     """What the patient reported and did at one visit. Edits keep history; deletion is soft, with a reason.
 
     ``protocol_version`` and ``phase_index`` record the dose in force when the visit happened."""
@@ -24,33 +66,6 @@ class Visit(SQLModel, table=True):
     protocol_id: int = Field(foreign_key="protocol.id")
     protocol_version: int
     phase_index: int
-    occurred_at: datetime
-    # NPRS 0-10 (LOINC 72514-3, reported).
-    pain_before: int
-    pain_worst: int
-    pain_after: int
-    pain_next_morning: int | None = None  # after the last session, as reported
-    soreness: str = Field(default="none", max_length=20)  # none | warmup_gone | warmup_stayed | late
-    effusion: str = Field(default="0", max_length=5)  # 0 | trace | 1+ | 2+ | 3+ (stroke test)
-    exercise: str = Field(max_length=40)
-    minutes: float
-    speed_kmh: float | None = None
-    incline_pct: float = 0
-    support: str = Field(max_length=20)
-    stumbles: int = 0
-    falls: int = 0
-    flag_calf: bool = False  # calf pain or swelling
-    flag_chest: bool = False  # chest pain or breathlessness
-    flag_infection: bool = False  # spreading redness, heat, fever or wound drainage
-    flag_locking: bool = False  # knee locking or giving way
-    flag_sudden_pain: bool = False  # sudden sharp rise in pain
-    backward_walk_3m_s: float | None = None
-    tug_s: float | None = None
-    gait_speed_ms: float | None = None
-    six_minute_walk_m: float | None = None
-    knee_flexion_deg: float | None = None
-    knee_extension_deg: float | None = None
-    note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     created_at: datetime = Field(default_factory=utcnow)
     created_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     updated_at: datetime = Field(default_factory=utcnow)
@@ -64,7 +79,14 @@ class Visit(SQLModel, table=True):
         return self.flag_calf or self.flag_chest or self.flag_infection or self.flag_locking or self.flag_sudden_pain
 
 
-class Assessment(SQLModel, table=True):
+class AssessmentBase(FallRiskMeasures):
+    """A fall-risk screen as the therapist records it (``services.assessments.AssessmentInput`` derives from it)."""
+
+    occurred_at: datetime
+    note: str = Field(default="", max_length=1000, sa_column=Column(Text, nullable=False, default=""))
+
+
+class Assessment(AssessmentBase, table=True):
     """A fall-risk screen recorded on its own, before any protocol exists (the baseline) or between visits: the
     3-metre backward walk test, the Timed Up and Go and gait speed. The protocol builder's safety check reads the
     newest value of each, from these and from visits. Removal is soft, with a reason."""
@@ -74,11 +96,6 @@ class Assessment(SQLModel, table=True):
     id: int = Field(default=None, primary_key=True)
     patient_id: int = Field(foreign_key="patient.id")
     clinic_id: int = Field(foreign_key="clinic.id")
-    occurred_at: datetime
-    backward_walk_3m_s: float | None = None
-    tug_s: float | None = None
-    gait_speed_ms: float | None = None
-    note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     created_at: datetime = Field(default_factory=utcnow)
     created_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     deleted_at: datetime | None = None
@@ -116,7 +133,7 @@ class Alert(SQLModel, table=True):
     id: int = Field(default=None, primary_key=True)
     clinic_id: int = Field(foreign_key="clinic.id")
     patient_id: int = Field(foreign_key="patient.id", index=True)
-    kind: str = Field(max_length=20)  # red_flag | fall | pain_twice | pain_high | inactive | dob_lockout | clinic_only
+    kind: Annotated[str, OneOf(AlertKind)] = Field(sa_type=AutoString(length=20))
     message: str = Field(max_length=300)
     visit_id: int | None = Field(default=None, foreign_key="visit.id")
     home_log_id: int | None = Field(default=None, foreign_key="home_log.id")
@@ -136,7 +153,7 @@ class RedFlagClearance(SQLModel, table=True):
     id: int = Field(default=None, primary_key=True)
     patient_id: int = Field(foreign_key="patient.id")
     clinic_id: int = Field(foreign_key="clinic.id")
-    action: str = Field(max_length=12)  # called | referred | cleared
+    action: Annotated[str, OneOf(ClearanceAction)] = Field(sa_type=AutoString(length=12))
     note: str = Field(sa_column=Column(Text, nullable=False))
     covers: str = Field(sa_column=Column(Text, nullable=False))  # JSON list: what was reported, in words
     user_id: int | None = Field(default=None, foreign_key="user_account.id")

@@ -8,16 +8,37 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Literal
+from typing import ClassVar, Literal
 
+from pydantic import field_validator
 from sqlalchemy import Float, bindparam, cast, literal, union_all
 from sqlmodel import Session, col, select
 
-from rehab.forms import AssessmentForm
 from rehab.models import Assessment, Patient, Visit
+from rehab.models.visits import AssessmentBase
 from rehab.services.safety import PatientFacts
+from rehab.services.shapes import recorded_moment
 
 MEASURES = ("backward_walk_3m_s", "tug_s", "gait_speed_ms")
+
+
+class AssessmentInput(AssessmentBase):
+    """A baseline (or later) fall-risk screen as the therapist records it: at least one of the three measures."""
+
+    RANGE_WORDS: ClassVar[dict[str, str]] = {
+        "backward_walk_3m_s": "{ge} to {le} seconds",
+        "tug_s": "{ge} to {le} seconds",
+        "gait_speed_ms": "{ge} to {le} m/s",
+    }
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _not_in_future(cls, value: datetime) -> datetime:
+        return recorded_moment(value, "assessment")
+
+    @property
+    def measured(self) -> bool:
+        return any(getattr(self, measure) is not None for measure in MEASURES)
 
 
 @dataclass(frozen=True)
@@ -74,7 +95,7 @@ def patient_facts(patient: Patient, screen: FallScreen, *, today: date) -> Patie
         cognitive_impairment=patient.cognitive_impairment, anticoagulants=patient.anticoagulants, **values)
 
 
-def record_assessment(session: Session, *, patient: Patient, form: AssessmentForm, user_id: int,
+def record_assessment(session: Session, *, patient: Patient, form: AssessmentInput, user_id: int,
                       now: datetime) -> Assessment:
     assessment = Assessment(patient_id=patient.id, clinic_id=patient.clinic_id, created_at=now,
                             created_by_id=user_id, **form.model_dump())

@@ -12,16 +12,16 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-LANGUAGES = ("en", "es")
+from rehab.translation import N_, gettext
+from rehab.vocabulary import Language
+
+LANGUAGES: tuple[str, ...] = tuple(Language)  # the languages content is written in
 # What each source level may be called: never more than the source is (a trial protocol without results is
 # not trial evidence; a trial in another condition is extrapolated).
 EVIDENCE_LABELS = {
-    "en": {"rct": "Randomised trials", "extrapolated": "Trial in another condition (extrapolated)",
-           "protocol": "Trial protocol, no results yet", "lab": "Laboratory studies",
-           "guidance": "Clinical guidance", "expert": "Expert opinion"},
-    "es": {"rct": "Ensayos aleatorizados", "extrapolated": "Ensayo en otra afección (extrapolado)",
-           "protocol": "Protocolo de ensayo, sin resultados", "lab": "Estudios de laboratorio",
-           "guidance": "Guías clínicas", "expert": "Opinión de expertos"},
+    "rct": N_("Randomised trials"), "extrapolated": N_("Trial in another condition (extrapolated)"),
+    "protocol": N_("Trial protocol, no results yet"), "lab": N_("Laboratory studies"),
+    "guidance": N_("Clinical guidance"), "expert": N_("Expert opinion"),
 }
 
 
@@ -122,4 +122,4 @@ def illustration_svg(exercise_key: str) -> str:
 
 
 def evidence_label(level: str, language: str = "en") -> str:
-    return EVIDENCE_LABELS.get(language, EVIDENCE_LABELS["en"]).get(level, level)
+    return gettext(language, EVIDENCE_LABELS[level]) if level in EVIDENCE_LABELS else level

@@ -7,40 +7,25 @@ from __future__ import annotations
 
 from rehab.services.catalogue import exercises
 from rehab.services.protocol_content import Prescription, kmh_to_mph, number
-from rehab.vocabulary import SUPPORT_LABELS
+from rehab.translation import N_, gettext, ngettext
+from rehab.vocabulary import SUPPORT_LABELS, SUPPORT_PATIENT, SUPPORT_PATIENT_IN_BARS
 
+# What the patient does, by the exercise's equipment (English msgids; the catalogs hold their Spanish).
 _ACTIVITY = {
-    "en": {
-        "treadmill": "Walk backward on the treadmill", "parallel_bars": "Walk backward in the parallel bars",
-        "floor": "Walk backward on flat ground", "band": "Walk backward against the band",
-        "treadmill_off": "Walk backward pushing the belt with your legs, with the treadmill off,",
-    },
-    "es": {
-        "treadmill": "Camine hacia atrás en la caminadora",
-        "parallel_bars": "Camine hacia atrás en las barras paralelas",
-        "floor": "Camine hacia atrás en suelo plano", "band": "Camine hacia atrás contra la banda",
-        "treadmill_off": "Camine hacia atrás empujando la banda con las piernas, con la caminadora apagada,",
-    },
-}
-_SUPPORT = {
-    "en": {"both_rails": "holding both rails", "one_rail": "holding one rail",
-           "light_touch": "with a light touch on the rails", "partner": "with a partner beside you",
-           "none": "without holding on"},
-    "es": {"both_rails": "sujetando las dos barras", "one_rail": "sujetando una barra",
-           "light_touch": "tocando apenas las barras", "partner": "con un acompañante a su lado",
-           "none": "sin sujetarse"},
+    "treadmill": N_("Walk backward on the treadmill"), "parallel_bars": N_("Walk backward in the parallel bars"),
+    "floor": N_("Walk backward on flat ground"), "band": N_("Walk backward against the band"),
+    "treadmill_off": N_("Walk backward pushing the belt with your legs, with the treadmill off,"),
 }
 
 
 def _minutes(value: float, language: str) -> str:
-    word = ("minuto" if value == 1 else "minutos") if language == "es" else ("minute" if value == 1 else "minutes")
-    return f"{number(value)} {word}"
+    # gettext's plural rules take whole numbers: 1 is one minute, anything else (0.5, 2.5, 10) is minutes.
+    words = ngettext(language, "%(count)s minute", "%(count)s minutes", 1 if value == 1 else 2)
+    return words % {"count": number(value)}
 
 
 def _times_a_week(count: int, language: str) -> str:
-    if language == "es":
-        return "1 vez por semana" if count == 1 else f"{count} veces por semana"
-    return "once a week" if count == 1 else f"{count} times a week"
+    return ngettext(language, "once a week", "%(count)s times a week", count) % {"count": count}
 
 
 def speed_text(speed_kmh: float | None, speed_unit: str = "kmh") -> str:
@@ -54,40 +39,33 @@ def speed_text(speed_kmh: float | None, speed_unit: str = "kmh") -> str:
 def dose_sentence(rx: Prescription, *, language: str = "en", speed_unit: str = "kmh") -> str:
     """"Walk backward on the treadmill for 10 minutes, 3 times a week, at 1.2 km/h (0.7 mph), holding both
     rails." — the line a patient reads on the home sheet and the portal."""
-    language = language if language in _ACTIVITY else "en"
-    spanish = language == "es"
+    def _(message: str) -> str:
+        return gettext(language, message)
+
     exercise = exercises()[rx.exercise]
     parts: list[str] = []
     if rx.segments and rx.walk_minutes:
         each = rx.minutes / rx.segments
-        parts.append(
-            (f"Durante una caminata de {_minutes(rx.walk_minutes, language)}, camine hacia atrás "
-             f"{rx.segments} veces, {_minutes(each, language)} cada vez")
-            if spanish else
-            (f"During a {number(rx.walk_minutes)}-minute walk, walk backward {rx.segments} times "
-             f"for {_minutes(each, language)} each time")
-        )
+        parts.append(_("During a %(walk)s-minute walk, walk backward %(segments)s times for %(each)s each time")
+                     % {"walk": number(rx.walk_minutes), "segments": rx.segments, "each": _minutes(each, language)})
     else:
-        activity = _ACTIVITY[language].get(exercise.equipment, _ACTIVITY[language]["floor"])
+        activity = _(_ACTIVITY.get(exercise.equipment, _ACTIVITY["floor"]))
         if rx.sets and rx.reps:
-            amount = f"{rx.sets} series de {rx.reps} pasos" if spanish else f"{rx.sets} sets of {rx.reps} steps"
-            parts.append(f"{activity}: {amount}")
+            parts.append(_("%(activity)s: %(sets)s sets of %(reps)s steps")
+                         % {"activity": activity, "sets": rx.sets, "reps": rx.reps})
         elif rx.sets:
-            amount = (f"{rx.sets} veces, {_minutes(rx.minutes, language)} en total" if spanish
-                      else f"{rx.sets} times, {_minutes(rx.minutes, language)} in all")
-            parts.append(f"{activity} {amount}")
+            parts.append(_("%(activity)s %(sets)s times, %(minutes)s in all")
+                         % {"activity": activity, "sets": rx.sets, "minutes": _minutes(rx.minutes, language)})
         else:
-            parts.append(f"{activity} {'durante' if spanish else 'for'} {_minutes(rx.minutes, language)}")
+            parts.append(_("%(activity)s for %(minutes)s")
+                         % {"activity": activity, "minutes": _minutes(rx.minutes, language)})
     parts.append(_times_a_week(rx.sessions_per_week, language))
     if rx.speed_kmh is not None and exercise.uses_speed:
-        parts.append(f"{'a' if spanish else 'at'} {speed_text(rx.speed_kmh, speed_unit)}")
+        parts.append(_("at %(speed)s") % {"speed": speed_text(rx.speed_kmh, speed_unit)})
     if rx.incline_pct:
-        parts.append(f"con la inclinación en {number(rx.incline_pct)} %" if spanish
-                     else f"with the slope set to {number(rx.incline_pct)} %")
-    support = _SUPPORT[language][rx.support]
-    if exercise.equipment == "parallel_bars":
-        support = support.replace("barras", "barras paralelas") if spanish else support.replace("rails", "bars")
-    parts.append(support)
+        parts.append(_("with the slope set to %(incline)s %%") % {"incline": number(rx.incline_pct)})
+    in_bars = exercise.equipment == "parallel_bars"
+    parts.append(_((SUPPORT_PATIENT_IN_BARS if in_bars else SUPPORT_PATIENT)[rx.support]))
     return ", ".join(parts) + "."
 
 

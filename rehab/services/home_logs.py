@@ -8,26 +8,27 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import ValidationError, ValidationInfo, field_validator
 from sqlalchemy import bindparam
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
 from rehab.models import Alert, EditRecord, HomeLog, Patient, Protocol
-from rehab.services.advice.engine import RED_FLAGS, SessionReport, alerts_for
+from rehab.models.portal import HomeLogBase
+from rehab.services.advice.engine import SessionReport, alerts_for
 from rehab.services.edits import StaleEdit, apply_changes, claim_version
 from rehab.services.last_session import note_session
-from rehab.services.patient_text import N_
 from rehab.services.protocol_content import Phase
+from rehab.translation import N_
+from rehab.vocabulary import RedFlag
 
 EDIT_WINDOW = timedelta(hours=24)
 LOG_DAYS_BACK = 30
 
-SORENESS_CHOICES = ("none", "warmup_gone", "warmup_stayed", "late")
-FLAG_FIELDS = tuple(RED_FLAGS)
+FLAG_FIELDS = tuple(RedFlag)
 # One plain message per field, whatever was wrong with it (the date has two, from its validator).
-FIELD_MESSAGES = {
+FIELD_MESSAGES: dict[str, str] = {
     "session_date": N_("Enter the date you walked."),
     "minutes": N_("Enter the minutes you walked backward: a number from 0.5 to 180."),
     "pain_worst": N_("Choose your worst pain: a number from 0 to 10."),
@@ -40,22 +41,13 @@ FIELD_MESSAGES = {
 }
 
 
-class HomeLogForm(SQLModel):
-    """A home session as the patient logs it. Validate with ``validate_home_log`` (it passes today's date)."""
+class HomeLogInput(HomeLogBase):
+    """A home session as the patient logs it: the table's fields and limits (``HomeLogBase``) and the rules of
+    input. Validate with ``validate_home_log`` (it passes today's date)."""
 
-    session_date: date
-    minutes: float = Field(ge=0.5, le=180)
-    pain_worst: int = Field(ge=0, le=10)
-    pain_next_morning: int | None = Field(default=None, ge=0, le=10)
-    soreness: Literal["none", "warmup_gone", "warmup_stayed", "late"] = "none"
-    stumbled: bool  # asked as yes or no, never assumed: a fall must not be missed by an unticked box
+    # Asked as yes or no, never assumed: a fall must not be missed by an unticked box (the table defaults to no).
+    stumbled: bool
     fell: bool
-    flag_calf: bool = False
-    flag_chest: bool = False
-    flag_infection: bool = False
-    flag_locking: bool = False
-    flag_sudden_pain: bool = False
-    note: str = Field(default="", max_length=1000)
 
     @field_validator("session_date")
     @classmethod
@@ -71,7 +63,7 @@ class HomeLogForm(SQLModel):
 def home_log_data(form: Any) -> dict[str, Any]:
     """Plain data from a submitted form: empty means "not given", a decimal comma is accepted."""
     data: dict[str, Any] = {}
-    for name in HomeLogForm.model_fields:
+    for name in HomeLogInput.model_fields:
         if name in FLAG_FIELDS:
             data[name] = form.get(name) in ("1", "on", "yes")
             continue
@@ -83,10 +75,10 @@ def home_log_data(form: Any) -> dict[str, Any]:
     return data
 
 
-def validate_home_log(data: dict[str, Any], *, today: date) -> tuple[HomeLogForm | None, dict[str, str]]:
+def validate_home_log(data: dict[str, Any], *, today: date) -> tuple[HomeLogInput | None, dict[str, str]]:
     """The shape, or None and one message (an English msgid) per field."""
     try:
-        return HomeLogForm.model_validate(data, context={"today": today}), {}
+        return HomeLogInput.model_validate(data, context={"today": today}), {}
     except ValidationError as exc:
         errors: dict[str, str] = {}
         for error in exc.errors():
@@ -96,7 +88,7 @@ def validate_home_log(data: dict[str, Any], *, today: date) -> tuple[HomeLogForm
         return None, errors
 
 
-def create_home_log(session: Session, *, patient: Patient, protocol: Protocol, form: HomeLogForm,
+def create_home_log(session: Session, *, patient: Patient, protocol: Protocol, form: HomeLogInput,
                     link_id: int | None, now: datetime) -> HomeLog:
     log = HomeLog(patient_id=patient.id, clinic_id=patient.clinic_id, protocol_id=protocol.id,  # type: ignore[arg-type]
                   protocol_version=protocol.latest_version, phase_index=protocol.current_phase,
@@ -115,7 +107,7 @@ def can_correct(log: HomeLog, now: datetime) -> bool:
     return now - log.created_at < EDIT_WINDOW
 
 
-def correct_home_log(session: Session, *, log: HomeLog, form: HomeLogForm, seen_version: int, now: datetime
+def correct_home_log(session: Session, *, log: HomeLog, form: HomeLogInput, seen_version: int, now: datetime
                      ) -> dict[str, list[Any]]:
     """Apply the patient's correction, keeping old and new values in EditRecord (entity "home_log").
 

@@ -1,7 +1,6 @@
 """What the patient reads about their protocol, in their language: a phase's name and goal, the exercises.
 
-Also ``N_``, the mark for patient-facing messages that services return as English msgids: the view translates
-them, so services stay Flask-free. The therapist's own words are kept as typed.
+The therapist's own words are kept as typed.
 """
 
 from __future__ import annotations
@@ -11,12 +10,6 @@ from typing import Any
 from rehab.services.catalogue import exercises, illustration_svg, templates
 from rehab.services.dose import dose_sentence
 from rehab.services.protocol_content import Phase
-
-
-def N_(message: str) -> str:  # noqa: N802 (gettext's conventional name, found by `pybabel extract`)
-    """Mark a patient-facing message for translation; the view translates it."""
-    return message
-
 
 
 def phase_text(phase: Phase, *, template_key: str, language: str) -> dict[str, str]:

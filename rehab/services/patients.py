@@ -6,18 +6,67 @@ import json
 import typing
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
+from pydantic import ValidationInfo, field_validator
 from sqlalchemy import bindparam, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from rehab.forms import PatientForm
 from rehab.models import EditRecord, Patient, User
-from rehab.models.patients import search_text
+from rehab.models.patients import PatientBase, search_text
 from rehab.services.edits import StaleEdit, apply_changes, claim_version, jsonable
+from rehab.services.shapes import plain_text
+from rehab.vocabulary import Condition, Precaution
 
 Status = Literal["active", "archived", "all"]
+
+
+class PatientInput(PatientBase):
+    """A patient as the therapist types it (add and edit) or a records system sends it (FHIR): the table's fields
+    and limits (``PatientBase``), and the rules of input."""
+
+    CHECKBOXES: ClassVar[tuple[str, ...]] = tuple(Precaution)
+
+    @field_validator("first_name", "last_name", "chart_number", "phone")
+    @classmethod
+    def _plain_text(cls, value: str | None) -> str | None:
+        return plain_text(value) if value else value
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if value and ("@" not in value or " " in value or "<" in value):
+            raise ValueError("Enter an email address like name@example.com.")
+        return value.lower()
+
+    @field_validator("date_of_birth")
+    @classmethod
+    def _birth_date(cls, value: date) -> date:
+        today = date.today()
+        if value > today:
+            raise ValueError("The date of birth cannot be in the future.")
+        if value < today.replace(year=today.year - 120):
+            raise ValueError("The date of birth is more than 120 years ago. Check the year.")
+        return value
+
+    @field_validator("condition_other")
+    @classmethod
+    def _other_needs_text(cls, value: str, info: ValidationInfo) -> str:
+        # Field validators run in declaration order, so `condition` is already in info.data.
+        if info.data.get("condition") == Condition.OTHER and not value:
+            raise ValueError("Describe the condition when you choose Other.")
+        return plain_text(value) if value else value
+
+    @field_validator("surgery_date")
+    @classmethod
+    def _surgery_date(cls, value: date | None, info: ValidationInfo) -> date | None:
+        if value and value > date.today():
+            raise ValueError("The surgery date cannot be in the future.")
+        birth = info.data.get("date_of_birth")
+        if value and birth and value < birth:
+            raise ValueError("The surgery date is before the date of birth.")
+        return value
 
 
 class PatientRow(typing.Protocol):
@@ -110,7 +159,7 @@ def is_chart_number_clash(error: IntegrityError) -> bool:
     return "patient.clinic_id, patient.chart_number" in str(original)
 
 
-def create_patient(session: Session, *, clinic_id: int, form: PatientForm, user_id: int | None, now: datetime
+def create_patient(session: Session, *, clinic_id: int, form: PatientInput, user_id: int | None, now: datetime
                    ) -> Patient:
     patient = Patient(clinic_id=clinic_id, created_at=now, updated_at=now, updated_by_id=user_id,
                       **form.model_dump())
@@ -120,7 +169,7 @@ def create_patient(session: Session, *, clinic_id: int, form: PatientForm, user_
 
 
 
-def update_patient(session: Session, *, patient: Patient, form: PatientForm, seen_version: int, user_id: int,
+def update_patient(session: Session, *, patient: Patient, form: PatientInput, seen_version: int, user_id: int,
                    now: datetime) -> dict[str, list[Any]]:
     """Apply an edit and keep its history. Returns {field: [old, new]} (empty when nothing changed).
 

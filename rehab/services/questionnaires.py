@@ -19,8 +19,6 @@ from rehab.services.baseline_change import is_important
 from rehab.services.catalogue import LANGUAGES
 
 Verdict = Literal["improved", "no change", "worse"]
-VERDICT_TEXT = {"en": {"improved": "improved", "no change": "no change", "worse": "worse"},
-                "es": {"improved": "mejor", "no change": "sin cambio", "worse": "peor"}}
 
 
 @dataclass(frozen=True)

@@ -8,18 +8,58 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
+from pydantic import field_validator
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
-from rehab.forms import VisitForm
 from rehab.models import Alert, EditRecord, Patient, Protocol, Visit
+from rehab.models.visits import VisitBase
 from rehab.services.advice.engine import alerts_for
 from rehab.services.advice.types import SessionReport
+from rehab.services.catalogue import exercises
 from rehab.services.edits import StaleEdit, apply_changes, claim_version
 from rehab.services.last_session import note_session, refresh_last_session
+from rehab.services.shapes import recorded_moment
 from rehab.vocabulary import RedFlag
+
+
+class VisitInput(VisitBase):
+    """One visit as the therapist records it: the table's fields and limits (``VisitBase``) and the rules of
+    input. Speeds arrive in km/h (the view converts mph)."""
+
+    # The out-of-range message of each number, filled with the field's limits (services.shapes.range_messages).
+    RANGE_WORDS: ClassVar[dict[str, str]] = {
+        "pain_before": "pain from {ge} to {le}",
+        "pain_worst": "pain from {ge} to {le}",
+        "pain_after": "pain from {ge} to {le}",
+        "pain_next_morning": "pain from {ge} to {le}",
+        "minutes": "minutes between {ge} and {le}",
+        "speed_kmh": "a speed between {ge} and {le} km/h ({ge_mph} to {le_mph} mph)",
+        "incline_pct": "an incline between {ge} and {le} %",
+        "stumbles": "a number of stumbles from {ge} to {le}",
+        "falls": "a number of falls from {ge} to {le}",
+        "backward_walk_3m_s": "{ge} to {le} seconds",
+        "tug_s": "{ge} to {le} seconds",
+        "gait_speed_ms": "{ge} to {le} m/s",
+        "six_minute_walk_m": "{ge} to {le} metres",
+        "knee_flexion_deg": "{ge} to {le} degrees",
+        "knee_extension_deg": "{ge} to {le} degrees",
+    }
+    CHECKBOXES: ClassVar[tuple[str, ...]] = tuple(RedFlag)
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _not_in_future(cls, value: datetime) -> datetime:
+        return recorded_moment(value, "visit")
+
+    @field_validator("exercise")
+    @classmethod
+    def _known_exercise(cls, value: str) -> str:
+        if value not in exercises():
+            raise ValueError("Choose an exercise from the list.")
+        return value
 
 
 def visits_of(session: Session, *, patient_id: int, include_deleted: bool = False) -> list[Visit]:
@@ -61,7 +101,7 @@ def report_of(visit: Visit) -> SessionReport:
     )
 
 
-def create_visit(session: Session, *, patient: Patient, protocol: Protocol, form: VisitForm, user_id: int,
+def create_visit(session: Session, *, patient: Patient, protocol: Protocol, form: VisitInput, user_id: int,
                  now: datetime) -> Visit:
     visit = Visit(patient_id=patient.id, clinic_id=patient.clinic_id, protocol_id=protocol.id,  # type: ignore[arg-type]
                   protocol_version=protocol.latest_version, phase_index=protocol.current_phase,
@@ -73,7 +113,7 @@ def create_visit(session: Session, *, patient: Patient, protocol: Protocol, form
 
 
 
-def update_visit(session: Session, *, visit: Visit, form: VisitForm, seen_version: int, user_id: int,
+def update_visit(session: Session, *, visit: Visit, form: VisitInput, seen_version: int, user_id: int,
                  now: datetime) -> dict[str, list[Any]]:
     """Apply an edit, keeping old and new values; raises StaleEdit when someone saved meanwhile."""
     if visit.version != seen_version:

@@ -13,7 +13,8 @@ from sqlmodel import col, select
 
 from rehab import once, security
 from rehab.db import get_session
-from rehab.forms import ClinicForm, UserForm, parse_form
+from rehab.forms import parse_form
+from rehab.forms.accounts import ClinicForm, UserForm
 from rehab.models import Membership, User, utcnow
 from rehab.request_guard import bounded_id, page_number
 from rehab.services import accounts, clinic_settings, memberships, protocol_records

@@ -13,7 +13,8 @@ from flask.typing import ResponseReturnValue
 
 from rehab import once, security
 from rehab.db import get_session
-from rehab.forms import MemberForm, NewClinicForm, parse_form
+from rehab.forms import parse_form
+from rehab.forms.accounts import MemberForm, NewClinicForm
 from rehab.models import Clinic, User
 from rehab.services import memberships
 from rehab.views.admin import bp

@@ -11,9 +11,10 @@ from flask.typing import ResponseReturnValue
 
 from rehab import once, security
 from rehab.db import get_session
-from rehab.forms import AssessmentForm, local_to_utc, parse_form
+from rehab.forms import local_to_utc, parse_form
 from rehab.models import Assessment, utcnow
 from rehab.services import assessments as assessment_service
+from rehab.services.assessments import AssessmentInput
 from rehab.templating import clinic_time
 from rehab.views.patients import get_patient_or_404
 
@@ -26,11 +27,11 @@ def _local_input(moment: datetime) -> str:
     return moment.astimezone(ZoneInfo(g.clinic.timezone)).strftime("%Y-%m-%dT%H:%M")
 
 
-def _parse(form: Any) -> tuple[AssessmentForm | None, dict[str, str]]:
+def _parse(form: Any) -> tuple[AssessmentInput | None, dict[str, str]]:
     occurred = local_to_utc(form.get("occurred_at", ""), g.clinic.timezone)
     values = {name: str(form.get(name, "")).replace(",", ".") if name != "note" else form.get(name, "")
               for name in ("backward_walk_3m_s", "tug_s", "gait_speed_ms", "note")}
-    parsed, errors = parse_form(AssessmentForm, values, extra={"occurred_at": occurred} if occurred else None)
+    parsed, errors = parse_form(AssessmentInput, values, extra={"occurred_at": occurred} if occurred else None)
     if occurred is None:
         errors = {"occurred_at": "Enter the date and time of the assessment.", **errors}
     if parsed is not None and not parsed.measured:

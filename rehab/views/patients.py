@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from rehab import once, security
 from rehab.db import get_session
-from rehab.forms import PatientForm, parse_form
+from rehab.forms import parse_form
 from rehab.models import Patient, utcnow
 from rehab.request_guard import bounded_id, page_number
 from rehab.services import assessments, catalogue
@@ -75,7 +75,8 @@ def create() -> ResponseReturnValue:
     if request.method == "POST":
         db = get_session()
         once.claim("patient.create")
-        form, errors = parse_form(PatientForm, request.form, checkboxes=PatientForm.CHECKBOXES)
+        form, errors = parse_form(patient_service.PatientInput, request.form,
+                                  checkboxes=patient_service.PatientInput.CHECKBOXES)
         if form and patient_service.chart_number_taken(db, clinic_id=g.clinic.id, chart_number=form.chart_number):
             errors["chart_number"] = CHART_NUMBER_TAKEN
         if form and not errors:
@@ -129,7 +130,8 @@ def edit(patient_id: int) -> ResponseReturnValue:
     stale = False
     if request.method == "POST":
         once.claim("patient.update", patient_id=patient.id)
-        form, errors = parse_form(PatientForm, request.form, checkboxes=PatientForm.CHECKBOXES)
+        form, errors = parse_form(patient_service.PatientInput, request.form,
+                                  checkboxes=patient_service.PatientInput.CHECKBOXES)
         if form and patient_service.chart_number_taken(db, clinic_id=g.clinic.id, chart_number=form.chart_number,
                                                        exclude_id=patient.id):
             errors["chart_number"] = CHART_NUMBER_TAKEN

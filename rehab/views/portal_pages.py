@@ -7,17 +7,14 @@ another patient's ids are simply not found.
 
 from __future__ import annotations
 
-import json
-import re
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_skeleton, get_month_names
+from babel.dates import format_date, format_skeleton
 from flask import Response, abort, flash, g, redirect, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from markupsafe import escape
 
 from rehab import once, security
 from rehab.db import get_session
@@ -26,32 +23,12 @@ from rehab.request_guard import bounded_id
 from rehab.services import home_logs, home_plan, patient_text, protocol_records
 from rehab.services import visits as visit_service
 from rehab.services.advice.inputs import AdviceInputs, gather
-from rehab.services.charts import ChartPoint, pain_and_minutes_svg, style_hashes
+from rehab.services.charts import PATIENT_LABELS, ChartPoint, pain_and_minutes_svg, style_hashes
 from rehab.services.edits import StaleEdit
-from rehab.services.patient_text import N_
 from rehab.services.portal_links import LinkState
 from rehab.services.protocol_content import Phase
 from rehab.views.portal import audit_event, bp, page
-
-# The chart draws its labels in English for therapists; patients read shorter ones in their language, which
-# also fit the legend's columns on a phone.
-CHART_LABELS = {"Pain before": N_("Pain before"), "Worst pain during": N_("Worst pain"), "Pain after": N_("Pain after"),
-                "Minutes (right axis)": N_("Minutes (right)"), "Important change (±2)": N_("±2 points"),
-                "Phase change": N_("New stage")}
-_ENGLISH_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-SORENESS_TEXT = {
-    "none": N_("No soreness"),
-    "warmup_gone": N_("Sore at the start, but it went away as I warmed up"),
-    "warmup_stayed": N_("Sore at the start, and it stayed"),
-    "late": N_("Sore later: more than 1 hour after, or the next day"),
-}
-FLAG_TEXT = {
-    "flag_calf": N_("Pain, swelling or warmth in my calf"),
-    "flag_chest": N_("Chest pain, or it was hard to breathe"),
-    "flag_infection": N_("Redness that spreads, heat, fever, or fluid from my wound"),
-    "flag_sudden_pain": N_("My pain suddenly got much worse"),
-    "flag_locking": N_("My knee locked or gave way"),
-}
+from rehab.vocabulary import RED_FLAG_PATIENT, SORENESS_PATIENT
 
 
 def _state() -> LinkState:
@@ -93,7 +70,7 @@ def stop_page() -> str | None:
     waiting = _advice_inputs(utcnow()).uncleared
     if not waiting:
         return None
-    told = [_(FLAG_TEXT[flag]) for report in waiting for flag in report.red_flags if flag in FLAG_TEXT]
+    told = [_(RED_FLAG_PATIENT[flag]) for report in waiting for flag in report.red_flags if flag in RED_FLAG_PATIENT]
     if any(report.falls for report in waiting):
         told.append(_("I fell"))
     security.record_read("portal.view", patient_id=_patient_id(), object_type="portal_stop")
@@ -152,24 +129,15 @@ def chart():  # type: ignore[no-untyped-def]
     it has the same numbers in large text)."""
     points = [ChartPoint(row["at"], row["pain_before"], row["pain"], row["pain_after"], row["minutes"])
               for row in reversed(_sessions())]
-    svg = pain_and_minutes_svg(points, zone=str(_zone()), title=_("My pain and minutes"), width=520, height=480)
-    svg = _localized(svg)
+    # Drawn in the patient's language: the shorter patient labels, translated, and the day in their words.
+    svg = pain_and_minutes_svg(points, zone=str(_zone()), title=_("My pain and minutes"), width=520, height=480,
+                               labels=PATIENT_LABELS.translated(_),
+                               day_label=lambda moment: format_date(moment, "dd MMM", locale=get_locale()))
     response = Response(svg, mimetype="image/svg+xml")
     # As the therapist's chart: pygal's own <style> blocks are allowed by hash, nothing else inline.
     response.headers["Content-Security-Policy"] = (
         f"default-src 'none'; script-src 'self'; style-src {' '.join(style_hashes(svg))}; frame-ancestors 'none'")
     return response
-
-
-def _localized(svg: str) -> str:
-    """The chart's series names and month abbreviations in the patient's language."""
-    for english, patient_label in CHART_LABELS.items():
-        svg = svg.replace(f">{english}<", f">{escape(_(patient_label))}<")
-        # pygal also keeps the names in the chart's (unused, never executed) config; keep it consistent.
-        svg = svg.replace(json.dumps(english), escape(json.dumps(_(patient_label))))
-    months = get_month_names("abbreviated", locale=get_locale())
-    return re.sub(r">(\d{2}) (" + "|".join(_ENGLISH_MONTHS) + r")(?=[:<])",
-                  lambda match: f">{match[1]} {escape(months[_ENGLISH_MONTHS.index(match[2]) + 1])}", svg)
 
 
 # ---------------------------------------------------------------------------------------------------- home log
@@ -184,8 +152,8 @@ def _form_page(values: Any, errors: dict[str, str], *, entry: HomeLog | None = N
     recent = [log for log in home_logs.home_logs_of(get_session(), patient_id=_patient_id(), limit=5)
               if home_logs.can_correct(log, utcnow())] if entry is None else []
     return page("portal/log.html", values=values, errors={name: _(text) for name, text in errors.items()},
-                entry=entry, form_id=once.posted_form_id() if entry is None else "", soreness=SORENESS_TEXT,
-                flags=FLAG_TEXT, today=_today(), stale=stale, recent=recent,
+                entry=entry, form_id=once.posted_form_id() if entry is None else "", soreness=SORENESS_PATIENT,
+                flags=RED_FLAG_PATIENT, today=_today(), stale=stale, recent=recent,
                 earliest=(_today() - timedelta(days=home_logs.LOG_DAYS_BACK)).isoformat(),
                 format_date=format_date, locale=get_locale()), status
 
@@ -233,7 +201,7 @@ def _own_entry(log_id: int) -> HomeLog:
 def entry(log_id: int):  # type: ignore[no-untyped-def]
     """One saved entry; with a red flag or a fall, the "stop and call the clinic" box comes first."""
     saved = _own_entry(log_id)
-    return page("portal/entry.html", entry=saved, soreness=SORENESS_TEXT, flags=FLAG_TEXT,
+    return page("portal/entry.html", entry=saved, soreness=SORENESS_PATIENT, flags=RED_FLAG_PATIENT,
                 date_text=format_date(saved.session_date, "long", locale=get_locale()),
                 can_correct=home_logs.can_correct(saved, utcnow()))
 

@@ -13,7 +13,7 @@ from flask.typing import ResponseReturnValue
 
 from rehab import once, security
 from rehab.db import begin_writes, get_session, reads_first
-from rehab.forms import VisitForm, local_to_utc, parse_form
+from rehab.forms import local_to_utc, parse_form
 from rehab.models import Alert, Patient, Visit, utcnow
 from rehab.request_guard import bounded_id
 from rehab.services import catalogue, protocol_records
@@ -24,6 +24,7 @@ from rehab.services.charts import pain_and_minutes_svg, style_hashes
 from rehab.services.edits import StaleEdit
 from rehab.services.patient_page import chart_points
 from rehab.services.protocol_content import kmh_to_mph, mph_to_kmh, number
+from rehab.services.visits import VisitInput
 from rehab.templating import clinic_time
 from rehab.views.patients import get_patient_or_404
 from rehab.vocabulary import EFFUSION_LABELS, RED_FLAG_LABELS, SORENESS_LABELS, STOPPING_ALERTS, SUPPORT_LABELS
@@ -41,8 +42,8 @@ def _speed_for_display(kmh: float | None) -> str:
     return number(round(kmh_to_mph(kmh), 2)) if g.clinic.speed_unit == "mph" else number(kmh)
 
 
-def _parse_visit(form: Any) -> tuple[VisitForm | None, dict[str, str]]:
-    data = {key: form.get(key, "") for key in VisitForm.model_fields if key not in ("occurred_at", "speed_kmh")}
+def _parse_visit(form: Any) -> tuple[VisitInput | None, dict[str, str]]:
+    data = {key: form.get(key, "") for key in VisitInput.model_fields if key not in ("occurred_at", "speed_kmh")}
     extra: dict[str, Any] = {}
     occurred = local_to_utc(form.get("occurred_at", ""), g.clinic.timezone)
     errors: dict[str, str] = {}
@@ -57,8 +58,8 @@ def _parse_visit(form: Any) -> tuple[VisitForm | None, dict[str, str]]:
             data["speed_kmh"] = str(round(mph_to_kmh(value), 2) if g.clinic.speed_unit == "mph" else value)
         except ValueError:
             errors["speed"] = "Enter a speed as a number, or leave it empty."
-    shape, shape_errors = parse_form(VisitForm, {**data, **{k: form[k] for k in VisitForm.CHECKBOXES if k in form}},
-                                     checkboxes=VisitForm.CHECKBOXES, extra=extra or {"occurred_at": None})
+    shape, shape_errors = parse_form(VisitInput, {**data, **{k: form[k] for k in VisitInput.CHECKBOXES if k in form}},
+                                     checkboxes=VisitInput.CHECKBOXES, extra=extra or {"occurred_at": None})
     for field, message in shape_errors.items():
         if field == "occurred_at" and "occurred_at" in errors:
             continue

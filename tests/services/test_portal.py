@@ -41,7 +41,7 @@ def form(**overrides: str) -> dict[str, str]:
     return values
 
 
-def valid(**overrides: str) -> home_logs.HomeLogForm:
+def valid(**overrides: str) -> home_logs.HomeLogInput:
     shape, errors = home_logs.validate_home_log(home_logs.home_log_data(form(**overrides)), today=TODAY)
     assert shape is not None, errors
     return shape

@@ -4,7 +4,7 @@ precautions as Flags) in a transaction Bundle.
 Nothing is guessed and nothing is cut: a structural error (the R4B model refuses it) is a 400, and a
 resource the app cannot hold as sent (a missing name, an unknown code, another clinic's patient, a resource
 type this server does not create) is a 422; each names the field as a FHIRPath expression. The caller saves
-only a complete ``PatientForm``.
+only a complete ``PatientInput``.
 """
 
 from __future__ import annotations
@@ -14,15 +14,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from rehab.forms import PatientForm, validate
 from rehab.services.fhir.codes import LANGUAGE, SNOMED, SNOMED_KNEE_OA, has_code, local_code_of
 from rehab.services.fhir.common import Context, model
 from rehab.services.fhir.patients import organization_id
+from rehab.services.patients import PatientInput
+from rehab.services.shapes import validate
 from rehab.vocabulary import CONDITION_LABELS, PRECAUTION_LABELS
 
 Issue = tuple[str, str, str | None]  # (OperationOutcome issue code, message, FHIRPath expression)
 ACCEPTED_TYPES = ("Patient", "Condition", "Procedure", "Flag")
-# PatientForm field -> where it came from in FHIR, to name the field in an error.
+# PatientInput field -> where it came from in FHIR, to name the field in an error.
 FIELD_PATHS = {
     "first_name": "Patient.name.given", "last_name": "Patient.name.family", "date_of_birth": "Patient.birthDate",
     "chart_number": "Patient.identifier.value", "phone": "Patient.telecom", "email": "Patient.telecom",
@@ -196,7 +197,7 @@ def _flag_values(parts: _Parts) -> dict[str, Any]:
     return values
 
 
-def patient_form(context: Context, body: Any, *, clinic_id: int) -> PatientForm:
+def patient_form(context: Context, body: Any, *, clinic_id: int) -> PatientInput:
     """The patient to create, or ImportRefused naming the field."""
     parts = _split(body)
     values = _patient_values(context, parts.patient, clinic_id)
@@ -206,7 +207,7 @@ def patient_form(context: Context, body: Any, *, clinic_id: int) -> PatientForm:
     values.update(_condition_values(parts))
     values.update(_procedure_values(parts))
     values.update(_flag_values(parts))
-    form, errors = validate(PatientForm, values)
+    form, errors = validate(PatientInput, values)
     if form is None:
         raise ImportRefused(422, [("invalid", message, FIELD_PATHS.get(name, "Patient"))
                                   for name, message in errors.items()])
