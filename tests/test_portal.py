@@ -30,6 +30,7 @@ from rehab.services.submissions import new_form_id
 from rehab.views.portal import portal_required
 from tests.conftest import SECRET, count_rows, csrf_from, sign_in, submit
 from tests.test_access import GET_RULES, POST_RULES, build_url, snapshot
+from tests.test_visits import decide
 
 pytestmark = pytest.mark.db
 
@@ -420,9 +421,7 @@ def test_a_logged_session_shows_on_the_therapist_page_and_changes_the_advice(pat
     assert "Home sessions" in page and "Walked in the hallway &lt;b&gt;ok&lt;/b&gt;" in page
     assert "Advance" in page and "minutes 5 → 7" in page
     # The decision checks the same advice (home logs included), so accepting it works.
-    accepted = submit(therapist_client, f"/patients/{patient.id}/advice",
-                      {"decision": "accept", "signature": "advance|minutes 5 → 7"}, form_page=f"/patients/{patient.id}",
-                      follow_redirects=True)
+    accepted = decide(therapist_client, patient, "advance", "minutes 5 → 7", decision="accept", follow_redirects=True)
     assert "Applied: minutes 5 → 7" in accepted.get_data(as_text=True)
     recent = therapist_client.get("/dashboard").get_data(as_text=True)
     assert "Okafor, Margaret" in recent.split("Recently seen")[1]

@@ -16,7 +16,7 @@ from tests import factories
 from tests.conftest import count_rows, submit
 from tests.test_handouts import pdf_text
 from tests.test_portal import log_session, patient_client, share, token  # noqa: F401 (fixtures)
-from tests.test_visits import record, signature_on
+from tests.test_visits import decide, record, signature_on
 
 pytestmark = pytest.mark.db
 
@@ -111,8 +111,7 @@ def test_a_red_flag_that_arrives_while_the_form_is_open_is_not_cleared_unseen(th
 def test_accepting_advice_is_refused_while_a_red_flag_waits(therapist_client, patient, protocol, db):
     record(therapist_client, patient, flag_sudden_pain="1")
     assert db.exec(select(Visit)).one().flag_sudden_pain is True
-    response = submit(therapist_client, f"/patients/{patient.id}/advice", {"decision": "accept",
-                      "signature": "stop_refer|"}, form_page=f"/patients/{patient.id}")
+    response = decide(therapist_client, patient, "stop_refer", decision="accept")
     assert response.headers["Location"].endswith(f"/patients/{patient.id}/red-flags")
     assert count_rows(db, AdviceDecision) == 0
 
@@ -180,8 +179,7 @@ def test_accepting_a_move_into_another_exercise_starts_it_gently(therapist_clien
         add_visit(db, patient, protocol, days=days, exercise="band_resisted", support="partner")
     advice = advice_for(db, patient=patient, protocol=protocol, now=utcnow()).advice
     assert advice.kind == "advance" and advice.change is not None and advice.change.entry is not None
-    submit(therapist_client, f"/patients/{patient.id}/advice",
-           {"decision": "accept", "signature": f"advance|{advice.change.text}"}, form_page=f"/patients/{patient.id}")
+    decide(therapist_client, patient, "advance", advice.change.text, decision="accept")
     db.expire_all()
     version = db.exec(select(ProtocolVersion).order_by(ProtocolVersion.number.desc())).first()  # type: ignore[attr-defined]
     treadmill = json.loads(version.content)["phases"][1]["prescriptions"][0]
@@ -200,8 +198,7 @@ def test_regress_undoes_the_speed_that_was_last_accepted(therapist_client, patie
     record(therapist_client, patient, minutes="10")
     record(therapist_client, patient, minutes="10")
     step = "speed 1.2 km/h (0.7 mph) → 1.4 km/h (0.9 mph), before the move to phase 2"
-    submit(therapist_client, f"/patients/{patient.id}/advice", {"decision": "accept", "signature": f"advance|{step}"},
-           form_page=f"/patients/{patient.id}")
+    decide(therapist_client, patient, "advance", step, decision="accept")
     record(therapist_client, patient, minutes="10", pain_worst="7",
            occurred_at=(datetime.now(UTC) + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M"))
     page = therapist_client.get(f"/patients/{patient.id}").get_data(as_text=True)

@@ -33,8 +33,24 @@ def record(client, patient, **overrides):  # type: ignore[no-untyped-def]
     return submit(client, f"/patients/{patient.id}/visits/new", visit_form(**overrides))
 
 
+def decide(client, patient, advice: str, change: str = "", *, follow_redirects: bool = False,  # type: ignore[no-untyped-def]
+           **data: str):
+    """Decide on the advice from the patient page, the form stating that the therapist saw ``advice`` with
+    ``change`` (and, as the page states them, the protocol version, the phase and the newest records)."""
+    shown = advice_shown_on(client.get(f"/patients/{patient.id}").get_data(as_text=True))
+    return submit(client, f"/patients/{patient.id}/advice", {**shown, "advice": advice, "change": change, **data},
+                  form_page=f"/patients/{patient.id}", follow_redirects=follow_redirects)
+
+
+def advice_shown_on(page: str) -> dict[str, str]:
+    """What the page's decision form states about the advice it shows (none without the form)."""
+    form = re.search(r'<form method="post" action="[^"]*/advice"[^>]*>(.*?)</form>', page, re.DOTALL)
+    hidden = re.findall(r'type="hidden" name="(\w+)" value="([^"]*)"', form.group(1) if form else "")
+    return {name: html.unescape(value) for name, value in hidden if name not in {"csrf_token", "form_id", "decision"}}
+
+
 def signature_on(page: str) -> str:
-    """The hidden signature of what a form showed (the advice, or the red flags being cleared)."""
+    """The hidden signature of the red flags a clearing form showed."""
     match = re.search(r'name="signature" value="([^"]*)"', page)
     assert match, "the page has no signature"
     return html.unescape(match.group(1))
@@ -89,9 +105,7 @@ def test_accepting_an_advance_makes_a_new_version(therapist_client, patient, pro
     record(therapist_client, patient)
     record(therapist_client, patient)
     page = therapist_client.get(f"/patients/{patient.id}").get_data(as_text=True)
-    response = submit(therapist_client, f"/patients/{patient.id}/advice",
-                      {"decision": "accept", "signature": "advance|minutes 5 → 7"}, form_page=f"/patients/{patient.id}",
-                      follow_redirects=True)
+    response = decide(therapist_client, patient, "advance", "minutes 5 → 7", decision="accept", follow_redirects=True)
     assert "Applied: minutes 5 → 7" in response.get_data(as_text=True) and "Accept: minutes 5 → 7" in page
     versions = db.exec(select(ProtocolVersion).order_by(ProtocolVersion.number)).all()
     assert [v.number for v in versions] == [1, 2]
@@ -123,9 +137,8 @@ def test_accepting_a_phase_move_moves_the_phase(therapist_client, patient, proto
     version.content = json.dumps(content)
     db.add(version)
     db.commit()
-    response = submit(therapist_client, f"/patients/{patient.id}/advice",
-                      {"decision": "accept", "signature": "advance|move to phase 2 (Load)"},
-                      form_page=f"/patients/{patient.id}", follow_redirects=True)
+    response = decide(therapist_client, patient, "advance", "move to phase 2 (Load)", decision="accept",
+                      follow_redirects=True)
     assert "Applied: move to phase 2 (Load)" in response.get_data(as_text=True)
     db.expire_all()
     assert db.get(Protocol, protocol.id).current_phase == 1
@@ -134,15 +147,12 @@ def test_accepting_a_phase_move_moves_the_phase(therapist_client, patient, proto
 
 def test_override_needs_a_reason_and_is_recorded(therapist_client, patient, protocol, db):
     record(therapist_client, patient, pain_worst="7")
-    signature = "regress|minutes 5 → 3"
-    refused = submit(therapist_client, f"/patients/{patient.id}/advice",
-                     {"decision": "override", "signature": signature, "reason": ""},
-                     form_page=f"/patients/{patient.id}", follow_redirects=True)
+    refused = decide(therapist_client, patient, "regress", "minutes 5 → 3", decision="override", reason="",
+                     follow_redirects=True)
     assert "Give a reason to override" in refused.get_data(as_text=True)
     assert count_rows(db, AdviceDecision) == 0
-    submit(therapist_client, f"/patients/{patient.id}/advice",
-           {"decision": "override", "signature": signature, "reason": "Pain from a fall at home, not the walking"},
-           form_page=f"/patients/{patient.id}")
+    decide(therapist_client, patient, "regress", "minutes 5 → 3", decision="override",
+           reason="Pain from a fall at home, not the walking")
     decision = db.exec(select(AdviceDecision)).one()
     assert (decision.advice, decision.decision, decision.reason) == ("regress", "overridden",
                                                                      "Pain from a fall at home, not the walking")
@@ -151,9 +161,7 @@ def test_override_needs_a_reason_and_is_recorded(therapist_client, patient, prot
 
 def test_a_decision_on_advice_that_has_changed_is_refused(therapist_client, patient, protocol, db):
     record(therapist_client, patient)
-    response = submit(therapist_client, f"/patients/{patient.id}/advice",
-                      {"decision": "accept", "signature": "advance|minutes 5 → 7"},
-                      form_page=f"/patients/{patient.id}", follow_redirects=True)
+    response = decide(therapist_client, patient, "advance", "minutes 5 → 7", decision="accept", follow_redirects=True)
     assert "The advice changed since you opened the page" in response.get_data(as_text=True)
     assert count_rows(db, AdviceDecision) == 0
 

@@ -16,7 +16,8 @@ from sqlmodel import Session, col, select
 
 from rehab.models import Alert, EditRecord, HomeLog, Patient, Protocol
 from rehab.models.portal import HomeLogBase
-from rehab.services.advice.engine import SessionReport, alerts_for
+from rehab.services.advice.alerts import alerts_for
+from rehab.services.advice.types import SessionReport
 from rehab.services.edits import StaleEdit, apply_changes, claim_version
 from rehab.services.last_session import note_session
 from rehab.services.protocol_content import Phase

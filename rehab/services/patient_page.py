@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from rehab.models import Alert, Patient, Protocol, Visit
 from rehab.services import patients as patient_service
 from rehab.services import protocol_records, visits
-from rehab.services.advice.decisions import ClearanceEntry, clearances_of
+from rehab.services.advice.decisions import AdviceShown, ClearanceEntry, clearances_of
 from rehab.services.advice.inputs import AdviceContext, advice_for
 from rehab.services.baseline_change import MeasureChange, summarize_progress
 from rehab.services.charts import ChartPoint
@@ -35,6 +35,7 @@ class PatientOverview:
     latest_visits: list[Visit]  # newest first, at most LATEST_VISITS_SHOWN
     visit_count: int
     advice: AdviceContext | None
+    advice_shown: AdviceShown | None  # what the decision forms state back
     alerts: list[Alert]
     progress: list[MeasureChange]
     clearances: list[ClearanceEntry]
@@ -53,8 +54,8 @@ def patient_overview(session: Session, *, patient: Patient, now: datetime, speed
     measures = measure_rows(session, patient_id=patient.id)  # type: ignore[arg-type]
     progress = summarize_progress(measures)
     clearances = clearances_of(session, patient_id=patient.id, limit=5)  # type: ignore[arg-type]
-    return PatientOverview(history, protocols, active, content, latest, visit_count, advice, alerts, progress,
-                           clearances)
+    return PatientOverview(history, protocols, active, content, latest, visit_count, advice,
+                           AdviceShown.of(advice) if advice else None, alerts, progress, clearances)
 
 
 # A window count in the query for the newest visits would read every visit's whole row: a count is cheaper.

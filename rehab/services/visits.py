@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from rehab.models import Alert, EditRecord, Patient, Protocol, Visit
 from rehab.models.visits import VisitBase
-from rehab.services.advice.engine import alerts_for
+from rehab.services.advice.alerts import alerts_for
 from rehab.services.advice.types import SessionReport
 from rehab.services.catalogue import exercises
 from rehab.services.edits import StaleEdit, apply_changes, claim_version

@@ -13,7 +13,6 @@ from rehab.models import Patient, utcnow
 from rehab.request_guard import bounded_id, page_number
 from rehab.services import assessments, catalogue
 from rehab.services import patients as patient_service
-from rehab.services.advice.inputs import advice_signature
 from rehab.services.edits import StaleEdit
 from rehab.services.patient_page import patient_overview
 from rehab.services.safety import fall_risk_findings, is_screened
@@ -112,7 +111,7 @@ def detail(patient_id: int) -> ResponseReturnValue:
                            protocols=overview.protocols, active=overview.active, content=overview.content,
                            latest_visits=overview.latest_visits, visit_count=overview.visit_count,
                            advice=overview.advice, alerts=overview.alerts,
-                           progress=overview.progress, signature=advice_signature,
+                           progress=overview.progress, shown=overview.advice_shown,
                            clearances=overview.clearances,
                            references=catalogue.references(), screen=screen, screen_state=screen_state,
                            screen_findings=findings, screen_labels=SCREEN_LABELS,

@@ -27,8 +27,8 @@ from rehab.forms.protocol import (
 from rehab.models import Patient, Protocol, ProtocolVersion, utcnow
 from rehab.request_guard import bounded_id, is_id
 from rehab.services import assessments, catalogue, protocol_records
-from rehab.services.advice.engine import surgery_gate
 from rehab.services.advice.inputs import hand_raise_warnings, waiting_red_flags
+from rehab.services.advice.rules import surgery_gate
 from rehab.services.edits import StaleEdit
 from rehab.services.protocol_content import (
     ProtocolContent,

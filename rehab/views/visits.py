@@ -18,8 +18,8 @@ from rehab.models import Alert, Patient, Visit, utcnow
 from rehab.request_guard import bounded_id
 from rehab.services import catalogue, protocol_records
 from rehab.services import visits as visit_service
-from rehab.services.advice.decisions import record_decision
-from rehab.services.advice.inputs import advice_for, advice_signature
+from rehab.services.advice.decisions import AdviceShown, record_decision, what_changed
+from rehab.services.advice.inputs import advice_for
 from rehab.services.charts import pain_and_minutes_svg, style_hashes
 from rehab.services.edits import StaleEdit
 from rehab.services.patient_page import chart_points
@@ -206,13 +206,14 @@ def decide(patient_id: int) -> ResponseReturnValue:
         abort(404)
     now = utcnow()
     context = advice_for(db, patient=patient, protocol=protocol, now=now, speed_unit=g.clinic.speed_unit)
-    if request.form.get("signature") != advice_signature(context.advice):
-        flash("The advice changed since you opened the page (a visit or a change was saved). Review it again.",
-              "error")
-        return back
-    if context.inputs.uncleared:
+    if context.inputs.uncleared:  # first: whatever the form says, nothing is decided while a stop waits
         flash("A red flag or fall is not yet cleared: record what was done first.", "error")
         return redirect(url_for("red_flags.clear", patient_id=patient.id))
+    changed = what_changed(AdviceShown.from_form(request.form), AdviceShown.of(context),
+                           headline=context.advice.headline)
+    if changed is not None:
+        flash(changed, "error")
+        return back
     accepted = request.form.get("decision") == "accept"
     reason = request.form.get("reason", "").strip()[:500]
     if not accepted and len(reason) < 3:

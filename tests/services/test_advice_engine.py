@@ -11,16 +11,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from rehab.services.advice.engine import (
-    Morning,
-    SessionReport,
-    advise,
-    alerts_for,
-    next_level,
-    open_hold,
-    previous_level,
-    within_pain_rules,
-)
+from rehab.services.advice.alerts import alerts_for
+from rehab.services.advice.dose_steps import next_level, previous_level
+from rehab.services.advice.engine import advise
+from rehab.services.advice.situation import Morning, open_hold, within_pain_rules
+from rehab.services.advice.types import SessionReport
 from rehab.services.catalogue import templates
 from rehab.services.protocol_content import Phase, Prescription, content_from_template
 

@@ -6,6 +6,7 @@ Services add and flush; the view commits once. Nothing here is ever deleted.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -22,6 +23,72 @@ from rehab.vocabulary import CLEARANCE_ACTION_LABELS, RED_FLAG_LABELS, STOPPING_
 
 MIN_NOTE = 10  # a note says what was done: "called, no calf pain now" is about the shortest that does
 MAX_NOTE = 2000
+
+
+@dataclass(frozen=True)
+class AdviceShown:
+    """The advice as a decision form showed it: its outcome, the protocol version and phase it was for, and the
+    newest visit and home log it had read. The form states these back and the decision compares them with the
+    advice recomputed now, so nobody accepts advice that has since changed.
+
+    Plain fields rather than one opaque signature: whoever reads the form, or a refused request, sees what the
+    therapist saw, and the refusal says what changed. A new or removed visit or home log, a new protocol
+    version, a phase move or a different outcome refuses the decision; an edit to an existing visit that leaves
+    the outcome as it was does not (the decision is about the outcome, recorded with the rules as they are)."""
+
+    kind: str
+    change: str  # the change's words, "" without one
+    protocol_version: int
+    phase: int  # the phase's number, as pages show it
+    newest_visit: int | None
+    newest_home_log: int | None
+
+    @classmethod
+    def of(cls, context: AdviceContext) -> AdviceShown:
+        advice, inputs = context.advice, context.inputs
+        return cls(advice.kind, advice.change.text if advice.change else "", inputs.version.number,
+                   inputs.phase_index + 1, inputs.newest_visit_id, inputs.newest_home_log_id)
+
+    def fields(self) -> dict[str, str]:
+        """The form's hidden fields."""
+        return {"advice": self.kind, "change": self.change, "protocol_version": str(self.protocol_version),
+                "phase": str(self.phase), "newest_visit": _id_text(self.newest_visit),
+                "newest_home_log": _id_text(self.newest_home_log)}
+
+    @classmethod
+    def from_form(cls, form: Mapping[str, str]) -> AdviceShown | None:
+        """What a posted form states, or None when it states nothing usable."""
+        try:
+            return cls(form["advice"], form.get("change", ""), int(form["protocol_version"]), int(form["phase"]),
+                       _id_of(form.get("newest_visit", "")), _id_of(form.get("newest_home_log", "")))
+        except (KeyError, ValueError):
+            return None
+
+
+def _id_text(record_id: int | None) -> str:
+    return "" if record_id is None else str(record_id)
+
+
+def _id_of(text: str) -> int | None:
+    return int(text) if text else None
+
+
+def what_changed(stated: AdviceShown | None, now: AdviceShown, *, headline: str) -> str | None:
+    """Why a decision on the advice the form states is refused, in the therapist's words; None when nothing the
+    advice rests on has changed. ``headline`` is the advice now."""
+    if stated is None:
+        return "The advice changed since you opened the page. Review it again."
+    if (stated.kind, stated.change) != (now.kind, now.change):
+        return f"The advice changed since you opened the page: it now says “{headline}”. Review it again."
+    if (stated.protocol_version, stated.phase) != (now.protocol_version, now.phase):
+        return (f"The advice changed since you opened the page: the protocol is now at version "
+                f"{now.protocol_version}, phase {now.phase}. Review it again.")
+    if stated.newest_visit != now.newest_visit:
+        return "The advice changed since you opened the page: a visit was recorded or removed. Review it again."
+    if stated.newest_home_log != now.newest_home_log:
+        return ("The advice changed since you opened the page: the patient logged a home session. "
+                "Review it again.")
+    return None
 
 
 def record_decision(session: Session, *, patient: Patient, protocol: Protocol, context: AdviceContext,

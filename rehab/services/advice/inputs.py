@@ -31,7 +31,7 @@ from rehab.models import (
 from rehab.services import protocol_records
 from rehab.services.advice.dose_steps import dose_jumps
 from rehab.services.advice.engine import advise
-from rehab.services.advice.rules import uncleared_sessions
+from rehab.services.advice.situation import uncleared_sessions
 from rehab.services.advice.types import Advice, DoseChange, SessionReport
 from rehab.services.home_logs import report_of_log
 from rehab.services.protocol_content import ProtocolContent
@@ -126,8 +126,11 @@ class AdviceInputs:
     content: ProtocolContent
     version: ProtocolVersion
     sessions: tuple[SessionReport, ...]  # time order
+    phase_index: int
     prescription_index: int
-    latest_visit_id: int | None
+    latest_visit_id: int | None  # this protocol's latest visit: the one a decision is recorded against
+    newest_visit_id: int | None  # the last visit recorded among those read, whatever its date (any protocol)
+    newest_home_log_id: int | None  # the same for home logs
     dose_since: datetime
     last_advance_at: datetime | None
     last_raise: DoseChange | None
@@ -141,6 +144,8 @@ class AdviceInputs:
 
 
 def gather(session: Session, *, patient: Patient, protocol: Protocol, now: datetime) -> AdviceInputs:
+    """Everything the advice on the patient's active protocol is computed from, now: the one gatherer the
+    patient page, the decision and the portal (its stop and its alerts) all read, so they judge the same."""
     version = protocol_records.get_version(session, protocol_id=protocol.id, number=protocol.latest_version)  # type: ignore[arg-type]
     assert version is not None
     content = protocol_records.load_content(version)
@@ -155,7 +160,9 @@ def gather(session: Session, *, patient: Patient, protocol: Protocol, now: datet
     phase = content.phases[protocol.current_phase]
     latest_exercise = own[-1].exercise if own else None
     index = next((i for i, rx in enumerate(phase.prescriptions) if rx.exercise == latest_exercise), 0)
-    return AdviceInputs(content, version, sessions, index, own[-1].id if own else None,
+    return AdviceInputs(content, version, sessions, protocol.current_phase, index, own[-1].id if own else None,
+                        max((visit.id for visit in visits if visit.id is not None), default=None),
+                        max((log.id for log in logs if log.id is not None), default=None),
                         dose_started_at(moves, version=version), last_advance(moves),
                         last_raise(moves, phase_index=protocol.current_phase), moves.cleared, patient.surgery_date)
 
@@ -234,7 +241,3 @@ def hand_raise_warnings(session: Session, *, protocol: Protocol, content: Protoc
     return dose_jumps(protocol_records.load_content(current), protocol_records.load_content(week_ago), content,
                       phase_index=protocol.current_phase, last_raise_at=last_advance(moves), now=now)
 
-
-def advice_signature(advice: Advice) -> str:
-    """What the therapist saw, to refuse a decision on advice that has since changed."""
-    return f"{advice.kind}|{advice.change.text if advice.change else ''}"

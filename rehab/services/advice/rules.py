@@ -1,155 +1,87 @@
-"""The safety and tolerance rules of the advice, one small function each, in a table ordered by severity.
+"""Every rule of the advice, one small function each, in two tables read in order (docs/clinical.md lists them).
 
-Every rule reads the whole ``Situation`` (all recent sessions, from visits and home logs, in time order) and
-returns a ``Finding`` or None. The engine (``engine.advise``) runs every rule; the most severe finding
-decides the advice and every finding is shown. Sources: clinical reference, sections 2 and 3.
+``RULES``, the safety and tolerance rules, most severe first: each reads the whole ``Situation`` (all recent
+sessions, from visits and home logs, in time order) and returns the ``Rule`` that explains it, or None; the
+table gives what it asks for. The engine runs every one of them, so a red flag or a fall is seen first and
+the safer advice wins when several fire. ``ADVANCE_GATES``: when none of those fired and the streak is long
+enough, the first gate that objects turns an advance into a repeat. Sources: clinical reference, sections 2
+and 3.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from statistics import mean
 
-from rehab.services.advice.types import EFFUSION_GRADES, RED_FLAGS, Finding, Rule, SessionReport, effusion_at_least
-from rehab.services.protocol_content import Phase, Prescription, number
+from rehab.services.advice.situation import Advancing, Situation, open_hold, uncleared
+from rehab.services.advice.types import (
+    EFFUSION_GRADES,
+    RED_FLAGS,
+    AdviceKind,
+    Finding,
+    Rule,
+    effusion_at_least,
+)
+from rehab.services.protocol_content import Phase, number
 
 PAIN_TREND_RISE = 1.0  # mean worst pain this week at least this much above last week's
+HOLD_GAP = timedelta(hours=48)
+ONE_LEVEL_PER = timedelta(days=7)
+NO_SESSIONS = Rule("no_sessions", "No session recorded yet at this dose.", "silbernagel2007")
 
 
-@dataclass(frozen=True)
-class Morning:
-    """The next-morning pain reported for a session, against that session's baseline (rest pain)."""
-
-    pain: int
-    baseline: int | None
-
-    @property
-    def settled(self) -> bool | None:
-        return None if self.baseline is None else self.pain <= self.baseline
+# ------------------------------------------------------------------------------- the safety and tolerance rules
 
 
-@dataclass(frozen=True)
-class Situation:
-    sessions: tuple[SessionReport, ...]  # time order
-    mornings: tuple[Morning | None, ...]  # one per session
-    phase: Phase
-    rx: Prescription
-    dose_since: datetime
-    now: datetime
-    cleared_until: datetime | None  # the last "cleared to go on": covers sessions recorded before it
-    surgery_date: date | None = None
-
-    @property
-    def latest(self) -> SessionReport:
-        return self.sessions[-1]
-
-    @property
-    def ceiling(self) -> int:
-        return self.rx.pain_ceiling
-
-
-def mornings_of(sessions: Sequence[SessionReport]) -> tuple[Morning | None, ...]:
-    """Attach each next-morning pain to the session it is about: a home log's to itself, a visit's to the
-    session before the visit. The baseline is that session's pain before, or else the latest clinic pain
-    before at or before it. When both report for one session, the worse counts."""
-    reported: list[int | None] = [None] * len(sessions)
-    for index, session in enumerate(sessions):
-        if session.pain_next_morning is None:
-            continue
-        about = index if session.source == "home" else index - 1
-        if about >= 0:
-            reported[about] = max(reported[about] or 0, session.pain_next_morning)
-    mornings: list[Morning | None] = []
-    baseline: int | None = None
-    for session, pain in zip(sessions, reported, strict=True):
-        own = session.pain_before
-        if own is not None and session.source == "visit":
-            baseline = own
-        mornings.append(None if pain is None else Morning(pain, own if own is not None else baseline))
-    return tuple(mornings)
-
-
-def uncleared_sessions(sessions: Sequence[SessionReport], cleared_until: datetime | None) -> list[SessionReport]:
-    """Sessions with a red flag or a fall recorded after the last "cleared to go on", in any date order (a
-    back-dated home log recorded after the clearing is not covered by it)."""
-    return [s for s in sessions if s.stops and (cleared_until is None or s.entered > cleared_until)]
-
-
-def uncleared(situation: Situation) -> list[SessionReport]:
-    return uncleared_sessions(situation.sessions, situation.cleared_until)
-
-
-def open_hold(sessions: Sequence[SessionReport]) -> tuple[int, int] | None:
-    """(index of the 2+ visit that started the hold, index of the latest graded visit) while a hold stands:
-    from an effusion of 2+ or more until a clinic visit grades trace or none. Home logs grade nothing."""
-    start = None
-    latest_graded = None
-    for index, session in enumerate(sessions):
-        if session.effusion not in EFFUSION_GRADES:
-            continue
-        latest_graded = index
-        if effusion_at_least(session.effusion, "2+"):
-            start = index if start is None else start
-        elif not effusion_at_least(session.effusion, "1+"):
-            start = None  # trace or none: the hold is lifted
-    return (start, latest_graded) if start is not None and latest_graded is not None else None
-
-
-def held_flags(sessions: Sequence[SessionReport]) -> list[bool]:
-    """Which sessions fell inside a hold (they neither count toward advancing nor end the 48 hours)."""
-    return [open_hold(sessions[: index + 1]) is not None for index in range(len(sessions))]
-
-
-# ----------------------------------------------------------------------------------------------- the rules
-
-
-def red_flag(situation: Situation) -> Finding | None:
+def red_flag(situation: Situation) -> Rule | None:
+    """A red flag at any visit or home log, in any date order, until a therapist clears it."""
     flagged = [s for s in uncleared(situation) if s.red_flags]
     if not flagged:
         return None
     what = "; ".join(f"{', '.join(RED_FLAGS.get(flag, flag) for flag in s.red_flags)} ({s.label})" for s in flagged)
-    return Finding("stop_refer", Rule("red_flag", f"Red flag reported, not yet cleared: {what}. Stop backward "
-                                      "walking and contact the physician; a therapist clears it with what was "
-                                      "done.", "red_flags"))
+    return Rule("red_flag", f"Red flag reported, not yet cleared: {what}. Stop backward walking and contact the "
+                "physician; a therapist clears it with what was done.", "red_flags")
 
 
-def fall(situation: Situation) -> Finding | None:
+def fall(situation: Situation) -> Rule | None:
+    """A fall at any visit or home log, until a therapist clears it."""
     fallen = [s for s in uncleared(situation) if s.falls]
     if not fallen:
         return None
     count = sum(s.falls for s in fallen)
     where = ", ".join(s.label for s in fallen)
-    return Finding("stop_refer", Rule("fall", f"{count} fall{'s' if count > 1 else ''} reported, not yet cleared "
-                                      f"({where}): stop and assess before any more backward walking.",
-                                      "red_flags"))
+    return Rule("fall", f"{count} fall{'s' if count > 1 else ''} reported, not yet cleared ({where}): stop and "
+                "assess before any more backward walking.", "red_flags")
 
 
-def effusion_persists(situation: Situation) -> Finding | None:
+def effusion_persists(situation: Situation) -> Rule | None:
+    """An effusion of 2+ or more at the last two graded visits: the swelling persists."""
     graded = [s for s in situation.sessions if s.effusion in EFFUSION_GRADES]
-    if len(graded) >= 2 and all(effusion_at_least(s.effusion, "2+") for s in graded[-2:]):
-        return Finding("stop_refer", Rule("effusion_persists", f"Effusion {graded[-1].effusion} at two visits in a "
-                                          "row: the swelling persists, refer.", "sturgill2009"))
-    return None
+    if len(graded) < 2 or not all(effusion_at_least(s.effusion, "2+") for s in graded[-2:]):
+        return None
+    return Rule("effusion_persists", f"Effusion {graded[-1].effusion} at two visits in a row: the swelling "
+                "persists, refer.", "sturgill2009")
 
 
-def soreness_stayed(situation: Situation) -> Finding | None:
+def soreness_stayed(situation: Situation) -> Rule | None:
     if situation.latest.soreness != "warmup_stayed":
         return None
-    return Finding("regress", Rule("soreness_stayed", "Sore during warm-up and it stayed: stop, 2 days off, drop "
-                                   "one level.", "soreness_rules"), rest_days=2)
+    return Rule("soreness_stayed", "Sore during warm-up and it stayed: stop, 2 days off, drop one level.",
+                "soreness_rules")
 
 
-def pain_above_ceiling(situation: Situation) -> Finding | None:
+def pain_above_ceiling(situation: Situation) -> Rule | None:
     latest = situation.latest
     if latest.pain_worst <= situation.ceiling:
         return None
-    return Finding("regress", Rule("pain_above_ceiling", f"Pain during {latest.pain_worst}/10 is above the ceiling "
-                                   f"of {situation.ceiling}/10: drop one level.", "silbernagel2007"))
+    return Rule("pain_above_ceiling", f"Pain during {latest.pain_worst}/10 is above the ceiling of "
+                f"{situation.ceiling}/10: drop one level.", "silbernagel2007")
 
 
-def effusion_hold(situation: Situation) -> Finding | None:
+def effusion_hold(situation: Situation) -> Rule | None:
+    """A hold stands from an effusion of 2+ until a clinic visit grades trace or none (home logs grade nothing)."""
     hold = open_hold(situation.sessions)
     if hold is None:
         return None
@@ -157,22 +89,20 @@ def effusion_hold(situation: Situation) -> Finding | None:
     unchecked = sum(1 for s in situation.sessions if s.at > latest.at)
     since = f" {unchecked} session{'s' if unchecked != 1 else ''} since, not re-checked." if unchecked else ""
     if latest is start or effusion_at_least(latest.effusion, "2+"):
-        return Finding("hold", Rule("effusion", f"Effusion {latest.effusion} ({latest.label}): hold the level and "
-                                    f"treat the swelling until a clinic visit grades it trace or none.{since}",
-                                    "sturgill2009"))
-    return Finding("hold", Rule("effusion_after_hold", f"Effusion {latest.effusion} after a hold ({start.label} was "
-                                f"{start.effusion}): hold the level again until it is trace or none.{since}",
-                                "sturgill2009"))
+        return Rule("effusion", f"Effusion {latest.effusion} ({latest.label}): hold the level and treat the "
+                    f"swelling until a clinic visit grades it trace or none.{since}", "sturgill2009")
+    return Rule("effusion_after_hold", f"Effusion {latest.effusion} after a hold ({start.label} was "
+                f"{start.effusion}): hold the level again until it is trace or none.{since}", "sturgill2009")
 
 
-def soreness_late(situation: Situation) -> Finding | None:
+def soreness_late(situation: Situation) -> Rule | None:
     if situation.latest.soreness != "late":
         return None
-    return Finding("repeat", Rule("soreness_late", "Sore more than an hour after or the next day: 1 day off, repeat "
-                                  "the same level.", "soreness_rules"), rest_days=1)
+    return Rule("soreness_late", "Sore more than an hour after or the next day: 1 day off, repeat the same level.",
+                "soreness_rules")
 
 
-def not_settled(situation: Situation) -> Finding | None:
+def not_settled(situation: Situation) -> Rule | None:
     """The latest session at this dose whose next morning is known decides."""
     for session, morning in reversed(list(zip(situation.sessions, situation.mornings, strict=True))):
         if session.at < situation.dose_since:
@@ -180,36 +110,33 @@ def not_settled(situation: Situation) -> Finding | None:
         if morning is not None and morning.settled is not None:
             if morning.settled:
                 return None
-            return Finding("repeat", Rule("not_settled", f"Pain the morning after the {session.label} was "
-                                          f"{morning.pain}/10, above its baseline of {morning.baseline}/10: repeat "
-                                          "the same level.", "silbernagel2007"))
+            return Rule("not_settled", f"Pain the morning after the {session.label} was {morning.pain}/10, above "
+                        f"its baseline of {morning.baseline}/10: repeat the same level.", "silbernagel2007")
     return None
 
 
-def soreness_gone(situation: Situation) -> Finding | None:
+def soreness_gone(situation: Situation) -> Rule | None:
     if situation.latest.soreness != "warmup_gone":
         return None
-    return Finding("repeat", Rule("soreness_gone", "Sore during warm-up that went away: repeat the same level.",
-                                  "soreness_rules"))
+    return Rule("soreness_gone", "Sore during warm-up that went away: repeat the same level.", "soreness_rules")
 
 
-def at_ceiling(situation: Situation) -> Finding | None:
+def at_ceiling(situation: Situation) -> Rule | None:
     """Expert opinion: the ceiling is the most that is acceptable, so a session at it is repeated, not built on."""
     latest = situation.latest
     if latest.pain_worst != situation.ceiling or latest.pain_worst == 0:
         return None
-    return Finding("repeat", Rule("at_ceiling", f"Pain during {latest.pain_worst}/10 is at the ceiling: acceptable "
-                                  "to repeat, not to advance from.", "progression_expert"))
+    return Rule("at_ceiling", f"Pain during {latest.pain_worst}/10 is at the ceiling: acceptable to repeat, not to "
+                "advance from.", "progression_expert")
 
 
-def stumble(situation: Situation) -> Finding | None:
+def stumble(situation: Situation) -> Rule | None:
     if not (situation.phase.no_stumbles and situation.latest.stumbles):
         return None
-    return Finding("repeat", Rule("stumble", "A stumble: repeat the level; progress only without stumbles.",
-                                  "progression_expert"))
+    return Rule("stumble", "A stumble: repeat the level; progress only without stumbles.", "progression_expert")
 
 
-def pain_rising(situation: Situation) -> Finding | None:
+def pain_rising(situation: Situation) -> Rule | None:
     """Mean worst pain of the last 7 days against the 7 days before, when both weeks have sessions."""
     now = situation.now
     this_week = [s.pain_worst for s in situation.sessions if now - s.at < timedelta(days=7)]
@@ -217,28 +144,112 @@ def pain_rising(situation: Situation) -> Finding | None:
     if not this_week or not last_week or mean(this_week) - mean(last_week) < PAIN_TREND_RISE:
         return None
     trend = f"{number(round(mean(last_week), 1))} → {number(round(mean(this_week), 1))}/10"
-    return Finding("repeat", Rule("pain_rising", f"Pain during is rising week to week ({trend}): do not progress.",
-                                  "silbernagel2007"))
+    return Rule("pain_rising", f"Pain during is rising week to week ({trend}): do not progress.", "silbernagel2007")
 
 
-# The table, most severe first. Each rule is independent; the engine keeps every finding.
-RULES: tuple[Callable[[Situation], Finding | None], ...] = (
-    red_flag, fall, effusion_persists,  # stop and refer
-    soreness_stayed, pain_above_ceiling,  # regress
-    effusion_hold,  # hold
-    soreness_late, not_settled, soreness_gone, at_ceiling, stumble, pain_rising,  # repeat
+@dataclass(frozen=True)
+class Outcome:
+    """What a rule that fires asks for: the advice's kind, and days off before the next session."""
+
+    kind: AdviceKind
+    rest_days: int = 0
+
+
+STOP, REGRESS, HOLD, REPEAT = Outcome("stop_refer"), Outcome("regress"), Outcome("hold"), Outcome("repeat")
+Check = Callable[[Situation], Rule | None]
+
+# Predicate and outcome, most severe first (tests/services/test_advice_rules.py keeps it in that order). Every
+# rule runs and every finding is shown; the most severe outcome decides.
+RULES: tuple[tuple[Check, Outcome], ...] = (
+    (red_flag, STOP),
+    (fall, STOP),
+    (effusion_persists, STOP),
+    (soreness_stayed, Outcome("regress", rest_days=2)),
+    (pain_above_ceiling, REGRESS),
+    (effusion_hold, HOLD),
+    (soreness_late, Outcome("repeat", rest_days=1)),
+    (not_settled, REPEAT),
+    (soreness_gone, REPEAT),
+    (at_ceiling, REPEAT),
+    (stumble, REPEAT),
+    (pain_rising, REPEAT),
 )
 
 
 def findings(situation: Situation) -> list[Finding]:
-    return [finding for rule in RULES if (finding := rule(situation)) is not None]
+    """Every rule of ``RULES`` that fires, in the table's order."""
+    return [Finding(outcome.kind, rule, outcome.rest_days) for check, outcome in RULES
+            if (rule := check(situation)) is not None]
 
 
-def within_pain_rules(session: SessionReport, *, ceiling: int, no_stumbles: bool,
-                      morning: Morning | None = None) -> bool:
-    """A session to build on: pain during below the ceiling (or none), settled by next morning, no soreness,
-    swelling at most 1+, no red flag, no fall, and (where the phase asks) no stumble."""
-    below = session.pain_worst < ceiling or session.pain_worst == 0
-    settled = morning is None or morning.settled is not False
-    return (below and settled and session.soreness == "none" and not effusion_at_least(session.effusion, "2+")
-            and not session.stops and not (no_stumbles and session.stumbles > 0))
+# ------------------------------------------------------------------------------------- advancing and its gates
+
+
+def within_rules(advancing: Advancing) -> Rule:
+    """The streak, shown with every advance or repeat it decides."""
+    streak, needed = advancing.streak, advancing.needed
+    rules_text = (f"within the pain rules at this dose (pain during below {advancing.situation.ceiling}/10, settled "
+                  "by next morning)")
+    if streak < needed:
+        text = f"{streak} of {needed} sessions {rules_text}."
+    else:
+        text = f"{streak} session{'s' if streak != 1 else ''} in a row {rules_text}; {needed} needed."
+    return Rule("within_rules", text, "silbernagel2007")
+
+
+def hold_gap(advancing: Advancing) -> Rule | None:
+    """Expert opinion: no level up within 48 hours of a session inside a hold."""
+    s = advancing.situation
+    last_hold = max((session.at for session, hold in zip(s.sessions, advancing.held, strict=True) if hold),
+                    default=None)
+    if last_hold is None or s.now - last_hold >= HOLD_GAP:
+        return None
+    return Rule("hold_gap", "A hold in the last 48 hours: no progression yet.", "progression_expert")
+
+
+def one_level_a_week(advancing: Advancing) -> Rule | None:
+    """Expert opinion: at most one accepted level up in 7 days."""
+    last, now = advancing.last_advance_at, advancing.situation.now
+    if last is None or now - last >= ONE_LEVEL_PER:
+        return None
+    return Rule("one_level_a_week", f"At most one level up a week: the last one was {(now - last).days} day(s) ago.",
+                "progression_expert")
+
+
+def goals_reached(advancing: Advancing) -> Rule | None:
+    if advancing.change is not None:
+        return None
+    return Rule("goals_reached", "Every goal of the last phase is reached: consider re-testing and discharge or a "
+                "maintenance plan.", "progression_expert")
+
+
+def surgery_gate(phase: Phase, *, number: int, surgery_date: date | None, today: date) -> Rule | None:
+    """A phase that starts a number of weeks after surgery is not entered earlier (or with no surgery date).
+    The builder's own phase move asks the same."""
+    if phase.from_week is None:
+        return None
+    if surgery_date is None:
+        return Rule("surgery_date_missing", f"Phase {number} ({phase.name}) starts at week {phase.from_week} after "
+                    "surgery and no surgery date is recorded: record it on the patient before moving on.",
+                    "progression_expert")
+    week = (today - surgery_date).days // 7
+    if week >= phase.from_week:
+        return None
+    return Rule("surgery_weeks", f"Phase {number} ({phase.name}) starts at week {phase.from_week} after surgery; "
+                f"the patient is in week {week} (surgery {surgery_date.isoformat()}): not yet.", "progression_expert")
+
+
+def weeks_after_surgery(advancing: Advancing) -> Rule | None:
+    """A move into a phase the weeks since surgery do not allow yet."""
+    change = advancing.change
+    if change is None or change.to_phase is None:
+        return None
+    return surgery_gate(advancing.phases[change.to_phase], number=change.to_phase + 1,
+                        surgery_date=advancing.situation.surgery_date, today=advancing.situation.now.date())
+
+
+# In order: the first that objects is the one shown with the streak.
+ADVANCE_GATES: tuple[Callable[[Advancing], Rule | None], ...] = (
+    hold_gap, one_level_a_week, goals_reached, weeks_after_surgery)
+ONE_VARIABLE = Rule("one_variable", "One variable at a time, in the order minutes, speed, incline; a phase move "
+                    "changes one thing.", "progression_expert")

@@ -1,7 +1,7 @@
 """The advice engine's vocabulary: what a session reported, a rule that fired, a dose change, the advice.
 
-Plain values only, so the rules (``rules``), the dose steps (``dose_steps``) and the engine
-(``engine``) share one home for their words and none of them imports another's internals.
+Plain values only, so the rules (``rules``), the dose steps (``dose_steps``) and the engine (``engine``)
+share one home for their words and none of them imports another's internals.
 """
 
 from __future__ import annotations
@@ -92,6 +92,10 @@ class Finding:
     rest_days: int = 0
 
 
+ADVICE_TITLES: dict[str, str] = {"advance": "Advance", "repeat": "Repeat this level", "hold": "Hold",
+                                 "regress": "Regress one level", "stop_refer": "Stop and refer"}
+
+
 @dataclass(frozen=True)
 class Advice:
     kind: AdviceKind
@@ -99,10 +103,20 @@ class Advice:
     change: DoseChange | None = None
     rest_days: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    set_aside: tuple[AdviceKind, ...] = ()  # milder advice other rules asked for, most severe first
 
     @property
     def headline(self) -> str:
-        titles = {"advance": "Advance", "repeat": "Repeat this level", "hold": "Hold",
-                  "regress": "Regress one level", "stop_refer": "Stop and refer"}
-        title = titles[self.kind]
+        title = ADVICE_TITLES[self.kind]
         return f"{title}: {self.change.text}" if self.change else title
+
+    @property
+    def why(self) -> str:
+        """When the rules disagree, which advice won and why ("" when they agree)."""
+        if not self.set_aside:
+            return ""
+        named = [f"“{ADVICE_TITLES[kind].lower()}”" for kind in self.set_aside]
+        milder = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
+        return (f"Other rules below ask for {milder}; when rules disagree the safer advice wins: "
+                f"“{ADVICE_TITLES[self.kind].lower()}”.")
+
