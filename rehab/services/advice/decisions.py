@@ -150,7 +150,10 @@ def reported(report: SessionReport) -> str:
 
 
 def clearance_signature(inputs: AdviceInputs) -> str:
-    """What the clearing form showed, so a red flag that arrives meanwhile is not cleared unseen."""
+    """What the clearing form showed, so a red flag that arrives meanwhile is not cleared unseen: each waiting
+    session as source@when@recorded. Unlike the decision's ``AdviceShown`` this stays one string: the form
+    clears exactly the sessions it listed, and the time each was recorded also catches a listed session edited
+    to add a flag (the record's id would not)."""
     return "|".join(f"{report.source}@{report.at.isoformat()}@{report.entered.isoformat()}"
                     for report in inputs.uncleared)
 
