@@ -27,7 +27,9 @@ from rehab.services.catalogue import templates
 from rehab.services.protocol_content import content_from_template
 from rehab.services.protocol_records import create_protocol
 from rehab.services.submissions import new_form_id
+from rehab.translation import gettext
 from rehab.views.portal import portal_required
+from rehab.vocabulary import RED_FLAG_PATIENT, SORENESS_PATIENT
 from tests.conftest import SECRET, count_rows, csrf_from, sign_in, submit
 from tests.test_access import GET_RULES, POST_RULES, build_url, snapshot
 from tests.test_visits import decide
@@ -478,6 +480,16 @@ def test_progress_shows_the_patients_chart_and_table(patient_client, db):
     submit(patient_client, "/p/language", {"language": "es"}, form_page="/p/home")
     spanish = patient_client.get("/p/chart.svg").get_data(as_text=True)
     assert "Peor dolor" in spanish and "Worst pain" not in spanish
+
+
+def test_the_spanish_log_form_words_every_answer_in_spanish(patient_client):
+    """Soreness and red flags are the vocabulary's patient wording, translated: no English choice is left."""
+    submit(patient_client, "/p/language", {"language": "es"}, form_page="/p/home")
+    page = patient_client.get(f"/p/log?form={new_form_id()}").get_data(as_text=True)
+    for value, text in SORENESS_PATIENT.items():
+        assert f'value="{value}"' in page and gettext("es", text) in page and text not in page
+    for text in RED_FLAG_PATIENT.values():
+        assert gettext("es", text) in page and text not in page
 
 
 def test_each_link_use_log_entry_and_page_read_is_audited(patient_client, db, patient, token):

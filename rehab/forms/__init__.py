@@ -9,9 +9,12 @@ form is valid. Account and clinic forms are in ``forms.accounts``, the protocol 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel
 
 from rehab.services.shapes import Shape, validate
 
@@ -50,3 +53,22 @@ def local_to_utc(text: str, zone: str) -> datetime | None:
     except (ZoneInfoNotFoundError, ValueError):
         return naive.replace(tzinfo=UTC)
 
+
+@dataclass(frozen=True)
+class Limits:
+    """A field's limits as its shape declares them, for the page's ``maxlength``, ``min`` and ``max``, so the
+    browser offers what the server accepts and nothing is written a second time in a template."""
+
+    max_length: int | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+def field_limits(shape: type[BaseModel]) -> dict[str, Limits]:
+    found: dict[str, Limits] = {}
+    for name, info in shape.model_fields.items():
+        values = {key: getattr(item, attr) for item in info.metadata
+                  for key, attr in (("max_length", "max_length"), ("minimum", "ge"), ("maximum", "le"))
+                  if getattr(item, attr, None) is not None}
+        found[name] = Limits(**values)
+    return found
