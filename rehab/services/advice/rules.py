@@ -16,15 +16,9 @@ from datetime import date, timedelta
 from statistics import mean
 
 from rehab.services.advice.situation import Advancing, Situation, open_hold, uncleared
-from rehab.services.advice.types import (
-    EFFUSION_GRADES,
-    RED_FLAGS,
-    AdviceKind,
-    Finding,
-    Rule,
-    effusion_at_least,
-)
+from rehab.services.advice.types import AdviceKind, Finding, Rule
 from rehab.services.protocol_content import Phase, number
+from rehab.vocabulary import EFFUSION_GRADES, RED_FLAG_LABELS, effusion_at_least
 
 PAIN_TREND_RISE = 1.0  # mean worst pain this week at least this much above last week's
 HOLD_GAP = timedelta(hours=48)
@@ -40,7 +34,8 @@ def red_flag(situation: Situation) -> Rule | None:
     flagged = [s for s in uncleared(situation) if s.red_flags]
     if not flagged:
         return None
-    what = "; ".join(f"{', '.join(RED_FLAGS.get(flag, flag) for flag in s.red_flags)} ({s.label})" for s in flagged)
+    what = "; ".join(f"{', '.join(RED_FLAG_LABELS.get(flag, flag) for flag in s.red_flags)} ({s.label})"
+                     for s in flagged)
     return Rule("red_flag", f"Red flag reported, not yet cleared: {what}. Stop backward walking and contact the "
                 "physician; a therapist clears it with what was done.", "red_flags")
 

@@ -12,8 +12,9 @@ from datetime import date, datetime
 from functools import cached_property
 
 from rehab.services.advice.dose_steps import next_level
-from rehab.services.advice.types import EFFUSION_GRADES, DoseChange, SessionReport, effusion_at_least
+from rehab.services.advice.types import DoseChange, SessionReport
 from rehab.services.protocol_content import Phase, Prescription
+from rehab.vocabulary import EFFUSION_GRADES, effusion_at_least
 
 
 @dataclass(frozen=True)

@@ -10,15 +10,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
-from rehab.vocabulary import EFFUSION_GRADES, RED_FLAG_LABELS, SORENESS_LABELS, effusion_at_least
-
 AdviceKind = Literal["advance", "repeat", "hold", "regress", "stop_refer"]
 # The most severe kind wins when several rules fire.
 SEVERITY: dict[str, int] = {"advance": 0, "repeat": 1, "hold": 2, "regress": 3, "stop_refer": 4}
-# The session words live in rehab/vocabulary.py; these names are what the advice modules read them by.
-SORENESS = SORENESS_LABELS
-RED_FLAGS = RED_FLAG_LABELS
-__all__ = ["EFFUSION_GRADES", "RED_FLAGS", "SORENESS", "effusion_at_least"]  # and the types below
 
 
 @dataclass(frozen=True)
