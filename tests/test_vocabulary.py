@@ -79,7 +79,8 @@ def test_each_choice_column_names_its_vocabulary_and_fits_its_longest_value():
         ("Patient", "language"): vocabulary.Language, ("Visit", "soreness"): vocabulary.Soreness,
         ("Visit", "effusion"): vocabulary.Effusion, ("Visit", "support"): vocabulary.Support,
         ("HomeLog", "soreness"): vocabulary.Soreness, ("Alert", "kind"): vocabulary.AlertKind,
-        ("RedFlagClearance", "action"): vocabulary.ClearanceAction,
+        ("RedFlagClearance", "action"): vocabulary.ClearanceAction, ("Clinic", "paper_size"): vocabulary.PaperSize,
+        ("Clinic", "speed_unit"): vocabulary.SpeedUnit,
     }
     for table, field, enum in vocabulary_columns():
         assert table.__table__.c[field].type.length >= max(len(value) for value in enum), (table, field)
@@ -125,3 +126,16 @@ def test_every_value_the_app_stores_is_one_of_its_vocabulary(app, runner, db, th
         if table is models.Alert:
             stored_kinds = values
     assert "red_flag" in stored_kinds  # the flagged visit raised its alert, under its vocabulary name
+
+
+@pytest.mark.parametrize(("enum", "prefix"), [
+    (vocabulary.Support, "support-"), (vocabulary.Setting, "setting-"), (vocabulary.Effusion, "effusion-"),
+    (vocabulary.Soreness, "soreness-"), (vocabulary.Condition, "condition-"), (vocabulary.Knee, "knee-"),
+    (vocabulary.Precaution, "precaution-"),
+])
+def test_each_value_has_its_code_in_the_fhir_code_system(enum, prefix):
+    """The FHIR code system keeps its own displays (a published interface changes only on purpose), but a value
+    added to a vocabulary must get its code: records systems would otherwise receive a code nobody defined."""
+    from rehab.services.fhir.codes import LOCAL_CONCEPTS
+
+    assert [value for value in enum if prefix + value not in LOCAL_CONCEPTS] == []

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from sqlalchemy import Index, false
-from sqlmodel import Field, SQLModel
+from sqlmodel import AutoString, Field, SQLModel
 
 from rehab.models.base import utcnow
+from rehab.vocabulary import OneOf, PaperSize, SpeedUnit
 
 
 class Clinic(SQLModel, table=True):
@@ -18,8 +20,8 @@ class Clinic(SQLModel, table=True):
     # What patients call in an emergency (chest pain, breathlessness, a suspected clot); 911 unless the
     # clinic is somewhere else (112, 999...).
     emergency_number: str = Field(default="911", max_length=20)
-    paper_size: str = Field(default="letter", max_length=10)  # letter | a4
-    speed_unit: str = Field(default="kmh", max_length=5)  # kmh | mph
+    paper_size: Annotated[str, OneOf(PaperSize)] = Field(default=PaperSize.LETTER, sa_type=AutoString(length=10))
+    speed_unit: Annotated[str, OneOf(SpeedUnit)] = Field(default=SpeedUnit.KMH, sa_type=AutoString(length=5))
     timezone: str = Field(default="UTC", max_length=64)
     created_at: datetime = Field(default_factory=utcnow)
     # Bumped by every save of the settings; the form carries the version it was opened at (services/clinics.py).

@@ -18,6 +18,7 @@ from flask_babel import force_locale
 from rehab.i18n import LANGUAGES
 from rehab.printing import cache, pdf
 from rehab.printing.snapshot import SheetOptions, build_sheet_snapshot
+from rehab.vocabulary import PaperSize
 
 Snapshot = dict[str, Any]
 
@@ -80,7 +81,7 @@ def warm_up(app: Flask) -> None:
 
     content = content_from_template(templates()["knee_oa"])
     with app.app_context():
-        for paper in ("letter", "a4"):
+        for paper in PaperSize:
             for large_print in (False, True):
                 for language in LANGUAGES:
                     options = SheetOptions(paper=paper, large_print=large_print, language=language)

@@ -18,6 +18,7 @@ from rehab.services.dose import dose_sentence, speed_text
 from rehab.services.home_plan import prescribed_for_home
 from rehab.services.patient_text import phase_text
 from rehab.services.protocol_content import ProtocolContent
+from rehab.vocabulary import LANGUAGE_LABELS, PAPER_SIZE_LABELS, Language, PaperSize
 
 # Bump when the sheet's layout changes, so cached PDFs of the old layout are not served again.
 SHEET_LAYOUT_VERSION = "2"
@@ -36,15 +37,15 @@ LOG_ROWS_MIN, LOG_ROWS_MAX = 8, 14
 
 @dataclass(frozen=True)
 class SheetOptions:
-    paper: str = "letter"  # letter | a4
+    paper: str = PaperSize.LETTER  # vocabulary.PaperSize
     large_print: bool = False
-    language: str = "en"  # en | es
+    language: str = Language.EN  # vocabulary.Language
     include_next: bool = True
 
     @classmethod
     def parse(cls, values: dict[str, Any], *, default_paper: str, default_language: str) -> SheetOptions:
-        paper = values.get("paper") if values.get("paper") in ("letter", "a4") else default_paper
-        language = values.get("language") if values.get("language") in ("en", "es") else default_language
+        paper = values.get("paper") if values.get("paper") in PAPER_SIZE_LABELS else default_paper
+        language = values.get("language") if values.get("language") in LANGUAGE_LABELS else default_language
         return cls(paper=paper, language=language, large_print=bool(values.get("large_print")),  # type: ignore[arg-type]
                    include_next=bool(values.get("include_next")))
 
