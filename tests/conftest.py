@@ -25,9 +25,8 @@ from rehab import create_app
 from rehab.db import EXTENSION_KEY, get_engine
 from rehab.models import Clinic, Patient, Protocol, User
 from tests import factories
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, SECRET
 
-SECRET = "test-secret-key-that-is-long-enough-0123456789"  # the test apps' SECRET_KEY (portal tokens derive from it)
 POSTGRES_URL = os.environ.get("REHAB_TEST_DATABASE_URL", "")
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 FORM_ID_RE = re.compile(r'name="form_id" value="([^"]+)"')
@@ -270,6 +269,20 @@ def protocol(db: Session, patient: Patient, therapist: User) -> Protocol:
     """A knee-OA protocol the therapist started three weeks ago (so one-level-a-week does not hold the advice
     back), in the clinic (modules override it as they need, through tests/factories.py)."""
     return factories.protocol(db, patient, user_id=therapist.id)
+
+
+@pytest.fixture
+def token(db: Session, patient: Patient, protocol: Protocol) -> str:
+    """The patient's personal link (to the protocol the module's ``protocol`` fixture makes)."""
+    return factories.portal_link(db, patient)
+
+
+@pytest.fixture
+def patient_client(app: Flask, token: str) -> FlaskClient:
+    """A phone that opened the patient's link."""
+    phone = app.test_client()
+    assert phone.get(f"/p/{token}").status_code == 302
+    return phone
 
 
 @pytest.fixture

@@ -14,12 +14,13 @@ from argon2 import PasswordHasher
 from sqlmodel import Session
 
 from rehab.models import Clinic, HomeLog, Patient, Protocol, User, Visit, utcnow
-from rehab.services import accounts
+from rehab.services import accounts, portal_links
 from rehab.services.catalogue import templates
 from rehab.services.protocol_content import ProtocolContent, content_from_template
 from rehab.services.protocol_records import create_protocol
 
 PASSWORD = "correct horse battery"  # satisfies the policy; used by every factory-made account
+SECRET = "test-secret-key-that-is-long-enough-0123456789"  # the test apps' SECRET_KEY (portal tokens derive from it)
 
 
 def clinic(session: Session, name: str = "Riverside PT", **fields: Any) -> Clinic:
@@ -108,3 +109,11 @@ def home_log(session: Session, patient: Patient, protocol: Protocol, *, day: dat
     session.add(row)
     session.commit()
     return row
+
+
+def portal_link(session: Session, patient: Patient, **options: Any) -> str:
+    """A personal link made as the share button makes it (for an app with the tests' SECRET); returns its token."""
+    _, token = portal_links.issue_link(session, patient=patient, user_id=None, now=utcnow(), secret=SECRET,
+                                       **options)
+    session.commit()
+    return token

@@ -22,7 +22,7 @@ from rehab.models import (
     utcnow,
 )
 from rehab.security import PUBLIC_ENDPOINTS
-from rehab.services import home_logs, portal_links, tokens
+from rehab.services import home_logs, tokens
 from rehab.services.catalogue import templates
 from rehab.services.protocol_content import content_from_template
 from rehab.services.protocol_records import create_protocol
@@ -30,7 +30,8 @@ from rehab.services.submissions import new_form_id
 from rehab.translation import gettext
 from rehab.views.portal import portal_required
 from rehab.vocabulary import RED_FLAG_PATIENT, SORENESS_PATIENT
-from tests.conftest import SECRET, count_rows, csrf_from, sign_in, submit
+from tests import factories
+from tests.conftest import count_rows, csrf_from, sign_in, submit
 from tests.test_access import GET_RULES, POST_RULES, build_url, snapshot
 from tests.test_visits import decide
 
@@ -40,40 +41,10 @@ BOOKKEEPING = {"audit_event", "login_attempt", "user_session"}
 
 
 @pytest.fixture
-def patient(clinic, make_patient):  # type: ignore[no-untyped-def]
-    return make_patient(clinic)
-
-
-@pytest.fixture
 def protocol(db, patient, therapist):  # type: ignore[no-untyped-def]
     """A knee-OA protocol started three weeks ago (so one-level-a-week does not hold the advice back), its first
     phase on a treadmill at home (a clinic-only phase offers no log: tests/test_clinic_only.py)."""
-    content = content_from_template(templates()["knee_oa"])
-    content.phases[0].prescriptions[0].setting = "home_alone"
-    made = create_protocol(db, patient=patient, content=content,
-                           user_id=therapist.id, now=utcnow() - timedelta(days=21), overrides=[])
-    db.commit()
-    return made
-
-
-def share(db, patient, **options):  # type: ignore[no-untyped-def]
-    """A link made as the share button makes it; returns the token."""
-    _, token = portal_links.issue_link(db, patient=patient, user_id=None, now=utcnow(), secret=SECRET, **options)
-    db.commit()
-    return token
-
-
-@pytest.fixture
-def token(db, patient, protocol):  # type: ignore[no-untyped-def]
-    return share(db, patient)
-
-
-@pytest.fixture
-def patient_client(app, token):  # type: ignore[no-untyped-def]
-    """A phone that opened the patient's link."""
-    phone = app.test_client()
-    assert phone.get(f"/p/{token}").status_code == 302
-    return phone
+    return factories.protocol(db, patient, user_id=therapist.id, home=True)
 
 
 def log_form(**overrides):  # type: ignore[no-untyped-def]
@@ -230,7 +201,7 @@ def test_opening_a_link_in_a_therapists_browser_signs_the_therapist_out(therapis
 
 
 def test_five_wrong_birth_dates_lock_the_link_and_tell_the_therapist(app, db, patient, protocol, therapist_client):
-    locked_token = share(db, patient, require_birth_date=True)
+    locked_token = factories.portal_link(db, patient, require_birth_date=True)
     phone = app.test_client()
     assert phone.get(f"/p/{locked_token}").headers["Location"] == "/p/check"
     assert phone.get("/p/home").headers["Location"] == "/p/closed"  # not in before the check
@@ -249,7 +220,7 @@ def test_five_wrong_birth_dates_lock_the_link_and_tell_the_therapist(app, db, pa
 
 
 def test_the_right_birth_date_opens_the_page(app, db, patient, protocol):
-    checked_token = share(db, patient, require_birth_date=True)
+    checked_token = factories.portal_link(db, patient, require_birth_date=True)
     phone = app.test_client()
     phone.get(f"/p/{checked_token}")
     response = submit(phone, "/p/check", {"day": "14", "month": "3", "year": "1951"})

@@ -11,21 +11,27 @@ from sqlmodel import select
 
 from rehab.models import Protocol, QuestionnaireResponse, utcnow
 from rehab.services import questionnaire_records
+from tests import factories
 from tests.conftest import csrf_from, submit
 from tests.services.test_questionnaires import BMJ_CASE
-from tests.test_portal import patient, protocol, share  # noqa: F401  (fixtures shared with the portal tests)
 
 pytestmark = pytest.mark.db
 
 
 @pytest.fixture
-def phone(app, db, patient, protocol):  # type: ignore[no-untyped-def]  # noqa: F811
+def protocol(db, patient, therapist):  # type: ignore[no-untyped-def]
+    """Phase 1 on a treadmill at home, so the patient has a portal to answer in."""
+    return factories.protocol(db, patient, user_id=therapist.id, home=True)
+
+
+@pytest.fixture
+def phone(app, db, patient, protocol):  # type: ignore[no-untyped-def]
     phone = app.test_client()
-    assert phone.get(f"/p/{share(db, patient)}").status_code == 302
+    assert phone.get(f"/p/{factories.portal_link(db, patient)}").status_code == 302
     return phone
 
 
-def lefs_waiting(db, patient) -> int:  # type: ignore[no-untyped-def]  # noqa: F811
+def lefs_waiting(db, patient) -> int:  # type: ignore[no-untyped-def]
     """The id of the patient's LEFS; the test's own read transaction is closed so the app can write."""
     found = db.exec(select(QuestionnaireResponse.id).where(QuestionnaireResponse.patient_id == patient.id,
                                                            QuestionnaireResponse.instrument == "lefs")).one()
@@ -50,7 +56,7 @@ def answer_page(phone, response_id: int, page: int, values: list[int], action: s
                   form_page=f"/p/questionnaires/{response_id}?page={page}")
 
 
-def test_the_therapist_sends_with_one_click_and_a_double_click_sends_one(therapist_client, db, patient, protocol):  # noqa: F811
+def test_the_therapist_sends_with_one_click_and_a_double_click_sends_one(therapist_client, db, patient, protocol):
     detail = f"/patients/{patient.id}"
     html = therapist_client.get(detail).get_data(as_text=True)
     assert "Send LEFS to the patient" in html
@@ -64,7 +70,7 @@ def test_the_therapist_sends_with_one_click_and_a_double_click_sends_one(therapi
     assert "1 waiting" in again
 
 
-def test_the_schedule_sends_lefs_and_pain_at_the_start_and_every_two_weeks(db, patient, protocol):  # noqa: F811
+def test_the_schedule_sends_lefs_and_pain_at_the_start_and_every_two_weeks(db, patient, protocol):
     start = protocol.created_at
     sent = questionnaire_records.send_scheduled(db, protocol=protocol, now=start + timedelta(hours=1))
     assert {r.instrument for r in sent} == {"lefs", "nprs"}
@@ -80,7 +86,7 @@ def test_the_schedule_sends_lefs_and_pain_at_the_start_and_every_two_weeks(db, p
                                                     now=start + timedelta(days=14, hours=2))) == 2
 
 
-def test_a_patient_answers_half_leaves_and_finishes_later(app, db, patient, phone):  # noqa: F811
+def test_a_patient_answers_half_leaves_and_finishes_later(app, db, patient, phone):
     listing = phone.get("/p/questionnaires").get_data(as_text=True)  # the schedule puts LEFS and pain here
     assert "Start LEFS" in listing
     response_id = lefs_waiting(db, patient)
@@ -93,7 +99,7 @@ def test_a_patient_answers_half_leaves_and_finishes_later(app, db, patient, phon
 
     # The phone's session ends; the patient opens the link again another day.
     later = app.test_client()
-    assert later.get(f"/p/{share(db, patient)}").status_code == 302
+    assert later.get(f"/p/{factories.portal_link(db, patient)}").status_code == 302
     assert "10 of 20 questions answered" in later.get("/p/questionnaires").get_data(as_text=True)
     resumed = later.get(f"/p/questionnaires/{response_id}").get_data(as_text=True)
     assert "Page 3 of 4" in resumed and "Walking 2 blocks" in resumed
@@ -108,7 +114,7 @@ def test_a_patient_answers_half_leaves_and_finishes_later(app, db, patient, phon
     assert saved["score"] == 50 and saved["completed_at"] is not None
 
 
-def test_an_unanswered_item_is_named_beside_it_and_the_rest_are_kept(db, patient, phone):  # noqa: F811
+def test_an_unanswered_item_is_named_beside_it_and_the_rest_are_kept(db, patient, phone):
     phone.get("/p/questionnaires")
     response_id = lefs_waiting(db, patient)
     page = phone.get(f"/p/questionnaires/{response_id}")
@@ -121,7 +127,7 @@ def test_an_unanswered_item_is_named_beside_it_and_the_rest_are_kept(db, patient
     assert stored(db, response_id)["answers"] == {1: 4, 2: 4, 3: 4, 4: 4}
 
 
-def test_a_value_that_is_not_a_choice_saves_nothing(db, patient, phone):  # noqa: F811
+def test_a_value_that_is_not_a_choice_saves_nothing(db, patient, phone):
     phone.get("/p/questionnaires")
     response_id = lefs_waiting(db, patient)
     page = phone.get(f"/p/questionnaires/{response_id}").get_data(as_text=True)
@@ -131,7 +137,7 @@ def test_a_value_that_is_not_a_choice_saves_nothing(db, patient, phone):  # noqa
     assert stored(db, response_id)["answers"] == {}
 
 
-def test_spanish_answers_score_the_same(db, patient, phone):  # noqa: F811
+def test_spanish_answers_score_the_same(db, patient, phone):
     submit(phone, "/p/language", {"language": "es", "back": "/p/questionnaires"}, form_page="/p/home")
     listing = phone.get("/p/questionnaires").get_data(as_text=True)
     assert "Mis cuestionarios" in listing and "Empezar LEFS" in listing
@@ -144,7 +150,7 @@ def test_spanish_answers_score_the_same(db, patient, phone):  # noqa: F811
     assert saved["language"] == "es" and saved["score"] == 58
 
 
-def test_another_patients_questionnaire_is_not_found(db, clinic, make_patient, phone):  # noqa: F811
+def test_another_patients_questionnaire_is_not_found(db, clinic, make_patient, phone):
     other = make_patient(clinic, first_name="Bernard", chart_number="B-2")
     theirs, _ = questionnaire_records.send(db, patient_id=other.id, clinic_id=clinic.id, protocol_id=None,
                                            instrument="lefs", now=utcnow(), user_id=None)
@@ -152,7 +158,7 @@ def test_another_patients_questionnaire_is_not_found(db, clinic, make_patient, p
     assert phone.get(f"/p/questionnaires/{theirs.id}").status_code == 404
 
 
-def test_scores_on_the_patient_page_with_threshold_and_verdict(therapist_client, db, clinic, patient, protocol):  # noqa: F811
+def test_scores_on_the_patient_page_with_threshold_and_verdict(therapist_client, db, clinic, patient, protocol):
     start = utcnow() - timedelta(days=20)
     for offset, values in enumerate([BMJ_CASE["pre"], BMJ_CASE["post"]]):
         response, _ = questionnaire_records.send(db, patient_id=patient.id, clinic_id=clinic.id,
@@ -179,7 +185,7 @@ def test_scores_on_the_patient_page_with_threshold_and_verdict(therapist_client,
 
 
 @pytest.mark.parametrize(("total", "ok"), [("40", True), ("97", False), ("lots", False)])
-def test_a_licensed_total_is_recorded_on_its_scale(therapist_client, db, patient, protocol, total, ok):  # noqa: F811
+def test_a_licensed_total_is_recorded_on_its_scale(therapist_client, db, patient, protocol, total, ok):
     today = datetime.now(UTC).date().isoformat()
     page = submit(therapist_client, f"/patients/{patient.id}/questionnaires/total",
                   {"instrument": "womac", "total": total, "taken_on": today}, form_page=f"/patients/{patient.id}",
@@ -192,7 +198,7 @@ def test_a_licensed_total_is_recorded_on_its_scale(therapist_client, db, patient
         assert saved == [] and "Total not recorded" in page
 
 
-def test_a_protocol_is_completed_with_a_discharge_reason(therapist_client, db, patient, protocol):  # noqa: F811
+def test_a_protocol_is_completed_with_a_discharge_reason(therapist_client, db, patient, protocol):
     view = f"/patients/{patient.id}/protocols/{protocol.id}"
     html = therapist_client.get(view).get_data(as_text=True)
     assert "Discharged: goals met" in html
@@ -203,14 +209,14 @@ def test_a_protocol_is_completed_with_a_discharge_reason(therapist_client, db, p
     assert "Discharged" in therapist_client.get(view).get_data(as_text=True)
 
 
-def test_an_unknown_discharge_reason_ends_nothing(therapist_client, db, patient, protocol):  # noqa: F811
+def test_an_unknown_discharge_reason_ends_nothing(therapist_client, db, patient, protocol):
     view = f"/patients/{patient.id}/protocols/{protocol.id}"
     submit(therapist_client, f"{view}/end", {"discharge_reason": "bored"}, form_page=view)
     db.refresh(protocol)
     assert protocol.status == "active"
 
 
-def test_answers_are_stored_as_option_values_not_text(db, patient, phone):  # noqa: F811
+def test_answers_are_stored_as_option_values_not_text(db, patient, phone):
     phone.get("/p/questionnaires")
     response_id = lefs_waiting(db, patient)
     answer_page(phone, response_id, 0, [0, 1, 2, 3, 4])

@@ -15,7 +15,7 @@ from rehab.services.advice.inputs import advice_for
 from tests import factories
 from tests.conftest import count_rows, submit
 from tests.test_handouts import pdf_text
-from tests.test_portal import log_session, patient_client, share, token  # noqa: F401 (fixtures)
+from tests.test_portal import log_session
 from tests.test_visits import decide, record, signature_on
 
 pytestmark = pytest.mark.db
@@ -50,7 +50,7 @@ def add_visit(db, patient, protocol, *, days: float, **fields):  # type: ignore[
     return factories.visit(db, patient, protocol, at=at, recorded=at, **fields)
 
 
-def test_the_loop_from_a_home_log_with_calf_pain(therapist_client, patient_client, patient, protocol, db):  # noqa: F811
+def test_the_loop_from_a_home_log_with_calf_pain(therapist_client, patient_client, patient, protocol, db):
     log_session(patient_client, flag_calf="1")
     page = therapist_client.get(f"/patients/{patient.id}").get_data(as_text=True)
     assert "Stop and refer" in page and "Record what was done about the red flag" in page
@@ -98,7 +98,7 @@ def test_clearing_needs_an_action_and_a_note(therapist_client, patient, protocol
     assert count_rows(db, RedFlagClearance) == 0 and advice_kind(db, patient, protocol) == "stop_refer"
 
 
-def test_a_red_flag_that_arrives_while_the_form_is_open_is_not_cleared_unseen(therapist_client, patient_client,  # noqa: F811
+def test_a_red_flag_that_arrives_while_the_form_is_open_is_not_cleared_unseen(therapist_client, patient_client,
                                                                                 patient, protocol, db):
     record(therapist_client, patient, flag_locking="1")
     form = therapist_client.get(f"/patients/{patient.id}/red-flags").get_data(as_text=True)
@@ -116,14 +116,14 @@ def test_accepting_advice_is_refused_while_a_red_flag_waits(therapist_client, pa
     assert count_rows(db, AdviceDecision) == 0
 
 
-def test_the_home_log_can_report_a_sudden_sharp_rise_in_pain(patient_client, patient, protocol, db):  # noqa: F811
+def test_the_home_log_can_report_a_sudden_sharp_rise_in_pain(patient_client, patient, protocol, db):
     log_session(patient_client, flag_sudden_pain="1")
     assert "My pain suddenly got much worse" in patient_client.get("/p/home").get_data(as_text=True)
     assert db.exec(select(HomeLog)).one().flag_sudden_pain is True
     assert db.exec(select(Alert)).one().message.endswith("sudden sharp rise in pain.")
 
 
-def test_a_home_log_above_the_pain_ceiling_alerts_the_therapist(patient_client, patient, protocol, db):  # noqa: F811
+def test_a_home_log_above_the_pain_ceiling_alerts_the_therapist(patient_client, patient, protocol, db):
     log_session(patient_client, pain_worst="7")
     alert = db.exec(select(Alert)).one()
     assert alert.kind == "pain_high" and "Pain 7/10 at home, above the ceiling of 5/10" in alert.message
@@ -150,7 +150,7 @@ def test_a_clearing_does_not_cover_a_back_dated_flag_logged_after_it(therapist_c
     assert advice_kind(db, patient, protocol) == "stop_refer"
 
 
-def test_an_uncleared_fall_older_than_the_advice_window_still_stops(therapist_client, patient_client, patient,  # noqa: F811
+def test_an_uncleared_fall_older_than_the_advice_window_still_stops(therapist_client, patient_client, patient,
                                                                     protocol, db):
     add_visit(db, patient, protocol, days=40, falls=1)
     add_visit(db, patient, protocol, days=3)
