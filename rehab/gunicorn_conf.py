@@ -8,6 +8,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+from typing import Any
 
 # Serving through gunicorn is production: the app refuses DEBUG and a default secret.
 os.environ.setdefault("REHAB_PRODUCTION", "1")
@@ -44,7 +45,7 @@ forwarded_allow_ips = os.environ.get("REHAB_FORWARDED_ALLOW_IPS", "127.0.0.1")
 logger_class = "rehab.logredact.RedactingLogger"
 
 
-def when_ready(server) -> None:  # type: ignore[no-untyped-def]
+def when_ready(server: Any) -> None:  # gunicorn's hooks: it publishes no types
     """Warm the PDF renderer in the master, once the app is loaded (``preload_app``) and before any worker
     forks: every worker, including each one that replaces a recycled worker, then starts with WeasyPrint's
     fonts and the sheet's stylesheets loaded (shared copy-on-write) instead of paying about 0.3 s for them on
@@ -60,13 +61,13 @@ def when_ready(server) -> None:  # type: ignore[no-untyped-def]
     gc.collect()  # the warm-up's garbage goes now, before post_fork freezes what is left
 
 
-def post_fork(server, worker) -> None:  # type: ignore[no-untyped-def]
+def post_fork(server: Any, worker: Any) -> None:
     """Freeze the objects made while importing the app: the garbage collector then skips them, which removes
     most of the slow outliers on pages that build many objects (measured in PERFORMANCE.md)."""
     gc.freeze()
 
 
-def post_request(worker, req, environ, resp) -> None:  # type: ignore[no-untyped-def]
+def post_request(worker: Any, req: Any, environ: dict[str, Any], resp: Any) -> None:
     """Finish this request, then let the arbiter replace the worker if it has grown past the memory limit."""
     try:
         with open("/proc/self/statm") as statm:

@@ -56,7 +56,14 @@ def hasher() -> PasswordHasher:
 
 def audit_key() -> bytes:
     """The key of the audit trail's HMAC chain (SECURITY.md 19), resolved once per app."""
-    return current_app.extensions["rehab.audit_key"]
+    key: bytes = current_app.extensions["rehab.audit_key"]
+    return key
+
+
+def secret_key() -> str:
+    """The app's SECRET_KEY (the config refuses to start without one), for what is signed or derived from it."""
+    key: str = current_app.config["SECRET_KEY"]
+    return key
 
 
 def _load_signed_in_user() -> Any:

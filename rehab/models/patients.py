@@ -6,7 +6,8 @@ import unicodedata
 from datetime import date, datetime
 from typing import Annotated
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint, event
+from sqlalchemy import Column, Connection, Index, Text, UniqueConstraint, event
+from sqlalchemy.orm import Mapper
 from sqlmodel import AutoString, Field, SQLModel
 
 from rehab.models.base import utcnow
@@ -92,7 +93,7 @@ class Patient(PatientBase, table=True):
 
 @event.listens_for(Patient, "before_insert")
 @event.listens_for(Patient, "before_update")
-def _keep_search_key(_mapper, _connection, patient: Patient) -> None:  # type: ignore[no-untyped-def]
+def _keep_search_key(_mapper: Mapper[Patient], _connection: Connection, patient: Patient) -> None:
     patient.search_key = patient_search_key(patient.first_name, patient.last_name, patient.chart_number)
 
 

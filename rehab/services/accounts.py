@@ -54,13 +54,13 @@ def clear_failures(session: Session, *, email: str, device: str | None = None) -
     keys = [account_key(email)] + ([device] if device else [])
     session.execute(
         delete(LoginAttempt)
-        .where(col(LoginAttempt.account_key).in_(keys), LoginAttempt.succeeded == False)  # noqa: E712
+        .where(col(LoginAttempt.account_key).in_(keys), col(LoginAttempt.succeeded) == False)  # noqa: E712
     )
 
 
 def clinics_for(session: Session, user_id: int) -> list[Clinic]:
     rows = session.exec(
-        select(Clinic).join(Membership, Membership.clinic_id == Clinic.id)
+        select(Clinic).join(Membership, col(Membership.clinic_id) == Clinic.id)
         .where(Membership.user_id == user_id).order_by(Clinic.name)
     )
     return list(rows)
@@ -88,10 +88,10 @@ class ActiveSession:
 # and only the token's hash is bound per request.
 _SESSION_LOOKUP = (
     select(UserSession, User, Clinic, Membership.is_admin)
-    .join(User, User.id == UserSession.user_id)  # type: ignore[arg-type]
-    .join(Clinic, Clinic.id == UserSession.clinic_id)  # type: ignore[arg-type]
-    .outerjoin(Membership, (Membership.user_id == UserSession.user_id)  # type: ignore[arg-type]
-               & (Membership.clinic_id == UserSession.clinic_id))
+    .join(User, col(User.id) == UserSession.user_id)
+    .join(Clinic, col(Clinic.id) == UserSession.clinic_id)
+    .outerjoin(Membership, (col(Membership.user_id) == UserSession.user_id)
+               & (col(Membership.clinic_id) == UserSession.clinic_id))
     .where(UserSession.token_hash == bindparam("token_hash"))
 )
 
@@ -115,26 +115,26 @@ def find_session(session: Session, token: str, *, now: datetime, idle: timedelta
 def move_session(session: Session, *, session_id: int, clinic_id: int | None, now: datetime) -> None:
     """Point a session at another clinic of its user, or end it when they have none left."""
     values = {"clinic_id": clinic_id} if clinic_id is not None else {"ended_at": now}
-    session.execute(update(UserSession).where(UserSession.id == session_id).values(**values))
+    session.execute(update(UserSession).where(col(UserSession.id) == session_id).values(**values))
 
 
 def end_session(session: Session, token: str, *, now: datetime) -> None:
     session.execute(
-        update(UserSession).where(UserSession.token_hash == token_hash(token), UserSession.ended_at.is_(None))
+        update(UserSession).where(col(UserSession.token_hash) == token_hash(token), col(UserSession.ended_at).is_(None))
         .values(ended_at=now)
     )
 
 
 def end_all_sessions(session: Session, *, user_id: int, now: datetime, keep_id: int | None = None) -> None:
     """End every session of a user (password change, deactivation), optionally keeping the current one."""
-    statement = update(UserSession).where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))
+    statement = update(UserSession).where(col(UserSession.user_id) == user_id, col(UserSession.ended_at).is_(None))
     if keep_id is not None:
-        statement = statement.where(UserSession.id != keep_id)
+        statement = statement.where(col(UserSession.id) != keep_id)
     session.execute(statement.values(ended_at=now))
 
 
 def touch_session(session: Session, *, session_id: int, now: datetime) -> None:
-    session.execute(update(UserSession).where(UserSession.id == session_id).values(last_seen_at=now))
+    session.execute(update(UserSession).where(col(UserSession.id) == session_id).values(last_seen_at=now))
 
 
 def create_user(session: Session, hasher: PasswordHasher, *, email: str, name: str, password: str,
@@ -152,8 +152,8 @@ def create_user(session: Session, hasher: PasswordHasher, *, email: str, name: s
 def account_and_clinic(session: Session, email: str) -> tuple[int | None, int | None]:
     """The account with this email and its first clinic, or (None, None)."""
     row = session.exec(
-        select(User.id, Membership.clinic_id).outerjoin(Membership, Membership.user_id == User.id)
-        .where(User.email == email.strip().lower()).order_by(Membership.clinic_id)
+        select(User.id, Membership.clinic_id).outerjoin(Membership, col(Membership.user_id) == User.id)
+        .where(User.email == email.strip().lower()).order_by(col(Membership.clinic_id))
     ).first()
     return (row[0], row[1]) if row else (None, None)
 

@@ -88,7 +88,7 @@ def clients_of(session: Session, *, clinic_id: int) -> list[ClientRow]:
     usage = (select(AuditEvent.object_id, func.max(AuditEvent.at).label("last"), func.count().label("uses"))
              .where(AuditEvent.object_type == "api_client", AuditEvent.clinic_id == clinic_id,
                     col(AuditEvent.action).startswith("fhir."))
-             .group_by(AuditEvent.object_id).subquery())
+             .group_by(col(AuditEvent.object_id)).subquery())
     rows = session.exec(
         select(ApiClient, usage.c.last, usage.c.uses).outerjoin(usage, usage.c.object_id == ApiClient.id)
         .where(ApiClient.clinic_id == clinic_id)

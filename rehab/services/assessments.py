@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import field_validator
-from sqlalchemy import Float, bindparam, cast, literal, union_all
+from sqlalchemy import Float, Select, bindparam, cast, literal, union_all
 from sqlmodel import Session, col, select
 
 from rehab.models import Assessment, Patient, Visit
@@ -64,7 +64,7 @@ class FallScreen:
         return [(name, value) for name in MEASURES if (value := getattr(self, name)) is not None]
 
 
-def _newest(model: type[Assessment] | type[Visit], name: str, source: str):  # type: ignore[no-untyped-def]
+def _newest(model: type[Assessment] | type[Visit], name: str, source: str) -> Select[Any]:
     column = getattr(model, name)
     return (select(literal(name).label("measure"), literal(source).label("source"), model.occurred_at,
                    cast(column, Float).label("value"))

@@ -87,7 +87,7 @@ def _events(session: Session, batch: int) -> Iterator[AuditEvent]:
         if not rows:
             return
         yield from rows
-        last_id = rows[-1].id  # type: ignore[assignment]
+        last_id = rows[-1].id
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ def rekey(session: Session, *, old: Digest, new: Digest, batch: int = 5000) -> i
         prev_value = new_prev if linked else event.prev_hash
         hash_value = new(prev_value, event) if linked and intact else event.hash
         expected_old_prev, new_prev = event.hash, hash_value
-        session.execute(update(AuditEvent).where(AuditEvent.id == event.id)
+        session.execute(update(AuditEvent).where(col(AuditEvent.id) == event.id)
                         .values(prev_hash=prev_value, hash=hash_value))
         count += 1
     return count
@@ -147,20 +147,20 @@ def search_events(session: Session, *, clinic_id: int, action: str = "", outcome
 
     from rehab.models import Patient, User
 
-    conditions = [AuditEvent.clinic_id == clinic_id]
+    conditions = [col(AuditEvent.clinic_id) == clinic_id]
     if action:
         conditions.append(col(AuditEvent.action).startswith(action))
     if outcome:
-        conditions.append(AuditEvent.outcome == outcome)
+        conditions.append(col(AuditEvent.outcome) == outcome)
     if user_id:
-        conditions.append(AuditEvent.user_id == user_id)
+        conditions.append(col(AuditEvent.user_id) == user_id)
     if patient_id:
-        conditions.append(AuditEvent.patient_id == patient_id)
+        conditions.append(col(AuditEvent.patient_id) == patient_id)
     total = session.exec(select(func.count()).select_from(AuditEvent).where(*conditions)).one()
     rows = session.exec(
         select(AuditEvent, User.name, Patient.last_name + ", " + Patient.first_name)
-        .outerjoin(User, User.id == AuditEvent.user_id)
-        .outerjoin(Patient, (Patient.id == AuditEvent.patient_id) & (Patient.clinic_id == clinic_id))
+        .outerjoin(User, col(User.id) == AuditEvent.user_id)
+        .outerjoin(Patient, (col(Patient.id) == AuditEvent.patient_id) & (col(Patient.clinic_id) == clinic_id))
         .where(*conditions).order_by(col(AuditEvent.id).desc())
         .offset((page - 1) * per_page).limit(per_page)
     ).all()

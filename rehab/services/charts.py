@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pygal
@@ -79,8 +80,8 @@ def pain_and_minutes_svg(points: Sequence[ChartPoint], *, phase_changes: Sequenc
     local = [(point.at.astimezone(tz).replace(tzinfo=None), point) for point in points]
     max_minutes = max((point.minutes or 0 for point in points), default=10)
     # pygal colours series by position, primaries first and then the right-axis ones: collect them first.
-    primary: list[tuple[str | None, list, dict, str]] = []  # type: ignore[type-arg]
-    secondary: list[tuple[str | None, list, dict, str]] = []  # type: ignore[type-arg]
+    primary: list[tuple[str | None, list[Any], dict[str, Any], str]] = []
+    secondary: list[tuple[str | None, list[Any], dict[str, Any], str]] = []
     if local:
         primary.append((labels.before, [(at, p.pain_before) for at, p in local if p.pain_before is not None], {},
                         COLORS["before"]))
@@ -119,7 +120,8 @@ def pain_and_minutes_svg(points: Sequence[ChartPoint], *, phase_changes: Sequenc
         chart.add(title_text, values, **options)
     if not local:
         chart.add(labels.worst, [])
-    return chart.render(is_unicode=True)
+    svg: str = chart.render(is_unicode=True)  # pygal is untyped
+    return svg
 
 
 def style_hashes(svg: str) -> list[str]:
@@ -140,4 +142,5 @@ def changes_svg(changes: Sequence[float], *, title: str, unit: str) -> str:
     chart = pygal.Bar(style=Style(**_STYLE, colors=(COLORS["minutes"],)), width=760, height=340, title=title,
                       show_legend=False, show_x_labels=False, y_title=f"change ({unit})", js=[], margin=16)
     chart.add("Each patient's change", sorted(changes))
-    return chart.render(is_unicode=True)
+    svg: str = chart.render(is_unicode=True)  # pygal is untyped
+    return svg

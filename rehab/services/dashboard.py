@@ -55,22 +55,24 @@ def local_day_bounds(day: date, zone: str) -> tuple[datetime, datetime]:
 def build_dashboard(session: Session, *, clinic_id: int, zone: str, now: datetime, recent_limit: int = 10,
                     inactive_limit: int = 50) -> Dashboard:
     start, end = local_day_bounds(now.astimezone(ZoneInfo(zone)).date(), zone)
-    today = list(session.exec(
-        select(Visit.occurred_at, Visit.pain_worst, Visit.minutes, Visit.patient_id, Patient.first_name,  # type: ignore[call-overload]
+    # A row of these columns has them as attributes: it is a TodayVisit (SQLModel's select() is typed for at most
+    # four columns, hence the ignore).
+    today = typing.cast(list[TodayVisit], list(session.exec(
+        select(Visit.occurred_at, Visit.pain_worst, Visit.minutes, Visit.patient_id, Patient.first_name,  # type: ignore[call-overload]  # see above
                Patient.last_name).join(Patient, Patient.id == Visit.patient_id)
         .where(Visit.clinic_id == clinic_id, col(Visit.deleted_at).is_(None), Visit.occurred_at >= start,
                Visit.occurred_at < end)
         .order_by(col(Visit.occurred_at))
-    ))
+    )))
     acknowledged = (select(Alert.patient_id, func.max(Alert.acknowledged_at).label("ack_at"))
                     .where(Alert.clinic_id == clinic_id, Alert.kind == "inactive")
-                    .group_by(Alert.patient_id).subquery())
+                    .group_by(col(Alert.patient_id)).subquery())
     cutoff = now - INACTIVE_AFTER
     # Quiet since the last session, or since the protocol started for a patient who has had none.
     since = func.coalesce(Patient.last_session_at, Protocol.created_at)
     quiet = session.exec(
         select(Patient, Protocol.created_at, acknowledged.c.ack_at)
-        .join(Protocol, (Protocol.patient_id == Patient.id) & (Protocol.status == "active"))
+        .join(Protocol, (col(Protocol.patient_id) == Patient.id) & (col(Protocol.status) == "active"))
         .outerjoin(acknowledged, acknowledged.c.patient_id == Patient.id)
         .where(Patient.clinic_id == clinic_id, col(Patient.archived_at).is_(None), since < cutoff)
         .order_by(since)
@@ -84,5 +86,5 @@ def build_dashboard(session: Session, *, clinic_id: int, zone: str, now: datetim
         .where(Patient.clinic_id == clinic_id, col(Patient.archived_at).is_(None),
                col(Patient.last_session_at).is_not(None))
         .order_by(col(Patient.last_session_at).desc(), col(Patient.id).desc()).limit(recent_limit)
-    )]
+    ) if patient.last_session_at is not None]  # the query's own condition, restated for the type
     return Dashboard(today, open_alerts(session, clinic_id=clinic_id), inactive, recent)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol, cast
 
-from sqlalchemy import update
+from sqlalchemy import CursorResult, Result, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, SQLModel
 
@@ -14,7 +14,19 @@ class StaleEdit(Exception):
     """The record changed since the form was opened; the edit was not applied."""
 
 
-def claim_version(session: Session, record: SQLModel, *, column: str, seen: int) -> int:
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE changed (its result is a CursorResult; Session.execute is typed for any
+    statement)."""
+    return cast(CursorResult[Any], result).rowcount
+
+
+class Saved(Protocol):
+    """A saved row of any table (the rows edited on forms have an integer id)."""
+
+    id: int
+
+
+def claim_version(session: Session, record: Saved, *, column: str, seen: int) -> int:
     """Move ``record.<column>`` from ``seen`` to ``seen + 1`` only if nobody else moved it first.
 
     A conditional UPDATE, so two saves racing on PostgreSQL's READ COMMITTED cannot both win (on SQLite,
@@ -22,11 +34,11 @@ def claim_version(session: Session, record: SQLModel, *, column: str, seen: int)
     """
     model: Any = type(record)
     result = session.execute(
-        update(model).where(model.id == record.id, getattr(model, column) == seen)  # type: ignore[attr-defined]
+        update(model).where(model.id == record.id, getattr(model, column) == seen)
         .values({column: seen + 1})
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if rows_changed(result) != 1:
         raise StaleEdit
     set_committed_value(record, column, seen + 1)
     return seen + 1

@@ -45,9 +45,9 @@ def administered_clinic_ids(session: Session, user_id: int) -> set[int]:
 
 def administered_clinics(session: Session, user_id: int) -> list[Clinic]:
     return list(session.exec(
-        select(Clinic).join(Membership, Membership.clinic_id == Clinic.id)
+        select(Clinic).join(Membership, col(Membership.clinic_id) == Clinic.id)
         .where(Membership.user_id == user_id, Membership.is_admin == True)  # noqa: E712
-        .order_by(Clinic.name, Clinic.id)))
+        .order_by(col(Clinic.name), col(Clinic.id))))
 
 
 def is_admin_of(session: Session, *, user_id: int, clinic_id: int) -> bool:
@@ -72,8 +72,8 @@ def may_manage_account(session: Session, *, admin_id: int, user_id: int) -> bool
 
 def members(session: Session, clinic_id: int) -> list[Member]:
     rows = session.exec(
-        select(User, Membership.is_admin).join(Membership, Membership.user_id == User.id)
-        .where(Membership.clinic_id == clinic_id).order_by(col(User.is_active).desc(), User.name, User.id))
+        select(User, Membership.is_admin).join(Membership, col(Membership.user_id) == User.id)
+        .where(Membership.clinic_id == clinic_id).order_by(col(User.is_active).desc(), col(User.name), col(User.id)))
     return [Member(user, is_admin) for user, is_admin in rows]
 
 
@@ -103,7 +103,8 @@ def remove_member(session: Session, *, admin_id: int, clinic_id: int, user_id: i
     """Take an account out of a clinic; None when done, else why not."""
     problem = _check_change(session, admin_id=admin_id, clinic_id=clinic_id, user_id=user_id, losing_admin=True)
     if problem is None:
-        session.execute(delete(Membership).where(Membership.user_id == user_id, Membership.clinic_id == clinic_id))
+        session.execute(delete(Membership).where(col(Membership.user_id) == user_id,
+                                                 col(Membership.clinic_id) == clinic_id))
     return problem
 
 
@@ -115,7 +116,8 @@ def set_admin(session: Session, *, admin_id: int, clinic_id: int, user_id: int, 
     if membership is not None and membership.is_admin == is_admin:
         problem = ALREADY_ADMIN if is_admin else ALREADY_NOT_ADMIN
     if problem is None:
-        session.execute(update(Membership).where(Membership.user_id == user_id, Membership.clinic_id == clinic_id)
+        session.execute(update(Membership).where(col(Membership.user_id) == user_id,
+                                                 col(Membership.clinic_id) == clinic_id)
                         .values(is_admin=is_admin))
     return problem
 

@@ -7,6 +7,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from rehab.models import Membership, Patient, Protocol, QuestionnaireResponse, User, Visit
 from rehab.services.outcomes import Episode, Observation
@@ -22,8 +23,8 @@ class Filters:
     condition: str = ""
 
 
-def _protocols(clinic_id: int, filters: Filters, zone: ZoneInfo):  # type: ignore[no-untyped-def]
-    statement = (select(Protocol.id).join(Patient, Patient.id == Protocol.patient_id)
+def _protocols(clinic_id: int, filters: Filters, zone: ZoneInfo) -> SelectOfScalar[int]:
+    statement = (select(Protocol.id).join(Patient, col(Patient.id) == Protocol.patient_id)
                  .where(Protocol.clinic_id == clinic_id))
     if filters.started_from:
         statement = statement.where(Protocol.created_at >= datetime.combine(filters.started_from, time(), zone))
@@ -46,7 +47,7 @@ def load(session: Session, *, clinic_id: int, filters: Filters, zone: ZoneInfo
         Episode(protocol_id, template or "custom", therapist or "—", condition, started_at, status, discharge,
                 archived_at is not None)
         for protocol_id, template, therapist, condition, started_at, status, discharge, archived_at in session.exec(
-            select(Protocol.id, Protocol.template_key, User.name, Patient.condition, Protocol.created_at,
+            select(Protocol.id, Protocol.template_key, User.name, Patient.condition, Protocol.created_at,  # type: ignore[call-overload]  # SQLModel's select() is typed for at most four columns
                    Protocol.status, Protocol.discharge_reason, Patient.archived_at)
             .join(Patient, Patient.id == Protocol.patient_id)
             .outerjoin(User, User.id == Protocol.created_by_id)
@@ -67,11 +68,11 @@ def load(session: Session, *, clinic_id: int, filters: Filters, zone: ZoneInfo
                    QuestionnaireResponse.completed_at, QuestionnaireResponse.score)
             .where(QuestionnaireResponse.clinic_id == clinic_id, col(QuestionnaireResponse.score).is_not(None),
                    col(QuestionnaireResponse.protocol_id).in_(select(chosen.c.id)))):
-        observations.append(Observation(protocol_id, instrument, at, score))  # type: ignore[arg-type]
+        observations.append(Observation(protocol_id, instrument, at, score))  # type: ignore[arg-type]  # scored, so completed
     return episodes, observations
 
 
 def therapists(session: Session, *, clinic_id: int) -> list[tuple[int, str]]:
     return [(user_id, name) for user_id, name in session.exec(
-        select(User.id, User.name).join(Membership, Membership.user_id == User.id)
-        .where(Membership.clinic_id == clinic_id).order_by(col(User.name)))]  # type: ignore[misc]
+        select(User.id, User.name).join(Membership, col(Membership.user_id) == User.id)
+        .where(Membership.clinic_id == clinic_id).order_by(col(User.name)))]

@@ -16,7 +16,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from rehab.models import ClinicTemplate, Patient, PhaseChange, Protocol, ProtocolVersion, User
-from rehab.services.edits import StaleEdit, claim_version
+from rehab.services.edits import StaleEdit, claim_version, rows_changed
 from rehab.services.protocol_content import ProtocolContent, summarize_changes
 from rehab.services.safety import SafetyWarning
 
@@ -85,10 +85,19 @@ def get_version(session: Session, *, protocol_id: int, number: int) -> ProtocolV
     return session.exec(_VERSION, params={"protocol_id": protocol_id, "number": number}).first()
 
 
+def latest_version(session: Session, protocol: Protocol) -> ProtocolVersion:
+    """The protocol's current version. Every version is kept, so a missing one is a broken record (an error, not
+    a page that is not found)."""
+    version = get_version(session, protocol_id=protocol.id, number=protocol.latest_version)
+    if version is None:
+        raise LookupError(f"protocol {protocol.id} has no version {protocol.latest_version}")
+    return version
+
+
 def history(session: Session, *, protocol_id: int) -> list[tuple[ProtocolVersion, str]]:
     """Every version, newest first, with its author's name."""
     rows = session.exec(
-        select(ProtocolVersion, User.name).outerjoin(User, User.id == ProtocolVersion.author_id)
+        select(ProtocolVersion, User.name).outerjoin(User, col(User.id) == ProtocolVersion.author_id)
         .where(ProtocolVersion.protocol_id == protocol_id).order_by(col(ProtocolVersion.number).desc())
     )
     return [(version, name or "Unknown") for version, name in rows]
@@ -96,7 +105,7 @@ def history(session: Session, *, protocol_id: int) -> list[tuple[ProtocolVersion
 
 def phase_changes(session: Session, *, protocol_id: int) -> list[tuple[PhaseChange, str]]:
     rows = session.exec(
-        select(PhaseChange, User.name).outerjoin(User, User.id == PhaseChange.user_id)
+        select(PhaseChange, User.name).outerjoin(User, col(User.id) == PhaseChange.user_id)
         .where(PhaseChange.protocol_id == protocol_id).order_by(col(PhaseChange.at).desc())
     )
     return [(change, name or "Unknown") for change, name in rows]
@@ -110,16 +119,16 @@ def create_protocol(session: Session, *, patient: Patient, content: ProtocolCont
                     now: datetime, overrides: list[Override], start_phase: int = 0, start_note: str = "") -> Protocol:
     """Start a protocol (version 1) in ``start_phase``. An active one is ended first: one active protocol per
     patient. ``start_note`` says why it starts where it does (kept in the version's summary)."""
-    previous = active_protocol(session, patient_id=patient.id)  # type: ignore[arg-type]
+    previous = active_protocol(session, patient_id=patient.id)
     if previous is not None:
         end_protocol(session, protocol=previous, reason="Replaced by a new protocol.", now=now)
         session.flush()  # the database allows one active protocol: end the old one before inserting
-    protocol = Protocol(patient_id=patient.id, clinic_id=patient.clinic_id, title=content.title,  # type: ignore[arg-type]
+    protocol = Protocol(patient_id=patient.id, clinic_id=patient.clinic_id, title=content.title,
                         template_key=content.template_key, created_at=now, created_by_id=user_id,
                         current_phase=min(max(start_phase, 0), len(content.phases) - 1))
     session.add(protocol)
     session.flush()
-    session.add(ProtocolVersion(protocol_id=protocol.id, number=1, created_at=now, author_id=user_id,  # type: ignore[arg-type]
+    session.add(ProtocolVersion(protocol_id=protocol.id, number=1, created_at=now, author_id=user_id,
                                 summary=json.dumps(["First version.", *([start_note] if start_note else [])]),
                                 content=content.model_dump_json(),
                                 safety_overrides=_overrides_json(overrides)))
@@ -135,7 +144,7 @@ def save_version(session: Session, *, protocol: Protocol, content: ProtocolConte
     Raises StaleEdit when another version was saved after this form was opened."""
     if protocol.latest_version != seen_version:
         raise StaleEdit
-    current = get_version(session, protocol_id=protocol.id, number=seen_version)  # type: ignore[arg-type]
+    current = get_version(session, protocol_id=protocol.id, number=seen_version)
     assert current is not None
     lines = summarize_changes(load_content(current), content, speed_unit=speed_unit)
     if not lines:
@@ -145,7 +154,7 @@ def save_version(session: Session, *, protocol: Protocol, content: ProtocolConte
     # A phase removed from the end must not leave the patient in a phase that no longer exists.
     protocol.current_phase = min(protocol.current_phase, len(content.phases) - 1)
     session.add(protocol)
-    version = ProtocolVersion(protocol_id=protocol.id, number=number, created_at=now, author_id=user_id,  # type: ignore[arg-type]
+    version = ProtocolVersion(protocol_id=protocol.id, number=number, created_at=now, author_id=user_id,
                               summary=json.dumps(lines), content=content.model_dump_json(),
                               safety_overrides=_overrides_json(overrides))
     session.add(version)
@@ -170,12 +179,12 @@ def move_phase(session: Session, *, protocol: Protocol, from_phase: int, to_phas
     if abs(to_phase - from_phase) != 1 or not 0 <= to_phase < phase_count:
         raise PhaseMoveError("There is no phase in that direction.")
     moved = session.execute(
-        update(Protocol).where(Protocol.id == protocol.id, Protocol.current_phase == from_phase,  # type: ignore[arg-type]
-                               Protocol.status == "active")
+        update(Protocol).where(col(Protocol.id) == protocol.id, col(Protocol.current_phase) == from_phase,
+                               col(Protocol.status) == "active")
         .values(current_phase=to_phase).execution_options(synchronize_session=False))
-    if moved.rowcount != 1:
+    if rows_changed(moved) != 1:
         raise PhaseMoved
-    change = PhaseChange(protocol_id=protocol.id, from_phase=from_phase, to_phase=to_phase,  # type: ignore[arg-type]
+    change = PhaseChange(protocol_id=protocol.id, from_phase=from_phase, to_phase=to_phase,
                          version_number=protocol.latest_version, reason=reason, user_id=user_id, at=now)
     set_committed_value(protocol, "current_phase", to_phase)
     session.add(change)

@@ -15,6 +15,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from rehab.models import Protocol, QuestionnaireResponse
+from rehab.services.edits import rows_changed
 from rehab.services.questionnaires import Instrument, Verdict, check_answer, check_total, instruments, score, verdict
 
 PAGE_SIZE = 5  # items per portal page: few enough to read on a phone in large text
@@ -126,7 +127,7 @@ def save_answers(session: Session, *, response: QuestionnaireResponse, new: dict
         result = session.execute(update(QuestionnaireResponse).where(
             col(QuestionnaireResponse.id) == response.id, col(QuestionnaireResponse.version) == response.version,
         ).values(**values))
-        if result.rowcount == 1:  # type: ignore[attr-defined]
+        if rows_changed(result) == 1:
             session.refresh(response)
             return response
     raise SaveConflict("The answers changed while saving.")
@@ -166,13 +167,13 @@ class ScoreSummary:
 
     @property
     def change(self) -> float | None:
-        return self.latest - self.baseline if len(self.scores) >= 2 else None  # type: ignore[operator]
+        return self.scores[-1][1] - self.scores[0][1] if len(self.scores) >= 2 else None
 
     @property
     def verdict(self) -> Verdict | None:
         if len(self.scores) < 2:
             return None
-        return verdict(self.instrument, self.baseline, self.latest)  # type: ignore[arg-type]
+        return verdict(self.instrument, self.scores[0][1], self.scores[-1][1])
 
 
 def summarize(responses: list[QuestionnaireResponse]) -> list[ScoreSummary]:
@@ -184,5 +185,5 @@ def summarize(responses: list[QuestionnaireResponse]) -> list[ScoreSummary]:
                          if response.completed_at is not None and response.score is not None)
         waiting = sum(response.completed_at is None for response in own)
         if finished or waiting:
-            summaries.append(ScoreSummary(instrument, finished, waiting))  # type: ignore[arg-type]
+            summaries.append(ScoreSummary(instrument, finished, waiting))
     return summaries

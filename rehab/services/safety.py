@@ -172,7 +172,7 @@ def check_protocol(content: ProtocolContent, facts: PatientFacts, *, start_phase
                     warn(name, f"{label}: backward walking supervised in the clinic or holding rails only; this "
                          f"is {_doing(rx)}.", "precautions_expert", f"{name};{dose}")
             if recent and rx.setting != "clinic":
-                warn("recent_surgery", f"Knee surgery on {facts.surgery_date.isoformat()}, less than 6 months "  # type: ignore[union-attr]
+                warn("recent_surgery", f"Knee surgery on {facts.surgery_date.isoformat()}, less than 6 months "  # type: ignore[union-attr]  # recent: so dated
                      "ago, and work outside the clinic: supervised only.", "perturbation_trial",
                      f"surgery={facts.surgery_date};{rx.setting}")
             if rx.pain_ceiling > HIGHEST_ADVISED_PAIN_CEILING:

@@ -16,7 +16,7 @@ from typing import Literal
 
 from sqlalchemy import func, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from rehab.models import LoginAttempt, ThrottleNotice
 
@@ -83,8 +83,7 @@ def note_throttled(session: Session, *, key: str, now: datetime, window: timedel
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(ThrottleNotice).values(key=key[:100], noted_at=now)
-    statement = statement.on_conflict_do_update(
-        index_elements=["key"], set_={"noted_at": now},
-        where=ThrottleNotice.__table__.c.noted_at < now - window,  # type: ignore[attr-defined]
-    ).returning(ThrottleNotice.__table__.c.key)  # type: ignore[attr-defined]
-    return session.execute(statement).first() is not None
+    upsert = statement.on_conflict_do_update(
+        index_elements=["key"], set_={"noted_at": now}, where=col(ThrottleNotice.noted_at) < now - window,
+    ).returning(col(ThrottleNotice.key))
+    return session.execute(upsert).first() is not None

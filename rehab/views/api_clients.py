@@ -46,7 +46,7 @@ def create() -> ResponseReturnValue:
         rows = api_clients.clients_of(db, clinic_id=g.clinic.id)
         return render_template("api_clients/index.html", rows=rows, scopes=api_clients.SCOPES, values=request.form,
                                errors=errors, new_token=None), 422
-    client, token = api_clients.create_client(db, clinic_id=g.clinic.id, name=name, scope=scope,  # type: ignore[arg-type]
+    client, token = api_clients.create_client(db, clinic_id=g.clinic.id, name=name, scope=scope,  # type: ignore[arg-type]  # one of SCOPES, checked above
                                               user_id=g.user.id, now=utcnow())
     security.record("api_client.create", object_type="api_client", object_id=client.id)
     db.commit()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask import (
@@ -18,10 +18,12 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from sqlmodel import Session
 
 from rehab import db as database
 from rehab import known_devices, security
 from rehab.db import get_session
+from rehab.known_devices import KnownDevice
 from rehab.models import utcnow
 from rehab.request_guard import bounded_id
 from rehab.services import accounts, audit, throttling
@@ -65,9 +67,9 @@ def login() -> ResponseReturnValue:
         )
         password = request.form.get("password", "")[:256]
         known = known_devices.device_for(request.cookies.get(known_devices.COOKIE), email,
-                                         secret=current_app.secret_key)  # type: ignore[arg-type]
-        throttle = dict(email=email, address=address, device=known.key if known else None, now=now, limits=limits)
-        over = throttling.throttled_by(db, **throttle)  # type: ignore[arg-type]
+                                         secret=security.secret_key())
+        device = known.key if known else None
+        over = throttling.throttled_by(db, email=email, address=address, device=device, now=now, limits=limits)
         user = rehashed = None
         if over is None:
             user, rehashed = accounts.check_credentials(db, security.hasher(), email=email, password=password)
@@ -75,13 +77,12 @@ def login() -> ResponseReturnValue:
         database.begin_writes()
         if over is None:
             throttling.lock_account(db, email)
-            over = throttling.throttled_by(db, **throttle)  # type: ignore[arg-type]
+            over = throttling.throttled_by(db, email=email, address=address, device=device, now=now, limits=limits)
         if over is not None:
             _note_throttled(db, over, email=email, address=address, known=known, now=now, window=limits.window)
             error = THROTTLED
         elif user is None or not clinics:
-            throttling.record_attempt(db, email=email, address=address, device=throttle["device"],  # type: ignore[arg-type]
-                                      succeeded=False, now=now)
+            throttling.record_attempt(db, email=email, address=address, device=device, succeeded=False, now=now)
             # A known account's failures show in its clinic's audit trail; unknown emails stay anonymous.
             known_id, known_clinic = accounts.account_and_clinic(db, email)
             audit.record_event(db, key=security.audit_key(), action="login.failed", outcome="failed", at=now,
@@ -95,7 +96,7 @@ def login() -> ResponseReturnValue:
                 accounts.end_session(db, session["sid"], now=now)
             session.clear()  # a new session at sign-in (SECURITY.md 6)
             token = accounts.start_session(db, user_id=user.id, clinic_id=clinics[0].id, now=now)
-            accounts.clear_failures(db, email=email, device=throttle["device"])  # type: ignore[arg-type]
+            accounts.clear_failures(db, email=email, device=device)
             throttling.record_attempt(db, email=email, address=address, device=None, succeeded=True, now=now)
             audit.record_event(db, key=security.audit_key(), action="login", user_id=user.id,
                                clinic_id=clinics[0].id, at=now)
@@ -106,7 +107,7 @@ def login() -> ResponseReturnValue:
             session.permanent = True
             response = redirect(_safe_next(request.args.get("next")))
             known_devices.remember(response, request.cookies.get(known_devices.COOKIE), email,
-                                   secret=current_app.secret_key,  # type: ignore[arg-type]
+                                   secret=security.secret_key(),
                                    secure=config["SESSION_COOKIE_SECURE"] or request.is_secure)
             return response
         db.commit()  # keep the failed attempt: throttling counts it
@@ -114,7 +115,8 @@ def login() -> ResponseReturnValue:
     return render_template("auth/login.html", error=error, email=email), status
 
 
-def _note_throttled(db, over: str, *, email: str, address: str, known, now, window) -> None:  # type: ignore[no-untyped-def]
+def _note_throttled(db: Session, over: str, *, email: str, address: str, known: KnownDevice | None, now: datetime,
+                    window: timedelta) -> None:
     """One audit event per throttled address, account or device per window, however often it retries."""
     subject = {"address": address, "account": throttling.account_key(email),
                "device": known.key if known else ""}[over]

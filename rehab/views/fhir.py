@@ -62,7 +62,7 @@ def _not_allowed(_error: Exception) -> ResponseReturnValue:
 
 
 def context() -> common.Context:
-    return common.Context(base_url=request.host_url.rstrip("/") + bp.url_prefix,  # type: ignore[operator]
+    return common.Context(base_url=request.host_url.rstrip("/") + (bp.url_prefix or ""),
                           identifier_system=current_app.config["FHIR_IDENTIFIER_SYSTEM"])
 
 

@@ -76,7 +76,7 @@ def export_clinic(app: Flask, clinic: Clinic, folder: Path, *, base_url: str, wi
         def resources() -> Iterator[Resource]:
             for patient_id in patient_ids:
                 patient = session.get(Patient, patient_id)
-                yield from everything.patient_resources(session, _context(base_url), patient, clinic,  # type: ignore[arg-type]
+                yield from everything.patient_resources(session, _context(base_url), patient, clinic,  # type: ignore[arg-type]  # an id just read
                                                         render_sheet=sheet, render_report=report, now=utcnow())
                 session.expunge_all()  # one patient's rows at a time in memory
 

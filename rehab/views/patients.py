@@ -58,7 +58,7 @@ def index() -> ResponseReturnValue:
     status = request.args.get("status", "active")
     status = status if status in _STATUSES else "active"
     page = patient_service.search_patients(
-        get_session(), clinic_id=g.clinic.id, query=query, condition=condition, status=status,  # type: ignore[arg-type]
+        get_session(), clinic_id=g.clinic.id, query=query, condition=condition, status=status,  # type: ignore[arg-type]  # one of _STATUSES, checked above
         page=request.args.get("page", 1, type=page_number), per_page=current_app.config["PATIENTS_PER_PAGE"],
     )
     return render_template("patients/index.html", page=page, query=query, condition=condition,

@@ -144,8 +144,8 @@ def edit(patient_id: int, protocol_id: int) -> ResponseReturnValue:
         flash("This protocol has ended; start a new one to make changes.", "error")
         return redirect(url_for("protocols.view", patient_id=patient.id, protocol_id=protocol.id))
     if request.method == "GET":
-        version = protocol_records.get_version(get_session(), protocol_id=protocol.id, number=protocol.latest_version)
-        draft = draft_from_content(protocol_records.load_content(version), speed_unit=g.clinic.speed_unit)  # type: ignore[arg-type]
+        version = protocol_records.latest_version(get_session(), protocol)
+        draft = draft_from_content(protocol_records.load_content(version), speed_unit=g.clinic.speed_unit)
         return render_template("protocols/builder.html", **_builder_context(
             patient, draft, protocol=protocol, seen_version=protocol.latest_version))
     return _handle_builder_post(patient, protocol=protocol)
@@ -174,7 +174,7 @@ def _handle_builder_post(patient: Patient, *, protocol: Protocol | None) -> Resp
     start_phase = start_phase_of(draft) if protocol is None else 0
     # Reasons given for the version being edited stand while their warning rests on the same facts.
     standing = {} if protocol is None else protocol_records.standing_reasons(
-        protocol_records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version))
+        protocol_records.latest_version(db, protocol))
     context["standing"] = standing
     facts, _ = _facts(patient)
     if content is not None:
@@ -209,8 +209,8 @@ def _handle_builder_post(patient: Patient, *, protocol: Protocol | None) -> Resp
         flash(f"Protocol saved: {content.title}.", "success")
         return redirect(target)
     try:
-        current = protocol_records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version)
-        content = keep_unchanged_speeds(protocol_records.load_content(current), content, speed_unit=unit)  # type: ignore[arg-type]
+        current = protocol_records.latest_version(db, protocol)
+        content = keep_unchanged_speeds(protocol_records.load_content(current), content, speed_unit=unit)
         version = protocol_records.save_version(db, protocol=protocol, content=content, seen_version=seen_version,
                                                 user_id=g.user.id, now=now, overrides=overrides, speed_unit=unit)
     except StaleEdit:
@@ -231,9 +231,7 @@ def _handle_builder_post(patient: Patient, *, protocol: Protocol | None) -> Resp
 def view(patient_id: int, protocol_id: int) -> ResponseReturnValue:
     patient = get_patient_or_404(patient_id)
     protocol = get_protocol_or_404(patient, protocol_id)
-    version = protocol_records.get_version(get_session(), protocol_id=protocol.id, number=protocol.latest_version)
-    if version is None:  # every protocol keeps each of its versions: a missing one is a broken record, not a 404
-        raise LookupError(f"protocol {protocol.id} has no version {protocol.latest_version}")
+    version = protocol_records.latest_version(get_session(), protocol)
     security.record_read("protocol.view", patient_id=patient.id, object_type="protocol", object_id=protocol.id)
     return _render_version(patient, protocol, version, latest=True)
 
@@ -293,8 +291,7 @@ def move_phase(patient_id: int, protocol_id: int) -> ResponseReturnValue:
     if len(reason) < 3:
         flash("Give a reason for the phase change (for example: two sessions within the pain rules).", "error")
         return back
-    content = protocol_records.load_content(
-        protocol_records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version))  # type: ignore[arg-type]
+    content = protocol_records.load_content(protocol_records.latest_version(db, protocol))
     refusal = _forward_move_refusal(patient, protocol, content, to_phase - protocol.current_phase)
     if refusal:
         flash(refusal, "error")
@@ -370,8 +367,7 @@ def save_template(patient_id: int, protocol_id: int) -> ResponseReturnValue:
     if not 1 <= len(name) <= 120 or "<" in name or ">" in name:
         flash("Give the template a name of up to 120 characters (no < or >).", "error")
         return back
-    content = protocol_records.load_content(
-        protocol_records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version))  # type: ignore[arg-type]
+    content = protocol_records.load_content(protocol_records.latest_version(db, protocol))
     template = protocol_records.save_clinic_template(db, clinic_id=g.clinic.id, name=name, condition=patient.condition,
                                                      content=content, user_id=g.user.id, now=utcnow())
     security.record("template.create", object_type="clinic_template", object_id=template.id)

@@ -93,8 +93,8 @@ def create(patient_id: int) -> ResponseReturnValue:
     protocol = protocol_records.active_protocol(db, patient_id=patient.id)
     if patient.archived_at is not None or protocol is None:
         return render_template("visits/cannot_record.html", patient=patient, archived=patient.archived_at), 409
-    version = protocol_records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version)
-    phase = protocol_records.load_content(version).phases[protocol.current_phase]  # type: ignore[arg-type]
+    version = protocol_records.latest_version(db, protocol)
+    phase = protocol_records.load_content(version).phases[protocol.current_phase]
     if request.method == "GET":
         form_id = once.page_form_id()  # Back, then Save, shows this visit as saved instead of saving it again
         rx = phase.prescriptions[0]

@@ -134,7 +134,7 @@ def protocol_resources(context: Context, protocol: Protocol, versions: list[tupl
                                     speed_unit=speed_unit)
                     for phase_index, phase in enumerate(content.phases)
                     for rx_index, rx in enumerate(phase.prescriptions)]
-        resources.append(care_plan(context, protocol, version, content, [item.id for item in requests]))  # type: ignore[misc]
+        resources.append(care_plan(context, protocol, version, content, [item.id for item in requests]))  # type: ignore[misc]  # built with ids
         resources.extend(requests)
     return resources
 

@@ -124,7 +124,8 @@ def local_code_of(codeable: Any, prefix: str) -> str | None:
     """The local code with this prefix in a (validated) CodeableConcept, without the prefix, or None."""
     for item in getattr(codeable, "coding", None) or []:
         if item.system == LOCAL and item.code and item.code.startswith(prefix):
-            return item.code.removeprefix(prefix)
+            code: str = item.code.removeprefix(prefix)
+            return code
     return None
 
 

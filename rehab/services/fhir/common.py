@@ -37,7 +37,8 @@ class Context:
 def model(resource_type: str) -> type[Resource]:
     """The R4B model class of a resource type ("Patient" -> fhir.resources.R4B.patient.Patient)."""
     module = importlib.import_module(f"fhir.resources.R4B.{resource_type.lower()}")
-    return getattr(module, resource_type)
+    found: type[Resource] = getattr(module, resource_type)
+    return found
 
 
 def validated(data: dict[str, Any]) -> Resource:
@@ -78,7 +79,7 @@ def outcome(issues: list[tuple[str, str, str | None]]) -> Resource:
 
 
 def entry(context: Context, resource: Resource, *, mode: str | None = None) -> dict[str, Any]:
-    item: dict[str, Any] = {"fullUrl": context.url(resource.get_resource_type(), resource.id),  # type: ignore[arg-type]
+    item: dict[str, Any] = {"fullUrl": context.url(resource.get_resource_type(), resource.id),  # type: ignore[arg-type]  # built with an id
                             "resource": as_json(resource)}
     if mode:
         item["search"] = {"mode": mode}

@@ -27,7 +27,7 @@ def patient_resources(session: Session, context: Context, patient: Patient, clin
                       now: datetime) -> list[Resource]:
     """Everything about one patient, each resource validated. PDFs are attached when renderers are given."""
     resources = patients.record_resources(context, patient, clinic)
-    patient_id: int = patient.id  # type: ignore[assignment]
+    patient_id: int = patient.id
     contents = []
     for protocol in reversed(protocol_records.protocols_of(session, patient_id=patient_id)):
         versions = session.exec(select(ProtocolVersion).where(ProtocolVersion.protocol_id == protocol.id)
@@ -46,7 +46,7 @@ def patient_resources(session: Session, context: Context, patient: Patient, clin
                             .order_by(col(HomeLog.session_date), col(HomeLog.id))):
         resources += visit_resources.home_log_resources(log, open_alert_logs=open_logs)
     for decision, name in session.exec(
-            select(AdviceDecision, User.name).outerjoin(User, User.id == AdviceDecision.user_id)  # type: ignore[arg-type]
+            select(AdviceDecision, User.name).outerjoin(User, col(User.id) == AdviceDecision.user_id)
             .where(AdviceDecision.patient_id == patient_id).order_by(col(AdviceDecision.at))):
         resources += _decisions(context, decision, name)
     if render_sheet is not None:
@@ -124,8 +124,9 @@ def _matches_date(observation: Any, prefix: str, wanted: date | datetime) -> boo
     left: Any = effective.date() if not isinstance(wanted, datetime) else effective
     if isinstance(wanted, datetime) and wanted.tzinfo is None:
         left = left.replace(tzinfo=None)
-    return {"eq": left == wanted, "ne": left != wanted, "ge": left >= wanted, "le": left <= wanted,
-            "gt": left > wanted, "lt": left < wanted}[prefix]
+    matches: bool = {"eq": left == wanted, "ne": left != wanted, "ge": left >= wanted, "le": left <= wanted,
+                     "gt": left > wanted, "lt": left < wanted}[prefix]
+    return matches
 
 
 def _matches_code(observation: Any, token: str) -> bool:
