@@ -16,12 +16,16 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from rehab.models import User
+from rehab.models import Patient, User
+from tests import factories
 
 CHROMIUM = os.environ.get("REHAB_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+SERIOUS = ("serious", "critical")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -92,3 +96,43 @@ def sign_in_page(page, base_url: str, user: User, password: str) -> None:  # typ
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{base_url}/dashboard")
+
+
+# ----------------------------------------------------------------------------------------- the patient's phone
+
+
+@pytest.fixture
+def patient(db, clinic, therapist) -> Patient:  # type: ignore[no-untyped-def]
+    """Margaret Okafor, two weeks into a protocol whose phase 1 is on a treadmill at home: she logs home sessions
+    on her phone."""
+    made = factories.patient(db, clinic)
+    factories.protocol(db, made, days_ago=14, user_id=therapist.id, home=True)
+    return made
+
+
+@pytest.fixture
+def phone(browser):  # type: ignore[no-untyped-def]
+    """A fresh browser on a phone: nothing shared with the therapist's browser."""
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def axe_script() -> Path:
+    if AXE.is_file():
+        return AXE
+    reason = f"axe-core not found at {AXE}: run `npm ci` (or `npm install`) in the project folder."
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason + " (CI=true: the accessibility check must run)")
+    pytest.skip(reason)
+
+
+def serious_violations(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """What axe-core finds on the page that is serious or critical."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [f"{violation['id']} ({violation['impact']}): {[node['target'] for node in violation['nodes']][:5]}"
+            for violation in result["violations"] if violation["impact"] in SERIOUS]

@@ -13,8 +13,10 @@ from flask import Flask
 
 from rehab import create_app
 from rehab.models import Alert, HomeLog
-from tests.browser.conftest import CHROMIUM_ARGS  # noqa: F401 (the browser fixtures come from conftest)
-from tests.browser.test_portal import PHONE, patient  # noqa: F401 (the fixture)
+from tests.browser.conftest import (
+    CHROMIUM_ARGS,  # noqa: F401 (the browser fixtures come from conftest)
+    PHONE,
+)
 from tests.conftest import PASSWORD, base_config, count_rows, engine_of
 
 PROXY_HEADERS = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}
@@ -32,7 +34,7 @@ def app(database_url: str) -> Iterator[Flask]:
 
 
 def test_sign_in_share_and_a_red_flag_home_log_all_work_behind_https(browser, live_server, db, therapist,
-                                                                     patient):  # noqa: F811
+                                                                     patient):
     therapist_browser = browser.new_context(viewport={"width": 1280, "height": 900}, extra_http_headers=PROXY_HEADERS)
     phone_browser = browser.new_context(**PHONE, extra_http_headers=PROXY_HEADERS)
     try:

@@ -3,54 +3,15 @@ automated accessibility check (axe-core) in English and Spanish, at normal, larg
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from rehab.models import utcnow
 from rehab.services import home_logs, portal_links
-from rehab.services.catalogue import templates
-from rehab.services.protocol_content import content_from_template
-from rehab.services.protocol_records import active_protocol, create_protocol
-from tests.browser.conftest import ARTIFACTS, sign_in_page
+from rehab.services.protocol_records import active_protocol
+from tests.browser.conftest import ARTIFACTS, PHONE, serious_violations, sign_in_page
 from tests.conftest import PASSWORD, SECRET
-
-AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
-PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
-SERIOUS = ("serious", "critical")
-
-
-@pytest.fixture(scope="session")
-def axe_script() -> Path:
-    if AXE.is_file():
-        return AXE
-    reason = f"axe-core not found at {AXE}: run `npm ci` (or `npm install`) in the project folder."
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason + " (CI=true: the accessibility check must run)")
-    pytest.skip(reason)
-
-
-@pytest.fixture
-def patient(db, clinic, make_patient, therapist):  # type: ignore[no-untyped-def]
-    made = make_patient(clinic, first_name="Margaret", last_name="Okafor")
-    content = content_from_template(templates()["knee_oa"])
-    content.phases[0].prescriptions[0].setting = "home_alone"  # a home treadmill: the patient logs home sessions
-    create_protocol(db, patient=made, content=content, user_id=therapist.id,
-                    now=utcnow() - timedelta(days=14), overrides=[])
-    db.commit()
-    return made
-
-
-@pytest.fixture
-def phone(browser):  # type: ignore[no-untyped-def]
-    """A fresh browser on a phone: nothing shared with the therapist's browser."""
-    context = browser.new_context(**PHONE)
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    yield page
-    context.close()
 
 
 def test_share_open_log_see_revoke_on_a_phone(page, phone, live_server, therapist, patient):
@@ -95,13 +56,6 @@ def test_share_open_log_see_revoke_on_a_phone(page, phone, live_server, therapis
 
 
 # --------------------------------------------------------------------------------------------- accessibility
-
-
-def serious_violations(page) -> list[str]:  # type: ignore[no-untyped-def]
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-    return [f"{violation['id']} ({violation['impact']}): {[node['target'] for node in violation['nodes']][:5]}"
-            for violation in result["violations"] if violation["impact"] in SERIOUS]
 
 
 @pytest.mark.parametrize("text", ["normal", "large", "200%"])

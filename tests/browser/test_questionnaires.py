@@ -6,8 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tests.browser.conftest import sign_in_page
-from tests.browser.test_portal import PHONE, axe_script, patient, serious_violations  # noqa: F401  (fixtures)
+from tests.browser.conftest import PHONE, serious_violations, sign_in_page
 from tests.conftest import PASSWORD
 
 SHOTS = os.environ.get("REHAB_SHOTS_DIR")  # set to keep screenshots of each page at three widths
@@ -26,7 +25,7 @@ def answer(phone, item: str, choice: str) -> None:  # type: ignore[no-untyped-de
     phone.get_by_role("group", name=item).get_by_text(choice, exact=True).click()
 
 
-def test_send_answer_half_stop_and_finish_on_a_phone(page, browser, live_server, therapist, patient):  # noqa: F811
+def test_send_answer_half_stop_and_finish_on_a_phone(page, browser, live_server, therapist, patient):
     page.set_viewport_size({"width": 1280, "height": 900})
     sign_in_page(page, live_server, therapist, PASSWORD)
     page.goto(f"{live_server}/patients/{patient.id}")
@@ -78,8 +77,8 @@ def test_send_answer_half_stop_and_finish_on_a_phone(page, browser, live_server,
         context.close()
 
 
-def test_the_questionnaire_page_has_no_serious_accessibility_problem(browser, axe_script, live_server, db,  # noqa: F811
-                                                                     patient):  # noqa: F811
+def test_the_questionnaire_page_has_no_serious_accessibility_problem(browser, axe_script, live_server, db,
+                                                                     patient):
     from tests.browser.test_portal import _share_with_logs
 
     token = _share_with_logs(db, patient)

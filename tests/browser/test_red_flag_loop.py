@@ -9,8 +9,7 @@ import pytest
 from rehab.models import utcnow
 from rehab.services import home_logs, portal_links
 from rehab.services.protocol_records import active_protocol
-from tests.browser.conftest import ARTIFACTS, sign_in_page
-from tests.browser.test_portal import PHONE, axe_script, patient, phone, serious_violations  # noqa: F401 (fixtures)
+from tests.browser.conftest import ARTIFACTS, PHONE, serious_violations, sign_in_page
 from tests.conftest import PASSWORD, SECRET
 
 STOP = "Stop: call the clinic before you walk backward again"
@@ -31,8 +30,8 @@ def shoot(page, name: str, locator=None) -> None:  # type: ignore[no-untyped-def
     page.set_viewport_size(size)
 
 
-def test_calf_pain_on_the_phone_stops_everything_until_cleared_with_a_note(page, phone, live_server, db, therapist,  # noqa: F811
-                                                                           patient):  # noqa: F811
+def test_calf_pain_on_the_phone_stops_everything_until_cleared_with_a_note(page, phone, live_server, db, therapist,
+                                                                           patient):
     _, token = portal_links.issue_link(db, patient=patient, user_id=None, now=utcnow(), secret=SECRET)
     db.commit()
 
@@ -84,7 +83,7 @@ def test_calf_pain_on_the_phone_stops_everything_until_cleared_with_a_note(page,
 
 
 @pytest.mark.parametrize("language", ["en", "es"])
-def test_the_stop_page_has_no_serious_accessibility_problem(browser, axe_script, live_server, db, patient,  # noqa: F811
+def test_the_stop_page_has_no_serious_accessibility_problem(browser, axe_script, live_server, db, patient,
                                                             language):
     protocol = active_protocol(db, patient_id=patient.id)
     shape, _ = home_logs.validate_home_log(home_logs.home_log_data({

@@ -8,13 +8,9 @@ import os
 from datetime import date, timedelta
 from pathlib import Path
 
-from rehab.models import utcnow
-from rehab.services import portal_links
-from rehab.services.catalogue import templates
-from rehab.services.protocol_content import content_from_template
-from rehab.services.protocol_records import create_protocol
+from tests import factories
 from tests.browser.conftest import sign_in_page
-from tests.conftest import PASSWORD, SECRET
+from tests.conftest import PASSWORD
 
 WIDTHS = (1280, 820, 390)
 
@@ -85,10 +81,8 @@ def test_thirteen_weeks_after_surgery_the_builder_starts_in_the_week_12_phase(pa
 def test_a_clinic_only_plan_on_the_phone_says_not_on_your_own_and_offers_no_log(browser, live_server, db, clinic,
                                                                                make_patient):
     patient = make_patient(clinic, first_name="Iris", uses_walker=True, anticoagulants=True)
-    create_protocol(db, patient=patient, content=content_from_template(templates()["post_tka"]), user_id=None,
-                    now=utcnow() - timedelta(days=7), overrides=[])
-    _, token = portal_links.issue_link(db, patient=patient, user_id=None, now=utcnow(), secret=SECRET)
-    db.commit()
+    factories.protocol(db, patient, "post_tka", days_ago=7)
+    token = factories.portal_link(db, patient)
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     phone = context.new_page()
     try:
@@ -118,10 +112,8 @@ def test_clinic_settings_need_a_phone_and_take_the_emergency_number(page, live_s
 
 def test_a_home_plan_on_the_phone_names_emergencies_first(browser, live_server, db, clinic, make_patient):
     patient = make_patient(clinic, first_name="Ada")
-    create_protocol(db, patient=patient, content=content_from_template(templates()["knee_oa"]), user_id=None,
-                    now=utcnow() - timedelta(days=30), overrides=[], start_phase=2)  # walking at home, phase 3
-    _, token = portal_links.issue_link(db, patient=patient, user_id=None, now=utcnow(), secret=SECRET)
-    db.commit()
+    factories.protocol(db, patient, days_ago=30, start_phase=2)  # walking at home, phase 3
+    token = factories.portal_link(db, patient)
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     phone = context.new_page()
     try:

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from rehab.models import utcnow
-from rehab.services.catalogue import templates
-from rehab.services.protocol_content import content_from_template
-from rehab.services.protocol_records import create_protocol
+from tests import factories
 from tests.browser.conftest import sign_in_page
 from tests.conftest import PASSWORD
 
@@ -24,9 +19,7 @@ def record_visit(page, base: str, patient_id: int, *, worst: int) -> None:  # ty
 
 def test_three_visits_pain_2_2_7_advance_then_regress(page, live_server, therapist, clinic, make_patient, db):
     patient = make_patient(clinic, first_name="Margaret", last_name="Okafor")
-    create_protocol(db, patient=patient, content=content_from_template(templates()["knee_oa"]), user_id=therapist.id,
-                    now=utcnow() - timedelta(days=14), overrides=[])
-    db.commit()
+    factories.protocol(db, patient, days_ago=14, user_id=therapist.id)
     page.set_viewport_size({"width": 1024, "height": 768})  # a tablet in landscape
     sign_in_page(page, live_server, therapist, PASSWORD)
 
@@ -60,9 +53,7 @@ def test_back_then_save_shows_the_saved_visit_instead_of_saving_it_again(page, l
     from rehab.models import Visit
 
     patient = make_patient(clinic)
-    create_protocol(db, patient=patient, content=content_from_template(templates()["knee_oa"]), user_id=therapist.id,
-                    now=utcnow() - timedelta(days=14), overrides=[])
-    db.commit()
+    factories.protocol(db, patient, days_ago=14, user_id=therapist.id)
     sign_in_page(page, live_server, therapist, PASSWORD)
     record_visit(page, live_server, patient.id, worst=2)
 
