@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from rehab import db, security
-from rehab.models import Clinic
+from rehab.models import AuditEvent, Clinic
 from rehab.services import accounts, audit
 from rehab.services.passwords import password_problem
 
@@ -72,17 +73,17 @@ def _choose_clinic(session: Session, clinic_name: str | None) -> tuple[int, str 
     if clinic_name:
         named = [clinic for clinic in clinics if clinic.name == clinic_name]
         if named:
-            return named[0].id, None  # type: ignore[return-value]
+            return named[0].id, None
         if clinics:
             raise click.ClickException(f"No clinic is called {clinic_name!r}.")
     elif len(clinics) == 1:
-        return clinics[0].id, None  # type: ignore[return-value]
+        return clinics[0].id, None
     elif clinics:
         raise click.ClickException("This install has several clinics: choose one with --clinic.")
     clinic = Clinic(name=clinic_name or "My clinic")
     session.add(clinic)
     session.flush()
-    return clinic.id, clinic.name  # type: ignore[return-value]
+    return clinic.id, clinic.name
 
 
 @click.command("migrate")
@@ -161,6 +162,7 @@ def audit_rekey(from_unkeyed: bool) -> None:
     key: prefix it with ``secret:``). Rows that did not verify under the old key keep failing."""
     from rehab.migrate import owner_engine
 
+    old: Callable[[str, AuditEvent], str]
     if from_unkeyed:
         old = audit.legacy_digest
     else:
@@ -246,7 +248,7 @@ def fhir_export(folder: Path, clinic_name: str | None, base_url: str, no_pdfs: b
     from rehab.views.fhir_bundle import export_clinic
 
     with db.side_transaction() as session:
-        statement = select(Clinic).order_by(Clinic.id)
+        statement = select(Clinic).order_by(col(Clinic.id))
         if clinic_name:
             statement = statement.where(Clinic.name == clinic_name)
         clinics = list(session.exec(statement))

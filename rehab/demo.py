@@ -4,6 +4,7 @@ only the `seed-demo` command creates it, and only when the database has no accou
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from sqlmodel import Session, func, select
@@ -18,7 +19,7 @@ from rehab.services.protocol_records import create_protocol
 DEMO_EMAIL = "demo@rehab.example"
 DEMO_PASSWORD = "walk-backward-demo"  # noqa: S105 (printed by `make run`; the demo only)
 
-_PATIENTS = [
+_PATIENTS: list[tuple[str, str, int, str, str, str, dict[str, Any]]] = [
     # first, last, birth year, knee, condition, chart, precautions
     ("Margaret", "Okafor", 1951, "left", "knee_oa", "RV-1001", {"anticoagulants": True}),
     ("Luis", "Hernández", 1958, "right", "post_tka", "RV-1002", {}),
@@ -57,7 +58,7 @@ def seed(session: Session, *, hasher: PasswordHasher) -> bool:
             **precautions,
         ))
     session.flush()
-    _seed_programs(session, clinic=clinic, user_id=user.id)  # type: ignore[arg-type]
+    _seed_programs(session, clinic=clinic, user_id=user.id)
     return True
 
 
@@ -82,7 +83,7 @@ def _seed_programs(session: Session, *, clinic: Clinic, user_id: int) -> None:
         for step, ago in enumerate(visit_days):
             worst = max(1, pain - step // 2)
             session.add(Visit(
-                patient_id=patient.id, clinic_id=clinic.id, protocol_id=protocol.id, protocol_version=1,  # type: ignore[arg-type]
+                patient_id=patient.id, clinic_id=clinic.id, protocol_id=protocol.id, protocol_version=1,
                 phase_index=0, occurred_at=now - timedelta(days=ago, hours=2), pain_before=max(0, worst - 2),
                 pain_worst=worst, pain_after=max(0, worst - 1), exercise=rx.exercise,
                 minutes=min(rx.minutes_goal or rx.minutes, rx.minutes + step), speed_kmh=rx.speed_kmh,

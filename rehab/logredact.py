@@ -30,7 +30,7 @@ class RedactTokens(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args:
-            record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in record.args)  # type: ignore[arg-type]
+            record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in record.args)
         if isinstance(record.msg, str):
             record.msg = redact(record.msg)
         return True
@@ -46,11 +46,11 @@ def install(logger_names: tuple[str, ...] = ("werkzeug",)) -> None:
 try:  # gunicorn is installed for `make serve` (the "serve" extra), not for `make run`
     from gunicorn.glogging import Logger as _GunicornLogger
 except ImportError:  # pragma: no cover
-    _GunicornLogger = None  # type: ignore[assignment, misc]
+    _GunicornLogger = None
 
 if _GunicornLogger is not None:
 
-    class RedactingLogger(_GunicornLogger):  # type: ignore[misc, valid-type]
+    class RedactingLogger(_GunicornLogger):  # type: ignore[misc]
         """Gunicorn's logger with tokens and query strings removed from the access log."""
 
         def atoms(self, resp, req, environ, request_time):  # type: ignore[no-untyped-def]

@@ -17,7 +17,7 @@ import re
 
 from flask import Flask, abort, current_app, request
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import IntegerConverter, Map
 
 # PostgreSQL's integer columns hold up to 2**31 - 1 (SQLite's up to 2**63 - 1).
 MAX_ID = 2**31 - 1
@@ -32,7 +32,7 @@ _SAME_SITE_FETCHES = frozenset({"same-origin", "none"})
 class BoundedIntConverter(IntegerConverter):
     """``<int:...>`` that matches only ids a database column can hold: anything larger is simply not found."""
 
-    def __init__(self, map, fixed_digits: int = 0, min: int | None = None,  # noqa: A002 (Werkzeug's names)
+    def __init__(self, map: Map, fixed_digits: int = 0, min: int | None = None,  # noqa: A002 (Werkzeug's names)
                  max: int | None = MAX_ID, signed: bool = False) -> None:
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 

@@ -91,7 +91,7 @@ def validate_home_log(data: dict[str, Any], *, today: date) -> tuple[HomeLogInpu
 
 def create_home_log(session: Session, *, patient: Patient, protocol: Protocol, form: HomeLogInput,
                     link_id: int | None, now: datetime) -> HomeLog:
-    log = HomeLog(patient_id=patient.id, clinic_id=patient.clinic_id, protocol_id=protocol.id,  # type: ignore[arg-type]
+    log = HomeLog(patient_id=patient.id, clinic_id=patient.clinic_id, protocol_id=protocol.id,
                   protocol_version=protocol.latest_version, phase_index=protocol.current_phase,
                   created_at=now, updated_at=now, link_id=link_id, **form.model_dump())
     session.add(log)
@@ -122,7 +122,7 @@ def correct_home_log(session: Session, *, log: HomeLog, form: HomeLogInput, seen
         claim_version(session, log, column="version", seen=seen_version)
         log.updated_at = now
         session.add(log)
-        session.add(EditRecord(entity="home_log", entity_id=log.id, patient_id=log.patient_id, user_id=None,  # type: ignore[arg-type]
+        session.add(EditRecord(entity="home_log", entity_id=log.id, patient_id=log.patient_id, user_id=None,
                                at=now, changes=json.dumps(changes)))
         session.flush()
         # No last-session upkeep: a log counts from when it was logged (created_at), which a correction keeps.

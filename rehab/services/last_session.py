@@ -38,8 +38,9 @@ def note_session(session: Session, *, patient_id: int, at: datetime) -> None:
     for it. It is safe under concurrency on PostgreSQL too: the UPDATE locks the row and re-reads it, so two
     sessions added at once both count. Edits and deletions can move the time back: they refresh instead."""
     current = Patient.last_session_at
-    moment = type_coerce(at, Patient.__table__.c.last_session_at.type)  # stored as the column stores times
-    session.execute(update(Patient).where(Patient.id == patient_id).values(  # type: ignore[arg-type]
+    # Stored as the column stores times (SQLModel's table classes do not declare __table__, hence the ignore).
+    moment = type_coerce(at, Patient.__table__.c.last_session_at.type)  # type: ignore[attr-defined]
+    session.execute(update(Patient).where(col(Patient.id) == patient_id).values(
         last_session_at=case((or_(col(current).is_(None), col(current) < moment), moment), else_=current)))
 
 

@@ -49,8 +49,8 @@ def issue_link(session: Session, *, patient: Patient, user_id: int | None, now: 
     """A new link for the patient; any earlier live link stops at once (one live link per patient).
 
     Returns the row and the token. Only the token's hash is stored."""
-    _revoke_live_links(session, patient_id=patient.id, now=now)  # type: ignore[arg-type]
-    link = PortalLink(patient_id=patient.id, clinic_id=patient.clinic_id,  # type: ignore[arg-type]
+    _revoke_live_links(session, patient_id=patient.id, now=now)
+    link = PortalLink(patient_id=patient.id, clinic_id=patient.clinic_id,
                       token_hash=token_hash(secrets.token_urlsafe(32)),  # replaced below, once the id exists
                       created_at=now, created_by_id=user_id, expires_at=now + timedelta(days=days),
                       require_birth_date=require_birth_date)
@@ -78,7 +78,8 @@ def revoke(session: Session, *, link: PortalLink, now: datetime) -> None:
 
 
 def _revoke_live_links(session: Session, *, patient_id: int, now: datetime) -> None:
-    session.execute(update(PortalLink).where(PortalLink.patient_id == patient_id, col(PortalLink.revoked_at).is_(None))
+    session.execute(update(PortalLink).where(col(PortalLink.patient_id) == patient_id,
+                                             col(PortalLink.revoked_at).is_(None))
                     .values(revoked_at=now).execution_options(synchronize_session=False))
 
 
@@ -131,9 +132,9 @@ def link_state(session: Session, *, link_id: int, now: datetime) -> LinkState:
     ended protocol or an archived patient ends the patient's session at once."""
     row = session.exec(
         select(PortalLink, Patient, Clinic, Protocol)
-        .join(Patient, Patient.id == PortalLink.patient_id)
-        .join(Clinic, Clinic.id == PortalLink.clinic_id)
-        .outerjoin(Protocol, (Protocol.patient_id == Patient.id) & (Protocol.status == "active"))
+        .join(Patient, col(Patient.id) == PortalLink.patient_id)
+        .join(Clinic, col(Clinic.id) == PortalLink.clinic_id)
+        .outerjoin(Protocol, (col(Protocol.patient_id) == Patient.id) & (col(Protocol.status) == "active"))
         .where(PortalLink.id == link_id)
     ).first()
     if row is None:
@@ -165,13 +166,13 @@ def check_birth_date(session: Session, *, link: PortalLink, patient: Patient, gi
         link.birth_date_failures = 0
         session.add(link)
         return "ok", MAX_BIRTH_DATE_FAILURES
-    session.execute(update(PortalLink).where(PortalLink.id == link.id)
+    session.execute(update(PortalLink).where(col(PortalLink.id) == link.id)
                     .values(birth_date_failures=PortalLink.birth_date_failures + 1)
                     .execution_options(synchronize_session=False))
     failures = session.exec(select(PortalLink.birth_date_failures).where(PortalLink.id == link.id)).one()
     if failures < MAX_BIRTH_DATE_FAILURES:
         return "wrong", MAX_BIRTH_DATE_FAILURES - failures
-    session.execute(update(PortalLink).where(PortalLink.id == link.id, col(PortalLink.locked_at).is_(None))
+    session.execute(update(PortalLink).where(col(PortalLink.id) == link.id, col(PortalLink.locked_at).is_(None))
                     .values(locked_at=now).execution_options(synchronize_session=False))
     session.add(Alert(clinic_id=link.clinic_id, patient_id=link.patient_id, kind="dob_lockout", created_at=now,
                       message=f"The patient's link was locked after {MAX_BIRTH_DATE_FAILURES} wrong dates of birth. "
