@@ -256,7 +256,7 @@ def fhir_export(folder: Path, clinic_name: str | None, base_url: str, no_pdfs: b
         raise click.ClickException(f"No clinic named {clinic_name!r}." if clinic_name else "No clinic yet.")
     for clinic in clinics:
         target = folder if clinic_name else folder / f"clinic-{clinic.id}"
-        counts = export_clinic(current_app._get_current_object(), clinic, target,  # type: ignore[attr-defined]
+        counts = export_clinic(current_app._get_current_object(), clinic, target,  # type: ignore[attr-defined]  # the proxy's app
                                base_url=base_url.rstrip("/"), with_pdfs=not no_pdfs)
         with db.side_transaction() as session:
             audit.record_event(session, key=security.audit_key(), action="fhir.export", clinic_id=clinic.id,

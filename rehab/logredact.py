@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 _TOKEN_PATH = re.compile(r"/p/[A-Za-z0-9_-]{20,}")
 # "GET /patients/?q=Okafor HTTP/1.1": search terms are patient names, so query strings go too.
@@ -50,11 +51,11 @@ except ImportError:  # pragma: no cover
 
 if _GunicornLogger is not None:
 
-    class RedactingLogger(_GunicornLogger):  # type: ignore[misc]
+    class RedactingLogger(_GunicornLogger):  # type: ignore[misc]  # gunicorn publishes no types
         """Gunicorn's logger with tokens and query strings removed from the access log."""
 
-        def atoms(self, resp, req, environ, request_time):  # type: ignore[no-untyped-def]
-            values = super().atoms(resp, req, environ, request_time)
+        def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
+            values: dict[str, Any] = super().atoms(resp, req, environ, request_time)
             for key, value in values.items():  # headers and environ values too: any of them may be logged
                 if isinstance(value, str):
                     values[key] = escape_controls(redact(value) if key in ("U", "r", "f") else value)

@@ -71,7 +71,7 @@ def init_app(app: Flask) -> None:
     """Call before the blueprints are registered (their routes read the ``int`` converter when added)."""
     hops = int(app.config["TRUSTED_PROXY_COUNT"])
     if hops > 0:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]  # Flask's documented way
     app.url_map.converters["int"] = BoundedIntConverter
     # Werkzeug's own count, for multipart forms (it does not count url-encoded ones; _check_body does).
     app.config["MAX_FORM_PARTS"] = app.config["MAX_FORM_FIELDS"]

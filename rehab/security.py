@@ -8,7 +8,7 @@ from functools import wraps
 from typing import Any
 
 from argon2 import PasswordHasher
-from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
+from flask import Flask, Response, abort, current_app, flash, g, redirect, request, session, url_for
 from flask_wtf.csrf import CSRFProtect
 
 from rehab import db
@@ -221,7 +221,7 @@ def _clinic_id() -> int | None:
     return g.clinic.id if g.get("clinic") is not None else None
 
 
-def _set_security_headers(response):  # type: ignore[no-untyped-def]
+def _set_security_headers(response: Response) -> Response:
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     headers.setdefault("X-Content-Type-Options", "nosniff")

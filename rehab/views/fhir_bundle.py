@@ -29,7 +29,7 @@ def pdf_renderers(*, therapist_name: str) -> tuple[Callable[[HandoutPrint], byte
 
     def sheet(record: HandoutPrint) -> bytes:
         token = printing.live_link_token(db.get_session(), patient_id=record.patient_id,
-                                         secret_key=current_app.secret_key, now=utcnow())  # type: ignore[arg-type]
+                                         secret_key=security.secret_key(), now=utcnow())
         return printing.render_sheet(record.snapshot, digest=record.digest,
                                      portal_url=link_url(token) if token else None)
 
