@@ -119,7 +119,7 @@ class MeasureResult:
             return None
         spread = statistics.stdev(self.changes)
         if spread == 0:
-            return (self.mean, self.mean)  # type: ignore[return-value]
+            return (self.mean, self.mean)  # type: ignore[return-value]  # two or more changes have a mean
         low, high = stats.t.interval(0.95, len(self.changes) - 1, loc=self.mean,
                                      scale=spread / len(self.changes) ** 0.5)
         return float(low), float(high)
@@ -176,12 +176,12 @@ def summarize(episodes: Sequence[Episode], observations: Sequence[Observation], 
             rows = tuple(episode_changes(episode, by_protocol.get(episode.protocol_id, ()), measure.key)
                          for episode in own)
             changes = tuple(row.change for row in rows if row.change is not None)
-            important = None
+            important: int | None = None
             if measure.points is not None:
-                important = sum(
-                    1 for row in rows if row.change is not None
-                    and is_important(row.change, row.baseline, measure.points, measure.share)  # type: ignore[arg-type]
-                    and (row.change < 0 if measure.better == "lower" else row.change > 0))
+                important = len([
+                    row for row in rows if row.change is not None and row.baseline is not None  # a change has both
+                    and is_important(row.change, row.baseline, measure.points, measure.share)
+                    and (row.change < 0 if measure.better == "lower" else row.change > 0)])
             measures.append(MeasureResult(measure, len(own), changes, important, rows))
         discharged: dict[str, int] = {}
         for episode in own:
