@@ -80,7 +80,7 @@ def test_each_choice_column_names_its_vocabulary_and_fits_its_longest_value():
         ("Visit", "effusion"): vocabulary.Effusion, ("Visit", "support"): vocabulary.Support,
         ("HomeLog", "soreness"): vocabulary.Soreness, ("Alert", "kind"): vocabulary.AlertKind,
         ("RedFlagClearance", "action"): vocabulary.ClearanceAction, ("Clinic", "paper_size"): vocabulary.PaperSize,
-        ("Clinic", "speed_unit"): vocabulary.SpeedUnit,
+        ("Clinic", "speed_unit"): vocabulary.SpeedUnit, ("QuestionnaireResponse", "language"): vocabulary.Language,
     }
     for table, field, enum in vocabulary_columns():
         assert table.__table__.c[field].type.length >= max(len(value) for value in enum), (table, field)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from sqlalchemy import Column, Index, Text
-from sqlmodel import Field, SQLModel
+from sqlmodel import AutoString, Field, SQLModel
 
 from rehab.models.base import utcnow
+from rehab.vocabulary import Language, OneOf
 
 
 class QuestionnaireResponse(SQLModel, table=True):
@@ -31,7 +33,7 @@ class QuestionnaireResponse(SQLModel, table=True):
     sent_at: datetime = Field(default_factory=utcnow)
     sent_by_id: int | None = Field(default=None, foreign_key="user_account.id")  # None: the schedule
     answers: str = Field(default="{}", sa_column=Column(Text, nullable=False, default="{}"))
-    language: str = Field(default="en", max_length=5)
+    language: Annotated[str, OneOf(Language)] = Field(default=Language.EN, sa_type=AutoString(length=5))
     started_at: datetime | None = None
     completed_at: datetime | None = None
     score: float | None = None
