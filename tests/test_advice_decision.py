@@ -7,13 +7,12 @@ import pytest
 from sqlmodel import select
 
 from rehab.models import AdviceDecision, Visit
-from tests import factories, test_portal
+from tests import factories
 from tests.conftest import count_rows, submit
 from tests.test_portal import log_session
 from tests.test_visits import advice_shown_on, record
 
 pytestmark = pytest.mark.db
-token, patient_client = test_portal.token, test_portal.patient_client  # the phone that opened the patient's link
 
 
 @pytest.fixture
