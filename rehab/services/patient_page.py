@@ -42,18 +42,18 @@ class PatientOverview:
 
 
 def patient_overview(session: Session, *, patient: Patient, now: datetime, speed_unit: str) -> PatientOverview:
-    history = patient_service.patient_history(session, patient_id=patient.id, limit=20)  # type: ignore[arg-type]
-    protocols = protocol_records.protocols_of(session, patient_id=patient.id)  # type: ignore[arg-type]
+    history = patient_service.patient_history(session, patient_id=patient.id, limit=20)
+    protocols = protocol_records.protocols_of(session, patient_id=patient.id)
     active = next((protocol for protocol in protocols if protocol.status == "active"), None)
-    latest, visit_count = latest_visits_counted(session, patient_id=patient.id)  # type: ignore[arg-type]
+    latest, visit_count = latest_visits_counted(session, patient_id=patient.id)
     advice = content = None
     if active is not None:
         advice = advice_for(session, patient=patient, protocol=active, now=now, speed_unit=speed_unit)
         content = advice.content
     alerts = [alert for alert, _ in visits.open_alerts(session, clinic_id=patient.clinic_id, patient_id=patient.id)]
-    measures = measure_rows(session, patient_id=patient.id)  # type: ignore[arg-type]
+    measures = measure_rows(session, patient_id=patient.id)
     progress = summarize_progress(measures)
-    clearances = clearances_of(session, patient_id=patient.id, limit=5)  # type: ignore[arg-type]
+    clearances = clearances_of(session, patient_id=patient.id, limit=5)
     return PatientOverview(history, protocols, active, content, latest, visit_count, advice,
                            AdviceShown.of(advice) if advice else None, alerts, progress, clearances)
 
@@ -74,7 +74,7 @@ def _measure_end(name: str, end: str) -> Any:
     column = getattr(Visit, name)
     order = (col(Visit.occurred_at), col(Visit.id)) if end == "first" else (
         col(Visit.occurred_at).desc(), col(Visit.id).desc())
-    return (select(literal(name).label("measure"), literal(end).label("end"), Visit.id, Visit.occurred_at,
+    return (select(literal(name).label("measure"), literal(end).label("end"), Visit.id, Visit.occurred_at,  # type: ignore[call-overload]  # SQLModel's select() is typed for at most four columns
                    cast(column, Float).label("value"))
             .where(Visit.patient_id == bindparam("patient_id"), col(Visit.deleted_at).is_(None),
                    col(column).is_not(None))

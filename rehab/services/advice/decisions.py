@@ -98,7 +98,7 @@ def record_decision(session: Session, *, patient: Patient, protocol: Protocol, c
     nothing."""
     advice = context.advice
     decision = AdviceDecision(
-        patient_id=patient.id, protocol_id=protocol.id, visit_id=context.latest_visit_id,  # type: ignore[arg-type]
+        patient_id=patient.id, protocol_id=protocol.id, visit_id=context.latest_visit_id,
         protocol_version=protocol.latest_version, phase_index=protocol.current_phase, advice=advice.kind,
         rules=json.dumps([asdict(rule) for rule in advice.rules]),
         change=json.dumps(asdict(advice.change)) if advice.change else "",
@@ -179,12 +179,12 @@ def record_clearance(session: Session, *, patient: Patient, inputs: AdviceInputs
         raise ClearanceError("note", f"Write what was done and found, in at least {MIN_NOTE} characters.")
     if len(note) > MAX_NOTE:
         raise ClearanceError("note", f"Use at most {MAX_NOTE} characters.")
-    clearance = RedFlagClearance(patient_id=patient.id, clinic_id=patient.clinic_id, action=action,  # type: ignore[arg-type]
+    clearance = RedFlagClearance(patient_id=patient.id, clinic_id=patient.clinic_id, action=action,
                                  note=note, user_id=user_id, at=now,
                                  covers=json.dumps([reported(report) for report in inputs.uncleared]))
     session.add(clearance)
     if action == "cleared":
-        session.execute(update(Alert).where(Alert.patient_id == patient.id, col(Alert.kind).in_(STOPPING_ALERTS),
+        session.execute(update(Alert).where(col(Alert.patient_id) == patient.id, col(Alert.kind).in_(STOPPING_ALERTS),
                                             col(Alert.acknowledged_at).is_(None))
                         .values(acknowledged_at=now, acknowledged_by_id=user_id)
                         .execution_options(synchronize_session=False))

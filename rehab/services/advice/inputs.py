@@ -46,9 +46,10 @@ _HOLDING_GRADES = ("2+", "3+")
 
 _later = aliased(Visit)
 _VISIT_STOPS = or_(col(Visit.flag_calf), col(Visit.flag_chest), col(Visit.flag_infection), col(Visit.flag_locking),
-                   col(Visit.flag_sudden_pain), Visit.falls > 0)
+                   col(Visit.flag_sudden_pain), col(Visit.falls) > 0)
 _UNLIFTED_HOLD = and_(col(Visit.effusion).in_(_HOLDING_GRADES), ~exists().where(
-    _later.patient_id == Visit.patient_id, col(_later.deleted_at).is_(None), _later.occurred_at > Visit.occurred_at,
+    col(_later.patient_id) == Visit.patient_id, col(_later.deleted_at).is_(None),
+    col(_later.occurred_at) > Visit.occurred_at,
     col(_later.effusion).in_(_LIFTING_GRADES)))
 _ADVICE_VISITS = (select(Visit).where(Visit.patient_id == bindparam("patient_id"), col(Visit.deleted_at).is_(None),
                                       or_(Visit.occurred_at >= bindparam("since"), _VISIT_STOPS, _UNLIFTED_HOLD))
@@ -64,7 +65,7 @@ _ACCEPTED_ADVANCES = (select(AdviceDecision).where(AdviceDecision.protocol_id ==
                       .order_by(col(AdviceDecision.at).desc(), col(AdviceDecision.id).desc()).limit(1).subquery())
 # The protocol's last phase move, last move forward, last accepted "advance" (its change and phase), and the
 # patient's last "cleared to go on", in one round trip.
-_MOVES = select(
+_MOVES = select(  # type: ignore[call-overload]  # SQLModel's select() is typed for at most four columns
     select(func.max(PhaseChange.at)).where(PhaseChange.protocol_id == bindparam("protocol_id"))
     .scalar_subquery().label("moved"),
     select(func.max(PhaseChange.at)).where(PhaseChange.protocol_id == bindparam("protocol_id"),
@@ -146,10 +147,10 @@ class AdviceInputs:
 def gather(session: Session, *, patient: Patient, protocol: Protocol, now: datetime) -> AdviceInputs:
     """Everything the advice on the patient's active protocol is computed from, now: the one gatherer the
     patient page, the decision and the portal (its stop and its alerts) all read, so they judge the same."""
-    version = protocol_records.get_version(session, protocol_id=protocol.id, number=protocol.latest_version)  # type: ignore[arg-type]
+    version = protocol_records.get_version(session, protocol_id=protocol.id, number=protocol.latest_version)
     assert version is not None
     content = protocol_records.load_content(version)
-    moves = protocol_moves(session, protocol_id=protocol.id, patient_id=patient.id)  # type: ignore[arg-type]
+    moves = protocol_moves(session, protocol_id=protocol.id, patient_id=patient.id)
     since = now - ADVICE_WINDOW
     visits = list(session.exec(_ADVICE_VISITS, params={"patient_id": patient.id, "since": since}))
     logs = list(session.exec(_ADVICE_HOME_LOGS, params={"patient_id": patient.id, "since_day": since.date()}))
@@ -230,14 +231,14 @@ _VERSION_A_WEEK_AGO = (select(ProtocolVersion).where(ProtocolVersion.protocol_id
 def hand_raise_warnings(session: Session, *, protocol: Protocol, content: ProtocolContent, now: datetime
                         ) -> list[SafetyWarning]:
     """The builder's warnings for a current dose raised by hand faster than the advice would raise it."""
-    current = protocol_records.get_version(session, protocol_id=protocol.id, number=protocol.latest_version)  # type: ignore[arg-type]
+    current = protocol_records.get_version(session, protocol_id=protocol.id, number=protocol.latest_version)
     week_ago = session.exec(_VERSION_A_WEEK_AGO, params={"protocol_id": protocol.id,
                                                          "week_ago": now - timedelta(days=7)}).first()
     if current is None or week_ago is None:
         return []
     if week_ago.created_at > now - timedelta(days=7):  # the protocol is younger than a week: its first version
-        week_ago = protocol_records.get_version(session, protocol_id=protocol.id, number=1) or week_ago  # type: ignore[arg-type]
-    moves = protocol_moves(session, protocol_id=protocol.id, patient_id=protocol.patient_id)  # type: ignore[arg-type]
+        week_ago = protocol_records.get_version(session, protocol_id=protocol.id, number=1) or week_ago
+    moves = protocol_moves(session, protocol_id=protocol.id, patient_id=protocol.patient_id)
     return dose_jumps(protocol_records.load_content(current), protocol_records.load_content(week_ago), content,
                       phase_index=protocol.current_phase, last_raise_at=last_advance(moves), now=now)
 
