@@ -166,19 +166,17 @@ def _pages(port: int, database_url: str) -> tuple[list[Result], dict[str, float]
 def issue_links(database_url: str, *, count: int) -> list[str]:
     """Personal links for the first ``count`` heavy patients, made by the app's own service."""
     from rehab import create_app
-    from rehab.db import get_session
+    from rehab.db import side_transaction
     from rehab.models import Patient, utcnow
     from rehab.services import portal_links
 
     app = create_app({"TESTING": True, "SECRET_KEY": SERVER_SECRET, "DATABASE_URL": database_url})
     tokens = []
-    with app.app_context():
-        session = get_session()
+    with app.app_context(), side_transaction() as session:
         for patient_id in range(1, count + 1):
             _, token = portal_links.issue_link(session, patient=session.get(Patient, patient_id), user_id=None,  # type: ignore[arg-type]
                                                now=utcnow(), secret=SERVER_SECRET)
             tokens.append(token)
-        session.commit()
     return tokens
 
 

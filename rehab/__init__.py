@@ -8,11 +8,20 @@ from typing import Any
 
 from flask import Flask
 
+from rehab import db
 from rehab.config import DEFAULT_SECRET_KEY, Defaults
 
 
 class ConfigurationError(RuntimeError):
     """The install's settings are unsafe or incomplete."""
+
+
+class RehabFlask(Flask):
+    """Flask, with each request's view run as the request's one transaction (rehab/db.py: committed when the
+    view returns, rolled back when it raises)."""
+
+    def dispatch_request(self) -> Any:
+        return db.dispatch(super().dispatch_request)
 
 
 def create_app(test_config: dict[str, Any] | None = None, *, instance_path: str | None = None) -> Flask:
@@ -21,7 +30,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, instance_path: str 
     # Files the app and its commands create (the SQLite database, its WAL, backups, the sheet cache) are
     # readable by this user only: they hold patient data, and the usual umask lets every local user read them.
     os.umask(0o077)
-    app = Flask(
+    app = RehabFlask(
         __name__,
         instance_relative_config=True,
         instance_path=instance_path,
@@ -32,7 +41,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, instance_path: str 
     _make_private(app)
     _refuse_bad_durations(app)
 
-    from rehab import cli, db, errors, i18n, logredact, once, request_guard, security, templating
+    from rehab import cli, errors, i18n, logredact, once, request_guard, security, templating
     from rehab.views import register_blueprints
 
     logredact.install()

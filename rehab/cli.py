@@ -133,9 +133,9 @@ def audit_verify(expected_head: str | None) -> None:
     Prints the chain's head: keep it somewhere the database's users cannot write (a backup log, a ticket).
     Rows removed from the end of the trail leave an intact chain behind; ``--expect`` with a head recorded
     earlier finds that too."""
-    with db.read_session() as session:
-        report = audit.check_chain(session, key=security.audit_key())
-        recorded = audit.position_of(session, expected_head) if expected_head else None
+    session = db.get_session()  # the command's own, in one read: another process may go on writing meanwhile
+    report = audit.check_chain(session, key=security.audit_key())
+    recorded = audit.position_of(session, expected_head) if expected_head else None
     if report.broken_at is not None:
         raise click.ClickException(f"Audit trail broken at event {report.broken_at}.")
     click.echo(f"Audit trail intact: {_events(report.count)}.")

@@ -1,9 +1,34 @@
-"""Database engine and the one-session-per-request rule.
+"""Database engine and each request's one transaction.
+
+One commit per request, as Indico's ``RH.process`` does it: the view and the services it calls only add and
+flush on ``get_session()``; ``dispatch`` commits once the view has returned, and rolls everything back when it
+raises (an ``abort``, a refusal raised with its page, any error). So:
+
+- a view that refuses after it wrote raises (``abort(status)``, ``abort(make_response(page, status))``):
+  nothing of it is saved. A page returned normally, even an error page, is committed with what was written
+  (a failed sign-in is recorded, because throttling counts it);
+- a service that expects a write to clash (a form sent twice, a taken chart number) wraps it in a SAVEPOINT
+  (``session.begin_nested()``) and carries on after the clash;
+- what must be kept even when the request rolls back (a denial, a bad token counted) is written by
+  ``after_close`` in a ``side_transaction``, once the request's session is closed;
+- the request's session refuses ``commit()`` and ``rollback()`` (``RequestSession``): only ``dispatch`` ends it.
 
 SQLite is tuned for several server processes writing at once (SECURITY.md 25): WAL, foreign keys, a busy
-timeout, and ``BEGIN IMMEDIATE`` for transactions that will write. A deferred transaction that reads and
-then writes can fail at once with "database is locked" when another process wrote in between, and the busy
-timeout does not help there; taking the write lock up front makes writers queue instead.
+timeout, and a write lock held only from a transaction's first write to its commit. Every transaction starts
+as a read (``BEGIN``); its first statement that writes, or a read that PostgreSQL would lock (``FOR UPDATE``,
+see rehab/services/locks.py), first ends the read and takes the write lock (``BEGIN IMMEDIATE``, asked for
+every half millisecond). Reading, checking a form and hashing a password (135 ms) thus never hold up another
+clinic's writes: a visit or a home log holds the lock for about a millisecond. A deferred transaction that has
+read must not upgrade itself instead: it fails at once with "database is locked" when another process wrote
+in between, and the busy timeout does not help there. What was read before the first write may have changed
+by then, as under PostgreSQL's READ COMMITTED: edits guard against that with their version check
+(``claim_version``), creations with unique constraints, and reads the write depends on lock
+(``rehab.services.locks``).
+
+The ways to open a session, each for a reason: ``get_session()`` (the request's, or in the CLI the app
+context's, which only reads), ``side_transaction()`` (a short write transaction of its own, committed at its
+end: the CLI's writes and ``after_close`` work), and the migrations' and the PostgreSQL owner role's own
+connections (rehab/migrate.py, rehab/cli.py).
 """
 
 from __future__ import annotations
@@ -12,18 +37,46 @@ import contextlib
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from contextvars import ContextVar
+from typing import Any, TypeVar
 
 from flask import Flask, current_app, g, request
 from sqlalchemy import Engine, event
 from sqlmodel import Session, create_engine
 
-# True when the current unit of work will write. Requests set it from their method; everything outside a
-# request (CLI, migrations, tests) writes, so it defaults to True.
-_write_intent: ContextVar[bool] = ContextVar("rehab_write_intent", default=True)
+from rehab.services.locks import HOLDS_WRITE_LOCK, hold_write_lock
 
 EXTENSION_KEY = "rehab.db"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+T = TypeVar("T")
+
+
+class EndedByDispatch(RuntimeError):
+    """A view or a service tried to commit or roll back the request's transaction (see the module's text)."""
+
+
+# Views that still end their own transactions, until they too move to one commit per request (the portal's and
+# the sheets' modules are being reorganised): their commit() and rollback() work, and dispatch does not commit
+# after them (what they did not commit is rolled back at teardown, as before). Goes with the last of them.
+_SELF_COMMITTING = ("rehab.views.portal", "rehab.views.handouts")
+
+
+class RequestSession(Session):
+    """The request's session. Views and services add and flush; ``dispatch`` commits or rolls back, once."""
+
+    def commit(self) -> None:
+        if g.get("self_committing"):
+            return Session.commit(self)
+        raise EndedByDispatch("The request commits once, after its view returns (rehab/db.py): add and flush "
+                              "only. To refuse after writing, raise (abort) so that nothing is saved.")
+
+    def rollback(self) -> None:
+        if g.get("self_committing"):
+            return Session.rollback(self)
+        raise EndedByDispatch("The request rolls back when its view raises (rehab/db.py): raise (abort) "
+                              "instead, or wrap a write that may clash in session.begin_nested().")
+
+    def _end(self, *, commit: bool) -> None:
+        (Session.commit if commit else Session.rollback)(self)
 
 
 def init_app(app: Flask) -> None:
@@ -43,21 +96,36 @@ def init_app(app: Flask) -> None:
             response.headers["X-Query-Count"] = str(g.get("query_count", 0))
             return response
 
-    @app.before_request
-    def _set_write_intent() -> None:
-        g.write_intent_token = _write_intent.set(request.method not in SAFE_METHODS)
-
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:
         session = g.pop("db_session", None)
         if session is not None:
-            session.close()  # rolls back anything the view did not commit
-        token = g.pop("write_intent_token", None)
-        if token is not None:
-            _write_intent.reset(token)
+            session.close()  # rolls back what was written after dispatch ended the transaction (nothing should be)
         # Work that must happen after the request's own transaction is gone (see after_close).
         for callback in g.pop("after_close", []):
             callback()
+
+
+def dispatch(view: Callable[[], T]) -> T:
+    """Run the request's view (``Flask.dispatch_request``) as the request's one transaction: commit when it
+    returns, roll back when it raises, before any error handler runs (so an error page reads a clean session).
+
+    What before-request hooks wrote is part of it; one that answers instead of the view (a redirect to sign
+    in) has its writes rolled back at teardown. Error handlers and after-request hooks write nothing here."""
+    rule = request.url_rule
+    function = current_app.view_functions.get(rule.endpoint) if rule is not None else None
+    g.self_committing = getattr(function, "__module__", "").startswith(_SELF_COMMITTING)
+    try:
+        result = view()
+        session = g.get("db_session")
+        if session is not None and not g.self_committing:
+            session._end(commit=True)
+    except BaseException:
+        session = g.get("db_session")
+        if session is not None:
+            session._end(commit=False)
+        raise
+    return result
 
 
 def make_engine(url: str, *, echo: bool = False, busy_timeout_ms: int = 10_000) -> Engine:
@@ -77,10 +145,13 @@ def make_engine(url: str, *, echo: bool = False, busy_timeout_ms: int = 10_000) 
     return create_engine(url, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
 
+_WRITING = HOLDS_WRITE_LOCK  # in a connection's info: its transaction holds SQLite's write lock
+
+
 def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-        # Let SQLAlchemy's "begin" event below emit BEGIN itself (the pysqlite recipe).
+        # Let SQLAlchemy's "begin" event below emit BEGIN itself (the pysqlite recipe), so SAVEPOINTs nest.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -91,10 +162,29 @@ def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
-        if _write_intent.get():
-            _begin_immediate(connection.connection.driver_connection, busy_timeout_ms)
-        else:
-            connection.exec_driver_sql("BEGIN")
+        connection.info[_WRITING] = False
+        connection.connection.driver_connection.execute("BEGIN")  # a read until it first writes
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before_write(connection, _cursor, statement, _parameters, context, _many) -> None:  # type: ignore[no-untyped-def]
+        if connection.info.get(_WRITING, True) or not _needs_write_lock(statement, context):
+            return
+        raw = connection.connection.driver_connection
+        if raw.in_transaction:
+            raw.execute("COMMIT")  # end the read (nothing was written): only releases its snapshot
+        _begin_immediate(raw, busy_timeout_ms)
+        connection.info[_WRITING] = True
+
+
+def _needs_write_lock(statement: str, context: Any) -> bool:
+    """Anything but a plain read: INSERT, UPDATE, DELETE, SAVEPOINT, DDL, and reads marked FOR UPDATE or FOR
+    SHARE (SQLite's SQL has no such clause; the statement object still carries it)."""
+    if statement.lstrip()[:6].upper() not in ("SELECT", "WITH "):
+        return True
+    if any(getattr(context, flag, False) for flag in ("isinsert", "isupdate", "isdelete")):  # WITH ... INSERT
+        return True
+    compiled = getattr(getattr(context, "compiled", None), "statement", None)
+    return getattr(compiled, "_for_update_arg", None) is not None
 
 
 # How often a writer asks again for SQLite's write lock while another process holds it.
@@ -134,73 +224,28 @@ def get_engine() -> Engine:
     return current_app.extensions[EXTENSION_KEY]
 
 
-def get_session() -> Session:
-    """The request's session: one per request, committed once by the view."""
+def get_session() -> RequestSession:
+    """The request's session (in the CLI: the app context's, for reading), ended by ``dispatch``."""
     if "db_session" not in g:
-        g.db_session = Session(get_engine(), expire_on_commit=False)
+        g.db_session = RequestSession(get_engine(), expire_on_commit=False)
     return g.db_session
 
 
 def after_close(callback: Callable[[], None]) -> None:
-    """Run ``callback`` once the request's session is closed (e.g. to record a denial that the request's
-    rollback must not erase). Writing from a second connection while the request's own write transaction
-    holds SQLite's lock would wait on itself, hence "after"."""
+    """Run ``callback`` once the request's session is closed, whether it committed or rolled back (e.g. to
+    record a denial that the request's rollback must not erase). Writing from a second connection while the
+    request's own transaction holds SQLite's write lock would wait on itself, hence "after"."""
     g.setdefault("after_close", []).append(callback)
 
 
 @contextlib.contextmanager
-def read_session() -> Iterator[Session]:
-    """A short session of its own that only reads, even during a POST: on SQLite it must not take the write
-    lock (BEGIN IMMEDIATE), which every other writer would then wait for."""
-    token = _write_intent.set(False)
-    try:
-        with Session(get_engine(), expire_on_commit=False) as session:
-            yield session
-    finally:
-        _write_intent.reset(token)
-
-
-@contextlib.contextmanager
-def lookup_session() -> Iterator[Session]:
-    """For reads made before the view runs (the signed-in user): a GET's own request session, which saves
-    opening a second transaction on every page; a write request's would take SQLite's write lock for a read,
-    so it gets a short read session of its own."""
-    if _write_intent.get():
-        with read_session() as session:
-            yield session
-    else:
-        yield get_session()
-
-
-def reads_first() -> None:
-    """This request reads before it writes: its transaction starts as a read, and ``begin_writes`` takes the
-    write lock only for the writes. For the busiest writes (a visit, a home log), so SQLite's one writer at a
-    time holds the lock for a millisecond rather than for the whole request."""
-    _write_intent.set(False)
-
-
-def begin_writes() -> None:
-    """End the request's read transaction (nothing was written: this only releases its snapshot) so the next
-    statement begins a write transaction. Loaded objects stay loaded (``expire_on_commit=False``). As under
-    PostgreSQL's READ COMMITTED, what was read may change before the write; edits guard against that with
-    their version check (``claim_version``) as everywhere else."""
-    session = g.get("db_session")
-    if session is not None and session.in_transaction():
-        session.commit()
-    _write_intent.set(True)
-
-
-@contextlib.contextmanager
 def side_transaction() -> Iterator[Session]:
-    """A short write transaction of its own, committed even if the request later fails.
+    """A short write transaction of its own, committed at the end of the block even if a request fails.
 
-    Used before the request's own session starts (session activity) and after it has closed
-    (``after_close``), never while it is open: on SQLite that would wait for a lock the request holds.
-    """
-    token = _write_intent.set(True)
-    try:
-        with Session(get_engine(), expire_on_commit=False) as session:
-            yield session
-            session.commit()
-    finally:
-        _write_intent.reset(token)
+    It takes SQLite's write lock at once, so what it reads is what it writes on. Used by the CLI, and before
+    the request's own session starts (a sign-in's session activity) or after it has closed (``after_close``),
+    never while it is open: on SQLite it would wait for a lock the request may hold."""
+    with Session(get_engine(), expire_on_commit=False) as session:
+        hold_write_lock(session)
+        yield session
+        session.commit()

@@ -96,17 +96,16 @@ def _portal_guarded(endpoint: str) -> bool:
 
 
 def _resolve_session(token: str) -> Any:
-    """Find the live server-side session for the cookie (never under SQLite's write lock).
+    """Find the live server-side session for the cookie, in the request's session (a read: no write lock).
 
     Returns a redirect when the session's clinic is no longer one of the user's (see _leave_clinic)."""
     now = utcnow()
     config = current_app.config
-    with db.lookup_session() as lookup:
-        active, reason = accounts.find_session(
-            lookup, token, now=now,
-            idle=timedelta(minutes=config["IDLE_TIMEOUT_MINUTES"]),
-            absolute=timedelta(hours=config["ABSOLUTE_SESSION_HOURS"]),
-        )  # a session of its own detaches the rows on closing, without expiring them
+    active, reason = accounts.find_session(
+        db.get_session(), token, now=now,
+        idle=timedelta(minutes=config["IDLE_TIMEOUT_MINUTES"]),
+        absolute=timedelta(hours=config["ABSOLUTE_SESSION_HOURS"]),
+    )
     if active is None:
         session.clear()
         if reason == "idle":
@@ -124,8 +123,8 @@ def _resolve_session(token: str) -> Any:
             with db.side_transaction() as writer:
                 accounts.touch_session(writer, session_id=session_id, now=now)
 
-        # After the request's own session is closed: a GET's lookup runs in it, and a second connection
-        # writing while it is open would hold two connections (PostgreSQL) or wait on itself (SQLite without WAL).
+        # After the request's own session is closed: a second connection writing while it is open would hold
+        # two connections (PostgreSQL) or wait on the request's own write lock (SQLite). Never rolled back.
         db.after_close(_touch)
     g.user, g.clinic, g.user_session = active.user, active.clinic, active.record
     g.is_clinic_admin = active.is_admin
@@ -136,8 +135,7 @@ def _leave_clinic(active: accounts.ActiveSession, now: Any) -> Any:
     """The user was removed from the clinic this session works in: the session moves to another of their
     clinics, or ends when they have none. The request itself does not run: a form filled in for the old
     clinic must not be saved into the new one, so the browser goes to the new clinic's first page."""
-    with db.lookup_session() as lookup:
-        clinics = accounts.clinics_for(lookup, active.user.id)
+    clinics = accounts.clinics_for(db.get_session(), active.user.id)
     session_id = active.record.id
     new_clinic = clinics[0] if clinics else None
 

@@ -114,10 +114,9 @@ def _empty_postgres_tables(engine: Engine) -> None:
 
 
 class RequestingClient(FlaskClient):
-    """A test client that first ends the test's own open read, like a separate program would.
-
-    Outside a request every transaction takes SQLite's write lock up front (BEGIN IMMEDIATE); a check made
-    with the ``db`` fixture before this request would otherwise hold that lock and stale its snapshot."""
+    """A test client that first ends the test's own transaction, so that the ``db`` fixture then sees what the
+    request saved, as a separate program would: on SQLite an open read keeps its snapshot, and the session's
+    loaded objects keep their values until expired (the rollback expires them)."""
 
     def open(self, *args: Any, **kwargs: Any):  # type: ignore[no-untyped-def]
         for session in self.application.extensions.get("tests.sessions", []):
@@ -167,8 +166,8 @@ def write_lock_is_free(database_url: str) -> bool:
 
 
 def count_rows(db: Session, model: type[SQLModel]) -> int:
-    """Rows in a table as committed now. Ends the read at once: outside a request every transaction takes
-    SQLite's write lock up front (BEGIN IMMEDIATE), and an open one would hold up the app under test."""
+    """Rows in a table as committed now. Ends the read at once, so a later count sees later commits (an open
+    read keeps its snapshot on SQLite)."""
     db.expire_all()
     try:
         return db.exec(select(func.count()).select_from(model)).one()

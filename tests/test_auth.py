@@ -37,8 +37,8 @@ def is_signed_in(client: FlaskClient) -> bool:
 
 
 def fetch(db: Session, statement) -> list:  # type: ignore[no-untyped-def]
-    """Rows as committed now. Commits at once: outside a request every transaction takes SQLite's write lock
-    up front, and an open one would hold up the app under test (commit, unlike rollback, expires nothing)."""
+    """Rows as committed now. Commits at once, so the next read starts a new SQLite snapshot (commit, unlike
+    rollback, expires nothing)."""
     rows = list(db.exec(statement.execution_options(populate_existing=True)))
     db.commit()
     return rows

@@ -43,7 +43,7 @@ class Recorder:
     """A signed-in browser that keeps every session cookie and CSRF token it was given."""
 
     def __init__(self, app: Flask) -> None:
-        app.test_client_class = RequestingClient  # ends the test's own reads before each request
+        app.test_client_class = RequestingClient  # the test's checks see what each request saved
         self.client = app.test_client()
         self.secrets: set[str] = set()
 

@@ -13,9 +13,19 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import select
 
-from rehab.models import AdviceDecision, Alert, EditRecord, PhaseChange, Protocol, ProtocolVersion, Visit, utcnow
+from rehab.models import (
+    AdviceDecision,
+    Alert,
+    EditRecord,
+    FormSubmission,
+    PhaseChange,
+    Protocol,
+    ProtocolVersion,
+    Visit,
+    utcnow,
+)
 from tests import factories
-from tests.conftest import count_rows, submit
+from tests.conftest import count_rows, form_fields, submit
 
 pytestmark = pytest.mark.db
 
@@ -303,22 +313,25 @@ def test_patient_page_shows_the_ten_latest_visits_and_the_visits_page_shows_all(
 def test_a_visit_is_not_saved_against_a_protocol_changed_while_it_was_recorded(therapist_client, patient, protocol,
                                                                                db, monkeypatch):
     """The visit's checks are read before the write lock is taken; a phase moved by someone else in between
-    must refuse the visit (nothing saved, what was typed kept) rather than record it against the old phase."""
-    import rehab.views.visits as views
+    must refuse the visit (nothing saved, the form's claim neither, what was typed kept) rather than record it
+    against the old phase. The same form, sent again on the current protocol, then saves."""
+    import rehab.once as once
 
-    real_begin_writes = views.begin_writes
+    real_claim = once.claim
 
-    def someone_moves_the_phase_first() -> None:
-        real_begin_writes()
+    def someone_moves_the_phase_first(*args, **kwargs):  # type: ignore[no-untyped-def]
         db.execute(update(Protocol).where(Protocol.id == protocol.id).values(current_phase=1))
-        db.commit()
+        db.commit()  # another therapist's move, committed before this visit's first write
+        return real_claim(*args, **kwargs)
 
-    monkeypatch.setattr(views, "begin_writes", someone_moves_the_phase_first)
-    response = record(therapist_client, patient, note="Walked well, a little sore")
+    monkeypatch.setattr(once, "claim", someone_moves_the_phase_first)
+    page = therapist_client.get(f"/patients/{patient.id}/visits/new", follow_redirects=True).get_data(as_text=True)
+    fields = {**form_fields(page), **visit_form(note="Walked well, a little sore")}
+    response = therapist_client.post(f"/patients/{patient.id}/visits/new", data=fields)
     html = response.get_data(as_text=True)
     assert response.status_code == 409
     assert "The protocol changed while you were recording" in html and "Walked well, a little sore" in html
-    assert count_rows(db, Visit) == 0
-    monkeypatch.setattr(views, "begin_writes", real_begin_writes)
-    assert record(therapist_client, patient).status_code == 302  # saved once the page is current
+    assert count_rows(db, Visit) == 0 and count_rows(db, FormSubmission) == 0
+    monkeypatch.setattr(once, "claim", real_claim)
+    assert therapist_client.post(f"/patients/{patient.id}/visits/new", data=fields).status_code == 302
     assert db.exec(select(Visit)).one().phase_index == 1

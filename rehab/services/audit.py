@@ -15,13 +15,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import text, update
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from rehab.models import AuditEvent, utcnow
+from rehab.services.locks import serialise
 
 GENESIS = "0" * 64
-# Any constant: PostgreSQL's transaction-scoped advisory lock that serialises appends to the chain.
+# Any constant: the lock (PostgreSQL's advisory lock, rehab/services/locks.py) that serialises appends to the chain.
 _PG_CHAIN_LOCK = 74_201
 # Labels the key derived from SECRET_KEY, so it differs from every other use of that secret.
 _DERIVED_KEY_LABEL = b"rehab audit chain v1"
@@ -65,9 +66,8 @@ _LAST_HASH = select(AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1
 def record_event(session: Session, *, key: bytes, action: str, user_id: int | None = None,
                  clinic_id: int | None = None, patient_id: int | None = None, object_type: str = "",
                  object_id: int | None = None, outcome: str = "ok", at: datetime | None = None) -> AuditEvent:
-    """Append one event. Call inside a write transaction (SQLite's BEGIN IMMEDIATE serialises it)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_CHAIN_LOCK})
+    """Append one event. Appends take turns (``serialise``): two at once must not chain to the same hash."""
+    serialise(session, _PG_CHAIN_LOCK)
     prev = session.exec(_LAST_HASH).first()
     event = AuditEvent(at=at or utcnow(), user_id=user_id, clinic_id=clinic_id, patient_id=patient_id,
                        action=action, object_type=object_type, object_id=object_id, outcome=outcome,

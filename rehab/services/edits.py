@@ -29,16 +29,19 @@ class Saved(Protocol):
 def claim_version(session: Session, record: Saved, *, column: str, seen: int) -> int:
     """Move ``record.<column>`` from ``seen`` to ``seen + 1`` only if nobody else moved it first.
 
-    A conditional UPDATE, so two saves racing on PostgreSQL's READ COMMITTED cannot both win (on SQLite,
-    BEGIN IMMEDIATE already serialises them). Raises StaleEdit when the form was opened at an older version.
-    """
+    A conditional UPDATE, so two saves racing (on PostgreSQL, or on SQLite between the form's reads and the
+    transaction's first write) cannot both win. Raises StaleEdit when the form was opened at an older version;
+    the changes already applied to ``record`` are then dropped, unwritten, and it reads as saved now (the
+    request may show it on the page that says so, and commits nothing of it)."""
     model: Any = type(record)
-    result = session.execute(
-        update(model).where(model.id == record.id, getattr(model, column) == seen)
-        .values({column: seen + 1})
-        .execution_options(synchronize_session=False)
-    )
+    with session.no_autoflush:  # the record's own changes wait for the claim
+        result = session.execute(
+            update(model).where(model.id == record.id, getattr(model, column) == seen)
+            .values({column: seen + 1})
+            .execution_options(synchronize_session=False)
+        )
     if rows_changed(result) != 1:
+        session.expire(record)
         raise StaleEdit
     set_committed_value(record, column, seen + 1)
     return seen + 1

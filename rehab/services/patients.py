@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import typing
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, ClassVar, Literal, cast
@@ -161,12 +163,31 @@ def is_chart_number_clash(error: IntegrityError) -> bool:
     return "patient.clinic_id, patient.chart_number" in str(original)
 
 
+class ChartNumberTaken(Exception):
+    """Another patient of the clinic got this chart number first (two saves passed ``chart_number_taken`` at
+    once); nothing of this save was written."""
+
+
+@contextlib.contextmanager
+def _unique_chart_number(session: Session) -> Iterator[None]:
+    """The writes inside, in a SAVEPOINT: a chart number clash undoes them alone and raises ChartNumberTaken,
+    and the caller's transaction stays usable (PostgreSQL refuses every statement after an error otherwise)."""
+    try:
+        with session.begin_nested():
+            yield
+    except IntegrityError as error:
+        if not is_chart_number_clash(error):
+            raise
+        raise ChartNumberTaken from None
+
+
 def create_patient(session: Session, *, clinic_id: int, form: PatientInput, user_id: int | None, now: datetime
                    ) -> Patient:
+    """Add a patient; raises ChartNumberTaken when another save took the chart number first."""
     patient = Patient(clinic_id=clinic_id, created_at=now, updated_at=now, updated_by_id=user_id,
                       **form.model_dump())
-    session.add(patient)
-    session.flush()
+    with _unique_chart_number(session):
+        session.add(patient)
     return patient
 
 
@@ -175,17 +196,20 @@ def update_patient(session: Session, *, patient: Patient, form: PatientInput, se
                    now: datetime) -> dict[str, list[Any]]:
     """Apply an edit and keep its history. Returns {field: [old, new]} (empty when nothing changed).
 
-    Raises StaleEdit when someone saved the patient after this form was opened (SECURITY.md 21)."""
+    Raises StaleEdit when someone saved the patient after this form was opened (SECURITY.md 21), and
+    ChartNumberTaken when another save took the new chart number first; either way ``patient`` is as saved."""
     if patient.version != seen_version:
         raise StaleEdit
-    changes = apply_changes(patient, form.model_dump())
-    if changes:
-        patient.updated_at = now
-        patient.updated_by_id = user_id
-        claim_version(session, patient, column="version", seen=seen_version)
-        session.add(EditRecord(entity="patient", entity_id=patient.id, patient_id=patient.id, user_id=user_id,
-                               at=now, changes=json.dumps(changes)))
-        session.flush()
+    # A version claimed by someone else meanwhile undoes the changes applied to ``patient`` (and expires it).
+    with _unique_chart_number(session):
+        changes = apply_changes(patient, form.model_dump())
+        if changes:
+            patient.updated_at = now
+            patient.updated_by_id = user_id
+            claim_version(session, patient, column="version", seen=seen_version)
+            session.add(EditRecord(entity="patient", entity_id=patient.id, patient_id=patient.id, user_id=user_id,
+                                   at=now, changes=json.dumps(changes)))
+            session.flush()
     return changes
 
 

@@ -55,16 +55,16 @@ def claim(session: Session, *, form_id: str, action: str, clinic_id: int | None,
           patient_id: int | None, now: datetime) -> FormSubmission:
     """Record that this form is being applied, before anything else is written in the transaction.
 
-    Raises AlreadySubmitted (after rolling the transaction back) when the form was applied already, so the
-    caller changes nothing. Claiming first also makes the second of two simultaneous posts wait on the first
+    Raises AlreadySubmitted when the form was applied already, so the caller changes nothing (the request
+    rolls back; only the claim's own SAVEPOINT is undone here, so the transaction stays usable for reading
+    the first post's row). Claiming first also makes the second of two simultaneous posts wait on the first
     here, before it reads or writes anything the first is changing."""
     row = FormSubmission(form_id=form_id, action=action, clinic_id=clinic_id, user_id=user_id,
                          patient_id=patient_id, at=now)
-    session.add(row)
     try:
-        session.flush()
+        with session.begin_nested():
+            session.add(row)
     except IntegrityError:
-        session.rollback()
         earlier = find(session, form_id=form_id)
         if earlier is None:  # not this form's id that clashed: a real error, not a repeat
             raise

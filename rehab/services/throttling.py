@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import func, text
+from sqlalchemy import func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from rehab.models import LoginAttempt, ThrottleNotice
+from rehab.services.locks import serialise
 
-# Advisory-lock namespace (the two-key form) for serialising sign-ins per account on PostgreSQL.
+# The lock namespace (the two-key form) for serialising sign-ins per account (rehab/services/locks.py).
 _PG_SIGN_IN_LOCKS = 74_202
 
 Limit = Literal["account", "address", "device"]
@@ -44,11 +45,8 @@ def device_key(device_id: str, email: str) -> str:
 
 def lock_account(session: Session, email: str) -> None:
     """Serialise sign-ins to one account until the caller commits, so parallel guesses cannot all be judged
-    against the same count. SQLite's write lock (BEGIN IMMEDIATE) does it there; PostgreSQL needs this
-    transaction-scoped advisory lock."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"),
-                        {"space": _PG_SIGN_IN_LOCKS, "key": int(account_key(email)[:7], 16)})
+    against the same count (SQLite: its write lock; PostgreSQL: an advisory lock per account)."""
+    serialise(session, _PG_SIGN_IN_LOCKS, int(account_key(email)[:7], 16))
 
 
 def throttled_by(session: Session, *, email: str, address: str, device: str | None, now: datetime,

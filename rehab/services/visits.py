@@ -118,16 +118,18 @@ def update_visit(session: Session, *, visit: Visit, form: VisitInput, seen_versi
     """Apply an edit, keeping old and new values; raises StaleEdit when someone saved meanwhile."""
     if visit.version != seen_version:
         raise StaleEdit
-    changes = apply_changes(visit, form.model_dump())
-    if changes:
-        claim_version(session, visit, column="version", seen=seen_version)
-        visit.updated_at = now
-        session.add(visit)
-        session.add(EditRecord(entity="visit", entity_id=visit.id, patient_id=visit.patient_id,  # type: ignore[arg-type]
-                               user_id=user_id, at=now, changes=json.dumps(changes)))
-        session.flush()
-        if "occurred_at" in changes:  # only the visit's time can move the patient's last session
-            refresh_last_session(session, patient_id=visit.patient_id)
+    # A version claimed by someone else meanwhile undoes the changes applied to ``visit`` (and expires it).
+    with session.begin_nested():
+        changes = apply_changes(visit, form.model_dump())
+        if changes:
+            claim_version(session, visit, column="version", seen=seen_version)
+            visit.updated_at = now
+            session.add(visit)
+            session.add(EditRecord(entity="visit", entity_id=visit.id, patient_id=visit.patient_id,  # type: ignore[arg-type]
+                                   user_id=user_id, at=now, changes=json.dumps(changes)))
+            session.flush()
+            if "occurred_at" in changes:  # only the visit's time can move the patient's last session
+                refresh_last_session(session, patient_id=visit.patient_id)
     return changes
 
 

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import NoReturn
+
+from flask import Flask, abort, make_response
+from flask.typing import ResponseReturnValue
+
+
+def refuse(answer: ResponseReturnValue, status: int | None = None) -> NoReturn:
+    """Answer with ``answer`` (a page, a page and its status, or a redirect) and keep nothing this request wrote.
+
+    A view that returns commits what it wrote (rehab/db.py); raising rolls it all back, the form's one-time
+    claim (rehab/once.py) too, so the same form, corrected or looked at again, can still be sent."""
+    abort(make_response(answer, status) if status is not None else make_response(answer))
 
 
 def register_blueprints(app: Flask) -> None:

@@ -15,11 +15,12 @@ from rehab import once, security
 from rehab.db import get_session
 from rehab.forms import parse_form
 from rehab.forms.accounts import ClinicForm, UserForm
-from rehab.models import Membership, User, utcnow
+from rehab.models import Clinic, Membership, User, utcnow
 from rehab.request_guard import bounded_id, page_number
 from rehab.services import accounts, clinic_settings, memberships, protocol_records
 from rehab.services.edits import StaleEdit
 from rehab.services.passwords import hash_password, password_problem, verify_password
+from rehab.views import refuse
 from rehab.vocabulary import PAPER_SIZE_LABELS, SPEED_UNIT_LABELS
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -80,10 +81,10 @@ def new_user() -> ResponseReturnValue:
                                         password=form.password, clinic_ids=[g.clinic.id], is_admin=form.is_admin)
             security.record("user.create", object_type="user", object_id=user.id)
             target = once.leads_to(url_for("admin.users"))
-            db.commit()
             flash(f"{user.name} can now sign in with {user.email}.", "success")
             return redirect(target)
-    return render_template("admin/user_form.html", values=request.form, errors=errors), (422 if errors else 200)
+        refuse(render_template("admin/user_form.html", values=request.form, errors=errors), 422)
+    return render_template("admin/user_form.html", values=request.form, errors=errors)
 
 
 @bp.post("/users/<int:user_id>/active")
@@ -95,18 +96,17 @@ def set_active(user_id: int) -> ResponseReturnValue:
     target = once.leads_to(url_for("admin.users"))
     if user.id == g.user.id:
         flash("You cannot deactivate your own account.", "error")
-        return redirect(target)
+        refuse(redirect(target))
     wanted = request.form.get("active") == "1"
     if user.is_active == wanted:  # a page from before someone else did it
         flash(f"{user.name} is already {'active' if wanted else 'deactivated'}; nothing was changed.", "info")
-        return redirect(target)
+        refuse(redirect(target))
     user.is_active = wanted
     if not user.is_active:
         accounts.end_all_sessions(db, user_id=user.id, now=utcnow())
     db.add(user)
     security.record_in_clinics("user.activate" if user.is_active else "user.deactivate",
                                memberships.clinic_ids_of(db, user.id), object_type="user", object_id=user.id)
-    db.commit()
     flash(f"{user.name} was {'reactivated' if user.is_active else 'deactivated'}.", "success")
     return redirect(target)
 
@@ -136,11 +136,12 @@ def reset_password(user_id: int) -> ResponseReturnValue:
             security.record_in_clinics("user.password_reset", memberships.clinic_ids_of(db, user.id),
                                        object_type="user", object_id=user.id)
             target = once.leads_to(url_for("admin.users"))
-            db.commit()
             flash(f"The password for {user.name} was changed. Give it to them in person.", "success")
             return redirect(target)
+        refuse(render_template("admin/password.html", user=user, error=error, current_error=current_error,
+                               own=user.id == g.user.id), 422)
     return render_template("admin/password.html", user=user, error=error, current_error=current_error,
-                           own=user.id == g.user.id), (422 if error or current_error else 200)
+                           own=user.id == g.user.id)
 
 
 @bp.route("/clinic", methods=["GET", "POST"])
@@ -159,18 +160,21 @@ def clinic() -> ResponseReturnValue:
             try:
                 clinic_settings.update_settings(db, clinic=clinic_row, values=form.model_dump(),
                                                 seen_version=request.form.get("version", 0, type=bounded_id))
-            except StaleEdit:
-                db.rollback()  # the settings as saved now are read again for the page below
+            except StaleEdit:  # clinic_row reads as saved now, for the page below
                 stale = True
             else:
                 security.record("clinic.update", object_type="clinic", object_id=clinic_row.id)
                 target = once.leads_to(url_for("admin.clinic"))
-                db.commit()
                 flash("Clinic settings saved.", "success")
                 return redirect(target)
+        refuse(_clinic_page(clinic_row, values, errors, stale=stale), 409 if stale else 422)
+    return _clinic_page(clinic_row, values, errors, stale=stale)
+
+
+def _clinic_page(clinic_row: Clinic, values: Any, errors: dict[str, str], *, stale: bool) -> str:
     return render_template("admin/clinic.html", clinic=clinic_row, values=values, errors=errors, stale=stale,
                            paper_sizes=PAPER_SIZE_LABELS, speed_units=SPEED_UNIT_LABELS,
-                           timezones=sorted(available_timezones())), (409 if stale else 422 if errors else 200)
+                           timezones=sorted(available_timezones()))
 
 
 @bp.get("/templates")
@@ -194,16 +198,15 @@ def update_template(template_id: int) -> ResponseReturnValue:
         name = request.form.get("name", "").strip()
         if not 1 <= len(name) <= 120 or "<" in name or ">" in name:
             flash("Give the template a name of up to 120 characters (no < or >).", "error")
-            return back
+            refuse(back)
         try:
             changed = protocol_records.rename_template(db, template=template, name=name,
                                                        seen_version=request.form.get("version", 0, type=bounded_id))
-        except StaleEdit:
-            db.rollback()  # the template as saved now is read again for the message
+        except StaleEdit:  # the template reads as saved now, for the message
             flash(f"Not renamed: another admin changed this template while the page was open. It is now "
                   f"“{template.name}”{' (retired)' if template.archived_at else ''}; rename it again if you still "
                   "want to.", "error")
-            return back
+            refuse(back)
         unchanged = f"The template is already called “{template.name}”; nothing was changed."
     elif action in ("retire", "restore"):
         changed = protocol_records.set_template_retired(db, template=template, retired=action == "retire",
@@ -214,9 +217,8 @@ def update_template(template_id: int) -> ResponseReturnValue:
         abort(400)
     if not changed:  # a page from before another admin did the same
         flash(unchanged, "info")
-        return back
+        refuse(back)
     security.record(f"template.{action}", object_type="clinic_template", object_id=template.id)
-    db.commit()
     flash(f"Template “{template.name}” {'renamed' if action == 'rename' else action + 'd'}.", "success")
     return back
 

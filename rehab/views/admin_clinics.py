@@ -17,6 +17,7 @@ from rehab.forms import parse_form
 from rehab.forms.accounts import MemberForm, NewClinicForm
 from rehab.models import Clinic, User
 from rehab.services import memberships
+from rehab.views import refuse
 from rehab.views.admin import bp
 
 CHANGES = {"remove": "membership.remove", "make_admin": "membership.admin_grant",
@@ -46,15 +47,17 @@ def clinics() -> ResponseReturnValue:
             security.record_in_clinics("clinic.create", {g.clinic.id, clinic.id}, object_type="clinic",
                                        object_id=clinic.id)
             target = once.leads_to(url_for("admin.clinic_members", clinic_id=clinic.id))
-            db.commit()
-            security.refresh_clinic_list(g.user.id)
+            security.refresh_clinic_list(g.user.id)  # reads the new membership: the session flushes it first
             flash(f"{clinic.name} was added and you are its admin. Switch to it to set its address, paper size "
                   "and time zone under Clinic settings.", "success")
             return redirect(target)
     administered = memberships.administered_clinics(db, g.user.id)
     counts = {clinic.id: memberships.members(db, clinic.id) for clinic in administered}
-    return render_template("admin/clinics.html", administered=administered, members=counts,
-                           values=request.form, errors=errors), (422 if errors else 200)
+    page = render_template("admin/clinics.html", administered=administered, members=counts, values=request.form,
+                           errors=errors)
+    if errors:
+        refuse(page, 422)
+    return page
 
 
 @bp.get("/clinics/<int:clinic_id>")
@@ -84,12 +87,11 @@ def add_member(clinic_id: int) -> ResponseReturnValue:
                 security.record_in_clinics("membership.admin_grant", {clinic.id}, object_type="user",
                                            object_id=user.id)
             target = once.leads_to(url_for("admin.clinic_members", clinic_id=clinic.id))
-            db.commit()
             flash(f"{user.name} now works at {clinic.name}{' as an admin' if form.is_admin else ''}. They see it "
                   "in their clinic list when they next sign in.", "success")
             return redirect(target)
         errors = {"email": problem or memberships.NO_SUCH_ACCOUNT}
-    return _members_page(clinic, values=request.form, errors=errors)
+    refuse(_members_page(clinic, values=request.form, errors=errors))
 
 
 @bp.post("/clinics/<int:clinic_id>/members/<int:user_id>")
@@ -116,10 +118,9 @@ def change_member(clinic_id: int, user_id: int) -> ResponseReturnValue:
         unchanged = problem in memberships.UNCHANGED
         flash(f"{problem} Nothing was changed." if problem == memberships.NOT_A_MEMBER else problem,
               "info" if unchanged else "error")
-        return redirect(url_for("admin.clinic_members", clinic_id=clinic.id))
+        refuse(redirect(url_for("admin.clinic_members", clinic_id=clinic.id)))
     assert member is not None
     security.record_in_clinics(CHANGES[action], {clinic.id}, object_type="user", object_id=user_id)
-    db.commit()
     flash({"remove": "{name} no longer works at {clinic}. Their next page takes them to another of their "
                      "clinics, or signs them out.",
            "make_admin": "{name} is now an admin of {clinic}.",

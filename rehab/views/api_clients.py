@@ -9,6 +9,7 @@ from rehab import once, security
 from rehab.db import get_session
 from rehab.models import utcnow
 from rehab.services import api_clients
+from rehab.views import refuse
 
 bp = Blueprint("api_clients", __name__, url_prefix="/admin/api-clients")
 
@@ -44,12 +45,11 @@ def create() -> ResponseReturnValue:
         errors["scope"] = "Choose what the client may do."
     if errors:
         rows = api_clients.clients_of(db, clinic_id=g.clinic.id)
-        return render_template("api_clients/index.html", rows=rows, scopes=api_clients.SCOPES, values=request.form,
-                               errors=errors, new_token=None), 422
+        refuse(render_template("api_clients/index.html", rows=rows, scopes=api_clients.SCOPES, values=request.form,
+                               errors=errors, new_token=None), 422)
     client, token = api_clients.create_client(db, clinic_id=g.clinic.id, name=name, scope=scope,  # type: ignore[arg-type]  # one of SCOPES, checked above
                                               user_id=g.user.id, now=utcnow())
     security.record("api_client.create", object_type="api_client", object_id=client.id)
-    db.commit()
     rows = api_clients.clients_of(db, clinic_id=g.clinic.id)
     return render_template("api_clients/index.html", rows=rows, scopes=api_clients.SCOPES, values={}, errors={},
                            new_token=token, new_client=client)
@@ -65,6 +65,5 @@ def revoke(client_id: int) -> ResponseReturnValue:
     once.leads_to(url_for("api_clients.index"))
     api_clients.revoke(db, client=client, user_id=g.user.id, now=utcnow())
     security.record("api_client.revoke", object_type="api_client", object_id=client.id)
-    db.commit()
     flash(f"“{client.name}” was revoked: its token stopped working at once.", "success")
     return redirect(url_for("api_clients.index"))

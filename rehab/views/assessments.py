@@ -16,6 +16,7 @@ from rehab.models import Assessment, utcnow
 from rehab.services import assessments as assessment_service
 from rehab.services.assessments import AssessmentInput
 from rehab.templating import clinic_time
+from rehab.views import refuse
 from rehab.views.patients import get_patient_or_404
 
 bp = Blueprint("assessments", __name__, url_prefix="/patients/<int:patient_id>/assessments")
@@ -46,21 +47,20 @@ def create(patient_id: int) -> ResponseReturnValue:
     patient = get_patient_or_404(patient_id)
     if patient.archived_at is not None:
         flash("This patient is archived. Bring them back to the active list before recording an assessment.", "error")
-        return redirect(url_for("patients.detail", patient_id=patient.id))
+        refuse(redirect(url_for("patients.detail", patient_id=patient.id)))
     if request.method == "GET":
         form_id = once.page_form_id()  # in the address: Back, then Save, shows this screen as saved
         return render_template("patients/assessment.html", patient=patient, errors={}, labels=LABELS,
                                values={"occurred_at": _local_input(utcnow())}, form_id=form_id)
     form, errors = _parse(request.form)
     if form is None:
-        return render_template("patients/assessment.html", patient=patient, errors=errors, labels=LABELS,
-                               values=request.form, form_id=once.posted_form_id()), 422
+        refuse(render_template("patients/assessment.html", patient=patient, errors=errors, labels=LABELS,
+                               values=request.form, form_id=once.posted_form_id()), 422)
     db = get_session()
     once.claim("assessment.create", patient_id=patient.id)
     assessment = assessment_service.record_assessment(db, patient=patient, form=form, user_id=g.user.id, now=utcnow())
     security.record("assessment.create", patient_id=patient.id, object_type="assessment", object_id=assessment.id)
     target = once.leads_to(url_for("patients.detail", patient_id=patient.id, _anchor="screen"))
-    db.commit()
     flash("Fall-risk screen saved. The protocol builder's safety check now reads it.", "success")
     return redirect(target)
 
@@ -82,10 +82,9 @@ def remove(patient_id: int, assessment_id: int) -> ResponseReturnValue:
     reason = request.form.get("reason", "").strip()[:300]
     if len(reason) < 3:
         flash("Give a reason to remove the assessment (for example: entered for the wrong patient).", "error")
-        return redirect(target)
+        refuse(redirect(target))
     assessment.deleted_at, assessment.deleted_by_id, assessment.delete_reason = utcnow(), g.user.id, reason
     db.add(assessment)
     security.record("assessment.remove", patient_id=patient.id, object_type="assessment", object_id=assessment.id)
-    db.commit()
     flash("Assessment removed; it stays in the record with your reason.", "success")
     return redirect(target)

@@ -20,7 +20,6 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from sqlmodel import Session
 
-from rehab import db as database
 from rehab import known_devices, security
 from rehab.db import get_session
 from rehab.known_devices import KnownDevice
@@ -47,15 +46,15 @@ def _safe_next(target: str | None) -> str:
 def login() -> ResponseReturnValue:
     """Email and password; the same answer for an unknown email and a wrong password.
 
-    The password is verified (argon2, about 135 ms) in a read transaction, before the write lock: on SQLite
-    every other write in every clinic would wait for it. The throttle is then counted again under the lock
-    and per-account serialisation, so parallel guesses never get past the limit."""
+    The password is verified (argon2, about 135 ms) before anything is written, so on SQLite no other write
+    waits for it (rehab/db.py takes the write lock at the first write). The throttle is then counted again
+    under the account's lock (``lock_account``), so parallel guesses never get past the limit. A failed
+    sign-in answers with an error page and is saved with it: throttling counts it."""
     if g.user is not None and request.method == "GET":
         return redirect(url_for("main.index"))
     error = None
     email = request.form.get("email", "")[:254]
     if request.method == "POST":
-        database.reads_first()
         db = get_session()
         now = utcnow()
         address = (request.remote_addr or "unknown")[:64]
@@ -74,7 +73,6 @@ def login() -> ResponseReturnValue:
         if over is None:
             user, rehashed = accounts.check_credentials(db, security.hasher(), email=email, password=password)
         clinics = accounts.clinics_for(db, user.id) if user else []
-        database.begin_writes()
         if over is None:
             throttling.lock_account(db, email)
             over = throttling.throttled_by(db, email=email, address=address, device=device, now=now, limits=limits)
@@ -100,7 +98,6 @@ def login() -> ResponseReturnValue:
             throttling.record_attempt(db, email=email, address=address, device=None, succeeded=True, now=now)
             audit.record_event(db, key=security.audit_key(), action="login", user_id=user.id,
                                clinic_id=clinics[0].id, at=now)
-            db.commit()
             session["sid"] = token
             # For the clinic switcher, shown only to therapists of more than one clinic.
             session["clinics"] = [[clinic.id, clinic.name] for clinic in clinics]
@@ -110,7 +107,6 @@ def login() -> ResponseReturnValue:
                                    secret=security.secret_key(),
                                    secure=config["SESSION_COOKIE_SECURE"] or request.is_secure)
             return response
-        db.commit()  # keep the failed attempt: throttling counts it
     status = 200 if error is None else 401
     return render_template("auth/login.html", error=error, email=email), status
 
@@ -132,7 +128,6 @@ def logout() -> ResponseReturnValue:
     db = get_session()
     accounts.end_session(db, session["sid"], now=utcnow())
     security.record("logout")
-    db.commit()
     session.clear()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
@@ -148,5 +143,4 @@ def switch_clinic() -> ResponseReturnValue:
     g.user_session.clinic_id = clinic_id
     db.add(g.user_session)
     security.record("clinic.switch", object_type="clinic", object_id=clinic_id)
-    db.commit()
     return redirect(url_for("patients.index"))

@@ -32,6 +32,5 @@ def acknowledge_inactive(patient_id: int) -> ResponseReturnValue:
                  acknowledged_by_id=g.user.id))
     security.record("alert.acknowledge", patient_id=patient.id, object_type="patient", object_id=patient.id)
     target = once.leads_to(url_for("dashboard.index"))
-    db.commit()
     flash(f"Noted: {patient.full_name} has been quiet.", "success")
     return redirect(target)

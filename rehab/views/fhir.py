@@ -276,15 +276,19 @@ def create_patient() -> ResponseReturnValue:
                             "what it created.") from None
         return fhir_response(patients.patient_resource(context(), earlier), 200,
                              {"Location": context().url("Patient", str(earlier.id))})
+    taken = FhirError(422, "duplicate", f"A patient with chart number {form.chart_number} already exists in this "
+                      "clinic; search Patient?identifier= to find it.", "Patient.identifier")
     if patient_service.chart_number_taken(session, clinic_id=clinic_id, chart_number=form.chart_number):
         _audit("fhir.create", outcome="failed")
-        raise FhirError(422, "duplicate", f"A patient with chart number {form.chart_number} already exists in this "
-                        "clinic; search Patient?identifier= to find it.", "Patient.identifier")
-    patient = patient_service.create_patient(session, clinic_id=clinic_id, form=form, user_id=None, now=utcnow())
+        raise taken  # the request rolls back, its claim too: the same body may be sent once the clash is fixed
+    try:
+        patient = patient_service.create_patient(session, clinic_id=clinic_id, form=form, user_id=None, now=utcnow())
+    except patient_service.ChartNumberTaken:
+        _audit("fhir.create", outcome="failed")
+        raise taken from None
     claimed.result = str(patient.id)
     audit.record_event(session, key=audit_key(), action="fhir.create", clinic_id=clinic_id, patient_id=patient.id,
                        object_type="api_client", object_id=g.api_client.id)
-    session.commit()
     resource = patients.patient_resource(context(), patient)
     return fhir_response(resource, 201, {"Location": context().url("Patient", str(patient.id))})
 

@@ -63,12 +63,10 @@ def download(patient_id: int) -> ResponseReturnValue:
 
 def export_clinic(app: Flask, clinic: Clinic, folder: Path, *, base_url: str, with_pdfs: bool) -> dict[str, int]:
     """Every patient of one clinic, as NDJSON files in ``folder`` (the CLI's ``fhir-export``)."""
-    # A fresh app context (its session closes with it) and a read-only session: on SQLite a long export must
-    # not hold the write lock the running app's writers wait for.
-    with app.app_context(), app.test_request_context(base_url=base_url.removesuffix("/fhir")), \
-            db.read_session() as session:
+    # A fresh app context, whose session only reads (so it never takes SQLite's write lock) and closes with it.
+    with app.app_context(), app.test_request_context(base_url=base_url.removesuffix("/fhir")):
         g.clinic = clinic
-        g.db_session = session  # what the renderers' get_session() returns
+        session = db.get_session()  # also what the renderers' get_session() returns
         sheet, report = pdf_renderers(therapist_name="rehab export") if with_pdfs else (None, None)
         patient_ids = session.exec(select(Patient.id).where(Patient.clinic_id == clinic.id)
                                    .order_by(col(Patient.id))).all()

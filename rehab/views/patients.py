@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy.exc import IntegrityError
 
 from rehab import once, security
 from rehab.db import get_session
@@ -16,6 +15,7 @@ from rehab.services import patients as patient_service
 from rehab.services.edits import StaleEdit
 from rehab.services.patient_page import patient_overview
 from rehab.services.safety import fall_risk_findings, is_screened
+from rehab.views import refuse
 from rehab.vocabulary import CONDITION_LABELS, KNEE_LABELS, LANGUAGE_LABELS, PRECAUTION_LABELS
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
@@ -82,20 +82,19 @@ def create() -> ResponseReturnValue:
             try:
                 patient = patient_service.create_patient(db, clinic_id=g.clinic.id, form=form, user_id=g.user.id,
                                                          now=utcnow())
+            except patient_service.ChartNumberTaken:
+                errors["chart_number"] = CHART_NUMBER_TAKEN
+            else:
                 security.record("patient.create", patient_id=patient.id, object_type="patient",
                                 object_id=patient.id)
                 target = once.leads_to(url_for("patients.detail", patient_id=patient.id))
-                db.commit()
-            except IntegrityError as error:
-                db.rollback()
-                if not patient_service.is_chart_number_clash(error):
-                    raise
-                errors["chart_number"] = CHART_NUMBER_TAKEN
-            else:
                 flash(f"{patient.full_name} was added.", "success")
                 return redirect(target)
+        # Nothing of this post is kept, its form id neither: the corrected form can be sent again.
+        refuse(render_template("patients/form.html", patient=None, values=values, errors=errors, form_id=form_id,
+                               **_CHOICES), 422)
     return render_template("patients/form.html", patient=None, values=values, errors=errors, form_id=form_id,
-                           **_CHOICES), (422 if errors else 200)
+                           **_CHOICES)
 
 
 @bp.get("/<int:patient_id>")
@@ -139,25 +138,20 @@ def edit(patient_id: int) -> ResponseReturnValue:
                 changes = patient_service.update_patient(
                     db, patient=patient, form=form, seen_version=request.form.get("version", 0, type=bounded_id),
                     user_id=g.user.id, now=utcnow())
+            except StaleEdit:
+                stale = True
+            except patient_service.ChartNumberTaken:
+                errors["chart_number"] = CHART_NUMBER_TAKEN
+            else:
                 security.record("patient.update", patient_id=patient.id, object_type="patient",
                                 object_id=patient.id)
                 once.leads_to(url_for("patients.detail", patient_id=patient.id))
-                db.commit()
-            except StaleEdit:
-                db.rollback()
-                stale = True
-                patient = get_patient_or_404(patient_id)
-            except IntegrityError as error:
-                db.rollback()
-                if not patient_service.is_chart_number_clash(error):
-                    raise
-                errors["chart_number"] = CHART_NUMBER_TAKEN
-                patient = get_patient_or_404(patient_id)
-            else:
                 flash("Saved." if changes else "No changes to save.", "success")
                 return redirect(url_for("patients.detail", patient_id=patient.id))
+        refuse(render_template("patients/form.html", patient=patient, values=values, errors=errors, stale=stale,
+                               **_CHOICES), 409 if stale else 422)
     return render_template("patients/form.html", patient=patient, values=values, errors=errors, stale=stale,
-                           **_CHOICES), (409 if stale else 422 if errors else 200)
+                           **_CHOICES)
 
 
 @bp.post("/<int:patient_id>/archive")
@@ -178,10 +172,9 @@ def _set_archived(patient_id: int, *, archived: bool) -> ResponseReturnValue:
     if (patient.archived_at is not None) == archived:  # a page from before someone else did it: nothing to do
         flash(f"{patient.full_name} {'is already archived' if archived else 'is already on the active list'}; "
               "nothing was changed.", "info")
-        return redirect(back)
+        refuse(redirect(back))
     patient_service.set_archived(db, patient=patient, archived=archived, user_id=g.user.id, now=utcnow())
     security.record("patient.archive" if archived else "patient.unarchive", patient_id=patient.id,
                     object_type="patient", object_id=patient.id)
-    db.commit()
     flash(f"{patient.full_name} was {'archived' if archived else 'brought back to the active list'}.", "success")
     return redirect(back)

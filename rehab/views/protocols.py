@@ -9,7 +9,6 @@ from typing import Any
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from rehab import db as database
 from rehab import once, security
 from rehab.db import get_session
 from rehab.forms.protocol import (
@@ -45,6 +44,7 @@ from rehab.services.safety import (
     start_phase_for,
     weeks_since_surgery,
 )
+from rehab.views import refuse
 from rehab.views.patients import get_patient_or_404
 from rehab.vocabulary import SETTING_LABELS, SUPPORT_LABELS
 
@@ -116,7 +116,6 @@ def choose(patient_id: int) -> ResponseReturnValue:
 @bp.route("/new/build", methods=["GET", "POST"])
 def build(patient_id: int) -> ResponseReturnValue:
     """Step 2 and 3: adjust the doses and save (version 1)."""
-    database.reads_first()  # reading, parsing and checking the form hold no write lock (see _handle_builder_post)
     patient = get_patient_or_404(patient_id)
     if patient.archived_at is not None:
         flash("This patient is archived. Bring them back to the active list before starting a protocol.", "error")
@@ -137,7 +136,6 @@ def build(patient_id: int) -> ResponseReturnValue:
 @bp.route("/<int:protocol_id>/edit", methods=["GET", "POST"])
 def edit(patient_id: int, protocol_id: int) -> ResponseReturnValue:
     """Change any dose; saving makes a new version with a summary of what changed."""
-    database.reads_first()
     patient = get_patient_or_404(patient_id)
     protocol = get_protocol_or_404(patient, protocol_id)
     if protocol.status != "active":
@@ -195,9 +193,9 @@ def _handle_builder_post(patient: Patient, *, protocol: Protocol | None) -> Resp
                                      standing[warning.fingerprint][1] if warning.fingerprint in standing else None)
                  for warning in warnings]
     now = utcnow()
-    # Everything above only read and computed; SQLite's write lock is taken from here to the commit. The
-    # edit's version check (save_version) refuses a protocol changed meanwhile.
-    database.begin_writes()
+    # Everything above only read and computed: on SQLite the claim, the first write, takes the write lock and
+    # holds it to the commit (rehab/db.py). The edit's version check (save_version) refuses a protocol changed
+    # meanwhile.
     once.claim("protocol.create" if protocol is None else "protocol.update", patient_id=patient.id)
     if protocol is None:
         protocol = protocol_records.create_protocol(db, patient=patient, content=content, user_id=g.user.id, now=now,
@@ -205,7 +203,6 @@ def _handle_builder_post(patient: Patient, *, protocol: Protocol | None) -> Resp
                                                     start_note=_start_note(content, start_phase, facts))
         security.record("protocol.create", patient_id=patient.id, object_type="protocol", object_id=protocol.id)
         target = once.leads_to(url_for("protocols.view", patient_id=patient.id, protocol_id=protocol.id))
-        db.commit()
         flash(f"Protocol saved: {content.title}.", "success")
         return redirect(target)
     try:
@@ -214,16 +211,14 @@ def _handle_builder_post(patient: Patient, *, protocol: Protocol | None) -> Resp
         version = protocol_records.save_version(db, protocol=protocol, content=content, seen_version=seen_version,
                                                 user_id=g.user.id, now=now, overrides=overrides, speed_unit=unit)
     except StaleEdit:
-        db.rollback()
-        return render_template("protocols/builder.html", **_builder_context(
-            patient, draft, stale=True, **context)), 409
+        refuse(render_template("protocols/builder.html", **_builder_context(patient, draft, stale=True, **context)),
+               409)
     if version is None:
         flash("No changes to save.", "info")
-    else:
-        security.record("protocol.update", patient_id=patient.id, object_type="protocol", object_id=protocol.id)
-        once.leads_to(url_for("protocols.view", patient_id=patient.id, protocol_id=protocol.id))
-        db.commit()
-        flash(f"Saved as version {version.number}.", "success")
+        refuse(redirect(url_for("protocols.view", patient_id=patient.id, protocol_id=protocol.id)))
+    security.record("protocol.update", patient_id=patient.id, object_type="protocol", object_id=protocol.id)
+    once.leads_to(url_for("protocols.view", patient_id=patient.id, protocol_id=protocol.id))
+    flash(f"Saved as version {version.number}.", "success")
     return redirect(url_for("protocols.view", patient_id=patient.id, protocol_id=protocol.id))
 
 
@@ -287,31 +282,29 @@ def move_phase(patient_id: int, protocol_id: int) -> ResponseReturnValue:
     back = redirect(target)
     if protocol.status != "active":
         flash("This protocol has ended.", "error")
-        return back
+        refuse(back)
     if len(reason) < 3:
         flash("Give a reason for the phase change (for example: two sessions within the pain rules).", "error")
-        return back
+        refuse(back)
     content = protocol_records.load_content(protocol_records.latest_version(db, protocol))
     refusal = _forward_move_refusal(patient, protocol, content, to_phase - protocol.current_phase)
     if refusal:
         flash(refusal, "error")
-        return back
+        refuse(back)
     try:
         change = protocol_records.move_phase(db, protocol=protocol, from_phase=from_phase, to_phase=to_phase,
                                              reason=reason, user_id=g.user.id, now=utcnow(),
                                              phase_count=len(content.phases))
     except protocol_records.PhaseMoved:
-        db.rollback()
-        current = protocol_records.get_protocol(db, patient_id=patient.id, protocol_id=protocol.id)
+        db.refresh(protocol)  # the phase it is in now (moved since the page was opened)
         flash(f"Not moved: this page showed phase {from_phase + 1}, but the protocol is now in phase "
-              f"{current.current_phase + 1 if current else '?'} (moved since the page was opened). "
+              f"{protocol.current_phase + 1} (moved since the page was opened). "
               "Check the phase below before moving it again.", "error")
-        return back
+        refuse(back)
     except protocol_records.PhaseMoveError as error:
         flash(str(error), "error")
-        return back
+        refuse(back)
     security.record("protocol.phase", patient_id=patient.id, object_type="protocol", object_id=protocol.id)
-    db.commit()
     flash(f"Moved to phase {change.to_phase + 1}: {content.phases[change.to_phase].name}.", "success")
     return back
 
@@ -343,15 +336,14 @@ def end(patient_id: int, protocol_id: int) -> ResponseReturnValue:
     discharge = request.form.get("discharge_reason", "")
     if discharge not in ("", *protocol_records.DISCHARGE_REASONS):
         flash("Choose a discharge reason from the list.", "error")
-        return redirect(url_for("protocols.view", patient_id=patient.id, protocol_id=protocol.id))
+        refuse(redirect(url_for("protocols.view", patient_id=patient.id, protocol_id=protocol.id)))
     reason = reason or protocol_records.DISCHARGE_REASONS.get(discharge, "Ended by the therapist.")
-    if protocol.status == "active":
-        protocol_records.end_protocol(db, protocol=protocol, reason=reason, now=utcnow(), discharge_reason=discharge)
-        security.record("protocol.end", patient_id=patient.id, object_type="protocol", object_id=protocol.id)
-        db.commit()
-        flash("The protocol has ended. It stays in the patient's record.", "success")
-    else:
+    if protocol.status != "active":
         flash("This protocol had already ended; nothing was changed.", "info")
+        refuse(redirect(target))
+    protocol_records.end_protocol(db, protocol=protocol, reason=reason, now=utcnow(), discharge_reason=discharge)
+    security.record("protocol.end", patient_id=patient.id, object_type="protocol", object_id=protocol.id)
+    flash("The protocol has ended. It stays in the patient's record.", "success")
     return redirect(target)
 
 
@@ -366,11 +358,10 @@ def save_template(patient_id: int, protocol_id: int) -> ResponseReturnValue:
     back = redirect(once.leads_to(url_for("protocols.view", patient_id=patient.id, protocol_id=protocol.id)))
     if not 1 <= len(name) <= 120 or "<" in name or ">" in name:
         flash("Give the template a name of up to 120 characters (no < or >).", "error")
-        return back
+        refuse(back)
     content = protocol_records.load_content(protocol_records.latest_version(db, protocol))
     template = protocol_records.save_clinic_template(db, clinic_id=g.clinic.id, name=name, condition=patient.condition,
                                                      content=content, user_id=g.user.id, now=utcnow())
     security.record("template.create", object_type="clinic_template", object_id=template.id)
-    db.commit()
     flash(f"Saved as the clinic template “{name}”.", "success")
     return back

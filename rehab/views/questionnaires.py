@@ -15,6 +15,7 @@ from rehab.db import get_session
 from rehab.models import Patient, utcnow
 from rehab.services import protocol_records, questionnaire_records
 from rehab.services.questionnaires import AnswerError, Instrument, answerable, instruments, licensed_totals
+from rehab.views import refuse
 from rehab.views.patients import get_patient_or_404
 
 bp = Blueprint("questionnaires", __name__, url_prefix="/patients/<int:patient_id>/questionnaires")
@@ -48,19 +49,18 @@ def send(patient_id: int) -> ResponseReturnValue:
     instrument = _chosen("items")
     if instrument is None:
         flash("Choose a questionnaire to send.", "error")
-        return back
+        refuse(back)
     protocol = protocol_records.active_protocol(db, patient_id=patient.id)
     if patient.archived_at is not None or protocol is None:
         flash("Start a protocol first: the patient answers through the link, which needs an active protocol.",
               "error")
-        return back
+        refuse(back)
     response, new = questionnaire_records.send(db, patient_id=patient.id, clinic_id=g.clinic.id,
                                                protocol_id=protocol.id, instrument=instrument.key, now=utcnow(),
                                                user_id=g.user.id)
     if new:
         security.record("questionnaire.send", patient_id=patient.id, object_type="questionnaire",
                         object_id=response.id)
-        db.commit()
         flash(f"{instrument.text().short_name} sent: it waits on the patient's page under “My questionnaires”.",
               "success")
     else:
@@ -104,8 +104,8 @@ def total(patient_id: int) -> ResponseReturnValue:
         else:
             security.record("questionnaire.total", patient_id=patient.id, object_type="questionnaire",
                             object_id=response.id)
-            db.commit()
             flash(f"{instrument.text().short_name} total {value:g} recorded.", "success")
+            return _back(patient)
     for message in errors:
         flash(f"Total not recorded: {message}", "error")
-    return back
+    refuse(back)

@@ -21,6 +21,7 @@ from rehab.services.advice.decisions import (
     reported,
 )
 from rehab.services.advice.inputs import AdviceInputs, gather
+from rehab.views import refuse
 from rehab.views.patients import get_patient_or_404
 from rehab.vocabulary import CLEARANCE_ACTION_LABELS
 
@@ -56,18 +57,16 @@ def clear(patient_id: int) -> ResponseReturnValue:
     target = once.leads_to(url_for("patients.detail", patient_id=patient.id, _anchor="advice"))
     if not inputs.uncleared:
         flash("Nothing to clear: no red flag or fall is waiting.", "success")
-        return redirect(target)
+        refuse(redirect(target))
     if request.form.get("signature") != clearance_signature(inputs):
-        return _page(patient, inputs, request.form, {}, changed=True, status=409)
+        refuse(_page(patient, inputs, request.form, {}, changed=True, status=409))
     action = request.form.get("action", "")
     try:
         clearance = record_clearance(db, patient=patient, inputs=inputs, action=action, user_id=g.user.id,
                                      note=request.form.get("note", ""), now=utcnow())
     except ClearanceError as error:
-        db.rollback()
-        return _page(patient, _inputs(patient), request.form, {error.field: str(error)}, status=422)
+        refuse(_page(patient, inputs, request.form, {error.field: str(error)}, status=422))
     security.record("red_flag.clear", patient_id=patient.id, object_type="red_flag_clearance", object_id=clearance.id)
-    db.commit()
     if action == "cleared":
         flash("Cleared to go on. The advice and the patient's portal show the exercises again.", "success")
     else:

@@ -12,7 +12,7 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 from flask.typing import ResponseReturnValue
 
 from rehab import once, security
-from rehab.db import begin_writes, get_session, reads_first
+from rehab.db import get_session
 from rehab.forms import local_to_utc, parse_form
 from rehab.models import Alert, Patient, Visit, utcnow
 from rehab.request_guard import bounded_id
@@ -26,6 +26,7 @@ from rehab.services.patient_page import chart_points
 from rehab.services.protocol_content import kmh_to_mph, mph_to_kmh, number
 from rehab.services.visits import VisitInput
 from rehab.templating import clinic_time
+from rehab.views import refuse
 from rehab.views.patients import get_patient_or_404
 from rehab.vocabulary import EFFUSION_LABELS, RED_FLAG_LABELS, SORENESS_LABELS, STOPPING_ALERTS, SUPPORT_LABELS
 
@@ -88,7 +89,6 @@ def index(patient_id: int) -> ResponseReturnValue:
 def create(patient_id: int) -> ResponseReturnValue:
     """Record a visit: what the patient reported and what they did, then see the advice."""
     db = get_session()
-    reads_first()  # everything is read before the write lock is taken (see rehab/db.py)
     patient = get_patient_or_404(patient_id)
     protocol = protocol_records.active_protocol(db, patient_id=patient.id)
     if patient.archived_at is not None or protocol is None:
@@ -111,22 +111,18 @@ def create(patient_id: int) -> ResponseReturnValue:
     now = utcnow()
     ceiling = next((rx.pain_ceiling for rx in phase.prescriptions if rx.exercise == form.exercise),
                    phase.prescriptions[0].pain_ceiling)
-    begin_writes()
+    # Everything above only read (no write lock on SQLite); the claim is the first write (rehab/db.py).
     once.claim("visit.create", patient_id=patient.id)
     if not visit_service.still_recordable(db, protocol_id=protocol.id, version=protocol.latest_version,
                                           phase_index=protocol.current_phase):
-        db.rollback()
-        reads_first()  # the page below only reads
-        return render_template("visits/form.html", **_form_context(patient, request.form, {}, visit=None,
-                                                                   protocol_changed=True,
-                                                                   form_id=once.posted_form_id())), 409
+        refuse(render_template("visits/form.html", **_form_context(
+            patient, request.form, {}, visit=None, protocol_changed=True, form_id=once.posted_form_id())), 409)
     # The visit it is compared with for alerts: the latest one at or before it, read under the lock too.
     previous = visit_service.previous_visit(db, patient_id=patient.id, before=form.occurred_at)
     visit = visit_service.create_visit(db, patient=patient, protocol=protocol, form=form, user_id=g.user.id, now=now)
     visit_service.raise_alerts(db, patient=patient, visit=visit, previous=previous, ceiling=ceiling, now=now)
     security.record("visit.create", patient_id=patient.id, object_type="visit", object_id=visit.id)
     target = once.leads_to(url_for("patients.detail", patient_id=patient.id, _anchor="advice"))
-    db.commit()
     if visit.red_flags or visit.falls:
         flash("Visit saved. A red flag or fall was reported: see the advice and the alert below.", "error")
     else:
@@ -161,18 +157,15 @@ def edit(patient_id: int, visit_id: int) -> ResponseReturnValue:
             changes = visit_service.update_visit(db, visit=visit, form=form, user_id=g.user.id, now=utcnow(),
                                                  seen_version=request.form.get("version", 0, type=bounded_id))
         except StaleEdit:
-            db.rollback()
             stale = True
         else:
             security.record("visit.update", patient_id=patient.id, object_type="visit", object_id=visit.id)
             target = once.leads_to(url_for("patients.detail", patient_id=patient.id, _anchor="visits"))
-            db.commit()
             flash("Visit corrected; the earlier values are kept in its history." if changes else "No changes to save.",
                   "success")
             return redirect(target)
-    visit = _get_visit_or_404(patient, visit_id)
-    return render_template("visits/form.html", **_form_context(
-        patient, request.form, errors, visit=visit, history=history, stale=stale)), (409 if stale else 422)
+    refuse(render_template("visits/form.html", **_form_context(
+        patient, request.form, errors, visit=visit, history=history, stale=stale)), 409 if stale else 422)
 
 
 @bp.post("/visits/<int:visit_id>/delete")
@@ -185,11 +178,10 @@ def delete(patient_id: int, visit_id: int) -> ResponseReturnValue:
     reason = request.form.get("reason", "").strip()[:300]
     if len(reason) < 3:
         flash("Give a reason to delete the visit (for example: entered for the wrong patient).", "error")
-        return redirect(url_for("visits.edit", patient_id=patient.id, visit_id=visit.id))
+        refuse(redirect(url_for("visits.edit", patient_id=patient.id, visit_id=visit.id)))
     visit_service.delete_visit(db, visit=visit, reason=reason, user_id=g.user.id, now=utcnow())
     security.record("visit.delete", patient_id=patient.id, object_type="visit", object_id=visit.id)
     target = once.leads_to(url_for("patients.detail", patient_id=patient.id, _anchor="visits"))
-    db.commit()
     flash("Visit deleted. It is kept in the record with your reason.", "success")
     return redirect(target)
 
@@ -208,28 +200,26 @@ def decide(patient_id: int) -> ResponseReturnValue:
     context = advice_for(db, patient=patient, protocol=protocol, now=now, speed_unit=g.clinic.speed_unit)
     if context.inputs.uncleared:  # first: whatever the form says, nothing is decided while a stop waits
         flash("A red flag or fall is not yet cleared: record what was done first.", "error")
-        return redirect(url_for("red_flags.clear", patient_id=patient.id))
+        refuse(redirect(url_for("red_flags.clear", patient_id=patient.id)))
     changed = what_changed(AdviceShown.from_form(request.form), AdviceShown.of(context),
                            headline=context.advice.headline)
     if changed is not None:
         flash(changed, "error")
-        return back
+        refuse(back)
     accepted = request.form.get("decision") == "accept"
     reason = request.form.get("reason", "").strip()[:500]
     if not accepted and len(reason) < 3:
         flash("Give a reason to override the advice.", "error")
-        return back
+        refuse(back)
     try:
         record_decision(db, patient=patient, protocol=protocol, context=context, accepted=accepted,
-                                      reason=reason, user_id=g.user.id, now=utcnow())
+                        reason=reason, user_id=g.user.id, now=utcnow())
     except StaleEdit:  # the protocol moved or changed between this page's reads and its write
-        db.rollback()
         flash("The advice changed since you opened the page (a visit or a change was saved). Review it again.",
               "error")
-        return back
+        refuse(back)  # the decision and any version it saved go too
     security.record("advice.accept" if accepted else "advice.override", patient_id=patient.id,
                     object_type="protocol", object_id=protocol.id)
-    db.commit()
     applied = f" Applied: {context.advice.change.text}." if accepted and context.advice.change else ""
     flash(f"Advice {'accepted' if accepted else 'overridden'}.{applied}", "success")
     return back
@@ -248,13 +238,12 @@ def acknowledge(patient_id: int, alert_id: int) -> ResponseReturnValue:
     if alert.acknowledged_at is not None:  # a page from before someone else acknowledged it
         flash(f"This alert was already acknowledged at {clinic_time(alert.acknowledged_at)}; nothing was changed.",
               "info")
-        return redirect(target)
+        refuse(redirect(target))
     if alert.kind in STOPPING_ALERTS and protocol_records.active_protocol(db, patient_id=patient.id):
         # A red flag is acknowledged by saying what was done about it, with a note, never by one click.
-        return redirect(url_for("red_flags.clear", patient_id=patient.id))
+        refuse(redirect(url_for("red_flags.clear", patient_id=patient.id)))
     visit_service.acknowledge(db, alert=alert, user_id=g.user.id, now=utcnow())
     security.record("alert.acknowledge", patient_id=patient.id, object_type="alert", object_id=alert.id)
-    db.commit()
     flash("Alert acknowledged.", "success")
     return redirect(target)
 
