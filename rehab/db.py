@@ -18,7 +18,7 @@ timeout, and a write lock held only from a transaction's first write to its comm
 as a read (``BEGIN``); its first statement that writes, or a read that PostgreSQL would lock (``FOR UPDATE``,
 see rehab/services/locks.py), first ends the read and takes the write lock (``BEGIN IMMEDIATE``, asked for
 every half millisecond). Reading, checking a form and hashing a password (135 ms) thus never hold up another
-clinic's writes: a visit or a home log holds the lock for about a millisecond. A deferred transaction that has
+clinic's writes: a visit holds the lock for a few milliseconds. A deferred transaction that has
 read must not upgrade itself instead: it fails at once with "database is locked" when another process wrote
 in between, and the busy timeout does not help there. What was read before the first write may have changed
 by then, as under PostgreSQL's READ COMMITTED: edits guard against that with their version check
