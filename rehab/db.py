@@ -54,10 +54,11 @@ class EndedByDispatch(RuntimeError):
     """A view or a service tried to commit or roll back the request's transaction (see the module's text)."""
 
 
-# Views that still end their own transactions, until they too move to one commit per request (the portal's and
-# the sheets' modules are being reorganised): their commit() and rollback() work, and dispatch does not commit
-# after them (what they did not commit is rolled back at teardown, as before). Goes with the last of them.
-_SELF_COMMITTING = ("rehab.views.portal", "rehab.views.handouts")
+# The patient portal's views (module or function name prefixes) still end their own transactions, until they
+# too move to one commit per request (the portal is being reorganised into a package): their commit() and
+# rollback() work, and dispatch does not commit after them (what they did not commit is rolled back at
+# teardown, as before). Goes with the last of them.
+_SELF_COMMITTING = ("rehab.views.portal", "rehab.views.handouts.portal_sheet")
 
 
 class RequestSession(Session):
@@ -114,7 +115,8 @@ def dispatch(view: Callable[[], T]) -> T:
     in) has its writes rolled back at teardown. Error handlers and after-request hooks write nothing here."""
     rule = request.url_rule
     function = current_app.view_functions.get(rule.endpoint) if rule is not None else None
-    g.self_committing = getattr(function, "__module__", "").startswith(_SELF_COMMITTING)
+    name = f"{getattr(function, '__module__', '')}.{getattr(function, '__name__', '')}"
+    g.self_committing = name.startswith(_SELF_COMMITTING)
     try:
         result = view()
         session = g.get("db_session")

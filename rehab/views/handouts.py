@@ -17,6 +17,7 @@ from rehab.request_guard import bounded_id, is_id
 from rehab.services import audit, protocol_records
 from rehab.services.advice.inputs import waiting_red_flags
 from rehab.services.submissions import AlreadySubmitted
+from rehab.views import refuse
 from rehab.views.patients import clinic_phone_missing, get_patient_or_404
 from rehab.views.portal import link_url, portal_required
 from rehab.views.portal_pages import stop_page
@@ -67,7 +68,6 @@ def print_sheet(patient_id: int):  # type: ignore[no-untyped-def]
     record = _record(patient, protocol, _therapist_snapshot(patient, protocol, options), source="clinic")
     security.record("sheet.print", patient_id=patient.id, object_type="handout_print", object_id=record.id)
     target = once.leads_to(url_for("handouts.sheet_pdf", patient_id=patient.id, print_id=record.id))
-    get_session().commit()
     return redirect(target, code=303)
 
 
@@ -144,18 +144,17 @@ def reprint(patient_id: int, print_id: int):  # type: ignore[no-untyped-def]
     if earlier is None or earlier.patient_id != patient.id:
         abort(404)
     if clinic_phone_missing():
-        return redirect(url_for("handouts.print_sheet", patient_id=patient.id))
+        refuse(redirect(url_for("handouts.print_sheet", patient_id=patient.id)))
     if waiting_red_flags(db, patient_ids=[patient.id]):  # type: ignore[list-item]
-        return _red_flag_first(patient)
+        refuse(_red_flag_first(patient))
     snapshot = json.loads(earlier.snapshot)
     if not reprintable(snapshot):
         flash("This sheet was printed before its treadmill instructions and emergency box were corrected. "
               "Print a new sheet instead.", "error")
-        return redirect(url_for("handouts.print_sheet", patient_id=patient.id))
+        refuse(redirect(url_for("handouts.print_sheet", patient_id=patient.id)))
     record = _record(patient, db.get(Protocol, earlier.protocol_id), snapshot, source="reprint")  # type: ignore[arg-type]
     security.record("sheet.reprint", patient_id=patient.id, object_type="handout_print", object_id=record.id)
     target = once.leads_to(url_for("handouts.sheet_pdf", patient_id=patient.id, print_id=record.id))
-    db.commit()
     return redirect(target, code=303)
 
 
@@ -181,7 +180,7 @@ def batch():  # type: ignore[no-untyped-def]
     if not rows:
         if not waiting:
             flash("No sheets to print: nobody with an active protocol was seen today.", "info")
-        return redirect(url_for("dashboard.index"))
+        refuse(redirect(url_for("dashboard.index")))
     printed = []
     for patient, protocol in rows:
         options = SheetOptions(paper=g.clinic.paper_size, language=patient.language)
@@ -190,7 +189,6 @@ def batch():  # type: ignore[no-untyped-def]
         printed.append(str(record.id))
     # The sheets are downloaded from an address of their own: a repeat of this form leads there again.
     target = once.leads_to(url_for("handouts.batch_pdf", prints=",".join(printed)))
-    db.commit()
     return redirect(target, code=303)
 
 
