@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
-from sqlalchemy import event
-from sqlmodel import Session, func, select
+from sqlalchemy import Engine, event
+from sqlmodel import Session, SQLModel, func, select
 
+from rehab.db import make_engine
 from rehab.models import FormSubmission, utcnow
 from rehab.services import submissions
 from rehab.services.submissions import AlreadySubmitted
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    """The app's engine rather than the services' plain one: its SQLite connections leave BEGIN to SQLAlchemy,
+    so the claim's SAVEPOINT nests in the transaction (pysqlite's own handling would commit the transaction
+    when the savepoint is released)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'forms.sqlite3'}")
+    SQLModel.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
 
 
 def _claim(session: Session, form_id: str, **sender: int | None) -> FormSubmission:
