@@ -40,7 +40,8 @@ _ACTION = re.compile(r"([a-z_]+)(?:-(\d{1,3}))?(?:-(\d{1,3}))?")
 MIN_OVERRIDE_REASON = 5
 # As ProtocolContent and Phase allow: the builder offers no more, and a form claiming more is refused.
 def _max_length(field: Any) -> int:
-    return next(rule.max_length for rule in field.metadata if getattr(rule, "max_length", None) is not None)
+    length: int = next(rule.max_length for rule in field.metadata if getattr(rule, "max_length", None) is not None)
+    return length
 
 
 MAX_PHASES = _max_length(ProtocolContent.model_fields["phases"])
