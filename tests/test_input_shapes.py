@@ -76,3 +76,4 @@ def test_the_pages_offer_the_limits_the_shapes_declare(therapist_client, patient
         limits = field_limits(VisitInput)[name]
         tag = _control(visit, name)
         assert f'min="{limits.minimum:g}"' in tag and f'max="{limits.maximum:g}"' in tag, tag
+

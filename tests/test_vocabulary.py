@@ -139,3 +139,11 @@ def test_each_value_has_its_code_in_the_fhir_code_system(enum, prefix):
     from rehab.services.fhir.codes import LOCAL_CONCEPTS
 
     assert [value for value in enum if prefix + value not in LOCAL_CONCEPTS] == []
+
+
+@pytest.mark.db
+def test_the_patient_page_words_soreness_by_its_label(therapist_client, db, patient, protocol):
+    factories.home_log(db, patient, protocol, soreness="warmup_gone")
+    db.commit()
+    page = therapist_client.get(f"/patients/{patient.id}").get_data(as_text=True)
+    assert "Sore during warm-up, went away" in page and "warmup" not in page
