@@ -9,7 +9,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlmodel import Field, SQLModel
+
 
 def utcnow() -> datetime:
     """Now, in UTC (the storage convention)."""
     return datetime.now(UTC)
+
+
+class UnderProtocol(SQLModel):
+    """The columns of a row recorded under a patient's protocol (a visit, a home session, a printed sheet): its
+    patient and clinic, and the protocol version and phase whose dose was in force when it happened."""
+
+    patient_id: int = Field(foreign_key="patient.id")
+    clinic_id: int = Field(foreign_key="clinic.id")
+    protocol_id: int = Field(foreign_key="protocol.id")
+    protocol_version: int
+    phase_index: int

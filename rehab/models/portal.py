@@ -8,11 +8,11 @@ from typing import Annotated
 from sqlalchemy import Column, Index, Text
 from sqlmodel import AutoString, Field, SQLModel
 
-from rehab.models.base import utcnow
+from rehab.models.base import UnderProtocol, utcnow
 from rehab.vocabulary import OneOf, Soreness
 
 
-class HandoutPrint(SQLModel, table=True):
+class HandoutPrint(UnderProtocol, table=True):
     """One printed home sheet. ``snapshot`` holds everything the sheet showed (JSON), so a reprint is the
     same sheet even after the clinic's phone number or the protocol changed."""
 
@@ -20,11 +20,6 @@ class HandoutPrint(SQLModel, table=True):
     __table_args__ = (Index("ix_handout_print_patient_at", "patient_id", "printed_at"),)
 
     id: int = Field(default=None, primary_key=True)
-    patient_id: int = Field(foreign_key="patient.id")
-    clinic_id: int = Field(foreign_key="clinic.id")
-    protocol_id: int = Field(foreign_key="protocol.id")
-    protocol_version: int
-    phase_index: int
     options: str = Field(max_length=300)  # JSON: paper, large_print, language, include_next
     snapshot: str = Field(sa_column=Column(Text, nullable=False))
     digest: str = Field(max_length=64, index=True)  # SHA-256 of the snapshot: the render cache key
@@ -71,7 +66,7 @@ class HomeLogBase(SQLModel):
     note: str = Field(default="", max_length=1000, sa_column=Column(Text, nullable=False, default=""))
 
 
-class HomeLog(HomeLogBase, table=True):
+class HomeLog(HomeLogBase, UnderProtocol, table=True):
     """A home session the patient logged. Patients may correct their own entry for 24 hours (history kept)."""
 
     __tablename__ = "home_log"
@@ -79,11 +74,6 @@ class HomeLog(HomeLogBase, table=True):
                       Index("ix_home_log_clinic_created", "clinic_id", "created_at"))
 
     id: int = Field(default=None, primary_key=True)
-    patient_id: int = Field(foreign_key="patient.id")
-    clinic_id: int = Field(foreign_key="clinic.id")
-    protocol_id: int = Field(foreign_key="protocol.id")
-    protocol_version: int
-    phase_index: int
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     version: int = 1

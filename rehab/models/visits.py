@@ -8,7 +8,7 @@ from typing import Annotated
 from sqlalchemy import Column, Index, Text
 from sqlmodel import AutoString, Field, SQLModel
 
-from rehab.models.base import utcnow
+from rehab.models.base import UnderProtocol, utcnow
 from rehab.vocabulary import AlertKind, ClearanceAction, Effusion, OneOf, Soreness, Support
 
 
@@ -52,7 +52,7 @@ class VisitBase(FallRiskMeasures):
     note: str = Field(default="", max_length=2000, sa_column=Column(Text, nullable=False, default=""))
 
 
-class Visit(VisitBase, table=True):
+class Visit(VisitBase, UnderProtocol, table=True):
     """What the patient reported and did at one visit. Edits keep history; deletion is soft, with a reason.
 
     ``protocol_version`` and ``phase_index`` record the dose in force when the visit happened."""
@@ -61,11 +61,6 @@ class Visit(VisitBase, table=True):
                       Index("ix_visit_clinic_when", "clinic_id", "occurred_at"))
 
     id: int = Field(default=None, primary_key=True)
-    patient_id: int = Field(foreign_key="patient.id")
-    clinic_id: int = Field(foreign_key="clinic.id")
-    protocol_id: int = Field(foreign_key="protocol.id")
-    protocol_version: int
-    phase_index: int
     created_at: datetime = Field(default_factory=utcnow)
     created_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     updated_at: datetime = Field(default_factory=utcnow)

@@ -82,6 +82,14 @@ def references() -> dict[str, Reference]:
             for key, value in _load("references.toml").items()}
 
 
+def known_exercise(key: str) -> str:
+    """``key`` when it names an exercise of the catalogue, else the message a form shows beside the field (for
+    every shape with an exercise field: a prescription, a visit)."""
+    if key not in exercises():
+        raise ValueError("Choose an exercise from the list.")
+    return key
+
+
 @cache
 def exercises() -> dict[str, Exercise]:
     catalogue: dict[str, Exercise] = {}

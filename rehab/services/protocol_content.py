@@ -10,7 +10,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, Field, field_validator
 
-from rehab.services.catalogue import Template, exercises
+from rehab.services.catalogue import Template, exercises, known_exercise
 from rehab.vocabulary import SETTING_LABELS, SUPPORT_LABELS, OneOf, Setting, Support
 
 KMH_PER_MPH = 1.609344
@@ -55,9 +55,7 @@ class Prescription(BaseModel):
     @field_validator("exercise")
     @classmethod
     def _known_exercise(cls, value: str) -> str:
-        if value not in exercises():
-            raise ValueError("Choose an exercise from the list.")
-        return value
+        return known_exercise(value)
 
     @field_validator("minutes_goal", "speed_goal_kmh", "incline_goal_pct")
     @classmethod

@@ -18,7 +18,7 @@ from rehab.models import Alert, EditRecord, Patient, Protocol, Visit
 from rehab.models.visits import VisitBase
 from rehab.services.advice.alerts import alerts_for
 from rehab.services.advice.types import SessionReport
-from rehab.services.catalogue import exercises
+from rehab.services.catalogue import known_exercise
 from rehab.services.edits import StaleEdit, apply_changes, claim_version
 from rehab.services.last_session import note_session, refresh_last_session
 from rehab.services.shapes import recorded_moment
@@ -57,9 +57,7 @@ class VisitInput(VisitBase):
     @field_validator("exercise")
     @classmethod
     def _known_exercise(cls, value: str) -> str:
-        if value not in exercises():
-            raise ValueError("Choose an exercise from the list.")
-        return value
+        return known_exercise(value)
 
 
 def visits_of(session: Session, *, patient_id: int, include_deleted: bool = False) -> list[Visit]:
