@@ -41,7 +41,7 @@ from rehab.models import (
     Visit,
     utcnow,
 )
-from rehab.services import api_clients, portal_links
+from rehab.services import api_clients, portal_links, questionnaire_records
 from rehab.services.catalogue import templates
 from rehab.services.protocol_content import content_from_template
 from rehab.services.protocol_records import save_clinic_template
@@ -255,6 +255,26 @@ def _nothing_waiting(world: World, db: Session) -> None:
     """No questionnaire waits for the patient (the link's first opening sends the scheduled ones)."""
     for response in db.exec(select(QuestionnaireResponse)):
         db.delete(response)
+
+
+def _waiting_lefs(world: World, db: Session) -> None:
+    """A LEFS waits for the patient, nothing answered yet."""
+    _nothing_waiting(world, db)
+    db.flush()
+    response, _ = questionnaire_records.send(db, patient_id=world.patient.id, clinic_id=world.clinic.id,
+                                             protocol_id=world.protocol.id, instrument="lefs", now=utcnow(),
+                                             user_id=world.admin.id)
+    world.made["response"] = response.id
+
+
+def _questionnaire_page(w: World) -> str:
+    return f"/p/questionnaires/{w.made['response']}"
+
+
+def _answered(world: World, db: Session) -> None:
+    response = _fresh(db, QuestionnaireResponse, world.made["response"])
+    assert questionnaire_records.answers_of(response) == {item: 3 for item in range(1, 6)}
+    assert response.version == 2  # saved once
 
 
 def _is_admin(world: World, db: Session, user: Any) -> bool | None:
@@ -636,3 +656,26 @@ def test_a_fhir_patient_sent_twice_at_once_is_created_once(world, db):
         thread.join()
     assert sorted(answer.status_code for answer in answers) == [200, 201]
     assert _count(db, Patient) == patients + 1
+
+
+def test_my_questionnaires_opened_twice_at_once_sends_each_scheduled_one_once(world, db):
+    """Not a form but the same cause: opening "My questionnaires" sends the scheduled ones, read then written.
+    Two taps at once send LEFS and the pain rating once each, and both pages open."""
+    _nothing_waiting(world, db)
+    db.commit()
+    twin = _twin(world.app, world.phone)
+    start = threading.Barrier(2)
+    answers: list[int] = []
+
+    def open_page(phone: FlaskClient) -> None:
+        start.wait()
+        answers.append(phone.get("/p/questionnaires").status_code)
+
+    threads = [threading.Thread(target=open_page, args=(phone,)) for phone in (world.phone, twin)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    db.expire_all()
+    assert answers == [200, 200]
+    assert sorted(db.exec(select(QuestionnaireResponse.instrument)).all()) == ["lefs", "nprs"]

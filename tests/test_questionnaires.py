@@ -12,7 +12,7 @@ from sqlmodel import select
 from rehab.models import Protocol, QuestionnaireResponse, utcnow
 from rehab.services import questionnaire_records
 from tests import factories
-from tests.conftest import csrf_from, submit
+from tests.conftest import form_fields, submit
 from tests.services.test_questionnaires import BMJ_CASE
 
 pytestmark = pytest.mark.db
@@ -118,7 +118,7 @@ def test_an_unanswered_item_is_named_beside_it_and_the_rest_are_kept(db, patient
     phone.get("/p/questionnaires")
     response_id = lefs_waiting(db, patient)
     page = phone.get(f"/p/questionnaires/{response_id}")
-    form = {"csrf_token": csrf_from(page.get_data(as_text=True)), "page": "0", "action": "next",
+    form = {**form_fields(page.get_data(as_text=True)), "page": "0", "action": "next",
             "item-1": "4", "item-2": "4", "item-3": "4", "item-4": "4"}
     result = phone.post(f"/p/questionnaires/{response_id}", data=form)
     html = result.get_data(as_text=True)
@@ -132,7 +132,7 @@ def test_a_value_that_is_not_a_choice_saves_nothing(db, patient, phone):
     response_id = lefs_waiting(db, patient)
     page = phone.get(f"/p/questionnaires/{response_id}").get_data(as_text=True)
     result = phone.post(f"/p/questionnaires/{response_id}",
-                        data={"csrf_token": csrf_from(page), "page": "0", "item-1": "4", "item-2": "9"})
+                        data={**form_fields(page), "page": "0", "item-1": "4", "item-2": "9"})
     assert result.status_code == 400
     assert stored(db, response_id)["answers"] == {}
 

@@ -24,7 +24,7 @@ class Clinic(SQLModel, table=True):
     speed_unit: Annotated[str, OneOf(SpeedUnit)] = Field(default=SpeedUnit.KMH, sa_type=AutoString(length=5))
     timezone: str = Field(default="UTC", max_length=64)
     created_at: datetime = Field(default_factory=utcnow)
-    # Bumped by every save of the settings; the form carries the version it was opened at (services/clinics.py).
+    # Bumped by every save of the settings; the form carries the version it was opened at (services/clinic_settings.py).
     version: int = Field(default=1)
 
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from rehab.models import Protocol, QuestionnaireResponse
+from rehab.models import Patient, Protocol, QuestionnaireResponse
 from rehab.services.edits import rows_changed
 from rehab.services.questionnaires import Instrument, Verdict, check_answer, check_total, instruments, score, verdict
 
@@ -56,6 +56,7 @@ def send(session: Session, *, patient_id: int, clinic_id: int, protocol_id: int 
     Returns the response and whether it is new."""
     if instruments()[instrument].kind != "items":
         raise ValueError(f"{instrument} has no items to answer")
+    _one_sender_at_a_time(session, patient_id)
     waiting = session.exec(select(QuestionnaireResponse).where(
         QuestionnaireResponse.patient_id == patient_id, QuestionnaireResponse.instrument == instrument,
         col(QuestionnaireResponse.completed_at).is_(None))).first()
@@ -68,6 +69,13 @@ def send(session: Session, *, patient_id: int, clinic_id: int, protocol_id: int 
     return response, True
 
 
+def _one_sender_at_a_time(session: Session, patient_id: int) -> None:
+    """Lock the patient's row until the caller commits: two requests sending at once (two taps on "My
+    questionnaires", a therapist's click at the same moment) would each see nothing waiting and both send.
+    The second now waits and then finds the first's. PostgreSQL; SQLite's write lock already serialises them."""
+    session.exec(select(Patient.id).where(Patient.id == patient_id).with_for_update()).first()
+
+
 def due_scheduled(*, protocol_started: datetime, now: datetime, last_sent: datetime | None) -> bool:
     """A scheduled questionnaire is due at the start and again once two weeks have passed since the last one."""
     if last_sent is None or last_sent < protocol_started:
@@ -77,6 +85,7 @@ def due_scheduled(*, protocol_started: datetime, now: datetime, last_sent: datet
 
 def send_scheduled(session: Session, *, protocol: Protocol, now: datetime) -> list[QuestionnaireResponse]:
     """Create the scheduled questionnaires that are due for the patient's active protocol (one query to look)."""
+    _one_sender_at_a_time(session, protocol.patient_id)  # before reading what was sent, so a twin sees it
     rows = session.exec(select(QuestionnaireResponse.instrument, QuestionnaireResponse.sent_at).where(
         QuestionnaireResponse.patient_id == protocol.patient_id,
         col(QuestionnaireResponse.instrument).in_(SCHEDULED_INSTRUMENTS))).all()

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from rehab.models import FormSubmission
+from rehab.services.edits import rows_changed
 
 _FORM_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 # Long enough for yesterday's tab, a session the browser restores after a weekend or Back a week later.
@@ -78,7 +79,7 @@ def prune(session: Session, *, now: datetime) -> int:
     """Delete the forms applied more than RETENTION ago (in the caller's transaction); returns how many."""
     result = session.execute(delete(FormSubmission).where(col(FormSubmission.at) < now - RETENTION)
                              .execution_options(synchronize_session=False))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rows_changed(result)
 
 
 def same_sender(earlier: FormSubmission, *, clinic_id: int | None, user_id: int | None,

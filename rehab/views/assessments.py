@@ -78,7 +78,7 @@ def remove(patient_id: int, assessment_id: int) -> ResponseReturnValue:
     if assessment.deleted_at is not None:  # a page from before someone else removed it
         flash(f"This assessment was already removed at {clinic_time(assessment.deleted_at)} "
               f"(“{assessment.delete_reason}”); nothing was changed.", "info")
-        return redirect(target)
+        refuse(redirect(target))
     reason = request.form.get("reason", "").strip()[:300]
     if len(reason) < 3:
         flash("Give a reason to remove the assessment (for example: entered for the wrong patient).", "error")

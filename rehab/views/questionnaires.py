@@ -65,6 +65,7 @@ def send(patient_id: int) -> ResponseReturnValue:
               "success")
     else:
         flash(f"{instrument.text().short_name} is already waiting for the patient; it was not sent twice.", "info")
+        refuse(back)  # nothing sent: this form can be sent again later
     return back
 
 
