@@ -54,11 +54,12 @@ class EndedByDispatch(RuntimeError):
     """A view or a service tried to commit or roll back the request's transaction (see the module's text)."""
 
 
-# The patient portal's views (module or function name prefixes) still end their own transactions, until they
+# The patient's own portal views (prefixes of "module.function") still end their own transactions, until they
 # too move to one commit per request (the portal is being reorganised into a package): their commit() and
 # rollback() work, and dispatch does not commit after them (what they did not commit is rolled back at
 # teardown, as before). Goes with the last of them.
-_SELF_COMMITTING = ("rehab.views.portal", "rehab.views.handouts.portal_sheet")
+_SELF_COMMITTING = ("rehab.views.portal.", "rehab.views.portal_pages.", "rehab.views.portal_questionnaires.",
+                    "rehab.views.handouts.portal_sheet")
 
 
 class RequestSession(Session):

@@ -17,6 +17,7 @@ from rehab import once, security
 from rehab.db import get_session
 from rehab.models import EditRecord, HomeLog, Patient, PortalLink, utcnow
 from rehab.services import home_logs, portal_links, protocol_records
+from rehab.views import refuse
 from rehab.views.patients import clinic_phone_missing, get_patient_or_404
 from rehab.views.portal import link_url
 
@@ -96,12 +97,11 @@ def share(patient_id: int):  # type: ignore[no-untyped-def]
     once.claim("portal.link.issue", patient_id=patient.id)
     once.leads_to(url_for("patients.detail", patient_id=patient.id, _anchor="share"))
     if not _shareable(patient):
-        return redirect(url_for("patients.detail", patient_id=patient.id))
+        refuse(redirect(url_for("patients.detail", patient_id=patient.id)))
     link, _token = portal_links.issue_link(db, patient=patient, user_id=g.user.id, now=utcnow(),
                                           secret=current_app.secret_key,  # type: ignore[arg-type]
                                           require_birth_date=request.form.get("require_birth_date") == "1")
     security.record("portal.link.issue", patient_id=patient.id, object_type="portal_link", object_id=link.id)
-    db.commit()
     return _show_once(patient, link, rotated=False)
 
 
@@ -113,18 +113,17 @@ def rotate(patient_id: int):  # type: ignore[no-untyped-def]
     once.claim("portal.link.rotate", patient_id=patient.id)
     back = once.leads_to(url_for("patients.detail", patient_id=patient.id, _anchor="share"))
     if not _shareable(patient):
-        return redirect(url_for("patients.detail", patient_id=patient.id))
+        refuse(redirect(url_for("patients.detail", patient_id=patient.id)))
     current = portal_links.live_link(db, patient_id=patient.id)  # type: ignore[arg-type]
     if current is None:
         abort(404)
     if request.form.get("link_id", type=int) != current.id:  # the page showed a link replaced since
         flash("The patient's link was already replaced since this page was opened; nothing was changed. "
               "Replace it again only if the patient does not have the newest link.", "error")
-        return redirect(back)
+        refuse(redirect(back))
     link, _token = portal_links.rotate(db, link=current, patient=patient, user_id=g.user.id, now=utcnow(),
                                       secret=current_app.secret_key)  # type: ignore[arg-type]
     security.record("portal.link.rotate", patient_id=patient.id, object_type="portal_link", object_id=link.id)
-    db.commit()
     return _show_once(patient, link, rotated=True)
 
 
@@ -140,6 +139,5 @@ def revoke(patient_id: int):  # type: ignore[no-untyped-def]
         abort(404)
     portal_links.revoke(db, link=current, now=utcnow())
     security.record("portal.link.revoke", patient_id=patient.id, object_type="portal_link", object_id=current.id)
-    db.commit()
     flash("The patient's link is turned off. It shows “no longer valid” from now on.", "success")
     return redirect(url_for("patients.detail", patient_id=patient.id, _anchor="share"))
