@@ -43,10 +43,11 @@ from rehab.models import (
 )
 from rehab.services import api_clients, portal_links, questionnaire_records
 from rehab.services.catalogue import templates
+from rehab.services.passwords import verify_password
 from rehab.services.protocol_content import content_from_template
 from rehab.services.protocol_records import save_clinic_template
 from tests import factories
-from tests.conftest import SECRET, form_fields, sign_in
+from tests.conftest import PASSWORD, SECRET, form_fields, sign_in
 from tests.test_access import POST_RULES
 
 pytestmark = pytest.mark.db
@@ -209,6 +210,7 @@ def _visits(world: World, db: Session) -> None:
     assert _count(db, Visit, Visit.patient_id == world.patient.id) == 2  # the fixture's visit and one new
 
 
+NEW_PASSWORD = "a walk by the river at dawn"
 ONE = {"audit_event": 1, "form_submission": 1}  # what every applied form adds: its audit event and its id
 
 
@@ -378,6 +380,12 @@ CASES: dict[str, Case] = {
         page=lambda w: f"/admin/users/{w.therapist.id}/password",
         post=lambda w: f"/admin/users/{w.therapist.id}/password",
         data=lambda w: {"password": "another long password 456"}, grows=ONE),
+    "account.change_password": Case(
+        page=lambda w: "/account", post=lambda w: "/account/password",
+        data=lambda w: {"current_password": PASSWORD, "password": NEW_PASSWORD, "password_repeat": NEW_PASSWORD},
+        grows=ONE, check=lambda w, db: _check(verify_password(w.app.extensions["rehab.hasher"],
+                                                              _fresh(db, User, w.admin.id).password_hash,
+                                                              NEW_PASSWORD))),
     "admin.clinic": Case(
         page=lambda w: "/admin/clinic", post=lambda w: "/admin/clinic", data=lambda w: {"phone": "555-0199"},
         grows=ONE),

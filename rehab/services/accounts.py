@@ -17,8 +17,8 @@ from sqlalchemy import bindparam, delete, update
 from sqlmodel import Session, col, select
 
 from rehab.models import Clinic, LoginAttempt, Membership, User, UserSession
-from rehab.services.passwords import hash_password, verify_password
-from rehab.services.throttling import account_key
+from rehab.services.passwords import hash_password, password_problem, verify_password
+from rehab.services.throttling import account_key, password_check_key
 from rehab.services.tokens import token_hash
 
 # Verified against when the email is unknown, so both answers take the same time.
@@ -49,9 +49,9 @@ def check_credentials(session: Session, hasher: PasswordHasher, *, email: str, p
 
 
 def clear_failures(session: Session, *, email: str, device: str | None = None) -> None:
-    """A successful sign-in (or an admin's password reset) forgives the account's failures (and the known
-    device's, when it signed in from one)."""
-    keys = [account_key(email)] + ([device] if device else [])
+    """A successful sign-in (or a new password) forgives the account's failures, its wrong current passwords
+    on the account page (and the known device's, when it signed in from one)."""
+    keys = [account_key(email), password_check_key(email)] + ([device] if device else [])
     session.execute(
         delete(LoginAttempt)
         .where(col(LoginAttempt.account_key).in_(keys), col(LoginAttempt.succeeded) == False)  # noqa: E712
@@ -131,6 +131,40 @@ def end_all_sessions(session: Session, *, user_id: int, now: datetime, keep_id: 
     if keep_id is not None:
         statement = statement.where(col(UserSession.id) != keep_id)
     session.execute(statement.values(ended_at=now))
+
+
+WRONG_CURRENT = "This is not your current password. Type the password you signed in with."
+NOT_THE_SAME = "The two new passwords are not the same. Type the new password again in both fields."
+UNCHANGED = "This is your current password. Choose a new one."
+
+
+def own_password_problems(hasher: PasswordHasher, user: User, *, current: str, password: str, repeat: str
+                          ) -> dict[str, str]:
+    """Why a change of one's own password is refused, by field (``current_password``, ``password``,
+    ``password_repeat``); empty when it may be saved. The current password is asked so that whoever finds a
+    screen left signed in cannot keep the account."""
+    problems: dict[str, str] = {}
+    current_right = verify_password(hasher, user.password_hash, current)
+    if not current_right:
+        problems["current_password"] = WRONG_CURRENT
+    if problem := password_problem(password, email=user.email, name=user.name):
+        problems["password"] = problem
+    elif current_right and password == current:
+        problems["password"] = UNCHANGED
+    elif repeat != password:
+        problems["password_repeat"] = NOT_THE_SAME
+    return problems
+
+
+def set_password(session: Session, hasher: PasswordHasher, user: User, *, password: str, now: datetime,
+                 keep_session_id: int | None = None) -> None:
+    """Store a new password (the caller checked it) and end every session of the account but
+    ``keep_session_id``, so a browser signed in with the old one is out; its failed sign-ins are forgiven."""
+    user.password_hash = hash_password(hasher, password)
+    user.password_changed_at = now
+    session.add(user)
+    end_all_sessions(session, user_id=user.id, now=now, keep_id=keep_session_id)
+    clear_failures(session, email=user.email)
 
 
 def touch_session(session: Session, *, session_id: int, now: datetime) -> None:

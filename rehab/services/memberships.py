@@ -77,6 +77,14 @@ def members(session: Session, clinic_id: int) -> list[Member]:
     return [Member(user, is_admin) for user, is_admin in rows]
 
 
+def clinics_with_roles(session: Session, user_id: int) -> list[tuple[Clinic, bool]]:
+    """The clinics an account works in, by name, each with whether it is an admin there."""
+    rows = session.exec(
+        select(Clinic, Membership.is_admin).join(Membership, col(Membership.clinic_id) == Clinic.id)
+        .where(Membership.user_id == user_id).order_by(col(Clinic.name), col(Clinic.id)))
+    return [(clinic, is_admin) for clinic, is_admin in rows]
+
+
 def create_clinic(session: Session, *, name: str, creator_id: int) -> Clinic:
     """A new clinic, administered by the admin who created it (so it is never without an admin)."""
     clinic = Clinic(name=name.strip())

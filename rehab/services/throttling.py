@@ -26,6 +26,12 @@ _PG_SIGN_IN_LOCKS = 74_202
 
 Limit = Literal["account", "address", "device"]
 
+# Wrong current passwords on the account page, per account and sign-in window, before the browser typing them
+# is signed out. Whoever types them already holds a signed-in session (a screen left unlocked), so the answer is
+# to end that session, not to count them toward the sign-in limit: that would lock the owner out of signing in
+# from a new browser while the guesser's session stayed.
+PASSWORD_CHECK_LIMIT = 5
+
 
 @dataclass(frozen=True)
 class ThrottleLimits:
@@ -41,6 +47,17 @@ def account_key(email: str) -> str:
 def device_key(device_id: str, email: str) -> str:
     """The key a known device's failures for one account are counted under (never equal to an account's)."""
     return hashlib.sha256(f"device:{device_id}:{account_key(email)}".encode()).hexdigest()
+
+
+def password_check_key(email: str) -> str:
+    """The key wrong current passwords typed on the account page are counted under (never a sign-in's)."""
+    return hashlib.sha256(f"password-check:{account_key(email)}".encode()).hexdigest()
+
+
+def recent_failures(session: Session, *, key: str, now: datetime, window: timedelta) -> int:
+    return session.exec(select(func.count()).select_from(LoginAttempt).where(
+        LoginAttempt.account_key == key, LoginAttempt.succeeded == False,  # noqa: E712 (SQL comparison)
+        LoginAttempt.at >= now - window)).one()
 
 
 def lock_account(session: Session, email: str) -> None:
@@ -68,9 +85,10 @@ def throttled_by(session: Session, *, email: str, address: str, device: str | No
 
 
 def record_attempt(session: Session, *, email: str, address: str, device: str | None, succeeded: bool,
-                   now: datetime) -> None:
-    """One sign-in attempt; a known device's is counted under its device key, not the account's."""
-    session.add(LoginAttempt(at=now, account_key=device or account_key(email), address=address[:64],
+                   now: datetime, key: str | None = None) -> None:
+    """One sign-in attempt; a known device's is counted under its device key, not the account's, and a
+    wrong current password on the account page under ``key`` (``password_check_key``)."""
+    session.add(LoginAttempt(at=now, account_key=key or device or account_key(email), address=address[:64],
                              succeeded=succeeded))
 
 

@@ -18,6 +18,7 @@ def refuse(answer: ResponseReturnValue, status: int | None = None) -> NoReturn:
 
 def register_blueprints(app: Flask) -> None:
     from rehab.views import (
+        account,
         admin,
         api_clients,
         assessments,
@@ -37,6 +38,6 @@ def register_blueprints(app: Flask) -> None:
         visits,
     )
 
-    for module in (main, auth, dashboard, patients, assessments, protocols, visits, red_flags, handouts, admin,
+    for module in (main, auth, account, dashboard, patients, assessments, protocols, visits, red_flags, handouts, admin,
                    portal, portal_share, questionnaires, outcomes, api_clients, fhir, fhir_bundle):
         app.register_blueprint(module.bp)

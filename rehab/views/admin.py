@@ -19,7 +19,7 @@ from rehab.models import Clinic, Membership, User, utcnow
 from rehab.request_guard import bounded_id, page_number
 from rehab.services import accounts, clinic_settings, memberships, protocol_records
 from rehab.services.edits import StaleEdit
-from rehab.services.passwords import hash_password, password_problem, verify_password
+from rehab.services.passwords import password_problem, verify_password
 from rehab.views import refuse
 from rehab.vocabulary import PAPER_SIZE_LABELS, SPEED_UNIT_LABELS
 
@@ -126,13 +126,8 @@ def reset_password(user_id: int) -> ResponseReturnValue:
             # Your own password: whoever finds your screen unlocked must not be able to keep the account.
             current_error = "Enter your current password to set a new one."
         if error is None and current_error is None:
-            now = utcnow()
-            user.password_hash = hash_password(security.hasher(), password)
-            user.password_changed_at = now
-            db.add(user)
             keep = g.user_session.id if user.id == g.user.id else None
-            accounts.end_all_sessions(db, user_id=user.id, now=now, keep_id=keep)
-            accounts.clear_failures(db, email=user.email)
+            accounts.set_password(db, security.hasher(), user, password=password, now=utcnow(), keep_session_id=keep)
             security.record_in_clinics("user.password_reset", memberships.clinic_ids_of(db, user.id),
                                        object_type="user", object_id=user.id)
             target = once.leads_to(url_for("admin.users"))
