@@ -58,8 +58,7 @@ class EndedByDispatch(RuntimeError):
 # too move to one commit per request (the portal is being reorganised into a package): their commit() and
 # rollback() work, and dispatch does not commit after them (what they did not commit is rolled back at
 # teardown, as before). Goes with the last of them.
-_SELF_COMMITTING = ("rehab.views.portal.", "rehab.views.portal_pages.", "rehab.views.portal_questionnaires.",
-                    "rehab.views.handouts.portal_sheet")
+_SELF_COMMITTING = ("rehab.views.portal.",)  # the package: rehab/views/portal/*.py
 
 
 class RequestSession(Session):

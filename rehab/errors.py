@@ -27,12 +27,8 @@ _PAGES = {
 
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
-    def _csrf_error(error: CSRFError) -> ResponseReturnValue:
-        view = app.view_functions.get(request.endpoint or "")
-        if getattr(view, "portal_guarded", False):  # a patient page outside the portal blueprint
-            from rehab.views.portal import expired_form
-
-            return expired_form(error)
+    def _csrf_error(_error: CSRFError) -> ResponseReturnValue:
+        # The patient portal answers its own expired forms (rehab/views/portal/layout.py).
         return render_template(
             "errors/error.html", code=400, title="This form has expired",
             hint="For your safety, forms stop working after you sign out or your session ends. "

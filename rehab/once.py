@@ -125,7 +125,7 @@ def already_saved(error: AlreadySubmitted) -> Any:
     mine = submissions.same_sender(earlier, clinic_id=sender["clinic_id"], user_id=sender["user_id"],
                                    patient_id=sender["patient_id"])
     if sender["user_id"] is None and sender["patient_id"] is not None:
-        from rehab.views.portal import page  # the portal's own layout and language
+        from rehab.views.portal.layout import page  # the portal's own layout and language
 
         return page("portal/message.html", kind="already_saved" if mine else "form_used",
                     result=earlier.result if mine else ""), (200 if mine else 409)

@@ -19,7 +19,7 @@ from rehab.services.passwords import make_hasher
 csrf = CSRFProtect()
 
 # Endpoints reachable without signing in (SECURITY.md 8). Everything else redirects to sign-in, except the
-# patient portal's pages, which answer to the portal's own guard (see _portal_guarded).
+# patient portal's blueprint, which answers to the portal's own guard (see _load_signed_in_user).
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "main.health", "main.ping", "portal.open", "portal.closed",
                               "fhir.metadata"})
 
@@ -71,9 +71,14 @@ def _load_signed_in_user() -> Any:
     g.is_clinic_admin = False
     if request.endpoint == "static":
         return None
+    if request.blueprint == "portal":
+        # The patient portal answers to its own guard (rehab/views/portal/guard.py), which demands a live
+        # patient session. A therapist's session is not even looked up here, so g.user stays None on every
+        # patient page and a patient session can never pass the therapist check of any other page.
+        return None
     token = session.get("sid")
     left_clinic = _resolve_session(token) if token else None
-    if request.endpoint is None or request.endpoint in PUBLIC_ENDPOINTS or _portal_guarded(request.endpoint):
+    if request.endpoint is None or request.endpoint in PUBLIC_ENDPOINTS:
         return None
     if request.blueprint == "fhir":  # the FHIR API answers to its own bearer-token guard (rehab/views/fhir.py)
         return None
@@ -83,16 +88,6 @@ def _load_signed_in_user() -> Any:
         target = request.full_path.rstrip("?") if request.method == "GET" and request.path != "/" else None
         return redirect(url_for("auth.login", next=target))
     return None
-
-
-def _portal_guarded(endpoint: str) -> bool:
-    """Patient portal pages: the portal blueprint, or a view marked by ``rehab.views.portal.portal_required``.
-
-    Their guard (rehab/views/portal.py) demands a live patient session instead of a therapist's. A patient
-    session never sets ``g.user``, so it can never pass the therapist check for any other page."""
-    if request.blueprint == "portal":
-        return True
-    return bool(getattr(current_app.view_functions.get(endpoint), "portal_guarded", False))
 
 
 def _resolve_session(token: str) -> Any:

@@ -123,12 +123,8 @@ def _check_fhir_refusal(response, url: str) -> None:  # type: ignore[no-untyped-
 
 
 def _is_portal(rule: Rule) -> bool:
-    """The patient's pages: the portal blueprint and views guarded by ``portal_required`` elsewhere."""
-    return rule.endpoint.startswith("portal.") or rule.endpoint in PORTAL_GUARDED
-
-
-PORTAL_GUARDED = {endpoint for endpoint, view in create_app(base_config("sqlite://")).view_functions.items()
-                  if getattr(view, "portal_guarded", False)}
+    """The patient's pages: the portal blueprint, every one of them behind the portal's own guard."""
+    return rule.endpoint.startswith("portal.")
 
 
 def test_public_pages_show_nothing_private(client, records):

@@ -358,7 +358,7 @@ CASES: dict[str, Case] = {
     "handouts.batch": Case(
         page=lambda w: "/dashboard", post=lambda w: "/dashboard/sheets", prepare=_seen_today,
         grows={"handout_print": 1, **ONE}),
-    "handouts.portal_sheet": Case(
+    "portal.sheet": Case(
         page=lambda w: "/p/home", post=lambda w: "/p/sheet", grows={"handout_print": 1, **ONE}, patient=True,
         download=True),
     "sharing.share": Case(

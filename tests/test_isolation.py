@@ -12,13 +12,12 @@ from werkzeug.routing import IntegerConverter
 from rehab.models import Alert, ClinicTemplate, HandoutPrint, utcnow
 from tests import factories
 from tests.conftest import csrf_from, sign_in
-from tests.test_access import PORTAL_GUARDED, RULES, build_url, snapshot
+from tests.test_access import RULES, build_url, snapshot
 
 pytestmark = pytest.mark.db
 
 # The patient's own pages are walked with patient sessions in tests/test_portal.py.
 ID_RULES = [rule for rule in RULES if rule.endpoint != "static" and not rule.endpoint.startswith("portal.")
-            and rule.endpoint not in PORTAL_GUARDED
             and any(isinstance(rule._converters[name], IntegerConverter) for name in rule.arguments)]
 BOOKKEEPING = {"user_session", "audit_event", "login_attempt"}
 

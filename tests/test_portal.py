@@ -28,7 +28,6 @@ from rehab.services.protocol_content import content_from_template
 from rehab.services.protocol_records import create_protocol
 from rehab.services.submissions import new_form_id
 from rehab.translation import gettext
-from rehab.views.portal import portal_required
 from rehab.vocabulary import RED_FLAG_PATIENT, SORENESS_PATIENT
 from tests import factories
 from tests.conftest import count_rows, csrf_from, sign_in, submit
@@ -286,17 +285,8 @@ def other(db, clinic, make_patient, therapist):  # type: ignore[no-untyped-def]
     return b, b_log
 
 
-def _patient_pages() -> set[str]:
-    """Endpoints that are the patient's own pages: the portal blueprint and views marked portal_required."""
-    from rehab import create_app
-    from tests.conftest import base_config
-
-    app = create_app(base_config("sqlite://"))
-    return {endpoint for endpoint, view in app.view_functions.items()
-            if endpoint.startswith("portal.") or getattr(view, "portal_guarded", False)}
-
-
-PATIENT_PAGES = _patient_pages()
+# The patient's own pages: the portal blueprint, and only it.
+PATIENT_PAGES = {rule.endpoint for rule in GET_RULES + POST_RULES if rule.endpoint.startswith("portal.")}
 GET_IDS = [rule for rule in GET_RULES if rule.endpoint not in PUBLIC_ENDPOINTS | PATIENT_PAGES]
 POST_IDS = [rule for rule in POST_RULES if rule.endpoint not in PUBLIC_ENDPOINTS | PATIENT_PAGES]
 
@@ -349,14 +339,22 @@ def test_a_session_whose_patient_does_not_match_its_link_is_ended(patient_client
     assert patient_client.get("/p/home").headers["Location"] == "/p/closed"
 
 
-def test_portal_required_guards_patient_pages_outside_the_portal_blueprint(app, token, therapist):
-    app.add_url_rule("/test-patient-page", "test_patient_page", portal_required(lambda: "for the patient"))
-    therapist_browser = app.test_client()
-    sign_in(therapist_browser, therapist.email)
-    assert therapist_browser.get("/test-patient-page").headers["Location"] == "/p/closed"
-    phone = app.test_client()
-    phone.get(f"/p/{token}")
-    assert phone.get("/test-patient-page").get_data(as_text=True) == "for the patient"
+def test_a_therapists_session_opens_no_patient_page(app, db, therapist, token):
+    """Every patient page (the home sheet's download included) wants the patient session: a therapist signed in
+    on a browser is sent to "closed" and changes nothing, and their own session is left alone."""
+    browser = app.test_client()
+    sign_in(browser, therapist.email)
+    csrf = csrf_from(browser.get("/patients/new", follow_redirects=True).get_data(as_text=True))
+    before = snapshot(db)
+    for rule in GET_RULES + POST_RULES:
+        if rule.endpoint not in PATIENT_PAGES or rule.endpoint in PUBLIC_ENDPOINTS:
+            continue
+        url = build_url(app, rule)
+        response = browser.get(url) if "GET" in rule.methods else browser.post(url, data={"csrf_token": csrf})
+        assert response.status_code == 302 and response.headers["Location"] == "/p/closed", rule.rule
+    assert {k: v for k, v in snapshot(db).items() if k not in BOOKKEEPING} == \
+        {k: v for k, v in before.items() if k not in BOOKKEEPING}
+    assert "Okafor" in browser.get("/patients/").get_data(as_text=True)  # still signed in as the therapist
 
 
 # -------------------------------------------------------------------------------------------------- home logs

@@ -1,6 +1,7 @@
 """What the patient reads about their protocol, in their language: a phase's name and goal, the exercises.
 
-The therapist's own words are kept as typed.
+The therapist's own words are kept as typed. (The patient's words for soreness and red flags are in
+``rehab.vocabulary``, with the other lists.)
 """
 
 from __future__ import annotations

@@ -24,8 +24,8 @@ def pdf_renderers(*, therapist_name: str) -> tuple[Callable[[HandoutPrint], byte
     """The sheet and report renderers of rehab.printing, for DocumentReferences (needs a request context, for
     the patient's link on the sheet, and ``g.clinic``)."""
     from rehab import printing
+    from rehab.patient_links import link_url
     from rehab.services import visits
-    from rehab.views.portal import link_url
 
     def sheet(record: HandoutPrint) -> bytes:
         token = printing.live_link_token(db.get_session(), patient_id=record.patient_id,

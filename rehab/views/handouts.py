@@ -6,21 +6,18 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 
 from rehab import once, printing, security
 from rehab.db import get_session
 from rehab.i18n import LANGUAGES
 from rehab.models import HandoutPrint, Patient, Protocol, utcnow
-from rehab.printing.snapshot import SheetOptions, reprintable, sheet_filename, snapshot_digest
+from rehab.patient_links import link_url
+from rehab.printing.snapshot import SheetOptions, reprintable, sheet_filename
 from rehab.request_guard import bounded_id, is_id
-from rehab.services import audit, protocol_records
+from rehab.services import protocol_records
 from rehab.services.advice.inputs import waiting_red_flags
-from rehab.services.submissions import AlreadySubmitted
 from rehab.views import refuse
 from rehab.views.patients import clinic_phone_missing, get_patient_or_404
-from rehab.views.portal import link_url, portal_required
-from rehab.views.portal_pages import stop_page
 
 bp = Blueprint("handouts", __name__)
 
@@ -91,47 +88,6 @@ def sheet_pdf(patient_id: int, print_id: int):  # type: ignore[no-untyped-def]
     pdf = printing.render_sheet(lambda: printing.stored_snapshot(db, print_id=print_id), digest=digest,
                                 portal_url=portal_url)
     return printing.pdf_response(pdf, sheet_filename(printed_at))
-
-
-@bp.post("/p/sheet")
-@portal_required
-def portal_sheet():  # type: ignore[no-untyped-def]
-    """The patient downloads their own home sheet (their language, the clinic's paper size), recorded."""
-    stopped = stop_page()
-    if stopped is not None:  # no exercise sheet while a red flag or a fall waits for a therapist
-        return stopped
-    state = g.portal
-    patient, protocol = state.patient, state.protocol
-    if not g.clinic.phone.strip():
-        flash(_("Your sheet cannot be made right now. Please ask your clinic for a paper copy."), "error")
-        return redirect(url_for("portal.home"))
-    g.user = None
-    options = SheetOptions(paper=g.clinic.paper_size, language=g.patient_language or patient.language)
-    snapshot = printing.new_snapshot(get_session(), patient, protocol, options, clinic=g.clinic, therapist_name="")
-    # The same sheet asked for again the same day (its snapshot holds the date) is the print made before: a
-    # patient link cannot fill the therapist's print history, however often or fast it asks.
-    same_sheet = f"sheet-{patient.id}-{snapshot_digest(snapshot)[:48]}"
-    try:
-        once.claim("portal.sheet", key=same_sheet)
-    except AlreadySubmitted as repeat:
-        return redirect(repeat.earlier.result, code=303)
-    record = printing.record_print(get_session(), patient, protocol, snapshot, source="portal", printed_by_id=None)
-    audit.record_event(get_session(), key=security.audit_key(), action="portal.sheet", clinic_id=patient.clinic_id,
-                       patient_id=patient.id, object_type="handout_print", object_id=record.id)
-    target = once.leads_to(url_for("handouts.portal_sheet_pdf", print_id=record.id))
-    get_session().commit()
-    return redirect(target, code=303)
-
-
-@bp.get("/p/sheet/<int:print_id>.pdf")
-@portal_required
-def portal_sheet_pdf(print_id: int):  # type: ignore[no-untyped-def]
-    record = get_session().get(HandoutPrint, print_id)
-    if record is None or record.patient_id != g.portal.patient.id:
-        abort(404)  # another patient's sheet is simply not found
-    return printing.pdf_response(printing.render_sheet(record.snapshot, digest=record.digest,
-                                                       portal_url=portal_url_for(record.patient_id)),
-                                 sheet_filename(record.printed_at), inline=False)
 
 
 @bp.post("/patients/<int:patient_id>/sheets/<int:print_id>")

@@ -16,10 +16,10 @@ from sqlmodel import col, select
 from rehab import once, security
 from rehab.db import get_session
 from rehab.models import EditRecord, HomeLog, Patient, PortalLink, utcnow
+from rehab.patient_links import link_url
 from rehab.services import home_logs, portal_links, protocol_records
 from rehab.views import refuse
 from rehab.views.patients import clinic_phone_missing, get_patient_or_404
-from rehab.views.portal import link_url
 
 bp = Blueprint("sharing", __name__, url_prefix="/patients/<int:patient_id>/portal")
 

@@ -14,7 +14,9 @@ from rehab.db import get_session
 from rehab.models import QuestionnaireResponse, utcnow
 from rehab.services import questionnaire_records
 from rehab.services.questionnaires import AnswerError, instruments
-from rehab.views.portal import audit_event, bp, page
+from rehab.views.portal import bp
+from rehab.views.portal.current import audit_event
+from rehab.views.portal.layout import page
 
 
 def _patient_id() -> int:

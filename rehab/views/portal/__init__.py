@@ -1,0 +1,22 @@
+"""The patient portal: the pages a patient opens through their personal link (SECURITY.md 9, 22-24).
+
+Patients have no account. Every route here answers to the portal's own guard (``guard``), never to the
+therapist's sign-in; ``rehab.security`` leaves the whole blueprint to it. Where things are:
+
+- ``guard``: the patient session in the signed cookie, re-checked against the link on every request;
+- ``link``: opening the link, the date-of-birth check, leaving, language and text size;
+- ``pages``: my exercises, my progress and its chart, the "stop" page;
+- ``home_log``: logging a home session and correcting it;
+- ``sheet``: the patient's own home sheet as PDF;
+- ``questionnaires``: answering questionnaires a page at a time;
+- ``layout`` and ``current``: what every page shows, and what a request reads from the checked link.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("portal", __name__, url_prefix="/p")
+
+# The route modules register themselves on ``bp`` (Microblog's idiom).
+from rehab.views.portal import guard, home_log, layout, link, pages, questionnaires, sheet  # noqa: E402, F401

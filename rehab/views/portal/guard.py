@@ -1,0 +1,126 @@
+"""The portal's guard: every request needs a live patient session, re-checked against the link each time.
+
+Opening the link (``link.open``) starts a short patient session in Flask's signed cookie; every later request
+re-checks the link in the database, so revoking it, rotating it or ending the protocol ends the session at
+once. ``rehab.security`` leaves the portal blueprint to this guard, and nothing here ever sets ``g.user``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app, g, redirect, request, session, url_for
+
+from rehab import db as database
+from rehab import security
+from rehab.db import get_session
+from rehab.models import utcnow
+from rehab.services import accounts, audit, portal_links, throttling
+from rehab.services.portal_links import LinkState
+from rehab.views.portal import bp
+from rehab.views.portal.layout import apply_preferences, page
+
+# Reachable with no patient session at all (listed in rehab.security.PUBLIC_ENDPOINTS too).
+OPEN_ENDPOINTS = frozenset({"portal.open", "portal.closed"})
+# Reachable while a link waits for its date-of-birth check; they change only the patient's own cookie.
+PENDING_ENDPOINTS = frozenset({"portal.check", "portal.language", "portal.text_size"})
+_PREFERENCE_KEYS = ("portal_language", "portal_text_size")
+
+
+def setting(name: str) -> float:
+    """A portal limit from the settings (defaults in rehab/config.py)."""
+    return float(current_app.config[name])
+
+
+@bp.before_request
+def _guard() -> Any:
+    """Every portal page needs a live patient session, except the link itself and the "closed" page."""
+    g.portal = None
+    apply_preferences(None)
+    if request.endpoint in OPEN_ENDPOINTS:
+        return None
+    if request.endpoint in PENDING_ENDPOINTS and session.get("portal_pending"):
+        return None
+    return _require_patient_session()
+
+
+def _require_patient_session() -> Any:
+    """Load the patient session and re-check its link; None when the request may go on, else the answer."""
+    link_id, patient_id = session.get("portal_link_id"), session.get("portal_patient_id")
+    if not isinstance(link_id, int) or not isinstance(patient_id, int):
+        return redirect(url_for("portal.closed"))
+    now = utcnow()
+    state = portal_links.link_state(get_session(), link_id=link_id, now=now)
+    if not state.ok or state.patient is None or state.patient.id != patient_id:
+        end_patient_session()
+        return invalid_link(state, action="portal.session")
+    moment = int(now.timestamp())
+    started, seen = session.get("portal_started", 0), session.get("portal_seen", 0)
+    if moment - started > setting("PORTAL_SESSION_HOURS") * 3600 \
+            or moment - seen > setting("PORTAL_IDLE_MINUTES") * 60:
+        end_patient_session(phone=state.clinic.phone if state.clinic else "")
+        return redirect(url_for("portal.closed"))
+    g.portal, g.clinic = state, state.clinic  # g.clinic: audit rows and local times; g.user stays None
+    apply_preferences(state.patient)
+    session["portal_seen"] = moment
+    return None
+
+
+def start_patient_session(state: LinkState, *, pending: bool) -> None:
+    """A fresh cookie for this patient. A therapist signed in on this browser is signed out on the server
+    too, so the two kinds of session never share a cookie."""
+    therapist_token = session.get("sid")
+    if therapist_token:
+        now = utcnow()
+
+        def _end_therapist_session() -> None:
+            with database.side_transaction() as writer:
+                accounts.end_session(writer, therapist_token, now=now)
+
+        database.after_close(_end_therapist_session)
+    session.clear()
+    moment = int(utcnow().timestamp())
+    assert state.link is not None and state.patient is not None
+    if pending:
+        session.update(portal_pending=state.link.id, portal_pending_at=moment)
+    else:
+        session.update(portal_link_id=state.link.id, portal_patient_id=state.patient.id, portal_started=moment,
+                       portal_seen=moment)
+
+
+def end_patient_session(*, phone: str = "") -> None:
+    """Forget the patient (keeping only their language and text size, and the clinic's phone for the page
+    that says the session ended)."""
+    kept = {key: session[key] for key in _PREFERENCE_KEYS if key in session}
+    session.clear()
+    session.update(kept)
+    if phone:
+        session["portal_phone"] = phone
+
+
+def invalid_link(state: LinkState, *, action: str = "portal.open") -> tuple[str, int]:
+    """The friendly "this link is no longer valid" page: 404 for a token we never issued, 410 otherwise."""
+    apply_preferences(state.patient)
+    g.clinic = state.clinic
+    _audit_denial_once(f"{action}.{state.reason}", state)
+    status = 404 if state.reason == "unknown" else 410
+    return page("portal/message.html", kind=state.reason, clinic=state.clinic), status
+
+
+def _audit_denial_once(action: str, state: LinkState) -> None:
+    """Audit a dead link's use once per link, kind and throttle window: a revoked link, or a copied cookie of
+    its session, opened again and again by anyone (no sign-in needed) must not grow the audit trail."""
+    now, key = utcnow(), security.audit_key()
+    window = timedelta(minutes=float(current_app.config["LOGIN_THROTTLE_WINDOW_MINUTES"]))
+    link_id = state.link.id if state.link else None
+    patient_id = state.patient.id if state.patient else None
+    clinic_id = state.clinic.id if state.clinic else None
+
+    def _write() -> None:
+        with database.side_transaction() as writer:
+            if throttling.note_throttled(writer, key=f"{action}:{link_id}", now=now, window=window):
+                audit.record_event(writer, key=key, action=action, outcome="denied", at=now, clinic_id=clinic_id,
+                                   patient_id=patient_id, object_type="portal_link", object_id=link_id)
+
+    database.after_close(_write)

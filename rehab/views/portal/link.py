@@ -1,0 +1,170 @@
+"""Opening the personal link, the optional date-of-birth check, and what the patient does with the session
+itself (leave it, choose a language or the text size).
+
+Apart from the patient's own cookie and the audit trail, opening the link (a GET) changes nothing, because
+mail scanners open links too.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from babel.dates import get_month_names
+from flask import current_app, g, redirect, request, session, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+
+from rehab import db as database
+from rehab import once, security
+from rehab.db import get_session
+from rehab.i18n import LANGUAGES
+from rehab.models import utcnow
+from rehab.services import audit, portal_links, throttling
+from rehab.services.portal_links import LinkState
+from rehab.services.submissions import AlreadySubmitted
+from rehab.views.portal import bp
+from rehab.views.portal.current import audit_event
+from rehab.views.portal.guard import end_patient_session, invalid_link, setting, start_patient_session
+from rehab.views.portal.layout import TEXT_SIZES, apply_preferences, page
+
+PENDING_MINUTES = 15
+
+
+@bp.get("/<string(minlength=20, maxlength=128):token>")
+def open(token: str):  # type: ignore[no-untyped-def]  # noqa: A001 (the endpoint's name: portal.open)
+    """Open the patient's link: a patient session and a redirect without the token.
+
+    A valid link always opens, however many bad ones came from the same address (a clinic's NAT, a family's
+    router): only unknown tokens are counted and throttled per address. Guessing gains nothing from that:
+    a token has 256 bits."""
+    db = get_session()
+    now = utcnow()
+    address = (request.remote_addr or "unknown")[:64]
+    link, _reason = portal_links.find_link(db, token, now)
+    if link is None:
+        return _unknown_token(address, now)
+    state = portal_links.link_state(db, link_id=link.id, now=now)  # type: ignore[arg-type]
+    if not state.ok:
+        return invalid_link(state)
+    start_patient_session(state, pending=link.require_birth_date)
+    g.clinic = state.clinic
+    security.record_read("portal.open", patient_id=link.patient_id, object_type="portal_link", object_id=link.id)
+    return redirect(url_for("portal.check" if link.require_birth_date else "portal.home"))
+
+
+def _unknown_token(address: str, now: datetime) -> Any:
+    """Count the bad token, or refuse the address once it has too many: audited once per window, not per try."""
+    window = timedelta(minutes=current_app.config["LOGIN_THROTTLE_WINDOW_MINUTES"])
+    limit = int(setting("PORTAL_MAX_BAD_TOKENS_PER_ADDRESS"))
+    throttled = portal_links.bad_token_count(get_session(), address=address, since=now - window) >= limit
+    key = security.audit_key()
+
+    def _write() -> None:  # a GET request's own transaction only reads
+        with database.side_transaction() as writer:
+            if not throttled:
+                portal_links.record_bad_token(writer, address=address, now=now)
+                audit.record_event(writer, key=key, action="portal.open.unknown", outcome="denied", at=now,
+                                   object_type="portal_link")
+            elif throttling.note_throttled(writer, key=f"portal-address:{address}", now=now, window=window):
+                audit.record_event(writer, key=key, action="portal.throttled", outcome="denied", at=now)
+
+    database.after_close(_write)
+    if throttled:
+        return page("portal/message.html", kind="throttled", minutes=int(window.total_seconds() // 60)), 429
+    apply_preferences(None)
+    return page("portal/message.html", kind="unknown"), 404
+
+
+@bp.route("/check", methods=["GET", "POST"])
+def check():  # type: ignore[no-untyped-def]
+    """The optional date-of-birth check; the 5th wrong date locks the link and tells the therapist."""
+    pending, since = session.get("portal_pending"), session.get("portal_pending_at", 0)
+    now = utcnow()
+    if not isinstance(pending, int) or int(now.timestamp()) - since > PENDING_MINUTES * 60:
+        end_patient_session()
+        return redirect(url_for("portal.closed"))
+    db = get_session()
+    state = portal_links.link_state(db, link_id=pending, now=now)
+    if not state.ok:
+        end_patient_session()
+        return invalid_link(state)
+    assert state.link is not None and state.patient is not None
+    g.clinic = state.clinic
+    apply_preferences(state.patient)
+    values: dict[str, str] = {}
+    error = None
+    if request.method == "POST":
+        values = {name: request.form.get(name, "").strip()[:10] for name in ("day", "month", "year")}
+        given = _birth_date(values)
+        if given is None:
+            error = _("Enter your date of birth: the day, the month and the year.")
+        else:
+            # One try per form sent: a double tap on a wrong date must not count twice towards the lock. A
+            # repeat goes where the first try left the phone (the page, or this check again).
+            try:
+                once.claim("portal.birth_date", patient_id=state.patient.id)
+            except AlreadySubmitted:
+                return redirect(url_for("portal.check" if session.get("portal_pending") else "portal.home"))
+            outcome, left = portal_links.check_birth_date(db, link=state.link, patient=state.patient, given=given,
+                                                          now=now)
+            audit_event("portal.birth_date", patient_id=state.patient.id, object_type="portal_link",
+                        object_id=state.link.id, outcome="ok" if outcome == "ok" else "failed")
+            db.commit()
+            if outcome == "ok":
+                start_patient_session(state, pending=False)
+                return redirect(url_for("portal.home"))
+            if outcome == "locked":
+                end_patient_session(phone=state.clinic.phone if state.clinic else "")
+                return page("portal/message.html", kind="locked", clinic=state.clinic), 410
+            error = _("That date of birth does not match. Tries left: %(left)s.", left=left)
+    months = get_month_names("wide", locale=get_locale())
+    return page("portal/check.html", clinic=state.clinic, values=values, error=error,
+                months=[(number, months[number]) for number in range(1, 13)]), (422 if error else 200)
+
+
+def _birth_date(values: dict[str, str]) -> date | None:
+    try:
+        return date(int(values["year"]), int(values["month"]), int(values["day"]))
+    except (KeyError, ValueError):
+        return None
+
+
+@bp.get("/closed")
+def closed():  # type: ignore[no-untyped-def]
+    """Where a patient lands after closing their page or after it timed out."""
+    return page("portal/message.html", kind="closed", phone=session.get("portal_phone", ""))
+
+
+@bp.post("/leave")
+def leave():  # type: ignore[no-untyped-def]
+    """Close the patient's page on this phone (for shared phones)."""
+    state: LinkState = g.portal
+    security.record_read("portal.leave", patient_id=state.patient.id if state.patient else None)
+    end_patient_session(phone=state.clinic.phone if state.clinic else "")
+    return redirect(url_for("portal.closed"))
+
+
+@bp.post("/language")
+def language():  # type: ignore[no-untyped-def]
+    chosen = request.form.get("language", "")
+    if chosen in LANGUAGES:
+        session["portal_language"] = chosen
+    return redirect(_back())
+
+
+@bp.post("/text-size")
+def text_size():  # type: ignore[no-untyped-def]
+    chosen = request.form.get("size", "")
+    if chosen in TEXT_SIZES:
+        session["portal_text_size"] = chosen
+    return redirect(_back())
+
+
+def _back() -> str:
+    """Back to the portal page the form was on; only portal paths, never another site."""
+    target = request.form.get("back", "")
+    if target.startswith("/p/") and "//" not in target and "\\" not in target and target.isprintable():
+        return target
+    return url_for("portal.home")
+
