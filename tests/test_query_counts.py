@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from flask import before_render_template, g, template_rendered
 from sqlalchemy import insert
 
 from rehab.models import HomeLog, Patient, Visit, utcnow
 from rehab.models.patients import patient_search_key
+from rehab.services import portal_links
 from tests import factories
+from tests.conftest import SECRET
 
 pytestmark = pytest.mark.db
 
@@ -76,3 +79,29 @@ def test_search_and_dashboard_queries_do_not_grow_with_the_caseload(therapist_cl
         add_home_logs(db, patient, protocol, 3, start_days_ago=1)
     assert queries(therapist_client, "/patients/?q=person") == search_small
     assert queries(therapist_client, "/dashboard") == board_small
+
+
+def test_the_patient_pages_templates_run_no_sql(app, therapist_client, clinic, make_patient, db):
+    """The share card, the home sessions and the questionnaires get plain values from the page's service: a
+    template that looked rows up itself would hide its queries from the page's fixed count."""
+    patient = make_patient(clinic)
+    protocol = factories.protocol(db, patient, days_ago=30)
+    portal_links.issue_link(db, patient=patient, user_id=None, now=utcnow(), secret=SECRET)
+    db.commit()
+    add_visits(db, patient, protocol, 2, start_days_ago=1)
+    add_home_logs(db, patient, protocol, 12, start_days_ago=1)
+    during: list[int] = []
+
+    def started(_app, **_extra):  # type: ignore[no-untyped-def]
+        during.append(g.get("query_count", 0))
+
+    def finished(_app, **_extra):  # type: ignore[no-untyped-def]
+        during[-1] = g.get("query_count", 0) - during[-1]
+
+    with before_render_template.connected_to(started, app), template_rendered.connected_to(finished, app):
+        patient_page = therapist_client.get(f"/patients/{patient.id}").get_data(as_text=True)
+        visits_page = therapist_client.get(f"/patients/{patient.id}/visits").get_data(as_text=True)
+    assert during == [0, 0]
+    # The values did reach the pages: the link's card, the newest ten home sessions here and all twelve there.
+    assert "Link active" in patient_page and "All home sessions" in patient_page
+    assert patient_page.count('<td class="notes">log ') == 10 and visits_page.count('<td class="notes">log ') == 12

@@ -7,6 +7,7 @@ patients are English msgids marked with ``N_`` and translated by the view, so th
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -187,3 +188,51 @@ def previous_report(reports: list[SessionReport], *, before: datetime) -> Sessio
     """The latest session strictly before a moment, from reports in any order."""
     earlier = [report for report in reports if report.at < before]
     return max(earlier, key=lambda report: report.at) if earlier else None
+
+
+# ------------------------------------------------------------------------------------ the therapist's table
+
+# What the patient changed in their entries, oldest first (EditRecord rows of entity "home_log").
+_CORRECTIONS = (select(EditRecord).where(EditRecord.patient_id == bindparam("patient_id"),
+                                         EditRecord.entity == "home_log").order_by(col(EditRecord.at)))
+
+
+@dataclass(frozen=True)
+class HomeLogRow:
+    """One home session as the therapist's table shows it, with each correction the patient made."""
+
+    id: int
+    session_date: date
+    minutes: float
+    pain_worst: int
+    pain_next_morning: int | None
+    soreness: str
+    red_flags: bool
+    fell: bool
+    stumbled: bool
+    note: str
+    corrections: list[tuple[datetime, dict[str, list[Any]]]]  # (when, {field: [old, new]}), oldest first
+
+
+@dataclass(frozen=True)
+class HomeLogTable:
+    rows: list[HomeLogRow]  # newest first
+    more: bool  # the patient logged more than the rows shown
+
+
+def home_log_table(session: Session, *, patient_id: int, limit: int | None = None) -> HomeLogTable:
+    """The patient's home sessions for the therapist: the newest ``limit`` (all when None) and their
+    corrections, in two queries (one when there is none)."""
+    logs = home_logs_of(session, patient_id=patient_id, limit=limit + 1 if limit else None)
+    more = limit is not None and len(logs) > limit
+    logs = logs[:limit] if limit else logs
+    corrections: dict[int, list[tuple[datetime, dict[str, list[Any]]]]] = {}
+    if logs:
+        for record in session.exec(_CORRECTIONS, params={"patient_id": patient_id}):
+            corrections.setdefault(record.entity_id, []).append((record.at, json.loads(record.changes)))
+    rows = [HomeLogRow(id=log.id, session_date=log.session_date, minutes=log.minutes,
+                       pain_worst=log.pain_worst, pain_next_morning=log.pain_next_morning, soreness=log.soreness,
+                       red_flags=log.red_flags, fell=log.fell, stumbled=log.stumbled, note=log.note,
+                       corrections=corrections.get(log.id, []))
+            for log in logs]
+    return HomeLogTable(rows, more)

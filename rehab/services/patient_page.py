@@ -20,10 +20,14 @@ from rehab.services.advice.decisions import AdviceShown, ClearanceEntry, clearan
 from rehab.services.advice.inputs import AdviceContext, advice_for
 from rehab.services.baseline_change import MeasureChange, summarize_progress
 from rehab.services.charts import ChartPoint
+from rehab.services.home_logs import HomeLogTable, home_log_table
+from rehab.services.portal_links import LinkCard, link_card
 from rehab.services.protocol_content import ProtocolContent
+from rehab.services.questionnaire_records import QuestionnaireSection, questionnaire_section
 
 MEASURE_FIELDS = ("pain_before", "pain_worst", "backward_walk_3m_s", "tug_s", "gait_speed_ms", "six_minute_walk_m")
 LATEST_VISITS_SHOWN = 10
+HOME_LOGS_SHOWN = 10
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,9 @@ class PatientOverview:
     alerts: list[Alert]
     progress: list[MeasureChange]
     clearances: list[ClearanceEntry]
+    share: LinkCard | None  # the patient's current personal link (none for an archived patient)
+    home_logs: HomeLogTable  # the newest HOME_LOGS_SHOWN home sessions
+    questionnaires: QuestionnaireSection
 
 
 def patient_overview(session: Session, *, patient: Patient, now: datetime, speed_unit: str) -> PatientOverview:
@@ -54,8 +61,12 @@ def patient_overview(session: Session, *, patient: Patient, now: datetime, speed
     measures = measure_rows(session, patient_id=patient.id)
     progress = summarize_progress(measures)
     clearances = clearances_of(session, patient_id=patient.id, limit=5)
+    share = link_card(session, patient_id=patient.id, now=now) if patient.archived_at is None else None
+    home_logs = home_log_table(session, patient_id=patient.id, limit=HOME_LOGS_SHOWN)
+    questionnaires = questionnaire_section(session, patient_id=patient.id)
     return PatientOverview(history, protocols, active, content, latest, visit_count, advice,
-                           AdviceShown.of(advice) if advice else None, alerts, progress, clearances)
+                           AdviceShown.of(advice) if advice else None, alerts, progress, clearances, share, home_logs,
+                           questionnaires)
 
 
 # A window count in the query for the newest visits would read every visit's whole row: a count is cheaper.

@@ -102,6 +102,26 @@ def link_status(link: PortalLink, now: datetime) -> LinkReason:
     return "ok"
 
 
+@dataclass(frozen=True)
+class LinkCard:
+    """The patient's current link as the therapist's "Share with patient" card shows it (never its token)."""
+
+    id: int
+    status: LinkReason
+    created_at: datetime
+    expires_at: datetime
+    require_birth_date: bool
+
+
+def link_card(session: Session, *, patient_id: int, now: datetime) -> LinkCard | None:
+    """The card of the patient's link that is not revoked, or None when there is none."""
+    link = live_link(session, patient_id=patient_id)
+    if link is None:
+        return None
+    return LinkCard(id=link.id, status=link_status(link, now), created_at=link.created_at,
+                    expires_at=link.expires_at, require_birth_date=link.require_birth_date)
+
+
 def find_link(session: Session, token: str, now: datetime) -> tuple[PortalLink | None, LinkReason]:
     """The link for a token and whether it works. Unknown tokens are the ones to throttle."""
     if not token or len(token) > _MAX_TOKEN_LENGTH:

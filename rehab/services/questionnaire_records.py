@@ -16,7 +16,17 @@ from sqlmodel import Session, col, select
 
 from rehab.models import Patient, Protocol, QuestionnaireResponse
 from rehab.services.edits import rows_changed
-from rehab.services.questionnaires import Instrument, Verdict, check_answer, check_total, instruments, score, verdict
+from rehab.services.questionnaires import (
+    Instrument,
+    Verdict,
+    answerable,
+    check_answer,
+    check_total,
+    instruments,
+    licensed_totals,
+    score,
+    verdict,
+)
 
 PAGE_SIZE = 5  # items per portal page: few enough to read on a phone in large text
 # Scheduled: at the start of a protocol and every two weeks after (the issue's "every two weeks"), expert opinion.
@@ -196,3 +206,21 @@ def summarize(responses: list[QuestionnaireResponse]) -> list[ScoreSummary]:
         if finished or waiting:
             summaries.append(ScoreSummary(instrument, finished, waiting))
     return summaries
+
+
+@dataclass(frozen=True)
+class QuestionnaireSection:
+    """What the patient page's "Questionnaires" section shows: scores, what can be sent or typed, every response."""
+
+    summaries: list[ScoreSummary]
+    answerable: list[Instrument]
+    licensed: list[Instrument]
+    responses: list[QuestionnaireResponse]  # newest first
+    instruments: dict[str, Instrument]
+
+
+def questionnaire_section(session: Session, *, patient_id: int) -> QuestionnaireSection:
+    """The section's values in one query."""
+    responses = responses_of(session, patient_id=patient_id)
+    return QuestionnaireSection(summaries=summarize(responses), answerable=answerable(), licensed=licensed_totals(),
+                                responses=list(reversed(responses)), instruments=instruments())

@@ -31,13 +31,13 @@ def register_blueprints(app: Flask) -> None:
         outcomes,
         patients,
         portal,
-        portal_share,
         protocols,
         questionnaires,
         red_flags,
+        sharing,
         visits,
     )
 
     for module in (main, auth, account, dashboard, patients, assessments, protocols, visits, red_flags, handouts, admin,
-                   portal, portal_share, questionnaires, outcomes, api_clients, fhir, fhir_bundle):
+                   portal, sharing, questionnaires, outcomes, api_clients, fhir, fhir_bundle):
         app.register_blueprint(module.bp)

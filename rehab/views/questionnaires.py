@@ -5,7 +5,6 @@ worse)."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
 
 from flask import Blueprint, flash, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
@@ -14,19 +13,11 @@ from rehab import once, security
 from rehab.db import get_session
 from rehab.models import Patient, utcnow
 from rehab.services import protocol_records, questionnaire_records
-from rehab.services.questionnaires import AnswerError, Instrument, answerable, instruments, licensed_totals
+from rehab.services.questionnaires import AnswerError, Instrument, instruments
 from rehab.views import refuse
 from rehab.views.patients import get_patient_or_404
 
 bp = Blueprint("questionnaires", __name__, url_prefix="/patients/<int:patient_id>/questionnaires")
-
-
-@bp.app_template_global()
-def questionnaires_for(patient: Patient) -> dict[str, Any]:
-    """What the patient page's "Questionnaires" section shows, in one query."""
-    responses = questionnaire_records.responses_of(get_session(), patient_id=patient.id)
-    return {"summaries": questionnaire_records.summarize(responses), "answerable": answerable(),
-            "licensed": licensed_totals(), "responses": list(reversed(responses)), "instruments": instruments()}
 
 
 def _chosen(kind: str) -> Instrument | None:

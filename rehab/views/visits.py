@@ -22,6 +22,7 @@ from rehab.services.advice.decisions import AdviceShown, record_decision, what_c
 from rehab.services.advice.inputs import advice_for
 from rehab.services.charts import pain_and_minutes_svg, style_hashes
 from rehab.services.edits import StaleEdit
+from rehab.services.home_logs import home_log_table
 from rehab.services.patient_page import chart_points
 from rehab.services.protocol_content import kmh_to_mph, mph_to_kmh, number
 from rehab.services.visits import VisitInput
@@ -82,7 +83,8 @@ def index(patient_id: int) -> ResponseReturnValue:
     patient = get_patient_or_404(patient_id)
     visits = visit_service.latest_visits(get_session(), patient_id=patient.id, limit=None)
     security.record_read("visit.list", patient_id=patient.id, object_type="patient", object_id=patient.id)
-    return render_template("visits/index.html", patient=patient, visits=visits, active=None)
+    home_logs = home_log_table(get_session(), patient_id=patient.id)
+    return render_template("visits/index.html", patient=patient, visits=visits, home_logs=home_logs, active=None)
 
 
 @bp.route("/visits/new", methods=["GET", "POST"])

@@ -222,3 +222,30 @@ def test_the_token_is_derived_from_the_secret_and_only_its_hash_is_stored(sessio
     assert portal_links.derive_token("another-secret-key-0123456789-abcdef", link) != token  # nobody else can
     assert link.token_hash == hashlib.sha256(token.encode()).hexdigest() and token not in link.token_hash
     assert len(token) >= 43  # 256 bits, URL-safe
+
+
+def test_the_therapists_table_shows_the_newest_home_logs_with_the_patients_corrections(session, patient, protocol):
+    logs = [home_logs.create_home_log(session, patient=patient, protocol=protocol, link_id=None, now=NOW,
+                                      form=valid(session_date=(TODAY - timedelta(days=days)).isoformat()))
+            for days in (3, 2, 1)]
+    home_logs.correct_home_log(session, log=logs[2], form=valid(session_date=(TODAY - timedelta(days=1)).isoformat(),
+                                                                pain_worst="5"), seen_version=1, now=NOW)
+    session.commit()
+    newest_two = home_logs.home_log_table(session, patient_id=patient.id, limit=2)
+    assert [row.id for row in newest_two.rows] == [logs[2].id, logs[1].id] and newest_two.more
+    assert newest_two.rows[0].pain_worst == 5 and newest_two.rows[0].corrections == [(NOW, {"pain_worst": [3, 5]})]
+    assert newest_two.rows[1].corrections == []
+    everything = home_logs.home_log_table(session, patient_id=patient.id)
+    assert len(everything.rows) == 3 and not everything.more
+
+
+def test_the_share_card_says_whether_the_current_link_works(session, patient, protocol):
+    assert portal_links.link_card(session, patient_id=patient.id, now=NOW) is None
+    link, _ = portal_links.issue_link(session, patient=patient, user_id=None, now=NOW, secret=SECRET,
+                                      require_birth_date=True)
+    card = portal_links.link_card(session, patient_id=patient.id, now=NOW)
+    assert (card.id, card.status, card.expires_at, card.require_birth_date) == \
+        (link.id, "ok", NOW + timedelta(days=180), True)
+    assert portal_links.link_card(session, patient_id=patient.id, now=NOW + timedelta(days=181)).status == "expired"
+    portal_links.revoke(session, link=link, now=NOW)
+    assert portal_links.link_card(session, patient_id=patient.id, now=NOW) is None  # a revoked link is no card

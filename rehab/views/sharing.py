@@ -1,4 +1,4 @@
-"""The therapist's side of the portal: share, rotate and revoke a patient's link; home logs on the patient page.
+"""Sharing the patient's personal link: share, rotate and revoke it (the ``sharing`` blueprint).
 
 The database keeps only the token's hash, so the link and its QR code are shown once, on the page right after
 the one that made it; a lost link is replaced by rotating it.
@@ -6,52 +6,17 @@ the one that made it; a lost link is replaced by rotating it.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
-from sqlalchemy import bindparam
-from sqlmodel import col, select
 
 from rehab import once, security
 from rehab.db import get_session
-from rehab.models import EditRecord, HomeLog, Patient, PortalLink, utcnow
+from rehab.models import Patient, PortalLink, utcnow
 from rehab.patient_links import link_url
-from rehab.services import home_logs, portal_links, protocol_records
+from rehab.services import portal_links, protocol_records
 from rehab.views import refuse
 from rehab.views.patients import clinic_phone_missing, get_patient_or_404
 
 bp = Blueprint("sharing", __name__, url_prefix="/patients/<int:patient_id>/portal")
-
-
-@bp.app_template_global()
-def portal_link_for(patient: Patient) -> PortalLink | None:
-    """The patient's current link (not revoked), for the "Share with patient" section."""
-    return portal_links.live_link(get_session(), patient_id=patient.id)  # type: ignore[arg-type]
-
-
-@bp.app_template_global()
-def home_logs_for(patient: Patient, limit: int | None = None) -> list[HomeLog]:
-    """The patient's home sessions, newest first: the newest few on the patient page, all on the visits page."""
-    return home_logs.home_logs_of(get_session(), patient_id=patient.id, limit=limit)  # type: ignore[arg-type]
-
-
-_HOME_LOG_EDITS = (select(EditRecord).where(EditRecord.patient_id == bindparam("patient_id"),
-                                            EditRecord.entity == "home_log").order_by(col(EditRecord.at)))
-
-
-@bp.app_template_global()
-def home_log_corrections(patient: Patient) -> dict[int, list[tuple[Any, dict[str, list[Any]]]]]:
-    """What the patient changed in their entries: log id -> [(when, {field: [old, new]})], oldest first."""
-    corrections: dict[int, list[tuple[Any, dict[str, list[Any]]]]] = {}
-    for record in get_session().exec(_HOME_LOG_EDITS, params={"patient_id": patient.id}):
-        corrections.setdefault(record.entity_id, []).append((record.at, json.loads(record.changes)))
-    return corrections
-
-
-@bp.app_template_global()
-def link_status(link: PortalLink) -> str:
-    return portal_links.link_status(link, utcnow())
 
 
 def _shareable(patient: Patient) -> bool:
@@ -85,7 +50,7 @@ def shared(patient_id: int):  # type: ignore[no-untyped-def]
     import segno  # a pure-Python QR encoder; imported here, as only this page needs it
 
     qr = segno.make(url, error="m").svg_data_uri(scale=5, border=2)  # a data: image passes the page's CSP
-    return render_template("portal/shared.html", patient=patient, link=link, url=url, qr=qr,
+    return render_template("patients/shared.html", patient=patient, link=link, url=url, qr=qr,
                            rotated=handed["rotated"])  # type: ignore[index]
 
 
