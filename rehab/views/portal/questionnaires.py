@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import abort, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 
-from rehab import security
+from rehab import once, security
 from rehab.db import get_session
 from rehab.models import QuestionnaireResponse, utcnow
 from rehab.services import questionnaire_records
@@ -85,6 +85,7 @@ def answer(response_id: int):  # type: ignore[no-untyped-def]
             except ValueError:
                 abort(400)
     db = get_session()
+    once.claim("portal.questionnaire.answer")  # before the answers are merged: the same page sent again is a repeat
     try:
         response = questionnaire_records.save_answers(db, response=response, new=new, language=g.patient_language,
                                                       now=utcnow())
@@ -97,20 +98,30 @@ def answer(response_id: int):  # type: ignore[no-untyped-def]
         return _form(response, number, {**answers, **new}, set(), status=409)
     audit_event("portal.questionnaire.answer", patient_id=_patient_id(), object_type="questionnaire",
                 object_id=response.id)
-    db.commit()
-    if response.completed_at is not None:
-        return redirect(url_for("portal.questionnaires_done", response_id=response.id))
-    if request.form.get("action") == "stop":
-        flash(_("Your answers are saved. You can finish later from “My questionnaires”."), "success")
-        return redirect(url_for("portal.questionnaires"))
     answers = questionnaire_records.answers_of(response)
     missing = {item for item in shown if item not in answers}
-    if missing:  # the form asks for every activity; say which ones, next to each
+    stop = request.form.get("action") == "stop"
+    target = once.leads_to(_after_saving(response, number, missing, stop=stop))
+    db.commit()
+    if response.completed_at is None and stop:
+        flash(_("Your answers are saved. You can finish later from “My questionnaires”."), "success")
+    elif response.completed_at is None and missing:  # the form asks for every activity; say which, next to each
         return _form(response, number, answers, missing, status=422)
-    if number + 1 < questionnaire_records.pages(instrument):
-        return redirect(url_for("portal.answer", response_id=response.id, page=number + 1))
-    # Every page was moved past but an earlier one still has a gap: back to it.
-    return redirect(url_for("portal.answer", response_id=response.id))
+    return redirect(target)
+
+
+def _after_saving(response: QuestionnaireResponse, number: int, missing: set[int], *, stop: bool) -> str:
+    """Where a saved page leads (and where the same page sent again links to): the end, the list after "Stop
+    for now", this page while an answer is missing, the next page, or back to an earlier page with a gap."""
+    if response.completed_at is not None:
+        return url_for("portal.questionnaires_done", response_id=response.id)
+    if stop:
+        return url_for("portal.questionnaires")
+    if missing:
+        return url_for("portal.answer", response_id=response.id, page=number)
+    if number + 1 < questionnaire_records.pages(instruments()[response.instrument]):
+        return url_for("portal.answer", response_id=response.id, page=number + 1)
+    return url_for("portal.answer", response_id=response.id)
 
 
 @bp.get("/questionnaires/<int:response_id>/done")
