@@ -54,25 +54,14 @@ class EndedByDispatch(RuntimeError):
     """A view or a service tried to commit or roll back the request's transaction (see the module's text)."""
 
 
-# The patient's own portal views (prefixes of "module.function") still end their own transactions, until they
-# too move to one commit per request (the portal is being reorganised into a package): their commit() and
-# rollback() work, and dispatch does not commit after them (what they did not commit is rolled back at
-# teardown, as before). Goes with the last of them.
-_SELF_COMMITTING = ("rehab.views.portal.",)  # the package: rehab/views/portal/*.py
-
-
 class RequestSession(Session):
     """The request's session. Views and services add and flush; ``dispatch`` commits or rolls back, once."""
 
     def commit(self) -> None:
-        if g.get("self_committing"):
-            return Session.commit(self)
         raise EndedByDispatch("The request commits once, after its view returns (rehab/db.py): add and flush "
                               "only. To refuse after writing, raise (abort) so that nothing is saved.")
 
     def rollback(self) -> None:
-        if g.get("self_committing"):
-            return Session.rollback(self)
         raise EndedByDispatch("The request rolls back when its view raises (rehab/db.py): raise (abort) "
                               "instead, or wrap a write that may clash in session.begin_nested().")
 
@@ -113,14 +102,10 @@ def dispatch(view: Callable[[], T]) -> T:
 
     What before-request hooks wrote is part of it; one that answers instead of the view (a redirect to sign
     in) has its writes rolled back at teardown. Error handlers and after-request hooks write nothing here."""
-    rule = request.url_rule
-    function = current_app.view_functions.get(rule.endpoint) if rule is not None else None
-    name = f"{getattr(function, '__module__', '')}.{getattr(function, '__name__', '')}"
-    g.self_committing = name.startswith(_SELF_COMMITTING)
     try:
         result = view()
         session = g.get("db_session")
-        if session is not None and not g.self_committing:
+        if session is not None:
             session._end(commit=True)
     except BaseException:
         session = g.get("db_session")

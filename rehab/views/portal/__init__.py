@@ -14,9 +14,9 @@ therapist's sign-in; ``rehab.security`` leaves the whole blueprint to it. Where 
 
 from __future__ import annotations
 
-from flask import Blueprint
+# The route modules register themselves on ``bp`` (Microblog's idiom), which lives in ``blueprint`` so that they
+# import it without importing this package back.
+from rehab.views.portal import guard, home_log, layout, link, pages, questionnaires, sheet  # noqa: F401
+from rehab.views.portal.blueprint import bp
 
-bp = Blueprint("portal", __name__, url_prefix="/p")
-
-# The route modules register themselves on ``bp`` (Microblog's idiom).
-from rehab.views.portal import guard, home_log, layout, link, pages, questionnaires, sheet  # noqa: E402, F401
+__all__ = ["bp"]

@@ -18,7 +18,7 @@ from rehab.db import get_session
 from rehab.models import utcnow
 from rehab.services import accounts, audit, portal_links, throttling
 from rehab.services.portal_links import LinkState
-from rehab.views.portal import bp
+from rehab.views.portal.blueprint import bp
 from rehab.views.portal.layout import apply_preferences, page
 
 # Reachable with no patient session at all (listed in rehab.security.PUBLIC_ENDPOINTS too).

@@ -19,7 +19,9 @@ from rehab.models import HomeLog, utcnow
 from rehab.request_guard import bounded_id
 from rehab.services import home_logs, home_plan
 from rehab.services.edits import StaleEdit
-from rehab.views.portal import bp, current
+from rehab.views import refuse
+from rehab.views.portal import current
+from rehab.views.portal.blueprint import bp
 from rehab.views.portal.current import audit_event
 from rehab.views.portal.layout import page
 from rehab.vocabulary import RED_FLAG_PATIENT, SORENESS_PATIENT
@@ -62,7 +64,6 @@ def log():  # type: ignore[no-untyped-def]
         db.add(unprescribed)
     audit_event("portal.log.create", patient_id=entry.patient_id, object_type="home_log", object_id=entry.id)
     target = once.leads_to(url_for("portal.entry", log_id=entry.id))
-    db.commit()
     flash(_("Thank you. Your session is saved."), "success")
     return redirect(target)
 
@@ -103,11 +104,10 @@ def edit(log_id: int):  # type: ignore[no-untyped-def]
     try:
         changes = home_logs.correct_home_log(db, log=saved, form=form, now=now,
                                              seen_version=request.form.get("version", 0, type=bounded_id))
-    except StaleEdit:
-        db.rollback()
-        return _form_page(_values_of(_own_entry(log_id)), {}, entry=_own_entry(log_id), status=409, stale=True)
+    except StaleEdit:  # refused: nothing of this request is kept, the form's one-time id neither
+        refuse(_form_page(_values_of(_own_entry(log_id)), {}, entry=_own_entry(log_id), status=409, stale=True))
     except home_logs.TooLate:
-        return page("portal/message.html", kind="too_late"), 403
+        refuse(page("portal/message.html", kind="too_late"), 403)
     if changes:
         content, index = current.phase()
         earlier = [report for report in current.advice_inputs(now).sessions
@@ -116,7 +116,6 @@ def edit(log_id: int):  # type: ignore[no-untyped-def]
             db, log=saved, ceiling=home_logs.home_ceiling(content.phases[index]), now=now,
             previous=home_logs.previous_report(earlier, before=home_logs.session_time(saved)))
         audit_event("portal.log.update", patient_id=saved.patient_id, object_type="home_log", object_id=saved.id)
-        db.commit()
     flash(_("Your changes are saved.") if changes else _("Nothing was changed."), "success")
     return redirect(url_for("portal.entry", log_id=saved.id))
 

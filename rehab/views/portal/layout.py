@@ -12,7 +12,7 @@ from rehab.i18n import LANGUAGES
 from rehab.models import Patient
 from rehab.services import home_plan
 from rehab.services.portal_links import LinkState
-from rehab.views.portal import bp
+from rehab.views.portal.blueprint import bp
 from rehab.views.portal.current import phase_of
 
 TEXT_SIZES = ("normal", "large")

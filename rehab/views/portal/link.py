@@ -23,7 +23,7 @@ from rehab.models import utcnow
 from rehab.services import audit, portal_links, throttling
 from rehab.services.portal_links import LinkState
 from rehab.services.submissions import AlreadySubmitted
-from rehab.views.portal import bp
+from rehab.views.portal.blueprint import bp
 from rehab.views.portal.current import audit_event
 from rehab.views.portal.guard import end_patient_session, invalid_link, setting, start_patient_session
 from rehab.views.portal.layout import TEXT_SIZES, apply_preferences, page
@@ -110,7 +110,6 @@ def check():  # type: ignore[no-untyped-def]
                                                           now=now)
             audit_event("portal.birth_date", patient_id=state.patient.id, object_type="portal_link",
                         object_id=state.link.id, outcome="ok" if outcome == "ok" else "failed")
-            db.commit()
             if outcome == "ok":
                 start_patient_session(state, pending=False)
                 return redirect(url_for("portal.home"))

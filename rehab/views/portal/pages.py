@@ -20,7 +20,8 @@ from rehab.services import home_logs, patient_text
 from rehab.services import visits as visit_service
 from rehab.services.charts import PATIENT_LABELS, ChartPoint, pain_and_minutes_svg, style_hashes
 from rehab.services.protocol_content import Phase
-from rehab.views.portal import bp, current
+from rehab.views.portal import current
+from rehab.views.portal.blueprint import bp
 from rehab.views.portal.layout import page
 from rehab.vocabulary import RED_FLAG_PATIENT
 

@@ -14,7 +14,8 @@ from rehab.db import get_session
 from rehab.models import QuestionnaireResponse, utcnow
 from rehab.services import questionnaire_records
 from rehab.services.questionnaires import AnswerError, instruments
-from rehab.views.portal import bp
+from rehab.views import refuse
+from rehab.views.portal.blueprint import bp
 from rehab.views.portal.current import audit_event
 from rehab.views.portal.layout import page
 
@@ -31,7 +32,6 @@ def questionnaires():  # type: ignore[no-untyped-def]
     for response in created:
         audit_event("portal.questionnaire.scheduled", patient_id=_patient_id(), object_type="questionnaire",
                     object_id=response.id)
-    db.commit()
     waiting = questionnaire_records.open_for(db, patient_id=_patient_id())
     security.record_read("portal.view", patient_id=_patient_id(), object_type="portal_questionnaires")
     rows = [(response, instruments()[response.instrument], len(questionnaire_records.answers_of(response)))
@@ -90,19 +90,16 @@ def answer(response_id: int):  # type: ignore[no-untyped-def]
         response = questionnaire_records.save_answers(db, response=response, new=new, language=g.patient_language,
                                                       now=utcnow())
     except AnswerError:
-        db.rollback()
         abort(400)  # only a hand-made request can send a value that is not one of the choices
     except questionnaire_records.SaveConflict:
-        db.rollback()
         flash(_("Your answers were not saved. Please try again."), "error")
-        return _form(response, number, {**answers, **new}, set(), status=409)
+        refuse(_form(response, number, {**answers, **new}, set(), status=409))
     audit_event("portal.questionnaire.answer", patient_id=_patient_id(), object_type="questionnaire",
                 object_id=response.id)
     answers = questionnaire_records.answers_of(response)
     missing = {item for item in shown if item not in answers}
     stop = request.form.get("action") == "stop"
     target = once.leads_to(_after_saving(response, number, missing, stop=stop))
-    db.commit()
     if response.completed_at is None and stop:
         flash(_("Your answers are saved. You can finish later from “My questionnaires”."), "success")
     elif response.completed_at is None and missing:  # the form asks for every activity; say which, next to each

@@ -17,7 +17,8 @@ from rehab.patient_links import link_url
 from rehab.printing.snapshot import SheetOptions, sheet_filename, snapshot_digest
 from rehab.services import audit
 from rehab.services.submissions import AlreadySubmitted
-from rehab.views.portal import bp, current
+from rehab.views.portal import current
+from rehab.views.portal.blueprint import bp
 from rehab.views.portal.pages import stop_page
 
 
@@ -45,7 +46,6 @@ def sheet():  # type: ignore[no-untyped-def]
     audit.record_event(db, key=security.audit_key(), action="portal.sheet", clinic_id=patient.clinic_id,
                        patient_id=patient.id, object_type="handout_print", object_id=record.id)
     target = once.leads_to(url_for("portal.sheet_pdf", print_id=record.id))
-    db.commit()
     return redirect(target, code=303)
 
 

@@ -18,7 +18,7 @@ from rehab.forms.accounts import MemberForm, NewClinicForm
 from rehab.models import Clinic, User
 from rehab.services import memberships
 from rehab.views import refuse
-from rehab.views.admin import bp
+from rehab.views.admin.blueprint import bp
 
 CHANGES = {"remove": "membership.remove", "make_admin": "membership.admin_grant",
            "unmake_admin": "membership.admin_revoke"}

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import available_timezones
 
-from flask import Blueprint, abort, flash, g, make_response, redirect, render_template, request, url_for
+from flask import abort, flash, g, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlmodel import col, select
 
@@ -21,9 +21,9 @@ from rehab.services import accounts, clinic_settings, memberships, protocol_reco
 from rehab.services.edits import StaleEdit
 from rehab.services.passwords import password_problem, verify_password
 from rehab.views import refuse
+from rehab.views.admin.blueprint import bp
 from rehab.vocabulary import PAPER_SIZE_LABELS, SPEED_UNIT_LABELS
 
-bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 @bp.before_request
@@ -238,6 +238,3 @@ def audit_log() -> ResponseReturnValue:
         .order_by(User.name)).all()
     return render_template("admin/audit.html", rows=rows, total=total, page=page, pages=max(1, -(-total // 50)),
                            filters=filters, users=users)
-
-
-from rehab.views import admin_clinics  # noqa: E402, F401  (the clinic and membership pages live on this blueprint)
