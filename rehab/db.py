@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g
 from sqlalchemy import Engine, event
 from sqlmodel import Session, create_engine
 

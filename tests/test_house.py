@@ -6,7 +6,11 @@ These read the source (ast), so they fail the moment a change breaks the rule, n
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "rehab"
@@ -112,3 +116,17 @@ def test_no_module_is_over_four_hundred_lines():
     oversized = {name: n for name, path in _modules().items()
                  if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
     assert oversized == {}
+
+
+PORTAL = ("rehab.views.portal", "rehab.views.sharing", "rehab.patient_links", "rehab.services.portal_links",
+          "rehab.services.home_logs", "rehab.services.patient_text", "rehab.services.tokens")
+
+
+@pytest.mark.parametrize("module", sorted(name for name in _modules()
+                                          if any(name == m or name.startswith(m + ".") for m in PORTAL)))
+def test_each_portal_module_imports_alone(module):
+    """A module that works only after another was imported first breaks a script, a test or gunicorn's config
+    that imports it on its own: each portal module is imported alone in a fresh interpreter."""
+    result = subprocess.run([sys.executable, "-c", f"import {module}"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]

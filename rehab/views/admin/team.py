@@ -25,7 +25,6 @@ from rehab.views.admin.blueprint import bp
 from rehab.vocabulary import PAPER_SIZE_LABELS, SPEED_UNIT_LABELS
 
 
-
 @bp.before_request
 @security.admin_required
 def _admins_only() -> None:
