@@ -208,14 +208,16 @@ def _count_queries(engine: Engine) -> None:
 
 
 def get_engine() -> Engine:
-    return current_app.extensions[EXTENSION_KEY]
+    engine: Engine = current_app.extensions[EXTENSION_KEY]
+    return engine
 
 
 def get_session() -> RequestSession:
     """The request's session (in the CLI: the app context's, for reading), ended by ``dispatch``."""
     if "db_session" not in g:
         g.db_session = RequestSession(get_engine(), expire_on_commit=False)
-    return g.db_session
+    session: RequestSession = g.db_session
+    return session
 
 
 def after_close(callback: Callable[[], None]) -> None:

@@ -107,8 +107,9 @@ def page_form_id() -> str:
     the page is the "Already saved" answer (so Back, then Save, cannot save it twice)."""
     form_id = request.args.get(URL_ARG, "")
     if not submissions.is_form_id(form_id):
-        args = {**request.args.to_dict(), URL_ARG: submissions.new_form_id()}
-        abort(redirect(url_for(request.endpoint or "", **(request.view_args or {}), **args)))
+        values: dict[str, Any] = {**(request.view_args or {}), **request.args.to_dict(),
+                                  URL_ARG: submissions.new_form_id()}
+        abort(redirect(url_for(request.endpoint or "", **values)))
     earlier = submissions.find(get_session(), form_id=form_id)
     if earlier is not None:
         abort(make_response(already_saved(AlreadySubmitted(earlier))))

@@ -101,7 +101,7 @@ def report_of(visit: Visit) -> SessionReport:
 
 def create_visit(session: Session, *, patient: Patient, protocol: Protocol, form: VisitInput, user_id: int,
                  now: datetime) -> Visit:
-    visit = Visit(patient_id=patient.id, clinic_id=patient.clinic_id, protocol_id=protocol.id,  # type: ignore[arg-type]
+    visit = Visit(patient_id=patient.id, clinic_id=patient.clinic_id, protocol_id=protocol.id,
                   protocol_version=protocol.latest_version, phase_index=protocol.current_phase,
                   created_at=now, updated_at=now, created_by_id=user_id, **form.model_dump())
     session.add(visit)
@@ -123,7 +123,7 @@ def update_visit(session: Session, *, visit: Visit, form: VisitInput, seen_versi
             claim_version(session, visit, column="version", seen=seen_version)
             visit.updated_at = now
             session.add(visit)
-            session.add(EditRecord(entity="visit", entity_id=visit.id, patient_id=visit.patient_id,  # type: ignore[arg-type]
+            session.add(EditRecord(entity="visit", entity_id=visit.id, patient_id=visit.patient_id,
                                    user_id=user_id, at=now, changes=json.dumps(changes)))
             session.flush()
             if "occurred_at" in changes:  # only the visit's time can move the patient's last session
@@ -135,7 +135,7 @@ def delete_visit(session: Session, *, visit: Visit, reason: str, user_id: int, n
     """Soft delete: the visit leaves lists, charts and advice but stays in the record with the reason."""
     visit.deleted_at, visit.deleted_by_id, visit.delete_reason = now, user_id, reason
     session.add(visit)
-    session.add(EditRecord(entity="visit", entity_id=visit.id, patient_id=visit.patient_id, user_id=user_id,  # type: ignore[arg-type]
+    session.add(EditRecord(entity="visit", entity_id=visit.id, patient_id=visit.patient_id, user_id=user_id,
                            at=now, changes=json.dumps({"deleted": [None, reason]})))
     session.flush()
     refresh_last_session(session, patient_id=visit.patient_id)
@@ -145,7 +145,7 @@ def visit_history(session: Session, *, visit_id: int) -> list[tuple[EditRecord, 
     from rehab.models import User
 
     rows = session.exec(
-        select(EditRecord, User.name).outerjoin(User, User.id == EditRecord.user_id)
+        select(EditRecord, User.name).outerjoin(User, col(User.id) == col(EditRecord.user_id))
         .where(EditRecord.entity == "visit", EditRecord.entity_id == visit_id)
         .order_by(col(EditRecord.at).desc())
     )
@@ -163,14 +163,14 @@ def still_recordable(session: Session, *, protocol_id: int, version: int, phase_
         select(Protocol.id).join(Patient, Patient.id == Protocol.patient_id)  # type: ignore[arg-type]
         .where(Protocol.id == protocol_id, Protocol.status == "active", Protocol.latest_version == version,
                Protocol.current_phase == phase_index, col(Patient.archived_at).is_(None))
-        .with_for_update(read=True, of=Protocol)  # type: ignore[arg-type]
+        .with_for_update(read=True, of=Protocol)
     ).first() is not None
 
 
 def raise_alerts(session: Session, *, patient: Patient, visit: Visit, previous: Visit | None, ceiling: int,
                  now: datetime) -> list[Alert]:
     """Alerts for the therapists' dashboard from a newly recorded visit."""
-    alerts = [Alert(clinic_id=patient.clinic_id, patient_id=patient.id, kind=kind, message=message,  # type: ignore[arg-type]
+    alerts = [Alert(clinic_id=patient.clinic_id, patient_id=patient.id, kind=kind, message=message,
                     visit_id=visit.id, created_at=now)
               for kind, message in alerts_for(report_of(visit), report_of(previous) if previous else None,
                                               ceiling=ceiling)]
