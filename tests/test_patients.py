@@ -203,3 +203,33 @@ def test_oversized_request_gets_a_clean_413_page(therapist_client, db):
     assert response.status_code == 413
     assert "too much to send at once" in response.get_data(as_text=True)
     assert patient_count(db) == 0
+
+
+def test_the_referring_physician_is_typed_with_the_patient_and_shown_on_their_page(therapist_client, db):
+    referral = {"referring_physician": "Dr. Ana Ruiz", "referring_practice": "Northside Orthopaedics",
+                "referring_address": "12 Hill Road, Springfield", "referring_fax": "555-0199"}
+    form = therapist_client.get("/patients/new", follow_redirects=True).get_data(as_text=True)
+    assert "Referring physician&#39;s name" in form and "Practice or hospital" in form and "Practice&#39;s fax" in form
+    response = submit(therapist_client, "/patients/new", {**VALID, **referral}, follow_redirects=True)
+    html = response.get_data(as_text=True)
+    assert "Dr. Ana Ruiz, Northside Orthopaedics" in html and "12 Hill Road, Springfield" in html
+    assert "Fax 555-0199" in html
+    patient = db.exec(select(Patient)).one()
+    assert (patient.referring_physician, patient.referring_fax) == ("Dr. Ana Ruiz", "555-0199")
+
+
+def test_a_referring_physician_with_angle_brackets_is_refused_beside_the_field(therapist_client, db):
+    response = submit(therapist_client, "/patients/new", {**VALID, "referring_physician": "<b>Dr</b>"})
+    assert response.status_code == 422 and 'id="referring_physician-error"' in response.get_data(as_text=True)
+    assert patient_count(db) == 0
+
+
+def test_the_fhir_patient_names_the_referring_physician(clinic, make_patient):
+    from rehab.services.fhir.common import Context
+    from rehab.services.fhir.patients import patient_resource
+
+    patient = make_patient(clinic, referring_physician="Dr. Ana Ruiz", referring_practice="Northside Orthopaedics")
+    context = Context(base_url="https://rehab.example/fhir", identifier_system="urn:rehab:chart")
+    resource = patient_resource(context, patient).model_dump(mode="json")
+    assert resource["generalPractitioner"] == [{"display": "Dr. Ana Ruiz, Northside Orthopaedics"}]
+    assert "generalPractitioner" not in patient_resource(context, make_patient(clinic)).model_dump(mode="json")

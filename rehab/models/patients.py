@@ -60,6 +60,11 @@ class PatientBase(SQLModel):
     precaution_other: str = Field(default="", max_length=200)
     language: Annotated[str, OneOf(Language)] = Field(default=Language.EN, sa_type=AutoString(length=5))
     notes: str = Field(default="", max_length=5000, sa_column=Column(Text, nullable=False, default=""))
+    # The physician who referred the patient: the progress report is a letter addressed to them.
+    referring_physician: str = Field(default="", max_length=150)
+    referring_practice: str = Field(default="", max_length=200)
+    referring_address: str = Field(default="", max_length=300)
+    referring_fax: str = Field(default="", max_length=40)
 
 
 class Patient(PatientBase, table=True):

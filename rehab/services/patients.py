@@ -30,7 +30,8 @@ class PatientInput(PatientBase):
 
     CHECKBOXES: ClassVar[tuple[str, ...]] = tuple(Precaution)
 
-    @field_validator("first_name", "last_name", "chart_number", "phone")
+    @field_validator("first_name", "last_name", "chart_number", "phone", "referring_physician", "referring_practice",
+                     "referring_address", "referring_fax")
     @classmethod
     def _plain_text(cls, value: str | None) -> str | None:
         return plain_text(value) if value else value

@@ -50,7 +50,16 @@ def patient_resource(context: Context, patient: Patient) -> Resource:
         telecom.append({"system": "email", "value": patient.email})
     if telecom:
         data["telecom"] = telecom
+    if patient.referring_physician:
+        # A Reference holding only its display: the referring physician is a name on the record, not a
+        # Practitioner this server keeps (the import does not read it back).
+        data["generalPractitioner"] = [{"display": referring_display(patient)}]
     return validated(data)
+
+
+def referring_display(patient: Patient) -> str:
+    """The referring physician with their practice, as one line."""
+    return ", ".join(part for part in (patient.referring_physician, patient.referring_practice) if part)
 
 
 def condition_resource(patient: Patient) -> Resource:
