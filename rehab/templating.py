@@ -15,7 +15,7 @@ from rehab.services.catalogue import evidence_label
 from rehab.services.dose import dose_sentence, dose_summary, speed_text
 from rehab.services.home_logs import HomeLogInput
 from rehab.services.patients import PatientInput
-from rehab.services.visits import VisitInput
+from rehab.services.visits import VisitInput, note_text
 
 
 def init_app(app: Flask) -> None:
@@ -25,6 +25,7 @@ def init_app(app: Flask) -> None:
     app.add_template_global(dose_sentence)
     app.add_template_global(dose_summary)
     app.add_template_global(speed_text)
+    app.add_template_global(note_text)  # a note's opening and, when long, the whole of it a click away
     app.add_template_global(evidence_label)  # every source says what it really is, wherever it is cited
     # Every page words a stored value the same way (alert kinds, conditions...): the one vocabulary module.
     app.jinja_env.globals["vocabulary"] = vocabulary

@@ -65,7 +65,7 @@ def test_admin_can_add_another_admin(app, admin_client, db):
         ("password", "password1234", "This password is too common"),
         ("password", "aaaaaaaaaaaaaaa", "This password is too common"),
         ("password", "sam.newhire walks", "Do not use your name or email address"),
-        ("password", "x" * 129, "Use at most 128 characters"),
+        ("password", "x" * 129, "the limit is 128. Shorten it by 1 character."),
         ("email", "sam.newhire", "Enter an email address"),
         ("name", "<script>alert(1)</script>", "no &lt; or &gt;"),
         ("name", "", "This field is required"),
@@ -245,7 +245,7 @@ def test_clinic_settings_are_saved_and_shown(admin_client, clinic, db):
         ("speed_unit", "furlongs", "Choose one of the options"),
         ("name", "", "This field is required"),
         ("name", "<b>Clinic</b>", "no &lt; or &gt;"),
-        ("phone", "5" * 41, "Use at most 40 characters"),
+        ("phone", "5" * 41, "the limit is 40. Shorten it by 1 character."),
     ],
 )
 def test_bad_clinic_settings_are_refused_beside_the_field(admin_client, clinic, db, field, value, message):

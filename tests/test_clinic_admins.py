@@ -127,7 +127,7 @@ def test_an_admin_adds_a_clinic_becomes_its_admin_and_it_is_audited(app, db, adm
 
 
 @pytest.mark.parametrize(("name", "message"), [("", "This field is required."), ("<b>Cedar</b>", "(no &lt; or &gt;)"),
-                                               ("C" * 121, "Use at most 120 characters.")])
+                                               ("C" * 121, "the limit is 120. Shorten it by 1 character.")])
 def test_a_bad_clinic_name_is_explained_beside_the_field_and_nothing_is_saved(app, db, admin_of_alder, two_clinics,
                                                                              name, message):
     admin = browser(app, admin_of_alder)

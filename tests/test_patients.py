@@ -39,12 +39,12 @@ def test_add_patient_then_see_it_on_its_page(therapist_client, db):
         ("date_of_birth", "14/03/1951", "Enter a date"),
         ("surgery_date", (date.today() + timedelta(days=3)).isoformat(), "surgery date cannot be in the future"),
         ("surgery_date", "1940-01-01", "before the date of birth"),
-        ("first_name", "x" * 100_000, "at most 100 characters"),
+        ("first_name", "x" * 100_000, "the limit is 100. Shorten it by 99,900 characters."),
         ("last_name", "", "This field is required"),
         ("first_name", "<script>alert(1)</script>", "no &lt; or &gt;"),
         ("condition", "knee_pain", "Choose one of the options"),
         ("email", "not-an-email", "Enter an email address"),
-        ("notes", "n" * 5001, "at most 5000 characters"),
+        ("notes", "n" * 5001, "This text is 5,001 characters; the limit is 5,000."),
     ],
 )
 def test_bad_input_is_explained_beside_the_field_and_nothing_is_saved(therapist_client, db, field, value, message):

@@ -87,7 +87,7 @@ def test_the_loop_from_a_home_log_with_calf_pain(therapist_client, patient_clien
     ("cleared", "ok", "note", "Write what was done and found, in at least 10 characters."),
     ("cleared", "          ", "note", "Write what was done and found, in at least 10 characters."),
     ("shrugged", NOTE, "action", "Choose what was done."),
-    ("cleared", "x" * 2001, "note", "Use at most 2000 characters."),
+    ("cleared", "x" * 2001, "note", "This text is 2,001 characters; the limit is 2,000. Shorten it by 1 character."),
 ])
 def test_clearing_needs_an_action_and_a_note(therapist_client, patient, protocol, db, action, note, field, message):
     record(therapist_client, patient, falls="1")

@@ -86,7 +86,7 @@ def test_recording_a_visit_shows_the_advice_with_its_reasons(therapist_client, p
     ("speed", "fast", "Enter a speed as a number"),
     ("occurred_at", (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M"), "cannot be in the future"),
     ("occurred_at", "yesterday", "Enter the date and time"),
-    ("note", "n" * 1_000_000, "Use at most 2000 characters."),
+    ("note", "n" * 1_000_000, "This text is 1,000,000 characters; the limit is 2,000. Shorten it by 998,000"),
     ("effusion", "4+", "Choose one of the options."),
     ("tug_s", "0", "Enter 1 to 300 seconds"),
 ])

@@ -16,6 +16,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from rehab.models import ApiClient, AuditEvent, LoginAttempt
+from rehab.services.shapes import too_long_message
 from rehab.services.tokens import token_hash
 
 Scope = Literal["read", "read-write"]
@@ -32,7 +33,7 @@ def name_problem(name: str) -> str | None:
     if not name:
         return "Give the client a name, for example the records system it is for."
     if len(name) > NAME_MAX:
-        return f"Use at most {NAME_MAX} characters."
+        return too_long_message(len(name), NAME_MAX)
     if "<" in name or ">" in name:
         return "Use letters, numbers and punctuation only (no < or >)."
     return None

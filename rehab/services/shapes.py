@@ -45,7 +45,7 @@ def _message(error: Mapping[str, Any], range_messages: Mapping[str, str]) -> str
     if kind in _NUMBER_ERRORS and field in range_messages:
         return range_messages[field]
     if kind == "string_too_long":
-        return f"Use at most {ctx['max_length']} characters."
+        return too_long_message(len(str(error.get("input", ""))), int(ctx["max_length"]))
     if kind == "string_too_short":
         return "This field is required." if ctx.get("min_length") == 1 else str(error["msg"])
     if kind in ("greater_than_equal", "less_than_equal"):
@@ -54,6 +54,14 @@ def _message(error: Mapping[str, Any], range_messages: Mapping[str, str]) -> str
     if kind == "value_error":
         return str(ctx.get("error", error["msg"]))
     return _MESSAGES.get(kind, str(error["msg"]))
+
+
+def too_long_message(length: int, limit: int) -> str:
+    """What a text over its limit is answered with: how long it is, the limit and how much to cut. Text is
+    never shortened for the user: the form comes back with all of it, and they choose what goes."""
+    over = length - limit
+    return (f"This text is {length:,} characters; the limit is {limit:,}. Shorten it by {over:,} "
+            f"character{'' if over == 1 else 's'}.")
 
 
 def _limit(value: float) -> str:

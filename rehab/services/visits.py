@@ -7,6 +7,7 @@ soft, with a reason, so no clinical record disappears.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -84,6 +85,56 @@ def previous_visit(session: Session, *, patient_id: int, before: datetime) -> Vi
     """The patient's latest visit at or before a moment (the one a new visit is compared with for alerts)."""
     return session.exec(_NEWEST_VISITS.where(Visit.occurred_at <= bindparam("before")).limit(1),
                         params={"patient_id": patient_id, "before": before}).first()
+
+
+# A note up to this many characters shows whole in a table; a longer one shows its opening words, the rest
+# one click away (a table row stays a row, and nothing of the note is hidden for good).
+NOTE_SHOWN_WHOLE = 160
+
+
+@dataclass(frozen=True)
+class NoteText:
+    """A free-text note as a table, a page or the report shows it: ``opening`` always, ``rest`` when long."""
+
+    whole: str
+    opening: str
+
+    @property
+    def is_long(self) -> bool:
+        return self.opening != self.whole
+
+
+def note_text(note: str, *, shown_whole: int = NOTE_SHOWN_WHOLE) -> NoteText:
+    """The note, and its opening cut at a word (never mid-word) when it is longer than ``shown_whole``."""
+    whole = note.strip()
+    if len(whole) <= shown_whole:
+        return NoteText(whole, whole)
+    cut = whole[: shown_whole - 40]  # room for the "read the whole note" label beside it
+    opening = cut.rsplit(None, 1)[0] if " " in cut.strip() else cut
+    return NoteText(whole, opening.rstrip(" ,;:.-") + "…")
+
+
+@dataclass(frozen=True)
+class VisitNote:
+    """One visit's note with when it was written and the phase it was recorded in (``phase_index`` from 0)."""
+
+    visit_id: int
+    occurred_at: datetime
+    phase_index: int
+    note: str
+
+
+def notes_of(session: Session, *, patient_id: int, since: datetime | None = None,
+             until: datetime | None = None) -> list[VisitNote]:
+    """The notes of a patient's visits (deleted visits and empty notes left out), oldest first: the report's
+    "Notes" section and anything else that lists what therapists wrote."""
+    statement = select(Visit).where(Visit.patient_id == patient_id, col(Visit.deleted_at).is_(None), Visit.note != "")
+    if since is not None:
+        statement = statement.where(Visit.occurred_at >= since)
+    if until is not None:
+        statement = statement.where(Visit.occurred_at < until)
+    return [VisitNote(visit.id, visit.occurred_at, visit.phase_index, visit.note.strip())
+            for visit in session.exec(statement.order_by(col(Visit.occurred_at), col(Visit.id)))]
 
 
 def get_visit(session: Session, *, patient_id: int, visit_id: int) -> Visit | None:

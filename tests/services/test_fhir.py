@@ -73,7 +73,8 @@ def test_an_import_refusal_names_the_field():
     ]}
     with pytest.raises(importing.ImportRefused) as refused:
         importing.patient_form(CONTEXT, too_long, clinic_id=3)
-    assert refused.value.issues == [("invalid", "Use at most 100 characters.", "Patient.name.family")]
+    assert refused.value.issues == [("invalid", "This text is 101 characters; the limit is 100. Shorten it by 1 "
+                                                "character.", "Patient.name.family")]
 
 
 def test_an_exported_record_imports_back_into_its_own_clinic():

@@ -19,6 +19,7 @@ from rehab.services.advice.dose_steps import apply_change
 from rehab.services.advice.inputs import AdviceContext, AdviceInputs
 from rehab.services.advice.types import SessionReport
 from rehab.services.protocol_content import Prescription
+from rehab.services.shapes import too_long_message
 from rehab.vocabulary import CLEARANCE_ACTION_LABELS, RED_FLAG_LABELS, STOPPING_ALERTS
 
 MIN_NOTE = 10  # a note says what was done: "called, no calf pain now" is about the shortest that does
@@ -178,7 +179,7 @@ def record_clearance(session: Session, *, patient: Patient, inputs: AdviceInputs
     if len(note) < MIN_NOTE:
         raise ClearanceError("note", f"Write what was done and found, in at least {MIN_NOTE} characters.")
     if len(note) > MAX_NOTE:
-        raise ClearanceError("note", f"Use at most {MAX_NOTE} characters.")
+        raise ClearanceError("note", too_long_message(len(note), MAX_NOTE))
     clearance = RedFlagClearance(patient_id=patient.id, clinic_id=patient.clinic_id, action=action,
                                  note=note, user_id=user_id, at=now,
                                  covers=json.dumps([reported(report) for report in inputs.uncleared]))
