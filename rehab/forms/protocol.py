@@ -24,6 +24,7 @@ from rehab.services.protocol_content import (
     number,
 )
 from rehab.services.safety import SafetyWarning
+from rehab.services.shapes import too_long_message
 
 Draft = dict[str, Any]
 
@@ -38,6 +39,7 @@ SPEED_FIELDS = {"speed": "speed_kmh", "speed_goal": "speed_goal_kmh"}
 _FIELD_KEY = re.compile(r"phases-(\d{1,3})-(?:rx-(\d{1,3})-)?")
 _ACTION = re.compile(r"([a-z_]+)(?:-(\d{1,3}))?(?:-(\d{1,3}))?")
 MIN_OVERRIDE_REASON = 5
+MAX_OVERRIDE_REASON = 500  # as long as a phase move's or an advice override's reason
 # As ProtocolContent and Phase allow: the builder offers no more, and a form claiming more is refused.
 def _max_length(field: Any) -> int:
     length: int = next(rule.max_length for rule in field.metadata if getattr(rule, "max_length", None) is not None)
@@ -219,8 +221,10 @@ def override_reasons(form: Mapping[str, Any], warnings: list[SafetyWarning],
             continue
         reason = ""
         if form.get(f"override-{n}-rule") == fingerprint:
-            reason = str(form.get(f"override-{n}-reason", "")).strip()[:500]
-        if len(reason) < MIN_OVERRIDE_REASON:
+            reason = str(form.get(f"override-{n}-reason", "")).strip()
+        if len(reason) > MAX_OVERRIDE_REASON:  # refused whole, never cut to fit
+            errors[f"override-{n}-reason"] = too_long_message(len(reason), MAX_OVERRIDE_REASON)
+        elif len(reason) < MIN_OVERRIDE_REASON:
             errors[f"override-{n}-reason"] = "Give a reason to go ahead despite this warning, or change the protocol."
         else:
             reasons[fingerprint] = reason

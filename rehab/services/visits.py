@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 from pydantic import field_validator
 from sqlalchemy import bindparam
@@ -59,6 +60,28 @@ class VisitInput(VisitBase):
     @classmethod
     def _known_exercise(cls, value: str) -> str:
         return known_exercise(value)
+
+
+def protocol_started_at(protocol: Protocol) -> datetime:
+    """When a protocol began, floored to the minute visit times are entered in (a visit typed for the minute
+    the protocol was saved in belongs to it)."""
+    return protocol.created_at.replace(second=0, microsecond=0)
+
+
+def before_protocol_start(protocol: Protocol, occurred_at: datetime, *, zone: str) -> str | None:
+    """Why a visit dated before its protocol began is refused, or None.
+
+    Refused rather than kept against no protocol: its dose and pain would be judged against a protocol that was
+    not yet in force, and the advice never counts it, so it would sit in the record counting for nothing. What a
+    therapist means by it is nearly always a mistyped date; measures from before the protocol are the baseline
+    fall-risk screen's."""
+    started = protocol_started_at(protocol)
+    if occurred_at >= started:
+        return None
+    local = started.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+    return (f"This visit is dated before the protocol started ({local}), so it cannot be counted against it and "
+            "was not saved. Check the date and time; measures taken before the protocol go in a fall-risk screen "
+            "on the patient page.")
 
 
 def visits_of(session: Session, *, patient_id: int, include_deleted: bool = False) -> list[Visit]:

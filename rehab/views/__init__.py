@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from flask import Flask, abort, make_response
+from flask import Flask, abort, flash, make_response, request
 from flask.typing import ResponseReturnValue
+
+from rehab.services.shapes import too_long_message
 
 
 def refuse(answer: ResponseReturnValue, status: int | None = None) -> NoReturn:
@@ -14,6 +16,16 @@ def refuse(answer: ResponseReturnValue, status: int | None = None) -> NoReturn:
     A view that returns commits what it wrote (rehab/db.py); raising rolls it all back, the form's one-time
     claim (rehab/once.py) too, so the same form, corrected or looked at again, can still be sent."""
     abort(make_response(answer, status) if status is not None else make_response(answer))
+
+
+def stated_reason(back: ResponseReturnValue, *, limit: int, field: str = "reason") -> str:
+    """A reason typed in a one-line form (delete, move, override), stripped. One over ``limit`` is refused with
+    its length and the limit, and nothing is kept (``back`` is where the message shows): never cut to fit."""
+    text = request.form.get(field, "").strip()
+    if len(text) > limit:
+        flash(too_long_message(len(text), limit), "error")
+        refuse(back)
+    return text
 
 
 def register_blueprints(app: Flask) -> None:

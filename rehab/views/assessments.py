@@ -16,7 +16,7 @@ from rehab.models import Assessment, utcnow
 from rehab.services import assessments as assessment_service
 from rehab.services.assessments import AssessmentInput
 from rehab.templating import clinic_time
-from rehab.views import refuse
+from rehab.views import refuse, stated_reason
 from rehab.views.patients import get_patient_or_404
 
 bp = Blueprint("assessments", __name__, url_prefix="/patients/<int:patient_id>/assessments")
@@ -79,7 +79,7 @@ def remove(patient_id: int, assessment_id: int) -> ResponseReturnValue:
         flash(f"This assessment was already removed at {clinic_time(assessment.deleted_at)} "
               f"(“{assessment.delete_reason}”); nothing was changed.", "info")
         refuse(redirect(target))
-    reason = request.form.get("reason", "").strip()[:300]
+    reason = stated_reason(redirect(target), limit=300)
     if len(reason) < 3:
         flash("Give a reason to remove the assessment (for example: entered for the wrong patient).", "error")
         refuse(redirect(target))

@@ -44,7 +44,7 @@ from rehab.services.safety import (
     start_phase_for,
     weeks_since_surgery,
 )
-from rehab.views import refuse
+from rehab.views import refuse, stated_reason
 from rehab.views.patients import get_patient_or_404
 from rehab.vocabulary import SETTING_LABELS, SUPPORT_LABELS
 
@@ -274,12 +274,12 @@ def move_phase(patient_id: int, protocol_id: int) -> ResponseReturnValue:
     patient = get_patient_or_404(patient_id)
     protocol = get_protocol_or_404(patient, protocol_id)
     once.claim("protocol.phase", patient_id=patient.id)
-    reason = request.form.get("reason", "").strip()[:500]
     # The form states the move: from the phase the page showed, to the one next to it (0-based).
     from_phase = request.form.get("from_phase", -1, type=int)
     to_phase = request.form.get("to_phase", -1, type=int)
     target = once.leads_to(url_for("protocols.view", patient_id=patient.id, protocol_id=protocol.id))
     back = redirect(target)
+    reason = stated_reason(back, limit=500)
     if protocol.status != "active":
         flash("This protocol has ended.", "error")
         refuse(back)
@@ -332,7 +332,8 @@ def end(patient_id: int, protocol_id: int) -> ResponseReturnValue:
     protocol = get_protocol_or_404(patient, protocol_id)
     once.claim("protocol.end", patient_id=patient.id)
     target = once.leads_to(url_for("patients.detail", patient_id=patient.id))
-    reason = request.form.get("reason", "").strip()[:300]
+    reason = stated_reason(redirect(url_for("protocols.view", patient_id=patient.id, protocol_id=protocol.id)),
+                           limit=300)
     discharge = request.form.get("discharge_reason", "")
     if discharge not in ("", *protocol_records.DISCHARGE_REASONS):
         flash("Choose a discharge reason from the list.", "error")

@@ -13,6 +13,7 @@ from rehab.db import get_session
 from rehab.models import Patient, utcnow
 from rehab.services import protocol_records
 from rehab.services.advice.decisions import (
+    MAX_NOTE,
     MIN_NOTE,
     ClearanceError,
     clearance_signature,
@@ -40,7 +41,7 @@ def _page(patient: Patient, inputs: AdviceInputs, values: Any, errors: dict[str,
     return render_template(
         "red_flags/clear.html", patient=patient, uncleared=[reported(report) for report in inputs.uncleared],
         signature=clearance_signature(inputs), actions=CLEARANCE_ACTION_LABELS, values=values, errors=errors,
-        changed=changed, min_note=MIN_NOTE,
+        changed=changed, min_note=MIN_NOTE, max_note=MAX_NOTE,
         earlier=clearances_of(get_session(), patient_id=patient.id, limit=10)), status
 
 

@@ -14,7 +14,7 @@ from flask.typing import ResponseReturnValue
 from rehab import once, security
 from rehab.db import get_session
 from rehab.forms import local_to_utc, parse_form
-from rehab.models import Alert, Patient, Visit, utcnow
+from rehab.models import Alert, Patient, Protocol, Visit, utcnow
 from rehab.request_guard import bounded_id
 from rehab.services import catalogue, protocol_records
 from rehab.services import visits as visit_service
@@ -27,7 +27,7 @@ from rehab.services.patient_page import chart_points
 from rehab.services.protocol_content import kmh_to_mph, mph_to_kmh, number
 from rehab.services.visits import VisitInput
 from rehab.templating import clinic_time
-from rehab.views import refuse
+from rehab.views import refuse, stated_reason
 from rehab.views.patients import get_patient_or_404
 from rehab.vocabulary import EFFUSION_LABELS, RED_FLAG_LABELS, SORENESS_LABELS, STOPPING_ALERTS, SUPPORT_LABELS
 
@@ -44,7 +44,7 @@ def _speed_for_display(kmh: float | None) -> str:
     return number(round(kmh_to_mph(kmh), 2)) if g.clinic.speed_unit == "mph" else number(kmh)
 
 
-def _parse_visit(form: Any) -> tuple[VisitInput | None, dict[str, str]]:
+def _parse_visit(form: Any, *, protocol: Protocol | None) -> tuple[VisitInput | None, dict[str, str]]:
     data = {key: form.get(key, "") for key in VisitInput.model_fields if key not in ("occurred_at", "speed_kmh")}
     extra: dict[str, Any] = {}
     occurred = local_to_utc(form.get("occurred_at", ""), g.clinic.timezone)
@@ -66,15 +66,22 @@ def _parse_visit(form: Any) -> tuple[VisitInput | None, dict[str, str]]:
         if field == "occurred_at" and "occurred_at" in errors:
             continue
         errors["speed" if field == "speed_kmh" else field] = message
+    if shape is not None and protocol is not None:
+        too_early = visit_service.before_protocol_start(protocol, shape.occurred_at, zone=g.clinic.timezone)
+        if too_early:
+            errors["occurred_at"] = too_early
     return (shape if not errors else None), errors
 
 
-def _form_context(patient: Patient, values: dict[str, Any], errors: dict[str, str], **extra: Any) -> dict[str, Any]:
+def _form_context(patient: Patient, values: dict[str, Any], errors: dict[str, str], *, protocol: Protocol | None,
+                  **extra: Any) -> dict[str, Any]:
+    started = visit_service.protocol_started_at(protocol) if protocol is not None else None
     exercise_choices = {key: exercise.text().name for key, exercise in catalogue.exercises().items()}
     return {"patient": patient, "values": values, "errors": errors, "exercises": exercise_choices,
             "supports": SUPPORT_LABELS, "soreness": SORENESS_LABELS, "effusion": EFFUSION_LABELS,
             "red_flags": RED_FLAG_LABELS,
-            "speed_unit": "mph" if g.clinic.speed_unit == "mph" else "km/h", **extra}
+            "speed_unit": "mph" if g.clinic.speed_unit == "mph" else "km/h",
+            "protocol_started": _local_input(started) if started is not None else "", **extra}
 
 
 @bp.get("/visits")
@@ -105,11 +112,12 @@ def create(patient_id: int) -> ResponseReturnValue:
             "speed": _speed_for_display(rx.speed_kmh), "incline_pct": number(rx.incline_pct), "support": rx.support,
             "soreness": "none", "effusion": "0", "stumbles": "0", "falls": "0",
         }
-        return render_template("visits/form.html", **_form_context(patient, values, {}, visit=None, form_id=form_id))
-    form, errors = _parse_visit(request.form)
+        return render_template("visits/form.html", **_form_context(patient, values, {}, protocol=protocol, visit=None,
+                                                                   form_id=form_id))
+    form, errors = _parse_visit(request.form, protocol=protocol)
     if form is None:
-        return render_template("visits/form.html", **_form_context(patient, request.form, errors, visit=None,
-                                                                   form_id=once.posted_form_id())), 422
+        return render_template("visits/form.html", **_form_context(patient, request.form, errors, protocol=protocol,
+                                                                   visit=None, form_id=once.posted_form_id())), 422
     now = utcnow()
     ceiling = next((rx.pain_ceiling for rx in phase.prescriptions if rx.exercise == form.exercise),
                    phase.prescriptions[0].pain_ceiling)
@@ -118,7 +126,8 @@ def create(patient_id: int) -> ResponseReturnValue:
     if not visit_service.still_recordable(db, protocol_id=protocol.id, version=protocol.latest_version,
                                           phase_index=protocol.current_phase):
         refuse(render_template("visits/form.html", **_form_context(
-            patient, request.form, {}, visit=None, protocol_changed=True, form_id=once.posted_form_id())), 409)
+            patient, request.form, {}, protocol=protocol, visit=None, protocol_changed=True,
+            form_id=once.posted_form_id())), 409)
     # The visit it is compared with for alerts: the latest one at or before it, read under the lock too.
     previous = visit_service.previous_visit(db, patient_id=patient.id, before=form.occurred_at)
     visit = visit_service.create_visit(db, patient=patient, protocol=protocol, form=form, user_id=g.user.id, now=now)
@@ -146,13 +155,15 @@ def edit(patient_id: int, visit_id: int) -> ResponseReturnValue:
     patient = get_patient_or_404(patient_id)
     visit = _get_visit_or_404(patient, visit_id)
     history = visit_service.visit_history(db, visit_id=visit.id)
+    protocol = db.get(Protocol, visit.protocol_id)
     if request.method == "GET":
         values = visit.model_dump()
         values.update(occurred_at=_local_input(visit.occurred_at), speed=_speed_for_display(visit.speed_kmh),
                       minutes=number(visit.minutes), incline_pct=number(visit.incline_pct))
-        return render_template("visits/form.html", **_form_context(patient, values, {}, visit=visit, history=history))
+        return render_template("visits/form.html", **_form_context(patient, values, {}, protocol=protocol, visit=visit,
+                                                                   history=history))
     once.claim("visit.update", patient_id=patient.id)
-    form, errors = _parse_visit(request.form)
+    form, errors = _parse_visit(request.form, protocol=protocol)
     stale = False
     if form is not None:
         try:
@@ -167,7 +178,8 @@ def edit(patient_id: int, visit_id: int) -> ResponseReturnValue:
                   "success")
             return redirect(target)
     refuse(render_template("visits/form.html", **_form_context(
-        patient, request.form, errors, visit=visit, history=history, stale=stale)), 409 if stale else 422)
+        patient, request.form, errors, protocol=protocol, visit=visit, history=history, stale=stale)),
+           409 if stale else 422)
 
 
 @bp.post("/visits/<int:visit_id>/delete")
@@ -177,7 +189,7 @@ def delete(patient_id: int, visit_id: int) -> ResponseReturnValue:
     patient = get_patient_or_404(patient_id)
     once.claim("visit.delete", patient_id=patient.id)  # before the visit is looked up: a repeat finds it deleted
     visit = _get_visit_or_404(patient, visit_id)
-    reason = request.form.get("reason", "").strip()[:300]
+    reason = stated_reason(redirect(url_for("visits.edit", patient_id=patient.id, visit_id=visit.id)), limit=300)
     if len(reason) < 3:
         flash("Give a reason to delete the visit (for example: entered for the wrong patient).", "error")
         refuse(redirect(url_for("visits.edit", patient_id=patient.id, visit_id=visit.id)))
@@ -209,7 +221,7 @@ def decide(patient_id: int) -> ResponseReturnValue:
         flash(changed, "error")
         refuse(back)
     accepted = request.form.get("decision") == "accept"
-    reason = request.form.get("reason", "").strip()[:500]
+    reason = stated_reason(back, limit=500)
     if not accepted and len(reason) < 3:
         flash("Give a reason to override the advice.", "error")
         refuse(back)
