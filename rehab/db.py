@@ -133,6 +133,7 @@ def make_engine(url: str, *, echo: bool = False, busy_timeout_ms: int = 10_000) 
 
 
 _WRITING = HOLDS_WRITE_LOCK  # in a connection's info: its transaction holds SQLite's write lock
+_BEGIN_WRITING = "rehab_begin_writing"  # an execution option: this connection's transactions begin writing
 
 
 def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
@@ -149,8 +150,15 @@ def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
+        raw = connection.connection.driver_connection
+        if connection.get_execution_options().get(_BEGIN_WRITING):
+            # A side transaction writes for sure: take the lock at BEGIN rather than BEGIN, COMMIT, BEGIN
+            # IMMEDIATE at its first locking statement (three round trips on every audited read).
+            _begin_immediate(raw, busy_timeout_ms)
+            connection.info[_WRITING] = True
+            return
         connection.info[_WRITING] = False
-        connection.connection.driver_connection.execute("BEGIN")  # a read until it first writes
+        raw.execute("BEGIN")  # a read until it first writes
 
     @event.listens_for(engine, "before_cursor_execute")
     def _before_write(connection, _cursor, statement, _parameters, context, _many) -> None:  # type: ignore[no-untyped-def]
@@ -234,7 +242,8 @@ def side_transaction() -> Iterator[Session]:
     It takes SQLite's write lock at once, so what it reads is what it writes on. Used by the CLI, and before
     the request's own session starts (a sign-in's session activity) or after it has closed (``after_close``),
     never while it is open: on SQLite it would wait for a lock the request may hold."""
-    with Session(get_engine(), expire_on_commit=False) as session:
-        hold_write_lock(session)
+    with get_engine().connect().execution_options(**{_BEGIN_WRITING: True}) as connection, \
+            Session(connection, expire_on_commit=False) as session:
+        hold_write_lock(session)  # on SQLite already held since BEGIN; a no-op on PostgreSQL
         yield session
         session.commit()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from flask import abort, redirect
+from sqlalchemy import event
 from sqlmodel import select
 
 from rehab import db as database
@@ -18,7 +19,7 @@ from rehab import security
 from rehab.models import AuditEvent, Clinic, FormSubmission, LoginAttempt, Patient, Visit
 from rehab.services import patients as patient_service
 from rehab.views import refuse
-from tests.conftest import PASSWORD, count_rows, form_fields, sign_in, submit
+from tests.conftest import PASSWORD, count_rows, form_fields, sign_in, submit, write_lock_is_free
 from tests.test_patients import VALID
 from tests.test_visits import visit_form
 
@@ -186,3 +187,26 @@ def test_visits_recorded_at_once_from_two_threads_are_all_saved(app, db, therapi
     assert statuses == [302] * 12
     assert count_rows(db, Visit) == 12
     assert len({visit.note for visit in db.exec(select(Visit))}) == 12
+
+
+def test_a_side_transaction_holds_the_write_lock_from_its_start_and_commits_its_rows(app, db, database_url):
+    """An audit row written after a request (``after_close``) takes SQLite's write lock at BEGIN, before it reads
+    the chain's last hash: no other writer can slip in between, and it costs no extra round trips."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's database-wide write lock; PostgreSQL serialises the chain with an advisory lock")
+    statements: list[str] = []
+
+    def _seen(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement.split()[0])
+
+    with app.app_context():
+        event.listen(database.get_engine(), "before_cursor_execute", _seen)
+        try:
+            with database.side_transaction() as writer:
+                assert not write_lock_is_free(database_url)
+                writer.add(Clinic(name="written aside", phone="555-0100"))
+        finally:
+            event.remove(database.get_engine(), "before_cursor_execute", _seen)
+        assert write_lock_is_free(database_url)
+    assert statements == ["INSERT"]  # no lock-taking read first: the lock came with BEGIN
+    assert _clinics(db) == ["written aside"]
