@@ -130,8 +130,7 @@ def adherence_by_patient(session: Session, *, patients: Any, zone: str, now: dat
                  for protocol_id, patient_id, started, ended, phase in session.execute(
                      select_columns(col(Protocol.id), col(Protocol.patient_id), col(Protocol.created_at),
                                     col(Protocol.ended_at), col(Protocol.current_phase)).where(*wanted))}
-    if not protocols:
-        return {}
+    # No early return when nothing is found: a page's number of queries stays the same whatever the data.
     protocol_ids = list(protocols)
 
     # Only the versions in force from ``first_week`` on: the last one saved before it and every later one.

@@ -14,6 +14,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from rehab.models import Alert, Patient, Protocol, Visit
+from rehab.services.adherence import WeekAdherence
+from rehab.services.adherence_records import clinic_this_week
 from rehab.services.visits import open_alerts
 
 INACTIVE_AFTER = timedelta(days=14)
@@ -43,6 +45,7 @@ class Dashboard:
     alerts: list[tuple[Alert, Patient]]
     inactive: list[InactivePatient]
     recent: list[tuple[Patient, datetime]]
+    under_half: list[tuple[Patient, WeekAdherence]]  # this week so far, fewest done first
 
 
 def local_day_bounds(day: date, zone: str) -> tuple[datetime, datetime]:
@@ -87,4 +90,16 @@ def build_dashboard(session: Session, *, clinic_id: int, zone: str, now: datetim
                col(Patient.last_session_at).is_not(None))
         .order_by(col(Patient.last_session_at).desc(), col(Patient.id).desc()).limit(recent_limit)
     ) if patient.last_session_at is not None]  # the query's own condition, restated for the type
-    return Dashboard(today, open_alerts(session, clinic_id=clinic_id), inactive, recent)
+    return Dashboard(today, open_alerts(session, clinic_id=clinic_id), inactive, recent,
+                     under_half_this_week(session, clinic_id=clinic_id, zone=zone, now=now))
+
+
+def under_half_this_week(session: Session, *, clinic_id: int, zone: str, now: datetime
+                         ) -> list[tuple[Patient, WeekAdherence]]:
+    """Patients who have done under half the sessions due so far this week (docs/clinical.md, "Adherence"),
+    fewest done first: seven queries whatever the caseload."""
+    behind = {patient_id: week for patient_id, week in clinic_this_week(session, clinic_id=clinic_id, zone=zone,
+                                                                        now=now).items() if week.under_half}
+    patients = session.exec(select(Patient).where(col(Patient.id).in_(behind)))
+    rows = [(patient, behind[patient.id]) for patient in patients]
+    return sorted(rows, key=lambda row: (row[1].counted / row[1].due, row[0].last_name, row[0].first_name))

@@ -12,6 +12,7 @@ from rehab.models import Patient, utcnow
 from rehab.request_guard import bounded_id, page_number
 from rehab.services import assessments, catalogue
 from rehab.services import patients as patient_service
+from rehab.services.adherence_records import WEEKS_SHOWN, patient_adherence
 from rehab.services.edits import StaleEdit
 from rehab.services.patient_page import patient_overview
 from rehab.services.safety import fall_risk_findings, is_screened
@@ -100,7 +101,9 @@ def create() -> ResponseReturnValue:
 @bp.get("/<int:patient_id>")
 def detail(patient_id: int) -> ResponseReturnValue:
     patient = get_patient_or_404(patient_id)
-    overview = patient_overview(get_session(), patient=patient, now=utcnow(), speed_unit=g.clinic.speed_unit)
+    now = utcnow()
+    overview = patient_overview(get_session(), patient=patient, now=now, speed_unit=g.clinic.speed_unit)
+    adherence = patient_adherence(get_session(), patient_id=patient.id, zone=g.clinic.timezone, now=now)
     screen = assessments.latest_screen(get_session(), patient_id=patient.id)
     facts = assessments.patient_facts(patient, screen, today=utcnow().date())
     findings = fall_risk_findings(facts)
@@ -112,7 +115,7 @@ def detail(patient_id: int) -> ResponseReturnValue:
                            advice=overview.advice, alerts=overview.alerts,
                            progress=overview.progress, shown=overview.advice_shown,
                            clearances=overview.clearances, share=overview.share, home_logs=overview.home_logs,
-                           questionnaires=overview.questionnaires,
+                           questionnaires=overview.questionnaires, adherence=adherence, weeks_shown=WEEKS_SHOWN,
                            references=catalogue.references(), screen=screen, screen_state=screen_state,
                            screen_findings=findings, screen_labels=SCREEN_LABELS,
                            assessments=assessments.assessments_of(get_session(), patient_id=patient.id),

@@ -18,6 +18,7 @@ from rehab.db import get_session
 from rehab.models import utcnow
 from rehab.services import home_logs, patient_text
 from rehab.services import visits as visit_service
+from rehab.services.adherence_records import patient_adherence
 from rehab.services.charts import PATIENT_LABELS, ChartPoint, pain_and_minutes_svg, style_hashes
 from rehab.services.protocol_content import Phase
 from rehab.views.portal import current
@@ -58,8 +59,10 @@ def home():  # type: ignore[no-untyped-def]
     if index + 1 < len(content.phases):
         upcoming = patient_text.phase_text(content.phases[index + 1], template_key=content.template_key,
                                            language=language)
+    week = patient_adherence(get_session(), patient_id=current.patient_id(), zone=current.zone().key,
+                             now=utcnow(), weeks=1).this_week
     security.record_read("portal.view", patient_id=current.patient_id(), object_type="portal_home")
-    return page("portal/home.html", first_name=state.patient.first_name,  # type: ignore[union-attr]
+    return page("portal/home.html", first_name=state.patient.first_name, week=week,  # type: ignore[union-attr]
                 phase=patient_text.phase_text(phase, template_key=content.template_key, language=language),
                 phase_number=index + 1, phase_count=len(content.phases), next_phase=upcoming,
                 items=patient_text.exercise_items(phase, language=language, speed_unit=state.clinic.speed_unit),  # type: ignore[union-attr]
