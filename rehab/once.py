@@ -5,9 +5,14 @@ templates/portal/_macros.html write it next to the CSRF token). A state-changing
 its first write and ``leads_to`` with where it sends the user; a repeat of the same form never reaches the
 view's writes: it is answered with the "Already saved" page, which links to where the first post led.
 
-Forms that create a record (a visit, a patient, a home session) keep their id in the page's URL
-(``page_form_id``): a reload or the browser's Back shows the same form, and once that form was saved, what
-it saved, instead of a fresh form that would save it a second time.
+Pages are sent with ``Cache-Control: no-store`` (they hold patient data), so the browser's Back never shows a
+page from memory: it fetches the page again, which renders a new id, and then refills the fields with what was
+typed. Save there would be a new form to the server. Two things keep the first id instead:
+
+- Forms that create a record (a visit, a patient, a home session) keep their id in the page's URL
+  (``page_form_id``): Back shows the same form, and once that form was saved, what it saved.
+- Every other form's id, once sent, is kept in the page's history entry by static/js/forms.js, which gives it
+  back to the form when the page is reached again by Back or Forward; Save then shows "Already saved".
 """
 
 from __future__ import annotations

@@ -42,8 +42,10 @@
     }
     if (field.dataset.oneLine) counter.hidden = !near;  // a short field shows its count only near the limit
     counter.classList.toggle("over", over > 0);
-    counter.querySelector("[data-count]").textContent =
-      fill(countWords(field), { count: number(length), limit: number(limit) });
+    const count = counter.querySelector("[data-count]");
+    if (count.dataset.empty === undefined) count.dataset.empty = count.textContent;  // "Up to 2,000 characters."
+    count.textContent = length === 0 && count.dataset.empty
+      ? count.dataset.empty : fill(countWords(field), { count: number(length), limit: number(limit) });
     const alert = counter.querySelector("[data-over]");
     const text = over > 0 ? fill(overWords(field), { over: number(over), limit: number(limit) }) : "";
     if (alert.textContent !== text) alert.textContent = text;  // announced when it changes, not at each key
@@ -69,6 +71,45 @@
           tooLong[0].focus();
         }
       }, true);
+    });
+  });
+})();
+
+// A form applies once (rehab/once.py): each carries a one-time form_id, and the server answers a form sent again
+// with "Already saved". Pages are sent with Cache-Control: no-store (they hold patient data), so Back never shows
+// the page from memory: the browser fetches it again, with a new form_id, and then refills the fields with what
+// was typed. Save on that page would apply the same form a second time. So when a form is sent, its id is kept in
+// this page's history entry, and a page reached again by Back or Forward gives each form it had sent its id back:
+// the server sees the same form again and shows what it saved. (Forms that create a record also keep their id in
+// the page's address, which covers a browser without this script.)
+(() => {
+  const KEY = "rehabSentForms";
+  const formKey = (form, index) => `${form.getAttribute("action") || location.pathname + location.search}|${index}`;
+  const keyed = () => {
+    const seen = new Map();
+    return [...document.querySelectorAll("form")].filter((form) => form.elements.namedItem("form_id"))
+      .map((form) => {
+        const base = formKey(form, 0).split("|")[0];
+        const index = seen.get(base) || 0;
+        seen.set(base, index + 1);
+        return [form, formKey(form, index)];
+      });
+  };
+  const cameBack = () => {
+    const [entry] = performance.getEntriesByType("navigation");
+    return entry !== undefined && entry.type === "back_forward";
+  };
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const sent = (history.state && history.state[KEY]) || {};
+    keyed().forEach(([form, key]) => {
+      const field = form.elements.namedItem("form_id");
+      if (cameBack() && sent[key]) field.value = sent[key];
+      form.addEventListener("submit", (event) => {
+        if (event.defaultPrevented) return;  // not sent (a question answered "no", a text over its limit)
+        const state = history.state && typeof history.state === "object" ? history.state : {};
+        history.replaceState({ ...state, [KEY]: { ...(state[KEY] || {}), [key]: field.value } }, "");
+      });
     });
   });
 })();
