@@ -270,6 +270,13 @@ ALERT_KIND_SHORT: dict[str, str] = {
 }
 # Kinds that stop backward walking: shown as danger, not as a warning.
 STOPPING_ALERTS = frozenset({AlertKind.RED_FLAG, AlertKind.FALL})
+# Pain above the phase's pain ceiling: the dose is too much. Shown in words and a colour of its own.
+PAIN_ALERTS = frozenset({AlertKind.PAIN_TWICE, AlertKind.PAIN_HIGH})
+# The dashboard's order, most urgent first (docs/clinical.md, "Alerts"): what stops walking, then pain above the
+# ceiling, then what needs a look but harms nobody today.
+ALERT_URGENCY: tuple[AlertKind, ...] = (AlertKind.RED_FLAG, AlertKind.FALL, AlertKind.PAIN_TWICE,
+                                        AlertKind.PAIN_HIGH, AlertKind.CLINIC_ONLY, AlertKind.DOB_LOCKOUT,
+                                        AlertKind.INACTIVE)
 
 
 class PaperSize(StrEnum):

@@ -29,7 +29,7 @@ def form_time(at: datetime) -> str:
 
 
 def day(at: datetime) -> str:
-    return at.strftime("%d %b")
+    return at.strftime("%Y-%m-%d")
 
 
 def test_visits_recorded_corrected_and_deleted_move_the_patient_between_quiet_and_recently_seen(

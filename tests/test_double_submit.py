@@ -317,7 +317,8 @@ CASES: dict[str, Case] = {
         page=lambda w: "/patients/new", post=lambda w: "/patients/new",
         data=lambda w: {"first_name": "Nora", "last_name": "Quinn", "date_of_birth": "1950-01-02",
                         "affected_knee": "left", "condition": "knee_oa", "language": "en"},  # no chart number
-        grows={"patient": 1, **ONE},
+        # The form assigns the patient to whoever adds them: its own audit event.
+        grows={"patient": 1, **ONE, "audit_event": 2},
         check=lambda w, db: _check(_count(db, Patient, Patient.last_name == "Quinn") == 1)),
     "patients.edit": Case(
         page=lambda w: f"{w.p}/edit", post=lambda w: f"{w.p}/edit", data=lambda w: {"last_name": "Okafor-Reyes"},

@@ -324,7 +324,8 @@ COLUMNS_ADDED_BY = {"0004": {"alert": {"home_log_id"}}, "0005": {"patient": {"se
                     "out_0100": {"protocol": {"discharge_reason"}},
                     "i21_0200": {"clinic": {"version"}, "clinic_template": {"version"}},
                     "d16report_2330": {"patient": {"referring_physician", "referring_practice", "referring_address",
-                                                   "referring_fax"}}}
+                                                   "referring_fax"}},
+                    "d16triage_0300": {"patient": {"therapist_id"}}}
 # Columns an upgrade drops, or whose values it rewrites on purpose (the tests of those revisions check them).
 COLUMNS_CHANGED_BY_UPGRADE = {"0008": {"user_account": {"is_admin"}}, "0009": {"audit_event": {"prev_hash", "hash"}}}
 
@@ -377,6 +378,32 @@ def test_0005_fills_the_search_key_and_the_last_session_of_existing_patients(mig
     assert patients[1].last_session_at == T0 + timedelta(days=1)
     assert patients[2].last_session_at == T0 + timedelta(days=3)
     assert patients[9].last_session_at is None
+
+
+def test_d16triage_0300_assigns_existing_patients_to_who_treats_them_if_still_there(migration_app):
+    migrate_to(migration_app, "0004")
+    populate(migration_app, "0004")
+    with migration_app.app_context(), get_engine().begin() as connection:
+        insert(connection, "user_account", [
+            {"id": number, "email": f"user{number}@clinic.example", "name": f"User {number}",
+             "password_hash": "$argon2id$x", "is_admin": False, "is_active": number == 3, "created_at": T0,
+             "password_changed_at": T0} for number in (3, 4)])
+        insert(connection, "membership", [{"user_id": 3, "clinic_id": 1}, {"user_id": 4, "clinic_id": 1}])
+        # 9: edited by user 2, no visit. 10: edited by user 4, since deactivated. 11: user 3 recorded its newest
+        # visit, user 2 an older one.
+        insert(connection, "patient", [_patient(9, 1, updated_by_id=2, chart_number="RV-9"),
+                                       _patient(10, 1, updated_by_id=4, chart_number="RV-10"),
+                                       _patient(11, 1, updated_by_id=1, chart_number="RV-11")])
+        visit = connection.execute(text("SELECT * FROM visit WHERE id = 1")).mappings().one()
+        insert(connection, "visit", [dict(visit) | {"id": number, "patient_id": 11, "created_by_id": author,
+                                                    "occurred_at": T0 + timedelta(days=days)}
+                                     for number, author, days in ((20, 2, 5), (21, 3, 9))])
+    migrate_to(migration_app, "d16triage_0300")
+    with migration_app.app_context(), get_engine().connect() as connection:
+        assigned = dict(connection.execute(text("SELECT id, therapist_id FROM patient")).all())
+    # 1: visit 1 by user 1 (visit 2, deleted, does not count). 3: clinic 2's, last edited by user 1, who does
+    # not work there: unassigned. 10: its editor was deactivated: unassigned.
+    assert assigned == {1: 1, 2: 1, 3: None, 9: 2, 10: None, 11: 3}
 
 
 def test_i21_0200_starts_existing_clinics_and_templates_at_version_1(migration_app):

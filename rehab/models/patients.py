@@ -76,6 +76,8 @@ class Patient(PatientBase, table=True):
         Index("ix_patient_clinic_search", "clinic_id", "archived_at", "search_key"),
         # The dashboard's "recently seen" and "quiet for 14 days".
         Index("ix_patient_clinic_last_session", "clinic_id", "last_session_at"),
+        # "My patients": one therapist's patients of a clinic, newest session first.
+        Index("ix_patient_clinic_therapist", "clinic_id", "therapist_id", "last_session_at"),
     )
 
     id: int = Field(default=None, primary_key=True)
@@ -90,6 +92,9 @@ class Patient(PatientBase, table=True):
     search_key: str = Field(max_length=260)
     # The latest visit or home session, kept by services/last_session.py in the same transaction as the write.
     last_session_at: datetime | None = None
+    # The therapist who looks after the patient ("My patients" on the dashboard), chosen on the patient form.
+    # None, or an account no longer active in the clinic, reads "Unassigned" (services/assignment.py).
+    therapist_id: int | None = Field(default=None, foreign_key="user_account.id")
 
     @property
     def full_name(self) -> str:

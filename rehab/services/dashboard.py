@@ -1,7 +1,9 @@
-"""The therapist's dashboard: today's visits, patients who need attention, recently seen.
+"""The therapist's dashboard: today's visits, patients who need attention, recently seen; for the therapist's own
+patients ("My patients": assigned to them, or to nobody who still works here) or the whole clinic.
 
 A fixed number of queries whatever the size of the clinic, and no scan of its visits: "quiet" and "recently
-seen" read ``Patient.last_session_at`` (kept by services/last_session.py) on the (clinic, last session) index."""
+seen" read ``Patient.last_session_at`` (kept by services/last_session.py) on the (clinic, last session) index.
+Alerts come most urgent first (``vocabulary.ALERT_URGENCY``), ordered in SQL so the limit keeps the urgent ones."""
 
 from __future__ import annotations
 
@@ -10,13 +12,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, case, func, true, tuple_
 from sqlmodel import Session, col, select
 
-from rehab.models import Alert, Patient, Protocol, Visit
+from rehab.models import Alert, Patient, Protocol, ProtocolVersion, User, Visit
 from rehab.services.adherence import WeekAdherence
 from rehab.services.adherence_records import clinic_this_week
-from rehab.services.visits import open_alerts
+from rehab.services.assignment import assigned_name, is_mine
+from rehab.services.protocol_content import visit_ceiling
+from rehab.services.protocol_records import load_content
+from rehab.vocabulary import ALERT_URGENCY, PAIN_ALERTS, STOPPING_ALERTS
 
 INACTIVE_AFTER = timedelta(days=14)
 
@@ -28,7 +33,21 @@ class InactivePatient:
     since: datetime
 
 
-class TodayVisit(typing.Protocol):
+class _VisitRow(typing.Protocol):
+    occurred_at: datetime
+    pain_worst: int
+    minutes: float
+    patient_id: int
+    first_name: str
+    last_name: str
+    protocol_id: int
+    protocol_version: int
+    phase_index: int
+    exercise: str
+
+
+@dataclass(frozen=True)
+class TodayVisit:
     """A row of "today's visits": only what the list shows (a clinic may see hundreds of visits a day)."""
 
     occurred_at: datetime
@@ -37,15 +56,43 @@ class TodayVisit(typing.Protocol):
     patient_id: int
     first_name: str
     last_name: str
+    ceiling: int | None  # the pain ceiling the visit was held to (None: its protocol version is gone)
+
+    @property
+    def above_ceiling(self) -> bool:
+        return self.ceiling is not None and self.pain_worst > self.ceiling
+
+
+@dataclass(frozen=True)
+class DashboardAlert:
+    alert: Alert
+    patient: Patient
+    therapist: str | None  # the assigned therapist's name; None: unassigned
+
+    @property
+    def pain_above_ceiling(self) -> bool:
+        return self.alert.kind in PAIN_ALERTS
+
+    @property
+    def stops_walking(self) -> bool:
+        return self.alert.kind in STOPPING_ALERTS
 
 
 @dataclass(frozen=True)
 class Dashboard:
     today: list[TodayVisit]
-    alerts: list[tuple[Alert, Patient]]
+    alerts: list[DashboardAlert]  # most urgent first
     inactive: list[InactivePatient]
     recent: list[tuple[Patient, datetime]]
+    mine_only: bool
+    day: date  # today in the clinic's time zone
     under_half: list[tuple[Patient, WeekAdherence]]  # this week so far, fewest done first
+
+
+def alert_urgency() -> ColumnElement[int]:
+    """SQL: an alert's rank in ``ALERT_URGENCY`` (0 most urgent; a kind not listed comes after them all)."""
+    return case({kind.value: rank for rank, kind in enumerate(ALERT_URGENCY)}, value=col(Alert.kind),
+                else_=len(ALERT_URGENCY))
 
 
 def local_day_bounds(day: date, zone: str) -> tuple[datetime, datetime]:
@@ -55,18 +102,31 @@ def local_day_bounds(day: date, zone: str) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-def build_dashboard(session: Session, *, clinic_id: int, zone: str, now: datetime, recent_limit: int = 10,
-                    inactive_limit: int = 50) -> Dashboard:
-    start, end = local_day_bounds(now.astimezone(ZoneInfo(zone)).date(), zone)
-    # A row of these columns has them as attributes: it is a TodayVisit (SQLModel's select() is typed for at most
-    # four columns, hence the ignore).
-    today = typing.cast(list[TodayVisit], list(session.exec(
+def build_dashboard(session: Session, *, clinic_id: int, zone: str, now: datetime, therapist_id: int | None = None,
+                    recent_limit: int = 10, inactive_limit: int = 50, alert_limit: int = 100) -> Dashboard:
+    """The dashboard of ``therapist_id``'s patients, or of the whole clinic when None."""
+    mine = is_mine(therapist_id) if therapist_id is not None else true()
+    day = now.astimezone(ZoneInfo(zone)).date()
+    start, end = local_day_bounds(day, zone)
+    # A row of these columns has them as attributes (SQLModel's select() is typed for at most four columns, hence
+    # the ignore).
+    visits = typing.cast(list[_VisitRow], list(session.exec(
         select(Visit.occurred_at, Visit.pain_worst, Visit.minutes, Visit.patient_id, Patient.first_name,  # type: ignore[call-overload]  # see above
-               Patient.last_name).join(Patient, Patient.id == Visit.patient_id)
+               Patient.last_name, Visit.protocol_id, Visit.protocol_version, Visit.phase_index, Visit.exercise)
+        .join(Patient, Patient.id == Visit.patient_id)
         .where(Visit.clinic_id == clinic_id, col(Visit.deleted_at).is_(None), Visit.occurred_at >= start,
-               Visit.occurred_at < end)
+               Visit.occurred_at < end, mine)
         .order_by(col(Visit.occurred_at))
     )))
+    ceilings = _ceilings(session, visits)
+    today = [TodayVisit(row.occurred_at, row.pain_worst, row.minutes, row.patient_id, row.first_name, row.last_name,
+                        ceilings.get((row.protocol_id, row.protocol_version, row.phase_index, row.exercise)))
+             for row in visits]
+    alerts = [DashboardAlert(alert, patient, therapist) for alert, patient, therapist in session.exec(
+        select(Alert, Patient, User.name).join(Patient, col(Patient.id) == Alert.patient_id)
+        .outerjoin(User, assigned_name())
+        .where(Alert.clinic_id == clinic_id, col(Alert.acknowledged_at).is_(None), mine)
+        .order_by(alert_urgency(), col(Alert.created_at).desc(), col(Alert.id).desc()).limit(alert_limit))]
     acknowledged = (select(Alert.patient_id, func.max(Alert.acknowledged_at).label("ack_at"))
                     .where(Alert.clinic_id == clinic_id, Alert.kind == "inactive")
                     .group_by(col(Alert.patient_id)).subquery())
@@ -77,7 +137,7 @@ def build_dashboard(session: Session, *, clinic_id: int, zone: str, now: datetim
         select(Patient, Protocol.created_at, acknowledged.c.ack_at)
         .join(Protocol, (col(Protocol.patient_id) == Patient.id) & (col(Protocol.status) == "active"))
         .outerjoin(acknowledged, acknowledged.c.patient_id == Patient.id)
-        .where(Patient.clinic_id == clinic_id, col(Patient.archived_at).is_(None), since < cutoff)
+        .where(Patient.clinic_id == clinic_id, col(Patient.archived_at).is_(None), since < cutoff, mine)
         .order_by(since)
         .limit(inactive_limit)
     ).all()
@@ -87,19 +147,35 @@ def build_dashboard(session: Session, *, clinic_id: int, zone: str, now: datetim
     recent = [(patient, patient.last_session_at) for patient in session.exec(
         select(Patient)
         .where(Patient.clinic_id == clinic_id, col(Patient.archived_at).is_(None),
-               col(Patient.last_session_at).is_not(None))
+               col(Patient.last_session_at).is_not(None), mine)
         .order_by(col(Patient.last_session_at).desc(), col(Patient.id).desc()).limit(recent_limit)
     ) if patient.last_session_at is not None]  # the query's own condition, restated for the type
-    return Dashboard(today, open_alerts(session, clinic_id=clinic_id), inactive, recent,
-                     under_half_this_week(session, clinic_id=clinic_id, zone=zone, now=now))
+    return Dashboard(today, alerts, inactive, recent, mine_only=therapist_id is not None, day=day,
+                     under_half=under_half_this_week(session, clinic_id=clinic_id, zone=zone, now=now, mine=mine))
 
 
-def under_half_this_week(session: Session, *, clinic_id: int, zone: str, now: datetime
-                         ) -> list[tuple[Patient, WeekAdherence]]:
+def under_half_this_week(session: Session, *, clinic_id: int, zone: str, now: datetime,
+                         mine: ColumnElement[bool] | None = None) -> list[tuple[Patient, WeekAdherence]]:
     """Patients who have done under half the sessions due so far this week (docs/clinical.md, "Adherence"),
-    fewest done first: seven queries whatever the caseload."""
+    fewest done first: seven queries whatever the caseload. ``mine``: only the patients it holds for."""
     behind = {patient_id: week for patient_id, week in clinic_this_week(session, clinic_id=clinic_id, zone=zone,
                                                                         now=now).items() if week.under_half}
-    patients = session.exec(select(Patient).where(col(Patient.id).in_(behind)))
+    patients = session.exec(select(Patient).where(col(Patient.id).in_(behind), true() if mine is None else mine))
     rows = [(patient, behind[patient.id]) for patient in patients]
     return sorted(rows, key=lambda row: (row[1].counted / row[1].due, row[0].last_name, row[0].first_name))
+
+
+def _ceilings(session: Session, visits: list[_VisitRow]) -> dict[tuple[int, int, int, str], int]:
+    """The pain ceiling of each (protocol, version, phase, exercise) among ``visits``: one query for the versions
+    they were recorded under (always run, so the page's query count does not depend on today's visits)."""
+    pairs = {(row.protocol_id, row.protocol_version) for row in visits}
+    versions = session.exec(select(ProtocolVersion).where(
+        tuple_(col(ProtocolVersion.protocol_id), col(ProtocolVersion.number)).in_(sorted(pairs)))).all()
+    contents = {(version.protocol_id, version.number): load_content(version) for version in versions}
+    ceilings: dict[tuple[int, int, int, str], int] = {}
+    for row in visits:
+        content = contents.get((row.protocol_id, row.protocol_version))
+        if content is not None and row.phase_index < len(content.phases):
+            ceilings[(row.protocol_id, row.protocol_version, row.phase_index, row.exercise)] = visit_ceiling(
+                content.phases[row.phase_index], row.exercise)
+    return ceilings

@@ -182,20 +182,27 @@ def _unique_chart_number(session: Session) -> Iterator[None]:
         raise ChartNumberTaken from None
 
 
-def create_patient(session: Session, *, clinic_id: int, form: PatientInput, user_id: int | None, now: datetime
-                   ) -> Patient:
-    """Add a patient; raises ChartNumberTaken when another save took the chart number first."""
+def create_patient(session: Session, *, clinic_id: int, form: PatientInput, user_id: int | None, now: datetime,
+                   therapist_id: int | None = None) -> Patient:
+    """Add a patient, looked after by ``therapist_id`` (None: unassigned, as a records system adds them);
+    raises ChartNumberTaken when another save took the chart number first."""
     patient = Patient(clinic_id=clinic_id, created_at=now, updated_at=now, updated_by_id=user_id,
-                      **form.model_dump())
+                      therapist_id=therapist_id, **form.model_dump())
     with _unique_chart_number(session):
         session.add(patient)
     return patient
 
 
+def _account_name(session: Session, user_id: int | None) -> str | None:
+    """A therapist's name as the history keeps it (the name then, readable even after the account goes)."""
+    user = session.get(User, user_id) if user_id is not None else None
+    return user.name if user is not None else None
+
 
 def update_patient(session: Session, *, patient: Patient, form: PatientInput, seen_version: int, user_id: int,
-                   now: datetime) -> dict[str, list[Any]]:
-    """Apply an edit and keep its history. Returns {field: [old, new]} (empty when nothing changed).
+                   now: datetime, therapist_id: int | None) -> dict[str, list[Any]]:
+    """Apply an edit and keep its history. Returns {field: [old, new]} (empty when nothing changed); a new
+    therapist is kept as {"therapist": [old name, new name]} (None: unassigned).
 
     Raises StaleEdit when someone saved the patient after this form was opened (SECURITY.md 21), and
     ChartNumberTaken when another save took the new chart number first; either way ``patient`` is as saved."""
@@ -203,7 +210,13 @@ def update_patient(session: Session, *, patient: Patient, form: PatientInput, se
         raise StaleEdit
     # A version claimed by someone else meanwhile undoes the changes applied to ``patient`` (and expires it).
     with _unique_chart_number(session):
+        # The names are read before any field changes, so the reads flush nothing ahead of the version claim.
+        names = ([_account_name(session, patient.therapist_id), _account_name(session, therapist_id)]
+                 if therapist_id != patient.therapist_id else None)
         changes = apply_changes(patient, form.model_dump())
+        if names is not None:
+            changes["therapist"] = names
+            patient.therapist_id = therapist_id
         if changes:
             patient.updated_at = now
             patient.updated_by_id = user_id

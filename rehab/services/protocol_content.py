@@ -96,6 +96,12 @@ class ProtocolContent(BaseModel):
     phases: list[Phase] = Field(min_length=1, max_length=12)
 
 
+def visit_ceiling(phase: Phase, exercise: str) -> int:
+    """The pain ceiling a clinic visit is held to: its exercise's in the phase, else the phase's first."""
+    return next((rx.pain_ceiling for rx in phase.prescriptions if rx.exercise == exercise),
+                phase.prescriptions[0].pain_ceiling)
+
+
 def content_from_template(template: Template, *, language: str = "en") -> ProtocolContent:
     """A new protocol's content, copied from a template (the therapist then adjusts any dose)."""
     phases = []

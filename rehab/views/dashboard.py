@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, redirect, render_template, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from rehab import once, security
@@ -14,10 +14,25 @@ from rehab.views.patients import get_patient_or_404
 bp = Blueprint("dashboard", __name__)
 
 
+# Whose patients the dashboard shows, kept in its address: ?scope=clinic is the whole clinic, else "My patients".
+WHOLE_CLINIC = "clinic"
+# Where a form posted from the dashboard leads back to (its "back" field), the scope kept.
+_BACK: dict[str, str | None] = {"dashboard": None, "dashboard-clinic": WHOLE_CLINIC}
+
+
+def dashboard_return(back: str | None) -> str | None:
+    """The dashboard a form's "back" field names (in the scope it was posted from), or None for another page."""
+    if back not in _BACK:
+        return None
+    return url_for("dashboard.index", scope=_BACK[back])  # a None scope is left out of the address
+
+
 @bp.get("/dashboard")
 def index() -> ResponseReturnValue:
-    board = build_dashboard(get_session(), clinic_id=g.clinic.id, zone=g.clinic.timezone, now=utcnow())
-    return render_template("dashboard.html", board=board)
+    whole_clinic = request.args.get("scope") == WHOLE_CLINIC
+    board = build_dashboard(get_session(), clinic_id=g.clinic.id, zone=g.clinic.timezone, now=utcnow(),
+                            therapist_id=None if whole_clinic else g.user.id)
+    return render_template("dashboard.html", board=board, back="dashboard-clinic" if whole_clinic else "dashboard")
 
 
 @bp.post("/patients/<int:patient_id>/inactive/ack")
@@ -31,6 +46,6 @@ def acknowledge_inactive(patient_id: int) -> ResponseReturnValue:
                  message="No visit or home log for 14 days.", created_at=now, acknowledged_at=now,
                  acknowledged_by_id=g.user.id))
     security.record("alert.acknowledge", patient_id=patient.id, object_type="patient", object_id=patient.id)
-    target = once.leads_to(url_for("dashboard.index"))
+    target = once.leads_to(dashboard_return(request.form.get("back")) or url_for("dashboard.index"))
     flash(f"Noted: {patient.full_name} has been quiet.", "success")
     return redirect(target)

@@ -10,7 +10,7 @@ from rehab.db import get_session
 from rehab.forms import parse_form
 from rehab.models import Patient, utcnow
 from rehab.request_guard import bounded_id, page_number
-from rehab.services import assessments, catalogue
+from rehab.services import assessments, assignment, catalogue
 from rehab.services import patients as patient_service
 from rehab.services.adherence_records import WEEKS_SHOWN, patient_adherence
 from rehab.services.edits import StaleEdit
@@ -69,7 +69,9 @@ def index() -> ResponseReturnValue:
 @bp.route("/new", methods=["GET", "POST"])
 def create() -> ResponseReturnValue:
     errors: dict[str, str] = {}
-    values = request.form if request.method == "POST" else {"language": "en"}
+    choices = assignment.therapists(get_session(), clinic_id=g.clinic.id)
+    # A new patient is looked after by whoever adds them, unless they choose a colleague.
+    values = request.form if request.method == "POST" else {"language": "en", "therapist_id": g.user.id}
     # Its one-time id is in the address, so Back then Save shows the patient added rather than a second one.
     form_id = once.posted_form_id() if request.method == "POST" else once.page_form_id()
     if request.method == "POST":
@@ -77,25 +79,53 @@ def create() -> ResponseReturnValue:
         once.claim("patient.create")
         form, errors = parse_form(patient_service.PatientInput, request.form,
                                   checkboxes=patient_service.PatientInput.CHECKBOXES)
+        therapist_id = _therapist_field(choices, errors)
         if form and patient_service.chart_number_taken(db, clinic_id=g.clinic.id, chart_number=form.chart_number):
             errors["chart_number"] = CHART_NUMBER_TAKEN
         if form and not errors:
             try:
                 patient = patient_service.create_patient(db, clinic_id=g.clinic.id, form=form, user_id=g.user.id,
-                                                         now=utcnow())
+                                                         now=utcnow(), therapist_id=therapist_id)
             except patient_service.ChartNumberTaken:
                 errors["chart_number"] = CHART_NUMBER_TAKEN
             else:
                 security.record("patient.create", patient_id=patient.id, object_type="patient",
                                 object_id=patient.id)
+                if patient.therapist_id:  # added unassigned: the creation says all
+                    _record_assignment(patient)
                 target = once.leads_to(url_for("patients.detail", patient_id=patient.id))
                 flash(f"{patient.full_name} was added.", "success")
                 return redirect(target)
         # Nothing of this post is kept, its form id neither: the corrected form can be sent again.
         refuse(render_template("patients/form.html", patient=None, values=values, errors=errors, form_id=form_id,
-                               **_CHOICES), 422)
+                               therapists=_options(choices), **_CHOICES), 422)
     return render_template("patients/form.html", patient=None, values=values, errors=errors, form_id=form_id,
-                           **_CHOICES)
+                           therapists=_options(choices), **_CHOICES)
+
+
+def _therapist_field(choices: list[assignment.Therapist], errors: dict[str, str]) -> int | None:
+    """The form's "Therapist" choice; a value that is not one of the clinic's active therapists is an error."""
+    therapist_id, problem = assignment.therapist_choice(choices, request.form.get("therapist_id", ""))
+    if problem:
+        errors["therapist_id"] = problem
+    return therapist_id
+
+
+def _options(choices: list[assignment.Therapist]) -> dict[str, str]:
+    return {str(choice.id): choice.name for choice in choices}
+
+
+def _assignment_fields(choices: list[assignment.Therapist], patient: Patient) -> dict[str, object]:
+    """The edit form's therapist choices, and the saved one (for "Saved values now" after a stale form)."""
+    return {"therapists": _options(choices), "saved_therapist": assignment.name_of(choices, patient.therapist_id),
+            "saved_therapist_id": assignment.current_choice(choices, patient.therapist_id)}
+
+
+def _record_assignment(patient: Patient) -> None:
+    """Audit who the patient is now assigned to (the account, or none)."""
+    security.record("patient.assign" if patient.therapist_id else "patient.unassign", patient_id=patient.id,
+                    object_type="user" if patient.therapist_id else "patient",
+                    object_id=patient.therapist_id or patient.id)
 
 
 @bp.get("/<int:patient_id>")
@@ -119,6 +149,8 @@ def detail(patient_id: int) -> ResponseReturnValue:
                            references=catalogue.references(), screen=screen, screen_state=screen_state,
                            screen_findings=findings, screen_labels=SCREEN_LABELS,
                            assessments=assessments.assessments_of(get_session(), patient_id=patient.id),
+                           therapist_name=assignment.name_of(
+                               assignment.therapists(get_session(), clinic_id=g.clinic.id), patient.therapist_id),
                            **_CHOICES)
 
 
@@ -128,12 +160,16 @@ def edit(patient_id: int) -> ResponseReturnValue:
     db = get_session()
     patient = get_patient_or_404(patient_id)
     errors: dict[str, str] = {}
-    values = request.form if request.method == "POST" else patient.model_dump()
+    choices = assignment.therapists(db, clinic_id=g.clinic.id)
+    # A therapist who no longer works here shows as Unassigned, as on every other page.
+    current = assignment.current_choice(choices, patient.therapist_id)
+    values = request.form if request.method == "POST" else patient.model_dump() | {"therapist_id": current}
     stale = False
     if request.method == "POST":
         once.claim("patient.update", patient_id=patient.id)
         form, errors = parse_form(patient_service.PatientInput, request.form,
                                   checkboxes=patient_service.PatientInput.CHECKBOXES)
+        therapist_id = _therapist_field(choices, errors)
         if form and patient_service.chart_number_taken(db, clinic_id=g.clinic.id, chart_number=form.chart_number,
                                                        exclude_id=patient.id):
             errors["chart_number"] = CHART_NUMBER_TAKEN
@@ -141,7 +177,7 @@ def edit(patient_id: int) -> ResponseReturnValue:
             try:
                 changes = patient_service.update_patient(
                     db, patient=patient, form=form, seen_version=request.form.get("version", 0, type=bounded_id),
-                    user_id=g.user.id, now=utcnow())
+                    user_id=g.user.id, now=utcnow(), therapist_id=therapist_id)
             except StaleEdit:
                 stale = True
             except patient_service.ChartNumberTaken:
@@ -149,13 +185,15 @@ def edit(patient_id: int) -> ResponseReturnValue:
             else:
                 security.record("patient.update", patient_id=patient.id, object_type="patient",
                                 object_id=patient.id)
+                if "therapist" in changes:
+                    _record_assignment(patient)
                 once.leads_to(url_for("patients.detail", patient_id=patient.id))
                 flash("Saved." if changes else "No changes to save.", "success")
                 return redirect(url_for("patients.detail", patient_id=patient.id))
         refuse(render_template("patients/form.html", patient=patient, values=values, errors=errors, stale=stale,
-                               **_CHOICES), 409 if stale else 422)
+                               **_assignment_fields(choices, patient), **_CHOICES), 409 if stale else 422)
     return render_template("patients/form.html", patient=patient, values=values, errors=errors, stale=stale,
-                           **_CHOICES)
+                           **_assignment_fields(choices, patient), **_CHOICES)
 
 
 @bp.post("/<int:patient_id>/archive")

@@ -24,10 +24,11 @@ from rehab.services.charts import pain_and_minutes_svg, style_hashes
 from rehab.services.edits import StaleEdit
 from rehab.services.home_logs import home_log_table
 from rehab.services.patient_page import chart_points
-from rehab.services.protocol_content import kmh_to_mph, mph_to_kmh, number
+from rehab.services.protocol_content import kmh_to_mph, mph_to_kmh, number, visit_ceiling
 from rehab.services.visits import VisitInput
 from rehab.templating import clinic_time
 from rehab.views import refuse, stated_reason
+from rehab.views.dashboard import dashboard_return
 from rehab.views.patients import get_patient_or_404
 from rehab.vocabulary import EFFUSION_LABELS, RED_FLAG_LABELS, SORENESS_LABELS, STOPPING_ALERTS, SUPPORT_LABELS
 
@@ -119,8 +120,7 @@ def create(patient_id: int) -> ResponseReturnValue:
         return render_template("visits/form.html", **_form_context(patient, request.form, errors, protocol=protocol,
                                                                    visit=None, form_id=once.posted_form_id())), 422
     now = utcnow()
-    ceiling = next((rx.pain_ceiling for rx in phase.prescriptions if rx.exercise == form.exercise),
-                   phase.prescriptions[0].pain_ceiling)
+    ceiling = visit_ceiling(phase, form.exercise)
     # Everything above only read (no write lock on SQLite); the claim is the first write (rehab/db.py).
     once.claim("visit.create", patient_id=patient.id)
     if not visit_service.still_recordable(db, protocol_id=protocol.id, version=protocol.latest_version,
@@ -247,7 +247,7 @@ def acknowledge(patient_id: int, alert_id: int) -> ResponseReturnValue:
     alert = db.get(Alert, alert_id)
     if alert is None or alert.patient_id != patient.id:
         abort(404)
-    target = once.leads_to(request.form.get("back") == "dashboard" and url_for("dashboard.index")
+    target = once.leads_to(dashboard_return(request.form.get("back"))
                            or url_for("patients.detail", patient_id=patient.id))
     if alert.acknowledged_at is not None:  # a page from before someone else acknowledged it
         flash(f"This alert was already acknowledged at {clinic_time(alert.acknowledged_at)}; nothing was changed.",
