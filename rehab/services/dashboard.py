@@ -7,9 +7,9 @@ Alerts come most urgent first (``vocabulary.ALERT_URGENCY``), ordered in SQL so 
 
 from __future__ import annotations
 
-import typing
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, case, func, true, tuple_
@@ -33,19 +33,6 @@ class InactivePatient:
     since: datetime
 
 
-class _VisitRow(typing.Protocol):
-    occurred_at: datetime
-    pain_worst: int
-    minutes: float
-    patient_id: int
-    first_name: str
-    last_name: str
-    protocol_id: int
-    protocol_version: int
-    phase_index: int
-    exercise: str
-
-
 @dataclass(frozen=True)
 class TodayVisit:
     """A row of "today's visits": only what the list shows (a clinic may see hundreds of visits a day)."""
@@ -56,7 +43,7 @@ class TodayVisit:
     patient_id: int
     first_name: str
     last_name: str
-    ceiling: int | None  # the pain ceiling the visit was held to (None: its protocol version is gone)
+    ceiling: int | None  # the pain ceiling the visit was held to (None: its phase is not in its version)
 
     @property
     def above_ceiling(self) -> bool:
@@ -108,16 +95,15 @@ def build_dashboard(session: Session, *, clinic_id: int, zone: str, now: datetim
     mine = is_mine(therapist_id) if therapist_id is not None else true()
     day = now.astimezone(ZoneInfo(zone)).date()
     start, end = local_day_bounds(day, zone)
-    # A row of these columns has them as attributes (SQLModel's select() is typed for at most four columns, hence
-    # the ignore).
-    visits = typing.cast(list[_VisitRow], list(session.exec(
+    # Rows of these columns, read by name (SQLModel's select() is typed for at most four columns, hence the ignore).
+    visits: list[Any] = list(session.exec(
         select(Visit.occurred_at, Visit.pain_worst, Visit.minutes, Visit.patient_id, Patient.first_name,  # type: ignore[call-overload]  # see above
                Patient.last_name, Visit.protocol_id, Visit.protocol_version, Visit.phase_index, Visit.exercise)
         .join(Patient, Patient.id == Visit.patient_id)
         .where(Visit.clinic_id == clinic_id, col(Visit.deleted_at).is_(None), Visit.occurred_at >= start,
                Visit.occurred_at < end, mine)
         .order_by(col(Visit.occurred_at))
-    )))
+    ))
     ceilings = _ceilings(session, visits)
     today = [TodayVisit(row.occurred_at, row.pain_worst, row.minutes, row.patient_id, row.first_name, row.last_name,
                         ceilings.get((row.protocol_id, row.protocol_version, row.phase_index, row.exercise)))
@@ -165,7 +151,7 @@ def under_half_this_week(session: Session, *, clinic_id: int, zone: str, now: da
     return sorted(rows, key=lambda row: (row[1].counted / row[1].due, row[0].last_name, row[0].first_name))
 
 
-def _ceilings(session: Session, visits: list[_VisitRow]) -> dict[tuple[int, int, int, str], int]:
+def _ceilings(session: Session, visits: list[Any]) -> dict[tuple[int, int, int, str], int]:
     """The pain ceiling of each (protocol, version, phase, exercise) among ``visits``: one query for the versions
     they were recorded under (always run, so the page's query count does not depend on today's visits)."""
     pairs = {(row.protocol_id, row.protocol_version) for row in visits}
