@@ -7,12 +7,15 @@ import csv
 import io
 import re
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import insert
 
 from rehab.models import Visit, utcnow
+from rehab.services import outcome_records
 from rehab.services.catalogue import templates
+from rehab.services.outcomes import summarize
 from rehab.services.protocol_content import content_from_template
 from rehab.services.protocol_records import create_protocol, end_protocol
 
@@ -108,3 +111,30 @@ def test_queries_do_not_grow_with_the_number_of_patients(therapist_client, db, c
     seed(db, clinic, make_patient, therapist, [(6, 3)] * 10, template="pfp", condition="pfp", days_ago=70)
     many = [int(therapist_client.get(page).headers["X-Query-Count"]) for page in pages]
     assert many == few
+
+
+def test_values_at_the_windows_edges_count_and_months_of_later_visits_do_not(db, clinic, make_patient, therapist):
+    """The database keeps back visits far from a protocol's baseline and 6 weeks (a patient with 16 months of
+    visits must not slow the page): what it returns still holds every value inside each window, to its edge."""
+    patient = make_patient(clinic, last_name="Edges", chart_number=None, condition="knee_oa")
+    start = utcnow() - timedelta(days=300)
+    protocol = create_protocol(db, patient=patient, content=content_from_template(templates()["knee_oa"]),
+                               user_id=therapist.id, now=start, overrides=[])
+    db.flush()
+    days_and_pain = [(14, 6), (14.6, 0), (15.5, 0), (34.5, 0), (49, 3), (49.6, 0), (120, 0), (290, 0)]
+    db.execute(insert(Visit), [dict(patient_id=patient.id, clinic_id=clinic.id, protocol_id=protocol.id,
+                                    protocol_version=1, phase_index=0, pain_worst=3, pain_after=2,
+                                    exercise="treadmill_rails", minutes=10, support="both_rails",
+                                    occurred_at=start + timedelta(days=day), pain_before=pain)
+                               for day, pain in days_and_pain])
+    db.commit()
+    episodes, observations = outcome_records.load(db, clinic_id=clinic.id, filters=outcome_records.Filters(),
+                                                  zone=ZoneInfo("UTC"))
+    db.rollback()
+    begun = start if observations[0].at.tzinfo else start.replace(tzinfo=None)  # as the database returns it
+    pain_days = sorted(round((item.at - begun).total_seconds() / 86400, 1)
+                       for item in observations if item.measure == "pain_before")
+    assert pain_days == [14, 14.6, 34.5, 49, 49.6]  # each window and a day's margin; not 15.5, 120 or 290
+    [knee] = summarize(episodes, observations, now=utcnow())
+    pain = next(result for result in knee.measures if result.measure.key == "pain_before")
+    assert pain.changes == (-3,)  # day 14's 6 and day 49's 3: the values just outside each window are not used

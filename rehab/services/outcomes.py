@@ -155,6 +155,7 @@ def _closest(values: Sequence[Observation], start: datetime, window: tuple[int, 
 
 
 def episode_changes(episode: Episode, observations: Iterable[Observation], measure: str) -> EpisodeChange:
+    """One protocol's baseline and 6-week values of one measure, from observations of any measures."""
     own = [item for item in observations if item.measure == measure]
     return EpisodeChange(episode, measure,
                          _closest(own, episode.started_at, BASELINE_DAYS, BASELINE_DAYS[0]),
@@ -165,16 +166,16 @@ def summarize(episodes: Sequence[Episode], observations: Sequence[Observation], 
               ) -> list[TemplateResult]:
     """Per template (in name order), every measure's figures for the protocols that reached 6 weeks."""
     reached = [episode for episode in episodes if now - episode.started_at >= SIX_WEEKS]
-    by_protocol: dict[int, list[Observation]] = {}
+    by_protocol: dict[tuple[int, str], list[Observation]] = {}  # each protocol's values of each measure
     for item in observations:
-        by_protocol.setdefault(item.protocol_id, []).append(item)
+        by_protocol.setdefault((item.protocol_id, item.measure), []).append(item)
     results = []
     for template in sorted({episode.template for episode in reached}):
         own = [episode for episode in reached if episode.template == template]
         measures = []
         for measure in OUTCOME_MEASURES:
-            rows = tuple(episode_changes(episode, by_protocol.get(episode.protocol_id, ()), measure.key)
-                         for episode in own)
+            rows = tuple(episode_changes(episode, by_protocol.get((episode.protocol_id, measure.key), ()),
+                                         measure.key) for episode in own)
             changes = tuple(row.change for row in rows if row.change is not None)
             important: int | None = None
             if measure.points is not None:
