@@ -41,13 +41,14 @@ def create_app(test_config: dict[str, Any] | None = None, *, instance_path: str 
     _make_private(app)
     _refuse_bad_durations(app)
 
-    from rehab import cli, errors, i18n, logredact, once, request_guard, security, templating
+    from rehab import cli, errors, i18n, kept_forms, logredact, once, request_guard, security, templating
     from rehab.views import register_blueprints
 
     logredact.install()
     request_guard.init_app(app)
     db.init_app(app)
     security.init_app(app)
+    kept_forms.init_app(app)  # after security: it reads the signed-in user
     errors.init_app(app)
     i18n.init_app(app)
     templating.init_app(app)
@@ -113,7 +114,8 @@ def _refuse_unsafe_config(app: Flask) -> None:
 
 # Settings that are lengths of time or counts: a number above zero, fractions allowed for the times. A value
 # that rounds to 0 would end every session at once or throttle everyone, so it is refused at start instead.
-_POSITIVE_SETTINGS = ("IDLE_TIMEOUT_MINUTES", "ABSOLUTE_SESSION_HOURS", "PORTAL_SESSION_HOURS", "PORTAL_IDLE_MINUTES",
+_POSITIVE_SETTINGS = ("IDLE_TIMEOUT_MINUTES", "KEPT_FORM_MINUTES", "ABSOLUTE_SESSION_HOURS", "PORTAL_SESSION_HOURS",
+                      "PORTAL_IDLE_MINUTES",
                       "LOGIN_THROTTLE_WINDOW_MINUTES", "LOGIN_MAX_FAILURES_PER_ACCOUNT",
                       "LOGIN_MAX_FAILURES_PER_ADDRESS", "PORTAL_MAX_BAD_TOKENS_PER_ADDRESS", "MAX_FORM_FIELDS")
 

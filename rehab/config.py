@@ -19,6 +19,9 @@ class Defaults:
 
     # Sessions (SECURITY.md 5-7).
     IDLE_TIMEOUT_MINUTES = 15
+    # A form sent after the idle sign-out is kept this long for its author, to check and save after signing in
+    # again (rehab/kept_forms.py); it holds patient data, so not longer than a treatment takes.
+    KEPT_FORM_MINUTES = 30
     ABSOLUTE_SESSION_HOURS = 12
     SESSION_COOKIE_NAME = "rehab_session"
     SESSION_COOKIE_HTTPONLY = True

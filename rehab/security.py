@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any
 
@@ -11,7 +11,7 @@ from argon2 import PasswordHasher
 from flask import Flask, Response, abort, current_app, flash, g, redirect, request, session, url_for
 from flask_wtf.csrf import CSRFProtect
 
-from rehab import db
+from rehab import db, kept_forms
 from rehab.models import Clinic, utcnow
 from rehab.services import accounts, audit
 from rehab.services.passwords import make_hasher
@@ -25,6 +25,13 @@ PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "main.health", "main.ping"
 
 # How often a session's "last seen" time is written; the idle timeout is accurate to this.
 _TOUCH_EVERY = timedelta(seconds=60)
+# The idle warning's lead (rehab/static/js/session.js): "Stay signed in" is offered this long before the sign-out.
+WARN_BEFORE = timedelta(minutes=2)
+# Asking how long the session has left is not activity: the idle warning of every open tab asks it.
+_NOT_ACTIVITY = frozenset({"auth.session_status"})
+# The cookie's note of a session that timed out, so a form its open pages send afterwards can be kept for its
+# account (rehab/kept_forms.py). Only a session that ended by time is found by it; sign-in and sign-out clear it.
+TIMED_OUT = "timed_out_sid"
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -46,7 +53,7 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def _inject_user() -> dict[str, Any]:
         return {"current_user": g.get("user"), "current_clinic": g.get("clinic"),
-                "current_is_admin": bool(g.get("is_clinic_admin"))}
+                "current_is_admin": bool(g.get("is_clinic_admin")), "session_timing": session_timing}
 
 
 def hasher() -> PasswordHasher:
@@ -85,9 +92,29 @@ def _load_signed_in_user() -> Any:
     if left_clinic is not None:
         return left_clinic
     if g.user is None:
+        if request.method == "POST":
+            _keep_form_sent_after_time_out()
         target = request.full_path.rstrip("?") if request.method == "GET" and request.path != "/" else None
         return redirect(url_for("auth.login", next=target))
     return None
+
+
+def _keep_form_sent_after_time_out() -> None:
+    """A form from a page whose session timed out: keep what was typed for that session's account."""
+    token = session.get(TIMED_OUT)
+    if not isinstance(token, str) or not token:
+        return
+    config = current_app.config
+    owner = accounts.timed_out_owner(db.get_session(), token, now=utcnow(),
+                                     idle=timedelta(minutes=config["IDLE_TIMEOUT_MINUTES"]),
+                                     absolute=timedelta(hours=config["ABSOLUTE_SESSION_HOURS"]))
+    if owner is None:
+        return
+    user_id, clinic_id = owner
+    if kept_forms.keep_posted_form(user_id=user_id, clinic_id=clinic_id, audit_key=audit_key(),
+                                   kept_for=timedelta(minutes=config["KEPT_FORM_MINUTES"])):
+        flash("What you typed was kept, not saved. Sign in again: you will be back on the form to check it and "
+              "press Save.", "info")
 
 
 def _resolve_session(token: str) -> Any:
@@ -102,7 +129,14 @@ def _resolve_session(token: str) -> Any:
         absolute=timedelta(hours=config["ABSOLUTE_SESSION_HOURS"]),
     )
     if active is None:
+        csrf_token = session.get("csrf_token")
         session.clear()
+        if reason in ("idle", "expired"):
+            # The pages still open may send their forms: their CSRF token stays valid and the timed-out session
+            # is noted, so what they send is kept for its account rather than lost (rehab/kept_forms.py).
+            session[TIMED_OUT] = token
+            if csrf_token:
+                session["csrf_token"] = csrf_token
         if reason == "idle":
             flash(f"You were signed out after {config['IDLE_TIMEOUT_MINUTES']} minutes without activity. "
                   "Sign in again to continue.", "info")
@@ -111,7 +145,11 @@ def _resolve_session(token: str) -> Any:
         return None
     if active.is_admin is None:
         return _leave_clinic(active, now)
-    if now - active.record.last_seen_at >= _TOUCH_EVERY:
+    touching = now - active.record.last_seen_at >= _TOUCH_EVERY and request.endpoint not in _NOT_ACTIVITY
+    seen = now if touching else active.record.last_seen_at
+    g.session_ends = min(seen + timedelta(minutes=config["IDLE_TIMEOUT_MINUTES"]),
+                         active.record.created_at + timedelta(hours=config["ABSOLUTE_SESSION_HOURS"]))
+    if touching:
         session_id = active.record.id
 
         def _touch() -> None:
@@ -148,6 +186,19 @@ def _leave_clinic(active: accounts.ActiveSession, now: Any) -> Any:
     _set_clinic_list(clinics)
     flash(f"You no longer work at {active.clinic.name}. You are now working at {new_clinic.name}.", "info")
     return redirect(url_for("main.index"))
+
+
+def session_timing(*, seen: datetime | None = None) -> dict[str, Any]:
+    """How long the signed-in session has left (for the idle warning), ``seen`` being a touch made just now.
+
+    ``limit`` says it ends at its absolute limit, which "Stay signed in" cannot move."""
+    config, record = current_app.config, g.user_session
+    idle = timedelta(minutes=config["IDLE_TIMEOUT_MINUTES"])
+    limit = record.created_at + timedelta(hours=config["ABSOLUTE_SESSION_HOURS"])
+    ends = min(seen + idle, limit) if seen is not None else g.session_ends
+    left = max(0, round((ends - utcnow()).total_seconds()))
+    warn = int(min(WARN_BEFORE, idle / 2).total_seconds())
+    return {"signed_in": True, "seconds_left": left, "warn_seconds": warn, "limit": ends >= limit}
 
 
 def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:

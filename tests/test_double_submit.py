@@ -59,6 +59,7 @@ ALLOWED = {
     "auth.login": "a repeat is a new sign-in that ends the first one's session",
     "auth.logout": "ending a session that has ended changes nothing",
     "auth.switch_clinic": "sets the session's clinic to the chosen one; a repeat sets the same clinic",
+    "auth.stay_signed_in": "moves the session's last activity to now; a repeat moves it to now again",
     "portal.leave": "closing a closed patient page changes nothing",
     "portal.language": "sets a preference in the phone's own cookie to the chosen value",
     "portal.text_size": "sets a preference in the phone's own cookie to the chosen value",

@@ -9,6 +9,7 @@ so adding a choice never needs a PostgreSQL type migration.
 from rehab.models.accounts import Clinic, LoginAttempt, Membership, ThrottleNotice, User, UserSession
 from rehab.models.api_clients import ApiClient
 from rehab.models.base import utcnow
+from rehab.models.kept_forms import KeptForm
 from rehab.models.outcomes import QuestionnaireResponse
 from rehab.models.patients import AuditEvent, EditRecord, Patient
 from rehab.models.portal import HandoutPrint, HomeLog, PortalLink
@@ -29,6 +30,7 @@ __all__ = [
     "FormSubmission",
     "HandoutPrint",
     "HomeLog",
+    "KeptForm",
     "LoginAttempt",
     "Membership",
     "Patient",

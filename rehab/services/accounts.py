@@ -112,6 +112,22 @@ def find_session(session: Session, token: str, *, now: datetime, idle: timedelta
     return ActiveSession(record, user, clinic, is_admin), "ok"
 
 
+def timed_out_owner(session: Session, token: str, *, now: datetime, idle: timedelta, absolute: timedelta
+                    ) -> tuple[int, int] | None:
+    """The account and clinic of a session that ended by time (idle, or its limit), for a form its open pages
+    send afterwards (services/kept_forms.py). None when it is live, or was ended on purpose: signed out, a
+    changed password, a deactivated account, a removed membership."""
+    row = session.exec(_SESSION_LOOKUP, params={"token_hash": token_hash(token)}).first()
+    if row is None:
+        return None
+    record, user, _clinic, is_admin = row
+    if record.ended_at is not None or not user.is_active or is_admin is None:
+        return None
+    if now - record.created_at > absolute or now - record.last_seen_at > idle:
+        return record.user_id, record.clinic_id
+    return None
+
+
 def move_session(session: Session, *, session_id: int, clinic_id: int | None, now: datetime) -> None:
     """Point a session at another clinic of its user, or end it when they have none left."""
     values = {"clinic_id": clinic_id} if clinic_id is not None else {"ended_at": now}

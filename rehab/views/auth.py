@@ -11,6 +11,7 @@ from flask import (
     current_app,
     flash,
     g,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -20,7 +21,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from sqlmodel import Session
 
-from rehab import known_devices, security
+from rehab import kept_forms, known_devices, security
 from rehab.db import get_session
 from rehab.known_devices import KnownDevice
 from rehab.models import utcnow
@@ -93,16 +94,19 @@ def login() -> ResponseReturnValue:
             if session.get("sid"):  # signing in again ends the session this browser had
                 accounts.end_session(db, session["sid"], now=now)
             session.clear()  # a new session at sign-in (SECURITY.md 6)
-            token = accounts.start_session(db, user_id=user.id, clinic_id=clinics[0].id, now=now)
+            # A form this account sent after its session timed out: back to it, in the clinic it was sent in.
+            kept = kept_forms.after_sign_in(user.id)
+            clinic_id = kept[1] if kept and kept[1] in {clinic.id for clinic in clinics} else clinics[0].id
+            token = accounts.start_session(db, user_id=user.id, clinic_id=clinic_id, now=now)
             accounts.clear_failures(db, email=email, device=device)
             throttling.record_attempt(db, email=email, address=address, device=None, succeeded=True, now=now)
             audit.record_event(db, key=security.audit_key(), action="login", user_id=user.id,
-                               clinic_id=clinics[0].id, at=now)
+                               clinic_id=clinic_id, at=now)
             session["sid"] = token
             # For the clinic switcher, shown only to therapists of more than one clinic.
             session["clinics"] = [[clinic.id, clinic.name] for clinic in clinics]
             session.permanent = True
-            response = redirect(_safe_next(request.args.get("next")))
+            response = redirect(kept[0] if kept and clinic_id == kept[1] else _safe_next(request.args.get("next")))
             known_devices.remember(response, request.cookies.get(known_devices.COOKIE), email,
                                    secret=security.secret_key(),
                                    secure=config["SESSION_COOKIE_SECURE"] or request.is_secure)
@@ -131,6 +135,21 @@ def logout() -> ResponseReturnValue:
     session.clear()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.get("/session")
+def session_status() -> ResponseReturnValue:
+    """How long this browser's session has left, for the idle warning of each open tab. Asking is not activity:
+    it does not move the sign-out (rehab/security.py). Signed out, the answer is the usual redirect to sign-in."""
+    return jsonify(security.session_timing())
+
+
+@bp.post("/session/stay")
+def stay_signed_in() -> ResponseReturnValue:
+    """"Stay signed in" on the idle warning: counts as activity now, in every tab of this browser."""
+    now = utcnow()
+    accounts.touch_session(get_session(), session_id=g.user_session.id, now=now)
+    return jsonify(security.session_timing(seen=now))
 
 
 @bp.post("/clinic")
