@@ -5,9 +5,6 @@ With REHAB_SHOTS set to a folder, the warning, the signed-out page and the resto
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 from sqlmodel import select
@@ -15,30 +12,17 @@ from sqlmodel import select
 from rehab.models import KeptForm, Visit
 from tests import factories
 from tests.browser.conftest import serious_violations, sign_in_page
+from tests.browser.test_screening import shoot
 from tests.conftest import PASSWORD, count_rows
 
 IDLE_SECONDS = 18  # the warning then shows 9 seconds before the sign-out (half of a timeout under 4 minutes)
 TYPED = "Stiff after the stairs; 5 minutes backward on the rails, no stumbles"
-WIDTHS = (1280, 820, 390)
 
 
 @pytest.fixture
 def short_idle(app):  # type: ignore[no-untyped-def]
     app.config["IDLE_TIMEOUT_MINUTES"] = IDLE_SECONDS / 60
     return app
-
-
-def shoot(page, name: str, *, full_page: bool = True) -> None:  # type: ignore[no-untyped-def]
-    """The banner sticks to the top of the screen: its pictures are of the screen, not the whole page."""
-    folder = os.environ.get("REHAB_SHOTS")
-    if not folder:
-        return
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    size = page.viewport_size
-    for width in WIDTHS:
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=str(Path(folder) / f"{name}-{width}.png"), full_page=full_page)
-    page.set_viewport_size(size)
 
 
 @pytest.mark.parametrize("width", [1280, 820])

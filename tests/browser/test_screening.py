@@ -15,7 +15,8 @@ from tests.conftest import PASSWORD
 WIDTHS = (1280, 820, 390)
 
 
-def shoot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+def shoot(page, name: str, *, full_page: bool = True) -> None:  # type: ignore[no-untyped-def]
+    """``full_page=False`` for what sticks to the top of the screen (the idle warning): a picture of the screen."""
     folder = os.environ.get("REHAB_SHOTS")
     if not folder:
         return
@@ -23,7 +24,7 @@ def shoot(page, name: str) -> None:  # type: ignore[no-untyped-def]
     size = page.viewport_size
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=str(Path(folder) / f"{name}-{width}.png"), full_page=True)
+        page.screenshot(path=str(Path(folder) / f"{name}-{width}.png"), full_page=full_page)
     page.set_viewport_size(size)
 
 
