@@ -1,7 +1,7 @@
 """kept forms
 
 Revision ID: d16idle_kept
-Revises: i21_0210
+Revises: d16report_2330
 Create Date: 2026-12-01
 
 A table for forms sent after the idle sign-out, kept for their author for a short time (services/kept_forms.py).
@@ -15,7 +15,7 @@ from alembic import op
 
 
 revision = 'd16idle_kept'
-down_revision = 'i21_0210'
+down_revision = 'd16report_2330'
 branch_labels = None
 depends_on = None
 
