@@ -1,7 +1,7 @@
 """kept forms
 
 Revision ID: d16idle_kept
-Revises: d16report_2330
+Revises: d16triage_0300
 Create Date: 2026-12-01
 
 A table for forms sent after the idle sign-out, kept for their author for a short time (services/kept_forms.py).
@@ -15,7 +15,7 @@ from alembic import op
 
 
 revision = 'd16idle_kept'
-down_revision = 'd16report_2330'
+down_revision = 'd16triage_0300'
 branch_labels = None
 depends_on = None
 
