@@ -227,9 +227,10 @@ def _unarchive(world: World, db: Session) -> None:
 
 
 def _seen_today(world: World, db: Session) -> None:
-    """The patient had a visit an hour ago, so the dashboard offers today's sheets."""
+    """The patient had a visit a moment ago, so the dashboard offers today's sheets (an hour ago would be
+    yesterday in the first hour of the day)."""
     visit = db.get(Visit, world.visit.id)
-    visit.occurred_at = utcnow() - timedelta(hours=1)  # type: ignore[union-attr]
+    visit.occurred_at = utcnow() - timedelta(seconds=1)  # type: ignore[union-attr]
     db.add(visit)
 
 
