@@ -17,6 +17,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def stop_condition(flags: tuple[str, ...], *more: str, boolean_as: str = "") -> str:
+    """A partial index's condition for the sessions that stop the walking: any of these yes/no columns, or the
+    further terms. On SQLite a boolean is compared with 1, as SQLAlchemy writes it there (the planner uses a
+    partial index only for a query that states its condition); on PostgreSQL it stands alone."""
+    return " OR ".join([f"{flag} {boolean_as}".strip() for flag in flags] + list(more))
+
+
 class UnderProtocol(SQLModel):
     """The columns of a row recorded under a patient's protocol (a visit, a home session, a printed sheet): its
     patient and clinic, and the protocol version and phase whose dose was in force when it happened."""

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from sqlalchemy import Column, Index, Text
+from sqlalchemy import Column, Index, Text, text
 from sqlmodel import AutoString, Field, SQLModel
 
-from rehab.models.base import UnderProtocol, utcnow
-from rehab.vocabulary import OneOf, Soreness
+from rehab.models.base import UnderProtocol, stop_condition, utcnow
+from rehab.vocabulary import OneOf, RedFlag, Soreness
 
 
 class HandoutPrint(UnderProtocol, table=True):
@@ -71,7 +71,11 @@ class HomeLog(HomeLogBase, UnderProtocol, table=True):
 
     __tablename__ = "home_log"
     __table_args__ = (Index("ix_home_log_patient_date", "patient_id", "session_date"),
-                      Index("ix_home_log_clinic_created", "clinic_id", "created_at"))
+                      Index("ix_home_log_clinic_created", "clinic_id", "created_at"),
+                      # The home sessions that stopped the walking (see ix_visit_stop).
+                      Index("ix_home_log_stop", "patient_id", "session_date",
+                            sqlite_where=text(stop_condition((*RedFlag, "fell"), boolean_as="= 1")),
+                            postgresql_where=text(stop_condition((*RedFlag, "fell")))))
 
     id: int = Field(default=None, primary_key=True)
     created_at: datetime = Field(default_factory=utcnow)

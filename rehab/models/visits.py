@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from sqlalchemy import Column, Index, Text
+from sqlalchemy import Column, Index, Text, text
 from sqlmodel import AutoString, Field, SQLModel
 
-from rehab.models.base import UnderProtocol, utcnow
-from rehab.vocabulary import AlertKind, ClearanceAction, Effusion, OneOf, Soreness, Support
+from rehab.models.base import UnderProtocol, stop_condition, utcnow
+from rehab.vocabulary import AlertKind, ClearanceAction, Effusion, OneOf, RedFlag, Soreness, Support
 
 
 class FallRiskMeasures(SQLModel):
@@ -58,7 +58,13 @@ class Visit(VisitBase, UnderProtocol, table=True):
     ``protocol_version`` and ``phase_index`` record the dose in force when the visit happened."""
 
     __table_args__ = (Index("ix_visit_patient_when", "patient_id", "occurred_at"),
-                      Index("ix_visit_clinic_when", "clinic_id", "occurred_at"))
+                      Index("ix_visit_clinic_when", "clinic_id", "occurred_at"),
+                      # The visits that stopped the walking (a red flag or a fall), rare and read whatever their
+                      # age (adherence's safety stops): the condition as each dialect writes it, so the planner
+                      # matches services.advice.inputs' test to it.
+                      Index("ix_visit_stop", "patient_id", "occurred_at",
+                            sqlite_where=text(stop_condition(tuple(RedFlag), "falls > 0", boolean_as="= 1")),
+                            postgresql_where=text(stop_condition(tuple(RedFlag), "falls > 0"))))
 
     id: int = Field(default=None, primary_key=True)
     created_at: datetime = Field(default_factory=utcnow)

@@ -128,16 +128,19 @@ def local_day(moment: datetime | date, zone: ZoneInfo) -> date:
     return moment.astimezone(zone).date() if isinstance(moment, datetime) else moment
 
 
-def _round_half_up(value: Fraction) -> int:
-    return int(value + Fraction(1, 2))
+def _sessions_in_sevenths(sevenths: int) -> int:
+    """A week's plan kept in sevenths of a session (a day's share of "n a week" is n sevenths), as whole
+    sessions rounded half up."""
+    return (2 * sevenths + 7) // 14
 
 
-def _stopped_days(stops: Iterable[SafetyStop], zone: ZoneInfo, last_day: date) -> set[date]:
-    """Every local day touched by a stop; a stop still in force runs to ``last_day``."""
+def _stopped_days(stops: Iterable[SafetyStop], zone: ZoneInfo, first_day: date, last_day: date) -> set[date]:
+    """Every local day from ``first_day`` to ``last_day`` touched by a stop; a stop still in force runs to
+    ``last_day``."""
     days: set[date] = set()
     for stop in stops:
-        first = local_day(stop.start, zone)
-        final = local_day(stop.end, zone) if stop.end is not None else last_day
+        first = max(local_day(stop.start, zone), first_day)
+        final = min(local_day(stop.end, zone) if stop.end is not None else last_day, last_day)
         days.update(first + timedelta(days=offset) for offset in range((final - first).days + 1))
     return days
 
@@ -166,7 +169,7 @@ def weekly_adherence(*, plan: Sequence[PlanChange], clinic_sessions: Iterable[da
     first = max(week_start(first_day), week_start(first_week) if first_week else week_start(first_day))
     if last_day < first:
         return Adherence((), today)
-    stopped = _stopped_days(stops, tz, last_day)
+    stopped = _stopped_days(stops, tz, first, last_day)
     clinic_done = Counter(week_start(local_day(at, tz)) for at in clinic_sessions)
     home_done = Counter(week_start(day) for day in home_sessions)
 
@@ -174,7 +177,7 @@ def weekly_adherence(*, plan: Sequence[PlanChange], clinic_sessions: Iterable[da
     index = 0
     current: PlanChange | None = None
     for monday in _mondays(first, last_day):
-        clinic = home = due = Fraction(0)
+        clinic = home = due = 0  # in sevenths of a session
         plan_days = stopped_days = 0
         for offset in range(7):
             day = monday + timedelta(days=offset)
@@ -187,17 +190,17 @@ def weekly_adherence(*, plan: Sequence[PlanChange], clinic_sessions: Iterable[da
                 stopped_days += 1
                 continue
             plan_days += 1
-            clinic += Fraction(current.clinic_per_week, 7)
-            home += Fraction(current.home_per_week, 7)
+            clinic += current.clinic_per_week
+            home += current.home_per_week
             if day < today:
-                due += Fraction(current.clinic_per_week + current.home_per_week, 7)
+                due += current.clinic_per_week + current.home_per_week
         in_progress = monday <= today <= monday + timedelta(days=6)
-        planned_clinic, planned_home = _round_half_up(clinic), _round_half_up(home)
+        planned_clinic, planned_home = _sessions_in_sevenths(clinic), _sessions_in_sevenths(home)
         weeks.append(WeekAdherence(
             start=monday, planned_clinic=planned_clinic, planned_home=planned_home,
             clinic_done=clinic_done[monday], home_done=home_done[monday], plan_days=plan_days,
             stopped_days=stopped_days, in_progress=in_progress,
-            due=due if in_progress else Fraction(planned_clinic + planned_home)))
+            due=Fraction(due, 7) if in_progress else Fraction(planned_clinic + planned_home)))
     # A week between two protocols with nothing planned and nothing done is no row.
     return Adherence(tuple(week for week in weeks if week.plan_days or week.stopped_days or week.done), today)
 

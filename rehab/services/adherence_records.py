@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, or_
+from sqlalchemy import ColumnElement, func, or_, union_all
 from sqlalchemy import select as select_columns
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -28,10 +28,15 @@ from rehab.services.adherence import (
     week_start,
     weekly_adherence,
 )
-from rehab.services.advice.inputs import _HOME_STOPS, _VISIT_STOPS
-from rehab.vocabulary import Setting
+from rehab.vocabulary import RedFlag, Setting
 
 WEEKS_SHOWN = 8  # the patient page's table
+
+# The sessions that stopped the walking (a red flag or a fall), in the order of the partial indexes
+# ix_visit_stop and ix_home_log_stop, whose condition the planner must find stated as it is there: the stops
+# before the weeks shown are read through them, whatever the number of sessions.
+VISIT_STOPS = or_(*(col(getattr(Visit, flag)) for flag in RedFlag), col(Visit.falls) > 0)
+HOME_STOPS = or_(*(col(getattr(HomeLog, flag)) for flag in RedFlag), col(HomeLog.fell))
 
 
 def phase_plan(content: dict[str, Any], phase_index: int) -> tuple[int, int]:
@@ -156,20 +161,22 @@ def adherence_by_patient(session: Session, *, patients: Any, zone: str, now: dat
     patient_ids = {patient_id for patient_id, _ in protocols.values()}
     visit_times: dict[int, list[datetime]] = defaultdict(list)
     flagged: dict[int, list[tuple[datetime | date, datetime]]] = defaultdict(list)
-    visit_window = [] if since is None else [or_(col(Visit.occurred_at) >= since, _VISIT_STOPS)]
+    visits = (col(Visit.patient_id), col(Visit.occurred_at), col(Visit.updated_at), VISIT_STOPS.label("stops"))
+    own = (col(Visit.patient_id).in_(patient_ids), col(Visit.deleted_at).is_(None))
     for patient_id, at, updated, stops in session.execute(
-            select_columns(col(Visit.patient_id), col(Visit.occurred_at), col(Visit.updated_at),
-                           _VISIT_STOPS.label("stops"))
-            .where(col(Visit.patient_id).in_(patient_ids), col(Visit.deleted_at).is_(None), *visit_window)):
+            select_columns(*visits).where(*own) if since is None else union_all(
+                select_columns(*visits).where(*own, col(Visit.occurred_at) >= since),
+                select_columns(*visits).where(*own, col(Visit.occurred_at) < since, VISIT_STOPS))):
         visit_times[patient_id].append(_aware(at))
         if stops:
             flagged[patient_id].append((_aware(at), _aware(updated)))
     home_days: dict[int, list[date]] = defaultdict(list)
-    home_window = [] if since is None else [or_(col(HomeLog.session_date) >= since_day, _HOME_STOPS)]
+    logs = (col(HomeLog.patient_id), col(HomeLog.session_date), col(HomeLog.updated_at), HOME_STOPS.label("stops"))
+    mine = col(HomeLog.patient_id).in_(patient_ids)
     for patient_id, day, updated, stops in session.execute(
-            select_columns(col(HomeLog.patient_id), col(HomeLog.session_date), col(HomeLog.updated_at),
-                           _HOME_STOPS.label("stops"))
-            .where(col(HomeLog.patient_id).in_(patient_ids), *home_window)):
+            select_columns(*logs).where(mine) if since is None else union_all(
+                select_columns(*logs).where(mine, col(HomeLog.session_date) >= since_day),
+                select_columns(*logs).where(mine, col(HomeLog.session_date) < since_day, HOME_STOPS))):
         home_days[patient_id].append(day)
         if stops:
             flagged[patient_id].append((day, _aware(updated)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -126,3 +127,32 @@ def test_a_patient_with_no_protocol_has_no_weeks(session):
     patient = factories.patient(session, clinic)
     assert adherence_by_patient(session, patients=[patient.id], zone="UTC", now=on(0)) == {}
     assert patient_adherence(session, patient_id=patient.id, zone="UTC", now=on(0)).weeks == ()
+
+
+def test_stops_before_the_weeks_shown_are_found_through_the_partial_indexes(session, engine):
+    """A stop that began weeks ago is read through ix_visit_stop and ix_home_log_stop, not by reading every
+    older session of every patient (the planner uses a partial index only when the query states its condition
+    as the index does)."""
+    from sqlalchemy import event
+
+    clinic, patient, protocol = setup(session)
+    factories.visit(session, patient, protocol, at=on(1), flag_chest=True)
+    factories.home_log(session, patient, protocol, day=MON + timedelta(days=2), fell=True)
+    statements: list[tuple[str, object]] = []
+
+    def keep(_connection, _cursor, sql, params, *_):  # type: ignore[no-untyped-def]
+        statements.append((sql, params))
+
+    event.listen(engine, "before_cursor_execute", keep)
+    week = clinic_this_week(session, clinic_id=clinic.id, zone=ZONE, now=on(30))
+    event.remove(engine, "before_cursor_execute", keep)
+    assert week[patient.id].stopped_days == 7  # both uncleared: this week is stopped
+    plans = {}
+    with engine.connect() as connection:
+        for sql, params in statements:
+            if "UNION ALL" in sql:
+                table = re.search(r"FROM\s+(\w+)", sql).group(1)  # type: ignore[union-attr]
+                plans[table] = " ".join(row[-1] for row in connection.exec_driver_sql(
+                    f"EXPLAIN QUERY PLAN {sql}", params))  # type: ignore[arg-type]
+    assert "USING INDEX ix_visit_stop" in plans["visit"]
+    assert "USING INDEX ix_home_log_stop" in plans["home_log"]
