@@ -38,6 +38,8 @@ LINK_TEXT = {
     "sheet.print": "Open the printed sheet",
     "sheet.reprint": "Open the printed sheet",
     "sheet.batch": "Open the printed sheets",
+    "report.print": "Open the printed report",
+    "report.reprint": "Open the printed report",
     "portal.link.issue": "See the patient's link",
     "portal.link.rotate": "See the patient's link",
     "assessment.create": "See the patient's fall-risk screen",

@@ -16,7 +16,7 @@ from rehab.services.catalogue import templates
 from rehab.services.protocol_content import content_from_template
 from rehab.services.protocol_records import create_protocol
 from tests.conftest import submit
-from tests.test_handouts import pdf_text
+from tests.test_handouts import pdf_text, print_report
 from tests.test_visits import visit_form
 
 pytestmark = pytest.mark.db
@@ -105,7 +105,7 @@ def test_network_and_disk_payloads_in_every_field_reaching_a_pdf_fetch_nothing(a
     submit(therapist_client, f"/patients/{patient.id}/visits/new", visit_form(note=f"visit {text}"))
     sheet = submit(therapist_client, f"/patients/{patient.id}/sheet", {"paper": "letter", "language": "en",
                                                                         "include_next": "1"}, follow_redirects=True)
-    report = therapist_client.get(f"/patients/{patient.id}/report.pdf")
+    report = print_report(therapist_client, patient, assessment=f"assessment {text}", plan=f"plan {text}")
     for pdf in (sheet.data, report.data):
         assert pdf.startswith(b"%PDF")
         assert "root:x:0" not in pdf_text(pdf)[0]

@@ -9,6 +9,7 @@ one post adds and no more, the state one post leaves, and for the second post th
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from rehab.models import (
     Protocol,
     QuestionnaireResponse,
     RedFlagClearance,
+    ReportPrint,
     User,
     Visit,
     utcnow,
@@ -248,6 +250,18 @@ def _api_client(world: World, db: Session) -> None:
     world.made["api_client"] = client.id
 
 
+def _earlier_report(world: World, db: Session) -> None:
+    """A progress report printed before, with its assessment and plan."""
+    snapshot = {"layout": "1", "options": {"paper": "letter", "language": "en"}, "assessment": "Improving.",
+                "plan": "Continue."}
+    report = ReportPrint(patient_id=world.patient.id, clinic_id=world.clinic.id, options='{"paper": "letter"}',
+                         assessment="Improving.", plan="Continue.", snapshot=json.dumps(snapshot), digest="0" * 64,
+                         printed_by_id=world.admin.id)
+    db.add(report)
+    db.flush()
+    world.made["report"] = report.id
+
+
 def _red_flag(world: World, db: Session) -> None:
     """The visit two days ago reported calf pain, not yet cleared."""
     visit = db.get(Visit, world.visit.id)
@@ -361,6 +375,13 @@ CASES: dict[str, Case] = {
     "handouts.batch": Case(
         page=lambda w: "/dashboard", post=lambda w: "/dashboard/sheets", prepare=_seen_today,
         grows={"handout_print": 1, **ONE}),
+    "handouts.report": Case(
+        page=lambda w: f"{w.p}/report", post=lambda w: f"{w.p}/report",
+        data=lambda w: {"assessment": "Pain settled; walking longer.", "plan": "Continue phase 1."},
+        grows={"report_print": 1, **ONE}),
+    "handouts.report_reprint": Case(
+        page=lambda w: f"{w.p}/report", post=lambda w: f"{w.p}/reports/{w.made['report']}", prepare=_earlier_report,
+        grows={"report_print": 1, **ONE}),
     "portal.sheet": Case(
         page=lambda w: "/p/home", post=lambda w: "/p/sheet", grows={"handout_print": 1, **ONE}, patient=True,
         download=True),

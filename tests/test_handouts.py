@@ -21,6 +21,13 @@ from tests.conftest import count_rows, submit
 pytestmark = pytest.mark.db
 
 
+def print_report(client, patient, **fields):  # type: ignore[no-untyped-def]
+    """Print the progress report from its page (an assessment and plan typed) and follow it to its PDF."""
+    return submit(client, f"/patients/{patient.id}/report",
+                  {"assessment": "Improving as expected.", "plan": "Continue the program.", "paper": "letter",
+                   "language": "en", **fields}, follow_redirects=True)
+
+
 def pdf_text(data: bytes) -> tuple[str, int]:
     reader = PdfReader(io.BytesIO(data))
     return "\n".join(page.extract_text() for page in reader.pages), len(reader.pages)
@@ -155,10 +162,10 @@ def test_progress_report_summarises_the_course_of_care(app_config, therapist_cli
     for days, pain, tug in ((20, 6, 14.0), (10, 4, None), (1, 3, 12.5)):
         factories.visit(db, patient, protocol, at=utcnow() - timedelta(days=days), pain_before=pain - 2,
                         pain_worst=pain, pain_after=pain - 1, tug_s=tug)
-    response = therapist_client.get(f"/patients/{patient.id}/report.pdf")
+    response = print_report(therapist_client, patient)
     flat = " ".join(pdf_text(response.data)[0].split())
     assert response.headers["Content-Disposition"].endswith(f'progress-report-{utcnow().date().isoformat()}.pdf"')
-    assert "Dorothy Whitfield" in flat and "Knee osteoarthritis" in flat and "current phase 1 of 3" in flat
+    assert "Dorothy Whitfield" in flat and "Knee osteoarthritis" in flat and "active, phase 1 of 3" in flat
     assert "Timed Up and Go" in flat and "14 → 12.5 s (-1.5)" in flat and "Important improvement" in flat
     assert "Signature" in flat
 
@@ -204,7 +211,7 @@ def test_no_sheet_without_a_protocol_and_not_for_another_clinic(app_config, ther
     stranger = make_patient(make_clinic("Elsewhere"))
     factories.protocol(db, stranger, "pfp", days_ago=0)
     assert therapist_client.get(f"/patients/{stranger.id}/sheet").status_code == 404
-    assert therapist_client.get(f"/patients/{stranger.id}/report.pdf").status_code == 404
+    assert therapist_client.get(f"/patients/{stranger.id}/report").status_code == 404
     assert count_rows(db, Protocol) == 1
 
 

@@ -14,7 +14,7 @@ from rehab.models import AdviceDecision, Alert, HandoutPrint, HomeLog, ProtocolV
 from rehab.services.advice.inputs import advice_for
 from tests import factories
 from tests.conftest import count_rows, submit
-from tests.test_handouts import pdf_text
+from tests.test_handouts import pdf_text, print_report
 from tests.test_portal import log_session
 from tests.test_visits import decide, record, signature_on
 
@@ -75,7 +75,7 @@ def test_the_loop_from_a_home_log_with_calf_pain(therapist_client, patient_clien
     assert advice_kind(db, patient, protocol) != "stop_refer"
     page = therapist_client.get(f"/patients/{patient.id}").get_data(as_text=True)
     assert NOTE in page and "Cleared to go on with backward walking" in page
-    report = " ".join(pdf_text(therapist_client.get(f"/patients/{patient.id}/report.pdf").data)[0].split())
+    report = " ".join(pdf_text(print_report(therapist_client, patient).data)[0].split())
     assert "Red flags and falls: what was done" in report and "DVT ruled out" in report
     assert [row.action for row in db.exec(select(RedFlagClearance).order_by(RedFlagClearance.id))] == [
         "called", "cleared"]

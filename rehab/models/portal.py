@@ -28,6 +28,26 @@ class HandoutPrint(UnderProtocol, table=True):
     source: str = Field(default="clinic", max_length=10)  # clinic | portal | batch
 
 
+class ReportPrint(SQLModel, table=True):
+    """One printed progress report for the referring physician. ``snapshot`` holds everything the letter showed
+    (JSON), the assessment and plan typed at print time among it, so a reprint is the letter as printed."""
+
+    __tablename__ = "report_print"
+    __table_args__ = (Index("ix_report_print_patient_at", "patient_id", "printed_at"),)
+
+    id: int = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id")
+    clinic_id: int = Field(foreign_key="clinic.id")
+    options: str = Field(max_length=300)  # JSON: paper, language
+    assessment: str = Field(sa_column=Column(Text, nullable=False))
+    plan: str = Field(sa_column=Column(Text, nullable=False))
+    snapshot: str = Field(sa_column=Column(Text, nullable=False))
+    digest: str = Field(max_length=64, index=True)  # SHA-256 of the snapshot: the render cache key
+    printed_at: datetime = Field(default_factory=utcnow)
+    printed_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    source: str = Field(default="clinic", max_length=10)  # clinic | reprint
+
+
 class PortalLink(SQLModel, table=True):
     """A patient's personal link. Only the SHA-256 of the token is stored (SECURITY.md 22)."""
 

@@ -11,7 +11,8 @@ later, a render worker off the page workers all call the same code.
 - ``prints``: a sheet's snapshot taken from the database, and the print records.
 - ``sheets``: a snapshot as HTML, CSS and PDF, through the disk cache; batches; the renderer's warm-up.
 - ``cache``: the PDF cache on disk, shared by every worker process.
-- ``report``: the physician's progress report.
+- ``report_snapshot``: what a progress report shows, as plain values kept with each print; no Flask.
+- ``report``: the physician's progress report from its snapshot to PDF, through the cache; its print records.
 - ``responses``: a PDF as a download.
 """
 
@@ -26,12 +27,21 @@ from rehab.printing.prints import (
     record_print,
     stored_snapshot,
 )
-from rehab.printing.report import report_pdf
+from rehab.printing.report import (
+    clinic_report,
+    new_report,
+    recent_reports,
+    record_report,
+    render_report,
+    report_filename,
+    report_pdf,
+)
 from rehab.printing.responses import pdf_response
 from rehab.printing.sheets import render_batch, render_sheet, sheet_css, sheet_html, warm_up
 
 __all__ = [
-    "batch_candidates", "clinic_prints", "link_token", "live_link_token", "new_snapshot", "pdf_response",
+    "batch_candidates", "clinic_prints", "clinic_report", "new_report", "recent_reports", "record_report",
+    "render_report", "report_filename", "link_token", "live_link_token", "new_snapshot", "pdf_response",
     "print_for_download", "recent_prints", "record_print", "render_batch", "render_sheet", "report_pdf", "sheet_css",
     "sheet_html", "stored_snapshot", "warm_up",
 ]

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Literal
 
 from rehab.services.protocol_content import number
+from rehab.translation import N_
 
 
 @dataclass(frozen=True)
@@ -22,21 +23,22 @@ class MeasureSpec:
     source: str
 
 
+# Labels and thresholds in English; the printed report words them in its language (the catalogs).
 MEASURES: tuple[MeasureSpec, ...] = (
-    MeasureSpec("pain_before", "Pain at rest", "/10", "lower", 2, 0.30, "farrar2001"),
-    MeasureSpec("pain_worst", "Worst pain during backward walking", "/10", "lower", 2, 0.30, "farrar2001"),
-    MeasureSpec("backward_walk_3m_s", "3-metre backward walk", "s", "lower", None, None, "carter2020"),
-    MeasureSpec("tug_s", "Timed Up and Go", "s", "lower", 1.1, None, "tug_mdc"),
-    MeasureSpec("gait_speed_ms", "Gait speed (10-metre walk)", "m/s", "higher", 0.07, None, "gait_speed_mcid"),
-    MeasureSpec("six_minute_walk_m", "6-minute walk", "m", "higher", 26, None, "six_minute_walk_tka"),
+    MeasureSpec("pain_before", N_("Pain at rest"), "/10", "lower", 2, 0.30, "farrar2001"),
+    MeasureSpec("pain_worst", N_("Worst pain during backward walking"), "/10", "lower", 2, 0.30, "farrar2001"),
+    MeasureSpec("backward_walk_3m_s", N_("3-metre backward walk"), "s", "lower", None, None, "carter2020"),
+    MeasureSpec("tug_s", N_("Timed Up and Go"), "s", "lower", 1.1, None, "tug_mdc"),
+    MeasureSpec("gait_speed_ms", N_("Gait speed (10-metre walk)"), "m/s", "higher", 0.07, None, "gait_speed_mcid"),
+    MeasureSpec("six_minute_walk_m", N_("6-minute walk"), "m", "higher", 26, None, "six_minute_walk_tka"),
 )
 THRESHOLD_TEXT = {
-    "pain_before": "2 points or 30 % (Farrar 2001)",
-    "pain_worst": "2 points or 30 % (Farrar 2001)",
-    "backward_walk_3m_s": "no published threshold for change",
-    "tug_s": "1.1 s, the minimal detectable change in knee OA",
-    "gait_speed_ms": "0.07 m/s, the low end of 0.07-0.12 m/s in knee OA",
-    "six_minute_walk_m": "26 m (after TKA, at 26 weeks)",
+    "pain_before": N_("2 points or 30 % (Farrar 2001)"),
+    "pain_worst": N_("2 points or 30 % (Farrar 2001)"),
+    "backward_walk_3m_s": N_("no published threshold for change"),
+    "tug_s": N_("1.1 s, the minimal detectable change in knee OA"),
+    "gait_speed_ms": N_("0.07 m/s, the low end of 0.07-0.12 m/s in knee OA"),
+    "six_minute_walk_m": N_("26 m (after TKA, at 26 weeks)"),
 }
 
 

@@ -4,6 +4,7 @@ routes only; rendering, the cache and the print records are in ``rehab.printing`
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
@@ -12,12 +13,14 @@ from rehab.db import get_session
 from rehab.i18n import LANGUAGES
 from rehab.models import HandoutPrint, Patient, Protocol, utcnow
 from rehab.patient_links import link_url
+from rehab.printing.report_snapshot import ASSESSMENT_MAX, PLAN_MAX, ReportOptions, letter_text
 from rehab.printing.snapshot import SheetOptions, reprintable, sheet_filename
 from rehab.request_guard import bounded_id, is_id
 from rehab.services import protocol_records
 from rehab.services.advice.inputs import waiting_red_flags
 from rehab.views import refuse
 from rehab.views.patients import clinic_phone_missing, get_patient_or_404
+from rehab.vocabulary import Language
 
 bp = Blueprint("handouts", __name__)
 
@@ -163,10 +166,65 @@ def batch_pdf():  # type: ignore[no-untyped-def]
     return printing.pdf_response(pdf, sheet_filename(records[0].printed_at, kind="home-exercises-batch"))
 
 
-@bp.get("/patients/<int:patient_id>/report.pdf")
+@bp.route("/patients/<int:patient_id>/report", methods=["GET", "POST"])
 def report(patient_id: int):  # type: ignore[no-untyped-def]
-    """The progress report for the referring physician: course of care, chart, measures, visits."""
+    """The progress report's page: who it is addressed to, the assessment and plan typed now, the paper and
+    language; printing keeps the letter with what was typed (``ReportPrint``) and opens its PDF."""
+    db = get_session()
     patient = get_patient_or_404(patient_id)
-    pdf = printing.report_pdf(get_session(), patient, clinic=g.clinic, therapist_name=g.user.name)
-    security.record_read("report.print", patient_id=patient.id, object_type="patient", object_id=patient.id)
-    return printing.pdf_response(pdf, sheet_filename(utcnow(), kind="progress-report"))
+    defaults = ReportOptions(paper=g.clinic.paper_size, language=Language.EN)
+    values: Any = {"paper": defaults.paper, "language": defaults.language}
+    errors: dict[str, str] = {}
+    # Its one-time id is in the address, so Back then Print shows the report printed rather than a second one.
+    form_id = once.posted_form_id() if request.method == "POST" else once.page_form_id()
+    if request.method == "POST":
+        once.claim("report.print", patient_id=patient.id)
+        values = request.form
+        letter, errors = letter_text(request.form)
+        if errors:
+            # Nothing of this post is kept, its form id neither: the corrected form can be sent again.
+            refuse(_report_page(patient, values, errors, form_id), 422)
+        options = ReportOptions.parse(request.form, default_paper=defaults.paper, default_language=defaults.language)
+        snapshot = printing.new_report(db, patient, clinic=g.clinic, therapist_name=g.user.name, options=options,
+                                       letter=letter)
+        record = printing.record_report(db, patient, snapshot, source="clinic", printed_by_id=g.user.id)
+        security.record("report.print", patient_id=patient.id, object_type="report_print", object_id=record.id)
+        target = once.leads_to(url_for("handouts.report_pdf", patient_id=patient.id, report_id=record.id))
+        return redirect(target, code=303)
+    return _report_page(patient, values, errors, form_id)
+
+
+def _report_page(patient: Patient, values: Any, errors: dict[str, str], form_id: str | None) -> str:
+    return render_template("handouts/report_options.html", patient=patient, values=values, errors=errors,
+                           form_id=form_id, languages=LANGUAGES, limits={"assessment": ASSESSMENT_MAX,
+                                                                         "plan": PLAN_MAX},
+                           reports=printing.recent_reports(get_session(), patient_id=patient.id), loads=json.loads)
+
+
+@bp.get("/patients/<int:patient_id>/reports/<int:report_id>.pdf")
+def report_pdf(patient_id: int, report_id: int):  # type: ignore[no-untyped-def]
+    """A printed report as PDF: rendered the first time, then served from the cache."""
+    db = get_session()
+    record = printing.clinic_report(db, report_id=report_id, patient_id=patient_id, clinic_id=g.clinic.id)
+    if record is None:
+        get_patient_or_404(patient_id)  # another clinic's patient: recorded as a denial
+        abort(404)
+    security.record_read("report.download", patient_id=patient_id, object_type="report_print", object_id=record.id)
+    pdf = printing.render_report(lambda: json.loads(record.snapshot), digest=record.digest)
+    return printing.pdf_response(pdf, printing.report_filename(record.printed_at.date()))
+
+
+@bp.post("/patients/<int:patient_id>/reports/<int:report_id>")
+def report_reprint(patient_id: int, report_id: int):  # type: ignore[no-untyped-def]
+    """An earlier report exactly as it was printed, its assessment and plan with it; the reprint is recorded."""
+    db = get_session()
+    patient = get_patient_or_404(patient_id)
+    once.claim("report.reprint", patient_id=patient.id)
+    earlier = printing.clinic_report(db, report_id=report_id, patient_id=patient.id, clinic_id=g.clinic.id)
+    if earlier is None:
+        abort(404)
+    record = printing.record_report(db, patient, json.loads(earlier.snapshot), source="reprint",
+                                    printed_by_id=g.user.id)
+    security.record("report.reprint", patient_id=patient.id, object_type="report_print", object_id=record.id)
+    target = once.leads_to(url_for("handouts.report_pdf", patient_id=patient.id, report_id=record.id))
+    return redirect(target, code=303)

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
+from rehab.translation import N_
+
 AdviceKind = Literal["advance", "repeat", "hold", "regress", "stop_refer"]
 # The most severe kind wins when several rules fire.
 SEVERITY: dict[str, int] = {"advance": 0, "repeat": 1, "hold": 2, "regress": 3, "stop_refer": 4}
@@ -86,8 +88,8 @@ class Finding:
     rest_days: int = 0
 
 
-ADVICE_TITLES: dict[str, str] = {"advance": "Advance", "repeat": "Repeat this level", "hold": "Hold",
-                                 "regress": "Regress one level", "stop_refer": "Stop and refer"}
+ADVICE_TITLES: dict[str, str] = {"advance": N_("Advance"), "repeat": N_("Repeat this level"), "hold": N_("Hold"),
+                                 "regress": N_("Regress one level"), "stop_refer": N_("Stop and refer")}
 
 
 @dataclass(frozen=True)
