@@ -81,6 +81,8 @@ def test_the_report_is_a_letter_with_every_section_a_surgeon_acts_on(app_config,
     assert "Re: Margaret Okafor" in text
     # Clinic and home sessions, the home session's red flag and what was done about it.
     assert "we saw your patient for 3 clinic sessions. They logged 1 session at home." in text
+    # Adherence per week, clinic and home (the knee-OA template's first phase plans 3 clinic sessions a week).
+    assert "Sessions planned and done each week" in text and re.search(r"\d+ / 3 0 / 0", text)
     assert "1 session reported a red flag or a fall." in text
     assert "Home session calf pain or swelling Calf tight after the walk" in text
     assert "Referred to the physician or emergency care (Pat Therapist)" in text
@@ -124,9 +126,10 @@ def test_a_long_assessment_is_refused_with_its_length_and_kept_as_typed(therapis
     response = print_report(therapist_client, course, assessment=pasted)
     html = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert "Use at most 3,000 characters: this has 3,500, 500 too many. Nothing was printed." in html
+    assert "This text is 3,500 characters; the limit is 3,000. Shorten it by 500 characters." in html
+    assert "Nothing was printed." in html
     assert 'id="assessment-error"' in html and pasted in html  # beside the field, nothing cut
-    assert "3,500 of 3,000 characters" in html and 'data-limit="3000"' in html
+    assert 'data-limit="3000"' in html and 'data-counter="assessment-count"' in html and "maxlength" not in html
     assert count_rows(db, ReportPrint) == 0
     # Line ends count once, as the page's counter counts them.
     exactly = "a\r\n" * (ASSESSMENT_MAX // 2)

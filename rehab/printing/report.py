@@ -11,7 +11,6 @@ import json
 from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 from flask import render_template
@@ -56,7 +55,7 @@ def record_report(db: Session, patient: Patient, snapshot: Snapshot, *, source: 
 def new_report(db: Session, patient: Patient, *, clinic: Clinic, therapist_name: str, options: ReportOptions,
                letter: LetterText) -> Snapshot:
     return build_report_snapshot(db, patient, clinic=clinic, therapist_name=therapist_name, options=options,
-                                 letter=letter, printed_on=utcnow().astimezone(ZoneInfo(clinic.timezone)).date())
+                                 letter=letter, now=utcnow())
 
 
 def recent_reports(db: Session, *, patient_id: int, limit: int = 50) -> Sequence[ReportPrint]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,6 +24,7 @@ from sqlmodel import Session, col, select
 from rehab.models import AdviceDecision, Clinic, HomeLog, Patient, Protocol, ProtocolVersion, User, Visit
 from rehab.services import protocol_records
 from rehab.services import visits as visit_service
+from rehab.services.adherence_records import patient_adherence
 from rehab.services.advice.decisions import clearances_of, decisions_of
 from rehab.services.baseline_change import summarize_progress
 from rehab.services.charts import THERAPIST_LABELS, pain_and_minutes_svg
@@ -32,6 +33,7 @@ from rehab.services.home_logs import home_logs_of
 from rehab.services.patient_page import chart_points, measure_rows
 from rehab.services.protocol_content import number
 from rehab.services.questionnaire_records import responses_of, summarize
+from rehab.services.shapes import too_long_message
 from rehab.translation import gettext
 from rehab.vocabulary import LANGUAGE_LABELS, PAPER_SIZE_LABELS, Language, PaperSize, RedFlag
 
@@ -79,8 +81,7 @@ def letter_text(values: Any) -> tuple[LetterText, dict[str, str]]:
         if not value:
             errors[name] = missing
         elif len(value) > limit:
-            errors[name] = (f"Use at most {limit:,} characters: this has {len(value):,}, "
-                            f"{len(value) - limit:,} too many. Nothing was printed.")
+            errors[name] = f"{too_long_message(len(value), limit)} Nothing was printed."
     return text, errors
 
 
@@ -184,10 +185,20 @@ def _questionnaires(db: Session, patient_id: int, language: str) -> list[dict[st
     return found
 
 
+def _adherence(db: Session, patient_id: int, zone: str, now: datetime) -> list[dict[str, Any]]:
+    """Sessions planned and done each week of the whole course of care, oldest first."""
+    weeks = patient_adherence(db, patient_id=patient_id, zone=zone, now=now, weeks=None).weeks
+    return [{"start": week.start.isoformat(), "end": week.end.isoformat(), "planned_clinic": week.planned_clinic,
+             "planned_home": week.planned_home, "clinic_done": week.clinic_done, "home_done": week.home_done,
+             "percent": week.percent, "under_half": week.under_half, "in_progress": week.in_progress,
+             "stopped_days": week.stopped_days, "partial": week.partial} for week in weeks]
+
+
 def build_report_snapshot(db: Session, patient: Patient, *, clinic: Clinic, therapist_name: str,
-                          options: ReportOptions, letter: LetterText, printed_on: date) -> dict[str, Any]:
-    """Every value the letter shows, JSON-ready, as of now."""
+                          options: ReportOptions, letter: LetterText, now: datetime) -> dict[str, Any]:
+    """Every value the letter shows, JSON-ready, as of ``now``."""
     zone = ZoneInfo(clinic.timezone)
+    printed_on = now.astimezone(zone).date()
     patient_visits = visit_service.visits_of(db, patient_id=patient.id)
     visits = [_visit(visit, zone, clinic.speed_unit) for visit in patient_visits]
     home = [_home(log) for log in reversed(home_logs_of(db, patient_id=patient.id))]
@@ -213,6 +224,7 @@ def build_report_snapshot(db: Session, patient: Patient, *, clinic: Clinic, ther
                     "surgery_date": patient.surgery_date.isoformat() if patient.surgery_date else None},
         "course": {"first": dates[0] if dates else None, "last": dates[-1] if dates else None,
                    "clinic_sessions": len(visits), "home_sessions": len(home)},
+        "adherence": _adherence(db, patient.id, clinic.timezone, now),
         "protocols": protocols, "overrides": overrides, "visits": visits, "home": home,
         "events": _events(visits, home),
         "clearances": [{"date": _day(entry.at, zone), "action": entry.action, "cleared": entry.cleared,

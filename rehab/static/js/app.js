@@ -25,23 +25,4 @@ document.addEventListener("DOMContentLoaded", () => {
       if (!window.confirm(form.dataset.confirm)) event.preventDefault();
     });
   });
-
-  // Long text shows its length as it is typed; over the limit it says by how much (the server refuses it
-  // with the same words: nothing is cut).
-  document.querySelectorAll("[data-count-for]").forEach((counter) => {
-    const field = document.getElementById(counter.dataset.countFor);
-    if (!field) return;
-    const limit = Number(field.dataset.limit);
-    const format = (n) => n.toLocaleString("en-US");
-    const update = () => {
-      const length = field.value.length;
-      const over = length - limit;
-      counter.textContent = over > 0
-        ? `${format(length)} of ${format(limit)} characters: ${format(over)} too many`
-        : `${format(length)} of ${format(limit)} characters`;
-      counter.classList.toggle("over", over > 0);
-    };
-    field.addEventListener("input", update);
-    update();
-  });
 });
