@@ -1,7 +1,7 @@
 """printed progress reports
 
 Revision ID: d16report_2350
-Revises: d16idle_kept
+Revises: d16adhere_0005
 Create Date: 2026-12-01
 
 Each printed progress report for the referring physician, with the assessment and plan typed at print time
@@ -15,7 +15,7 @@ from alembic import op
 
 
 revision = 'd16report_2350'
-down_revision = 'd16idle_kept'
+down_revision = 'd16adhere_0005'
 branch_labels = None
 depends_on = None
 
