@@ -69,7 +69,8 @@ def _control(page: str, name: str) -> str:
 def test_the_pages_offer_the_limits_the_shapes_declare(therapist_client, patient, protocol):
     form = therapist_client.get("/patients/new", follow_redirects=True).get_data(as_text=True)
     for name in ("first_name", "chart_number", "email", "condition_other", "notes"):
-        assert f'maxlength="{field_limits(PatientInput)[name].max_length}"' in _control(form, name)
+        # data-limit, not maxlength: a maxlength attribute would cut a pasted text without a word
+        assert f'data-limit="{field_limits(PatientInput)[name].max_length}"' in _control(form, name)
     assert "Up to 5,000 characters." in form
     visit = therapist_client.get(f"/patients/{patient.id}/visits/new", follow_redirects=True).get_data(as_text=True)
     for name in ("minutes", "knee_extension_deg", "gait_speed_ms"):

@@ -104,4 +104,5 @@ def test_the_patient_pages_templates_run_no_sql(app, therapist_client, clinic, m
     assert during == [0, 0]
     # The values did reach the pages: the link's card, the newest ten home sessions here and all twelve there.
     assert "Link active" in patient_page and "All home sessions" in patient_page
-    assert patient_page.count('<td class="notes">log ') == 10 and visits_page.count('<td class="notes">log ') == 12
+    assert patient_page.count('<td class="note-cell"><span class="notes">log ') == 10
+    assert visits_page.count('<td class="note-cell"><span class="notes">log ') == 12

@@ -183,8 +183,10 @@ def test_red_flag_alert_is_acknowledged_only_by_recording_what_was_done(therapis
     board = therapist_client.get("/dashboard").get_data(as_text=True)
     assert "Red flag reported: calf pain or swelling." in board and "Record what was done" in board
     alert = db.exec(select(Alert)).one()
+    assert f'href="/patients/{patient.id}/red-flags">Record what was done' in board  # no one-click Acknowledge
+    # An acknowledgement sent anyway (an old page, a crafted post) leads to the same form and clears nothing.
     one_click = submit(therapist_client, f"/patients/{patient.id}/alerts/{alert.id}/ack", {"back": "dashboard"},
-                       form_page="/dashboard")
+                       form_page=f"/patients/{patient.id}")
     assert one_click.headers["Location"].endswith(f"/patients/{patient.id}/red-flags")
     db.expire_all()
     assert db.get(Alert, alert.id).acknowledged_at is None
