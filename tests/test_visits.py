@@ -56,7 +56,8 @@ def advice_shown_on(page: str) -> dict[str, str]:
     """What the page's decision form states about the advice it shows (none without the form)."""
     form = re.search(r'<form method="post" action="[^"]*/advice"[^>]*>(.*?)</form>', page, re.DOTALL)
     hidden = re.findall(r'type="hidden" name="(\w+)" value="([^"]*)"', form.group(1) if form else "")
-    return {name: html.unescape(value) for name, value in hidden if name not in {"csrf_token", "form_id", "decision"}}
+    sent_by_every_form = {"csrf_token", "form_id", "form_page", "decision"}
+    return {name: html.unescape(value) for name, value in hidden if name not in sent_by_every_form}
 
 
 def signature_on(page: str) -> str:

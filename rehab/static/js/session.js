@@ -14,6 +14,7 @@ function watchIdleSignOut() {
   const warnMs = Number(banner.dataset.warnSeconds) * 1000;
   const title = banner.querySelector("[data-idle-title]");
   const detail = banner.querySelector("[data-idle-detail]");
+  const spoken = banner.querySelector("[data-idle-spoken]");
   const stay = banner.querySelector("form[data-idle-stay]");
   const signIn = banner.querySelector("[data-idle-sign-in]");
   // Tabs of this browser share one session: one that stays signed in tells the others to ask again.
@@ -88,6 +89,8 @@ function watchIdleSignOut() {
     const clock = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
     title.textContent = `You will be signed out in ${clock}`;
     if (announce || !detail.textContent) {
+      // Read out once: the time in words, then what to do.
+      spoken.textContent = `You will be signed out in ${left < 90 ? `${left} seconds` : `about ${Math.round(left / 60)} minutes`}.`;
       detail.textContent = endsByLimit
         ? "Your session reaches its time limit. Save what you are typing now; you will need to sign in again."
         : "Nothing was sent to the server for a while. Press \u201cStay signed in\u201d to keep working.";
@@ -104,6 +107,7 @@ function watchIdleSignOut() {
     banner.hidden = true;
     document.body.classList.remove("has-idle-warning");
     detail.textContent = "";
+    spoken.textContent = "";
   }
 
   function showSignedOut() {
@@ -115,6 +119,7 @@ function watchIdleSignOut() {
     stay.hidden = true;
     const hasForm = document.querySelector("main form[method='post'] input[name='form_page']");
     title.textContent = "You were signed out";
+    spoken.textContent = "You were signed out.";
     detail.textContent = hasForm
       ? "Nothing was lost: press Save on your form and sign in again. You will come back to the form with " +
         "what you typed, to check it and save it."
