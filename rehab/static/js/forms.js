@@ -54,8 +54,11 @@
     return over <= 0;
   }
 
+  // Text fields only: other elements carry a data-limit of their own (the idle banner's "limit" of the sign-in).
+  const LIMITED = "input[data-limit], textarea[data-limit]";
+
   document.addEventListener("DOMContentLoaded", () => {
-    const fields = document.querySelectorAll("[data-limit]");
+    const fields = document.querySelectorAll(LIMITED);
     fields.forEach((field) => {
       if (!field.dataset.counter) field.dataset.oneLine = "1";
       update(field);
@@ -64,7 +67,7 @@
     document.querySelectorAll("form").forEach((form) => {
       // Captured, so it runs before any "are you sure?" (static/js/app.js) for a form that cannot be sent yet.
       form.addEventListener("submit", (event) => {
-        const tooLong = [...form.querySelectorAll("[data-limit]")].filter((field) => !update(field));
+        const tooLong = [...form.querySelectorAll(LIMITED)].filter((field) => !update(field));
         if (tooLong.length) {
           event.preventDefault();
           event.stopImmediatePropagation();
