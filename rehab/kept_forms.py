@@ -107,7 +107,7 @@ def kept_form_here() -> dict[str, Any] | None:
     others = kept_forms.others(session, user_id=g.user.id, clinic_id=g.clinic.id, now=now, but=row.id)
     return {"id": row.id, "action": row.action, "kept_at": row.kept_at, "expires_at": row.expires_at,
             "fields": json.dumps(kept_forms.fields_of(row), ensure_ascii=False),
-            "others": [page_with_kept(other.page, other.id) for other in others]}
+            "others": [{"href": page_with_kept(other.page, other.id), "kept_at": other.kept_at} for other in others]}
 
 
 def _discard_once_sent() -> None:

@@ -231,3 +231,22 @@ def test_stay_signed_in_needs_its_csrf_token(therapist_client, therapist, db):
     age_session(db, therapist.id, last_seen_at=timedelta(minutes=14))
     assert therapist_client.post("/session/stay").status_code == 400
     assert therapist_client.get("/session").get_json()["seconds_left"] <= 60
+
+
+def test_two_forms_kept_from_two_tabs_both_come_back(therapist_client, therapist, clinic, make_patient, patient,
+                                                    protocol, db):
+    other_patient = make_patient(clinic, first_name="Ruth", last_name="Abernathy")
+    visit_url, visit_hidden = open_form(therapist_client, f"/patients/{patient.id}/visits/new")
+    edit_url, edit_hidden = open_form(therapist_client, f"/patients/{other_patient.id}/edit")
+    age_session(db, therapist.id, last_seen_at=timedelta(minutes=20))
+    therapist_client.post(visit_url, data={**visit_hidden, **visit_form(note=TYPED_NOTE)})
+    therapist_client.post(edit_url, data={**edit_hidden, "first_name": "Ruthie", "version": "1"})
+    kept = {row.page: row for row in db.exec(select(KeptForm))}
+    assert set(kept) == {visit_url, edit_url}
+    first = therapist_client.get(sign_in(therapist_client, therapist.email).headers["Location"])
+    page = first.get_data(as_text=True)
+    assert ["first_name", "Ruthie"] in kept_fields_on(page)  # the newest first
+    link = re.search(r'<a href="([^"]+)">the form sent at \d\d:\d\d</a>', page)
+    assert link and html.unescape(link.group(1)) == f"{visit_url}&kept={kept[visit_url].id}"
+    assert ["note", TYPED_NOTE] in kept_fields_on(therapist_client.get(html.unescape(link.group(1))).get_data(
+        as_text=True))
