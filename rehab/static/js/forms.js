@@ -54,7 +54,7 @@
     return over <= 0;
   }
 
-  // Text fields only: other elements carry a data-limit of their own (the idle banner's "limit" of the sign-in).
+  // Text fields only: a data-limit elsewhere is no text limit.
   const LIMITED = "input[data-limit], textarea[data-limit]";
 
   document.addEventListener("DOMContentLoaded", () => {

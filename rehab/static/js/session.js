@@ -20,7 +20,7 @@ function watchIdleSignOut() {
   // Tabs of this browser share one session: one that stays signed in tells the others to ask again.
   const channel = "BroadcastChannel" in window ? new BroadcastChannel("rehab-session") : null;
   let deadline = Date.now() + Number(banner.dataset.secondsLeft) * 1000;
-  let endsByLimit = banner.dataset.limit === "true";
+  let endsByLimit = banner.dataset.endsAtLimit === "true";
   let timer = null;
   let ticker = null;
   let lastPoll = 0;
