@@ -19,6 +19,7 @@ from rehab.models import EditRecord, Patient, User
 from rehab.models.patients import PatientBase, search_text
 from rehab.services.edits import StaleEdit, apply_changes, claim_version, jsonable
 from rehab.services.shapes import plain_text
+from rehab.services.surgery import PLANNED_AHEAD_DAYS
 from rehab.vocabulary import Condition, Precaution
 
 Status = Literal["active", "archived", "all"]
@@ -64,8 +65,9 @@ class PatientInput(PatientBase):
     @field_validator("surgery_date")
     @classmethod
     def _surgery_date(cls, value: date | None, info: ValidationInfo) -> date | None:
-        if value and value > date.today():
-            raise ValueError("The surgery date cannot be in the future.")
+        # A planned date is allowed (prehabilitation before the surgery); years ahead is a mistyped year.
+        if value and (value - date.today()).days > PLANNED_AHEAD_DAYS:
+            raise ValueError("A planned surgery date is at most two years ahead. Check the year.")
         birth = info.data.get("date_of_birth")
         if value and birth and value < birth:
             raise ValueError("The surgery date is before the date of birth.")

@@ -13,6 +13,7 @@ from datetime import date
 
 from rehab.services.catalogue import Exercise, exercises
 from rehab.services.protocol_content import Phase, Prescription, ProtocolContent
+from rehab.services.surgery import before_surgery_note, is_planned
 from rehab.vocabulary import SETTING_LABELS, SUPPORT_LABELS, Support
 
 # Thresholds from the clinical reference, section 3.
@@ -103,8 +104,11 @@ def is_screened(facts: PatientFacts) -> bool:
 
 
 def is_recent_surgery(facts: PatientFacts) -> bool:
-    """Knee surgery less than 6 calendar months ago, whatever the condition: the surgery date is the fact."""
-    return facts.surgery_date is not None and facts.today < add_months(facts.surgery_date, RECENT_SURGERY_MONTHS)
+    """Knee surgery less than 6 calendar months ago, whatever the condition: the surgery date is the fact. A
+    planned surgery is not one (the knee is not yet operated on: prehabilitation); once its day comes it is,
+    and the advice asks for the protocol to be reviewed (``advice.rules.planned_surgery_passed``)."""
+    return (facts.surgery_date is not None and facts.surgery_date <= facts.today
+            < add_months(facts.surgery_date, RECENT_SURGERY_MONTHS))
 
 
 def weeks_since_surgery(surgery_date: date, today: date) -> int:
@@ -199,7 +203,8 @@ def _start_phase_warnings(content: ProtocolContent, facts: PatientFacts, start_p
     weeks = weeks_since_surgery(facts.surgery_date, facts.today)
     if weeks >= phase.from_week:
         return []
+    now = (before_surgery_note(facts.surgery_date, facts.today) if is_planned(facts.surgery_date, facts.today)
+           else f"the patient is in week {weeks} (surgery on {facts.surgery_date.isoformat()}).")
     return [SafetyWarning("postop_too_early", f"Phase {start_phase + 1} starts in week {phase.from_week} "
-                          f"after surgery; the patient is in week {weeks} (surgery on "
-                          f"{facts.surgery_date.isoformat()}).", "postop_weeks_expert", where,
+                          f"after surgery; {now}", "postop_weeks_expert", where,
                           f"surgery={facts.surgery_date};start={start_phase};from={phase.from_week}")]

@@ -44,6 +44,7 @@ from rehab.services.safety import (
     start_phase_for,
     weeks_since_surgery,
 )
+from rehab.services.surgery import before_surgery_note, is_planned
 from rehab.views import refuse, stated_reason
 from rehab.views.patients import get_patient_or_404
 from rehab.vocabulary import SETTING_LABELS, SUPPORT_LABELS
@@ -68,6 +69,9 @@ def _start_note(content: ProtocolContent, start_phase: int, facts: PatientFacts)
     """Why a new protocol starts where it does, for its first version's summary."""
     if facts.surgery_date is None or content.phases[start_phase].from_week is None:
         return f"Starts in phase {start_phase + 1}." if start_phase else ""
+    if is_planned(facts.surgery_date, facts.today):
+        return (f"Starts in phase {start_phase + 1} ({content.phases[start_phase].name}): "
+                f"{before_surgery_note(facts.surgery_date, facts.today)}")
     weeks = weeks_since_surgery(facts.surgery_date, facts.today)
     return (f"Starts in phase {start_phase + 1} ({content.phases[start_phase].name}): week {weeks} after "
             f"surgery on {facts.surgery_date.isoformat()}.")
@@ -96,6 +100,7 @@ def _builder_context(patient: Patient, draft: dict[str, Any], **extra: Any) -> d
         "fingerprint": warning_fingerprint, "evidence_label": catalogue.evidence_label, "screen": screen,
         "screen_findings": fall_risk_findings(facts), "screened": is_screened(facts),
         "weeks_since_surgery": weeks_since_surgery(facts.surgery_date, facts.today) if facts.surgery_date else None,
+        "surgery_planned": facts.surgery_date is not None and is_planned(facts.surgery_date, facts.today),
         "max_phases": MAX_PHASES, "max_exercises": MAX_EXERCISES,
         "form_id": once.posted_form_id() if request.method == "POST" else "", **extra,
     }

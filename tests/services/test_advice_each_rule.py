@@ -58,6 +58,9 @@ EACH_RULE = [
     case(rules.effusion_persists, situation(visit(days=3, effusion="2+"), home(days=2), visit(days=1, effusion="3+")),
          "effusion_persists", situation(visit(days=3, effusion="2+"), visit(days=1, effusion="1+")),
          "2+ at two graded visits in a row, not 2+ then 1+"),
+    case(rules.planned_surgery_passed, situation(*GOOD, surgery_date=NOW.date() - timedelta(days=1)),
+         "planned_surgery_passed", situation(*GOOD, surgery_date=NOW.date() + timedelta(days=1)),
+         "a dose set before the surgery date once it has come, not while it is planned"),
     case(rules.soreness_stayed, situation(*GOOD, visit(soreness="warmup_stayed")), "soreness_stayed",
          situation(visit(days=1, soreness="warmup_stayed"), visit()), "soreness that stayed, at the latest only"),
     case(rules.pain_above_ceiling, situation(*GOOD, visit(pain=CEILING + 1)), "pain_above_ceiling",
@@ -175,3 +178,16 @@ def test_docs_list_every_rule_of_the_code_by_its_code_with_its_source():
             assert "Expert opinion" in in_docs[code], f"docs/clinical.md: say that `{code}` is expert opinion"
         else:
             assert in_docs[code].rstrip(" |").rsplit("|", 1)[1].strip(), f"docs/clinical.md: give `{code}` a source"
+
+
+def test_a_dose_set_after_the_surgery_is_not_asked_to_be_reviewed():
+    after = situation(*GOOD, surgery_date=A_MONTH_AGO.date() - timedelta(days=1))  # the usual post-operative case
+    assert rules.planned_surgery_passed(after) is None
+
+
+def test_before_a_planned_surgery_a_phase_timed_from_it_waits_and_says_why():
+    planned = NOW.date() + timedelta(days=20)
+    rule = rules.weeks_after_surgery(advancing(*GOOD, phases=BARS_DONE, surgery_date=planned))
+    assert rule is not None and rule.code == "surgery_weeks"
+    assert f"surgery is planned for {planned.isoformat()} (in 3 weeks)" in rule.text
+    assert "week -" not in rule.text  # no negative weeks after surgery

@@ -302,7 +302,7 @@ TKA_BARS_DONE = with_dose(TKA, 0, minutes=5)
 
 
 @pytest.mark.parametrize(("surgery", "kind", "expected"), [
-    (date(2026, 10, 28), "repeat", ("within_rules", "surgery_weeks")),  # 4 weeks: the treadmill starts at week 6
+    (date(2026, 10, 24), "repeat", ("within_rules", "surgery_weeks")),  # 4 weeks: the treadmill starts at week 6
     (NOW.date() - timedelta(days=41), "repeat", ("within_rules", "surgery_weeks")),  # one day short of week 6
     (NOW.date() - timedelta(days=42), "advance", ("within_rules", "one_variable")),
     (None, "repeat", ("within_rules", "surgery_date_missing")),  # safer: no date, no post-operative phase
@@ -315,9 +315,9 @@ def test_no_advance_into_a_phase_the_weeks_since_surgery_do_not_allow(surgery, k
 
 
 def test_the_gate_says_the_week():
-    advice = run([visit(days=5), visit(days=3), visit(days=1)], phases=TKA_BARS_DONE, surgery_date=date(2026, 10, 28))
+    advice = run([visit(days=5), visit(days=3), visit(days=1)], phases=TKA_BARS_DONE, surgery_date=date(2026, 10, 24))
     assert advice.rules[1].text == ("Phase 2 (Treadmill) starts at week 6 after surgery; the patient is in week 4 "
-                                    "(surgery 2026-10-28): not yet.")
+                                    "(surgery 2026-10-24): not yet.")
 
 
 def test_phases_without_post_operative_weeks_are_not_gated():

@@ -133,6 +133,7 @@ def test_the_walker_warning_fires_only_for_walking_without_rails(exercise, setti
     (date(2026, 9, 1), "clinic", False),  # supervised work is fine
     (date(2026, 9, 1), "home_alone", True),
     (None, "home_alone", False),
+    (date(2027, 1, 12), "home_alone", False),  # planned: the knee is not operated on yet (prehabilitation)
 ])
 def test_recent_surgery_uses_the_surgery_date_whatever_the_condition(condition, surgery, setting, warned):
     content = protocol(setting=setting)
@@ -250,3 +251,13 @@ def test_a_standing_reason_covers_only_its_own_warning():
 ])
 def test_add_months(start, months, expected):
     assert add_months(start, months) == expected
+
+
+def test_a_post_operative_start_before_a_planned_surgery_says_it_is_planned():
+    content = content_from_template(templates()["post_tka"])
+    planned = date.fromordinal(TODAY.toordinal() + 21)
+    [warning] = [w for w in check_protocol(content, PatientFacts(today=TODAY, surgery_date=planned, **LOW))
+                 if w.rule == "postop_too_early"]
+    assert f"surgery is planned for {planned.isoformat()} (in 3 weeks): this is prehabilitation" in warning.message
+    assert "week -" not in warning.message
+    assert start_phase_for(list(content.phases), surgery_date=planned, today=TODAY) == 0

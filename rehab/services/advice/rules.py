@@ -18,6 +18,7 @@ from statistics import mean
 from rehab.services.advice.situation import Advancing, Situation, open_hold, uncleared
 from rehab.services.advice.types import AdviceKind, Finding, Rule
 from rehab.services.protocol_content import Phase, number
+from rehab.services.surgery import before_surgery_note, is_planned
 from rehab.vocabulary import EFFUSION_GRADES, RED_FLAG_LABELS, effusion_at_least
 
 PAIN_TREND_RISE = 1.0  # mean worst pain this week at least this much above last week's
@@ -58,6 +59,19 @@ def effusion_persists(situation: Situation) -> Rule | None:
         return None
     return Rule("effusion_persists", f"Effusion {graded[-1].effusion} at two visits in a row: the swelling "
                 "persists, refer.", "sturgill2009")
+
+
+def planned_surgery_passed(situation: Situation) -> Rule | None:
+    """Expert opinion: a dose set before the surgery (prehabilitation) is not carried over the operation. Once
+    the surgery date has come, stop until a therapist confirms the surgery and sets a post-operative dose (a new
+    version, a phase move or a new protocol starts a dose after the date, which ends this)."""
+    surgery, today = situation.surgery_date, situation.now.date()
+    if surgery is None or not situation.dose_since.date() < surgery <= today:
+        return None
+    return Rule("planned_surgery_passed", f"The surgery date ({surgery.isoformat()}) has come, and this dose was "
+                "set before it (prehabilitation). Stop backward walking at this dose: confirm the surgery and its "
+                "date on the patient's details, then review the protocol for after surgery (the 6-month "
+                "supervised-only check applies).", "postop_weeks_expert")
 
 
 def soreness_stayed(situation: Situation) -> Rule | None:
@@ -159,6 +173,7 @@ RULES: tuple[tuple[Check, Outcome], ...] = (
     (red_flag, STOP),
     (fall, STOP),
     (effusion_persists, STOP),
+    (planned_surgery_passed, STOP),
     (soreness_stayed, Outcome("regress", rest_days=2)),
     (pain_above_ceiling, REGRESS),
     (effusion_hold, HOLD),
@@ -230,8 +245,10 @@ def surgery_gate(phase: Phase, *, number: int, surgery_date: date | None, today:
     week = (today - surgery_date).days // 7
     if week >= phase.from_week:
         return None
+    now = (before_surgery_note(surgery_date, today) if is_planned(surgery_date, today)
+           else f"the patient is in week {week} (surgery {surgery_date.isoformat()}): not yet.")
     return Rule("surgery_weeks", f"Phase {number} ({phase.name}) starts at week {phase.from_week} after surgery; "
-                f"the patient is in week {week} (surgery {surgery_date.isoformat()}): not yet.", "progression_expert")
+                f"{now}", "progression_expert")
 
 
 def weeks_after_surgery(advancing: Advancing) -> Rule | None:

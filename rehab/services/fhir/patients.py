@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from fhir.resources.R4B.resource import Resource
@@ -84,7 +85,8 @@ def condition_resource(patient: Patient) -> Resource:
 
 def procedure_resource(patient: Patient) -> Resource | None:
     """The knee surgery, from the surgery date: TKA coded SNOMED CT 609588000; ACL reconstruction and other
-    surgery with local codes (see codes.py)."""
+    surgery with local codes (see codes.py). A planned surgery (a date still to come) is "preparation", not
+    "completed", its date the one planned."""
     if patient.surgery_date is None:
         return None
     kind = PROCEDURE_FOR.get(patient.condition, "knee-surgery")
@@ -92,7 +94,8 @@ def procedure_resource(patient: Patient) -> Resource | None:
     if kind == "tka":
         codings.insert(0, coding(SNOMED, *codes.SNOMED_TKA))
     return validated({
-        "resourceType": "Procedure", "id": f"{patient.id}-surgery", "status": "completed",
+        "resourceType": "Procedure", "id": f"{patient.id}-surgery",
+        "status": "preparation" if patient.surgery_date > date.today() else "completed",
         "subject": ref("Patient", patient.id),
         "code": concept(*codings, text=codes.LOCAL_CONCEPTS[f"procedure-{kind}"]),
         "performedDateTime": day(patient.surgery_date),
