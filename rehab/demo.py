@@ -54,7 +54,7 @@ def seed(session: Session, *, hasher: PasswordHasher) -> bool:
             clinic_id=clinic.id, first_name=first, last_name=last, date_of_birth=date(year, 3, 14),
             chart_number=chart, affected_knee=knee, condition=condition, surgery_date=surgery,
             condition_other="Meniscus repair, conservative care" if condition == "other" else "",
-            language="es" if last in ("Hernández", "Delgado") else "en", updated_by_id=user.id,
+            language="es" if last in ("Hernández", "Delgado") else "en", updated_by_id=user.id, therapist_id=user.id,
             **precautions,
         ))
     session.flush()

@@ -105,8 +105,9 @@ def test_alerts_come_most_urgent_first_and_pain_above_the_ceiling_says_so(therap
 def test_pain_above_the_ceiling_at_a_visit_today_stands_out_beside_the_pain(therapist_client, patient, protocol, db):
     phase = load_content(latest_version(db, protocol)).phases[0]
     ceiling = visit_ceiling(phase, "treadmill_rails")  # the factory's exercise
-    factories.visit(db, patient, protocol, at=utcnow() - timedelta(minutes=30), pain_worst=ceiling + 3)
-    factories.visit(db, patient, protocol, at=utcnow() - timedelta(minutes=20), pain_worst=1)
+    # Moments ago, so both are today even just after midnight.
+    factories.visit(db, patient, protocol, at=utcnow() - timedelta(seconds=20), pain_worst=ceiling + 3)
+    factories.visit(db, patient, protocol, at=utcnow() - timedelta(seconds=10), pain_worst=1)
     html = therapist_client.get("/dashboard").get_data(as_text=True)
     today = html.split('id="today-title"')[1].split('id="recent-title"')[0]
     rows = today.split("<tr")[2:]
@@ -170,3 +171,87 @@ def test_a_departed_therapist_shows_as_unassigned_on_the_form(client, therapist,
     assert "Robin Colleague" not in form  # not offered: they left
     assert '<option value="">Unassigned</option>' in form and " selected>" not in form.split('id="therapist_id"')[1] \
         .split("</select>")[0]
+
+
+def rows_of(client, url: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """The patient list's body rows, as HTML."""
+    html = client.get(url).get_data(as_text=True)
+    return html.split("<tbody>")[1].split("</tbody>")[0].split("<tr>")[1:]
+
+
+def test_the_patient_list_shows_therapist_phase_last_session_and_open_alerts(therapist_client, therapist, colleague,
+                                                                            clinic, make_patient, db):
+    from rehab.services.last_session import refresh_last_session
+
+    busy = make_patient(clinic, first_name="Ana", last_name="Busy", chart_number="RV-1001", therapist_id=therapist.id)
+    make_patient(clinic, first_name="Ben", last_name="Quiet")  # no therapist, protocol, session or alert
+    seen = make_patient(clinic, first_name="Cy", last_name="Seen", therapist_id=colleague.id)
+    protocol = factories.protocol(db, busy, days_ago=30)
+    protocol.current_phase = 1
+    db.add(protocol)
+    factories.visit(db, busy, protocol, at=utcnow() - timedelta(days=3))
+    refresh_last_session(db, patient_id=busy.id)
+    other = factories.protocol(db, seen, "pfp", days_ago=30)
+    factories.visit(db, seen, other, at=utcnow() - timedelta(days=10))
+    refresh_last_session(db, patient_id=seen.id)
+    db.commit()
+    alert(db, busy, "pain_high", "Pain 7/10 at home, above the ceiling of 4/10.")
+    alert(db, busy, "red_flag", "Red flag reported: calf pain.")
+    alert(db, busy, "clinic_only", "Walked at home.").acknowledged_at = utcnow()
+    db.commit()
+    phases = load_content(latest_version(db, protocol)).phases
+    busy_row, quiet_row, seen_row = rows_of(therapist_client, "/patients/")  # by name
+    assert "Busy, Ana" in busy_row and "Quiet, Ben" in quiet_row and "Seen, Cy" in seen_row
+    assert '<td data-label="Therapist">Pat Therapist</td>' in busy_row
+    assert '<td data-label="Therapist">Unassigned</td>' in quiet_row
+    assert '<td data-label="Therapist">Robin Colleague</td>' in seen_row
+    assert f"2 of {len(phases)}: {phases[1].name}" in busy_row and "No active protocol" in quiet_row
+    assert (utcnow() - timedelta(days=3)).strftime("%Y-%m-%d") in busy_row and "(3 days ago)" in busy_row
+    assert "None yet" in quiet_row and "(10 days ago)" in seen_row
+    # Two open alerts (the acknowledged one does not count), named by the most urgent, in its colour.
+    assert '<span class="badge danger">2 · Red flag and more</span>' in busy_row
+    assert '<td data-label="Open alerts"><span class="muted">None</span></td>' in quiet_row
+    assert '<span class="chart-number">RV-1001</span>' in busy_row
+
+    by_alerts = rows_of(therapist_client, "/patients/?sort=alerts")
+    assert "Busy, Ana" in by_alerts[0]
+    by_last_session = rows_of(therapist_client, "/patients/?sort=last_session")
+    assert ["Quiet" in by_last_session[0], "Seen" in by_last_session[1], "Busy" in by_last_session[2]] == [True] * 3
+    # The order is kept across pages.
+    page = therapist_client.get("/patients/?sort=alerts").get_data(as_text=True)
+    assert '<option value="alerts" selected>Most urgent alerts first</option>' in page
+
+
+def add_caseload(db, clinic, therapists, count: int, first: int) -> None:  # type: ignore[no-untyped-def]
+    """``count`` patients, each with a protocol, a visit today and an open alert, shared among ``therapists``
+    (and nobody)."""
+    from rehab.services.last_session import refresh_last_session
+
+    for index in range(first, first + count):
+        owner = [*therapists, None][index % (len(therapists) + 1)]
+        patient = factories.patient(db, clinic, first_name=f"P{index}", last_name=f"Person{index:03d}",
+                                    therapist_id=owner.id if owner else None)
+        protocol = factories.protocol(db, patient, days_ago=30)
+        factories.visit(db, patient, protocol, at=utcnow() - timedelta(seconds=5), pain_worst=index % 10)
+        refresh_last_session(db, patient_id=patient.id)
+        alert(db, patient, ("red_flag", "pain_high", "clinic_only")[index % 3], "Something to look at.")
+    db.commit()
+
+
+def test_the_list_and_the_dashboard_use_as_many_queries_for_30_patients_as_for_3(therapist_client, therapist,
+                                                                                colleague, clinic, db):
+    pages = ["/patients/", "/patients/?sort=alerts", "/patients/?sort=last_session", "/dashboard",
+             "/dashboard?scope=clinic"]
+
+    def counts() -> list[int]:
+        answers = [therapist_client.get(url) for url in pages]
+        assert all(answer.status_code == 200 for answer in answers)
+        return [int(answer.headers["X-Query-Count"]) for answer in answers]
+
+    add_caseload(db, clinic, [therapist, colleague], 3, first=0)
+    few = counts()
+    add_caseload(db, clinic, [therapist, colleague], 27, first=3)
+    assert counts() == few
+    # The thirty are there: a full page of the list, and every alert on the whole clinic's dashboard.
+    assert len(rows_of(therapist_client, "/patients/")) == 25
+    assert attention(therapist_client, "/dashboard?scope=clinic").count('class="alert-item') == 30

@@ -12,16 +12,17 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, case, func, true, tuple_
+from sqlalchemy import ColumnElement, func, true, tuple_
 from sqlmodel import Session, col, select
 
 from rehab.models import Alert, Patient, Protocol, ProtocolVersion, User, Visit
 from rehab.services.adherence import WeekAdherence
 from rehab.services.adherence_records import clinic_this_week
 from rehab.services.assignment import assigned_name, is_mine
+from rehab.services.caseload import alert_urgency
 from rehab.services.protocol_content import visit_ceiling
 from rehab.services.protocol_records import load_content
-from rehab.vocabulary import ALERT_URGENCY, PAIN_ALERTS, STOPPING_ALERTS
+from rehab.vocabulary import PAIN_ALERTS, STOPPING_ALERTS
 
 INACTIVE_AFTER = timedelta(days=14)
 
@@ -74,12 +75,6 @@ class Dashboard:
     mine_only: bool
     day: date  # today in the clinic's time zone
     under_half: list[tuple[Patient, WeekAdherence]]  # this week so far, fewest done first
-
-
-def alert_urgency() -> ColumnElement[int]:
-    """SQL: an alert's rank in ``ALERT_URGENCY`` (0 most urgent; a kind not listed comes after them all)."""
-    return case({kind.value: rank for rank, kind in enumerate(ALERT_URGENCY)}, value=col(Alert.kind),
-                else_=len(ALERT_URGENCY))
 
 
 def local_day_bounds(day: date, zone: str) -> tuple[datetime, datetime]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import partial
+from zoneinfo import ZoneInfo
+
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
@@ -13,6 +16,7 @@ from rehab.request_guard import bounded_id, page_number
 from rehab.services import assessments, assignment, catalogue
 from rehab.services import patients as patient_service
 from rehab.services.adherence_records import WEEKS_SHOWN, patient_adherence
+from rehab.services.caseload import caseload_columns, days_since
 from rehab.services.edits import StaleEdit
 from rehab.services.patient_page import patient_overview
 from rehab.services.safety import fall_risk_findings, is_screened
@@ -58,12 +62,18 @@ def index() -> ResponseReturnValue:
     condition = condition if condition in CONDITION_LABELS else ""
     status = request.args.get("status", "active")
     status = status if status in _STATUSES else "active"
+    asked = request.args.get("sort", "name")
+    sort: patient_service.Sort = next((known for known in patient_service.SORTS if known == asked), "name")
     page = patient_service.search_patients(
         get_session(), clinic_id=g.clinic.id, query=query, condition=condition, status=status,  # type: ignore[arg-type]  # one of _STATUSES, checked above
         page=request.args.get("page", 1, type=page_number), per_page=current_app.config["PATIENTS_PER_PAGE"],
+        sort=sort,
     )
+    today = utcnow().astimezone(ZoneInfo(g.clinic.timezone)).date()
+    columns = caseload_columns(get_session(), clinic_id=g.clinic.id, patient_ids=[row.id for row in page.patients])
     return render_template("patients/index.html", page=page, query=query, condition=condition,
-                           status=status, conditions=CONDITION_LABELS)
+                           status=status, conditions=CONDITION_LABELS, sort=sort, columns=columns,
+                           days_since=partial(days_since, today=today, zone=g.clinic.timezone))
 
 
 @bp.route("/new", methods=["GET", "POST"])
