@@ -237,6 +237,19 @@ CLEARANCE_ACTION_LABELS: dict[str, str] = {
 }
 
 
+class Decision(StrEnum):
+    """What a therapist did with the advice: accepted it (its change applied) or overrode it with a reason."""
+
+    ACCEPTED = "accepted"
+    OVERRIDDEN = "overridden"
+
+
+DECISION_LABELS: dict[str, str] = {
+    Decision.ACCEPTED: N_("Accepted"),
+    Decision.OVERRIDDEN: N_("Overridden"),
+}
+
+
 class AlertKind(StrEnum):
     """Why a patient is on the therapist's alert list."""
 
@@ -308,6 +321,7 @@ VOCABULARIES: dict[type[StrEnum], tuple[Mapping[str, str], ...]] = {
     Effusion: (EFFUSION_LABELS,),
     RedFlag: (RED_FLAG_LABELS, RED_FLAG_PATIENT),
     ClearanceAction: (CLEARANCE_ACTION_LABELS,),
+    Decision: (DECISION_LABELS,),
     AlertKind: (ALERT_KIND_LABELS, ALERT_KIND_SHORT),
     PaperSize: (PAPER_SIZE_LABELS,),
     SpeedUnit: (SPEED_UNIT_LABELS,),

@@ -66,7 +66,9 @@ def test_a_home_session_logged_meanwhile_refuses_the_decision(therapist_client, 
 
 def test_advice_that_changed_meanwhile_is_named_in_the_refusal(therapist_client, patient, protocol, db):
     record(therapist_client, patient)
+    record(therapist_client, patient)
     shown = advice_shown_on(page_of(therapist_client, patient))
+    assert shown["advice"] == "advance"
     record(therapist_client, patient, pain_worst="7")
     refused = decide_on(therapist_client, patient, shown, decision="accept")
     assert ("The advice changed since you opened the page: it now says “Regress one level: minutes 5 → 3”. "

@@ -25,6 +25,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
 from rehab.models import (
+    AdviceDecision,
     Alert,
     ApiClient,
     Assessment,
@@ -44,6 +45,8 @@ from rehab.models import (
     utcnow,
 )
 from rehab.services import api_clients, portal_links, questionnaire_records
+from rehab.services.advice.decisions import record_decision
+from rehab.services.advice.inputs import advice_for
 from rehab.services.catalogue import templates
 from rehab.services.passwords import verify_password
 from rehab.services.protocol_content import content_from_template
@@ -305,6 +308,15 @@ def _members(w: World) -> str:
     return f"/admin/clinics/{w.clinic.id}"
 
 
+def _overridden(world: World, db: Session) -> None:
+    """The signed-in admin overrode the advice a moment ago (the card offers them its undo)."""
+    patient, protocol = db.get(Patient, world.patient.id), db.get(Protocol, world.protocol.id)
+    assert patient is not None and protocol is not None
+    context = advice_for(db, patient=patient, protocol=protocol, now=utcnow())
+    world.made["decision"] = record_decision(db, patient=patient, protocol=protocol, context=context, accepted=False,
+                                             reason="Travelling next week", user_id=world.admin.id, now=utcnow()).id
+
+
 def _protocol_page(w: World) -> str:
     return f"{w.p}/protocols/{w.protocol.id}"
 
@@ -324,6 +336,9 @@ CASES: dict[str, Case] = {
     "visits.decide": Case(
         page=lambda w: w.p, post=lambda w: f"{w.p}/advice", has={"decision": "override"},
         data=lambda w: {"reason": "Flare-up after gardening"}, grows={"advice_decision": 1, **ONE}),
+    "visits.undo": Case(
+        page=lambda w: w.p, post=lambda w: f"{w.p}/advice/{w.made['decision']}/undo", prepare=_overridden, grows=ONE,
+        check=lambda w, db: _check(_fresh(db, AdviceDecision, w.made["decision"]).undone_at is not None)),
     "visits.acknowledge": Case(
         page=lambda w: w.p, post=lambda w: f"{w.p}/alerts/{w.alert.id}/ack", grows=ONE,
         check=lambda w, db: _check(_fresh(db, Alert, w.alert.id).acknowledged_at is not None)),

@@ -325,7 +325,11 @@ COLUMNS_ADDED_BY = {"0004": {"alert": {"home_log_id"}}, "0005": {"patient": {"se
                     "i21_0200": {"clinic": {"version"}, "clinic_template": {"version"}},
                     "d16report_2330": {"patient": {"referring_physician", "referring_practice", "referring_address",
                                                    "referring_fax"}},
-                    "d16triage_0300": {"patient": {"therapist_id"}}}
+                    "d16triage_0300": {"patient": {"therapist_id"}},
+                    "d16advice_2330": {"advice_decision": {"newest_visit_id", "newest_home_log_id", "applied_version",
+                                                           "applied_move_id", "undone_at", "undone_by_id",
+                                                           "undo_version"},
+                                       "protocol_version": {"dose_since"}, "phase_change": {"undone_at"}}}
 # Columns an upgrade drops, or whose values it rewrites on purpose (the tests of those revisions check them).
 COLUMNS_CHANGED_BY_UPGRADE = {"0008": {"user_account": {"is_admin"}}, "0009": {"audit_event": {"prev_hash", "hash"}}}
 

@@ -78,6 +78,7 @@ def test_each_choice_column_names_its_vocabulary_and_fits_its_longest_value():
         ("Patient", "affected_knee"): vocabulary.Knee, ("Patient", "condition"): vocabulary.Condition,
         ("Patient", "language"): vocabulary.Language, ("Visit", "soreness"): vocabulary.Soreness,
         ("Visit", "effusion"): vocabulary.Effusion, ("Visit", "support"): vocabulary.Support,
+        ("AdviceDecision", "decision"): vocabulary.Decision,
         ("HomeLog", "soreness"): vocabulary.Soreness, ("Alert", "kind"): vocabulary.AlertKind,
         ("RedFlagClearance", "action"): vocabulary.ClearanceAction, ("Clinic", "paper_size"): vocabulary.PaperSize,
         ("Clinic", "speed_unit"): vocabulary.SpeedUnit, ("QuestionnaireResponse", "language"): vocabulary.Language,

@@ -53,10 +53,15 @@ class ProtocolVersion(SQLModel, table=True):
     content: str = Field(sa_column=Column(Text, nullable=False))  # JSON of services.protocol_content.ProtocolContent
     # Safety warnings the therapist chose to proceed past, with their reasons (JSON list).
     safety_overrides: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+    # A version that puts back the dose of an undone decision: when that dose began (the advice counts the
+    # sessions at it from then, as if the undone change had never been made). None: when the version was saved.
+    dose_since: datetime | None = None
 
 
 class PhaseChange(SQLModel, table=True):
-    """A move to the next or previous phase, with the therapist's reason."""
+    """A move to the next or previous phase, with the therapist's reason. A move made by accepting advice and
+    undone the same day is kept with ``undone_at``; the protocol is back in ``from_phase`` and the advice reads
+    it as never made."""
 
     __tablename__ = "phase_change"
 
@@ -68,6 +73,7 @@ class PhaseChange(SQLModel, table=True):
     reason: str = Field(max_length=500)
     user_id: int | None = Field(default=None, foreign_key="user_account.id")
     at: datetime = Field(default_factory=utcnow)
+    undone_at: datetime | None = None
 
 
 class ClinicTemplate(SQLModel, table=True):

@@ -9,7 +9,7 @@ from sqlalchemy import Column, Index, Text, text
 from sqlmodel import AutoString, Field, SQLModel
 
 from rehab.models.base import UnderProtocol, stop_condition, utcnow
-from rehab.vocabulary import AlertKind, ClearanceAction, Effusion, OneOf, RedFlag, Soreness, Support
+from rehab.vocabulary import AlertKind, ClearanceAction, Decision, Effusion, OneOf, RedFlag, Soreness, Support
 
 
 class FallRiskMeasures(SQLModel):
@@ -105,7 +105,11 @@ class Assessment(AssessmentBase, table=True):
 
 
 class AdviceDecision(SQLModel, table=True):
-    """The advice shown after a visit and what the therapist did with it (accepted or overridden)."""
+    """The advice shown after a visit and what the therapist did with it (accepted or overridden).
+
+    It keeps what the advice was based on (the newest visit and home log, with the protocol version and phase),
+    so the card shows the decision while nothing new has come in, and what accepting applied (the version saved,
+    the phase move), so an undo on the same day puts exactly that back. An undone decision is kept, marked."""
 
     __tablename__ = "advice_decision"
 
@@ -118,10 +122,17 @@ class AdviceDecision(SQLModel, table=True):
     advice: str = Field(max_length=20)  # advance | repeat | hold | regress | stop_refer
     rules: str = Field(sa_column=Column(Text, nullable=False))  # JSON list of the rules that fired
     change: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))  # JSON of the next dose
-    decision: str = Field(max_length=12)  # accepted | overridden
+    decision: Annotated[str, OneOf(Decision)] = Field(sa_type=AutoString(length=12))
     reason: str = Field(default="", max_length=500)
     user_id: int | None = Field(default=None, foreign_key="user_account.id")
     at: datetime = Field(default_factory=utcnow)
+    newest_visit_id: int | None = Field(default=None, foreign_key="visit.id")
+    newest_home_log_id: int | None = Field(default=None, foreign_key="home_log.id")
+    applied_version: int | None = None  # the version accepting saved, if it saved one
+    applied_move_id: int | None = Field(default=None, foreign_key="phase_change.id")  # the phase move it made
+    undone_at: datetime | None = None
+    undone_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    undo_version: int | None = None  # the version the undo saved to put the dose back
 
 
 class Alert(SQLModel, table=True):

@@ -16,8 +16,9 @@ from sqlmodel import Session, col, select
 from rehab.models import Alert, Patient, Protocol, Visit
 from rehab.services import patients as patient_service
 from rehab.services import protocol_records, visits
-from rehab.services.advice.decisions import AdviceShown, ClearanceEntry, clearances_of
-from rehab.services.advice.inputs import AdviceContext, advice_for
+from rehab.services.advice.card import AdviceCard, advice_card
+from rehab.services.advice.decisions import ClearanceEntry, clearances_of, decision_history
+from rehab.services.advice.inputs import advice_for
 from rehab.services.baseline_change import MeasureChange, summarize_progress
 from rehab.services.charts import ChartPoint
 from rehab.services.home_logs import HomeLogTable, home_log_table
@@ -28,6 +29,7 @@ from rehab.services.questionnaire_records import QuestionnaireSection, questionn
 MEASURE_FIELDS = ("pain_before", "pain_worst", "backward_walk_3m_s", "tug_s", "gait_speed_ms", "six_minute_walk_m")
 LATEST_VISITS_SHOWN = 10
 HOME_LOGS_SHOWN = 10
+DECISIONS_SHOWN = 5  # on the card; the visits page shows them all
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,7 @@ class PatientOverview:
     content: ProtocolContent | None
     latest_visits: list[Visit]  # newest first, at most LATEST_VISITS_SHOWN
     visit_count: int
-    advice: AdviceContext | None
-    advice_shown: AdviceShown | None  # what the decision forms state back
+    card: AdviceCard | None  # the advice card (none without an active protocol or before a first session)
     alerts: list[Alert]
     progress: list[MeasureChange]
     clearances: list[ClearanceEntry]
@@ -48,25 +49,29 @@ class PatientOverview:
     questionnaires: QuestionnaireSection
 
 
-def patient_overview(session: Session, *, patient: Patient, now: datetime, speed_unit: str) -> PatientOverview:
+def patient_overview(session: Session, *, patient: Patient, now: datetime, speed_unit: str, user_id: int,
+                     zone: str) -> PatientOverview:
+    """``user_id`` is the viewer (the card offers an undo to the one who decided), ``zone`` the clinic's."""
     history = patient_service.patient_history(session, patient_id=patient.id, limit=20)
     protocols = protocol_records.protocols_of(session, patient_id=patient.id)
     active = next((protocol for protocol in protocols if protocol.status == "active"), None)
     latest, visit_count = latest_visits_counted(session, patient_id=patient.id)
-    advice = content = None
+    home_logs = home_log_table(session, patient_id=patient.id, limit=HOME_LOGS_SHOWN)
+    card = content = None
     if active is not None:
         advice = advice_for(session, patient=patient, protocol=active, now=now, speed_unit=speed_unit)
         content = advice.content
+        card = advice_card(protocol=active, context=advice, has_sessions=bool(visit_count or home_logs.rows),
+                           history=decision_history(session, patient.id, limit=DECISIONS_SHOWN), user_id=user_id,
+                           now=now, zone=zone)
     alerts = [alert for alert, _ in visits.open_alerts(session, clinic_id=patient.clinic_id, patient_id=patient.id)]
     measures = measure_rows(session, patient_id=patient.id)
     progress = summarize_progress(measures)
     clearances = clearances_of(session, patient_id=patient.id, limit=5)
     share = link_card(session, patient_id=patient.id, now=now) if patient.archived_at is None else None
-    home_logs = home_log_table(session, patient_id=patient.id, limit=HOME_LOGS_SHOWN)
     questionnaires = questionnaire_section(session, patient_id=patient.id)
-    return PatientOverview(history, protocols, active, content, latest, visit_count, advice,
-                           AdviceShown.of(advice) if advice else None, alerts, progress, clearances, share, home_logs,
-                           questionnaires)
+    return PatientOverview(history, protocols, active, content, latest, visit_count, card, alerts, progress,
+                           clearances, share, home_logs, questionnaires)
 
 
 # A window count in the query for the newest visits would read every visit's whole row: a count is cheaper.

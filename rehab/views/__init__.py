@@ -18,12 +18,22 @@ def refuse(answer: ResponseReturnValue, status: int | None = None) -> NoReturn:
     abort(make_response(answer, status) if status is not None else make_response(answer))
 
 
-def stated_reason(back: ResponseReturnValue, *, limit: int, field: str = "reason") -> str:
+def flash_at(place: str, message: str, category: str = "success") -> None:
+    """A message shown beside the part of the page it is about: ``place`` is the id a redirect's anchor scrolls
+    to, where the message would otherwise sit above, out of view (templates/macros/messages.html)."""
+    flash(message, f"{category} {place}")
+
+
+def stated_reason(back: ResponseReturnValue, *, limit: int, field: str = "reason", place: str = "") -> str:
     """A reason typed in a one-line form (delete, move, override), stripped. One over ``limit`` is refused with
-    its length and the limit, and nothing is kept (``back`` is where the message shows): never cut to fit."""
+    its length and the limit, and nothing is kept (``back`` is where the message shows, beside ``place`` when
+    given, see ``flash_at``): never cut to fit."""
     text = request.form.get(field, "").strip()
     if len(text) > limit:
-        flash(too_long_message(len(text), limit), "error")
+        if place:
+            flash_at(place, too_long_message(len(text), limit), "error")
+        else:
+            flash(too_long_message(len(text), limit), "error")
         refuse(back)
     return text
 

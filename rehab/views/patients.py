@@ -142,7 +142,8 @@ def _record_assignment(patient: Patient) -> None:
 def detail(patient_id: int) -> ResponseReturnValue:
     patient = get_patient_or_404(patient_id)
     now = utcnow()
-    overview = patient_overview(get_session(), patient=patient, now=now, speed_unit=g.clinic.speed_unit)
+    overview = patient_overview(get_session(), patient=patient, now=now, speed_unit=g.clinic.speed_unit,
+                                user_id=g.user.id, zone=g.clinic.timezone)
     adherence = patient_adherence(get_session(), patient_id=patient.id, zone=g.clinic.timezone, now=now)
     screen = assessments.latest_screen(get_session(), patient_id=patient.id)
     facts = assessments.patient_facts(patient, screen, today=utcnow().date())
@@ -152,8 +153,7 @@ def detail(patient_id: int) -> ResponseReturnValue:
     return render_template("patients/detail.html", patient=patient, history=overview.history,
                            protocols=overview.protocols, active=overview.active, content=overview.content,
                            latest_visits=overview.latest_visits, visit_count=overview.visit_count,
-                           advice=overview.advice, alerts=overview.alerts,
-                           progress=overview.progress, shown=overview.advice_shown,
+                           card=overview.card, alerts=overview.alerts, progress=overview.progress,
                            clearances=overview.clearances, share=overview.share, home_logs=overview.home_logs,
                            questionnaires=overview.questionnaires, adherence=adherence, weeks_shown=WEEKS_SHOWN,
                            references=catalogue.references(), screen=screen, screen_state=screen_state,

@@ -16,23 +16,27 @@ from rehab.db import get_session
 from rehab.forms import local_to_utc, parse_form
 from rehab.models import Alert, Patient, Protocol, Visit, utcnow
 from rehab.request_guard import bounded_id
-from rehab.services import catalogue, protocol_records
+from rehab.services import assessments, catalogue, protocol_records
 from rehab.services import visits as visit_service
-from rehab.services.advice.decisions import AdviceShown, record_decision, what_changed
+from rehab.services.advice.card import changes_something, standing_decision
+from rehab.services.advice.decisions import MAX_REASON, AdviceShown, decision_history, record_decision, what_changed
 from rehab.services.advice.inputs import advice_for
+from rehab.services.advice.undo import UndoRefused, undo_decision
 from rehab.services.charts import pain_and_minutes_svg, style_hashes
 from rehab.services.edits import StaleEdit
 from rehab.services.home_logs import home_log_table
+from rehab.services.locks import serialise
 from rehab.services.patient_page import chart_points
 from rehab.services.protocol_content import kmh_to_mph, mph_to_kmh, number, visit_ceiling
 from rehab.services.visits import VisitInput
 from rehab.templating import clinic_time
-from rehab.views import refuse, stated_reason
+from rehab.views import flash_at, refuse, stated_reason
 from rehab.views.dashboard import dashboard_return
 from rehab.views.patients import get_patient_or_404
 from rehab.vocabulary import EFFUSION_LABELS, RED_FLAG_LABELS, SORENESS_LABELS, STOPPING_ALERTS, SUPPORT_LABELS
 
 bp = Blueprint("visits", __name__, url_prefix="/patients/<int:patient_id>")
+ADVICE_LOCK = 74_203  # the advisory lock of decisions and undos, with the patient: one at a time per patient
 
 def _local_input(moment: datetime) -> str:
     """An aware time as a ``datetime-local`` value in the clinic's time zone."""
@@ -92,7 +96,8 @@ def index(patient_id: int) -> ResponseReturnValue:
     visits = visit_service.latest_visits(get_session(), patient_id=patient.id, limit=None)
     security.record_read("visit.list", patient_id=patient.id, object_type="patient", object_id=patient.id)
     home_logs = home_log_table(get_session(), patient_id=patient.id)
-    return render_template("visits/index.html", patient=patient, visits=visits, home_logs=home_logs, active=None)
+    return render_template("visits/index.html", patient=patient, visits=visits, home_logs=home_logs, active=None,
+                           decisions=decision_history(get_session(), patient.id))
 
 
 @bp.route("/visits/new", methods=["GET", "POST"])
@@ -135,9 +140,9 @@ def create(patient_id: int) -> ResponseReturnValue:
     security.record("visit.create", patient_id=patient.id, object_type="visit", object_id=visit.id)
     target = once.leads_to(url_for("patients.detail", patient_id=patient.id, _anchor="advice"))
     if visit.red_flags or visit.falls:
-        flash("Visit saved. A red flag or fall was reported: see the advice and the alert below.", "error")
+        flash_at("advice", "Visit saved. A red flag or fall was reported: see the advice and the alert.", "error")
     else:
-        flash("Visit saved. The advice below takes it into account.", "success")
+        flash_at("advice", "Visit saved. The advice takes it into account.")
     return redirect(target)
 
 
@@ -200,42 +205,93 @@ def delete(patient_id: int, visit_id: int) -> ResponseReturnValue:
     return redirect(target)
 
 
+def _advice_back(patient: Patient) -> ResponseReturnValue:
+    return redirect(once.leads_to(url_for("patients.detail", patient_id=patient.id, _anchor="advice")))
+
+
 @bp.post("/advice")
 def decide(patient_id: int) -> ResponseReturnValue:
-    """Accept the advice (applying its change) or override it with a reason."""
+    """Accept the advice (applying its change) or override it with a reason. Refused, saying why, when a stop
+    waits, when the advice changed since the page showed it, when a decision already answers it (a colleague's
+    page from before), or when accepting would change nothing."""
     db = get_session()
     patient = get_patient_or_404(patient_id)
     once.claim("advice.decide", patient_id=patient.id)
     protocol = protocol_records.active_protocol(db, patient_id=patient.id)
-    back = redirect(once.leads_to(url_for("patients.detail", patient_id=patient.id, _anchor="advice")))
     if protocol is None:
         abort(404)
+    serialise(db, ADVICE_LOCK, patient.id)  # two decisions at once: the second sees the first
+    back = _advice_back(patient)
     now = utcnow()
     context = advice_for(db, patient=patient, protocol=protocol, now=now, speed_unit=g.clinic.speed_unit)
     if context.inputs.uncleared:  # first: whatever the form says, nothing is decided while a stop waits
         flash("A red flag or fall is not yet cleared: record what was done first.", "error")
         refuse(redirect(url_for("red_flags.clear", patient_id=patient.id)))
+    history = decision_history(db, patient.id, limit=1)
+    standing = standing_decision(protocol=protocol, context=context, history=history)
+    if standing is not None:
+        flash_at("advice", f"{standing.by} already decided on this advice at {clinic_time(standing.at)}: "
+                 f"{standing.decision_label.lower()}. Nothing was changed.", "error")
+        refuse(back)
     changed = what_changed(AdviceShown.from_form(request.form), AdviceShown.of(context),
                            headline=context.advice.headline)
     if changed is not None:
-        flash(changed, "error")
+        flash_at("advice", changed, "error")
         refuse(back)
     accepted = request.form.get("decision") == "accept"
-    reason = stated_reason(back, limit=500)
+    if not changes_something(context):
+        flash_at("advice", "Nothing to decide: this advice keeps the dose as it is.", "error")
+        refuse(back)
+    reason = stated_reason(back, limit=MAX_REASON, place="advice")
     if not accepted and len(reason) < 3:
-        flash("Give a reason to override the advice.", "error")
+        flash_at("advice", "Give a reason to override the advice.", "error")
         refuse(back)
     try:
         record_decision(db, patient=patient, protocol=protocol, context=context, accepted=accepted,
-                        reason=reason, user_id=g.user.id, now=utcnow())
+                        reason=reason, user_id=g.user.id, now=now)
     except StaleEdit:  # the protocol moved or changed between this page's reads and its write
-        flash("The advice changed since you opened the page (a visit or a change was saved). Review it again.",
-              "error")
+        flash_at("advice", "The advice changed since you opened the page (a visit or a change was saved). "
+                 "Review it again.", "error")
         refuse(back)  # the decision and any version it saved go too
     security.record("advice.accept" if accepted else "advice.override", patient_id=patient.id,
                     object_type="protocol", object_id=protocol.id)
     applied = f" Applied: {context.advice.change.text}." if accepted and context.advice.change else ""
-    flash(f"Advice {'accepted' if accepted else 'overridden'}.{applied}", "success")
+    flash_at("advice", f"Advice {'accepted' if accepted else 'overridden'}.{applied}")
+    return back
+
+
+@bp.post("/advice/<int:decision_id>/undo")
+def undo(patient_id: int, decision_id: int) -> ResponseReturnValue:
+    """Undo a decision on the advice: by whoever made it, the same day, while nothing has happened since."""
+    db = get_session()
+    patient = get_patient_or_404(patient_id)
+    once.claim("advice.undo", patient_id=patient.id)
+    serialise(db, ADVICE_LOCK, patient.id)
+    back = _advice_back(patient)
+    history = decision_history(db, patient.id)
+    entry = next((item for item in history if item.id == decision_id), None)
+    protocol = protocol_records.active_protocol(db, patient_id=patient.id)
+    if entry is None:
+        abort(404)
+    if protocol is None:
+        flash_at("advice", "The protocol this decision was on has ended: there is nothing to undo.", "error")
+        refuse(back)
+    now = utcnow()
+    context = advice_for(db, patient=patient, protocol=protocol, now=now, speed_unit=g.clinic.speed_unit)
+    latest = next((item for item in history if item.protocol_id == protocol.id), None)
+    facts = assessments.patient_facts(patient, assessments.latest_screen(db, patient_id=patient.id),
+                                      today=now.date())
+    try:
+        done = undo_decision(db, entry=entry, protocol=protocol, context=context, latest=latest is entry,
+                             facts=facts, user_id=g.user.id, now=now, zone=g.clinic.timezone)
+    except UndoRefused as refusal:
+        flash_at("advice", f"Not undone. {refusal}", "error")
+        refuse(back)
+    except StaleEdit:
+        flash_at("advice", "Not undone: the protocol changed meanwhile. Review the advice again.", "error")
+        refuse(back)
+    security.record("advice.undo", patient_id=patient.id, object_type="advice_decision", object_id=entry.id)
+    flash_at("advice", done)
     return back
 
 
@@ -269,7 +325,8 @@ def chart(patient_id: int) -> ResponseReturnValue:
     patient = get_patient_or_404(patient_id)
     patient_visits = visit_service.visits_of(db, patient_id=patient.id)
     moves = [change.at for protocol in protocol_records.protocols_of(db, patient_id=patient.id)
-             for change, _ in protocol_records.phase_changes(db, protocol_id=protocol.id)]
+             for change, _ in protocol_records.phase_changes(db, protocol_id=protocol.id)
+             if change.undone_at is None]  # an undone move never happened for the patient
     svg = pain_and_minutes_svg(chart_points(patient_visits), phase_changes=moves, zone=g.clinic.timezone)
     response = Response(svg, mimetype="image/svg+xml")
     # pygal styles the chart with its own <style> block: allow exactly that block, by hash, and nothing else.

@@ -1,4 +1,5 @@
-"""What therapists did with the advice: accepted or overridden decisions, and red flags cleared with a note.
+"""What therapists did with the advice: accepted or overridden decisions and their history, and red flags cleared
+with a note (undoing a decision: ``undo``).
 
 Services add and flush; the view commits once. Nothing here is ever deleted.
 """
@@ -10,20 +11,22 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from rehab.models import AdviceDecision, Alert, Patient, Protocol, RedFlagClearance, User
 from rehab.services import protocol_records
 from rehab.services.advice.dose_steps import apply_change
 from rehab.services.advice.inputs import AdviceContext, AdviceInputs
-from rehab.services.advice.types import SessionReport
+from rehab.services.advice.types import ADVICE_TITLES, SessionReport
 from rehab.services.protocol_content import Prescription
 from rehab.services.shapes import too_long_message
-from rehab.vocabulary import CLEARANCE_ACTION_LABELS, RED_FLAG_LABELS, STOPPING_ALERTS
+from rehab.vocabulary import CLEARANCE_ACTION_LABELS, DECISION_LABELS, RED_FLAG_LABELS, STOPPING_ALERTS, Decision
 
 MIN_NOTE = 10  # a note says what was done: "called, no calf pain now" is about the shortest that does
 MAX_NOTE = 2000
+MAX_REASON = 500  # an override's reason (the column's limit): longer is refused, never cut
 
 
 @dataclass(frozen=True)
@@ -98,15 +101,18 @@ def record_decision(session: Session, *, patient: Patient, protocol: Protocol, c
     a move whose new phase starts at an eased dose). "Stop and review" and advice without a change apply
     nothing."""
     advice = context.advice
+    inputs = context.inputs
     decision = AdviceDecision(
         patient_id=patient.id, protocol_id=protocol.id, visit_id=context.latest_visit_id,
         protocol_version=protocol.latest_version, phase_index=protocol.current_phase, advice=advice.kind,
         rules=json.dumps([asdict(rule) for rule in advice.rules]),
         change=json.dumps(asdict(advice.change)) if advice.change else "",
-        decision="accepted" if accepted else "overridden", reason=reason, user_id=user_id, at=now,
+        decision=Decision.ACCEPTED if accepted else Decision.OVERRIDDEN, reason=reason, user_id=user_id, at=now,
+        newest_visit_id=inputs.newest_visit_id, newest_home_log_id=inputs.newest_home_log_id,
     )
     session.add(decision)
     change = advice.change
+    version = None
     if accepted and change is not None and not change.review:
         if change.to_phase is not None:
             if change.entry is not None:
@@ -115,28 +121,80 @@ def record_decision(session: Session, *, patient: Patient, protocol: Protocol, c
                 index = next((i for i, rx in enumerate(target.prescriptions)
                               if rx.exercise == change.entry["exercise"]), 0)
                 target.prescriptions[index] = Prescription.model_validate(change.entry)
-                protocol_records.save_version(session, protocol=protocol, content=content,
-                                              seen_version=protocol.latest_version, user_id=user_id, now=now,
-                                              overrides=[])
-            protocol_records.move_phase(session, protocol=protocol, from_phase=protocol.current_phase,
-                                        to_phase=change.to_phase, reason=f"Accepted advice: {advice.headline}",
-                                        user_id=user_id, now=now, phase_count=len(context.content.phases))
+                version = protocol_records.save_version(session, protocol=protocol, content=content,
+                                                        seen_version=protocol.latest_version, user_id=user_id,
+                                                        now=now, overrides=[])
+            move = protocol_records.move_phase(session, protocol=protocol, from_phase=protocol.current_phase,
+                                               to_phase=change.to_phase,
+                                               reason=f"Accepted advice: {advice.headline}", user_id=user_id,
+                                               now=now, phase_count=len(context.content.phases))
+            decision.applied_move_id = move.id
         elif change.field is not None:
             content = context.content.model_copy(deep=True)
             rxs = content.phases[protocol.current_phase].prescriptions
             rxs[context.prescription_index] = apply_change(rxs[context.prescription_index], change)
-            protocol_records.save_version(session, protocol=protocol, content=content,
-                                          seen_version=protocol.latest_version, user_id=user_id, now=now,
-                                          overrides=[])
+            version = protocol_records.save_version(session, protocol=protocol, content=content,
+                                                    seen_version=protocol.latest_version, user_id=user_id, now=now,
+                                                    overrides=[])
+    decision.applied_version = version.number if version is not None else None
+    session.add(decision)
     session.flush()
     return decision
 
 
-def decisions_of(session: Session, *, patient_id: int, limit: int = 20) -> list[AdviceDecision]:
-    return list(session.exec(
-        select(AdviceDecision).where(AdviceDecision.patient_id == patient_id)
-        .order_by(col(AdviceDecision.at).desc()).limit(limit)
-    ))
+@dataclass(frozen=True)
+class DecisionEntry:
+    """One decision on the advice in plain values, for the advice card, the patient's history and the physician
+    report: who decided, when and why, the advice it answered, what accepting changed, and its undo."""
+
+    id: int
+    protocol_id: int
+    at: datetime
+    by: str
+    by_id: int | None
+    decision: str  # vocabulary.Decision
+    decision_label: str  # its words
+    advice: str  # the advice's kind (types.AdviceKind)
+    advice_text: str  # the advice it answered, in words: "Regress one level: minutes 5 → 3"
+    rules: tuple[str, ...]  # the rules that fired, in words
+    reason: str
+    applied: str  # what accepting changed, in words; "" when it changed nothing
+    protocol_version: int  # the version and phase (counted from 1) the advice was for
+    phase: int
+    left_version: int  # the version and phase index the decision left the protocol at
+    left_phase_index: int
+    based_on: tuple[int | None, int | None]  # the newest visit and home log the advice had read
+    undone_at: datetime | None
+    undone_by: str | None
+
+
+_DECIDER, _UNDOER = aliased(User), aliased(User)
+_HISTORY = (select(AdviceDecision, _DECIDER.name, _UNDOER.name)
+            .outerjoin(_DECIDER, col(_DECIDER.id) == AdviceDecision.user_id)
+            .outerjoin(_UNDOER, col(_UNDOER.id) == AdviceDecision.undone_by_id)
+            .where(AdviceDecision.patient_id == bindparam("patient_id"))
+            .order_by(col(AdviceDecision.at).desc(), col(AdviceDecision.id).desc()))
+
+
+def decision_history(session: Session, patient_id: int, *, limit: int | None = None) -> list[DecisionEntry]:
+    """The patient's decisions on the advice, newest first, undone ones included and marked (one query)."""
+    statement = _HISTORY.limit(limit) if limit else _HISTORY
+    return [_entry(row, by, undone_by) for row, by, undone_by in session.execute(statement, {"patient_id": patient_id})]
+
+
+def _entry(row: AdviceDecision, by: str | None, undone_by: str | None) -> DecisionEntry:
+    change = json.loads(row.change) if row.change else None
+    text = change["text"] if change else ""
+    title = ADVICE_TITLES.get(row.advice, row.advice)
+    applied = text if row.decision == Decision.ACCEPTED and (row.applied_version or row.applied_move_id) else ""
+    moved_to = change.get("to_phase") if change and row.applied_move_id else None
+    return DecisionEntry(
+        row.id, row.protocol_id, row.at, by or "Unknown", row.user_id, row.decision,
+        DECISION_LABELS.get(row.decision, row.decision), row.advice, f"{title}: {text}" if text else title,
+        tuple(rule["text"] for rule in json.loads(row.rules)), row.reason, applied, row.protocol_version,
+        row.phase_index + 1, row.applied_version or row.protocol_version,
+        moved_to if moved_to is not None else row.phase_index, (row.newest_visit_id, row.newest_home_log_id),
+        row.undone_at, (undone_by or "Unknown") if row.undone_at else None)
 
 
 # -------------------------------------------------------------------------------------------- red flags

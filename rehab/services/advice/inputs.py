@@ -61,14 +61,18 @@ _ADVICE_HOME_LOGS = select(HomeLog).where(HomeLog.patient_id == bindparam("patie
 
 _ACCEPTED_ADVANCES = (select(AdviceDecision).where(AdviceDecision.protocol_id == bindparam("protocol_id"),
                                                    AdviceDecision.advice == "advance",
-                                                   AdviceDecision.decision == "accepted")
+                                                   AdviceDecision.decision == "accepted",
+                                                   col(AdviceDecision.undone_at).is_(None))
                       .order_by(col(AdviceDecision.at).desc(), col(AdviceDecision.id).desc()).limit(1).subquery())
 # The protocol's last phase move, last move forward, last accepted "advance" (its change and phase), and the
-# patient's last "cleared to go on", in one round trip.
+# patient's last "cleared to go on", in one round trip. A decision undone, and the move it made, count as never
+# made (services/advice/undo.py put the protocol back as it was).
 _MOVES = select(  # type: ignore[call-overload]  # SQLModel's select() is typed for at most four columns
-    select(func.max(PhaseChange.at)).where(PhaseChange.protocol_id == bindparam("protocol_id"))
+    select(func.max(PhaseChange.at)).where(PhaseChange.protocol_id == bindparam("protocol_id"),
+                                           col(PhaseChange.undone_at).is_(None))
     .scalar_subquery().label("moved"),
     select(func.max(PhaseChange.at)).where(PhaseChange.protocol_id == bindparam("protocol_id"),
+                                           col(PhaseChange.undone_at).is_(None),
                                            col(PhaseChange.to_phase) > col(PhaseChange.from_phase))
     .scalar_subquery().label("forward"),
     select(_ACCEPTED_ADVANCES.c.at).scalar_subquery().label("accepted"),
@@ -98,9 +102,11 @@ def protocol_moves(session: Session, *, protocol_id: int, patient_id: int) -> Pr
 
 
 def dose_started_at(moves: ProtocolMoves, *, version: ProtocolVersion) -> datetime:
-    """When the dose in force began: its version, or the last phase move if later. Visit times are entered to
-    the minute, so the start is floored to its minute: a visit recorded right after accepting a change counts."""
-    started = max(version.created_at, moves.moved) if moves.moved else version.created_at
+    """When the dose in force began: its version (or, for a version that put back an undone change, when that
+    dose began), or the last phase move if later. Visit times are entered to the minute, so the start is floored
+    to its minute: a visit recorded right after accepting a change counts."""
+    since = version.dose_since or version.created_at
+    started = max(since, moves.moved) if moves.moved else since
     return started.replace(second=0, microsecond=0)
 
 
