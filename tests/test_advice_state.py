@@ -19,7 +19,7 @@ from rehab.services.advice.inputs import advice_for
 from tests import factories
 from tests.conftest import count_rows, sign_in, submit
 from tests.test_portal import log_session
-from tests.test_visits import advice_shown_on, record
+from tests.test_visits import advice_shown_on, at_the_end_of_phase_1, record
 
 pytestmark = pytest.mark.db
 
@@ -182,13 +182,7 @@ def test_undoing_an_accept_puts_the_dose_back_exactly_and_the_same_advice_asks_a
 
 
 def test_undoing_an_accepted_phase_move_puts_the_patient_back_in_the_phase(therapist_client, patient, protocol, db):
-    version = db.exec(select(ProtocolVersion)).one()
-    content = json.loads(version.content)
-    content["phases"][0]["prescriptions"][0]["minutes"] = 10
-    content["phases"][0]["prescriptions"][0]["speed_kmh"] = 1.4
-    version.content = json.dumps(content)
-    db.add(version)
-    db.commit()
+    content = at_the_end_of_phase_1(db)
     record(therapist_client, patient, minutes="10")
     record(therapist_client, patient, minutes="10")
     shown = advice_shown_on(page_of(therapist_client, patient))

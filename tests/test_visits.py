@@ -136,11 +136,9 @@ def test_accepting_an_advance_makes_a_new_version(therapist_client, patient, pro
     assert "Trial in another condition (extrapolated)" in within  # the pain model: an Achilles tendinopathy trial
 
 
-def test_accepting_a_phase_move_moves_the_phase(therapist_client, patient, protocol, db):
-    record(therapist_client, patient, minutes="10")
-    record(therapist_client, patient, minutes="10")
-    # Phase 1 of the template builds 5 -> 10 minutes; with minutes at the goal and the speed already at phase 2's
-    # start, the one thing left to change is the support, and the move changes it.
+def at_the_end_of_phase_1(db) -> dict:  # type: ignore[no-untyped-def]
+    """Phase 1 of the template builds 5 -> 10 minutes; with minutes at the goal and the speed already at phase
+    2's start, the one thing left to change is the support, and the move changes it. Returns the content."""
     version = db.exec(select(ProtocolVersion)).one()
     content = json.loads(version.content)
     content["phases"][0]["prescriptions"][0]["minutes"] = 10
@@ -148,6 +146,13 @@ def test_accepting_a_phase_move_moves_the_phase(therapist_client, patient, proto
     version.content = json.dumps(content)
     db.add(version)
     db.commit()
+    return content
+
+
+def test_accepting_a_phase_move_moves_the_phase(therapist_client, patient, protocol, db):
+    record(therapist_client, patient, minutes="10")
+    record(therapist_client, patient, minutes="10")
+    at_the_end_of_phase_1(db)
     response = decide(therapist_client, patient, "advance", "move to phase 2 (Load)", decision="accept",
                       follow_redirects=True)
     assert "Applied: move to phase 2 (Load)" in response.get_data(as_text=True)

@@ -178,18 +178,25 @@ def move_phase(session: Session, *, protocol: Protocol, from_phase: int, to_phas
     tabs, or a resent form) one applies and the other raises PhaseMoved, and a patient never skips a phase."""
     if abs(to_phase - from_phase) != 1 or not 0 <= to_phase < phase_count:
         raise PhaseMoveError("There is no phase in that direction.")
+    set_phase(session, protocol=protocol, from_phase=from_phase, to_phase=to_phase)
+    change = PhaseChange(protocol_id=protocol.id, from_phase=from_phase, to_phase=to_phase,
+                         version_number=protocol.latest_version, reason=reason, user_id=user_id, at=now)
+    session.add(change)
+    session.flush()
+    return change
+
+
+def set_phase(session: Session, *, protocol: Protocol, from_phase: int, to_phase: int) -> None:
+    """Put the active protocol in ``to_phase`` only if it is still in ``from_phase`` (a conditional UPDATE):
+    raises PhaseMoved when someone moved it first. ``move_phase`` records the move; an undone one is only put
+    back (services/advice/undo.py)."""
     moved = session.execute(
         update(Protocol).where(col(Protocol.id) == protocol.id, col(Protocol.current_phase) == from_phase,
                                col(Protocol.status) == "active")
         .values(current_phase=to_phase).execution_options(synchronize_session=False))
     if rows_changed(moved) != 1:
         raise PhaseMoved
-    change = PhaseChange(protocol_id=protocol.id, from_phase=from_phase, to_phase=to_phase,
-                         version_number=protocol.latest_version, reason=reason, user_id=user_id, at=now)
     set_committed_value(protocol, "current_phase", to_phase)
-    session.add(change)
-    session.flush()
-    return change
 
 
 # Why a patient was discharged: the clinic outcomes count discharged patients by it.

@@ -17,7 +17,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col
 
 from rehab.models import AdviceDecision, PhaseChange, Protocol, ProtocolVersion
@@ -25,7 +24,7 @@ from rehab.services import protocol_records
 from rehab.services.advice.decisions import DecisionEntry
 from rehab.services.advice.inputs import AdviceContext
 from rehab.services.edits import rows_changed
-from rehab.services.protocol_records import Override, PhaseMoved
+from rehab.services.protocol_records import Override
 from rehab.services.safety import PatientFacts, check_protocol
 from rehab.vocabulary import Decision
 
@@ -140,15 +139,9 @@ def undo_decision(session: Session, *, entry: DecisionEntry, protocol: Protocol,
 def _move_back(session: Session, *, protocol: Protocol, decision_id: int, from_phase: int, to_phase: int,
                now: datetime) -> None:
     """Put the protocol back in the phase the accepted move left, marking that move undone (no new move: the
-    advice reads it as never made). Conditional, as every phase move: a move meanwhile refuses it."""
-    moved = session.execute(
-        update(Protocol).where(col(Protocol.id) == protocol.id, col(Protocol.current_phase) == from_phase,
-                               col(Protocol.status) == "active")
-        .values(current_phase=to_phase).execution_options(synchronize_session=False))
-    if rows_changed(moved) != 1:
-        raise PhaseMoved
+    advice reads it as never made). Conditional, as every phase move: a move meanwhile raises PhaseMoved."""
+    protocol_records.set_phase(session, protocol=protocol, from_phase=from_phase, to_phase=to_phase)
     decision = session.get(AdviceDecision, decision_id)
     assert decision is not None and decision.applied_move_id is not None
     session.execute(update(PhaseChange).where(col(PhaseChange.id) == decision.applied_move_id)
                     .values(undone_at=now).execution_options(synchronize_session=False))
-    set_committed_value(protocol, "current_phase", to_phase)
