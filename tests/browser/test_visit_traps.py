@@ -22,24 +22,32 @@ def count(db, model) -> int:  # type: ignore[no-untyped-def]
 
 def test_back_then_save_on_a_form_of_the_patient_page_shows_it_saved(page, live_server, therapist, clinic,
                                                                     make_patient, db):
-    """The patient page is fetched again on Back (no-store) and the browser refills the typed reason; its form
-    keeps the id it was sent with, so Override again is "Already saved", not a second override."""
+    """The patient page is fetched again on Back (no-store): after an override it shows the override, with no
+    form to send again (a page kept in the browser's memory would send its form's id, "Already saved"). The
+    visit form, saved again after Back, is "Already saved", not a second visit."""
     patient = make_patient(clinic)
     factories.protocol(db, patient, days_ago=14, user_id=therapist.id)
     sign_in_page(page, live_server, therapist, PASSWORD)
-    record_visit(page, live_server, patient.id, worst=2)
+    record_visit(page, live_server, patient.id, worst=7)
     page.get_by_label("Or override, because").fill("Flare-up after gardening, not the walking")
     page.get_by_role("button", name="Override").click()
     assert "Advice overridden." in page.locator(".flash").inner_text()
 
     page.go_back()  # to the patient page the override was sent from
-    assert page.get_by_label("Or override, because").input_value() == "Flare-up after gardening, not the walking"
-    page.get_by_role("button", name="Override").click()  # Save again, as a hurried therapist would
-    assert page.get_by_role("heading", name="Already saved").is_visible()
+    card = page.locator("#advice")
+    override = card.get_by_role("button", name="Override", exact=True)  # not "Undo my override"
+    if override.count():  # a browser that shows the page from its memory still has the form
+        override.click()
+        assert page.get_by_role("heading", name="Already saved").is_visible()
+        page.go_back()
+    else:
+        assert "Advice overridden" in card.inner_text()
     assert count(db, AdviceDecision) == 1
 
-    page.go_back()
-    page.go_back()  # and back to the visit form, to save the visit again
+    for _ in range(3):  # and back to the visit form, to save the visit again
+        if "/visits/new" in page.url:
+            break
+        page.go_back()
     save = page.get_by_role("button", name="Save visit")
     if save.count():  # a browser that shows the page from its memory still has the form
         save.click()
