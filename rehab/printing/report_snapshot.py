@@ -21,11 +21,11 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date
 from sqlmodel import Session, col, select
 
-from rehab.models import AdviceDecision, Clinic, HomeLog, Patient, Protocol, ProtocolVersion, User, Visit
+from rehab.models import Clinic, HomeLog, Patient, Protocol, ProtocolVersion, Visit
 from rehab.services import protocol_records
 from rehab.services import visits as visit_service
 from rehab.services.adherence_records import patient_adherence
-from rehab.services.advice.decisions import clearances_of, decisions_of
+from rehab.services.advice.decisions import clearances_of, decision_history
 from rehab.services.baseline_change import summarize_progress
 from rehab.services.charts import THERAPIST_LABELS, pain_and_minutes_svg
 from rehab.services.dose import dose_summary, speed_text
@@ -148,15 +148,11 @@ def _protocol(db: Session, protocol: Protocol, zone: ZoneInfo, speed_unit: str, 
 
 
 def _decisions(db: Session, patient_id: int, zone: ZoneInfo) -> list[dict[str, Any]]:
-    rows = list(reversed(decisions_of(db, patient_id=patient_id, limit=DECISIONS_SHOWN)))
-    user_ids = {row.user_id for row in rows if row.user_id is not None}
-    names: dict[int, str] = {}
-    if user_ids:
-        names = {user_id: name for user_id, name in db.exec(select(User.id, User.name)
-                                                             .where(col(User.id).in_(user_ids)))}
+    """Every decision on the advice, oldest first; one undone the same day is kept and marked."""
+    rows = reversed(decision_history(db, patient_id, limit=DECISIONS_SHOWN))
     return [{"date": _day(row.at, zone), "advice": row.advice, "decision": row.decision, "reason": row.reason,
-             "phase": row.phase_index + 1, "by": names.get(row.user_id, "") if row.user_id else ""}
-            for row in rows if isinstance(row, AdviceDecision)]
+             "phase": row.phase, "by": row.by, "applied": row.applied, "undone": row.undone_at is not None}
+            for row in rows]
 
 
 def _events(visits: list[dict[str, Any]], home: list[dict[str, Any]]) -> list[dict[str, Any]]:

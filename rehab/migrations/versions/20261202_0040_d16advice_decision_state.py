@@ -1,7 +1,7 @@
 """advice decisions keep what they were based on, what they applied and their undo
 
 Revision ID: d16advice_2330
-Revises: d16idle_kept
+Revises: d16report_2350
 Create Date: 2026-12-01
 
 A decision keeps the newest visit and home log its advice was based on (so the card shows it while nothing new
@@ -17,7 +17,7 @@ import sqlmodel
 from alembic import op
 
 revision = 'd16advice_2330'
-down_revision = 'd16idle_kept'
+down_revision = 'd16report_2350'
 branch_labels = None
 depends_on = None
 
