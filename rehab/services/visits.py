@@ -79,9 +79,8 @@ def before_protocol_start(protocol: Protocol, occurred_at: datetime, *, zone: st
     if occurred_at >= started:
         return None
     local = started.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
-    return (f"This visit is dated before the protocol started ({local}), so it cannot be counted against it and "
-            "was not saved. Check the date and time; measures taken before the protocol go in a fall-risk screen "
-            "on the patient page.")
+    return (f"This visit is dated before the protocol started ({local}), so it cannot count against it. Check "
+            "the date and time; measures from before the protocol go in a fall-risk screen.")
 
 
 def visits_of(session: Session, *, patient_id: int, include_deleted: bool = False) -> list[Visit]:

@@ -108,3 +108,41 @@ def test_long_notes_open_by_their_date_on_the_patient_page(page, live_server, th
     page.get_by_text("Whole note of the visit on").first.click()
     assert page.get_by_text("Plan: keep 5 minutes, check on Friday.").is_visible()
     shoot(page, "visits-page-note-open")
+
+
+def test_a_prehab_patient_is_added_with_a_planned_surgery_shown_as_planned(page, live_server, therapist, db):
+    from datetime import date
+
+    from rehab.models import Patient
+
+    sign_in_page(page, live_server, therapist, PASSWORD)
+    page.goto(f"{live_server}/patients/new")
+    page.get_by_label("First name").fill("Ingrid")
+    page.get_by_label("Last name").fill("Halvorsen")
+    page.get_by_label("Date of birth").fill("1956-03-14")
+    page.get_by_label("Right").check()
+    page.get_by_label("Condition", exact=True).select_option("post_tka")
+    planned = date.today() + timedelta(days=40)
+    page.get_by_label("Surgery date").fill(planned.isoformat())
+    shoot(page, "patient-form-planned-surgery")
+    page.get_by_role("button", name="Add patient").click()
+    assert "Ingrid Halvorsen was added." in page.locator(".flash").inner_text()
+    assert f"{planned.isoformat()}, planned (in 6 weeks)" in page.locator("main").inner_text()
+    shoot(page, "patient-page-planned-surgery")
+    assert count(db, Patient) == 1
+
+
+def test_a_visit_before_the_protocol_started_is_refused_beside_the_date(page, live_server, therapist, clinic,
+                                                                       make_patient, db):
+    patient = make_patient(clinic)
+    protocol = factories.protocol(db, patient, days_ago=3, user_id=therapist.id)
+    sign_in_page(page, live_server, therapist, PASSWORD)
+    page.goto(f"{live_server}/patients/{patient.id}")
+    page.get_by_role("link", name="Record visit").click()
+    page.get_by_label("Date and time").fill((protocol.created_at - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M"))
+    for scale, value in (("pain_before", "1"), ("pain_worst", "2"), ("pain_after", "1")):
+        page.locator(f"fieldset#{scale}").get_by_text(value, exact=True).click()
+    page.get_by_role("button", name="Save visit").click()
+    assert "dated before the protocol started" in page.locator("#occurred_at-error").inner_text()
+    shoot(page, "visit-before-protocol-start")
+    assert count(db, Visit) == 0
