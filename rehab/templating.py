@@ -12,6 +12,7 @@ from rehab import vocabulary
 from rehab.forms import field_limits
 from rehab.services.assessments import AssessmentInput
 from rehab.services.catalogue import evidence_label
+from rehab.services.charts import SCREEN_CHARTS
 from rehab.services.dose import dose_sentence, dose_summary, speed_text
 from rehab.services.home_logs import HomeLogInput
 from rehab.services.patients import PatientInput
@@ -31,6 +32,7 @@ def init_app(app: Flask) -> None:
     app.add_template_global(evidence_label)  # every source says what it really is, wherever it is cited
     # Every page words a stored value the same way (alert kinds, conditions...): the one vocabulary module.
     app.jinja_env.globals["vocabulary"] = vocabulary
+    app.jinja_env.globals["chart_sizes"] = SCREEN_CHARTS  # the chart's widths, and the screens each is for
     # Each input shape's field limits (maxlength, min, max), read from the shape: written once.
     app.jinja_env.globals["limits"] = {"patient": field_limits(PatientInput), "visit": field_limits(VisitInput),
                                        "assessment": field_limits(AssessmentInput),

@@ -100,7 +100,7 @@ def test_the_csv_lists_every_protocol_with_missing_ones_marked(therapist_client,
 def test_the_chart_has_one_bar_per_patient(therapist_client, db, clinic, make_patient, therapist):
     seed(db, clinic, make_patient, therapist, [(6, 4), (5, 4), (7, 3)])
     svg = therapist_client.get("/outcomes/chart.svg?template=knee_oa&measure=pain_before").get_data(as_text=True)
-    assert svg.count('class="rect reactive tooltip-trigger"') == 3
+    assert svg.count('class="rect tooltip-trigger"') == 3
 
 
 def test_queries_do_not_grow_with_the_number_of_patients(therapist_client, db, clinic, make_patient, therapist):

@@ -4,7 +4,9 @@ alerts, advice and audit (SECURITY.md 9, 16, 19, 22-24)."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+import re
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import update
@@ -449,6 +451,29 @@ def test_progress_shows_the_patients_chart_and_table(patient_client, db):
     submit(patient_client, "/p/language", {"language": "es"}, form_page="/p/home")
     spanish = patient_client.get("/p/chart.svg").get_data(as_text=True)
     assert "Peor dolor" in spanish and "Worst pain" not in spanish
+
+
+def test_two_sessions_on_one_day_are_two_rows_with_their_times(patient_client, db, clinic, patient, protocol):
+    day = datetime.now(ZoneInfo(clinic.timezone)).date() - timedelta(days=1)
+    for hour in (9, 15):
+        factories.visit(db, patient, protocol, at=datetime.combine(day, time(hour), tzinfo=ZoneInfo(clinic.timezone)))
+    html = patient_client.get("/p/progress").get_data(as_text=True)
+    dates = re.findall(r'<td class="p-date">([^<]*)</td>', html)
+    assert len(dates) == 2 and dates[0].endswith(", 15:00") and dates[1].endswith(", 09:00")
+
+
+def test_the_chart_text_grows_with_the_large_text_setting(patient_client):
+    log_session(patient_client, pain_worst="4")
+
+    def legend_px() -> float:
+        svg = patient_client.get("/p/chart.svg").get_data(as_text=True)
+        return float(re.search(r"\.legends \.legend text\{[^}]*font-size:([\d.]+)px", svg).group(1))
+
+    normal = legend_px()
+    submit(patient_client, "/p/text-size", {"size": "large"}, form_page="/p/home")
+    assert legend_px() >= normal * 1.3
+    html = patient_client.get("/p/progress").get_data(as_text=True)
+    assert 'size=large' in html and 'height="660"' in html  # the page holds the taller chart
 
 
 def test_the_spanish_log_form_words_every_answer_in_spanish(patient_client):

@@ -16,7 +16,8 @@ from sqlmodel import select
 
 from rehab.models import AdviceDecision, ProtocolVersion, RedFlagClearance, ReportPrint, utcnow
 from rehab.printing.report import report_pdf_of
-from rehab.printing.report_snapshot import ASSESSMENT_MAX, CHART_WIDTH
+from rehab.printing.report_snapshot import ASSESSMENT_MAX
+from rehab.services.charts import REPORT_CHART
 from tests import factories
 from tests.conftest import count_rows, form_fields, submit
 
@@ -181,7 +182,7 @@ def test_the_chart_legend_prints_at_10_pt_or_more(app_config, therapist_client, 
     svg = json.loads(db.exec(select(ReportPrint)).one().snapshot)["chart"]
     legend_px = [float(size) for size in re.findall(r"\.legend text\{[^}]*font-size:([\d.]+)px", svg)]
     width_px = float(re.search(r'viewBox="0 0 ([\d.]+) ', svg).group(1))  # type: ignore[union-attr]
-    assert legend_px and width_px == CHART_WIDTH
+    assert legend_px and width_px == REPORT_CHART.width
     text_width_pt = (215.9 - 30) / 25.4 * 72  # Letter less its 15 mm margins (A4's text is 6 mm narrower)
     a4_text_width_pt = (210 - 30) / 25.4 * 72
     assert min(legend_px) * min(text_width_pt, a4_text_width_pt) / width_px >= 10

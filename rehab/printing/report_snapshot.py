@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date
+from babel.dates import format_date, format_datetime
 from sqlmodel import Session, col, select
 
 from rehab.models import Clinic, HomeLog, Patient, Protocol, ProtocolVersion, Visit
@@ -27,7 +27,7 @@ from rehab.services import visits as visit_service
 from rehab.services.adherence_records import patient_adherence
 from rehab.services.advice.decisions import clearances_of, decision_history
 from rehab.services.baseline_change import summarize_progress
-from rehab.services.charts import THERAPIST_LABELS, pain_and_minutes_svg
+from rehab.services.charts import REPORT_CHART, THERAPIST_LABELS, pain_and_minutes_svg
 from rehab.services.dose import dose_summary, speed_text
 from rehab.services.home_logs import home_logs_of
 from rehab.services.patient_page import chart_points, measure_rows
@@ -41,9 +41,6 @@ from rehab.vocabulary import LANGUAGE_LABELS, PAPER_SIZE_LABELS, Language, Paper
 REPORT_LAYOUT_VERSION = "1"
 # A page of typed text each: enough for an assessment or a plan, short enough to stay a letter.
 ASSESSMENT_MAX = PLAN_MAX = 3000
-# The chart is drawn this many SVG pixels wide and printed across the text width (about 180 mm), so its 13 px
-# legend prints at about 10.4 pt (at 900 px it printed at 7 pt).
-CHART_WIDTH, CHART_HEIGHT = 640, 330
 DECISIONS_SHOWN = 200  # every decision of a long course of care; a report is not paged
 
 
@@ -204,10 +201,14 @@ def build_report_snapshot(db: Session, patient: Patient, *, clinic: Clinic, ther
     if patient_visits:
         language = options.language
         chart = pain_and_minutes_svg(
-            chart_points(patient_visits), phase_changes=moves, zone=clinic.timezone, width=CHART_WIDTH,
-            height=CHART_HEIGHT, title=gettext(language, "Pain and backward-walking minutes"),
+            chart_points(patient_visits), phase_changes=moves, zone=clinic.timezone,
+            # Drawn at its printed width (the text width, about 180 mm), so its text prints at its own size:
+            # legend 12 pt, axes 11 pt (at 900 px wide it printed at 7 pt).
+            width=REPORT_CHART.width, height=REPORT_CHART.height, text_scale=REPORT_CHART.text_scale,
+            title=gettext(language, "Pain and backward-walking minutes"),
             labels=THERAPIST_LABELS.translated(lambda text: gettext(language, text)),
-            day_label=lambda moment: format_date(moment, "d MMM", locale=language))
+            day_label=lambda moment: format_date(moment, "d MMM", locale=language),
+            moment_label=lambda moment: format_datetime(moment, "d MMM HH:mm", locale=language))
     return {
         "layout": REPORT_LAYOUT_VERSION, "options": asdict(options), "printed_on": printed_on.isoformat(),
         "clinic": {"name": clinic.name, "address": clinic.address, "phone": clinic.phone},

@@ -1,39 +1,71 @@
 """Progress charts as SVG, drawn by pygal (a maintained charting library), so the same chart serves the web
-page and the printed progress report."""
+page, the patient's portal and the printed progress report.
+
+The chart must not mislead: the x axis is time (a session's place follows its date and time of day, and the
+date labels sit on days that had sessions), equal values stay visible (each series has its own marker and
+dash, painted so none hides another), and two sessions on one day stay two marks."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pygal
 from pygal.style import Style
 
+from rehab.services.chart_marks import LegendFit, SeriesLook, finish
 from rehab.translation import N_
 
 NPRS_IMPORTANT_CHANGE = 2  # points (Farrar 2001)
 
-_STYLE = dict(
-    background="white", plot_background="white", foreground="#1d2a33", foreground_strong="#1d2a33",
-    foreground_subtle="#e3e9ee", opacity="1", opacity_hover="1", transition="none",
-    font_family="DejaVu Sans, Verdana, sans-serif", label_font_size=13, major_label_font_size=13,
-    legend_font_size=13, title_font_size=15, value_font_size=12, tooltip_font_size=12,
-    guide_stroke_color="#e3e9ee", major_guide_stroke_color="#d8e0e6",
-)
-COLORS = {"before": "#6b7a86", "worst": "#b3261e", "after": "#c77700", "minutes": "#0f6e6e", "band": "#1a5fd0",
-          "phase": "#4a5a66"}
+# Okabe-Ito hues (safe for the common colour-vision deficiencies), darkened where needed so each keeps at least
+# 4.5:1 contrast on white; shape and dash tell the series apart too, so colour is never the only cue.
+LOOKS = {
+    "before": SeriesLook("#0072B2", 2, "8,4", "square", 5.5, hollow=True),
+    "worst": SeriesLook("#C44E00", 3, "", "circle", 4.5),
+    "after": SeriesLook("#AA3377", 2.5, "2,3", "diamond", 8, hollow=True),
+    "minutes": SeriesLook("#007A5E", 6, "", "triangle", 10, hollow=True),
+    "band": SeriesLook("#5F6B73", 1.5, "10,6"),
+    "phase": SeriesLook("#1D2A33", 2, "2,4"),
+}
+# The printed report's chart is drawn at its printed width (180 mm, A4 or Letter between 15 mm margins, is 680
+# CSS px), so its text prints at its own size: legend 16 px = 12 pt, axes 15 px = 11 pt, never under 10 pt. A
+# report printing it narrower keeps that by scaling text_scale by 680 / its printed width in px.
+@dataclass(frozen=True)
+class ChartSize:
+    width: int
+    height: int
+    text_scale: float = 1.0
+    legend_columns: int = 2
+
+
+REPORT_CHART = ChartSize(width=680, height=400, text_scale=1.15)
+# The therapist's chart in three widths: the page picks one per screen width (a <picture>), so its text stays
+# about 13 px on screen from a desktop to a phone instead of shrinking with the image.
+SCREEN_CHARTS = {"wide": ChartSize(860, 420), "medium": ChartSize(640, 440),
+                 "narrow": ChartSize(400, 580, text_scale=1.1, legend_columns=1)}
+_FONT = "DejaVu Sans, Verdana, sans-serif"
+_MIN_GAP_PX = 12  # two sessions closer than this on the x axis are drawn this far apart (the tooltip says when)
+_DATE_LABEL_PX = 78  # room for one date label at the base text size, gap included
+
+
+def _style(colors: Sequence[str], scale: float) -> Style:
+    def px(size: float) -> int:
+        return round(size * scale)
+    return Style(background="white", plot_background="white", foreground="#1d2a33", foreground_strong="#1d2a33",
+                 foreground_subtle="#e3e9ee", opacity="1", opacity_hover="1", transition="none", font_family=_FONT,
+                 label_font_size=px(13), major_label_font_size=px(13), legend_font_size=px(14),
+                 title_font_size=px(15), value_font_size=px(12), tooltip_font_size=px(12), no_data_font_size=px(20),
+                 guide_stroke_color="#e3e9ee", major_guide_stroke_color="#d8e0e6", colors=tuple(colors))
 
 
 @dataclass(frozen=True)
 class ChartLabels:
     """The words a chart draws. Therapists read ``THERAPIST_LABELS`` (English); the patient's chart is drawn with
-    ``PATIENT_LABELS`` passed through the patient's translations (shorter, so they fit a phone's legend)."""
+    ``PATIENT_LABELS`` passed through the patient's translations (plain words, short enough for a phone)."""
 
     before: str
     worst: str
@@ -42,21 +74,26 @@ class ChartLabels:
     band: str  # the important-change lines, with {points}
     phase: str
     no_data: str
+    point: str  # one point's tooltip, with {when}, {series} and {value}
 
     def translated(self, gettext: Callable[[str], str]) -> ChartLabels:
         return ChartLabels(**{name: gettext(text) for name, text in asdict(self).items()})
 
 
 THERAPIST_LABELS = ChartLabels(before="Pain before", worst="Worst pain during", after="Pain after",
-                               minutes="Minutes (right axis)", band="Important change (±{points})",
-                               phase="Phase change", no_data="No visits yet")
+                               minutes="Minutes (right axis)", band="Important change (first worst pain ± {points})",
+                               phase="Phase change", no_data="No visits yet", point="{when}: {series} {value}")
 PATIENT_LABELS = ChartLabels(before=N_("Pain before"), worst=N_("Worst pain"), after=N_("Pain after"),
-                             minutes=N_("Minutes (right)"), band=N_("±{points} points"), phase=N_("New stage"),
-                             no_data=N_("No sessions yet"))
+                             minutes=N_("Minutes walked (right side)"), band=N_("{points} points from your first pain"),
+                             phase=N_("New stage"), no_data=N_("No sessions yet"), point=N_("{when}: {series} {value}"))
 
 
 def _day_month(moment: datetime) -> str:
     return moment.strftime("%d %b")
+
+
+def _day_month_time(moment: datetime) -> str:
+    return moment.strftime("%d %b %H:%M")
 
 
 @dataclass(frozen=True)
@@ -68,79 +105,175 @@ class ChartPoint:
     minutes: float | None
 
 
+def spread_close_moments(moments: Sequence[datetime], min_gap: timedelta) -> list[datetime]:
+    """Where each session is drawn: at its own time, except that one closer than ``min_gap`` to the one before
+    moves right to ``min_gap`` after it (two sessions at the same minute stay two marks; order is kept)."""
+    placed: list[datetime] = []
+    for moment in moments:
+        placed.append(max(moment, placed[-1] + min_gap) if placed else moment)
+    return placed
+
+
+def day_ticks(days: Sequence[date], *, first: datetime, last: datetime, plot_px: float,
+              label_px: float) -> list[date]:
+    """The session days that get a date label: the first, the last, and in between each day at least
+    ``label_px`` from the labels beside it (a label sits at its day's noon, so it stands over that day's
+    sessions)."""
+    span = max((last - first).total_seconds(), 1.0)
+
+    def x(day: date) -> float:
+        return (datetime.combine(day, time(12)) - first).total_seconds() / span * plot_px
+
+    chosen: list[date] = []
+    for day in sorted(set(days)):
+        if not chosen or x(day) - x(chosen[-1]) >= label_px:
+            chosen.append(day)
+    if len(chosen) > 1 and days and max(days) not in chosen:
+        if x(max(days)) - x(chosen[-1]) < label_px:
+            chosen.pop()
+        chosen.append(max(days))
+    return chosen
+
+
 def pain_and_minutes_svg(points: Sequence[ChartPoint], *, phase_changes: Sequence[datetime] = (),
                          zone: str = "UTC", title: str = "Pain and backward-walking minutes",
-                         width: int = 860, height: int = 380, labels: ChartLabels = THERAPIST_LABELS,
-                         day_label: Callable[[datetime], str] = _day_month) -> str:
+                         width: int = 860, height: int = 420, labels: ChartLabels = THERAPIST_LABELS,
+                         day_label: Callable[[datetime], str] = _day_month,
+                         moment_label: Callable[[datetime], str] = _day_month_time, text_scale: float = 1.0,
+                         legend_columns: int = 2) -> str:
     """Pain before, worst and after (0-10, left axis) and minutes (right axis) over time; phase changes as
     dotted verticals; the important-change band as dashed lines 2 points either side of the first worst pain.
 
-    ``labels`` and ``day_label`` (the x axis's "01 Dec") let a page draw it in the reader's language."""
+    ``labels``, ``day_label`` (the axis's "01 Dec") and ``moment_label`` (a tooltip's "01 Dec 10:30") draw it in
+    the reader's language; ``text_scale`` grows every text (large print, or a chart printed smaller than its
+    ``width``); ``legend_columns`` fits the legend to a narrow chart."""
     tz = ZoneInfo(zone)
-    local = [(point.at.astimezone(tz).replace(tzinfo=None), point) for point in points]
-    max_minutes = max((point.minutes or 0 for point in points), default=10)
-    # pygal colours series by position, primaries first and then the right-axis ones: collect them first.
-    primary: list[tuple[str | None, list[Any], dict[str, Any], str]] = []
-    secondary: list[tuple[str | None, list[Any], dict[str, Any], str]] = []
+    ordered = sorted(points, key=lambda point: point.at)
+    local = [point.at.astimezone(tz).replace(tzinfo=None) for point in ordered]
+    plot_px = max(width - 120 * text_scale, 100)
     if local:
-        primary.append((labels.before, [(at, p.pain_before) for at, p in local if p.pain_before is not None], {},
-                        COLORS["before"]))
-        primary.append((labels.worst, [(at, p.pain_worst) for at, p in local], {}, COLORS["worst"]))
-        primary.append((labels.after, [(at, p.pain_after) for at, p in local if p.pain_after is not None], {},
-                        COLORS["after"]))
-        secondary.append((labels.minutes, [(at, p.minutes) for at, p in local if p.minutes is not None],
-                          {"secondary": True, "stroke_style": {"width": 4}}, COLORS["minutes"]))
-        first, last = local[0][0], local[-1][0]
-        baseline = local[0][1].pain_worst
-        if first != last:
-            dashed = {"show_dots": False, "stroke_style": {"width": 1.5, "dasharray": "7,5"}}
-            upper, lower = min(10, baseline + NPRS_IMPORTANT_CHANGE), max(0, baseline - NPRS_IMPORTANT_CHANGE)
-            primary.append((labels.band.format(points=NPRS_IMPORTANT_CHANGE), [(first, upper), (last, upper)], dashed,
-                            COLORS["band"]))
-            primary.append((None, [(first, lower), (last, lower)], dashed, COLORS["band"]))
+        first_day, last_day = local[0].date(), local[-1].date()
+        start = datetime.combine(first_day, time(0))
+        end = datetime.combine(last_day, time(0)) + timedelta(days=1)
+        gap = (end - start) * (_MIN_GAP_PX / plot_px)
+        placed = spread_close_moments(local, gap)
+        end = max(end, placed[-1] + gap)
+        ticks = day_ticks([moment.date() for moment in local], first=start, last=end, plot_px=plot_px,
+                          label_px=_DATE_LABEL_PX * text_scale)
+    looks: list[SeriesLook] = []
+    tooltips: list[list[str]] = []
+    series: list[tuple[str | None, list[Any], dict[str, Any]]] = []
+
+    def add(key: str, title_text: str | None, values: list[Any], tips: list[str], **options: Any) -> None:
+        looks.append(LOOKS[key])
+        tooltips.append(tips)
+        series.append((title_text, values, options))
+
+    def measured(name: str, text: str, unit: str) -> None:
+        chosen = [(at, shown, getattr(point, name)) for at, shown, point in zip(local, placed, ordered, strict=True)
+                  if getattr(point, name) is not None]
+        add(name.removeprefix("pain_"), text, [(shown, value) for _, shown, value in chosen],
+            [labels.point.format(when=moment_label(at), series=text, value=f"{value:g}{unit}")
+             for at, _, value in chosen], dots_size=4)
+
+    if local:
+        measured("pain_before", labels.before, "/10")
+        measured("pain_worst", labels.worst, "/10")
+        measured("pain_after", labels.after, "/10")
+        baseline = ordered[0].pain_worst
+        upper, lower = min(10, baseline + NPRS_IMPORTANT_CHANGE), max(0, baseline - NPRS_IMPORTANT_CHANGE)
+        band_text = labels.band.format(points=NPRS_IMPORTANT_CHANGE)
+        add("band", band_text, [(start, upper), (end, upper)], [], show_dots=False)
+        add("band", None, [(start, lower), (end, lower)], [], show_dots=False)
         verticals: list[tuple[datetime, int] | None] = []
         for moment in phase_changes:
             at = moment.astimezone(tz).replace(tzinfo=None)
-            if first <= at <= last:
+            if start <= at <= end:
                 verticals += [(at, 0), (at, 10), None]
         if verticals:
-            primary.append((labels.phase, verticals[:-1],
-                            {"show_dots": False, "stroke_style": {"width": 2, "dasharray": "2,4"}}, COLORS["phase"]))
-    style = Style(colors=tuple(color for *_, color in primary + secondary) or ("#b3261e",), **_STYLE)
+            add("phase", labels.phase, verticals[:-1], [], show_dots=False)
+        measured("minutes", labels.minutes, "")
+        minutes_index = len(series) - 1
+        series[minutes_index][2]["secondary"] = True
+    max_minutes = max((point.minutes or 0 for point in points), default=10)
+    box, spacing = round(15 * text_scale), round(10 * text_scale)
+    # pygal colours series by position, primaries first and then the right-axis one: minutes is added last.
     chart = pygal.DateTimeLine(
-        style=style, width=width, height=height, js=[], title=title, show_dots=True, dots_size=3.5,
-        stroke_style={"width": 2.5}, range=(0, 10), secondary_range=(0, max(10, _ceil_to(max_minutes, 5))),
-        x_value_formatter=day_label, legend_at_bottom=True,
-        legend_at_bottom_columns=3, allow_interruptions=True, truncate_legend=-1, truncate_label=-1,
-        x_label_rotation=0, show_minor_x_labels=False, x_labels_major_count=8, y_labels=list(range(0, 11)),
-        margin_bottom=6, spacing=14, disable_xml_declaration=True, no_data_text=labels.no_data,
-        print_values=False,
+        style=_style([look.color for look in looks] or [LOOKS["worst"].color], text_scale), width=width,
+        height=height, js=[], title=title, show_dots=True, stroke_style={"width": 2.5}, range=(0, 10),
+        secondary_range=(0, max(10, _ceil_to(max_minutes, 5))), x_value_formatter=day_label,
+        legend_at_bottom=True, legend_at_bottom_columns=legend_columns, legend_box_size=box,
+        allow_interruptions=True, truncate_legend=-1, truncate_label=-1, x_label_rotation=0,
+        y_labels=list(range(0, 11)), spacing=spacing, disable_xml_declaration=True,
+        margin_bottom=6 + _legend_overcount(series, legend_columns, max(box, round(14 * text_scale)), spacing),
+        no_data_text=labels.no_data, print_values=False, show_x_guides=True,
     )
-    for title_text, values, options, _ in primary + secondary:
+    # pygal scopes its styles under the chart's id, by default a random one: a fixed id keeps the same chart the
+    # same bytes (and its CSP hash stable). Unscoped, pygal writes rules without a selector, which WeasyPrint
+    # rejects with the whole stylesheet.
+    chart.uuid = "progress"
+    if local:
+        chart.config(xrange=(start, end), x_labels=[
+            {"value": datetime.combine(day, time(12)), "label": day_label(datetime.combine(day, time(12)))}
+            for day in ticks])
+    for title_text, values, options in series:
         chart.add(title_text, values, **options)
     if not local:
         chart.add(labels.worst, [])
+    description = _describe(ordered, local, labels, moment_label)
+    # The legend starts at the plot's left edge and may run to the image's right edge.
+    fit = LegendFit(font_px=round(14 * text_scale), column_px=(width - 60 * text_scale - 10) / legend_columns,
+                    columns=legend_columns)
+    chart.add_xml_filter(lambda root: finish(root, looks, tooltips, paint_first=[minutes_index] if local else [],
+                                             description=description, legend=fit))
     svg: str = chart.render(is_unicode=True)  # pygal is untyped
     return svg
 
 
-def style_hashes(svg: str) -> list[str]:
-    """CSP source expressions for the chart's own <style> blocks, so the image can be served with a policy
-    that allows exactly those styles and nothing inline besides."""
-    return ["'sha256-" + base64.b64encode(hashlib.sha256(block.encode()).digest()).decode() + "'"
-            for block in re.findall(r"<style[^>]*>(.*?)</style>", svg, flags=re.S)]
+def _legend_overcount(series: Sequence[tuple[str | None, list[Any], dict[str, Any]]], columns: int, row: int,
+                      spacing: int) -> int:
+    """How much less room the legend needs than pygal reserves (as a negative margin). pygal reserves rows for
+    every series, titled or not, once for each axis; the legend draws one row per ``columns`` titled series,
+    1.5 rows apart (pygal's Graph._compute_margin and _legend)."""
+    if not series:
+        return 0
+    axes = 1 + any(options.get("secondary") for *_, options in series)
+    reserved = axes * (spacing + row * round(len(series) // columns - 1) * 1.5 + row)
+    rows = -(-sum(title is not None for title, *_ in series) // columns)
+    needed = spacing + row * 1.5 * (rows - 1) + row
+    return round(needed - reserved)
+
+
+def _describe(points: Sequence[ChartPoint], local: Sequence[datetime], labels: ChartLabels,
+              moment_label: Callable[[datetime], str]) -> str:
+    """The chart in words, for a screen reader opening the image on its own: every session, oldest first."""
+    if not points:
+        return labels.no_data
+    parts = []
+    for at, point in zip(local, points, strict=True):
+        values = [f"{text} {value:g}" for text, value in ((labels.before, point.pain_before),
+                                                            (labels.worst, point.pain_worst),
+                                                            (labels.after, point.pain_after),
+                                                            (labels.minutes, point.minutes)) if value is not None]
+        parts.append(f"{moment_label(at)}: " + ", ".join(values))
+    return "; ".join(parts) + "."
 
 
 def _ceil_to(value: float, step: int) -> int:
     return int(-(-value // step) * step)
 
 
-
 def changes_svg(changes: Sequence[float], *, title: str, unit: str) -> str:
     """Each patient's change at 6 weeks as one bar, smallest first, so a clinic sees the spread and not only
     the mean (the page's table gives the numbers and the important change)."""
-    chart = pygal.Bar(style=Style(**_STYLE, colors=(COLORS["minutes"],)), width=760, height=340, title=title,
-                      show_legend=False, show_x_labels=False, y_title=f"change ({unit})", js=[], margin=16)
+    chart = pygal.Bar(style=_style((LOOKS["minutes"].color,), 1.0), width=760, height=340, title=title,
+                      show_legend=False, show_x_labels=False, y_title=f"change ({unit})", js=[], margin=16,
+                      disable_xml_declaration=True)
+    chart.uuid = "outcomes"
     chart.add("Each patient's change", sorted(changes))
+    chart.add_xml_filter(lambda root: finish(root, [], [], paint_first=[], description=(
+        f"{len(changes)} patients' changes, smallest first: " + ", ".join(f"{change:g}" for change in sorted(changes))
+        if changes else "No patients")))
     svg: str = chart.render(is_unicode=True)  # pygal is untyped
     return svg
+

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from flask import Flask, abort, flash, make_response, request
+from flask import Flask, Response, abort, flash, make_response, request
 from flask.typing import ResponseReturnValue
 
+from rehab.services.chart_marks import image_policy
 from rehab.services.shapes import too_long_message
 
 
@@ -36,6 +37,14 @@ def stated_reason(back: ResponseReturnValue, *, limit: int, field: str = "reason
             flash(too_long_message(len(text), limit), "error")
         refuse(back)
     return text
+
+
+def svg_response(svg: str) -> Response:
+    """An SVG image served on its own (a chart's own address, "See the chart bigger"), under a policy that lets
+    its own style blocks apply and nothing else run or load."""
+    response = Response(svg, mimetype="image/svg+xml")
+    response.headers["Content-Security-Policy"] = image_policy(svg)
+    return response
 
 
 def register_blueprints(app: Flask) -> None:

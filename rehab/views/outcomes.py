@@ -16,8 +16,9 @@ from rehab.db import get_session
 from rehab.models import utcnow
 from rehab.services import outcome_records, outcomes
 from rehab.services.catalogue import templates
-from rehab.services.charts import changes_svg, style_hashes
+from rehab.services.charts import changes_svg
 from rehab.services.protocol_records import DISCHARGE_REASONS
+from rehab.views import svg_response
 from rehab.vocabulary import CONDITION_LABELS
 
 bp = Blueprint("outcomes", __name__, url_prefix="/outcomes")
@@ -110,7 +111,4 @@ def chart() -> ResponseReturnValue:
                 changes, label = measure.changes, measure.measure.label
     unit = "points" if key in ("pain_before", "nprs", "lefs") else label.rsplit("(", 1)[-1].rstrip(")")
     svg = changes_svg(changes, title=f"{template_name(template)}: {label}, change at 6 weeks", unit=unit)
-    response = Response(svg, mimetype="image/svg+xml")
-    response.headers["Content-Security-Policy"] = (
-        f"default-src 'none'; script-src 'self'; style-src {' '.join(style_hashes(svg))}; frame-ancestors 'none'")
-    return response
+    return svg_response(svg)

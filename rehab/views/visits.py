@@ -22,7 +22,7 @@ from rehab.services.advice.card import changes_something, standing_decision
 from rehab.services.advice.decisions import MAX_REASON, AdviceShown, decision_history, record_decision, what_changed
 from rehab.services.advice.inputs import advice_for
 from rehab.services.advice.undo import UndoRefused, undo_decision
-from rehab.services.charts import pain_and_minutes_svg, style_hashes
+from rehab.services.charts import SCREEN_CHARTS, pain_and_minutes_svg
 from rehab.services.edits import StaleEdit
 from rehab.services.home_logs import home_log_table
 from rehab.services.locks import serialise
@@ -30,7 +30,7 @@ from rehab.services.patient_page import chart_points
 from rehab.services.protocol_content import kmh_to_mph, mph_to_kmh, number, visit_ceiling
 from rehab.services.visits import VisitInput
 from rehab.templating import clinic_time
-from rehab.views import flash_at, refuse, stated_reason
+from rehab.views import flash_at, refuse, stated_reason, svg_response
 from rehab.views.dashboard import dashboard_return
 from rehab.views.patients import get_patient_or_404
 from rehab.vocabulary import EFFUSION_LABELS, RED_FLAG_LABELS, SORENESS_LABELS, STOPPING_ALERTS, SUPPORT_LABELS
@@ -327,12 +327,11 @@ def chart(patient_id: int) -> ResponseReturnValue:
     moves = [change.at for protocol in protocol_records.protocols_of(db, patient_id=patient.id)
              for change, _ in protocol_records.phase_changes(db, protocol_id=protocol.id)
              if change.undone_at is None]  # an undone move never happened for the patient
-    svg = pain_and_minutes_svg(chart_points(patient_visits), phase_changes=moves, zone=g.clinic.timezone)
-    response = Response(svg, mimetype="image/svg+xml")
-    # pygal styles the chart with its own <style> block: allow exactly that block, by hash, and nothing else.
-    response.headers["Content-Security-Policy"] = (
-        f"default-src 'none'; script-src 'self'; style-src {' '.join(style_hashes(svg))}; frame-ancestors 'none'")
-    return response
+    size = SCREEN_CHARTS.get(request.args.get("layout", ""), SCREEN_CHARTS["wide"])
+    svg = pain_and_minutes_svg(chart_points(patient_visits), phase_changes=moves, zone=g.clinic.timezone,
+                               width=size.width, height=size.height, text_scale=size.text_scale,
+                               legend_columns=size.legend_columns)
+    return svg_response(svg)
 
 
 @bp.get("/visits.csv")

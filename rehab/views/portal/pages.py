@@ -5,11 +5,12 @@ Every route here sits behind the portal guard; records are looked up through the
 
 from __future__ import annotations
 
-from datetime import date
+from collections import Counter
+from datetime import date, datetime, time
 from typing import Any
 
-from babel.dates import format_date, format_skeleton
-from flask import Response, g
+from babel.dates import format_date, format_skeleton, format_time
+from flask import g
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
@@ -19,8 +20,9 @@ from rehab.models import utcnow
 from rehab.services import home_logs, patient_text
 from rehab.services import visits as visit_service
 from rehab.services.adherence_records import patient_adherence
-from rehab.services.charts import PATIENT_LABELS, ChartPoint, pain_and_minutes_svg, style_hashes
+from rehab.services.charts import PATIENT_LABELS, ChartPoint, pain_and_minutes_svg
 from rehab.services.protocol_content import Phase
+from rehab.views import svg_response
 from rehab.views.portal import current
 from rehab.views.portal.blueprint import bp
 from rehab.views.portal.layout import page
@@ -75,10 +77,11 @@ def _sessions() -> list[dict[str, Any]]:
     db = get_session()
     patient_id = current.patient_id()
     rows = [{"at": visit.occurred_at, "where": "clinic", "pain": visit.pain_worst, "minutes": visit.minutes,
-             "pain_before": visit.pain_before, "pain_after": visit.pain_after}
+             "pain_before": visit.pain_before, "pain_after": visit.pain_after, "timed": True}
             for visit in visit_service.visits_of(db, patient_id=patient_id)]
     rows += [{"at": home_logs.session_time(log), "where": "home", "pain": log.pain_worst, "minutes": log.minutes,
-              "pain_before": None, "pain_after": None, "day": log.session_date}
+              "pain_before": None, "pain_after": None, "day": log.session_date,
+              "timed": home_logs.session_time(log) == log.created_at}
              for log in home_logs.home_logs_of(db, patient_id=patient_id)]
     return sorted(rows, key=lambda row: row["at"], reverse=True)
 
@@ -90,22 +93,44 @@ def progress():  # type: ignore[no-untyped-def]
     zone = current.zone()
     for row in rows:
         row["date"] = short_date(row.get("day") or row["at"].astimezone(zone).date())
+    # Two sessions on one day are two rows that say their time, as the chart draws them as two marks.
+    shared = {text for text, count in Counter(row["date"] for row in rows).items() if count > 1}
+    for row in rows:
+        if row["date"] in shared and row["timed"]:
+            row["date"] += ", " + format_time(row["at"].astimezone(zone), "HH:mm", locale=get_locale())
     security.record_read("portal.view", patient_id=current.patient_id(), object_type="portal_progress")
-    return page("portal/progress.html", rows=rows, home_count=sum(row["where"] == "home" for row in rows))
+    width, height, _scale = chart_size(g.get("text_size", "normal"))
+    return page("portal/progress.html", rows=rows, home_count=sum(row["where"] == "home" for row in rows),
+                chart_width=width, chart_height=height)
+
+
+def chart_size(text_size: str) -> tuple[int, int, float]:
+    """The portal chart's width, height and text scale: drawn narrow so its text stays readable once a phone
+    shrinks it to the screen, and with text that grows with the portal's Large setting (as the page's does)."""
+    return (400, 660, 1.25 * 1.375) if text_size == "large" else (400, 540, 1.25)
+
+
+def _chart_points() -> list[ChartPoint]:
+    """The sessions oldest first; a home session the patient dated without a time sits at noon of its day in the
+    clinic's zone (so it is drawn on the day the patient gave, whatever the zone)."""
+    zone = current.zone()
+    points = []
+    for row in reversed(_sessions()):
+        at = row["at"]
+        if row.get("day") and at.astimezone(zone).date() != row["day"]:
+            at = datetime.combine(row["day"], time(12), tzinfo=zone)
+        points.append(ChartPoint(at, row["pain_before"], row["pain"], row["pain_after"], row["minutes"]))
+    return points
 
 
 @bp.get("/chart.svg")
 def chart():  # type: ignore[no-untyped-def]
-    """The patient's own pain and minutes chart, sized so its labels do not collide on a phone (the table under
-    it has the same numbers in large text)."""
-    points = [ChartPoint(row["at"], row["pain_before"], row["pain"], row["pain_after"], row["minutes"])
-              for row in reversed(_sessions())]
-    # Drawn in the patient's language: the shorter patient labels, translated, and the day in their words.
-    svg = pain_and_minutes_svg(points, zone=str(current.zone()), title=_("My pain and minutes"), width=520,
-                               height=480, labels=PATIENT_LABELS.translated(_),
-                               day_label=lambda moment: format_date(moment, "dd MMM", locale=get_locale()))
-    response = Response(svg, mimetype="image/svg+xml")
-    # As the therapist's chart: pygal's own <style> blocks are allowed by hash, nothing else inline.
-    response.headers["Content-Security-Policy"] = (
-        f"default-src 'none'; script-src 'self'; style-src {' '.join(style_hashes(svg))}; frame-ancestors 'none'")
-    return response
+    """The patient's own pain and minutes chart (the table under it has the same numbers in large text)."""
+    width, height, scale = chart_size(g.get("text_size", "normal"))
+    # Drawn in the patient's language: the patient's plain labels, translated, and dates in their words.
+    svg = pain_and_minutes_svg(
+        _chart_points(), zone=str(current.zone()), title=_("My pain and minutes"), width=width, height=height,
+        labels=PATIENT_LABELS.translated(_), text_scale=scale, legend_columns=1,
+        day_label=lambda moment: format_date(moment, "d MMM", locale=get_locale()),
+        moment_label=lambda moment: f"{short_date(moment.date())} {format_time(moment, 'HH:mm', locale=get_locale())}")
+    return svg_response(svg)
