@@ -214,4 +214,4 @@ def image_policy(svg: str) -> str:
     """The Content-Security-Policy for an SVG served on its own: nothing loads, no script runs, and only the
     image's own style blocks apply."""
     styles = " ".join(style_hashes(svg)) or "'none'"
-    return f"default-src 'none'; style-src {styles}; frame-ancestors 'none'"
+    return f"default-src 'none'; script-src 'none'; style-src {styles}; frame-ancestors 'none'"

@@ -31,17 +31,21 @@ LOOKS = {
     "band": SeriesLook("#5F6B73", 1.5, "10,6"),
     "phase": SeriesLook("#1D2A33", 2, "2,4"),
 }
-# The printed report's chart is drawn at its printed width (180 mm, A4 or Letter between 15 mm margins, is 680
-# CSS px), so its text prints at its own size: legend 16 px = 12 pt, axes 15 px = 11 pt, never under 10 pt. A
-# report printing it narrower keeps that by scaling text_scale by 680 / its printed width in px.
+
+
 @dataclass(frozen=True)
 class ChartSize:
+    """A chart's drawn size (px), how much its text grows, and its legend's columns."""
+
     width: int
     height: int
     text_scale: float = 1.0
     legend_columns: int = 2
 
 
+# The printed report's chart is drawn at its printed width (180 mm, A4 or Letter between 15 mm margins, is 680
+# CSS px), so its text prints at its own size: legend 16 px = 12 pt, axes 15 px = 11 pt, never under 10 pt. A
+# report printing it narrower keeps that by scaling text_scale by 680 / its printed width in px.
 REPORT_CHART = ChartSize(width=680, height=400, text_scale=1.15)
 # The therapist's chart in three widths: the page picks one per screen width (a <picture>), so its text stays
 # about 13 px on screen from a desktop to a phone instead of shrinking with the image.

@@ -200,7 +200,7 @@ def test_the_policy_hashes_the_style_as_the_browser_reads_it():
     decoded = raw.replace("&gt;", ">").replace("&lt;", "<").replace("&amp;", "&")
     expected = "'sha256-" + base64.b64encode(hashlib.sha256(decoded.encode()).digest()).decode() + "'"
     assert style_hashes(svg) == [expected]
-    assert image_policy(svg) == f"default-src 'none'; style-src {expected}; frame-ancestors 'none'"
+    assert image_policy(svg) == f"default-src 'none'; script-src 'none'; style-src {expected}; frame-ancestors 'none'"
 
 
 @pytest.mark.parametrize("svg", [pain_and_minutes_svg([point(0), point(2)]), pain_and_minutes_svg([]),

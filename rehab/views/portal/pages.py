@@ -10,7 +10,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 from babel.dates import format_date, format_skeleton, format_time
-from flask import g
+from flask import g, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
@@ -20,7 +20,7 @@ from rehab.models import utcnow
 from rehab.services import home_logs, patient_text
 from rehab.services import visits as visit_service
 from rehab.services.adherence_records import patient_adherence
-from rehab.services.charts import PATIENT_LABELS, ChartPoint, pain_and_minutes_svg
+from rehab.services.charts import PATIENT_LABELS, ChartPoint, ChartSize, pain_and_minutes_svg
 from rehab.services.protocol_content import Phase
 from rehab.views import svg_response
 from rehab.views.portal import current
@@ -99,15 +99,16 @@ def progress():  # type: ignore[no-untyped-def]
         if row["date"] in shared and row["timed"]:
             row["date"] += ", " + format_time(row["at"].astimezone(zone), "HH:mm", locale=get_locale())
     security.record_read("portal.view", patient_id=current.patient_id(), object_type="portal_progress")
-    width, height, _scale = chart_size(g.get("text_size", "normal"))
     return page("portal/progress.html", rows=rows, home_count=sum(row["where"] == "home" for row in rows),
-                chart_width=width, chart_height=height)
+                chart_sizes=chart_sizes(g.get("text_size", "normal")))
 
 
-def chart_size(text_size: str) -> tuple[int, int, float]:
-    """The portal chart's width, height and text scale: drawn narrow so its text stays readable once a phone
-    shrinks it to the screen, and with text that grows with the portal's Large setting (as the page's does)."""
-    return (400, 660, 1.25 * 1.375) if text_size == "large" else (400, 540, 1.25)
+def chart_sizes(text_size: str) -> dict[str, ChartSize]:
+    """The portal chart for a phone ("narrow", drawn narrow so its text stays readable once the phone shrinks it
+    to the screen) and for a wider screen ("wide"); its text grows with the Large setting, as the page's does."""
+    large = 1.375 if text_size == "large" else 1.0
+    return {"narrow": ChartSize(400, round(540 * large ** 0.6), text_scale=1.25 * large, legend_columns=1),
+            "wide": ChartSize(680, round(440 * large ** 0.6), text_scale=1.0 * large, legend_columns=2)}
 
 
 def _chart_points() -> list[ChartPoint]:
@@ -126,11 +127,13 @@ def _chart_points() -> list[ChartPoint]:
 @bp.get("/chart.svg")
 def chart():  # type: ignore[no-untyped-def]
     """The patient's own pain and minutes chart (the table under it has the same numbers in large text)."""
-    width, height, scale = chart_size(g.get("text_size", "normal"))
+    sizes = chart_sizes(g.get("text_size", "normal"))
+    size = sizes.get(request.args.get("layout", ""), sizes["narrow"])
     # Drawn in the patient's language: the patient's plain labels, translated, and dates in their words.
     svg = pain_and_minutes_svg(
-        _chart_points(), zone=str(current.zone()), title=_("My pain and minutes"), width=width, height=height,
-        labels=PATIENT_LABELS.translated(_), text_scale=scale, legend_columns=1,
+        _chart_points(), zone=str(current.zone()), title=_("My pain and minutes"), width=size.width,
+        height=size.height, labels=PATIENT_LABELS.translated(_), text_scale=size.text_scale,
+        legend_columns=size.legend_columns,
         day_label=lambda moment: format_date(moment, "d MMM", locale=get_locale()),
         moment_label=lambda moment: f"{short_date(moment.date())} {format_time(moment, 'HH:mm', locale=get_locale())}")
     return svg_response(svg)
