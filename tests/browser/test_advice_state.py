@@ -70,6 +70,14 @@ def test_an_override_shows_on_the_card_for_everyone_and_only_its_author_undoes_i
     expect(card.get_by_role("button", name="Accept: minutes 5 → 3")).to_be_visible()
     card.get_by_text("Earlier decisions on the advice").click()
     expect(card.get_by_text("Undone by Pat Therapist")).to_be_visible()
+    card.get_by_role("link", name="Every decision, with the visits").click()
+    decisions = page.locator("section", has=page.get_by_role("heading", name="Decisions on the advice"))
+    expect(decisions.get_by_text(REASON)).to_be_visible()
+    expect(decisions.get_by_text("Undone by Pat Therapist")).to_be_visible()
+    if width == 1280:
+        for shown in (1280, 820, 390):
+            page.set_viewport_size({"width": shown, "height": 900})
+            decisions.screenshot(path=str(ARTIFACTS / f"visits-decisions-{shown}.png"))
     mine.close()
 
 
