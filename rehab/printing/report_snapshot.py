@@ -28,7 +28,7 @@ from rehab.services.adherence_records import patient_adherence
 from rehab.services.advice.decisions import clearances_of, decision_history
 from rehab.services.baseline_change import summarize_progress
 from rehab.services.charts import REPORT_CHART, THERAPIST_LABELS, pain_and_minutes_svg
-from rehab.services.dose import dose_summary, speed_text
+from rehab.services.dose import dose_sentence, dose_summary, speed_text
 from rehab.services.home_logs import home_logs_of
 from rehab.services.patient_page import chart_points, measure_rows
 from rehab.services.protocol_content import number
@@ -104,7 +104,7 @@ def _home(log: HomeLog) -> dict[str, Any]:
             "falls": int(log.fell), "stumbles": int(log.stumbled), "note": log.note}
 
 
-def _protocols(db: Session, patient: Patient, zone: ZoneInfo, speed_unit: str
+def _protocols(db: Session, patient: Patient, zone: ZoneInfo, speed_unit: str, language: str
                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[datetime]]:
     """Each protocol (oldest first) with its phase moves, the safety warnings gone past (each once, in the
     version its reason was first given) and the moments of every phase move, for the chart."""
@@ -112,7 +112,7 @@ def _protocols(db: Session, patient: Patient, zone: ZoneInfo, speed_unit: str
     overrides: list[dict[str, Any]] = []
     moments: list[datetime] = []
     for protocol in reversed(protocol_records.protocols_of(db, patient_id=patient.id)):
-        protocols.append(_protocol(db, protocol, zone, speed_unit, moments))
+        protocols.append(_protocol(db, protocol, zone, speed_unit, language, moments))
         seen: set[str] = set()
         versions = db.exec(select(ProtocolVersion).where(ProtocolVersion.protocol_id == protocol.id)
                            .order_by(col(ProtocolVersion.number)))
@@ -128,8 +128,8 @@ def _protocols(db: Session, patient: Patient, zone: ZoneInfo, speed_unit: str
     return protocols, overrides, moments
 
 
-def _protocol(db: Session, protocol: Protocol, zone: ZoneInfo, speed_unit: str, moments: list[datetime]
-              ) -> dict[str, Any]:
+def _protocol(db: Session, protocol: Protocol, zone: ZoneInfo, speed_unit: str, language: str,
+              moments: list[datetime]) -> dict[str, Any]:
     version = protocol_records.latest_version(db, protocol)
     content = protocol_records.load_content(version)
     phase = content.phases[protocol.current_phase]
@@ -139,7 +139,9 @@ def _protocol(db: Session, protocol: Protocol, zone: ZoneInfo, speed_unit: str, 
             "ended": _day(protocol.ended_at, zone), "end_reason": protocol.end_reason,
             "version": protocol.latest_version, "phase_number": protocol.current_phase + 1,
             "phase_count": len(content.phases), "phase_name": phase.name,
-            "dose": [dose_summary(rx, speed_unit=speed_unit) for rx in phase.prescriptions],
+            # The therapist's short form in English; in another language the sentence the sheets print.
+            "dose": [dose_summary(rx, speed_unit=speed_unit) if language == "en" else
+                     dose_sentence(rx, language=language, speed_unit=speed_unit) for rx in phase.prescriptions],
             "moves": [{"date": _day(change.at, zone), "from": change.from_phase + 1, "to": change.to_phase + 1,
                        "reason": change.reason, "by": author} for change, author in moves]}
 
@@ -195,7 +197,7 @@ def build_report_snapshot(db: Session, patient: Patient, *, clinic: Clinic, ther
     patient_visits = visit_service.visits_of(db, patient_id=patient.id)
     visits = [_visit(visit, zone, clinic.speed_unit) for visit in patient_visits]
     home = [_home(log) for log in reversed(home_logs_of(db, patient_id=patient.id))]
-    protocols, overrides, moves = _protocols(db, patient, zone, clinic.speed_unit)
+    protocols, overrides, moves = _protocols(db, patient, zone, clinic.speed_unit, options.language)
     dates = sorted(row["date"] for row in visits + home)
     chart = None
     if patient_visits:
