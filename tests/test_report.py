@@ -158,6 +158,7 @@ def test_the_letter_in_spanish(app_config, therapist_client, course):
     assert "Evaluación" in text and "Plan" in text and ASSESSMENT in text
     assert "Sesiones en casa" in text and "dolor o hinchazón en la pantorrilla" in text
     assert "Estimada/o Dr. Ana Ruiz," in text and "Atentamente," in text
+    assert "both rails" not in text  # the dose in Spanish words, not the therapist's English short form
 
 
 def test_the_outcome_table_is_never_split_across_pages(app_config, therapist_client, course, db):
