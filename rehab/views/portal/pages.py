@@ -108,7 +108,7 @@ def chart_sizes(text_size: str) -> dict[str, ChartSize]:
     to the screen) and for a wider screen ("wide"); its text grows with the Large setting, as the page's does."""
     large = 1.375 if text_size == "large" else 1.0
     return {"narrow": ChartSize(400, round(540 * large ** 0.6), text_scale=1.25 * large, legend_columns=1),
-            "wide": ChartSize(680, round(440 * large ** 0.6), text_scale=1.0 * large, legend_columns=2)}
+            "wide": ChartSize(680, round(460 * large ** 0.6), text_scale=1.2 * large, legend_columns=2)}
 
 
 def _chart_points() -> list[ChartPoint]:
