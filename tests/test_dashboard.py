@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
+from rehab.dates import day_text
 from rehab.models import Visit
 from rehab.services.last_session import refresh_last_session
 from tests import factories
@@ -29,7 +30,7 @@ def form_time(at: datetime) -> str:
 
 
 def day(at: datetime) -> str:
-    return at.strftime("%Y-%m-%d")
+    return day_text(at)  # as every page writes a day
 
 
 def test_visits_recorded_corrected_and_deleted_move_the_patient_between_quiet_and_recently_seen(

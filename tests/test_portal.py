@@ -510,7 +510,7 @@ def test_the_therapist_sees_what_the_patient_corrected(patient_client, therapist
     entry_url = log_session(patient_client, pain_worst="7").headers["Location"]
     submit(patient_client, f"{entry_url}/edit", log_form(pain_worst="3", version="1"))
     page = therapist_client.get(f"/patients/{patient.id}").get_data(as_text=True)
-    assert "Corrected by the patient" in page and "pain worst</strong>: 7 → 3" in page
+    assert "Corrected by the patient" in page and "Worst pain</strong>: 7 → 3" in page
 
 
 def test_portal_pages_use_as_many_queries_with_100_sessions_as_with_1(patient_client, db, patient, protocol):

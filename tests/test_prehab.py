@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import pytest
 from sqlmodel import select
 
+from rehab.dates import day_text
 from rehab.models import Patient
 from rehab.services.surgery import surgery_text
 from tests import factories
@@ -19,11 +20,11 @@ pytestmark = pytest.mark.db
 
 def test_surgery_text_says_planned_before_and_the_week_after():
     today = date(2026, 12, 1)
-    assert surgery_text(date(2027, 1, 12), today) == "2027-01-12, planned (in 6 weeks)"
-    assert surgery_text(date(2026, 12, 6), today) == "2026-12-06, planned (in 5 days)"
-    assert surgery_text(date(2026, 12, 2), today) == "2026-12-02, planned (tomorrow)"
-    assert surgery_text(today, today) == "2026-12-01 (week 0 after surgery)"
-    assert surgery_text(date(2026, 10, 1), today) == "2026-10-01 (week 8 after surgery)"
+    assert surgery_text(date(2027, 1, 12), today) == "12 Jan 2027, planned (in 6 weeks)"
+    assert surgery_text(date(2026, 12, 6), today) == "6 Dec 2026, planned (in 5 days)"
+    assert surgery_text(date(2026, 12, 2), today) == "2 Dec 2026, planned (tomorrow)"
+    assert surgery_text(today, today) == "1 Dec 2026 (week 0 after surgery)"
+    assert surgery_text(date(2026, 10, 1), today) == "1 Oct 2026 (week 8 after surgery)"
 
 
 def test_a_prehab_patient_is_added_with_a_planned_surgery_and_shown_as_planned(therapist_client, db):
@@ -34,7 +35,7 @@ def test_a_prehab_patient_is_added_with_a_planned_surgery_and_shown_as_planned(t
     patient = db.exec(select(Patient)).one()
     assert patient.surgery_date == planned
     page = therapist_client.get(f"/patients/{patient.id}").get_data(as_text=True)
-    assert f"{planned.isoformat()}, planned (in 6 weeks)" in page
+    assert f"{day_text(planned)}, planned (in 6 weeks)" in page
 
 
 def test_the_builder_says_prehabilitation_and_no_week_after_surgery(therapist_client, db, clinic):

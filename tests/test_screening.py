@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlmodel import select
 
+from rehab.dates import day_text
 from rehab.models import Assessment, Protocol, ProtocolVersion, utcnow
 from rehab.services.assessments import latest_screen
 from rehab.services.catalogue import templates
@@ -158,7 +159,7 @@ def test_a_new_protocol_starts_in_the_phase_the_weeks_since_surgery_allow(therap
                                 follow_redirects=True)
     html = page.get_data(as_text=True)
     assert f'<option value="{selected}" selected>Phase {selected + 1}: {phase_name}' in html
-    assert f"Week {weeks_ago} after surgery on {surgery.isoformat()}" in html
+    assert f"Week {weeks_ago} after surgery on {day_text(surgery)}" in html
     saved = build(therapist_client, patient, "post_tka", start_phase=str(selected))
     assert saved.status_code == 302  # all work in the clinic: no warning
     protocol = db.exec(select(Protocol)).one()
@@ -166,7 +167,7 @@ def test_a_new_protocol_starts_in_the_phase_the_weeks_since_surgery_allow(therap
     summary = json.loads(db.exec(select(ProtocolVersion)).one().summary)
     assert summary[0] == "First version."
     assert summary[1] == f"Starts in phase {selected + 1} ({phase_name}): week {weeks_ago} after surgery on " \
-                         f"{surgery.isoformat()}."
+                         f"{day_text(surgery)}."
 
 
 def test_starting_before_the_phases_week_is_warned(therapist_client, clinic, make_patient, db):

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
+from rehab.dates import moment_text
 from rehab.models import Alert, AuditEvent, EditRecord, Patient, utcnow
 from rehab.services.protocol_content import visit_ceiling
 from rehab.services.protocol_records import latest_version, load_content
@@ -98,7 +99,7 @@ def test_alerts_come_most_urgent_first_and_pain_above_the_ceiling_says_so(therap
     pain_item = board.split("Pain 8/10 at home")[0].rsplit("<li", 1)[1]
     assert "urgency-pain" in pain_item and '<span class="badge pain">Pain above ceiling at home</span>' in pain_item
     # Each alert has its date and time, in the clinic's zone (UTC here), in one format.
-    pain_at = (utcnow() - timedelta(minutes=30)).strftime("%Y-%m-%d %H:%M")
+    pain_at = moment_text(utcnow() - timedelta(minutes=30))
     assert f">{pain_at}</time>" in board
 
 

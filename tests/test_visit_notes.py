@@ -28,7 +28,7 @@ def test_notes_show_on_the_patient_page_and_the_visits_page(therapist_client, db
         long_cell = re.search(r'<details class="long-note">(.*?)</details>', page, re.DOTALL)
         assert long_cell, f"{url}: the long note is not behind a disclosure"
         summary = re.search(r"<summary>(.*?)</summary>", long_cell.group(1), re.DOTALL).group(1)
-        assert "Whole note of the visit on 2026-11-22 09:30" in summary  # the label names the visit
+        assert "Whole note of the visit on 22 Nov 2026, 09:30" in summary  # the label names the visit
         assert "Patient walked the ramp twice" in summary and "Friday" not in summary  # its opening only
         assert "Ends with the plan for Friday." in long_cell.group(1)  # and the whole note, one click away
 

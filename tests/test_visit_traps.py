@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from rehab.dates import moment_text
 from rehab.models import Visit
 from tests import factories
 from tests.conftest import count_rows, submit
@@ -22,7 +23,7 @@ def test_a_visit_dated_before_the_protocol_started_is_refused_beside_the_date(th
     response = record(therapist_client, patient, occurred_at=before)
     page = html.unescape(response.get_data(as_text=True))
     assert response.status_code == 422
-    assert f"dated before the protocol started ({started:%Y-%m-%d %H:%M})" in page
+    assert f"dated before the protocol started ({moment_text(started)})" in page
     assert 'id="occurred_at-error"' in page and "Nothing was saved" in page
     assert f'min="{started:%Y-%m-%dT%H:%M}"' in page  # the date picker starts there too
     assert count_rows(db, Visit) == 0

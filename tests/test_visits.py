@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import select
 
+from rehab.dates import day_text
 from rehab.models import (
     AdviceDecision,
     Alert,
@@ -305,7 +306,7 @@ def test_patient_page_shows_the_ten_latest_visits_and_the_visits_page_shows_all(
     start = utcnow() - timedelta(days=30)
     for day in range(15):
         factories.visit(db, patient, protocol, at=start + timedelta(days=day), speed_kmh=1.2)
-    dates = [(start + timedelta(days=day)).strftime("%Y-%m-%d") for day in range(15)]
+    dates = [f"<td>{day_text(start + timedelta(days=day))}, " for day in range(15)]  # the cell opens with its day
     page = therapist_client.get(f"/patients/{patient.id}").get_data(as_text=True)
     table = page[page.index('id="visits"'):page.index('id="home-sessions"')]
     assert table.count("Correct</a>") == 10

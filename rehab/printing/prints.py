@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
+from rehab.dates import local  # the sheet is dated with the clinic's day, as every page shows it
 from rehab.models import Clinic, HandoutPrint, Patient, PortalLink, Protocol, utcnow
 from rehab.printing.snapshot import SheetOptions, build_sheet_snapshot, snapshot_digest
 from rehab.services import portal_links, protocol_records
@@ -31,7 +32,7 @@ def new_snapshot(db: Session, patient: Patient, protocol: Protocol, options: She
                 "emergency_number": clinic.emergency_number},
         protocol_title=protocol.title, version_number=protocol.latest_version,
         content=protocol_records.load_content(version), phase_index=protocol.current_phase,  # type: ignore[arg-type]  # the latest version exists
-        options=options, printed_on=utcnow().date(), speed_unit=clinic.speed_unit,
+        options=options, printed_on=local(utcnow(), clinic.timezone).date(), speed_unit=clinic.speed_unit,
         anticoagulants=patient.anticoagulants,
     )
 

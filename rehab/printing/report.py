@@ -12,11 +12,11 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
-from babel.dates import format_date
 from flask import render_template
 from flask_babel import force_locale, gettext
 from sqlmodel import Session, col, select
 
+from rehab.dates import day_text
 from rehab.models import Clinic, Patient, ReportPrint, utcnow
 from rehab.printing import cache
 from rehab.printing.pdf import html_to_pdf
@@ -94,8 +94,8 @@ def report_html(snapshot: Snapshot) -> str:
             # ``tr`` words a stored value (a label, a threshold) without reading "%" in it as a placeholder.
             "handouts/report.html", r=snapshot, tr=gettext,
             chart="data:image/svg+xml;base64," + base64.b64encode(chart.encode()).decode() if chart else None,
-            day=lambda iso: format_date(date.fromisoformat(iso), "d MMM yyyy", locale=language) if iso else "",
-            long_day=lambda iso: format_date(date.fromisoformat(iso), "long", locale=language),
+            # Dates as every page and sheet writes them (rehab/dates.py), the letter's own date too.
+            day=lambda iso: day_text(iso, language), long_day=lambda iso: day_text(iso, language),
             conditions=CONDITION_LABELS, knees=KNEE_LABELS, red_flags=RED_FLAG_LABELS, soreness=SORENESS_LABELS,
             effusion=EFFUSION_LABELS, advice_titles=ADVICE_TITLES,
         )

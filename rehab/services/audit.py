@@ -135,33 +135,3 @@ def rekey(session: Session, *, old: Digest, new: Digest, batch: int = 5000) -> i
                         .values(prev_hash=prev_value, hash=hash_value))
         count += 1
     return count
-
-
-def search_events(session: Session, *, clinic_id: int, action: str = "", outcome: str = "", user_id: int | None = None,
-                  patient_id: int | None = None, page: int = 1, per_page: int = 50
-                  ) -> tuple[list[tuple[AuditEvent, str | None, str | None]], int]:
-    """A page of one clinic's audit events (with the user's and patient's names), and the total.
-
-    Sign-in attempts with an unknown email belong to no clinic and are not listed to any clinic's admins."""
-    from sqlalchemy import func
-
-    from rehab.models import Patient, User
-
-    conditions = [col(AuditEvent.clinic_id) == clinic_id]
-    if action:
-        conditions.append(col(AuditEvent.action).startswith(action))
-    if outcome:
-        conditions.append(col(AuditEvent.outcome) == outcome)
-    if user_id:
-        conditions.append(col(AuditEvent.user_id) == user_id)
-    if patient_id:
-        conditions.append(col(AuditEvent.patient_id) == patient_id)
-    total = session.exec(select(func.count()).select_from(AuditEvent).where(*conditions)).one()
-    rows = session.exec(
-        select(AuditEvent, User.name, Patient.last_name + ", " + Patient.first_name)
-        .outerjoin(User, col(User.id) == AuditEvent.user_id)
-        .outerjoin(Patient, (col(Patient.id) == AuditEvent.patient_id) & (col(Patient.clinic_id) == clinic_id))
-        .where(*conditions).order_by(col(AuditEvent.id).desc())
-        .offset((page - 1) * per_page).limit(per_page)
-    ).all()
-    return [(event, user_name, patient_name) for event, user_name, patient_name in rows], total

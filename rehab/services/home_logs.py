@@ -15,6 +15,7 @@ from pydantic import ValidationError, ValidationInfo, field_validator
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
+from rehab.dates import day_text
 from rehab.models import Alert, EditRecord, HomeLog, Patient, Protocol
 from rehab.models.portal import HomeLogBase
 from rehab.services.advice.alerts import alerts_for
@@ -177,7 +178,7 @@ def raise_home_alerts(session: Session, *, log: HomeLog, previous: SessionReport
     After a correction only kinds not already raised for this log are added."""
     raised = set(session.exec(select(Alert.kind).where(Alert.home_log_id == log.id)))
     alerts = [Alert(clinic_id=log.clinic_id, patient_id=log.patient_id, kind=kind, home_log_id=log.id,
-                    created_at=now, message=f"Home session {log.session_date.isoformat()}: {message}"[:300])
+                    created_at=now, message=f"Home session {day_text(log.session_date)}: {message}"[:300])
               for kind, message in alerts_for(report_of_log(log), previous, ceiling=ceiling) if kind not in raised]
     session.add_all(alerts)
     session.flush()

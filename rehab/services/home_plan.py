@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from rehab.dates import day_text
 from rehab.models import Alert, HomeLog
 from rehab.services.protocol_content import Phase
 from rehab.vocabulary import AlertKind
@@ -22,5 +23,5 @@ def clinic_only_alert(log: HomeLog, *, phase: Phase, phase_number: int, now: dat
         return None
     return Alert(clinic_id=log.clinic_id, patient_id=log.patient_id, kind=AlertKind.CLINIC_ONLY, home_log_id=log.id,
                  created_at=now,
-                 message=(f"Home session {log.session_date.isoformat()} logged, but phase {phase_number} "
+                 message=(f"Home session {day_text(log.session_date)} logged, but phase {phase_number} "
                           f"({phase.name}) has no exercise for home: the patient walked backward on their own.")[:300])

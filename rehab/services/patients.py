@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Any, ClassVar, Literal, cast
 
 from pydantic import ValidationInfo, field_validator
-from sqlalchemy import bindparam, case, func
+from sqlalchemy import ColumnElement, bindparam, case, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -114,6 +114,15 @@ Sort = Literal["name", "last_session", "alerts"]
 SORTS: tuple[Sort, ...] = ("name", "last_session", "alerts")
 
 
+def name_search(query: str) -> list[ColumnElement[bool]]:
+    """The conditions a name or chart-number search puts on Patient: each word (up to five) must appear in the
+    folded "last first chart" key, case and accents ignored (the caseload's search, the audit trail's filter).
+    Bound parameters only (SECURITY.md 15); % and _ typed by the user are escaped, not wildcards."""
+    patterns = ("%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                for term in search_text(query).split()[:5])
+    return [col(Patient.search_key).like(pattern, escape="\\") for pattern in patterns]
+
+
 def search_patients(session: Session, *, clinic_id: int, query: str = "", condition: str = "",
                     status: Status = "active", page: int = 1, per_page: int = 25, sort: Sort = "name"
                     ) -> PatientPage:
@@ -130,11 +139,7 @@ def search_patients(session: Session, *, clinic_id: int, query: str = "", condit
         conditions.append(col(Patient.archived_at).is_not(None))
     if condition:
         conditions.append(col(Patient.condition) == condition)
-    for term in search_text(query).split()[:5]:
-        # Bound parameters only (SECURITY.md 15); % and _ typed by the user are escaped, not wildcards.
-        # Each word must appear in the folded "last first chart" key, which the clinic's index holds.
-        pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        conditions.append(col(Patient.search_key).like(pattern, escape="\\"))
+    conditions += name_search(query)
     total = session.exec(select(func.count()).select_from(Patient).where(*conditions)).one()
     page = max(1, min(page, max(1, -(-total // per_page))))
     # A row of these columns has them as attributes: it is a PatientRow.

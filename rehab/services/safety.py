@@ -11,6 +11,7 @@ import calendar
 from dataclasses import dataclass
 from datetime import date
 
+from rehab.dates import day_text
 from rehab.services.catalogue import Exercise, exercises
 from rehab.services.protocol_content import Phase, Prescription, ProtocolContent
 from rehab.services.surgery import before_surgery_note, is_planned
@@ -29,6 +30,15 @@ BALANCE_PRECAUTIONS = {
     "vestibular_disorder": "Vestibular disorder",
     "peripheral_neuropathy": "Peripheral neuropathy",
     "cognitive_impairment": "Cognitive impairment",
+}
+# Each warning's rule in a few words, for the lists that name the warnings a version went past (the full
+# message says why; these say which).
+RULE_TITLES: dict[str, str] = {
+    "walker": "Walker user off the rails", "fall_risk": "High fall risk off the rails",
+    "not_screened": "No fall-risk screen",
+    **{name: f"{label} off the rails" for name, label in BALANCE_PRECAUTIONS.items()},
+    "recent_surgery": "Surgery under 6 months, outside the clinic", "pain_ceiling": "Pain ceiling above 5",
+    "no_surgery_date": "No surgery date for a timed phase", "postop_too_early": "Phase before its week after surgery",
 }
 
 
@@ -176,7 +186,7 @@ def check_protocol(content: ProtocolContent, facts: PatientFacts, *, start_phase
                     warn(name, f"{label}: backward walking supervised in the clinic or holding rails only; this "
                          f"is {_doing(rx)}.", "precautions_expert", f"{name};{dose}")
             if recent and rx.setting != "clinic":
-                warn("recent_surgery", f"Knee surgery on {facts.surgery_date.isoformat()}, less than 6 months "  # type: ignore[union-attr]  # recent: so dated
+                warn("recent_surgery", f"Knee surgery on {day_text(facts.surgery_date)}, less than 6 months "
                      "ago, and work outside the clinic: supervised only.", "perturbation_trial",
                      f"surgery={facts.surgery_date};{rx.setting}")
             if rx.pain_ceiling > HIGHEST_ADVISED_PAIN_CEILING:
@@ -204,7 +214,7 @@ def _start_phase_warnings(content: ProtocolContent, facts: PatientFacts, start_p
     if weeks >= phase.from_week:
         return []
     now = (before_surgery_note(facts.surgery_date, facts.today) if is_planned(facts.surgery_date, facts.today)
-           else f"the patient is in week {weeks} (surgery on {facts.surgery_date.isoformat()}).")
+           else f"the patient is in week {weeks} (surgery on {day_text(facts.surgery_date)}).")
     return [SafetyWarning("postop_too_early", f"Phase {start_phase + 1} starts in week {phase.from_week} "
                           f"after surgery; {now}", "postop_weeks_expert", where,
                           f"surgery={facts.surgery_date};start={start_phase};from={phase.from_week}")]

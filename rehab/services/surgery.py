@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from rehab.dates import day_text
+
 # How far ahead a planned surgery may be: waiting lists for a knee replacement can run over a year; a date
 # further out is nearly always a mistyped year.
 PLANNED_AHEAD_DAYS = 2 * 366
@@ -28,16 +30,16 @@ def _in(days: int) -> str:
 
 
 def surgery_text(surgery_date: date, today: date) -> str:
-    """The date with where the patient stands: "2027-01-12, planned (in 6 weeks)" before it, "2026-10-01
+    """The date with where the patient stands: "12 Jan 2027, planned (in 6 weeks)" before it, "1 Oct 2026
     (week 9 after surgery)" from the day itself."""
     days = (surgery_date - today).days
     if days > 0:
-        return f"{surgery_date.isoformat()}, planned ({_in(days)})"
-    return f"{surgery_date.isoformat()} (week {-days // 7} after surgery)"
+        return f"{day_text(surgery_date)}, planned ({_in(days)})"
+    return f"{day_text(surgery_date)} (week {-days // 7} after surgery)"
 
 
 def before_surgery_note(surgery_date: date, today: date) -> str:
     """What the phases timed from surgery mean before it: none of them can start yet (lower case, to follow a
     sentence's first half)."""
-    return (f"surgery is planned for {surgery_date.isoformat()} ({_in((surgery_date - today).days)}): this is "
+    return (f"surgery is planned for {day_text(surgery_date)} ({_in((surgery_date - today).days)}): this is "
             "prehabilitation, and a phase timed from surgery starts only after it.")

@@ -10,12 +10,12 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
-from zoneinfo import ZoneInfo
 
 from pydantic import field_validator
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
+from rehab.dates import moment_text
 from rehab.models import Alert, EditRecord, Patient, Protocol, Visit
 from rehab.models.visits import VisitBase
 from rehab.services.advice.alerts import alerts_for
@@ -78,7 +78,7 @@ def before_protocol_start(protocol: Protocol, occurred_at: datetime, *, zone: st
     started = protocol_started_at(protocol)
     if occurred_at >= started:
         return None
-    local = started.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+    local = moment_text(started, zone=zone)
     return (f"This visit is dated before the protocol started ({local}), so it cannot count against it. Check "
             "the date and time; measures from before the protocol go in a fall-risk screen.")
 

@@ -9,13 +9,12 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from rehab import once, security
+from rehab import once, security, templating
 from rehab.db import get_session
 from rehab.forms import local_to_utc, parse_form
 from rehab.models import Assessment, utcnow
 from rehab.services import assessments as assessment_service
 from rehab.services.assessments import AssessmentInput
-from rehab.templating import clinic_time
 from rehab.views import refuse, stated_reason
 from rehab.views.patients import get_patient_or_404
 
@@ -76,7 +75,7 @@ def remove(patient_id: int, assessment_id: int) -> ResponseReturnValue:
     if assessment is None or assessment.patient_id != patient.id:
         abort(404)
     if assessment.deleted_at is not None:  # a page from before someone else removed it
-        flash(f"This assessment was already removed at {clinic_time(assessment.deleted_at)} "
+        flash(f"This assessment was already removed at {templating.moment(assessment.deleted_at)} "
               f"(“{assessment.delete_reason}”); nothing was changed.", "info")
         refuse(redirect(target))
     reason = stated_reason(redirect(target), limit=300)

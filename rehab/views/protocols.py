@@ -10,6 +10,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 
 from rehab import once, security
+from rehab.dates import day_text
 from rehab.db import get_session
 from rehab.forms.protocol import (
     MAX_EXERCISES,
@@ -74,7 +75,7 @@ def _start_note(content: ProtocolContent, start_phase: int, facts: PatientFacts)
                 f"{before_surgery_note(facts.surgery_date, facts.today)}")
     weeks = weeks_since_surgery(facts.surgery_date, facts.today)
     return (f"Starts in phase {start_phase + 1} ({content.phases[start_phase].name}): week {weeks} after "
-            f"surgery on {facts.surgery_date.isoformat()}.")
+            f"surgery on {day_text(facts.surgery_date)}.")
 
 
 def _starting_content(patient: Patient, source: str) -> ProtocolContent | None:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from rehab import once, security
+from rehab import once, security, templating
 from rehab.db import get_session
 from rehab.forms import local_to_utc, parse_form
 from rehab.models import Alert, Patient, Protocol, Visit, utcnow
@@ -29,7 +29,6 @@ from rehab.services.locks import serialise
 from rehab.services.patient_page import chart_points
 from rehab.services.protocol_content import kmh_to_mph, mph_to_kmh, number, visit_ceiling
 from rehab.services.visits import VisitInput
-from rehab.templating import clinic_time
 from rehab.views import flash_at, refuse, stated_reason, svg_response
 from rehab.views.dashboard import dashboard_return
 from rehab.views.patients import get_patient_or_404
@@ -86,7 +85,8 @@ def _form_context(patient: Patient, values: dict[str, Any], errors: dict[str, st
             "supports": SUPPORT_LABELS, "soreness": SORENESS_LABELS, "effusion": EFFUSION_LABELS,
             "red_flags": RED_FLAG_LABELS,
             "speed_unit": "mph" if g.clinic.speed_unit == "mph" else "km/h",
-            "protocol_started": _local_input(started) if started is not None else "", **extra}
+            "protocol_started": _local_input(started) if started is not None else "", "protocol_started_at": started,
+            **extra}
 
 
 @bp.get("/visits")
@@ -230,7 +230,7 @@ def decide(patient_id: int) -> ResponseReturnValue:
     history = decision_history(db, patient.id, limit=1)
     standing = standing_decision(protocol=protocol, context=context, history=history)
     if standing is not None:
-        flash_at("advice", f"{standing.by} already decided on this advice at {clinic_time(standing.at)}: "
+        flash_at("advice", f"{standing.by} already decided on this advice at {templating.moment(standing.at)}: "
                  f"{standing.decision_label.lower()}. Nothing was changed.", "error")
         refuse(back)
     changed = what_changed(AdviceShown.from_form(request.form), AdviceShown.of(context),
@@ -306,8 +306,8 @@ def acknowledge(patient_id: int, alert_id: int) -> ResponseReturnValue:
     target = once.leads_to(dashboard_return(request.form.get("back"))
                            or url_for("patients.detail", patient_id=patient.id))
     if alert.acknowledged_at is not None:  # a page from before someone else acknowledged it
-        flash(f"This alert was already acknowledged at {clinic_time(alert.acknowledged_at)}; nothing was changed.",
-              "info")
+        flash(f"This alert was already acknowledged at {templating.moment(alert.acknowledged_at)}; nothing was "
+              "changed.", "info")
         refuse(redirect(target))
     if alert.kind in STOPPING_ALERTS and protocol_records.active_protocol(db, patient_id=patient.id):
         # A red flag is acknowledged by saying what was done about it, with a note, never by one click.

@@ -23,6 +23,7 @@ def _fhir_status(url: str, token: str) -> int:
 def test_create_a_client_use_its_token_then_revoke_it(page, live_server, admin, clinic, make_patient):
     make_patient(clinic, chart_number="RV-3")
     sign_in_page(page, live_server, admin, PASSWORD)
+    page.get_by_text("Clinic admin").click()
     page.get_by_role("link", name="API clients").click()
     page.get_by_role("button", name="Create API client").click()  # nothing filled in: told what is missing
     assert "Give the client a name" in page.locator("#name-error").inner_text()

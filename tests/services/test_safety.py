@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from rehab.dates import day_text
 from rehab.forms.protocol import override_reasons
 from rehab.services.catalogue import templates
 from rehab.services.protocol_content import Phase, Prescription, ProtocolContent, content_from_template
@@ -258,6 +259,6 @@ def test_a_post_operative_start_before_a_planned_surgery_says_it_is_planned():
     planned = date.fromordinal(TODAY.toordinal() + 21)
     [warning] = [w for w in check_protocol(content, PatientFacts(today=TODAY, surgery_date=planned, **LOW))
                  if w.rule == "postop_too_early"]
-    assert f"surgery is planned for {planned.isoformat()} (in 3 weeks): this is prehabilitation" in warning.message
+    assert f"surgery is planned for {day_text(planned)} (in 3 weeks): this is prehabilitation" in warning.message
     assert "week -" not in warning.message
     assert start_phase_for(list(content.phases), surgery_date=planned, today=TODAY) == 0

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from statistics import mean
 
+from rehab.dates import day_text
 from rehab.services.advice.situation import Advancing, Situation, open_hold, uncleared
 from rehab.services.advice.types import AdviceKind, Finding, Rule
 from rehab.services.protocol_content import Phase, number
@@ -246,7 +247,7 @@ def surgery_gate(phase: Phase, *, number: int, surgery_date: date | None, today:
     if week >= phase.from_week:
         return None
     now = (before_surgery_note(surgery_date, today) if is_planned(surgery_date, today)
-           else f"the patient is in week {week} (surgery {surgery_date.isoformat()}): not yet.")
+           else f"the patient is in week {week} (surgery {day_text(surgery_date)}): not yet.")
     return Rule("surgery_weeks", f"Phase {number} ({phase.name}) starts at week {phase.from_week} after surgery; "
                 f"{now}", "progression_expert")
 

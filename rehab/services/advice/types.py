@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
+from rehab.dates import day_text
 from rehab.translation import N_
 
 AdviceKind = Literal["advance", "repeat", "hold", "regress", "stop_refer"]
@@ -53,7 +54,7 @@ class SessionReport:
     @property
     def label(self) -> str:
         day = self.day or self.at.date()
-        return f"{'home session' if self.source == 'home' else 'visit'} of {day.isoformat()}"
+        return f"{'home session' if self.source == 'home' else 'visit'} of {day_text(day)}"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,19 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   }
 
+  // A menu of the top bar closes on a click elsewhere or on Escape (without scripts it closes on its own button).
+  document.querySelectorAll("details[data-menu]").forEach((menu) => {
+    document.addEventListener("click", (event) => {
+      if (menu.open && !menu.contains(event.target)) menu.open = false;
+    });
+    menu.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && menu.open) {
+        menu.open = false;
+        menu.querySelector("summary").focus();
+      }
+    });
+  });
+
   // The clinic switcher submits on change (a button is shown when scripts are off).
   document.querySelectorAll("select[data-autosubmit]").forEach((select) => {
     select.addEventListener("change", () => select.form.submit());

@@ -16,7 +16,7 @@ from rehab.db import get_session
 from rehab.forms import parse_form
 from rehab.forms.accounts import ClinicForm, UserForm
 from rehab.models import Clinic, Membership, User, utcnow
-from rehab.request_guard import bounded_id, page_number
+from rehab.request_guard import bounded_id
 from rehab.services import accounts, clinic_settings, memberships, protocol_records
 from rehab.services.edits import StaleEdit
 from rehab.services.passwords import password_problem, verify_password
@@ -215,25 +215,3 @@ def update_template(template_id: int) -> ResponseReturnValue:
     security.record(f"template.{action}", object_type="clinic_template", object_id=template.id)
     flash(f"Template “{template.name}” {'renamed' if action == 'rename' else action + 'd'}.", "success")
     return back
-
-
-@bp.get("/audit")
-def audit_log() -> ResponseReturnValue:
-    """The clinic's audit trail, newest first, filterable. Read-only: no view edits or deletes it."""
-    from rehab.services.audit import search_events
-
-    filters: dict[str, Any] = {
-        "action": request.args.get("action", "")[:40],
-        "outcome": request.args.get("outcome", "") if request.args.get("outcome") in ("ok", "denied", "failed") else "",
-        "user_id": request.args.get("user_id", type=bounded_id),
-        "patient_id": request.args.get("patient_id", type=bounded_id),
-    }
-    page = request.args.get("page", 1, type=page_number)
-    rows, total = search_events(get_session(), clinic_id=g.clinic.id, page=page, per_page=50,
-                                action=filters["action"], outcome=filters["outcome"], user_id=filters["user_id"],
-                                patient_id=filters["patient_id"])
-    users = get_session().exec(
-        select(User).join(Membership, col(Membership.user_id) == User.id).where(Membership.clinic_id == g.clinic.id)
-        .order_by(User.name)).all()
-    return render_template("admin/audit.html", rows=rows, total=total, page=page, pages=max(1, -(-total // 50)),
-                           filters=filters, users=users)

@@ -8,9 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from babel.dates import format_date
 from flask import abort, flash, redirect, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from rehab import once, security
@@ -35,8 +33,7 @@ def _form_page(values: Any, errors: dict[str, str], *, entry: HomeLog | None = N
     return page("portal/log.html", values=values, errors={name: _(text) for name, text in errors.items()},
                 entry=entry, form_id=once.posted_form_id() if entry is None else "", soreness=SORENESS_PATIENT,
                 flags=RED_FLAG_PATIENT, today=today, stale=stale, recent=recent,
-                earliest=(today - timedelta(days=home_logs.LOG_DAYS_BACK)).isoformat(),
-                format_date=format_date, locale=get_locale()), status
+                earliest=(today - timedelta(days=home_logs.LOG_DAYS_BACK)).isoformat()), status
 
 
 @bp.route("/log", methods=["GET", "POST"])
@@ -82,7 +79,6 @@ def entry(log_id: int):  # type: ignore[no-untyped-def]
     """One saved entry; with a red flag or a fall, the "stop and call the clinic" box comes first."""
     saved = _own_entry(log_id)
     return page("portal/entry.html", entry=saved, soreness=SORENESS_PATIENT, flags=RED_FLAG_PATIENT,
-                date_text=format_date(saved.session_date, "long", locale=get_locale()),
                 can_correct=home_logs.can_correct(saved, utcnow()))
 
 

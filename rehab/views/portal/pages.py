@@ -9,12 +9,13 @@ from collections import Counter
 from datetime import date, datetime, time
 from typing import Any
 
-from babel.dates import format_date, format_skeleton, format_time
+from babel.dates import format_date, format_time
 from flask import g, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from rehab import security
+from rehab.dates import day_text
 from rehab.db import get_session
 from rehab.models import utcnow
 from rehab.services import home_logs, patient_text
@@ -30,8 +31,8 @@ from rehab.vocabulary import RED_FLAG_PATIENT
 
 
 def short_date(day: date) -> str:
-    """A short date with the weekday in the patient's language ("Tue, Nov 25" / "mar, 25 nov")."""
-    return format_skeleton("MMMEd", day, locale=get_locale())
+    """A day in the patient's language, as every page and sheet writes it ("3 Dec 2026" / "3 dic 2026")."""
+    return day_text(day, get_locale().language if get_locale() else "en")
 
 
 def stop_page() -> str | None:
