@@ -80,6 +80,7 @@ _ACTIONS: dict[str, tuple[str, str]] = {
     "visit.export": ("Exported visits", "{actor} exported the visits of {patient} as CSV"),
     "advice.accept": ("Accepted the advice", "{actor} accepted the advice for {patient}"),
     "advice.override": ("Overrode the advice", "{actor} overrode the advice for {patient}"),
+    "advice.undo": ("Undid a decision on the advice", "{actor} undid their decision on the advice for {patient}"),
     "alert.acknowledge": ("Acknowledged an alert", "{actor} acknowledged an alert about {patient}"),
     "alert.inactive": ("Acknowledged no recent activity",
                        "{actor} acknowledged that {patient} had no recent activity"),
