@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlmodel import func, select
 
+from rehab.dates import day_text
 from rehab.models import AdviceDecision, Visit, utcnow
 from tests import factories
 from tests.browser.conftest import sign_in_page
@@ -127,7 +128,7 @@ def test_a_prehab_patient_is_added_with_a_planned_surgery_shown_as_planned(page,
     shoot(page, "patient-form-planned-surgery")
     page.get_by_role("button", name="Add patient").click()
     assert "Ingrid Halvorsen was added." in page.locator(".flash").inner_text()
-    assert f"{planned.isoformat()}, planned (in 6 weeks)" in page.locator("main").inner_text()
+    assert f"{day_text(planned)}, planned (in 6 weeks)" in page.locator("main").inner_text()
     shoot(page, "patient-page-planned-surgery")
     assert count(db, Patient) == 1
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from rehab.dates import day_text
 from rehab.services.advice import rules
 from rehab.services.advice.engine import safest
 from rehab.services.advice.rules import ADVANCE_GATES, RULES
@@ -189,5 +190,5 @@ def test_before_a_planned_surgery_a_phase_timed_from_it_waits_and_says_why():
     planned = NOW.date() + timedelta(days=20)
     rule = rules.weeks_after_surgery(advancing(*GOOD, phases=BARS_DONE, surgery_date=planned))
     assert rule is not None and rule.code == "surgery_weeks"
-    assert f"surgery is planned for {planned.isoformat()} (in 3 weeks)" in rule.text
+    assert f"surgery is planned for {day_text(planned)} (in 3 weeks)" in rule.text
     assert "week -" not in rule.text  # no negative weeks after surgery
