@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import Response, g, render_template, request, stream_with_context
+from flask import Response, g, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlmodel import col, select
 
@@ -78,5 +78,7 @@ def audit_export() -> ResponseReturnValue:
     security.record_read("audit.export", object_type="audit")
     rows = audit_trail.every_row(get_session(), clinic_id=clinic_id, filters=filters, zone=zone)
     filename = f"audit-trail-{utcnow():%Y-%m-%d}.csv"
-    return Response(stream_with_context(audit_trail.csv_lines(rows, zone)), mimetype="text/csv",
+    # Written whole inside the request: a streamed body would read the database after the request's session
+    # ended, and hold a connection for as long as the download is left unread.
+    return Response("".join(audit_trail.csv_lines(list(rows), zone)), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
