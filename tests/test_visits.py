@@ -231,6 +231,23 @@ def test_correcting_a_visit_keeps_the_old_values_and_refuses_a_stale_form(therap
     assert db.get(Visit, visit.id).pain_worst == 4
 
 
+def test_correcting_a_visit_to_add_a_red_flag_or_fall_alerts_the_dashboard_once(therapist_client, patient,
+                                                                                   protocol, db):
+    record(therapist_client, patient, pain_worst="3")
+    visit = db.exec(select(Visit)).one()
+    url = f"/patients/{patient.id}/visits/{visit.id}/edit"
+    submit(therapist_client, url, visit_form(pain_worst="3", flag_locking="1", version="1"))
+    alerts = db.exec(select(Alert)).all()
+    assert [(alert.kind, alert.visit_id) for alert in alerts] == [("red_flag", visit.id)]
+    dashboard = therapist_client.get("/dashboard").get_data(as_text=True)
+    assert "Red flag reported" in dashboard and "Okafor" in dashboard
+    submit(therapist_client, url, visit_form(pain_worst="3", flag_locking="1", falls="1", version="2"))
+    db.expire_all()
+    assert sorted(alert.kind for alert in db.exec(select(Alert))) == ["fall", "red_flag"]  # the fall is new
+    submit(therapist_client, url, visit_form(pain_worst="4", flag_locking="1", falls="1", version="3"))
+    assert count_rows(db, Alert) == 2  # correcting something else alerts nobody again
+
+
 def test_deleting_a_visit_needs_a_reason_and_keeps_it(therapist_client, patient, protocol, db):
     record(therapist_client, patient)
     visit = db.exec(select(Visit)).one()

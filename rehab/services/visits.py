@@ -103,10 +103,14 @@ def latest_visits(session: Session, *, patient_id: int, limit: int | None) -> li
     return list(session.exec(statement, params={"patient_id": patient_id}))
 
 
-def previous_visit(session: Session, *, patient_id: int, before: datetime) -> Visit | None:
-    """The patient's latest visit at or before a moment (the one a new visit is compared with for alerts)."""
-    return session.exec(_NEWEST_VISITS.where(Visit.occurred_at <= bindparam("before")).limit(1),
-                        params={"patient_id": patient_id, "before": before}).first()
+def previous_visit(session: Session, *, patient_id: int, before: datetime, excluding: int | None = None
+                   ) -> Visit | None:
+    """The patient's latest visit at or before a moment (the one a new visit is compared with for alerts);
+    ``excluding`` leaves out the visit being corrected, which is at its own moment."""
+    query = _NEWEST_VISITS.where(Visit.occurred_at <= bindparam("before"))
+    if excluding is not None:
+        query = query.where(Visit.id != excluding)
+    return session.exec(query.limit(1), params={"patient_id": patient_id, "before": before}).first()
 
 
 # A note up to this many characters shows whole in a table; a longer one shows its opening words, the rest
@@ -242,11 +246,16 @@ def still_recordable(session: Session, *, protocol_id: int, version: int, phase_
 
 def raise_alerts(session: Session, *, patient: Patient, visit: Visit, previous: Visit | None, ceiling: int,
                  now: datetime) -> list[Alert]:
-    """Alerts for the therapists' dashboard from a newly recorded visit."""
+    """Alerts for the therapists' dashboard from a recorded or corrected visit.
+
+    A correction that adds a red flag or a fall alerts as the visit would have when first recorded (the safety
+    loop must not depend on getting the form right the first time); only kinds not already raised for this
+    visit are added, so correcting a visit twice, or correcting something else, alerts nobody again."""
+    raised = set(session.exec(select(Alert.kind).where(Alert.visit_id == visit.id))) if visit.id else set()
     alerts = [Alert(clinic_id=patient.clinic_id, patient_id=patient.id, kind=kind, message=message,
                     visit_id=visit.id, created_at=now)
               for kind, message in alerts_for(report_of(visit), report_of(previous) if previous else None,
-                                              ceiling=ceiling)]
+                                              ceiling=ceiling) if kind not in raised]
     session.add_all(alerts)
     return alerts
 

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from sqlmodel import Session
 
 from rehab import once, security, templating
 from rehab.db import get_session
@@ -146,6 +147,18 @@ def create(patient_id: int) -> ResponseReturnValue:
     return redirect(target)
 
 
+def _alert_corrected(db: Session, *, patient: Patient, visit: Visit, protocol: Protocol | None) -> None:
+    """Alerts from a corrected visit, under the dose of the version and phase it was recorded against."""
+    version = protocol_records.get_version(db, protocol_id=visit.protocol_id, number=visit.protocol_version)
+    if protocol is None or version is None:
+        return
+    phases = protocol_records.load_content(version).phases
+    phase = phases[min(visit.phase_index, len(phases) - 1)]
+    previous = visit_service.previous_visit(db, patient_id=patient.id, before=visit.occurred_at, excluding=visit.id)
+    visit_service.raise_alerts(db, patient=patient, visit=visit, previous=previous,
+                               ceiling=visit_ceiling(phase, visit.exercise), now=utcnow())
+
+
 def _get_visit_or_404(patient: Patient, visit_id: int) -> Visit:
     visit = visit_service.get_visit(get_session(), patient_id=patient.id, visit_id=visit_id)
     if visit is None or visit.deleted_at is not None:
@@ -177,6 +190,8 @@ def edit(patient_id: int, visit_id: int) -> ResponseReturnValue:
         except StaleEdit:
             stale = True
         else:
+            if changes:  # a red flag or fall added by the correction reaches the dashboard like a new one
+                _alert_corrected(db, patient=patient, visit=visit, protocol=protocol)
             security.record("visit.update", patient_id=patient.id, object_type="visit", object_id=visit.id)
             target = once.leads_to(url_for("patients.detail", patient_id=patient.id, _anchor="visits"))
             flash("Visit corrected; the earlier values are kept in its history." if changes else "No changes to save.",
