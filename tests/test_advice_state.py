@@ -181,6 +181,29 @@ def test_undoing_an_accept_puts_the_dose_back_exactly_and_the_same_advice_asks_a
     assert "Applied: minutes 5 → 7" in card_of(accepted_again.get_data(as_text=True))
 
 
+def test_undoing_an_accept_after_a_sheet_was_printed_says_to_print_a_new_one(therapist_client, patient, protocol,
+                                                                             db):
+    record(therapist_client, patient)
+    record(therapist_client, patient)
+    decide_on(therapist_client, patient, advice_shown_on(page_of(therapist_client, patient)), decision="accept")
+    decision = db.exec(select(AdviceDecision)).one()
+    submit(therapist_client, f"/patients/{patient.id}/sheet", {"paper": "letter", "language": "en"},
+           form_page=f"/patients/{patient.id}/sheet")  # the sheet now shows 7 minutes
+    card = card_of(undo(therapist_client, patient, decision.id).get_data(as_text=True))
+    assert "Accept undone" in card
+    assert "shows the dose that was undone. Print a new sheet and ask the patient to throw the old one away." in card
+
+
+def test_undoing_an_accept_printed_before_it_asks_for_no_new_sheet(therapist_client, patient, protocol, db):
+    submit(therapist_client, f"/patients/{patient.id}/sheet", {"paper": "letter", "language": "en"},
+           form_page=f"/patients/{patient.id}/sheet")  # printed at the old dose, which the undo puts back
+    record(therapist_client, patient)
+    record(therapist_client, patient)
+    decide_on(therapist_client, patient, advice_shown_on(page_of(therapist_client, patient)), decision="accept")
+    card = card_of(undo(therapist_client, patient, db.exec(select(AdviceDecision)).one().id).get_data(as_text=True))
+    assert "Accept undone" in card and "Print a new sheet" not in card
+
+
 def test_undoing_an_accepted_phase_move_puts_the_patient_back_in_the_phase(therapist_client, patient, protocol, db):
     content = at_the_end_of_phase_1(db)
     record(therapist_client, patient, minutes="10")

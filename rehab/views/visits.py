@@ -22,7 +22,7 @@ from rehab.services import visits as visit_service
 from rehab.services.advice.card import changes_something, standing_decision
 from rehab.services.advice.decisions import MAX_REASON, AdviceShown, decision_history, record_decision, what_changed
 from rehab.services.advice.inputs import advice_for
-from rehab.services.advice.undo import UndoRefused, undo_decision
+from rehab.services.advice.undo import UndoRefused, sheets_with_undone_dose, undo_decision
 from rehab.services.charts import SCREEN_CHARTS, pain_and_minutes_svg
 from rehab.services.edits import StaleEdit
 from rehab.services.home_logs import home_log_table
@@ -307,6 +307,10 @@ def undo(patient_id: int, decision_id: int) -> ResponseReturnValue:
         refuse(back)
     security.record("advice.undo", patient_id=patient.id, object_type="advice_decision", object_id=entry.id)
     flash_at("advice", done)
+    printed = sheets_with_undone_dose(db, entry=entry)
+    if printed:  # paper does not follow the undo: the patient may walk home with the dose just taken back
+        flash_at("advice", f"A home sheet printed at {templating.clock(printed[0])} shows the dose that was undone. "
+                 "Print a new sheet and ask the patient to throw the old one away.", "error")
     return back
 
 

@@ -17,9 +17,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
-from rehab.models import AdviceDecision, PhaseChange, Protocol, ProtocolVersion
+from rehab.models import AdviceDecision, HandoutPrint, PhaseChange, Protocol, ProtocolVersion
 from rehab.services import protocol_records
 from rehab.services.advice.decisions import DecisionEntry
 from rehab.services.advice.inputs import AdviceContext
@@ -145,3 +145,15 @@ def _move_back(session: Session, *, protocol: Protocol, decision_id: int, from_p
     assert decision is not None and decision.applied_move_id is not None
     session.execute(update(PhaseChange).where(col(PhaseChange.id) == decision.applied_move_id)
                     .values(undone_at=now).execution_options(synchronize_session=False))
+
+
+def sheets_with_undone_dose(session: Session, *, entry: DecisionEntry) -> list[datetime]:
+    """When home sheets were printed with the dose an undone accept had set (newest first): the patient may
+    hold one, and the paper does not change with the undo, so the therapist is told to print a new one."""
+    if not entry.applied:
+        return []  # the decision changed nothing a sheet shows
+    return list(session.exec(
+        select(HandoutPrint.printed_at).where(
+            HandoutPrint.protocol_id == entry.protocol_id, HandoutPrint.protocol_version == entry.left_version,
+            HandoutPrint.phase_index == entry.left_phase_index, col(HandoutPrint.printed_at) >= entry.at)
+        .order_by(col(HandoutPrint.printed_at).desc())))
