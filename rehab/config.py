@@ -51,6 +51,11 @@ class Defaults:
     PORTAL_SESSION_HOURS = 2
     PORTAL_IDLE_MINUTES = 30
     PORTAL_MAX_BAD_TOKENS_PER_ADDRESS = 10
+    # Wrong short codes (docs/security.md, "Short codes") in LOGIN_THROTTLE_WINDOW_MINUTES from one address, and
+    # from all addresses together, before typing codes is paused (for that address, or for everyone) for the rest
+    # of the window. The QR code, the long link and remembered phones keep working.
+    PORTAL_CODE_MAX_WRONG_PER_ADDRESS = 10
+    PORTAL_CODE_MAX_WRONG_EVERYONE = 50
 
     # Rendered sheets are kept here by content (an unchanged sheet is never rendered twice). Empty means
     # instance/sheet-cache.

@@ -21,7 +21,8 @@ from tests.conftest import base_config, csrf_from, sign_in
 pytestmark = pytest.mark.db
 
 # The short explicit list of pages anyone may open. Adding to it must be a decision, so it is spelled out here.
-EXPECTED_PUBLIC = {"auth.login", "static", "main.health", "main.ping", "portal.open", "portal.closed", "fhir.metadata"}
+EXPECTED_PUBLIC = {"auth.login", "static", "main.health", "main.ping", "portal.open", "portal.closed", "portal.code",
+                   "fhir.metadata"}
 DUMMY_ID = 1
 STATIC_FILE = "css/app.css"
 DUMMY_TOKEN = "x" * 43  # the shape of a portal link token, issued to no one

@@ -35,6 +35,7 @@ from rehab.models import (
     HomeLog,
     Membership,
     Patient,
+    PortalDevice,
     PortalLink,
     Protocol,
     QuestionnaireResponse,
@@ -44,7 +45,7 @@ from rehab.models import (
     Visit,
     utcnow,
 )
-from rehab.services import api_clients, portal_links, questionnaire_records
+from rehab.services import api_clients, portal_devices, portal_links, questionnaire_records
 from rehab.services.advice.decisions import record_decision
 from rehab.services.advice.inputs import advice_for
 from rehab.services.catalogue import templates
@@ -245,6 +246,13 @@ def _pending_phone(world: World, db: Session) -> None:
                                        secret=SECRET, require_birth_date=True)
     db.commit()
     assert world.phone.get(f"/p/{token}").status_code == 302
+
+
+def _remembered_phone(world: World, db: Session) -> None:
+    """The patient chose "Remember this phone" on a phone (the share card lists it)."""
+    link = db.exec(select(PortalLink).where(col(PortalLink.revoked_at).is_(None))).one()
+    device, _token = portal_devices.remember(db, link=link, now=utcnow(), user_agent="Android Chrome/131.0")
+    world.made["device"] = device.id
 
 
 def _api_client(world: World, db: Session) -> None:
@@ -485,6 +493,20 @@ CASES: dict[str, Case] = {
         page=_questionnaire_page, post=_questionnaire_page, prepare=_waiting_lefs, patient=True,
         data=lambda w: {**{f"item-{n}": "3" for n in range(1, 6)}, "action": "next"},
         grows=ONE, check=_answered),  # the answers are kept on the questionnaire's row
+    "portal.code": Case(
+        page=lambda w: "/p/code", post=lambda w: "/p/code", data=lambda w: {"code": "ZZZZ-ZZZZ"}, patient=True,
+        status=422, grows=ONE,  # a wrong code: one try towards the limits (login_attempt), not two
+        repeat=lambda second: second.status_code == 422 and "does not match" in second.get_data(as_text=True)),
+    "portal.remember": Case(
+        page=lambda w: "/p/home", post=lambda w: "/p/remember", data=lambda w: {"remember": "1"}, patient=True,
+        grows={"portal_device": 1, **ONE}),
+    "sharing.forget_phone": Case(
+        page=lambda w: w.p, post=lambda w: f"{w.p}/portal/phones/{w.made['device']}/forget",
+        prepare=_remembered_phone, grows=ONE,
+        check=lambda w, db: _check(_fresh(db, PortalDevice, w.made["device"]).forgotten_at is not None)),
+    "sharing.forget_all_phones": Case(
+        page=lambda w: w.p, post=lambda w: f"{w.p}/portal/phones/forget", prepare=_remembered_phone, grows=ONE,
+        check=lambda w, db: _check(_fresh(db, PortalDevice, w.made["device"]).forgotten_at is not None)),
     "portal.check": Case(
         page=lambda w: "/p/check", post=lambda w: "/p/check", prepare=_pending_phone, patient=True, status=422,
         repeat=lambda second: second.status_code == 302 and second.headers["Location"] == "/p/check",

@@ -216,26 +216,26 @@ def test_no_sheet_without_a_protocol_and_not_for_another_clinic(app_config, ther
 
 
 def test_a_downloaded_sheet_carries_the_patients_current_link(app_config, therapist_client, patient, protocol, db):
-    """The QR code and short link on the sheet are the live link's, re-derived at each download: a rotated
+    """The QR code and the short code on the sheet are the live link's, re-derived at each download: a rotated
     link replaces the old one on the same print, and a turned-off link leaves the sheet without one."""
     response = submit(therapist_client, f"/patients/{patient.id}/sheet", {"paper": "letter", "language": "en"})
     pdf_url = response.headers["Location"]
     assert "/p/" not in pdf_text(therapist_client.get(pdf_url).data)[0]  # no link shared yet
 
-    def shared_link(action: str) -> str:
+    def shared_code(action: str) -> str:
         live = db.exec(select(PortalLink.id).where(col(PortalLink.revoked_at).is_(None))).first()
         db.rollback()
         submit(therapist_client, f"/patients/{patient.id}/portal/{action}", {"link_id": str(live)},
                form_page=f"/patients/{patient.id}")
         page = therapist_client.get(f"/patients/{patient.id}/portal/shared").get_data(as_text=True)
-        return page.split("/p/", 1)[1].split('"', 1)[0].split("<", 1)[0]
+        return page.split('class="share-code-value"', 1)[1].split(">", 1)[1].split("<", 1)[0]
 
-    first = shared_link("share")
+    first = shared_code("share")
     text = pdf_text(therapist_client.get(pdf_url).data)[0].replace("\n", "")
-    assert f"/p/{first}" in text
-    second = shared_link("rotate")
+    assert first in text and "localhost/p/code" in text
+    second = shared_code("rotate")
     text = pdf_text(therapist_client.get(pdf_url).data)[0].replace("\n", "")
-    assert f"/p/{second}" in text and first not in text
+    assert second in text and first not in text
     submit(therapist_client, f"/patients/{patient.id}/portal/revoke", {}, form_page=f"/patients/{patient.id}")
     text = pdf_text(therapist_client.get(pdf_url).data)[0]
     assert second not in text.replace("\n", "") and "/p/" not in text
@@ -256,7 +256,7 @@ def test_the_printed_qr_code_is_the_links_code_drawn_sharp(app_config, therapist
 
     submit(therapist_client, f"/patients/{patient.id}/portal/share", {}, form_page=f"/patients/{patient.id}")
     shared = therapist_client.get(f"/patients/{patient.id}/portal/shared").get_data(as_text=True)
-    link = "http://localhost/p/" + shared.split("/p/", 1)[1].split('"', 1)[0].split("<", 1)[0]
+    link = shared.split('id="portal-url" type="text" value="', 1)[1].split('"', 1)[0]
     reader = PdfReader(io.BytesIO(print_sheet(therapist_client, patient).data))
     (image,) = {image.name: image for page in reader.pages for image in page.images}.values()  # pages share it
     assert image.indirect_reference.get_object()["/Interpolate"] == BooleanObject(False)  # sharp modules

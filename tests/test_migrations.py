@@ -329,7 +329,8 @@ COLUMNS_ADDED_BY = {"0004": {"alert": {"home_log_id"}}, "0005": {"patient": {"se
                     "d16advice_2330": {"advice_decision": {"newest_visit_id", "newest_home_log_id", "applied_version",
                                                            "applied_move_id", "undone_at", "undone_by_id",
                                                            "undo_version"},
-                                       "protocol_version": {"dose_since"}, "phase_change": {"undone_at"}}}
+                                       "protocol_version": {"dose_since"}, "phase_change": {"undone_at"}},
+                    "p17link_0300": {"portal_link": {"code_salt", "code_hash"}}}
 # Columns an upgrade drops, or whose values it rewrites on purpose (the tests of those revisions check them).
 COLUMNS_CHANGED_BY_UPGRADE = {"0008": {"user_account": {"is_admin"}}, "0009": {"audit_event": {"prev_hash", "hash"}}}
 

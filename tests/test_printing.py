@@ -62,13 +62,15 @@ def test_a_sheet_is_printed_recorded_and_rendered_with_no_request(app, db, clini
                                          therapist_name="Pat Therapist")
         record = printing.record_print(db, patient, protocol, snapshot, source="batch", printed_by_id=therapist.id)
         db.commit()
+        link = printing.PrintedLink("https://clinic.example/p/abc", "K7QM-3XPA", "https://clinic.example/p/code")
         sheet = printing.render_sheet(lambda: printing.stored_snapshot(db, print_id=record.id),  # type: ignore[arg-type]
-                                    digest=record.digest, portal_url="https://clinic.example/p/abc")
+                                    digest=record.digest, link=link)
         report = printing.report_pdf(db, patient, clinic=clinic, therapist_name="Pat Therapist")
         monkeypatch.setattr(pdf, "html_to_pdf", _no_render)
-        again = printing.render_sheet(_no_render, digest=record.digest, portal_url="https://clinic.example/p/abc")  # type: ignore[arg-type]
+        again = printing.render_sheet(_no_render, digest=record.digest, link=link)  # type: ignore[arg-type]
     text = " ".join(pdf_text(sheet).split())
-    assert "Dorothy Whitfield" in text and "(555) 010-2030" in text and "clinic.example/p/abc" in text
+    assert "Dorothy Whitfield" in text and "(555) 010-2030" in text and "clinic.example/p/code" in text
+    assert "K7QM-3XPA" in text
     assert "Sus ejercicios de caminar hacia atrás" in text  # the sheet's language, with no request to ask
     assert again == sheet
     stored = db.exec(select(HandoutPrint)).one()
@@ -79,7 +81,8 @@ def test_a_sheet_is_printed_recorded_and_rendered_with_no_request(app, db, clini
 
 def test_sheets_cached_before_are_found_under_the_same_keys(app, monkeypatch):
     """The cache keys are the snapshot's digest, and with a link the digest of the digest and the link: PDFs
-    cached by an earlier version of the app are served, never rendered again with another link."""
+    cached by an earlier version of the app are served, never rendered again with another link. A link with a
+    short code has a key of its own (the code and its page are printed too)."""
     with_link = hashlib.sha256(b'{"digest":"abc123","portal_url":"https://clinic.example/p/t"}').hexdigest()
     monkeypatch.setattr(pdf, "html_to_pdf", _no_render)
     with app.app_context():
@@ -87,7 +90,10 @@ def test_sheets_cached_before_are_found_under_the_same_keys(app, monkeypatch):
         (cache.folder() / f"{with_link}.pdf").write_bytes(b"%PDF-with-link")
         assert printing.render_sheet(_no_render, digest="abc123") == b"%PDF-without-link"  # type: ignore[arg-type]
         assert printing.render_sheet(_no_render, digest="abc123",  # type: ignore[arg-type]
-                                     portal_url="https://clinic.example/p/t") == b"%PDF-with-link"
+                                     link=printing.PrintedLink("https://clinic.example/p/t")) == b"%PDF-with-link"
+        with_code = printing.PrintedLink("https://clinic.example/p/t", "K7QM-3XPA", "https://clinic.example/p/code")
+        with pytest.raises(AssertionError, match="rendered again"):  # not the sheet cached without the code
+            printing.render_sheet(_no_render, digest="abc123", link=with_code)  # type: ignore[arg-type]
 
 
 def test_the_sheet_carries_its_css_for_a_browser_and_apart_for_the_renderer(app):

@@ -12,7 +12,7 @@ from rehab.models.base import utcnow
 from rehab.models.kept_forms import KeptForm
 from rehab.models.outcomes import QuestionnaireResponse
 from rehab.models.patients import AuditEvent, EditRecord, Patient
-from rehab.models.portal import HandoutPrint, HomeLog, PortalLink, ReportPrint
+from rehab.models.portal import HandoutPrint, HomeLog, PortalDevice, PortalLink, ReportPrint
 from rehab.models.protocols import ClinicTemplate, PhaseChange, Protocol, ProtocolVersion
 from rehab.models.submissions import FormSubmission
 from rehab.models.visits import AdviceDecision, Alert, Assessment, RedFlagClearance, Visit
@@ -35,6 +35,7 @@ __all__ = [
     "Membership",
     "Patient",
     "PhaseChange",
+    "PortalDevice",
     "PortalLink",
     "Protocol",
     "ProtocolVersion",

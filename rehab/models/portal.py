@@ -64,6 +64,28 @@ class PortalLink(SQLModel, table=True):
     require_birth_date: bool = False
     birth_date_failures: int = 0
     locked_at: datetime | None = None
+    # The short code typed from a sheet (services/portal_codes.py): re-derived from the salt under the secret key
+    # for each print, stored only as a keyed hash, unique among every link ever made. None: a link made before codes.
+    code_salt: str | None = Field(default=None, max_length=32)
+    code_hash: str | None = Field(default=None, max_length=64, sa_column_kwargs={"unique": True})
+
+
+class PortalDevice(SQLModel, table=True):
+    """A phone the patient chose to remember ("Remember this phone"): it opens the portal without the link for
+    as long as the link lives. Only the SHA-256 of the cookie's random token is stored; forgetting the phone (the
+    therapist, or the patient's "Close my page") or rotating or revoking the link ends it."""
+
+    __tablename__ = "portal_device"
+
+    id: int = Field(default=None, primary_key=True)
+    link_id: int = Field(foreign_key="portal_link.id", index=True)
+    patient_id: int = Field(foreign_key="patient.id")
+    clinic_id: int = Field(foreign_key="clinic.id")
+    token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    label: str = Field(default="", max_length=60)  # "Android phone, Chrome": for the therapist to tell phones apart
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime = Field(default_factory=utcnow)
+    forgotten_at: datetime | None = None
 
 
 class HomeLogBase(SQLModel):

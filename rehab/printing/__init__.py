@@ -21,7 +21,9 @@ from rehab.printing.prints import (
     clinic_prints,
     link_token,
     live_link_token,
+    live_opening_link,
     new_snapshot,
+    opening_link,
     print_for_download,
     recent_prints,
     record_print,
@@ -37,9 +39,10 @@ from rehab.printing.report import (
     report_pdf,
 )
 from rehab.printing.responses import pdf_response
-from rehab.printing.sheets import render_batch, render_sheet, sheet_css, sheet_html, warm_up
+from rehab.printing.sheets import PrintedLink, render_batch, render_sheet, sheet_css, sheet_html, warm_up
 
 __all__ = [
+    "PrintedLink", "live_opening_link", "opening_link",
     "batch_candidates", "clinic_prints", "clinic_report", "new_report", "recent_reports", "record_report",
     "render_report", "report_filename", "link_token", "live_link_token", "new_snapshot", "pdf_response",
     "print_for_download", "recent_prints", "record_print", "render_batch", "render_sheet", "report_pdf", "sheet_css",

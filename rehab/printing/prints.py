@@ -90,6 +90,16 @@ def stored_snapshot(db: Session, *, print_id: int) -> str:
     return db.exec(select(HandoutPrint.snapshot).where(HandoutPrint.id == print_id)).one()
 
 
+def opening_link(link: PortalLink | None, *, now: datetime) -> PortalLink | None:
+    """The link when it still opens the portal (a sheet prints it), else None."""
+    return link if link is not None and portal_links.link_status(link, now) == "ok" else None
+
+
+def live_opening_link(db: Session, *, patient_id: int, now: datetime) -> PortalLink | None:
+    """The patient's link that still opens the portal, or None: what a sheet printed now prints."""
+    return opening_link(portal_links.live_link(db, patient_id=patient_id), now=now)
+
+
 def link_token(link: PortalLink | None, *, secret_key: str, now: datetime) -> str | None:
     """The token of a link that still opens the portal, re-derived (never stored), for the QR code."""
     if link is None or portal_links.link_status(link, now) != "ok":

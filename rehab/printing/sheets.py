@@ -2,12 +2,15 @@
 renderer's warm-up.
 
 Needs the app (its templates, translations and settings) and never a request: the caller passes the
-patient's link as a URL it has already made, or None for a sheet without one."""
+patient's link as addresses it has already made (``PrintedLink``), or None for a sheet without one. The link is
+not part of the snapshot: every sheet, a reprint too, prints the patient's live link of the day it is printed
+(the cache key holds it), so a reprint never prints a link that was replaced."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -23,16 +26,27 @@ from rehab.vocabulary import PaperSize
 Snapshot = dict[str, Any]
 
 
+@dataclass(frozen=True)
+class PrintedLink:
+    """The patient's link as a sheet prints it: the long link in the QR code, and the short code with the page
+    it is typed on (``code`` None for a link made before codes: the sheet then prints the long link)."""
+
+    url: str  # https://host/p/<token>
+    code: str | None = None  # K7QM-3XPA
+    entry_url: str = ""  # https://host/p/code
+
+
 def static_root() -> Path:
     """The app's static folder: the only files a render may load (``StaticOnlyFetcher``)."""
     return Path(current_app.static_folder or "")
 
 
-def render_sheet(snapshot: Snapshot | str | Callable[[], str], *, digest: str, portal_url: str | None = None) -> bytes:
+def render_sheet(snapshot: Snapshot | str | Callable[[], str], *, digest: str,
+                 link: PrintedLink | None = None) -> bytes:
     """The PDF for a snapshot (a dict, or its stored JSON), from the disk cache when this exact sheet was
     rendered before: a cached download reads one file and never parses the snapshot (pass a callable to
     load it only on a miss)."""
-    cache_key = cache.key(digest, portal_url)
+    cache_key = cache.key(digest, _link_key(link))
     cached = cache.read(cache_key)
     if cached is not None:
         return cached
@@ -40,25 +54,33 @@ def render_sheet(snapshot: Snapshot | str | Callable[[], str], *, digest: str, p
         snapshot = snapshot()
     if isinstance(snapshot, str):
         snapshot = json.loads(snapshot)
-    rendered = pdf.html_to_pdf(sheet_html(snapshot, portal_url=portal_url, inline_css=False),  # type: ignore[arg-type]
+    rendered = pdf.html_to_pdf(sheet_html(snapshot, link=link, inline_css=False),  # type: ignore[arg-type]
                                static_root=static_root(), css=sheet_css(snapshot))  # type: ignore[arg-type]
     cache.write(cache_key, rendered)
     return rendered
 
 
-def render_batch(pages: list[tuple[Snapshot, str | None]]) -> bytes:
+def render_batch(pages: list[tuple[Snapshot, PrintedLink | None]]) -> bytes:
     """Several sheets (each snapshot with the patient's link, or None) as one PDF, each as it was printed."""
-    return pdf.merge_pdfs([(sheet_html(snapshot, portal_url=portal_url, inline_css=False), sheet_css(snapshot))
-                           for snapshot, portal_url in pages], static_root=static_root())
+    return pdf.merge_pdfs([(sheet_html(snapshot, link=link, inline_css=False), sheet_css(snapshot))
+                           for snapshot, link in pages], static_root=static_root())
 
 
-def sheet_html(snapshot: Snapshot, *, portal_url: str | None = None, inline_css: bool = True) -> str:
+def _link_key(link: PrintedLink | None) -> str | None:
+    """What of the link goes into the cache key: everything the sheet prints of it."""
+    return None if link is None else (link.url if link.code is None else f"{link.url} {link.code} {link.entry_url}")
+
+
+def sheet_html(snapshot: Snapshot, *, link: PrintedLink | None = None, inline_css: bool = True) -> str:
     """The sheet as HTML; with ``inline_css`` its CSS is inside (a whole page, as a browser would print it),
     otherwise ``sheet_css`` gives it apart (for ``html_to_pdf``, which parses it once per process)."""
-    qr = pdf.qr_data_uri(portal_url) if portal_url else None
+    qr = pdf.qr_data_uri(link.url) if link else None
     with force_locale(snapshot["options"]["language"]):
-        return render_template("handouts/sheet.html", sheet=snapshot, portal_url=portal_url, portal_qr=qr,
-                               short_url=_short(portal_url), inline_css=inline_css)
+        return render_template("handouts/sheet.html", sheet=snapshot, portal_url=link.url if link else None,
+                               portal_qr=qr, short_url=_short(link.url if link else None),
+                               portal_code=link.code if link else None,
+                               code_entry_url=_short(link.entry_url) if link and link.code else None,
+                               inline_css=inline_css)
 
 
 def sheet_css(snapshot: Snapshot) -> str:
@@ -93,5 +115,7 @@ def warm_up(app: Flask) -> None:
                     css = sheet_css(snapshot)
                     pdf.warm_stylesheet(css, static_root=static_root())
                     if (paper, large_print, language) in (("letter", False, "en"), ("a4", True, "es")):
-                        html = sheet_html(snapshot, portal_url="https://example.invalid/p/sample", inline_css=False)
+                        sample = PrintedLink("https://example.invalid/p/sample", "K7QM-3XPA",
+                                             "https://example.invalid/p/code")
+                        html = sheet_html(snapshot, link=sample, inline_css=False)
                         pdf.html_to_pdf(html, static_root=static_root(), css=css)

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
@@ -19,6 +20,8 @@ from sqlalchemy import bindparam, func, update
 from sqlmodel import Session, col, select
 
 from rehab.models import Alert, Clinic, LoginAttempt, Patient, PortalLink, Protocol
+from rehab.services import portal_codes, portal_devices
+from rehab.services.portal_devices import DeviceCard
 from rehab.services.tokens import token_hash
 
 LinkReason = Literal["ok", "unknown", "expired", "revoked", "locked"]
@@ -46,9 +49,10 @@ def derive_token(secret: str, link: PortalLink) -> str:
 
 def issue_link(session: Session, *, patient: Patient, user_id: int | None, now: datetime, secret: str,
                days: int = DEFAULT_DAYS, require_birth_date: bool = False) -> tuple[PortalLink, str]:
-    """A new link for the patient; any earlier live link stops at once (one live link per patient).
+    """A new link for the patient; any earlier live link stops at once (one live link per patient), and
+    with it its short code and every phone remembered for it.
 
-    Returns the row and the token. Only the token's hash is stored."""
+    Returns the row and the token. Only the token's hash is stored, and the short code's keyed hash."""
     _revoke_live_links(session, patient_id=patient.id, now=now)
     link = PortalLink(patient_id=patient.id, clinic_id=patient.clinic_id,
                       token_hash=token_hash(secrets.token_urlsafe(32)),  # replaced below, once the id exists
@@ -60,14 +64,17 @@ def issue_link(session: Session, *, patient: Patient, user_id: int | None, now: 
     link.token_hash = token_hash(token)
     session.add(link)
     session.flush()
+    portal_codes.assign(session, link=link, secret=secret)
     return link, token
 
 
 def rotate(session: Session, *, link: PortalLink, patient: Patient, user_id: int | None, now: datetime,
-           secret: str) -> tuple[PortalLink, str]:
-    """Replace a link with a new one with the same settings (it also unlocks a locked link)."""
-    return issue_link(session, patient=patient, user_id=user_id, now=now, secret=secret,
-                      require_birth_date=link.require_birth_date)
+           secret: str, require_birth_date: bool | None = None) -> tuple[PortalLink, str]:
+    """Replace a link with a new one (it also unlocks a locked link): with the birth-date check as chosen, or
+    as the old link had it when ``require_birth_date`` is None. The old link's code and remembered phones end
+    with it."""
+    keep = link.require_birth_date if require_birth_date is None else require_birth_date
+    return issue_link(session, patient=patient, user_id=user_id, now=now, secret=secret, require_birth_date=keep)
 
 
 def revoke(session: Session, *, link: PortalLink, now: datetime) -> None:
@@ -111,6 +118,8 @@ class LinkCard:
     created_at: datetime
     expires_at: datetime
     require_birth_date: bool
+    link: PortalLink  # for the addresses the card shows (patient_links.share_details), re-derived from it
+    devices: Sequence[DeviceCard] = ()  # the phones remembered for it
 
 
 def link_card(session: Session, *, patient_id: int, now: datetime) -> LinkCard | None:
@@ -119,7 +128,8 @@ def link_card(session: Session, *, patient_id: int, now: datetime) -> LinkCard |
     if link is None:
         return None
     return LinkCard(id=link.id, status=link_status(link, now), created_at=link.created_at,
-                    expires_at=link.expires_at, require_birth_date=link.require_birth_date)
+                    expires_at=link.expires_at, require_birth_date=link.require_birth_date, link=link,
+                    devices=portal_devices.remembered(session, link_id=link.id))
 
 
 def find_link(session: Session, token: str, now: datetime) -> tuple[PortalLink | None, LinkReason]:

@@ -54,10 +54,15 @@ def password_check_key(email: str) -> str:
     return hashlib.sha256(f"password-check:{account_key(email)}".encode()).hexdigest()
 
 
-def recent_failures(session: Session, *, key: str, now: datetime, window: timedelta) -> int:
-    return session.exec(select(func.count()).select_from(LoginAttempt).where(
+def recent_failures(session: Session, *, key: str, now: datetime, window: timedelta,
+                    address: str | None = None) -> int:
+    """Failures counted under ``key`` in the window: all of them, or those from ``address`` only."""
+    query = select(func.count()).select_from(LoginAttempt).where(
         LoginAttempt.account_key == key, LoginAttempt.succeeded == False,  # noqa: E712 (SQL comparison)
-        LoginAttempt.at >= now - window)).one()
+        LoginAttempt.at >= now - window)
+    if address is not None:
+        query = query.where(LoginAttempt.address == address[:64])
+    return session.exec(query).one()
 
 
 def lock_account(session: Session, email: str) -> None:

@@ -24,14 +24,12 @@ def pdf_renderers(*, therapist_name: str) -> tuple[Callable[[HandoutPrint], byte
     """The sheet and report renderers of rehab.printing, for DocumentReferences (needs a request context, for
     the patient's link on the sheet, and ``g.clinic``)."""
     from rehab import printing
-    from rehab.patient_links import link_url
+    from rehab.patient_links import printed_link
     from rehab.services import visits
 
     def sheet(record: HandoutPrint) -> bytes:
-        token = printing.live_link_token(db.get_session(), patient_id=record.patient_id,
-                                         secret_key=security.secret_key(), now=utcnow())
-        return printing.render_sheet(record.snapshot, digest=record.digest,
-                                     portal_url=link_url(token) if token else None)
+        link = printing.live_opening_link(db.get_session(), patient_id=record.patient_id, now=utcnow())
+        return printing.render_sheet(record.snapshot, digest=record.digest, link=printed_link(link))
 
     def report(patient: Patient) -> bytes | None:
         if not visits.latest_visits(db.get_session(), patient_id=patient.id, limit=1):

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from rehab import once, printing, security
 from rehab.db import get_session
 from rehab.i18n import LANGUAGES
 from rehab.models import HandoutPrint, Patient, Protocol, utcnow
-from rehab.patient_links import link_url
+from rehab.patient_links import printed_link
 from rehab.printing.report_snapshot import ASSESSMENT_MAX, PLAN_MAX, ReportOptions, letter_text
 from rehab.printing.snapshot import SheetOptions, reprintable, sheet_filename
 from rehab.request_guard import bounded_id, is_id
@@ -35,15 +35,9 @@ def _record(patient: Patient, protocol: Protocol, snapshot: dict, *, source: str
     return printing.record_print(get_session(), patient, protocol, snapshot, source=source, printed_by_id=printed_by)
 
 
-def _printed_link(token: str | None) -> str | None:
-    """The patient's link as the sheet prints it (with its QR code), from this request's address."""
-    return link_url(token) if token else None
-
-
-def portal_url_for(patient_id: int) -> str | None:
-    """The patient's live personal link, for the QR code on the sheet (re-derived; never stored)."""
-    return _printed_link(printing.live_link_token(get_session(), patient_id=patient_id,
-                                                  secret_key=current_app.secret_key, now=utcnow()))  # type: ignore[arg-type]
+def portal_link_for(patient_id: int) -> printing.PrintedLink | None:
+    """The patient's live personal link and short code, for the sheet (re-derived; never stored)."""
+    return printed_link(printing.live_opening_link(get_session(), patient_id=patient_id, now=utcnow()))
 
 
 @bp.route("/patients/<int:patient_id>/sheet", methods=["GET", "POST"])
@@ -87,9 +81,8 @@ def sheet_pdf(patient_id: int, print_id: int):  # type: ignore[no-untyped-def]
         abort(404)
     digest, printed_at, link = found
     security.record_read("sheet.download", patient_id=patient_id, object_type="handout_print", object_id=print_id)
-    portal_url = _printed_link(printing.link_token(link, secret_key=current_app.secret_key, now=utcnow()))  # type: ignore[arg-type]
     pdf = printing.render_sheet(lambda: printing.stored_snapshot(db, print_id=print_id), digest=digest,
-                                portal_url=portal_url)
+                                link=printed_link(printing.opening_link(link, now=utcnow())))
     return printing.pdf_response(pdf, sheet_filename(printed_at))
 
 
@@ -161,7 +154,7 @@ def batch_pdf():  # type: ignore[no-untyped-def]
     for record in records:
         security.record_read("sheet.download", patient_id=record.patient_id, object_type="handout_print",
                              object_id=record.id)
-    pdf = printing.render_batch([(json.loads(record.snapshot), portal_url_for(record.patient_id))
+    pdf = printing.render_batch([(json.loads(record.snapshot), portal_link_for(record.patient_id))
                                  for record in records])
     return printing.pdf_response(pdf, sheet_filename(records[0].printed_at, kind="home-exercises-batch"))
 

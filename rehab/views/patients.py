@@ -12,6 +12,7 @@ from rehab import once, security
 from rehab.db import get_session
 from rehab.forms import parse_form
 from rehab.models import Patient, utcnow
+from rehab.patient_links import share_details
 from rehab.request_guard import bounded_id, page_number
 from rehab.services import assessments, assignment, catalogue
 from rehab.services import patients as patient_service
@@ -155,6 +156,8 @@ def detail(patient_id: int) -> ResponseReturnValue:
                            latest_visits=overview.latest_visits, visit_count=overview.visit_count,
                            card=overview.card, alerts=overview.alerts, progress=overview.progress,
                            clearances=overview.clearances, share=overview.share, home_logs=overview.home_logs,
+                           shared=share_details(overview.share.link, patient=patient, clinic_name=g.clinic.name)
+                           if overview.share and overview.share.status == "ok" else None,
                            questionnaires=overview.questionnaires, adherence=adherence, weeks_shown=WEEKS_SHOWN,
                            references=catalogue.references(), screen=screen, screen_state=screen_state,
                            screen_findings=findings, screen_labels=SCREEN_LABELS,

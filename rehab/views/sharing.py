@@ -1,7 +1,10 @@
-"""Sharing the patient's personal link: share, rotate and revoke it (the ``sharing`` blueprint).
+"""Sharing the patient's personal link: share, rotate and revoke it, and forget the phones the patient chose to
+remember (the ``sharing`` blueprint).
 
-The database keeps only the token's hash, so the link and its QR code are shown once, on the page right after
-the one that made it; a lost link is replaced by rotating it.
+The database keeps only the token's hash; the server re-derives the link under its secret key, so the share
+card shows it (with its short code, a copy button and the message to send) and every sheet prints it while it
+lives. The page right after the one that made a link shows it with a large QR code; a lost link is replaced by
+rotating it.
 """
 
 from __future__ import annotations
@@ -11,8 +14,8 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from rehab import once, security
 from rehab.db import get_session
 from rehab.models import Patient, PortalLink, utcnow
-from rehab.patient_links import link_url
-from rehab.services import portal_links, protocol_records
+from rehab.patient_links import printed_link
+from rehab.services import portal_devices, portal_links, protocol_records
 from rehab.views import refuse
 from rehab.views.patients import clinic_phone_missing, get_patient_or_404
 
@@ -38,19 +41,22 @@ def _show_once(patient: Patient, link: PortalLink, *, rotated: bool):  # type: i
 
 @bp.get("/shared")
 def shared(patient_id: int):  # type: ignore[no-untyped-def]
-    """The new link and its QR code, shown once."""
+    """The new link and its QR code, right after making it (the share card shows the link from then on)."""
     patient = get_patient_or_404(patient_id)
     handed = session.pop("portal_shared", None)
     link = get_session().get(PortalLink, handed["link_id"]) if handed and handed.get("patient_id") == patient.id \
         else None
     if link is None or link.patient_id != patient.id or link.revoked_at is not None:
-        flash("A link is shown only once. If the patient does not have it, make a new link.", "info")
+        flash("The patient's link, its code and the message to send are on the patient's page, under Share with "
+              "patient.", "info")
         return redirect(url_for("patients.detail", patient_id=patient.id, _anchor="share"))
-    url = link_url(portal_links.derive_token(current_app.secret_key, link))  # type: ignore[arg-type]
+    printed = printed_link(link)
+    assert printed is not None
     import segno  # a pure-Python QR encoder; imported here, as only this page needs it
 
-    qr = segno.make(url, error="m").svg_data_uri(scale=5, border=2)  # a data: image passes the page's CSP
-    return render_template("patients/shared.html", patient=patient, link=link, url=url, qr=qr,
+    qr = segno.make(printed.url, error="m").svg_data_uri(scale=5, border=2)  # a data: image passes the page's CSP
+    return render_template("patients/shared.html", patient=patient, link=link, url=printed.url, qr=qr,
+                           code=printed.code, entry_url=printed.entry_url,
                            rotated=handed["rotated"])  # type: ignore[index]
 
 
@@ -87,7 +93,8 @@ def rotate(patient_id: int):  # type: ignore[no-untyped-def]
               "Replace it again only if the patient does not have the newest link.", "error")
         refuse(redirect(back))
     link, _token = portal_links.rotate(db, link=current, patient=patient, user_id=g.user.id, now=utcnow(),
-                                      secret=current_app.secret_key)  # type: ignore[arg-type]
+                                      secret=current_app.secret_key,  # type: ignore[arg-type]
+                                      require_birth_date=request.form.get("require_birth_date") == "1")
     security.record("portal.link.rotate", patient_id=patient.id, object_type="portal_link", object_id=link.id)
     return _show_once(patient, link, rotated=True)
 
@@ -106,3 +113,30 @@ def revoke(patient_id: int):  # type: ignore[no-untyped-def]
     security.record("portal.link.revoke", patient_id=patient.id, object_type="portal_link", object_id=current.id)
     flash("The patient's link is turned off. It shows “no longer valid” from now on.", "success")
     return redirect(url_for("patients.detail", patient_id=patient.id, _anchor="share"))
+
+
+@bp.post("/phones/<int:device_id>/forget")
+def forget_phone(patient_id: int, device_id: int):  # type: ignore[no-untyped-def]
+    """Forget one remembered phone: its next request finds the patient's page closed."""
+    patient = get_patient_or_404(patient_id)
+    once.claim("portal.phones.forget", patient_id=patient.id)
+    back = once.leads_to(url_for("patients.detail", patient_id=patient.id, _anchor="share"))
+    device = portal_devices.forget(get_session(), device_id=device_id, patient_id=patient.id, now=utcnow())
+    if device is None:
+        flash("That phone was already forgotten.", "info")
+        return redirect(back)
+    security.record("portal.phones.forget", patient_id=patient.id, object_type="portal_device", object_id=device.id)
+    flash(f"Forgotten: {device.label}. It needs the link or the code again.", "success")
+    return redirect(back)
+
+
+@bp.post("/phones/forget")
+def forget_all_phones(patient_id: int):  # type: ignore[no-untyped-def]
+    """Forget every phone the patient remembered (the link itself keeps working)."""
+    patient = get_patient_or_404(patient_id)
+    once.claim("portal.phones.forget_all", patient_id=patient.id)
+    back = once.leads_to(url_for("patients.detail", patient_id=patient.id, _anchor="share"))
+    count = portal_devices.forget_all(get_session(), patient_id=patient.id, now=utcnow())
+    security.record("portal.phones.forget_all", patient_id=patient.id, object_type="patient", object_id=patient.id)
+    flash(f"Forgotten: {count} phone{'' if count == 1 else 's'}. The link itself still works.", "success")
+    return redirect(back)

@@ -32,6 +32,26 @@ document.addEventListener("DOMContentLoaded", () => {
     select.addEventListener("change", () => select.form.submit());
   });
 
+  // Copy buttons (the share card): copy the named field's text with the Clipboard API and say so in the status
+  // next to the button. Where the browser refuses, the field's text is selected for Ctrl+C instead. Without
+  // scripts the buttons stay hidden and the field itself can be selected.
+  document.querySelectorAll("button[data-copy]").forEach((button) => {
+    const field = document.getElementById(button.dataset.copy);
+    const status = document.getElementById(button.dataset.copyStatus);
+    if (!field || !status) return;
+    button.hidden = false;
+    button.addEventListener("click", async () => {
+      try {
+        await navigator.clipboard.writeText(field.value);
+        status.textContent = "Copied";
+      } catch (error) {
+        field.focus();
+        field.select();
+        status.textContent = "Selected: press Ctrl+C (⌘C on a Mac) to copy";
+      }
+    });
+  });
+
   // Ask before actions marked as needing confirmation.
   document.querySelectorAll("form[data-confirm]").forEach((form) => {
     form.addEventListener("submit", (event) => {

@@ -4,7 +4,9 @@ Patients have no account. Every route here answers to the portal's own guard (``
 therapist's sign-in; ``rehab.security`` leaves the whole blueprint to it. Where things are:
 
 - ``guard``: the patient session in the signed cookie, re-checked against the link on every request;
-- ``link``: opening the link, the date-of-birth check, leaving, language and text size;
+- ``link``: opening the link, the date-of-birth check, remembering this phone, leaving, language and text size;
+- ``code``: typing the short code from the sheet instead of the link;
+- ``phones``: the cookie of a phone the patient chose to remember;
 - ``pages``: my exercises, my progress and its chart, the "stop" page;
 - ``home_log``: logging a home session and correcting it;
 - ``sheet``: the patient's own home sheet as PDF;
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 # The route modules register themselves on ``bp`` (Microblog's idiom), which lives in ``blueprint`` so that they
 # import it without importing this package back.
-from rehab.views.portal import guard, home_log, layout, link, pages, questionnaires, sheet  # noqa: F401
+from rehab.views.portal import code, guard, home_log, layout, link, pages, questionnaires, sheet  # noqa: F401
 from rehab.views.portal.blueprint import bp
 
 __all__ = ["bp"]

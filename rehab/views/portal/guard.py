@@ -16,13 +16,14 @@ from rehab import db as database
 from rehab import security
 from rehab.db import get_session
 from rehab.models import utcnow
-from rehab.services import accounts, audit, portal_links, throttling
+from rehab.services import accounts, audit, portal_devices, portal_links, throttling
 from rehab.services.portal_links import LinkState
+from rehab.views.portal import phones
 from rehab.views.portal.blueprint import bp
 from rehab.views.portal.layout import apply_preferences, page
 
 # Reachable with no patient session at all (listed in rehab.security.PUBLIC_ENDPOINTS too).
-OPEN_ENDPOINTS = frozenset({"portal.open", "portal.closed"})
+OPEN_ENDPOINTS = frozenset({"portal.open", "portal.closed", "portal.code"})
 # Reachable while a link waits for its date-of-birth check; they change only the patient's own cookie.
 PENDING_ENDPOINTS = frozenset({"portal.check", "portal.language", "portal.text_size"})
 _PREFERENCE_KEYS = ("portal_language", "portal_text_size")
@@ -46,28 +47,74 @@ def _guard() -> Any:
 
 
 def _require_patient_session() -> Any:
-    """Load the patient session and re-check its link; None when the request may go on, else the answer."""
+    """Load the patient session and re-check its link; None when the request may go on, else the answer.
+
+    A phone the patient chose to remember starts a new session by itself when there is none or it timed
+    out (``_resume_remembered_phone``); a session that came from a remembered phone ends as soon as the phone is
+    forgotten."""
     link_id, patient_id = session.get("portal_link_id"), session.get("portal_patient_id")
     if not isinstance(link_id, int) or not isinstance(patient_id, int):
-        return redirect(url_for("portal.closed"))
+        return _resume_or_closed()
     now = utcnow()
     state = portal_links.link_state(get_session(), link_id=link_id, now=now)
     if not state.ok or state.patient is None or state.patient.id != patient_id:
         end_patient_session()
+        phones.drop_cookie()
         return invalid_link(state, action="portal.session")
+    device_id = session.get("portal_device_id")
+    if isinstance(device_id, int) and not portal_devices.still_remembered(get_session(), device_id=device_id,
+                                                                         link_id=link_id):
+        end_patient_session(phone=state.clinic.phone if state.clinic else "")
+        phones.drop_cookie()
+        return redirect(url_for("portal.closed"))
     moment = int(now.timestamp())
     started, seen = session.get("portal_started", 0), session.get("portal_seen", 0)
     if moment - started > setting("PORTAL_SESSION_HOURS") * 3600 \
             or moment - seen > setting("PORTAL_IDLE_MINUTES") * 60:
         end_patient_session(phone=state.clinic.phone if state.clinic else "")
-        return redirect(url_for("portal.closed"))
+        return _resume_or_closed()
     g.portal, g.clinic = state, state.clinic  # g.clinic: audit rows and local times; g.user stays None
     apply_preferences(state.patient)
     session["portal_seen"] = moment
     return None
 
 
-def start_patient_session(state: LinkState, *, pending: bool) -> None:
+def _resume_or_closed() -> Any:
+    """None when a remembered phone started a new session (the request goes on to the page it asked for),
+    else the answer: the "closed" page, or the "no longer valid" page when the phone's link was replaced."""
+    resumed = _resume_remembered_phone()
+    if resumed is True:
+        return None
+    return resumed or redirect(url_for("portal.closed"))
+
+
+def _resume_remembered_phone() -> Any:
+    """A new patient session from this phone's "remember" cookie (True), when the phone is still remembered and
+    its link still opens the portal; None when there is no such cookie; else the "no longer valid" page."""
+    token = phones.cookie_token()
+    if token is None:
+        return None
+    now, db = utcnow(), get_session()
+    device = portal_devices.find(db, token)
+    if device is None:
+        phones.drop_cookie()
+        return None
+    state = portal_links.link_state(db, link_id=device.link_id, now=now)
+    if not state.ok or state.patient is None:
+        phones.drop_cookie()
+        return invalid_link(state, action="portal.session")
+    kept = {key: session[key] for key in _PREFERENCE_KEYS if key in session}  # the phone's own choices stay
+    start_patient_session(state, pending=False, device_id=device.id)
+    session.update(kept)
+    phones.note_use(device.id, now)
+    security.record_read("portal.phone.resume", patient_id=state.patient.id, object_type="portal_device",
+                         object_id=device.id)
+    g.portal, g.clinic = state, state.clinic
+    apply_preferences(state.patient)
+    return True
+
+
+def start_patient_session(state: LinkState, *, pending: bool, device_id: int | None = None) -> None:
     """A fresh cookie for this patient. A therapist signed in on this browser is signed out on the server
     too, so the two kinds of session never share a cookie."""
     therapist_token = session.get("sid")
@@ -87,6 +134,8 @@ def start_patient_session(state: LinkState, *, pending: bool) -> None:
     else:
         session.update(portal_link_id=state.link.id, portal_patient_id=state.patient.id, portal_started=moment,
                        portal_seen=moment)
+        if device_id is not None:
+            session["portal_device_id"] = device_id
 
 
 def end_patient_session(*, phone: str = "") -> None:

@@ -44,7 +44,15 @@ def page(template: str, **context: Any) -> str:
     return render_template(template, portal=state, clinic=clinic, lang=g.patient_language,
                            text_size=g.get("text_size", "normal"), languages=LANGUAGES,
                            sheet_url=url_for("portal.sheet") if state is not None else None,
-                           pending=bool(session.get("portal_pending")), home_prescribed=home_prescribed, **context)
+                           pending=bool(session.get("portal_pending")), home_prescribed=home_prescribed,
+                           offer_remember=_offer_remember(state), **context)
+
+
+def _offer_remember(state: LinkState | None) -> bool:
+    """Whether the patient's first page offers "Remember this phone": not when it is remembered already, nor
+    after the patient said no in this session."""
+    return state is not None and not isinstance(session.get("portal_device_id"), int) \
+        and not session.get("portal_remember_declined")
 
 
 @bp.errorhandler(404)

@@ -20,9 +20,10 @@ from rehab import once, security
 from rehab.db import get_session
 from rehab.i18n import LANGUAGES
 from rehab.models import utcnow
-from rehab.services import audit, portal_links, throttling
+from rehab.services import audit, portal_devices, portal_links, throttling
 from rehab.services.portal_links import LinkState
 from rehab.services.submissions import AlreadySubmitted
+from rehab.views.portal import phones
 from rehab.views.portal.blueprint import bp
 from rehab.views.portal.current import audit_event
 from rehab.views.portal.guard import end_patient_session, invalid_link, setting, start_patient_session
@@ -112,7 +113,10 @@ def check():  # type: ignore[no-untyped-def]
                         object_id=state.link.id, outcome="ok" if outcome == "ok" else "failed")
             if outcome == "ok":
                 start_patient_session(state, pending=False)
-                return redirect(url_for("portal.home"))
+                answer = redirect(url_for("portal.home"))
+                if request.form.get("remember") == "1":
+                    remember_this_phone(state, answer, now=now)
+                return answer
             if outcome == "locked":
                 end_patient_session(phone=state.clinic.phone if state.clinic else "")
                 return page("portal/message.html", kind="locked", clinic=state.clinic), 410
@@ -137,11 +141,42 @@ def closed():  # type: ignore[no-untyped-def]
 
 @bp.post("/leave")
 def leave():  # type: ignore[no-untyped-def]
-    """Close the patient's page on this phone (for shared phones)."""
+    """Close the patient's page on this phone (for shared phones); a remembered phone is forgotten too."""
     state: LinkState = g.portal
     security.record_read("portal.leave", patient_id=state.patient.id if state.patient else None)
+    device_id = session.get("portal_device_id")
+    if isinstance(device_id, int) and state.patient is not None \
+            and portal_devices.forget(get_session(), device_id=device_id, patient_id=state.patient.id, now=utcnow()):
+        audit_event("portal.phone.forget", patient_id=state.patient.id, object_type="portal_device",
+                    object_id=device_id)
+    phones.drop_cookie()
     end_patient_session(phone=state.clinic.phone if state.clinic else "")
     return redirect(url_for("portal.closed"))
+
+
+@bp.post("/remember")
+def remember():  # type: ignore[no-untyped-def]
+    """The patient's choice on their page: keep this phone signed in for the link's life (ticked), or not."""
+    state: LinkState = g.portal
+    answer = redirect(url_for("portal.home"))
+    if request.form.get("remember") != "1":
+        session["portal_remember_declined"] = True
+        return answer
+    once.claim("portal.phone.remember", patient_id=state.patient.id if state.patient else None)
+    if not isinstance(session.get("portal_device_id"), int):
+        remember_this_phone(state, answer, now=utcnow())
+    return answer
+
+
+def remember_this_phone(state: LinkState, answer: Any, *, now: datetime) -> None:
+    """Remember this phone for the link: a device row, its cookie on ``answer``, the session marked with it."""
+    assert state.link is not None and state.patient is not None
+    device, token = portal_devices.remember(get_session(), link=state.link, now=now,
+                                            user_agent=request.headers.get("User-Agent", ""))
+    session["portal_device_id"] = device.id
+    phones.set_cookie(answer, token, link=state.link, now=now)
+    audit_event("portal.phone.remember", patient_id=state.patient.id, object_type="portal_device",
+                object_id=device.id)
 
 
 @bp.post("/language")

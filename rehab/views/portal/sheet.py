@@ -7,13 +7,13 @@ history however often or fast it asks.
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, g, redirect, url_for
+from flask import abort, flash, g, redirect, url_for
 from flask_babel import gettext as _
 
 from rehab import once, printing, security
 from rehab.db import get_session
 from rehab.models import HandoutPrint, utcnow
-from rehab.patient_links import link_url
+from rehab.patient_links import printed_link
 from rehab.printing.snapshot import SheetOptions, sheet_filename, snapshot_digest
 from rehab.services import audit
 from rehab.services.submissions import AlreadySubmitted
@@ -56,7 +56,6 @@ def sheet_pdf(print_id: int):  # type: ignore[no-untyped-def]
     record = db.get(HandoutPrint, print_id)
     if record is None or record.patient_id != current.patient_id():
         abort(404)
-    token = printing.live_link_token(db, patient_id=record.patient_id, secret_key=current_app.secret_key,  # type: ignore[arg-type]
-                                     now=utcnow())
-    pdf = printing.render_sheet(record.snapshot, digest=record.digest, portal_url=link_url(token) if token else None)
+    link = printed_link(printing.live_opening_link(db, patient_id=record.patient_id, now=utcnow()))
+    pdf = printing.render_sheet(record.snapshot, digest=record.digest, link=link)
     return printing.pdf_response(pdf, sheet_filename(record.printed_at), inline=False)
