@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import col, select
 
 from rehab.models import PortalLink, utcnow
-from rehab.services import portal_codes, portal_links
+from rehab.services import portal_codes, portal_devices, portal_links
 from tests.browser.conftest import ARTIFACTS, SERIOUS, sign_in_page
 from tests.conftest import PASSWORD, SECRET
 
@@ -65,6 +65,8 @@ def test_a_patient_types_the_code_on_a_390_px_phone(browser, live_server, db, pa
         phone.wait_for_url(f"{live_server}/p/home")
         assert "Hello, Margaret" in phone.locator("main").inner_text()
         assert phone.get_by_label("Remember this phone").is_checked() is False
+        _shoot(phone, "home-remember")
+        phone.set_viewport_size({"width": 390, "height": 844})
         phone.get_by_label("Remember this phone").check()
         phone.get_by_role("button", name="Save my choice for this phone").click()
         cookies = {cookie["name"]: cookie for cookie in context.cookies()}
@@ -77,6 +79,11 @@ def test_a_patient_types_the_code_on_a_390_px_phone(browser, live_server, db, pa
 
 def test_the_share_card_copies_the_link_and_fills_in_mail_and_text(browser, live_server, db, patient, therapist):  # type: ignore[no-untyped-def]
     token, code = _link(db, patient)
+    link = db.exec(select(PortalLink).where(col(PortalLink.revoked_at).is_(None))).one()
+    for agent in ("Mozilla/5.0 (Linux; Android 14) Chrome/131.0 Mobile",
+                  "Mozilla/5.0 (iPhone) Version/17.0 Safari/604.1"):
+        portal_devices.remember(db, link=link, now=utcnow(), user_agent=agent)
+    db.commit()
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server)
     page = context.new_page()
@@ -96,6 +103,13 @@ def test_the_share_card_copies_the_link_and_fills_in_mail_and_text(browser, live
         assert parse_qs(urlsplit(mail).query)["subject"][0] == "Your exercises from Riverside PT"
         assert code in unquote(sms.split("?body=", 1)[1])
         assert page.get_by_label("Ask for the date of birth when the new link is opened").is_visible()
+        forget = page.get_by_role("button", name="Forget this phone (iPhone, Safari, last used")
+        assert forget.count() == 1 and page.get_by_role("button", name="Forget all of Margaret's phones").is_visible()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.locator("#share").screenshot(path=str(ARTIFACTS / "share-card-with-phones-1280.png"))
+        forget.click()
+        assert "Forgotten: iPhone, Safari" in page.locator(".flash").inner_text()
+        assert page.get_by_role("button", name="Forget this phone (iPhone, Safari, last used").count() == 0
     finally:
         context.close()
 
