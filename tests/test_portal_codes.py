@@ -200,3 +200,13 @@ def test_the_sign_in_and_code_counts_are_apart(app, db, patient, token, therapis
     for _ in range(2):
         type_code(app.test_client(), "ZZZZ-ZZZZ", address="127.0.0.1")
     assert sign_in(app.test_client(), therapist.email).status_code == 302
+
+
+def test_the_code_page_offers_its_other_language_without_a_session(app):  # type: ignore[no-untyped-def]
+    phone = app.test_client()
+    english = _text(phone.get("/p/code"))
+    assert 'href="/p/code?lang=es" lang="es" hreflang="es">Español</a>' in english
+    spanish = _text(phone.get("/p/code?lang=es"))
+    assert "Escriba el código de su hoja" in spanish and '<html lang="es"' in spanish
+    again = type_code(phone, "K7QM-3XP")  # the choice stays for the phone: the message is in Spanish too
+    assert "Un código tiene 8 letras y números, como K7QM-3XPA. Usted escribió 7." in _text(again)

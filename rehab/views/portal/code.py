@@ -11,19 +11,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import current_app, redirect, request, url_for
+from flask import current_app, redirect, request, session, url_for
 from flask_babel import gettext as _
 
 from rehab import db as database
 from rehab import once, security
 from rehab.db import get_session
+from rehab.i18n import LANGUAGES
 from rehab.models import utcnow
 from rehab.services import audit, portal_codes, portal_links, throttling
 from rehab.services.portal_codes import CodeLimits, Typed
 from rehab.services.submissions import AlreadySubmitted
 from rehab.views.portal.blueprint import bp
 from rehab.views.portal.guard import invalid_link, start_patient_session
-from rehab.views.portal.layout import page
+from rehab.views.portal.layout import apply_preferences, page
 
 
 def _limits() -> CodeLimits:
@@ -47,6 +48,11 @@ def code():  # type: ignore[no-untyped-def]
     """Type the code from your sheet."""
     typed_text = request.form.get("code", "") if request.method == "POST" else ""
     if request.method == "GET":
+        # No patient session here yet, so no settings footer: the page offers its other language as a link,
+        # which changes only the phone's own cookie (as the language buttons do).
+        if request.args.get("lang") in LANGUAGES:
+            session["portal_language"] = request.args["lang"]
+            apply_preferences(None)
         return page("portal/code.html", typed=typed_text, error=None)
     typed = portal_codes.normalise(typed_text)
     if typed.code is None:
