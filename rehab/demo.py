@@ -11,10 +11,12 @@ from sqlmodel import Session, func, select
 
 from rehab.models import Clinic, Patient, User, Visit, utcnow
 from rehab.services import accounts
+from rehab.services.assessments import latest_screen, patient_facts
 from rehab.services.catalogue import templates
 from rehab.services.last_session import refresh_all_last_sessions
-from rehab.services.protocol_content import content_from_template
-from rehab.services.protocol_records import create_protocol
+from rehab.services.protocol_content import ProtocolContent, content_from_template
+from rehab.services.protocol_records import Override, create_protocol
+from rehab.services.safety import check_protocol
 
 DEMO_EMAIL = "demo@rehab.example"
 DEMO_PASSWORD = "walk-backward-demo"  # noqa: S105 (printed by `make run`; the demo only)
@@ -67,6 +69,14 @@ _PROGRAMS = [("RV-1001", "knee_oa", 27, 5), ("RV-1002", "post_tka", 20, 4), ("RV
              ("RV-1005", "pfp", 24, 4), ("RV-1006", "knee_oa", 40, 4)]
 
 
+def _demo_reasons(session: Session, patient: Patient, content: ProtocolContent, *, today: date) -> list[Override]:
+    """A reason for each safety warning the program trips, as the builder asks before it saves one: the demo's
+    protocols are ones the app could have saved, so accepting their advice works as it would in a clinic."""
+    facts = patient_facts(patient, latest_screen(session, patient_id=patient.id), today=today)
+    return [Override.of(warning, "Reviewed with the patient: a family member walks beside them at home", 1)
+            for warning in check_protocol(content, facts, start_phase=-1)]
+
+
 def _seed_programs(session: Session, *, clinic: Clinic, user_id: int) -> None:
     """Protocols with a few weeks of visits, so the dashboard, advice and charts have something to show."""
     now = utcnow().replace(minute=0, second=0, microsecond=0)
@@ -74,8 +84,9 @@ def _seed_programs(session: Session, *, clinic: Clinic, user_id: int) -> None:
     for chart, template_key, days, pain in _PROGRAMS:
         patient = by_chart[chart]
         content = content_from_template(templates()[template_key])
-        protocol = create_protocol(session, patient=patient, content=content, user_id=user_id,
-                                   now=now - timedelta(days=days + 1), overrides=[])
+        started = now - timedelta(days=days + 1)
+        protocol = create_protocol(session, patient=patient, content=content, user_id=user_id, now=started,
+                                   overrides=_demo_reasons(session, patient, content, today=started.date()))
         session.flush()
         rx = content.phases[0].prescriptions[0]
         # Kowalski's last visit was weeks ago: he shows as "quiet" on the dashboard.

@@ -15,9 +15,11 @@ from sqlmodel import Session
 
 from rehab.models import Clinic, HomeLog, Patient, Protocol, User, Visit, utcnow
 from rehab.services import accounts, portal_links
+from rehab.services.assessments import latest_screen, patient_facts
 from rehab.services.catalogue import templates
 from rehab.services.protocol_content import ProtocolContent, content_from_template
-from rehab.services.protocol_records import create_protocol
+from rehab.services.protocol_records import Override, create_protocol
+from rehab.services.safety import check_protocol
 
 PASSWORD = "correct horse battery"  # satisfies the policy; used by every factory-made account
 SECRET = "test-secret-key-that-is-long-enough-0123456789"  # the test apps' SECRET_KEY (portal tokens derive from it)
@@ -59,6 +61,16 @@ def home_treadmill(template: str = "knee_oa") -> ProtocolContent:
     return content
 
 
+REVIEWED = "Reviewed with the patient in clinic"
+
+
+def builder_reasons(session: Session, patient: Patient, content: ProtocolContent, *, today: date) -> list[Override]:
+    """The reasons the builder would have asked for before saving ``content`` for this patient (one for each
+    safety warning it trips), so a protocol made here is one the app could have saved."""
+    facts = patient_facts(patient, latest_screen(session, patient_id=patient.id), today=today)
+    return [Override.of(warning, REVIEWED, 1) for warning in check_protocol(content, facts, start_phase=-1)]
+
+
 def protocol(session: Session, patient: Patient, template: str = "knee_oa", *, days_ago: float = 21,
              now: datetime | None = None, user_id: int | None = None, home: bool = False,
              content: ProtocolContent | None = None, start_phase: int = 0) -> Protocol:
@@ -69,7 +81,8 @@ def protocol(session: Session, patient: Patient, template: str = "knee_oa", *, d
     if content is None:
         content = home_treadmill(template) if home else content_from_template(templates()[template])
     started = (now or utcnow()) - timedelta(days=days_ago)
-    row = create_protocol(session, patient=patient, content=content, user_id=user_id, now=started, overrides=[],
+    row = create_protocol(session, patient=patient, content=content, user_id=user_id, now=started,
+                          overrides=builder_reasons(session, patient, content, today=started.date()),
                           start_phase=start_phase)
     session.commit()
     return row

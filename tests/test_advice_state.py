@@ -16,6 +16,9 @@ from sqlmodel import select
 from rehab.models import AdviceDecision, Assessment, PhaseChange, Protocol, ProtocolVersion, Visit, utcnow
 from rehab.services.advice.decisions import AdviceShown, decision_history, record_decision
 from rehab.services.advice.inputs import advice_for
+from rehab.services.assessments import latest_screen, patient_facts
+from rehab.services.protocol_records import Override, load_content
+from rehab.services.safety import check_protocol
 from tests import factories
 from tests.conftest import count_rows, sign_in, submit
 from tests.test_portal import log_session
@@ -146,8 +149,9 @@ def test_the_undo_is_refused_the_next_day_with_the_day_it_was_made(therapist_cli
     factories.visit(db, patient, protocol, at=now - timedelta(days=3), recorded=now - timedelta(days=3), pain_worst=7)
     yesterday = now - timedelta(days=1)
     context = advice_for(db, patient=patient, protocol=protocol, now=yesterday)
+    facts = patient_facts(patient, latest_screen(db, patient_id=patient.id), today=yesterday.date())
     decision = record_decision(db, patient=patient, protocol=protocol, context=context, accepted=False,
-                               reason="Flare-up after gardening", user_id=therapist.id, now=yesterday)
+                               reason="Flare-up after gardening", user_id=therapist.id, now=yesterday, facts=facts)
     db.commit()
     day = yesterday.astimezone(ZoneInfo(clinic.timezone)).date().isoformat()
     reason = f"A decision can be undone only on the day it was made ({day}). To change the dose now, edit the protocol."
@@ -271,6 +275,42 @@ def test_the_undo_never_puts_back_a_dose_past_a_safety_warning_without_its_reaso
     assert "Change the dose in the protocol builder, where you can give one." in refused
     db.expire_all()
     assert db.get(Protocol, protocol.id).latest_version == 2
+
+
+def test_accepting_refuses_a_dose_past_a_safety_warning_nobody_gave_a_reason_for(therapist_client, patient,
+                                                                                   protocol, db):
+    record(therapist_client, patient)
+    record(therapist_client, patient)
+    patient.vestibular_disorder = True  # recorded after the dose was saved: nobody has weighed it yet
+    db.add(patient)
+    db.commit()
+    refused = card_of(decide_on(therapist_client, patient, advice_shown_on(page_of(therapist_client, patient)),
+                                decision="accept").get_data(as_text=True))
+    assert "Accepting would raise a safety warning with no reason given: Vestibular" in refused
+    assert "change the dose in the protocol builder, where you can give one." in refused
+    db.expire_all()
+    assert db.get(Protocol, protocol.id).latest_version == 1 and count_rows(db, AdviceDecision) == 0
+
+
+def test_accepting_keeps_the_safety_reasons_given_for_the_dose(therapist_client, patient, protocol, db):
+    patient.vestibular_disorder = True
+    db.add(patient)
+    facts = patient_facts(patient, latest_screen(db, patient_id=patient.id), today=utcnow().date())
+    version = db.exec(select(ProtocolVersion).where(ProtocolVersion.protocol_id == protocol.id)).one()
+    reason = "Walks with her daughter beside her; reviewed in clinic"
+    version.safety_overrides = json.dumps([Override.of(warning, reason, 1).__dict__ for warning in
+                                           check_protocol(load_content(version), facts, start_phase=-1)])
+    db.add(version)  # as the builder saves it after the therapist gave the reason
+    db.commit()
+    record(therapist_client, patient)
+    record(therapist_client, patient)
+    decide_on(therapist_client, patient, advice_shown_on(page_of(therapist_client, patient)), decision="accept")
+    db.expire_all()
+    new = db.exec(select(ProtocolVersion).where(ProtocolVersion.number == 2)).one()
+    kept = json.loads(new.safety_overrides)
+    assert kept and {(item["reason"], item["given_in"]) for item in kept} == {(reason, 1)}
+    shown = therapist_client.get(f"/patients/{patient.id}/protocols/{protocol.id}").get_data(as_text=True)
+    assert f"Reason: {reason}" in shown  # the protocol as it stands still says why its dose is allowed
 
 
 def test_the_decision_history_is_plain_values_newest_first(therapist_client, patient, protocol, db):

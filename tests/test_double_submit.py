@@ -48,6 +48,7 @@ from rehab.models import (
 from rehab.services import api_clients, portal_devices, portal_links, questionnaire_records
 from rehab.services.advice.decisions import record_decision
 from rehab.services.advice.inputs import advice_for
+from rehab.services.assessments import latest_screen, patient_facts
 from rehab.services.catalogue import templates
 from rehab.services.passwords import verify_password
 from rehab.services.protocol_content import content_from_template
@@ -321,8 +322,10 @@ def _overridden(world: World, db: Session) -> None:
     patient, protocol = db.get(Patient, world.patient.id), db.get(Protocol, world.protocol.id)
     assert patient is not None and protocol is not None
     context = advice_for(db, patient=patient, protocol=protocol, now=utcnow())
+    facts = patient_facts(patient, latest_screen(db, patient_id=patient.id), today=utcnow().date())
     world.made["decision"] = record_decision(db, patient=patient, protocol=protocol, context=context, accepted=False,
-                                             reason="Travelling next week", user_id=world.admin.id, now=utcnow()).id
+                                             reason="Travelling next week", user_id=world.admin.id, now=utcnow(),
+                                             facts=facts).id
 
 
 def _protocol_page(w: World) -> str:

@@ -20,7 +20,14 @@ from rehab.request_guard import bounded_id
 from rehab.services import assessments, catalogue, protocol_records
 from rehab.services import visits as visit_service
 from rehab.services.advice.card import changes_something, standing_decision
-from rehab.services.advice.decisions import MAX_REASON, AdviceShown, decision_history, record_decision, what_changed
+from rehab.services.advice.decisions import (
+    MAX_REASON,
+    AdviceShown,
+    UnsafeAccept,
+    decision_history,
+    record_decision,
+    what_changed,
+)
 from rehab.services.advice.inputs import advice_for
 from rehab.services.advice.undo import UndoRefused, sheets_with_undone_dose, undo_decision
 from rehab.services.charts import SCREEN_CHARTS, pain_and_minutes_svg
@@ -261,9 +268,14 @@ def decide(patient_id: int) -> ResponseReturnValue:
     if not accepted and len(reason) < 3:
         flash_at("advice", "Give a reason to override the advice.", "error")
         refuse(back)
+    facts = assessments.patient_facts(patient, assessments.latest_screen(db, patient_id=patient.id),
+                                      today=now.date())
     try:
         record_decision(db, patient=patient, protocol=protocol, context=context, accepted=accepted,
-                        reason=reason, user_id=g.user.id, now=now)
+                        reason=reason, user_id=g.user.id, now=now, facts=facts)
+    except UnsafeAccept as unsafe:
+        flash_at("advice", str(unsafe), "error")
+        refuse(back)
     except StaleEdit:  # the protocol moved or changed between this page's reads and its write
         flash_at("advice", "The advice changed since you opened the page (a visit or a change was saved). "
                  "Review it again.", "error")

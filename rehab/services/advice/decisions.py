@@ -20,7 +20,8 @@ from rehab.services import protocol_records
 from rehab.services.advice.dose_steps import apply_change
 from rehab.services.advice.inputs import AdviceContext, AdviceInputs
 from rehab.services.advice.types import ADVICE_TITLES, SessionReport
-from rehab.services.protocol_content import Prescription
+from rehab.services.protocol_content import Prescription, ProtocolContent
+from rehab.services.safety import PatientFacts, check_protocol
 from rehab.services.shapes import too_long_message
 from rehab.vocabulary import CLEARANCE_ACTION_LABELS, DECISION_LABELS, RED_FLAG_LABELS, STOPPING_ALERTS, Decision
 
@@ -95,11 +96,36 @@ def what_changed(stated: AdviceShown | None, now: AdviceShown, *, headline: str)
     return None
 
 
+class UnsafeAccept(ValueError):
+    """Accepting would save a dose that trips a builder safety warning nobody gave a reason for."""
+
+
+def reasons_carried(session: Session, context: AdviceContext, content: ProtocolContent, facts: PatientFacts
+                    ) -> list[protocol_records.Override]:
+    """The safety reasons an accepted dose keeps: each warning the new dose trips carries the reason given for it
+    (as the builder carries them), so the record still says why the dose is allowed and a later undo or edit
+    finds it. A reason stands while its warning rests on the same facts (its fingerprint), so one given in an
+    earlier version counts too (versions saved by accepting advice once kept none). A warning with no reason
+    anywhere (a precaution recorded since, say) is not the advice's to pass: raises UnsafeAccept, and the
+    therapist decides in the builder."""
+    warnings = check_protocol(content, facts, start_phase=-1)
+    standing = protocol_records.standing_reasons(context.version)
+    if any(warning.fingerprint not in standing for warning in warnings):
+        for version, _ in reversed(protocol_records.history(session, protocol_id=context.version.protocol_id)):
+            standing.update(protocol_records.standing_reasons(version))  # oldest first: the newest reason wins
+    missing = [warning for warning in warnings if warning.fingerprint not in standing]
+    if missing:
+        raise UnsafeAccept(f"Accepting would raise a safety warning with no reason given: {missing[0].message} "
+                           "Nothing was changed; change the dose in the protocol builder, where you can give one.")
+    return [protocol_records.Override.of(warning, *standing[warning.fingerprint]) for warning in warnings]
+
+
 def record_decision(session: Session, *, patient: Patient, protocol: Protocol, context: AdviceContext,
-                    accepted: bool, reason: str, user_id: int, now: datetime) -> AdviceDecision:
+                    accepted: bool, reason: str, user_id: int, now: datetime, facts: PatientFacts
+                    ) -> AdviceDecision:
     """Keep the advice as shown and the decision; accepting applies the change (a new version, a phase move, or
     a move whose new phase starts at an eased dose). "Stop and review" and advice without a change apply
-    nothing."""
+    nothing. A new version keeps the safety reasons that still stand (``reasons_carried``)."""
     advice = context.advice
     inputs = context.inputs
     decision = AdviceDecision(
@@ -121,9 +147,10 @@ def record_decision(session: Session, *, patient: Patient, protocol: Protocol, c
                 index = next((i for i, rx in enumerate(target.prescriptions)
                               if rx.exercise == change.entry["exercise"]), 0)
                 target.prescriptions[index] = Prescription.model_validate(change.entry)
+                kept = reasons_carried(session, context, content, facts)
                 version = protocol_records.save_version(session, protocol=protocol, content=content,
                                                         seen_version=protocol.latest_version, user_id=user_id,
-                                                        now=now, overrides=[])
+                                                        now=now, overrides=kept)
             move = protocol_records.move_phase(session, protocol=protocol, from_phase=protocol.current_phase,
                                                to_phase=change.to_phase,
                                                reason=f"Accepted advice: {advice.headline}", user_id=user_id,
@@ -135,7 +162,7 @@ def record_decision(session: Session, *, patient: Patient, protocol: Protocol, c
             rxs[context.prescription_index] = apply_change(rxs[context.prescription_index], change)
             version = protocol_records.save_version(session, protocol=protocol, content=content,
                                                     seen_version=protocol.latest_version, user_id=user_id, now=now,
-                                                    overrides=[])
+                                                    overrides=reasons_carried(session, context, content, facts))
     decision.applied_version = version.number if version is not None else None
     session.add(decision)
     session.flush()
