@@ -6,7 +6,8 @@ import logging
 import re
 from typing import Any
 
-_TOKEN_PATH = re.compile(r"/p/[A-Za-z0-9_-]{20,}")
+# A personal link (/p/<token>) and a reminder calendar's address (/p/calendar/<token>.ics).
+_TOKEN_PATH = re.compile(r"/p/(calendar/)?[A-Za-z0-9_-]{20,}")
 # "GET /patients/?q=Okafor HTTP/1.1": search terms are patient names, so query strings go too.
 _QUERY_IN_REQUEST_LINE = re.compile(r"^([A-Z]+ [^ ?]*)\?\S*")
 
@@ -22,8 +23,8 @@ def escape_controls(text: str) -> str:
 
 
 def redact(text: str) -> str:
-    """``/p/<the token>`` -> ``/p/<token>``; a request line loses its query string."""
-    return _QUERY_IN_REQUEST_LINE.sub(r"\1", _TOKEN_PATH.sub("/p/<token>", text))
+    """``/p/<the token>`` -> ``/p/<token>`` (and a calendar's the same); a request line loses its query string."""
+    return _QUERY_IN_REQUEST_LINE.sub(r"\1", _TOKEN_PATH.sub(r"/p/\1<token>", text))
 
 
 class RedactTokens(logging.Filter):

@@ -69,3 +69,8 @@ def share_details(link: PortalLink, *, patient: Patient, clinic_name: str) -> Sh
                                    clinic_name=clinic_name, url=printed.url, code=printed.code,
                                    entry_url=printed.entry_url, email=patient.email, phone=patient.phone)
     return ShareDetails(printed.url, printed.code, printed.entry_url, message)
+
+
+def calendar_url(token: str) -> str:
+    """The patient's reminder calendar address (``PUBLIC_URL`` first, like the link): calendar apps keep it."""
+    return _address("portal.calendar", token=token)

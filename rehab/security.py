@@ -21,7 +21,7 @@ csrf = CSRFProtect()
 # Endpoints reachable without signing in (SECURITY.md 8). Everything else redirects to sign-in, except the
 # patient portal's blueprint, which answers to the portal's own guard (see _load_signed_in_user).
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "main.health", "main.ping", "portal.open", "portal.closed",
-                              "portal.code", "fhir.metadata"})
+                              "portal.code", "portal.calendar", "fhir.metadata"})
 
 # How often a session's "last seen" time is written; the idle timeout is accurate to this.
 _TOUCH_EVERY = timedelta(seconds=60)

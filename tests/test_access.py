@@ -21,8 +21,9 @@ from tests.conftest import base_config, csrf_from, sign_in
 pytestmark = pytest.mark.db
 
 # The short explicit list of pages anyone may open. Adding to it must be a decision, so it is spelled out here.
+# The patient's calendar (portal.calendar) is fetched by calendar apps, which have no cookie: its own token is the key.
 EXPECTED_PUBLIC = {"auth.login", "static", "main.health", "main.ping", "portal.open", "portal.closed", "portal.code",
-                   "fhir.metadata"}
+                   "portal.calendar", "fhir.metadata"}
 DUMMY_ID = 1
 STATIC_FILE = "css/app.css"
 DUMMY_TOKEN = "x" * 43  # the shape of a portal link token, issued to no one
@@ -52,7 +53,7 @@ def build_url(app: Flask, rule: Rule) -> str:
         converter = rule._converters[name]
         if rule.endpoint == "static":
             values[name] = STATIC_FILE
-        elif rule.endpoint == "portal.open":
+        elif rule.endpoint in ("portal.open", "portal.calendar"):
             values[name] = DUMMY_TOKEN
         elif isinstance(converter, IntegerConverter):
             values[name] = DUMMY_ID
@@ -100,6 +101,9 @@ def test_anonymous_get_is_sent_to_sign_in_unless_public(app, client, records, ru
     response.close()  # static files are streamed from an open file
     if rule.endpoint == "portal.open":  # a token issued to no one: the friendly "no longer valid" page
         assert response.status_code == 404 and "no longer valid" in response.get_data(as_text=True)
+        return
+    if rule.endpoint == "portal.calendar":  # a calendar issued to no one: nothing but the refusal
+        assert response.status_code == 404 and response.get_data(as_text=True) == "No such calendar.\n"
         return
     if rule.endpoint in EXPECTED_PUBLIC:
         assert response.status_code == 200, url

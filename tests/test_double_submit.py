@@ -13,7 +13,7 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from html.parser import HTMLParser
 from typing import Any
 
@@ -35,6 +35,7 @@ from rehab.models import (
     HomeLog,
     Membership,
     Patient,
+    PortalCalendar,
     PortalDevice,
     PortalLink,
     Protocol,
@@ -496,6 +497,10 @@ CASES: dict[str, Case] = {
         page=_questionnaire_page, post=_questionnaire_page, prepare=_waiting_lefs, patient=True,
         data=lambda w: {**{f"item-{n}": "3" for n in range(1, 6)}, "action": "next"},
         grows=ONE, check=_answered),  # the answers are kept on the questionnaire's row
+    "portal.reminders": Case(
+        page=lambda w: "/p/reminders", post=lambda w: "/p/reminders", data=lambda w: {"reminder_time": "18:30"},
+        patient=True, grows={"portal_calendar": 1, **ONE},
+        check=lambda w, db: _check(db.exec(select(PortalCalendar)).one().reminder_time == time(18, 30))),
     "portal.code": Case(
         page=lambda w: "/p/code", post=lambda w: "/p/code", data=lambda w: {"code": "ZZZZ-ZZZZ"}, patient=True,
         status=422, grows=ONE,  # a wrong code: one try towards the limits (login_attempt), not two

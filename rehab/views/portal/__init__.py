@@ -11,6 +11,7 @@ therapist's sign-in; ``rehab.security`` leaves the whole blueprint to it. Where 
 - ``home_log``: logging a home session and correcting it;
 - ``sheet``: the patient's own home sheet as PDF;
 - ``questionnaires``: answering questionnaires a page at a time;
+- ``reminders``: the time of day for reminders, and the calendar a phone subscribes to;
 - ``layout`` and ``current``: what every page shows, and what a request reads from the checked link.
 """
 
@@ -18,7 +19,17 @@ from __future__ import annotations
 
 # The route modules register themselves on ``bp`` (Microblog's idiom), which lives in ``blueprint`` so that they
 # import it without importing this package back.
-from rehab.views.portal import code, guard, home_log, layout, link, pages, questionnaires, sheet  # noqa: F401
+from rehab.views.portal import (  # noqa: F401
+    code,
+    guard,
+    home_log,
+    layout,
+    link,
+    pages,
+    questionnaires,
+    reminders,
+    sheet,
+)
 from rehab.views.portal.blueprint import bp
 
 __all__ = ["bp"]

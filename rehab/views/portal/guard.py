@@ -23,7 +23,7 @@ from rehab.views.portal.blueprint import bp
 from rehab.views.portal.layout import apply_preferences, page
 
 # Reachable with no patient session at all (listed in rehab.security.PUBLIC_ENDPOINTS too).
-OPEN_ENDPOINTS = frozenset({"portal.open", "portal.closed", "portal.code"})
+OPEN_ENDPOINTS = frozenset({"portal.open", "portal.closed", "portal.code", "portal.calendar"})
 # Reachable while a link waits for its date-of-birth check; they change only the patient's own cookie.
 PENDING_ENDPOINTS = frozenset({"portal.check", "portal.language", "portal.text_size"})
 _PREFERENCE_KEYS = ("portal_language", "portal_text_size")
