@@ -1,7 +1,7 @@
 """portal calendar
 
 Revision ID: p17portal_calendar
-Revises: d16advice_2330
+Revises: p17link_0300
 Create Date: 2026-12-02
 
 The patient's reminder calendar (models/reminders.py): one row per personal link that has one, with the
@@ -14,7 +14,7 @@ import sqlmodel
 from alembic import op
 
 revision = 'p17portal_calendar'
-down_revision = 'd16advice_2330'
+down_revision = 'p17link_0300'
 branch_labels = None
 depends_on = None
 
