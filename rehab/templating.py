@@ -15,10 +15,11 @@ from rehab.dates import day_text, moment_text, time_text, zone_of
 from rehab.forms import field_limits
 from rehab.services.assessments import AssessmentInput
 from rehab.services.catalogue import evidence_label
-from rehab.services.charts import SCREEN_CHARTS
+from rehab.services.charts import SCORE_CHARTS, SCREEN_CHARTS
 from rehab.services.dose import dose_sentence, dose_summary, speed_text
 from rehab.services.home_logs import HomeLogInput
 from rehab.services.patients import PatientInput
+from rehab.services.questionnaire_records import score_reading, unvalidated_languages
 from rehab.services.record_words import ChangeInWords, changes_in_words, value_text
 from rehab.services.safety import RULE_TITLES
 from rehab.services.surgery import surgery_text
@@ -44,6 +45,9 @@ def init_app(app: Flask) -> None:
     # Every page words a stored value the same way (alert kinds, conditions...): the one vocabulary module.
     app.jinja_env.globals["vocabulary"] = vocabulary
     app.jinja_env.globals["chart_sizes"] = SCREEN_CHARTS  # the chart's widths, and the screens each is for
+    app.jinja_env.globals["score_chart_sizes"] = SCORE_CHARTS
+    app.jinja_env.globals["score_reading"] = score_reading  # a questionnaire's first against latest, in words
+    app.jinja_env.globals["unvalidated_languages"] = unvalidated_languages
     # Each input shape's field limits (maxlength, min, max), read from the shape: written once.
     app.jinja_env.globals["limits"] = {"patient": field_limits(PatientInput), "visit": field_limits(VisitInput),
                                        "assessment": field_limits(AssessmentInput),

@@ -90,11 +90,37 @@ def test_the_csv_lists_every_protocol_with_missing_ones_marked(therapist_client,
     seed(db, clinic, make_patient, therapist, [(6, 4), (6, None)])
     response = therapist_client.get("/outcomes/export.csv")
     assert response.mimetype == "text/csv"
-    rows = [row for row in csv.DictReader(io.StringIO(response.get_data(as_text=True)))
-            if row["measure"] == "pain_before"]
-    assert sorted((row["baseline"], row["six_weeks"], row["counted_as"]) for row in rows) == [
+    reader = csv.DictReader(io.StringIO(response.get_data(as_text=True)))
+    rows = [row for row in reader if row["Measure"] == "Pain at rest before the session (0-10)"]
+    assert sorted((row["Baseline"], row["At 6 weeks"], row["Counted as"]) for row in rows) == [
         ("6", "", "missing"), ("6", "4", "change")]
     assert "Seed" not in response.get_data(as_text=True)  # no names in the export
+
+
+def test_the_csv_names_every_column_and_value_in_words(therapist_client, db, clinic, make_patient, therapist):
+    made = seed(db, clinic, make_patient, therapist, [(6, 4)])
+    end_protocol(db, protocol=made[0][1], reason="Goals met", now=utcnow(), discharge_reason="goals_met")
+    db.commit()
+    text = therapist_client.get("/outcomes/export.csv").get_data(as_text=True)
+    header, first = list(csv.reader(io.StringIO(text)))[:2]
+    assert header == ["Template", "Protocol number", "Therapist who started it", "Condition", "Started", "Status",
+                      "Discharge reason", "Patient archived", "Measure", "Baseline", "At 6 weeks",
+                      "Change at 6 weeks", "Counted as"]
+    assert first[0] == "Knee osteoarthritis" and first[3] == "Knee osteoarthritis"
+    assert (first[5], first[6], first[8]) == ("Discharged", "Goals met", "Pain at rest before the session (0-10)")
+    for code in ("knee_oa", "pain_before", "goals_met", "six_minute_walk_m", "nprs", "ended"):
+        assert code not in text
+
+
+def test_the_chart_is_titled_in_words_even_with_nothing_to_draw(therapist_client, db, clinic, make_patient,
+                                                                 therapist):
+    empty = therapist_client.get("/outcomes/chart.svg?template=knee_oa&measure=pain_before").get_data(as_text=True)
+    assert "Knee osteoarthritis: Pain at rest before the session (0-10), change at 6 weeks" in empty
+    assert "No patient with both values yet" in empty and "pain_before" not in empty.split("</title>")[0]
+    walk = therapist_client.get("/outcomes/chart.svg?template=knee_oa&measure=six_minute_walk_m")
+    assert "6-minute walk (m), change at 6 weeks" in walk.get_data(as_text=True)
+    assert "change (m)" in walk.get_data(as_text=True)
+    assert therapist_client.get("/outcomes/chart.svg?measure=shoe_size").status_code == 404
 
 
 def test_the_chart_has_one_bar_per_patient(therapist_client, db, clinic, make_patient, therapist):

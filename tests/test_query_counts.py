@@ -106,3 +106,29 @@ def test_the_patient_pages_templates_run_no_sql(app, therapist_client, clinic, m
     assert "Link active" in patient_page and "All home sessions" in patient_page
     assert patient_page.count('<td class="note-cell"><span class="notes">log ') == 10
     assert visits_page.count('<td class="note-cell"><span class="notes">log ') == 12
+
+
+def test_the_outcomes_page_export_and_chart_use_as_many_queries_for_30_patients_as_for_3(therapist_client, clinic,
+                                                                                       make_patient, therapist, db):
+    """Each patient brings visits and finished questionnaires at the start and at 6 weeks: the page still reads
+    them in the same few queries (services/outcome_records.py)."""
+    from rehab.models import QuestionnaireResponse
+    from tests.test_outcomes import seed
+
+    def with_scores(made, start_days_ago: int) -> None:  # type: ignore[no-untyped-def]
+        start = utcnow() - timedelta(days=start_days_ago)
+        db.execute(insert(QuestionnaireResponse), [
+            dict(patient_id=patient.id, clinic_id=clinic.id, protocol_id=protocol.id, instrument=instrument,
+                 occasion="scheduled", sent_at=start + timedelta(days=day), started_at=start + timedelta(days=day),
+                 completed_at=start + timedelta(days=day), score=score, answers="{}", language="en", version=1)
+            for patient, protocol in made for day, instrument, score in ((1, "lefs", 40), (42, "lefs", 52),
+                                                                          (1, "nprs", 6), (42, "nprs", 3))])
+        db.commit()
+
+    pages = ["/outcomes/", "/outcomes/export.csv", "/outcomes/chart.svg?template=knee_oa&measure=lefs"]
+    with_scores(seed(db, clinic, make_patient, therapist, [(6, 4)] * 3), 50)
+    few = [queries(therapist_client, page) for page in pages]
+    with_scores(seed(db, clinic, make_patient, therapist, [(6, 3)] * 27, days_ago=60), 60)
+    many = [queries(therapist_client, page) for page in pages]
+    assert many == few
+    assert "30 protocols reached 6 weeks" in therapist_client.get("/outcomes/").get_data(as_text=True)

@@ -3,16 +3,21 @@ page, stopping and finishing later, Spanish answers, scores on the patient page,
 
 from __future__ import annotations
 
+import io
 import json
+import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from pypdf import PdfReader
 from sqlmodel import select
 
-from rehab.models import Protocol, QuestionnaireResponse, utcnow
+from rehab.models import Protocol, QuestionnaireResponse, ReportPrint, utcnow
+from rehab.printing.report import report_pdf_of
 from rehab.services import questionnaire_records
 from tests import factories
-from tests.conftest import form_fields, submit
+from tests.conftest import count_rows, form_fields, submit
 from tests.services.test_questionnaires import BMJ_CASE
 
 pytestmark = pytest.mark.db
@@ -158,6 +163,75 @@ def test_another_patients_questionnaire_is_not_found(db, clinic, make_patient, p
     assert phone.get(f"/p/questionnaires/{theirs.id}").status_code == 404
 
 
+def two_lefs_and_two_pain_ratings(db, clinic, patient, protocol, language: str = "en"):  # type: ignore[no-untyped-def]
+    """LEFS 50 then 58 (+8, under Binkley's 9) and a pain rating 7 then 4 (-3), two weeks apart."""
+    start = utcnow() - timedelta(days=20)
+    for offset, values in enumerate([BMJ_CASE["pre"], BMJ_CASE["post"]]):
+        response, _ = questionnaire_records.send(db, patient_id=patient.id, clinic_id=clinic.id,
+                                                 protocol_id=protocol.id, instrument="lefs",
+                                                 now=start + timedelta(days=offset * 14), user_id=None)
+        questionnaire_records.save_answers(db, response=response, new=dict(enumerate(values, start=1)),
+                                           language=language, now=start + timedelta(days=offset * 14))
+    for day, pain in ((0, 7), (14, 4)):
+        response, _ = questionnaire_records.send(db, patient_id=patient.id, clinic_id=clinic.id,
+                                                 protocol_id=protocol.id, instrument="nprs",
+                                                 now=start + timedelta(days=day), user_id=None)
+        questionnaire_records.save_answers(db, response=response, new={1: pain}, language=language,
+                                           now=start + timedelta(days=day))
+    db.commit()
+
+
+def test_the_progress_section_charts_each_questionnaire_with_its_threshold_and_reading(therapist_client, db,
+                                                                                      clinic, patient, protocol):
+    two_lefs_and_two_pain_ratings(db, clinic, patient, protocol)
+    html = therapist_client.get(f"/patients/{patient.id}").get_data(as_text=True)
+    progress = html[html.index('id="progress"'):html.index('id="questionnaires"')]
+    assert "Questionnaire scores" in progress
+    assert f"/patients/{patient.id}/questionnaires/scores.svg?instrument=lefs" in progress
+    assert "50 → 58 (+8): no change; important change 9 points" in progress  # the image's words
+    lefs = therapist_client.get(f"/patients/{patient.id}/questionnaires/scores.svg?instrument=lefs")
+    assert lefs.mimetype == "image/svg+xml"
+    svg = lefs.get_data(as_text=True)
+    assert "Lower Extremity Functional Scale (LEFS): 50 → 58 (+8): no change; important change 9 points" in svg
+    assert "Important change from the first score (± 9)" in svg
+    pain = therapist_client.get(f"/patients/{patient.id}/questionnaires/scores.svg?instrument=nprs")
+    assert "7 → 4 (-3): improved; important change 2 points or 30 %" in pain.get_data(as_text=True)
+    assert therapist_client.get(f"/patients/{patient.id}/questionnaires/scores.svg?instrument=womac").status_code == 404
+
+
+def test_spanish_lefs_scores_say_the_translation_is_not_validated(therapist_client, db, clinic, patient, protocol):
+    two_lefs_and_two_pain_ratings(db, clinic, patient, protocol, language="es")
+    html = therapist_client.get(f"/patients/{patient.id}").get_data(as_text=True)
+    section = html[html.index('id="questionnaires"'):]
+    assert "Spanish: not a validated translation" in section
+    assert "not the validated Spanish LEFS (Cruz-Díaz 2014)" in section
+    pain_row = section[section.index("Pain rating"):]
+    assert "not a validated" not in pain_row[:pain_row.index("</tr>")]  # the pain rating is one plain question
+    progress = html[html.index('id="progress"'):html.index('id="questionnaires"')]
+    assert "Answered in Spanish on the clinic's own translation, not a validated Spanish LEFS" in progress
+
+
+def test_the_physician_report_draws_each_questionnaire_with_its_reading(app_config, therapist_client, db, clinic,
+                                                                         patient, protocol):
+    factories.visit(db, patient, protocol, at=utcnow() - timedelta(days=3))
+    db.commit()
+    two_lefs_and_two_pain_ratings(db, clinic, patient, protocol)
+    submit(therapist_client, f"/patients/{patient.id}/report",
+           {"assessment": "Walks further with less pain.", "plan": "Home programme.", "paper": "letter",
+            "language": "en"})
+    snapshot = json.loads(db.exec(select(ReportPrint)).one().snapshot)
+    charts = snapshot["score_charts"]
+    assert len(charts) == 2
+    assert "50 → 58 (+8): no change; important change 9 points" in charts[0]
+    assert "7 → 4 (-3): improved; important change 2 points or 30 %" in charts[1]
+    with app_config.app_context():
+        pdf = report_pdf_of(snapshot)
+    if os.environ.get("REHAB_SHOTS_DIR"):  # kept to look at, as the browser tests keep their screenshots
+        Path(os.environ["REHAB_SHOTS_DIR"], "report-scores.pdf").write_bytes(pdf)
+    text = " ".join(" ".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert "Questionnaire scores" in text and "dashed lines mark the important change" in text
+
+
 def test_scores_on_the_patient_page_with_threshold_and_verdict(therapist_client, db, clinic, patient, protocol):
     start = utcnow() - timedelta(days=20)
     for offset, values in enumerate([BMJ_CASE["pre"], BMJ_CASE["post"]]):
@@ -196,6 +270,29 @@ def test_a_licensed_total_is_recorded_on_its_scale(therapist_client, db, patient
         assert saved[0].answers == "{}"  # no items of a licensed measure are ever stored
     else:
         assert saved == [] and "Total not recorded" in page
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("total", "97", "WOMAC total (Likert 3.1, 0-96) runs from 0 to 96."),
+    ("total", "lots", "Type the total as a number, e.g. 42."),
+    ("taken_on", "2999-01-01", "The date cannot be in the future."),
+])
+def test_a_bad_licensed_total_is_named_beside_its_field_and_kept_as_typed(therapist_client, db, patient, protocol,
+                                                                           field, value, message):
+    form = {"instrument": "womac", "total": "40", "taken_on": datetime.now(UTC).date().isoformat(), field: value}
+    response = submit(therapist_client, f"/patients/{patient.id}/questionnaires/total", form,
+                      form_page=f"/patients/{patient.id}")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    box = html[html.index('id="licensed-total"'):html.index("</details>", html.index('id="licensed-total"'))]
+    ids = {"total": "total-value", "taken_on": "total-date"}
+    assert box.startswith('id="licensed-total" open')  # the form is open, not folded away
+    error = box[box.index(f'id="{ids[field]}-error"'):]
+    assert error[error.index(">") + 1:].startswith(message)  # the message, next to its field
+    field_html = box[box.index(f'id="{ids[field]}"'):]
+    assert f'value="{value}"' in field_html[:field_html.index(">")] and 'aria-invalid="true"' in field_html[:300]
+    assert 'value="womac" selected' in box  # the rest of what was typed is kept too
+    assert count_rows(db, QuestionnaireResponse) == 0
 
 
 def test_a_protocol_is_completed_with_a_discharge_reason(therapist_client, db, patient, protocol):

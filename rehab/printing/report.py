@@ -85,6 +85,10 @@ def report_pdf_of(snapshot: Snapshot) -> bytes:
     return html_to_pdf(report_html(snapshot), static_root=static_root())
 
 
+def _data_url(svg: str) -> str:
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
 def report_html(snapshot: Snapshot) -> str:
     """The letter as HTML in its language."""
     language = snapshot["options"]["language"]
@@ -93,7 +97,8 @@ def report_html(snapshot: Snapshot) -> str:
         return render_template(
             # ``tr`` words a stored value (a label, a threshold) without reading "%" in it as a placeholder.
             "handouts/report.html", r=snapshot, tr=gettext,
-            chart="data:image/svg+xml;base64," + base64.b64encode(chart.encode()).decode() if chart else None,
+            chart=_data_url(chart) if chart else None,
+            score_charts=[_data_url(svg) for svg in snapshot.get("score_charts", ())],
             # Dates as every page and sheet writes them (rehab/dates.py), the letter's own date too.
             day=lambda iso: day_text(iso, language), long_day=lambda iso: day_text(iso, language),
             conditions=CONDITION_LABELS, knees=KNEE_LABELS, red_flags=RED_FLAG_LABELS, soreness=SORENESS_LABELS,

@@ -27,18 +27,31 @@ from rehab.services import visits as visit_service
 from rehab.services.adherence_records import patient_adherence
 from rehab.services.advice.decisions import clearances_of, decision_history
 from rehab.services.baseline_change import summarize_progress
-from rehab.services.charts import REPORT_CHART, THERAPIST_LABELS, pain_and_minutes_svg
+from rehab.services.charts import (
+    REPORT_CHART,
+    REPORT_SCORE_CHART,
+    THERAPIST_LABELS,
+    ScoreLabels,
+    pain_and_minutes_svg,
+    scores_svg,
+)
 from rehab.services.dose import dose_sentence, dose_summary, speed_text
 from rehab.services.home_logs import home_logs_of
 from rehab.services.patient_page import chart_points, measure_rows
 from rehab.services.protocol_content import number
-from rehab.services.questionnaire_records import responses_of, summarize
+from rehab.services.questionnaire_records import (
+    ScoreSummary,
+    responses_of,
+    score_series,
+    summarize,
+    unvalidated_languages,
+)
 from rehab.services.shapes import too_long_message
 from rehab.translation import gettext
 from rehab.vocabulary import LANGUAGE_LABELS, PAPER_SIZE_LABELS, Language, PaperSize, RedFlag
 
 # Bump when the report's layout changes, so cached PDFs of the old layout are not served again.
-REPORT_LAYOUT_VERSION = "1"
+REPORT_LAYOUT_VERSION = "2"  # 2: the questionnaire score charts
 # A page of typed text each: enough for an assessment or a plan, short enough to stay a letter.
 ASSESSMENT_MAX = PLAN_MAX = 3000
 DECISIONS_SHOWN = 200  # every decision of a long course of care; a report is not paged
@@ -169,15 +182,27 @@ def _measures(db: Session, patient_id: int) -> list[dict[str, Any]]:
             for item in summarize_progress(measure_rows(db, patient_id=patient_id))]
 
 
-def _questionnaires(db: Session, patient_id: int, language: str) -> list[dict[str, Any]]:
+def _questionnaires(summaries: list[ScoreSummary], language: str) -> list[dict[str, Any]]:
     found = []
-    for summary in summarize(responses_of(db, patient_id=patient_id)):
+    for summary in summaries:
         if summary.baseline is None or summary.latest is None or summary.change is None:
             continue
         found.append({"name": summary.instrument.text(language).name, "baseline": number(summary.baseline),
                       "latest": number(summary.latest), "change": number(round(summary.change, 2)),
-                      "threshold": summary.instrument.threshold_text, "verdict": summary.verdict})
+                      "threshold": summary.instrument.threshold_text, "verdict": summary.verdict,
+                      "unvalidated": bool(unvalidated_languages(summary))})
     return found
+
+
+def _score_charts(summaries: list[ScoreSummary], zone: str, language: str) -> list[str]:
+    """Each questionnaire with a finished score as its own chart, drawn at the printed width like the pain chart."""
+    words = lambda text: gettext(language, text)  # noqa: E731 (the chart's words in the letter's language)
+    return [scores_svg(score_series(summary, language=language, gettext=words), zone=zone,
+                       width=REPORT_SCORE_CHART.width, height=REPORT_SCORE_CHART.height,
+                       text_scale=REPORT_SCORE_CHART.text_scale, labels=ScoreLabels().translated(words),
+                       day_label=lambda moment: format_date(moment, "d MMM", locale=language),
+                       moment_label=lambda moment: format_datetime(moment, "d MMM HH:mm", locale=language))
+            for summary in summaries if summary.scores]
 
 
 def _adherence(db: Session, patient_id: int, zone: str, now: datetime) -> list[dict[str, Any]]:
@@ -199,6 +224,7 @@ def build_report_snapshot(db: Session, patient: Patient, *, clinic: Clinic, ther
     home = [_home(log) for log in reversed(home_logs_of(db, patient_id=patient.id))]
     protocols, overrides, moves = _protocols(db, patient, zone, clinic.speed_unit, options.language)
     dates = sorted(row["date"] for row in visits + home)
+    summaries = summarize(responses_of(db, patient_id=patient.id))
     chart = None
     if patient_visits:
         language = options.language
@@ -230,6 +256,7 @@ def build_report_snapshot(db: Session, patient: Patient, *, clinic: Clinic, ther
                         "covers": entry.covers, "note": entry.note, "by": entry.by}
                        for entry in reversed(clearances_of(db, patient_id=patient.id, limit=None))],
         "decisions": _decisions(db, patient.id, zone),
-        "measures": _measures(db, patient.id), "questionnaires": _questionnaires(db, patient.id, options.language),
-        "chart": chart, "assessment": letter.assessment, "plan": letter.plan,
+        "measures": _measures(db, patient.id), "questionnaires": _questionnaires(summaries, options.language),
+        "chart": chart, "score_charts": _score_charts(summaries, clinic.timezone, options.language),
+        "assessment": letter.assessment, "plan": letter.plan,
     }

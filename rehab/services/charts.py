@@ -51,6 +51,10 @@ REPORT_CHART = ChartSize(width=680, height=400, text_scale=1.15)
 # about 13 px on screen from a desktop to a phone instead of shrinking with the image.
 SCREEN_CHARTS = {"wide": ChartSize(860, 420), "medium": ChartSize(640, 440),
                  "narrow": ChartSize(400, 580, text_scale=1.1, legend_columns=1)}
+# A questionnaire's score chart, shorter than the pain chart (one series), in the same three widths.
+SCORE_CHARTS = {"wide": ChartSize(860, 300), "medium": ChartSize(640, 320),
+                "narrow": ChartSize(400, 400, text_scale=1.1, legend_columns=1)}
+REPORT_SCORE_CHART = ChartSize(width=680, height=280, text_scale=1.15)
 _FONT = "DejaVu Sans, Verdana, sans-serif"
 _MIN_GAP_PX = 12  # two sessions closer than this on the x axis are drawn this far apart (the tooltip says when)
 _DATE_LABEL_PX = 78  # room for one date label at the base text size, gap included
@@ -271,6 +275,7 @@ def changes_svg(changes: Sequence[float], *, title: str, unit: str) -> str:
     """Each patient's change at 6 weeks as one bar, smallest first, so a clinic sees the spread and not only
     the mean (the page's table gives the numbers and the important change)."""
     chart = pygal.Bar(style=_style((LOOKS["minutes"].color,), 1.0), width=760, height=340, title=title,
+                      no_data_text="No patient with both values yet",
                       show_legend=False, show_x_labels=False, y_title=f"change ({unit})", js=[], margin=16,
                       disable_xml_declaration=True)
     chart.uuid = "outcomes"
@@ -281,3 +286,87 @@ def changes_svg(changes: Sequence[float], *, title: str, unit: str) -> str:
     svg: str = chart.render(is_unicode=True)  # pygal is untyped
     return svg
 
+
+
+@dataclass(frozen=True)
+class ScoreSeries:
+    """One questionnaire's finished scores for its chart: the scale, which way is better, the important change
+    (points, or a share of the first score, whichever is reached first) and the reading of first against latest."""
+
+    name: str
+    minimum: float
+    maximum: float
+    points: float | None
+    share: float | None
+    scores: tuple[tuple[datetime, float], ...]  # oldest first
+    reading: str  # "50 → 58 (+8): no change; important change 9 points", in the reader's language
+
+
+@dataclass(frozen=True)
+class ScoreLabels:
+    """The words a score chart draws, English; the report words them in its language."""
+
+    score: str = N_("Score")
+    band: str = N_("Important change from the first score (± {points})")
+    no_data: str = N_("No finished questionnaire yet")
+    point: str = N_("{when}: {value}")
+
+    def translated(self, gettext: Callable[[str], str]) -> ScoreLabels:
+        return ScoreLabels(**{name: gettext(text) for name, text in asdict(self).items()})
+
+
+def important_band(first: float, points: float | None, share: float | None) -> float | None:
+    """How far from the first score a change becomes important: the points, or the share of the first score if
+    that is smaller (either counts, services/baseline_change.is_important); None without a threshold."""
+    if points is None:
+        return None
+    if share is not None and first > 0:
+        return min(points, share * first)
+    return points
+
+
+def scores_svg(series: ScoreSeries, *, zone: str = "UTC", width: int = 860, height: int = 300,
+               labels: ScoreLabels = ScoreLabels(), day_label: Callable[[datetime], str] = _day_month,
+               moment_label: Callable[[datetime], str] = _day_month_time, text_scale: float = 1.0,
+               legend_columns: int = 2) -> str:
+    """A questionnaire's scores over time on the instrument's whole scale (never rescaled onto the pain axis),
+    with the important change drawn as dashed lines either side of the first score, as the pain chart draws its
+    band, and the reading (first → latest, improved / no change / worse) in the title."""
+    tz = ZoneInfo(zone)
+    local = [at.astimezone(tz).replace(tzinfo=None) for at, _ in series.scores]
+    values = [value for _, value in series.scores]
+    looks = [LOOKS["worst"]]
+    tips = [[labels.point.format(when=moment_label(at), value=f"{value:g}") for at, value in zip(local, values,
+                                                                                                strict=True)]]
+    chart = pygal.DateTimeLine(
+        style=_style([LOOKS["worst"].color, LOOKS["band"].color, LOOKS["band"].color], text_scale), width=width,
+        height=height, js=[], title=f"{series.name}: {series.reading}", show_dots=True,
+        range=(series.minimum, series.maximum), x_value_formatter=day_label, legend_at_bottom=True,
+        legend_at_bottom_columns=legend_columns, legend_box_size=round(15 * text_scale), truncate_legend=-1,
+        truncate_label=-1,
+        x_label_rotation=0, spacing=round(10 * text_scale), disable_xml_declaration=True, print_values=False,
+        no_data_text=labels.no_data, show_x_guides=True, allow_interruptions=True)
+    chart.uuid = "scores"
+    if local:
+        start = datetime.combine(local[0].date(), time(0))
+        end = max(datetime.combine(local[-1].date(), time(0)) + timedelta(days=1), start + timedelta(days=7))
+        placed = spread_close_moments(local, (end - start) * (_MIN_GAP_PX / max(width - 120 * text_scale, 100)))
+        ticks = day_ticks([moment.date() for moment in local], first=start, last=end,
+                          plot_px=max(width - 120 * text_scale, 100), label_px=_DATE_LABEL_PX * text_scale)
+        chart.config(xrange=(start, end), x_labels=[
+            {"value": datetime.combine(day, time(12)), "label": day_label(datetime.combine(day, time(12)))}
+            for day in ticks])
+        chart.add(labels.score, list(zip(placed, values, strict=True)), dots_size=4)
+        band = important_band(values[0], series.points, series.share)
+        if band is not None:
+            looks += [LOOKS["band"], LOOKS["band"]]
+            tips += [[], []]
+            upper, lower = min(series.maximum, values[0] + band), max(series.minimum, values[0] - band)
+            chart.add(labels.band.format(points=f"{band:g}"), [(start, upper), (end, upper)], show_dots=False)
+            chart.add(None, [(start, lower), (end, lower)], show_dots=False)
+    else:
+        chart.add(labels.score, [])
+    description = (f"{series.name}: {series.reading}. " + "; ".join(tips[0])) if local else labels.no_data
+    chart.add_xml_filter(lambda root: finish(root, looks, tips, paint_first=[], description=description))
+    svg: str = chart.render(is_unicode=True)  # pygal is untyped
+    return svg

@@ -35,25 +35,27 @@ class OutcomeMeasure:
     points: float | None
     share: float | None
     threshold_text: str
+    unit: str  # what a change is counted in, for the chart's axis
 
 
 def _measures() -> tuple[OutcomeMeasure, ...]:
     visit = {spec.key: spec for spec in MEASURES}
     rows = [OutcomeMeasure("pain_before", "Pain at rest before the session (0-10)", "lower", 2, 0.30,
-                           "2 points or 30 % (Farrar 2001)")]
+                           "2 points or 30 % (Farrar 2001)", "points")]
     for key in ("lefs", "nprs"):
         instrument = instruments()[key]
         rows.append(OutcomeMeasure(key, instrument.text().name, instrument.better, instrument.important_change,
-                                   instrument.important_change_pct, instrument.threshold_text))
+                                   instrument.important_change_pct, instrument.threshold_text, "points"))
     for key, label, text in (("tug_s", "Timed Up and Go (s)", "1.1 s (minimal detectable change in knee OA)"),
                              ("backward_walk_3m_s", "3-metre backward walk (s)", "no published threshold"),
                              ("six_minute_walk_m", "6-minute walk (m)", "26 m (after TKA, at 26 weeks)")):
         spec = visit[key]
-        rows.append(OutcomeMeasure(key, label, spec.better, spec.threshold, spec.threshold_pct, text))
+        rows.append(OutcomeMeasure(key, label, spec.better, spec.threshold, spec.threshold_pct, text, spec.unit))
     return tuple(rows)
 
 
 OUTCOME_MEASURES = _measures()
+MEASURE_BY_KEY = {measure.key: measure for measure in OUTCOME_MEASURES}
 # The trials' figures, shown beside the clinic's pain at 6 weeks (clinical/REFERENCE.md section 1).
 TRIAL_COMPARISON = (
     ("Alghadir 2019, backward walking (knee OA, 6 weeks)", "-1.8 points"),

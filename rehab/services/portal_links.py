@@ -2,7 +2,8 @@
 
 A link is a random token; only its SHA-256 is stored, so a stolen database copy opens nothing. A link stops
 working when it is revoked, rotated, locked (too many wrong birth dates), past its expiry, or when the patient
-has no active protocol or is archived. Services add and flush; the view commits once.
+has no active protocol or is archived. After a discharge it keeps opening for ``DISCHARGE_ANSWER_DAYS``, for the
+questionnaires only (the portal's guard allows nothing else). Services add and flush; the view commits once.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from rehab.services.tokens import token_hash
 LinkReason = Literal["ok", "unknown", "expired", "revoked", "locked"]
 
 DEFAULT_DAYS = 180
+# After a discharge the link opens the questionnaires for this long (expert opinion: a patient asked at discharge
+# answers within days; a month covers a holiday, and an old link does not open the record for ever).
+DISCHARGE_ANSWER_DAYS = 30
 MAX_BIRTH_DATE_FAILURES = 5
 # Failed link openings share the sign-in attempts table, so every worker sees the same count.
 THROTTLE_ACCOUNT_KEY = "portal"
@@ -144,22 +148,34 @@ def find_link(session: Session, token: str, now: datetime) -> tuple[PortalLink |
 
 @dataclass(frozen=True)
 class LinkState:
-    """A link with its patient, clinic and active protocol, and whether it still opens the portal."""
+    """A link with its patient, clinic and active protocol, and whether it still opens the portal.
+
+    ``discharged`` is the protocol the patient was discharged from when there is no active one and the link
+    opens for the questionnaires only (``protocol`` is then None)."""
 
     reason: LinkReason
     link: PortalLink | None = None
     patient: Patient | None = None
     clinic: Clinic | None = None
     protocol: Protocol | None = None
+    discharged: Protocol | None = None
 
     @property
     def ok(self) -> bool:
         return self.reason == "ok"
 
+    @property
+    def answer_until(self) -> datetime | None:
+        """The last moment a discharged patient's link opens their questionnaires."""
+        if self.discharged is None or self.discharged.ended_at is None:
+            return None
+        return self.discharged.ended_at + timedelta(days=DISCHARGE_ANSWER_DAYS)
+
 
 def link_state(session: Session, *, link_id: int, now: datetime) -> LinkState:
     """Everything a portal request needs, in one query; re-checked on every request so a revoked link, an
-    ended protocol or an archived patient ends the patient's session at once."""
+    ended protocol or an archived patient ends the patient's session at once. A discharge within
+    ``DISCHARGE_ANSWER_DAYS`` keeps it open for the questionnaires (a second query, only then)."""
     row = session.exec(
         select(PortalLink, Patient, Clinic, Protocol)
         .join(Patient, col(Patient.id) == PortalLink.patient_id)
@@ -171,9 +187,23 @@ def link_state(session: Session, *, link_id: int, now: datetime) -> LinkState:
         return LinkState("unknown")
     link, patient, clinic, protocol = row
     reason = link_status(link, now)
-    if reason == "ok" and (protocol is None or patient.archived_at is not None):
-        reason = "expired"  # the link lasts as long as the protocol (SECURITY.md 22)
+    if reason == "ok" and patient.archived_at is not None:
+        reason = "expired"
+    if reason == "ok" and protocol is None:
+        discharged = _answering_after_discharge(session, patient_id=patient.id, now=now)
+        if discharged is not None:
+            return LinkState(reason, link, patient, clinic, None, discharged=discharged)
+        reason = "expired"  # otherwise the link lasts as long as the protocol (SECURITY.md 22)
     return LinkState(reason, link, patient, clinic, protocol)
+
+
+def _answering_after_discharge(session: Session, *, patient_id: int, now: datetime) -> Protocol | None:
+    """The patient's newest protocol when it ended in a discharge less than DISCHARGE_ANSWER_DAYS ago."""
+    newest = session.exec(select(Protocol).where(Protocol.patient_id == patient_id)
+                          .order_by(col(Protocol.created_at).desc(), col(Protocol.id).desc())).first()
+    if newest is None or newest.status == "active" or not newest.discharge_reason or newest.ended_at is None:
+        return None
+    return newest if now - newest.ended_at < timedelta(days=DISCHARGE_ANSWER_DAYS) else None
 
 
 def bad_token_count(session: Session, *, address: str, since: datetime) -> int:

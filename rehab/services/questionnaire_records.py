@@ -8,6 +8,7 @@ with a version check, so two open tabs each keep their answers instead of one ov
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,6 +16,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from rehab.models import Patient, Protocol, QuestionnaireResponse
+from rehab.services.charts import ScoreSeries
 from rehab.services.edits import rows_changed
 from rehab.services.questionnaires import (
     Instrument,
@@ -27,6 +29,7 @@ from rehab.services.questionnaires import (
     score,
     verdict,
 )
+from rehab.translation import N_
 
 PAGE_SIZE = 5  # items per portal page: few enough to read on a phone in large text
 # Scheduled: at the start of a protocol and every two weeks after (the issue's "every two weeks"), expert opinion.
@@ -113,6 +116,28 @@ def send_scheduled(session: Session, *, protocol: Protocol, now: datetime) -> li
     return created
 
 
+def send_at_discharge(session: Session, *, protocol: Protocol, now: datetime,
+                      user_id: int) -> list[tuple[QuestionnaireResponse, bool]]:
+    """The scheduled questionnaires once more at discharge ("at the start, every two weeks, at discharge").
+
+    One still waiting and not yet started becomes the discharge one (sent now), so the patient answers one LEFS,
+    not two; one already started is left for the patient to finish (its answers describe when they were given,
+    and mixing them with answers given at discharge would make a total of neither). Returns each with whether
+    it is new."""
+    sent = []
+    for instrument in SCHEDULED_INSTRUMENTS:
+        response, new = send(session, patient_id=protocol.patient_id, clinic_id=protocol.clinic_id,
+                             protocol_id=protocol.id, instrument=instrument, now=now, user_id=user_id,
+                             occasion="discharge")
+        if not new and not answers_of(response):
+            response.occasion, response.protocol_id, response.sent_at = "discharge", protocol.id, now
+            response.sent_by_id = user_id
+            session.add(response)
+        sent.append((response, new))
+    session.flush()
+    return sent
+
+
 def open_for(session: Session, *, patient_id: int) -> list[QuestionnaireResponse]:
     return list(session.exec(select(QuestionnaireResponse).where(
         QuestionnaireResponse.patient_id == patient_id, col(QuestionnaireResponse.completed_at).is_(None),
@@ -175,6 +200,7 @@ class ScoreSummary:
     instrument: Instrument
     scores: tuple[tuple[datetime, float], ...]  # (completed at, score), oldest first
     waiting: int  # sent and not finished
+    languages: frozenset[str] = frozenset()  # the languages the finished scores were answered in
 
     @property
     def baseline(self) -> float | None:
@@ -203,9 +229,45 @@ def summarize(responses: list[QuestionnaireResponse]) -> list[ScoreSummary]:
         finished = tuple((response.completed_at, response.score) for response in own
                          if response.completed_at is not None and response.score is not None)
         waiting = sum(response.completed_at is None for response in own)
+        languages = frozenset(response.language for response in own
+                              if response.completed_at is not None and response.occasion != "clinic_entry")
         if finished or waiting:
-            summaries.append(ScoreSummary(instrument, finished, waiting))
+            summaries.append(ScoreSummary(instrument, finished, waiting, languages))
     return summaries
+
+
+VERDICT_WORDS = {"improved": N_("improved"), "no change": N_("no change"), "worse": N_("worse")}
+# The Spanish LEFS is this app's own translation, not the validated one (docs/clinical.md): said wherever a
+# Spanish LEFS score is shown.
+UNVALIDATED_TRANSLATIONS = {("lefs", "es")}
+
+
+def unvalidated_languages(summary: ScoreSummary) -> list[str]:
+    """The languages this summary's scores were answered in whose form is not a validated translation."""
+    return sorted(language for language in summary.languages
+                  if (summary.instrument.key, language) in UNVALIDATED_TRANSLATIONS)
+
+
+def score_reading(summary: ScoreSummary, gettext: Callable[[str], str] = str) -> str:
+    """First against latest in words, for a chart's title: "50 → 58 (+8): no change; important change 9 points"."""
+    if summary.baseline is None:
+        return gettext("no finished questionnaire yet")
+    if summary.change is None:
+        return gettext("first score %(score)s; a second one shows the change") % {"score": f"{summary.baseline:g}"}
+    text = f"{summary.baseline:g} → {summary.latest:g} ({summary.change:+g})"
+    if summary.verdict is None:
+        return text + ": " + gettext("no important-change threshold shipped")
+    return (f"{text}: {gettext(VERDICT_WORDS[summary.verdict])}; "
+            + gettext("important change %(threshold)s") % {"threshold": gettext(summary.instrument.threshold_text)})
+
+
+def score_series(summary: ScoreSummary, *, language: str = "en", gettext: Callable[[str], str] = str) -> ScoreSeries:
+    """What the score chart draws for one instrument."""
+    instrument = summary.instrument
+    return ScoreSeries(name=instrument.text(language).name,
+                       minimum=instrument.minimum, maximum=instrument.maximum, points=instrument.important_change,
+                       share=instrument.important_change_pct, scores=summary.scores,
+                       reading=score_reading(summary, gettext))
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,14 @@ import io
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, g, render_template, request
+from flask import Blueprint, Response, abort, g, render_template, request
 from flask.typing import ResponseReturnValue
 
 from rehab import security
 from rehab.db import get_session
 from rehab.models import utcnow
 from rehab.services import outcome_records, outcomes
+from rehab.services.audit_trail import safe_cell
 from rehab.services.catalogue import templates
 from rehab.services.charts import changes_svg
 from rehab.services.protocol_records import DISCHARGE_REASONS
@@ -59,8 +60,12 @@ def _results() -> tuple[outcome_records.Filters, dict[str, str], list[outcomes.T
 
 
 def template_name(key: str) -> str:
+    """A template in words: a built-in one by its name; protocols from a clinic's own template or from scratch
+    share one group (the outcome rows keep no clinic-template name)."""
     built_in = templates().get(key)
-    return built_in.text("name") if built_in and built_in.text("name") else key.replace("_", " ").capitalize()
+    if built_in and built_in.text("name"):
+        return built_in.text("name")
+    return "Clinic templates and protocols built from scratch" if key == "custom" else "Other protocols"
 
 
 @bp.get("/")
@@ -74,25 +79,34 @@ def index() -> ResponseReturnValue:
                            template_name=template_name, small=outcomes.SMALL_NUMBER, args=request.args)
 
 
+# The export's columns in words, as the page names them (the values are words too; dates stay ISO, sortable).
+CSV_HEADER = ("Template", "Protocol number", "Therapist who started it", "Condition", "Started", "Status",
+              "Discharge reason", "Patient archived", "Measure", "Baseline", "At 6 weeks", "Change at 6 weeks",
+              "Counted as")
+
+
 @bp.get("/export.csv")
 def export() -> ResponseReturnValue:
-    """One row per protocol and measure: no names, the protocol id links back for the clinic only."""
+    """One row per protocol and measure: no names, the protocol number links back for the clinic only."""
     _, _, results, _ = _results()
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["template", "protocol_id", "therapist", "condition", "started", "status", "discharge_reason",
-                     "patient_archived", "measure", "baseline", "six_weeks", "change", "counted_as"])
+    writer.writerow(CSV_HEADER)
     for result in results:
         for measure in result.measures:
             for row in measure.rows:
                 episode = row.episode
-                writer.writerow([result.template, episode.protocol_id, episode.therapist, episode.condition,
-                                 episode.started_at.astimezone(_zone()).date().isoformat(), episode.status,
-                                 episode.discharge_reason, "yes" if episode.archived else "no", measure.measure.key,
-                                 "" if row.baseline is None else f"{row.baseline:g}",
-                                 "" if row.six_weeks is None else f"{row.six_weeks:g}",
-                                 "" if row.change is None else f"{row.change:g}",
-                                 "change" if row.change is not None else "missing"])
+                status = ("Active" if episode.status == "active" else
+                          "Discharged" if episode.discharge_reason else "Ended")
+                writer.writerow([safe_cell(value) for value in (
+                    template_name(result.template), episode.protocol_id, episode.therapist,
+                    CONDITION_LABELS.get(episode.condition, "Other"),
+                    episode.started_at.astimezone(_zone()).date().isoformat(), status,
+                    DISCHARGE_REASONS.get(episode.discharge_reason, ""), "yes" if episode.archived else "no",
+                    measure.measure.label, "" if row.baseline is None else f"{row.baseline:g}",
+                    "" if row.six_weeks is None else f"{row.six_weeks:g}",
+                    "" if row.change is None else f"{row.change:g}",
+                    "change" if row.change is not None else "missing")])
     security.record_read("outcomes.export", object_type="outcomes")
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=outcomes-6-weeks.csv"})
@@ -100,15 +114,17 @@ def export() -> ResponseReturnValue:
 
 @bp.get("/chart.svg")
 def chart() -> ResponseReturnValue:
-    """Each patient's change for one template and measure (same filters as the page)."""
+    """Each patient's change for one template and measure (same filters as the page), titled in words."""
+    measure = outcomes.MEASURE_BY_KEY.get(request.args.get("measure", "pain_before"))
+    if measure is None:
+        abort(404)
     _, _, results, _ = _results()
-    key, template = request.args.get("measure", "pain_before"), request.args.get("template", "")
+    template = request.args.get("template", "")
     changes: tuple[float, ...] = ()
-    label, unit = key, ""
     for result in results:
-        for measure in result.measures:
-            if result.template == template and measure.measure.key == key:
-                changes, label = measure.changes, measure.measure.label
-    unit = "points" if key in ("pain_before", "nprs", "lefs") else label.rsplit("(", 1)[-1].rstrip(")")
-    svg = changes_svg(changes, title=f"{template_name(template)}: {label}, change at 6 weeks", unit=unit)
+        for found in result.measures:
+            if result.template == template and found.measure.key == measure.key:
+                changes = found.changes
+    svg = changes_svg(changes, title=f"{template_name(template)}: {measure.label}, change at 6 weeks",
+                      unit=measure.unit)
     return svg_response(svg)

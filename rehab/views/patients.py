@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
@@ -141,7 +142,12 @@ def _record_assignment(patient: Patient) -> None:
 
 @bp.get("/<int:patient_id>")
 def detail(patient_id: int) -> ResponseReturnValue:
-    patient = get_patient_or_404(patient_id)
+    return detail_page(get_patient_or_404(patient_id))
+
+
+def detail_page(patient: Patient, **form_state: Any) -> str:
+    """The patient page; ``form_state`` puts a refused form of the page back with its errors beside its fields
+    (e.g. ``total_values``/``total_errors`` for the licensed total)."""
     now = utcnow()
     overview = patient_overview(get_session(), patient=patient, now=now, speed_unit=g.clinic.speed_unit,
                                 user_id=g.user.id, zone=g.clinic.timezone)
@@ -164,7 +170,7 @@ def detail(patient_id: int) -> ResponseReturnValue:
                            assessments=assessments.assessments_of(get_session(), patient_id=patient.id),
                            therapist_name=assignment.name_of(
                                assignment.therapists(get_session(), clinic_id=g.clinic.id), patient.therapist_id),
-                           **_CHOICES)
+                           **_CHOICES, **form_state)
 
 
 @bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
@@ -26,7 +26,7 @@ from rehab.forms.protocol import (
 )
 from rehab.models import Patient, Protocol, ProtocolVersion, utcnow
 from rehab.request_guard import bounded_id, is_id
-from rehab.services import assessments, catalogue, protocol_records
+from rehab.services import assessments, catalogue, portal_links, protocol_records, questionnaire_records
 from rehab.services.advice.inputs import hand_raise_warnings, waiting_red_flags
 from rehab.services.advice.rules import surgery_gate
 from rehab.services.edits import StaleEdit
@@ -256,6 +256,7 @@ def _render_version(patient: Patient, protocol: Protocol, version: ProtocolVersi
         latest=latest, template=template, exercises=catalogue.exercises(), references=catalogue.references(),
         settings=SETTING_LABELS, supports=SUPPORT_LABELS, overrides=json.loads(version.safety_overrides),
         evidence_label=catalogue.evidence_label, discharge_reasons=protocol_records.DISCHARGE_REASONS,
+        discharge_answer_days=portal_links.DISCHARGE_ANSWER_DAYS,
         phase_changes=protocol_records.phase_changes(get_session(), protocol_id=protocol.id)[:5],
     )
 
@@ -348,10 +349,31 @@ def end(patient_id: int, protocol_id: int) -> ResponseReturnValue:
     if protocol.status != "active":
         flash("This protocol had already ended; nothing was changed.", "info")
         refuse(redirect(target))
-    protocol_records.end_protocol(db, protocol=protocol, reason=reason, now=utcnow(), discharge_reason=discharge)
+    now = utcnow()
+    protocol_records.end_protocol(db, protocol=protocol, reason=reason, now=now, discharge_reason=discharge)
     security.record("protocol.end", patient_id=patient.id, object_type="protocol", object_id=protocol.id)
     flash("The protocol has ended. It stays in the patient's record.", "success")
+    if discharge and patient.archived_at is None:
+        _send_discharge_questionnaires(patient, protocol, now)
     return redirect(target)
+
+
+def _send_discharge_questionnaires(patient: Patient, protocol: Protocol, now: datetime) -> None:
+    """At discharge LEFS and the pain rating go to the patient's link, which opens for them alone for a month;
+    without a working link nothing is sent (nobody could answer it), and the therapist is told."""
+    db = get_session()
+    link = portal_links.link_card(db, patient_id=patient.id, now=now)
+    if link is None or link.status != "ok":
+        flash("No discharge questionnaires were sent: the patient has no working link, and none can be made once "
+              "the protocol has ended. Give them LEFS and the pain rating on paper, or share the link before a "
+              "discharge.", "info")
+        return
+    for response, new in questionnaire_records.send_at_discharge(db, protocol=protocol, now=now, user_id=g.user.id):
+        if new:
+            security.record("questionnaire.send", patient_id=patient.id, object_type="questionnaire",
+                            object_id=response.id)
+    flash("Discharge questionnaires (LEFS and the pain rating) sent: the patient's link opens them, and nothing "
+          f"else, for {portal_links.DISCHARGE_ANSWER_DAYS} days.", "info")
 
 
 @bp.post("/<int:protocol_id>/save-template")

@@ -17,9 +17,12 @@ from rehab.services.charts import (
     PATIENT_LABELS,
     REPORT_CHART,
     ChartPoint,
+    ScoreSeries,
     changes_svg,
     day_ticks,
+    important_band,
     pain_and_minutes_svg,
+    scores_svg,
     spread_close_moments,
 )
 from rehab.translation import gettext
@@ -219,3 +222,49 @@ def test_a_legend_entry_too_long_for_a_phone_wraps_and_the_image_grows_to_hold_i
     assert all(len(line) * 14 * 1.65 * 0.62 <= 440 - 60 * 1.65 for line in lines)
     height = float(tree(large).get("viewBox").split()[3])
     assert height > 640 and float(tree(short).get("viewBox").split()[3]) == 640
+
+
+# ------------------------------------------------------------------------------------- questionnaire scores
+
+
+def lefs_series(*scores: float) -> ScoreSeries:
+    return ScoreSeries(name="LEFS", minimum=0, maximum=80, points=9, share=None,
+                       scores=tuple((START + timedelta(days=14 * index), score) for index, score in enumerate(scores)),
+                       reading="50 → 58 (+8): no change; important change 9 points")
+
+
+def band_heights(svg: str) -> list[float]:
+    """The y of each dashed important-change line (the band's look), read from its path."""
+    found = []
+    for element in tree(svg).iter("path"):
+        if element.get("stroke-dasharray") == LOOKS["band"].dash and "line" in element.get("class", "").split():
+            numbers = [float(value) for value in re.findall(r"-?\d+(?:\.\d+)?", element.get("d", ""))]
+            found.append(numbers[1])
+    return sorted(found)
+
+
+def test_scores_sit_on_their_own_scale_with_the_important_change_around_the_first():
+    svg = scores_svg(lefs_series(50, 58))
+    (x50, y50, _), (x58, y58, _) = markers(svg, "worst")
+    assert x50 < x58 and y58 < y50  # higher is drawn higher, later to the right
+    per_point = (y50 - y58) / 8
+    top, bottom = band_heights(svg)
+    # 9 points either side of the first score (59 and 41), on the LEFS's own 0-80 axis.
+    assert top == pytest.approx(y50 - 9 * per_point, abs=0.6) and bottom == pytest.approx(y50 + 9 * per_point,
+                                                                                           abs=0.6)
+    assert "LEFS: 50 → 58 (+8): no change; important change 9 points" in svg
+
+
+def test_the_pain_ratings_band_is_30_percent_of_a_low_first_score():
+    assert important_band(5, 2, 0.30) == pytest.approx(1.5)  # 30 % of 5 is reached before 2 points
+    assert important_band(8, 2, 0.30) == 2
+    assert important_band(40, None, None) is None  # a licensed total: no threshold shipped, no band
+
+
+def test_a_score_chart_without_a_threshold_draws_no_band_and_says_so():
+    series = ScoreSeries(name="WOMAC", minimum=0, maximum=96, points=None, share=None,
+                         scores=((START, 40.0), (START + timedelta(days=30), 30.0)),
+                         reading="40 → 30 (-10): no important-change threshold shipped")
+    svg = scores_svg(series)
+    assert band_heights(svg) == [] and "no important-change threshold shipped" in svg
+    assert "<script" not in svg and " style=" not in svg

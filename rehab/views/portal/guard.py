@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app, g, redirect, request, session, url_for
+from flask import current_app, flash, g, redirect, request, session, url_for
+from flask_babel import gettext as _
 
 from rehab import db as database
 from rehab import security
@@ -27,6 +28,9 @@ OPEN_ENDPOINTS = frozenset({"portal.open", "portal.closed", "portal.code", "port
 # Reachable while a link waits for its date-of-birth check; they change only the patient's own cookie.
 PENDING_ENDPOINTS = frozenset({"portal.check", "portal.language", "portal.text_size"})
 _PREFERENCE_KEYS = ("portal_language", "portal_text_size")
+# After a discharge the link opens the questionnaires and nothing else: no exercises, no session logging, no sheet.
+DISCHARGED_ENDPOINTS = frozenset({"portal.home", "portal.questionnaires", "portal.answer", "portal.questionnaires_done",
+                                  "portal.leave", "portal.language", "portal.text_size"})
 
 
 def setting(name: str) -> float:
@@ -76,6 +80,11 @@ def _require_patient_session() -> Any:
     g.portal, g.clinic = state, state.clinic  # g.clinic: audit rows and local times; g.user stays None
     apply_preferences(state.patient)
     session["portal_seen"] = moment
+    if state.discharged is not None and request.endpoint not in DISCHARGED_ENDPOINTS:
+        if request.method != "GET":  # a form left open from before the discharge (a session log): nothing saved
+            flash(_("Your treatment has ended, so nothing was saved. If something is wrong, call the clinic."),
+                  "error")
+        return redirect(url_for("portal.home"), code=303)
     return None
 
 

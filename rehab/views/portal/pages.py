@@ -27,6 +27,7 @@ from rehab.views import svg_response
 from rehab.views.portal import current
 from rehab.views.portal.blueprint import bp
 from rehab.views.portal.layout import page
+from rehab.views.portal.questionnaires import discharged_page
 from rehab.vocabulary import RED_FLAG_PATIENT
 
 
@@ -50,7 +51,10 @@ def stop_page() -> str | None:
 @bp.get("/home")
 def home():  # type: ignore[no-untyped-def]
     """My exercises: this phase's backward walking in plain words, how to stay safe, what comes next. After a
-    red flag or a fall, until a therapist clears it: "Stop: call the clinic"."""
+    red flag or a fall, until a therapist clears it: "Stop: call the clinic". After a discharge: thank you, and the
+    questionnaires still to answer."""
+    if current.state().discharged is not None:
+        return discharged_page()
     stopped = stop_page()
     if stopped is not None:
         return stopped

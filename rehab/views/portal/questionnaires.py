@@ -10,11 +10,13 @@ from flask import abort, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 
 from rehab import once, security
+from rehab.dates import day_text
 from rehab.db import get_session
 from rehab.models import QuestionnaireResponse, utcnow
 from rehab.services import questionnaire_records
-from rehab.services.questionnaires import AnswerError, instruments
+from rehab.services.questionnaires import AnswerError, Instrument, instruments
 from rehab.views import refuse
+from rehab.views.portal import current
 from rehab.views.portal.blueprint import bp
 from rehab.views.portal.current import audit_event
 from rehab.views.portal.layout import page
@@ -27,16 +29,30 @@ def _patient_id() -> int:
 @bp.get("/questionnaires")
 def questionnaires():  # type: ignore[no-untyped-def]
     """The questionnaires waiting for the patient (the scheduled ones are created here when due)."""
+    if g.portal.discharged is not None:
+        return discharged_page()
     db = get_session()
     created = questionnaire_records.send_scheduled(db, protocol=g.portal.protocol, now=utcnow())
     for response in created:
         audit_event("portal.questionnaire.scheduled", patient_id=_patient_id(), object_type="questionnaire",
                     object_id=response.id)
-    waiting = questionnaire_records.open_for(db, patient_id=_patient_id())
     security.record_read("portal.view", patient_id=_patient_id(), object_type="portal_questionnaires")
-    rows = [(response, instruments()[response.instrument], len(questionnaire_records.answers_of(response)))
-            for response in waiting]
-    return page("portal/questionnaires.html", waiting=rows)
+    return page("portal/questionnaires.html", waiting=_waiting())
+
+
+def _waiting() -> list[tuple[QuestionnaireResponse, Instrument, int]]:
+    """The questionnaires still to answer, each with its instrument and how many of its items are answered."""
+    return [(response, instruments()[response.instrument], len(questionnaire_records.answers_of(response)))
+            for response in questionnaire_records.open_for(get_session(), patient_id=_patient_id())]
+
+
+def discharged_page() -> str:
+    """What a discharged patient's link opens: thank you, the questionnaires still to answer, until when, and
+    whom to call (no exercises, no session logging: the treatment has ended)."""
+    security.record_read("portal.view", patient_id=_patient_id(), object_type="portal_discharged")
+    until = g.portal.answer_until.astimezone(current.zone()).date()
+    return page("portal/discharged.html", waiting=_waiting(), first_name=g.portal.patient.first_name,
+                until=day_text(until, g.patient_language))
 
 
 def _own(response_id: int) -> QuestionnaireResponse:
