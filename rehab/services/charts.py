@@ -54,7 +54,7 @@ SCREEN_CHARTS = {"wide": ChartSize(860, 420), "medium": ChartSize(640, 440),
 # A questionnaire's score chart, shorter than the pain chart (one series), in the same three widths.
 SCORE_CHARTS = {"wide": ChartSize(860, 300), "medium": ChartSize(640, 320),
                 "narrow": ChartSize(400, 400, text_scale=1.1, legend_columns=1)}
-REPORT_SCORE_CHART = ChartSize(width=680, height=280, text_scale=1.15)
+REPORT_SCORE_CHART = ChartSize(width=680, height=320, text_scale=1.15)
 _FONT = "DejaVu Sans, Verdana, sans-serif"
 _MIN_GAP_PX = 12  # two sessions closer than this on the x axis are drawn this far apart (the tooltip says when)
 _DATE_LABEL_PX = 78  # room for one date label at the base text size, gap included
@@ -341,7 +341,8 @@ def scores_svg(series: ScoreSeries, *, zone: str = "UTC", width: int = 860, heig
     chart = pygal.DateTimeLine(
         style=_style([LOOKS["worst"].color, LOOKS["band"].color, LOOKS["band"].color], text_scale), width=width,
         height=height, js=[], title=f"{series.name}: {series.reading}", show_dots=True,
-        range=(series.minimum, series.maximum), x_value_formatter=day_label, legend_at_bottom=True,
+        range=(series.minimum, series.maximum), y_labels=axis_labels(series.minimum, series.maximum),
+        x_value_formatter=day_label, legend_at_bottom=True,
         legend_at_bottom_columns=legend_columns, legend_box_size=round(15 * text_scale), truncate_legend=-1,
         truncate_label=-1,
         x_label_rotation=0, spacing=round(10 * text_scale), disable_xml_declaration=True, print_values=False,
@@ -367,6 +368,17 @@ def scores_svg(series: ScoreSeries, *, zone: str = "UTC", width: int = 860, heig
     else:
         chart.add(labels.score, [])
     description = (f"{series.name}: {series.reading}. " + "; ".join(tips[0])) if local else labels.no_data
-    chart.add_xml_filter(lambda root: finish(root, looks, tips, paint_first=[], description=description))
+    fit = LegendFit(font_px=round(14 * text_scale), column_px=(width - 60 * text_scale - 10) / legend_columns,
+                    columns=legend_columns)
+    chart.add_xml_filter(lambda root: finish(root, looks, tips, paint_first=[], description=description,
+                                             legend=fit))
     svg: str = chart.render(is_unicode=True)  # pygal is untyped
     return svg
+
+
+def axis_labels(minimum: float, maximum: float, most: int = 6) -> list[float]:
+    """Round values for a scale's axis, at most ``most`` of them (a 0-10 scale every 2, 0-80 every 20), so the
+    labels stay apart on a short chart."""
+    span = maximum - minimum
+    step = next(step for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 500) if span / step <= most - 1)
+    return [minimum + step * index for index in range(int(span // step) + 1)]
