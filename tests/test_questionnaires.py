@@ -194,7 +194,7 @@ def test_the_progress_section_charts_each_questionnaire_with_its_threshold_and_r
     assert lefs.mimetype == "image/svg+xml"
     svg = lefs.get_data(as_text=True)
     assert "Lower Extremity Functional Scale (LEFS): 50 → 58 (+8): no change; important change 9 points" in svg
-    assert "Important change from the first score (± 9)" in visible_text(svg)  # the legend, wrapped or not
+    assert "Important change (first score ± 9)" in visible_text(svg)  # the legend, wrapped or not
     pain = therapist_client.get(f"/patients/{patient.id}/questionnaires/scores.svg?instrument=nprs")
     assert "7 → 4 (-3): improved; important change 2 points or 30 %" in pain.get_data(as_text=True)
     assert therapist_client.get(f"/patients/{patient.id}/questionnaires/scores.svg?instrument=womac").status_code == 404

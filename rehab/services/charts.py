@@ -307,7 +307,7 @@ class ScoreLabels:
     """The words a score chart draws, English; the report words them in its language."""
 
     score: str = N_("Score")
-    band: str = N_("Important change from the first score (± {points})")
+    band: str = N_("Important change (first score ± {points})")
     no_data: str = N_("No finished questionnaire yet")
     point: str = N_("{when}: {value}")
 

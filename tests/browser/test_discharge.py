@@ -11,14 +11,24 @@ from sqlmodel import select
 from rehab.models import Protocol, utcnow
 from rehab.services import questionnaire_records
 from tests import factories
-from tests.browser.conftest import serious_violations, sign_in_page
+from tests.browser.conftest import PHONE, serious_violations, sign_in_page
 from tests.browser.test_questionnaires import shoot
 from tests.conftest import PASSWORD
 from tests.services.test_questionnaires import BMJ_CASE
 
 
-def test_discharged_patient_answers_on_the_phone_and_the_scores_are_charted(page, phone, live_server, db, clinic,
+def test_discharged_patient_answers_on_the_phone_and_the_scores_are_charted(page, browser, live_server, db, clinic,
                                                                            therapist, patient, axe_script):
+    context = browser.new_context(**PHONE, bypass_csp=True)  # axe is injected
+    phone = context.new_page()
+    phone.set_default_timeout(10_000)
+    try:
+        _discharge_and_answer(page, phone, live_server, db, clinic, therapist, patient)
+    finally:
+        context.close()
+
+
+def _discharge_and_answer(page, phone, live_server, db, clinic, therapist, patient):  # type: ignore[no-untyped-def]
     protocol = db.exec(select(Protocol).where(Protocol.patient_id == patient.id)).one()
     start = utcnow() - timedelta(days=14)
     first, _ = questionnaire_records.send(db, patient_id=patient.id, clinic_id=clinic.id, protocol_id=protocol.id,
