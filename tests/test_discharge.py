@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from rehab.models import HandoutPrint, HomeLog, Protocol, QuestionnaireResponse, utcnow
 from rehab.services import questionnaire_records
+from rehab.views.portal.phones import COOKIE
 from tests import factories
 from tests.conftest import count_rows, submit
 from tests.pages import visible_text
@@ -149,3 +150,17 @@ def test_a_new_protocol_after_discharge_brings_the_exercises_back(therapist_clie
     factories.protocol(db, patient, user_id=therapist.id, home=True, days_ago=0)
     html = phone.get("/p/home").get_data(as_text=True)
     assert "Walk backward on the treadmill" in html and "My exercises" in html
+
+
+def test_a_remembered_phone_after_discharge_opens_the_questionnaires_only(app, therapist_client, db, patient,
+                                                                          protocol, phone):
+    from tests.test_portal_phones import ANDROID, _cookie_header, remember
+
+    value = _cookie_header(remember(phone)).split(";", 1)[0].split("=", 1)[1]
+    discharge(therapist_client, patient, protocol)
+    fresh = app.test_client()  # the browser was closed: only the phone's long-lived cookie is left
+    fresh.set_cookie(COOKIE, value, path="/p/")
+    progress = fresh.get("/p/progress", headers={"User-Agent": ANDROID})
+    assert (progress.status_code, progress.headers["Location"]) == (303, "/p/home")
+    home = fresh.get("/p/home", headers={"User-Agent": ANDROID}).get_data(as_text=True)
+    assert "Thank you, Margaret" in home and "Start LEFS" in home

@@ -47,7 +47,8 @@ def _guard() -> Any:
         return None
     if request.endpoint in PENDING_ENDPOINTS and session.get("portal_pending"):
         return None
-    return _require_patient_session()
+    answer = _require_patient_session()
+    return answer if answer is not None else _questionnaires_only()
 
 
 def _require_patient_session() -> Any:
@@ -80,12 +81,18 @@ def _require_patient_session() -> Any:
     g.portal, g.clinic = state, state.clinic  # g.clinic: audit rows and local times; g.user stays None
     apply_preferences(state.patient)
     session["portal_seen"] = moment
-    if state.discharged is not None and request.endpoint not in DISCHARGED_ENDPOINTS:
-        if request.method != "GET":  # a form left open from before the discharge (a session log): nothing saved
-            flash(_("Your treatment has ended, so nothing was saved. If something is wrong, call the clinic."),
-                  "error")
-        return redirect(url_for("portal.home"), code=303)
     return None
+
+
+def _questionnaires_only() -> Any:
+    """After a discharge, every page but the questionnaires leads to the thank-you page (whether the session was
+    just checked or a remembered phone started it); None when the request may go on."""
+    state: LinkState | None = g.get("portal")
+    if state is None or state.discharged is None or request.endpoint in DISCHARGED_ENDPOINTS:
+        return None
+    if request.method != "GET":  # a form left open from before the discharge (a session log): nothing saved
+        flash(_("Your treatment has ended, so nothing was saved. If something is wrong, call the clinic."), "error")
+    return redirect(url_for("portal.home"), code=303)
 
 
 def _resume_or_closed() -> Any:
