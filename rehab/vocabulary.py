@@ -308,6 +308,36 @@ class SpeedUnit(StrEnum):
 SPEED_UNIT_LABELS: dict[str, str] = {SpeedUnit.KMH: N_("km/h"), SpeedUnit.MPH: N_("mph")}
 
 
+class Between(StrEnum):
+    """What the patient does between the backward parts of an interval pattern ("1 minute backward in every 2")."""
+
+    FORWARD = "forward"
+    REST = "rest"
+
+
+BETWEEN_LABELS: dict[str, str] = {Between.FORWARD: N_("Walk forward in between"), Between.REST: N_("Rest in between")}
+
+
+class StopReason(StrEnum):
+    """Why a patient stopped a guided session early ("I had to stop"). ``UNSTEADY`` is a red flag: the knee
+    gave way, or a near fall; it leads to the stop screen and the log's "knee locked or gave way"."""
+
+    PAIN = "pain"
+    UNSTEADY = "unsteady"
+    TIRED = "tired"
+    OTHER = "other"
+
+
+STOP_REASON_PATIENT: dict[str, str] = {
+    StopReason.PAIN: N_("Pain"),
+    StopReason.UNSTEADY: N_("My knee gave way, or I nearly fell"),
+    StopReason.TIRED: N_("I was too tired"),
+    StopReason.OTHER: N_("Something else"),
+}
+# The reasons that are red flags: the session stops and the patient is told to stop and call the clinic.
+STOP_REASON_RED_FLAGS: frozenset[str] = frozenset({StopReason.UNSTEADY})
+
+
 # Every vocabulary with each of its wordings, for the tests that check every value is labelled (in English and
 # Spanish) and that every value stored in the database is one of these.
 VOCABULARIES: dict[type[StrEnum], tuple[Mapping[str, str], ...]] = {
@@ -325,4 +355,6 @@ VOCABULARIES: dict[type[StrEnum], tuple[Mapping[str, str], ...]] = {
     AlertKind: (ALERT_KIND_LABELS, ALERT_KIND_SHORT),
     PaperSize: (PAPER_SIZE_LABELS,),
     SpeedUnit: (SPEED_UNIT_LABELS,),
+    Between: (BETWEEN_LABELS,),
+    StopReason: (STOP_REASON_PATIENT,),
 }

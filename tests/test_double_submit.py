@@ -298,6 +298,13 @@ def _waiting_lefs(world: World, db: Session) -> None:
     world.made["response"] = response.id
 
 
+def _walked_yesterday(world: World, db: Session) -> None:
+    """The home session was yesterday: "My exercises" asks how the knee is this morning."""
+    log = db.get(HomeLog, world.home_log.id)
+    log.session_date = utcnow().date() - timedelta(days=1)  # type: ignore[union-attr]
+    db.add(log)
+
+
 def _questionnaire_page(w: World) -> str:
     return f"/p/questionnaires/{w.made['response']}"
 
@@ -493,6 +500,10 @@ CASES: dict[str, Case] = {
         page=lambda w: f"/p/log/{w.home_log.id}/edit", post=lambda w: f"/p/log/{w.home_log.id}/edit",
         data=lambda w: {"minutes": "12"}, patient=True, grows={"edit_record": 1, **ONE},
         check=lambda w, db: _check(_fresh(db, HomeLog, w.home_log.id).minutes == 12)),
+    "portal.morning": Case(
+        page=lambda w: "/p/home", post=lambda w: "/p/morning", prepare=_walked_yesterday, patient=True,
+        data=lambda w: {"log_id": str(w.home_log.id), "pain": "3", "sore": "no"}, grows={"edit_record": 1, **ONE},
+        check=lambda w, db: _check(_fresh(db, HomeLog, w.home_log.id).pain_next_morning == 3)),
     "portal.answer": Case(
         page=_questionnaire_page, post=_questionnaire_page, prepare=_waiting_lefs, patient=True,
         data=lambda w: {**{f"item-{n}": "3" for n in range(1, 6)}, "action": "next"},

@@ -32,7 +32,8 @@ PHASE_FIELDS = ("key", "name", "weeks", "goal", "advance_text", "advance_after_s
 PHASE_CHECKBOXES = ("no_stumbles", "retest")
 RX_FIELDS = ("exercise", "setting", "minutes", "minutes_goal", "segments", "walk_minutes", "sets", "reps",
              "sessions_per_week", "speed", "speed_goal", "incline_pct", "incline_goal_pct", "support",
-             "pain_ceiling", "cues")
+             "pain_ceiling", "cues", "interval_backward_minutes", "interval_every_minutes", "interval_between",
+             "warmup_minutes", "cooldown_minutes")
 # Speeds are typed in the clinic's unit under these names and stored in km/h under the shape's names.
 SPEED_FIELDS = {"speed": "speed_kmh", "speed_goal": "speed_goal_kmh"}
 # Indexes of at most three digits: a longer one is no field of this form (and int() of 5,000 digits fails).

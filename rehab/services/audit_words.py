@@ -109,6 +109,8 @@ _ACTIONS: dict[str, tuple[str, str]] = {
     "portal.view": ("Patient read their pages", "{patient} read their own pages"),
     "portal.log.create": ("Patient logged a home session", "{patient} logged a home session"),
     "portal.log.update": ("Patient corrected a home session", "{patient} corrected a home session"),
+    "portal.morning": ("Patient told their next-morning pain",
+                       "{patient} told how their knee was the morning after a home session"),
     "portal.log.not_found": ("Refused: another patient's session",
                              "{patient} asked for a home session that is not theirs"),
     "portal.questionnaire.answer": ("Patient answered a questionnaire", "{patient} answered a questionnaire"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 from rehab.services.catalogue import exercises
 from rehab.services.protocol_content import Prescription, kmh_to_mph, number
 from rehab.translation import N_, gettext, ngettext
-from rehab.vocabulary import SUPPORT_LABELS, SUPPORT_PATIENT, SUPPORT_PATIENT_IN_BARS
+from rehab.vocabulary import BETWEEN_LABELS, SUPPORT_LABELS, SUPPORT_PATIENT, SUPPORT_PATIENT_IN_BARS, Between
 
 # What the patient does, by the exercise's equipment (English msgids; the catalogs hold their Spanish).
 _ACTIVITY = {
@@ -44,7 +44,9 @@ def dose_sentence(rx: Prescription, *, language: str = "en", speed_unit: str = "
 
     exercise = exercises()[rx.exercise]
     parts: list[str] = []
-    if rx.segments and rx.walk_minutes:
+    if rx.has_pattern:
+        parts.append(pattern_words(rx, language))
+    elif rx.segments and rx.walk_minutes:
         each = rx.minutes / rx.segments
         parts.append(_("During a %(walk)s-minute walk, walk backward %(segments)s times for %(each)s each time")
                      % {"walk": number(rx.walk_minutes), "segments": rx.segments, "each": _minutes(each, language)})
@@ -59,6 +61,8 @@ def dose_sentence(rx: Prescription, *, language: str = "en", speed_unit: str = "
         else:
             parts.append(_("%(activity)s for %(minutes)s")
                          % {"activity": activity, "minutes": _minutes(rx.minutes, language)})
+    if rx.warmup_minutes or rx.cooldown_minutes:
+        parts.append(_warm_up_words(rx, language))
     parts.append(_times_a_week(rx.sessions_per_week, language))
     if rx.speed_kmh is not None and exercise.uses_speed:
         parts.append(_("at %(speed)s") % {"speed": speed_text(rx.speed_kmh, speed_unit)})
@@ -69,9 +73,41 @@ def dose_sentence(rx: Prescription, *, language: str = "en", speed_unit: str = "
     return ", ".join(parts) + "."
 
 
+def pattern_words(rx: Prescription, language: str) -> str:
+    """"Walk backward on flat ground for 1 minute in every 2 minutes, walking forward in between: 5 minutes
+    backward in a 10-minute walk"."""
+    def _(message: str) -> str:
+        return gettext(language, message)
+
+    assert rx.interval_backward_minutes is not None and rx.interval_every_minutes is not None
+    activity = _(_ACTIVITY.get(exercises()[rx.exercise].equipment, _ACTIVITY["floor"]))
+    between = _("walking forward in between") if rx.interval_between == Between.FORWARD else _("resting in between")
+    return (_("%(activity)s for %(backward)s in every %(every)s, %(between)s: %(total)s backward in a "
+              "%(walk)s-minute walk")
+            % {"activity": activity.rstrip(","), "backward": _minutes(rx.interval_backward_minutes, language),
+               "every": _minutes(rx.interval_every_minutes, language), "between": between,
+               "total": _minutes(rx.minutes, language), "walk": number(rx.pattern_walk_minutes())})
+
+
+def _warm_up_words(rx: Prescription, language: str) -> str:
+    values = {"warmup": _minutes(rx.warmup_minutes or 0, language),
+              "cooldown": _minutes(rx.cooldown_minutes or 0, language)}
+    if rx.warmup_minutes and rx.cooldown_minutes:
+        return gettext(language, "with %(warmup)s of easy walking first to warm up and %(cooldown)s after to "
+                                 "cool down") % values
+    if rx.warmup_minutes:
+        return gettext(language, "with %(warmup)s of easy walking first to warm up") % values
+    return gettext(language, "with %(cooldown)s of easy walking after to cool down") % values
+
+
 def dose_summary(rx: Prescription, *, speed_unit: str = "kmh") -> str:
     """The therapist's compact line: "5 → 10 min · 3×/week · 1.2 km/h (0.7 mph) · 0 % · both rails · pain ≤ 5"."""
-    if rx.segments:
+    if rx.has_pattern:
+        amount = (f"{number(rx.interval_backward_minutes)} min backward in every {number(rx.interval_every_minutes)}"
+                  f" ({BETWEEN_LABELS[rx.interval_between].lower()}) · {number(rx.minutes)} min"
+                  + (f" → {number(rx.minutes_goal)} min" if rx.minutes_goal else "")
+                  + f" in a {number(rx.pattern_walk_minutes())}-min walk")
+    elif rx.segments:
         amount = f"{rx.segments} × {number(rx.minutes / rx.segments)} min backward"
         if rx.walk_minutes:
             amount += f" in a {number(rx.walk_minutes)}-min walk"
@@ -85,5 +121,9 @@ def dose_summary(rx: Prescription, *, speed_unit: str = "kmh") -> str:
     incline = f"{number(rx.incline_pct)} % incline"
     if rx.incline_goal_pct is not None:
         incline = f"{number(rx.incline_pct)} → {number(rx.incline_goal_pct)} % incline"
+    if rx.warmup_minutes:
+        amount = f"{number(rx.warmup_minutes)} min warm-up · " + amount
+    if rx.cooldown_minutes:
+        amount += f" · {number(rx.cooldown_minutes)} min cool-down"
     return " · ".join([amount, f"{rx.sessions_per_week}×/week", speed, incline,
                        SUPPORT_LABELS[rx.support].lower(), f"pain ≤ {rx.pain_ceiling}/10"])

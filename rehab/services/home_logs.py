@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from pydantic import ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
@@ -24,7 +24,7 @@ from rehab.services.edits import StaleEdit, apply_changes, claim_version
 from rehab.services.last_session import note_session
 from rehab.services.protocol_content import Phase
 from rehab.translation import N_
-from rehab.vocabulary import RedFlag
+from rehab.vocabulary import RedFlag, Soreness
 
 EDIT_WINDOW = timedelta(hours=24)
 LOG_DAYS_BACK = 30
@@ -189,6 +189,62 @@ def previous_report(reports: list[SessionReport], *, before: datetime) -> Sessio
     """The latest session strictly before a moment, from reports in any order."""
     earlier = [report for report in reports if report.at < before]
     return max(earlier, key=lambda report: report.at) if earlier else None
+
+
+# ------------------------------------------------------------------------------ the next morning, asked later
+
+# The next morning's pain is asked on the patient's next visit to their page, from the day after the session
+# for a week; later, "this morning" says little about that session (expert opinion, docs/clinical.md).
+MORNING_DAYS = 7
+MORNING_MESSAGES: dict[str, str] = {
+    "pain": N_("Choose your pain this morning: a number from 0 to 10."),
+    "sore": N_("Choose yes or no."),
+}
+
+
+class MorningAnswer(BaseModel):
+    """"How is your knee this morning?": the pain (0-10) and whether the knee is sore or stiff."""
+
+    pain: int = Field(ge=0, le=10)
+    sore: bool
+
+
+def morning_pending(log: HomeLog | None, *, today: date) -> bool:
+    """Whether to ask about the morning after ``log`` (the patient's latest home session) today."""
+    return (log is not None and log.pain_next_morning is None
+            and 1 <= (today - log.session_date).days <= MORNING_DAYS)
+
+
+def awaiting_morning(session: Session, *, patient_id: int, today: date) -> HomeLog | None:
+    """The latest home session when its next morning is still to be asked, else None."""
+    latest = home_logs_of(session, patient_id=patient_id, limit=1)
+    return latest[0] if latest and morning_pending(latest[0], today=today) else None
+
+
+def validate_morning(form: Any) -> tuple[MorningAnswer | None, dict[str, str]]:
+    data = {"pain": str(form.get("pain", "")).strip() or None,
+            "sore": {"yes": True, "no": False}.get(str(form.get("sore", "")))}
+    try:
+        return MorningAnswer.model_validate(data), {}
+    except ValidationError as exc:
+        return None, {str(error["loc"][0]): MORNING_MESSAGES[str(error["loc"][0])] for error in exc.errors()}
+
+
+def record_morning(session: Session, *, log: HomeLog, answer: MorningAnswer, now: datetime) -> dict[str, list[Any]]:
+    """Keep the morning's pain on the session it follows, as the log form's own "pain the next morning" (the
+    advice reads it there), with the change kept for the therapist. A sore knee that morning is the soreness
+    rules' "sore more than an hour after, or the next day", unless the session's soreness already says worse."""
+    values: dict[str, Any] = {"pain_next_morning": answer.pain}
+    if answer.sore and log.soreness in (Soreness.NONE, Soreness.WARMUP_GONE):
+        values["soreness"] = Soreness.LATE.value
+    changes = apply_changes(log, values)
+    claim_version(session, log, column="version", seen=log.version)
+    log.updated_at = now
+    session.add(log)
+    session.add(EditRecord(entity="home_log", entity_id=log.id, patient_id=log.patient_id, user_id=None, at=now,
+                           changes=json.dumps(changes)))
+    session.flush()
+    return changes
 
 
 # ------------------------------------------------------------------------------------ the therapist's table

@@ -11,7 +11,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, Field, field_validator
 
 from rehab.services.catalogue import Template, exercises, known_exercise
-from rehab.vocabulary import SETTING_LABELS, SUPPORT_LABELS, OneOf, Setting, Support
+from rehab.vocabulary import BETWEEN_LABELS, SETTING_LABELS, SUPPORT_LABELS, Between, OneOf, Setting, Support
 
 KMH_PER_MPH = 1.609344
 
@@ -33,6 +33,10 @@ class Prescription(BaseModel):
         "incline_goal_pct": "Enter a goal incline between 0 and 20 %, or leave it empty.",
         "incline_pct": "Enter an incline between 0 and 20 %.",
         "pain_ceiling": "Enter a pain ceiling from 0 to 10.",
+        "interval_backward_minutes": "Enter backward minutes between 0.5 and 60, or leave the pattern empty.",
+        "interval_every_minutes": "Enter a block of 1 to 60 minutes, or leave the pattern empty.",
+        "warmup_minutes": "Enter a warm-up of 0.5 to 30 minutes, or leave it empty.",
+        "cooldown_minutes": "Enter a cool-down of 0.5 to 30 minutes, or leave it empty.",
     }
 
     exercise: str
@@ -51,6 +55,14 @@ class Prescription(BaseModel):
     support: Annotated[str, OneOf(Support)]
     pain_ceiling: int = Field(ge=0, le=10)
     cues: str = Field(default="", max_length=500)
+    # The interval pattern: "1 minute backward in every 2" (the source article's "one minute backward inside a
+    # ten-minute walk"), with forward walking or rest between. ``minutes`` stays the backward minutes in all; the
+    # walk is ``walk_minutes`` when given, else as long as the pattern needs. Checked after the fields above.
+    interval_backward_minutes: float | None = Field(default=None, ge=0.5, le=60)
+    interval_every_minutes: float | None = Field(default=None, ge=1, le=60, validate_default=True)
+    interval_between: Annotated[str, OneOf(Between)] = Between.FORWARD
+    warmup_minutes: float | None = Field(default=None, ge=0.5, le=30)
+    cooldown_minutes: float | None = Field(default=None, ge=0.5, le=30)
 
     @field_validator("exercise")
     @classmethod
@@ -68,6 +80,63 @@ class Prescription(BaseModel):
         if value is not None and info.field_name == "speed_goal_kmh" and start is None:
             raise ValueError("Set a starting speed before a goal speed.")
         return value
+
+    @field_validator("interval_every_minutes")
+    @classmethod
+    def _pattern_fits(cls, every: float | None, info: Any) -> float | None:
+        """The pattern must be whole, shorter backward than its block, and fit the walk and the minutes."""
+        backward = info.data.get("interval_backward_minutes")
+        if "interval_backward_minutes" not in info.data:
+            return every  # the backward minutes already have their own message
+        if every is None:
+            if backward is not None:
+                raise ValueError("Enter the block the backward minutes sit in (e.g. 1 minute in every 2).")
+            return None
+        if backward is None:
+            raise ValueError("Enter the backward minutes of each block too, or leave the pattern empty.")
+        if backward >= every:
+            raise ValueError(f"The backward part ({number(backward)} min) must be shorter than the block it sits "
+                             f"in ({number(every)} min); for continuous backward walking leave the pattern empty.")
+        if info.data.get("segments") or info.data.get("sets") or info.data.get("reps"):
+            raise ValueError("Use either the interval pattern or backward parts, sets and steps, not both.")
+        walk = info.data.get("walk_minutes")
+        if walk is not None:
+            if every > walk:
+                raise ValueError(f"The block ({number(every)} min) is longer than the walk ({number(walk)} min).")
+            most = backward_capacity(walk, backward, every)
+            for name in ("minutes", "minutes_goal"):
+                wanted = info.data.get(name)
+                if wanted is not None and wanted > most + 1e-9:
+                    raise ValueError(
+                        f"At {number(backward)} min in every {number(every)}, a {number(walk)}-minute walk holds "
+                        f"{number(most)} min backward, less than the {number(wanted)} min "
+                        f"{'prescribed' if name == 'minutes' else 'to build to'}: make the walk longer or the "
+                        "minutes fewer.")
+        return every
+
+    @property
+    def has_pattern(self) -> bool:
+        return self.interval_backward_minutes is not None and self.interval_every_minutes is not None
+
+    def pattern_walk_minutes(self) -> float | None:
+        """How long the walk the pattern sits in is: as prescribed, else as long as the backward minutes need."""
+        if not self.has_pattern:
+            return None
+        if self.walk_minutes is not None:
+            return self.walk_minutes
+        assert self.interval_backward_minutes is not None and self.interval_every_minutes is not None
+        backward, every = self.interval_backward_minutes, self.interval_every_minutes
+        blocks, rest = divmod(self.minutes, backward)
+        rest = round(rest, 4)
+        # A last, shorter backward part keeps the pattern's time in between after it.
+        return round(blocks * every + (rest + every - backward if rest else 0), 2)
+
+
+def backward_capacity(walk: float, backward: float, every: float) -> float:
+    """The most backward minutes a walk holds at ``backward`` in every ``every`` minutes (a last, shorter block
+    holds what fits)."""
+    blocks, rest = divmod(walk, every)
+    return round(blocks * backward + min(backward, rest), 4)
 
 
 class Phase(BaseModel):
@@ -160,6 +229,9 @@ _DOSE_FIELDS: tuple[tuple[str, str], ...] = (
     ("sessions_per_week", "sessions per week"), ("speed_kmh", "speed"), ("speed_goal_kmh", "goal speed"),
     ("incline_pct", "incline"), ("incline_goal_pct", "goal incline"),
     ("support", "support"), ("pain_ceiling", "pain ceiling"), ("cues", "cues"),
+    ("interval_backward_minutes", "backward minutes of the pattern"),
+    ("interval_every_minutes", "pattern block"), ("interval_between", "between the backward parts"),
+    ("warmup_minutes", "warm-up"), ("cooldown_minutes", "cool-down"),
 )
 
 
@@ -174,6 +246,8 @@ def _dose_change(field: str, label: str, old: Any, new: Any, unit: str) -> str:
         return f"{label} {SUPPORT_LABELS[old].lower()} → {SUPPORT_LABELS[new].lower()}"
     if field == "cues":
         return f"{label} changed"
+    if field == "interval_between":
+        return f"{label}: {BETWEEN_LABELS[old].lower()} → {BETWEEN_LABELS[new].lower()}"
     return f"{label} {number(old)} → {number(new)}"
 
 

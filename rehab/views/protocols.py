@@ -48,7 +48,7 @@ from rehab.services.safety import (
 from rehab.services.surgery import before_surgery_note, is_planned
 from rehab.views import refuse, stated_reason
 from rehab.views.patients import get_patient_or_404
-from rehab.vocabulary import SETTING_LABELS, SUPPORT_LABELS
+from rehab.vocabulary import BETWEEN_LABELS, SETTING_LABELS, SUPPORT_LABELS
 
 bp = Blueprint("protocols", __name__, url_prefix="/patients/<int:patient_id>/protocols")
 
@@ -96,7 +96,7 @@ def _builder_context(patient: Patient, draft: dict[str, Any], **extra: Any) -> d
     facts, screen = _facts(patient)
     return {
         "patient": patient, "draft": draft, "exercises": catalogue.exercises(), "settings": SETTING_LABELS,
-        "supports": SUPPORT_LABELS, "speed_unit": g.clinic.speed_unit, "template": template,
+        "supports": SUPPORT_LABELS, "betweens": BETWEEN_LABELS, "speed_unit": g.clinic.speed_unit, "template": template,
         "references": catalogue.references(), "errors": {}, "warnings": [], "focus": "", "standing": {},
         "fingerprint": warning_fingerprint, "evidence_label": catalogue.evidence_label, "screen": screen,
         "screen_findings": fall_risk_findings(facts), "screened": is_screened(facts),

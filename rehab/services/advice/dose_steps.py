@@ -14,7 +14,7 @@ from typing import Any
 
 from rehab.services.advice.types import DoseChange
 from rehab.services.catalogue import exercises
-from rehab.services.protocol_content import Phase, Prescription, ProtocolContent, number
+from rehab.services.protocol_content import Phase, Prescription, ProtocolContent, backward_capacity, number
 from rehab.services.safety import SafetyWarning
 from rehab.vocabulary import SUPPORT_LABELS, Support
 
@@ -187,6 +187,10 @@ def apply_change(rx: Prescription, change: DoseChange) -> Prescription:
         values[goal] = values[change.field]
     if change.field == "segments" and rx.segments:
         values["minutes"] = rx.minutes / rx.segments * int(change.new)  # type: ignore[arg-type]
+    if rx.has_pattern and rx.walk_minutes is not None and rx.interval_backward_minutes and rx.interval_every_minutes \
+            and values["minutes"] > backward_capacity(rx.walk_minutes, rx.interval_backward_minutes,
+                                                      rx.interval_every_minutes):
+        values["walk_minutes"] = None  # more backward minutes than the walk holds: the walk grows with the pattern
     return Prescription.model_validate(values)
 
 

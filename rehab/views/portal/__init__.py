@@ -8,6 +8,7 @@ therapist's sign-in; ``rehab.security`` leaves the whole blueprint to it. Where 
 - ``code``: typing the short code from the sheet instead of the link;
 - ``phones``: the cookie of a phone the patient chose to remember;
 - ``pages``: my exercises, my progress and its chart, the "stop" page;
+- ``guided``: the guided session's player, and the next morning's pain asked on the next visit;
 - ``home_log``: logging a home session and correcting it;
 - ``sheet``: the patient's own home sheet as PDF;
 - ``questionnaires``: answering questionnaires a page at a time;
@@ -22,6 +23,7 @@ from __future__ import annotations
 from rehab.views.portal import (  # noqa: F401
     code,
     guard,
+    guided,
     home_log,
     layout,
     link,

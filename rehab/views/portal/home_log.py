@@ -18,7 +18,7 @@ from rehab.request_guard import bounded_id
 from rehab.services import home_logs, home_plan
 from rehab.services.edits import StaleEdit
 from rehab.views import refuse
-from rehab.views.portal import current
+from rehab.views.portal import current, guided
 from rehab.views.portal.blueprint import bp
 from rehab.views.portal.current import audit_event
 from rehab.views.portal.layout import page
@@ -26,12 +26,13 @@ from rehab.vocabulary import RED_FLAG_PATIENT, SORENESS_PATIENT
 
 
 def _form_page(values: Any, errors: dict[str, str], *, entry: HomeLog | None = None, status: int = 200,
-               stale: bool = False):  # type: ignore[no-untyped-def]
+               stale: bool = False, guided_session: bool = False):  # type: ignore[no-untyped-def]
     today = current.today()
     recent = [log for log in home_logs.home_logs_of(get_session(), patient_id=current.patient_id(), limit=5)
               if home_logs.can_correct(log, utcnow())] if entry is None else []
     return page("portal/log.html", values=values, errors={name: _(text) for name, text in errors.items()},
                 entry=entry, form_id=once.posted_form_id() if entry is None else "", soreness=SORENESS_PATIENT,
+                guided_session=guided_session,
                 flags=RED_FLAG_PATIENT, today=today, stale=stale, recent=recent,
                 earliest=(today - timedelta(days=home_logs.LOG_DAYS_BACK)).isoformat()), status
 
@@ -41,7 +42,10 @@ def log():  # type: ignore[no-untyped-def]
     """Log a home session. A red flag or a fall stops the exercises and alerts the therapist at once."""
     if request.method == "GET":
         once.page_form_id()  # in the address: Back then Send shows the saved session, and alerts only once
-        return _form_page({"session_date": current.today().isoformat()}, {})
+        # The guided session's minutes and stop reason, put in as given (checked like typing when sent).
+        prefill = guided.log_prefill(request.args)
+        return _form_page({"session_date": current.today().isoformat(), **prefill}, {},
+                          guided_session=bool(prefill))
     form, errors = home_logs.validate_home_log(home_logs.home_log_data(request.form), today=current.today())
     if form is None:
         return _form_page(request.form, errors, status=422)

@@ -74,7 +74,9 @@ def home():  # type: ignore[no-untyped-def]
                 phase_number=index + 1, phase_count=len(content.phases), next_phase=upcoming,
                 items=patient_text.exercise_items(phase, language=language, speed_unit=state.clinic.speed_unit),  # type: ignore[union-attr]
                 sessions_needed=phase.advance_after_sessions, no_stumbles=phase.no_stumbles,
-                ceiling=home_logs.home_ceiling(phase), blood_thinner=state.patient.anticoagulants)  # type: ignore[union-attr]
+                ceiling=home_logs.home_ceiling(phase), blood_thinner=state.patient.anticoagulants,  # type: ignore[union-attr]
+                morning_log=home_logs.awaiting_morning(get_session(), patient_id=current.patient_id(),
+                                                       today=current.today()))
 
 
 def _sessions() -> list[dict[str, Any]]:
