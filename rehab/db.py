@@ -11,6 +11,8 @@ raises (an ``abort``, a refusal raised with its page, any error). So:
   (``session.begin_nested()``) and carries on after the clash;
 - what must be kept even when the request rolls back (a denial, a bad token counted) is written by
   ``after_close`` in a ``side_transaction``, once the request's session is closed;
+- what must be saved exactly when the view's answer is (a page read's audit row) is left to ``before_commit``,
+  which runs after the view returns, inside the same commit;
 - the request's session refuses ``commit()`` and ``rollback()`` (``RequestSession``): only ``dispatch`` ends it.
 
 SQLite is tuned for several server processes writing at once (SECURITY.md 25): WAL, foreign keys, a busy
@@ -104,6 +106,8 @@ def dispatch(view: Callable[[], T]) -> T:
     in) has its writes rolled back at teardown. Error handlers and after-request hooks write nothing here."""
     try:
         result = view()
+        for callback in g.pop("before_commit", []):
+            callback()  # what a returned view leaves for its commit (``before_commit``): part of the same commit
         session = g.get("db_session")
         if session is not None:
             session._end(commit=True)
@@ -226,6 +230,15 @@ def get_session() -> RequestSession:
         g.db_session = RequestSession(get_engine(), expire_on_commit=False)
     session: RequestSession = g.db_session
     return session
+
+
+def before_commit(callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the view has returned, in the request's transaction, just before its commit: what
+    it writes is committed with the request or not at all. Dropped when the view raises (nothing commits then).
+
+    The audit row of a page read is written this way (``rehab.security.record_read``): the page and its row
+    go together, and a read costs no second transaction."""
+    g.setdefault("before_commit", []).append(callback)
 
 
 def after_close(callback: Callable[[], None]) -> None:

@@ -240,21 +240,46 @@ def _set_clinic_list(clinics: list[Clinic]) -> None:
 
 
 def record_read(action: str, *, patient_id: int | None = None, object_type: str = "",
-                object_id: int | None = None, outcome: str = "ok") -> None:
-    """Audit a read or a denial after the request's transaction is closed, so no rollback loses it."""
+                object_id: int | None = None) -> None:
+    """Audit a page that shows records: its row is written once the view has returned, in the request's own
+    transaction, and committed with it (``db.before_commit``).
+
+    A read used to be audited in a write transaction of its own after the request (a second connection,
+    session and commit on every patient page). In the request's one commit instead, no row is lost and none
+    is made up:
+
+    - A page that is served has its row. The row is committed before the page can leave the app (the body
+      is sent once the view's commit, the response hooks and the request's teardown are done); when writing
+      it or the commit fails, the answer is an error page, not the records. A worker that crashes after
+      sending has nothing left to write: there is no buffer outside the database to lose.
+    - No row without a page. A view that raises after recording (a template that fails) rolls its row back
+      with everything else of the request.
+    - Reads at once each take the chain's lock (``audit.record_event``) only for their commit's last
+      statements, and chain in the order they commit.
+
+    A denial is different: the request usually rolls back after it, so ``record_denial`` writes afterwards."""
+    user_id, clinic_id, key = _user_id(), _clinic_id(), audit_key()
+
+    def _write() -> None:
+        audit.record_event(db.get_session(), key=key, action=action, user_id=user_id, clinic_id=clinic_id,
+                           patient_id=patient_id, object_type=object_type, object_id=object_id)
+
+    db.before_commit(_write)
+
+
+def record_denial(action: str, *, patient_id: int | None = None, object_type: str = "",
+                  object_id: int | None = None) -> None:
+    """Audit a refusal after the request's transaction is closed, so the rollback that follows it (an abort)
+    does not lose it."""
     user_id, clinic_id, key = _user_id(), _clinic_id(), audit_key()
 
     def _write() -> None:
         with db.side_transaction() as writer:
             audit.record_event(writer, key=key, action=action, user_id=user_id, clinic_id=clinic_id,
                                patient_id=patient_id, object_type=object_type, object_id=object_id,
-                               outcome=outcome)
+                               outcome="denied")
 
     db.after_close(_write)
-
-
-def record_denial(action: str, **kwargs: Any) -> None:
-    record_read(action, outcome="denied", **kwargs)
 
 
 def _user_id() -> int | None:
