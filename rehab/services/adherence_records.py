@@ -11,10 +11,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, or_, union_all
+from sqlalchemy import ColumnElement, bindparam, func, or_, union_all
 from sqlalchemy import select as select_columns
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -46,7 +47,10 @@ def phase_plan(content: dict[str, Any], phase_index: int) -> tuple[int, int]:
     phases = content.get("phases") or []
     if not phases:
         return 0, 0
-    phase = phases[min(max(phase_index, 0), len(phases) - 1)]
+    return _plan_of_phase(phases[min(max(phase_index, 0), len(phases) - 1)])
+
+
+def _plan_of_phase(phase: dict[str, Any]) -> tuple[int, int]:
     clinic = home = 0
     for rx in phase.get("prescriptions", []):
         sessions = int(rx.get("sessions_per_week") or 0)
@@ -55,6 +59,19 @@ def phase_plan(content: dict[str, Any], phase_index: int) -> tuple[int, int]:
         else:
             home = max(home, sessions)
     return clinic, home
+
+
+@lru_cache(maxsize=2048)
+def phase_plans(content: str) -> tuple[tuple[int, int], ...]:
+    """Every phase's (clinic, home) sessions a week of a version's stored JSON, parsed once per worker for the
+    same text: the dashboard reads every active protocol's version on each load, and parsing 2,000 of them
+    (and collecting the garbage) was most of its time. Keyed by the text itself, so it can never be stale."""
+    return tuple(_plan_of_phase(phase) for phase in json.loads(content).get("phases") or [])
+
+
+def plan_at(plans: tuple[tuple[int, int], ...], phase_index: int) -> tuple[int, int]:
+    """``phase_plan`` on the parsed plans: a phase index past the end reads the last phase."""
+    return plans[min(max(phase_index, 0), len(plans) - 1)] if plans else (0, 0)
 
 
 @dataclass(frozen=True)
@@ -68,11 +85,11 @@ class ProtocolSpan:
 
 @dataclass(frozen=True)
 class VersionDose:
-    """A saved version: its number, when it was saved, its content as stored (JSON)."""
+    """A saved version: its number, when it was saved, and each phase's (clinic, home) sessions a week."""
 
     number: int
     at: datetime
-    content: dict[str, Any]
+    plans: tuple[tuple[int, int], ...]
 
 
 @dataclass(frozen=True)
@@ -102,7 +119,7 @@ def protocol_plan(protocol: ProtocolSpan, versions: Iterable[VersionDose], moves
             phase = event.to_phase
         else:
             version = event
-        clinic, home = phase_plan(version.content, phase)
+        clinic, home = plan_at(version.plans, phase)
         changes.append(PlanChange(max(at, start), clinic, home))
     if protocol.ended is not None:
         changes.append(PlanChange(protocol.ended, 0, 0))
@@ -121,69 +138,103 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=ZoneInfo("UTC"))
 
 
-def adherence_by_patient(session: Session, *, patients: Any, zone: str, now: datetime,
-                         first_week: date | None = None, active_only: bool = False) -> dict[int, Adherence]:
-    """Adherence of every patient ``patients`` selects (a list of ids or a SELECT of ids), from ``first_week``
-    (None: the whole course) to this week; a patient with no protocol is left out."""
-    tz = ZoneInfo(zone)
-    since_day = first_week or date.min
-    since = datetime.combine(since_day, time.min, tzinfo=tz) if first_week else None
+@dataclass(frozen=True)
+class _Reads:
+    """The six statements adherence reads, built once per kind of call (building and hashing them cost more
+    than running them on the patient page). Bound per call: ``patient_ids`` (expanding) or ``clinic_id``, and
+    ``since`` / ``since_day`` for a count from a given week."""
+
+    protocols: Any
+    versions: Any
+    moves: Any
+    visits: Any
+    home_logs: Any
+    clearances: Any
+
+
+def _build_reads(*, of_clinic: bool, active_only: bool, from_week: bool) -> _Reads:
+    if of_clinic:  # every patient of the clinic who is not archived: ids read by the database, not sent to it
+        patients: Any = select_columns(col(Patient.id)).where(col(Patient.clinic_id) == bindparam("clinic_id"),
+                                                             col(Patient.archived_at).is_(None))
+    else:
+        patients = bindparam("patient_ids", expanding=True)
     wanted: list[ColumnElement[bool]] = [col(Protocol.patient_id).in_(patients)]
     if active_only:
         wanted.append(col(Protocol.status) == "active")
-    protocols = {protocol_id: (patient_id, ProtocolSpan(_aware(started), _aware(ended) if ended else None, phase))
-                 for protocol_id, patient_id, started, ended, phase in session.execute(
-                     select_columns(col(Protocol.id), col(Protocol.patient_id), col(Protocol.created_at),
-                                    col(Protocol.ended_at), col(Protocol.current_phase)).where(*wanted))}
-    # No early return when nothing is found: a page's number of queries stays the same whatever the data.
-    protocol_ids = list(protocols)
+    protocol_ids = select_columns(col(Protocol.id)).where(*wanted)
+    # The patients whose sessions count: those with a protocol read above.
+    patient_ids = select_columns(col(Protocol.patient_id)).where(*wanted) if of_clinic else patients
+    since, since_day = bindparam("since"), bindparam("since_day")
 
     # Only the versions in force from ``first_week`` on: the last one saved before it and every later one.
     earlier = aliased(ProtocolVersion)
     version_filter: list[ColumnElement[bool]] = [col(ProtocolVersion.protocol_id).in_(protocol_ids)]
-    if since is not None:
+    if from_week:
         in_force = (select(func.coalesce(func.max(earlier.number), 1))
                     .where(earlier.protocol_id == ProtocolVersion.protocol_id, earlier.created_at <= since)
                     .scalar_subquery())
         version_filter.append(col(ProtocolVersion.number) >= in_force)
-    versions: dict[int, list[VersionDose]] = defaultdict(list)
-    for protocol_id, number, at, content in session.execute(
-            select_columns(col(ProtocolVersion.protocol_id), col(ProtocolVersion.number),
-                           col(ProtocolVersion.created_at), col(ProtocolVersion.content)).where(*version_filter)):
-        versions[protocol_id].append(VersionDose(number, _aware(at), json.loads(content)))
-    moves: dict[int, list[PhaseMove]] = defaultdict(list)
-    for protocol_id, at, from_phase, to_phase in session.execute(
-            select_columns(col(PhaseChange.protocol_id), col(PhaseChange.at), col(PhaseChange.from_phase),
-                           col(PhaseChange.to_phase))
-            .where(col(PhaseChange.protocol_id).in_(protocol_ids))):
-        moves[protocol_id].append(PhaseMove(_aware(at), from_phase, to_phase))
-
-    patient_ids = {patient_id for patient_id, _ in protocols.values()}
-    visit_times: dict[int, list[datetime]] = defaultdict(list)
-    flagged: dict[int, list[tuple[datetime | date, datetime]]] = defaultdict(list)
     visits = (col(Visit.patient_id), col(Visit.occurred_at), col(Visit.updated_at), VISIT_STOPS.label("stops"))
     own = (col(Visit.patient_id).in_(patient_ids), col(Visit.deleted_at).is_(None))
-    for patient_id, at, updated, stops in session.execute(
-            select_columns(*visits).where(*own) if since is None else union_all(
-                select_columns(*visits).where(*own, col(Visit.occurred_at) >= since),
-                select_columns(*visits).where(*own, col(Visit.occurred_at) < since, VISIT_STOPS))):
+    logs = (col(HomeLog.patient_id), col(HomeLog.session_date), col(HomeLog.updated_at), HOME_STOPS.label("stops"))
+    mine = col(HomeLog.patient_id).in_(patient_ids)
+    return _Reads(
+        protocols=select_columns(col(Protocol.id), col(Protocol.patient_id), col(Protocol.created_at),
+                                 col(Protocol.ended_at), col(Protocol.current_phase)).where(*wanted),
+        versions=select_columns(col(ProtocolVersion.protocol_id), col(ProtocolVersion.number),
+                                col(ProtocolVersion.created_at), col(ProtocolVersion.content)).where(*version_filter),
+        moves=select_columns(col(PhaseChange.protocol_id), col(PhaseChange.at), col(PhaseChange.from_phase),
+                             col(PhaseChange.to_phase)).where(col(PhaseChange.protocol_id).in_(protocol_ids)),
+        visits=select_columns(*visits).where(*own) if not from_week else union_all(
+            select_columns(*visits).where(*own, col(Visit.occurred_at) >= since),
+            select_columns(*visits).where(*own, col(Visit.occurred_at) < since, VISIT_STOPS)),
+        home_logs=select_columns(*logs).where(mine) if not from_week else union_all(
+            select_columns(*logs).where(mine, col(HomeLog.session_date) >= since_day),
+            select_columns(*logs).where(mine, col(HomeLog.session_date) < since_day, HOME_STOPS)),
+        clearances=select_columns(col(RedFlagClearance.patient_id), col(RedFlagClearance.at))
+        .where(col(RedFlagClearance.patient_id).in_(patient_ids), col(RedFlagClearance.action) == "cleared"))
+
+
+_READS = {(of_clinic, active_only, from_week): _build_reads(of_clinic=of_clinic, active_only=active_only,
+                                                            from_week=from_week)
+          for of_clinic in (False, True) for active_only in (False, True) for from_week in (False, True)}
+
+
+def adherence_by_patient(session: Session, *, patients: list[int] | None = None, clinic_id: int | None = None,
+                         zone: str, now: datetime, first_week: date | None = None,
+                         active_only: bool = False) -> dict[int, Adherence]:
+    """Adherence of the ``patients`` (their ids), or of every patient of ``clinic_id`` who is not archived, from
+    ``first_week`` (None: the whole course) to this week; a patient with no protocol is left out."""
+    tz = ZoneInfo(zone)
+    since_day = first_week or date.min
+    since = datetime.combine(since_day, time.min, tzinfo=tz) if first_week else None
+    reads = _READS[(clinic_id is not None, active_only, since is not None)]
+    params: dict[str, Any] = ({"clinic_id": clinic_id} if clinic_id is not None
+                              else {"patient_ids": list(patients or [])})
+    if since is not None:
+        params |= {"since": since, "since_day": since_day}
+    protocols = {protocol_id: (patient_id, ProtocolSpan(_aware(started), _aware(ended) if ended else None, phase))
+                 for protocol_id, patient_id, started, ended, phase in session.execute(reads.protocols, params)}
+    # No early return when nothing is found: a page's number of queries stays the same whatever the data.
+    versions: dict[int, list[VersionDose]] = defaultdict(list)
+    for protocol_id, number, at, content in session.execute(reads.versions, params):
+        versions[protocol_id].append(VersionDose(number, _aware(at), phase_plans(content)))
+    moves: dict[int, list[PhaseMove]] = defaultdict(list)
+    for protocol_id, at, from_phase, to_phase in session.execute(reads.moves, params):
+        moves[protocol_id].append(PhaseMove(_aware(at), from_phase, to_phase))
+    visit_times: dict[int, list[datetime]] = defaultdict(list)
+    flagged: dict[int, list[tuple[datetime | date, datetime]]] = defaultdict(list)
+    for patient_id, at, updated, stops in session.execute(reads.visits, params):
         visit_times[patient_id].append(_aware(at))
         if stops:
             flagged[patient_id].append((_aware(at), _aware(updated)))
     home_days: dict[int, list[date]] = defaultdict(list)
-    logs = (col(HomeLog.patient_id), col(HomeLog.session_date), col(HomeLog.updated_at), HOME_STOPS.label("stops"))
-    mine = col(HomeLog.patient_id).in_(patient_ids)
-    for patient_id, day, updated, stops in session.execute(
-            select_columns(*logs).where(mine) if since is None else union_all(
-                select_columns(*logs).where(mine, col(HomeLog.session_date) >= since_day),
-                select_columns(*logs).where(mine, col(HomeLog.session_date) < since_day, HOME_STOPS))):
+    for patient_id, day, updated, stops in session.execute(reads.home_logs, params):
         home_days[patient_id].append(day)
         if stops:
             flagged[patient_id].append((day, _aware(updated)))
     cleared: dict[int, list[datetime]] = defaultdict(list)
-    for patient_id, at in session.execute(
-            select_columns(col(RedFlagClearance.patient_id), col(RedFlagClearance.at))
-            .where(col(RedFlagClearance.patient_id).in_(patient_ids), col(RedFlagClearance.action) == "cleared")):
+    for patient_id, at in session.execute(reads.clearances, params):
         cleared[patient_id].append(_aware(at))
 
     plans: dict[int, list[PlanChange]] = defaultdict(list)
@@ -211,8 +262,7 @@ def patient_adherence(session: Session, *, patient_id: int, zone: str, now: date
 
 def clinic_this_week(session: Session, *, clinic_id: int, zone: str, now: datetime) -> dict[int, WeekAdherence]:
     """This week's adherence of every patient of the clinic with an active protocol (not archived)."""
-    patients = (select(Patient.id).where(Patient.clinic_id == clinic_id, col(Patient.archived_at).is_(None)))
-    found = adherence_by_patient(session, patients=patients, zone=zone, now=now,
+    found = adherence_by_patient(session, clinic_id=clinic_id, zone=zone, now=now,
                                  first_week=recent_weeks_start(now, zone, 1), active_only=True)
     return {patient_id: week for patient_id, adherence in found.items()
             if (week := adherence.this_week) is not None}

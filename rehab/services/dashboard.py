@@ -7,12 +7,15 @@ Alerts come most urgent first (``vocabulary.ALERT_URGENCY``), ordered in SQL so 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, true, tuple_
+from sqlalchemy import ColumnElement, func, true
 from sqlmodel import Session, col, select
 
 from rehab.models import Alert, Patient, Protocol, ProtocolVersion, User, Visit
@@ -20,8 +23,7 @@ from rehab.services.adherence import WeekAdherence
 from rehab.services.adherence_records import clinic_this_week
 from rehab.services.assignment import assigned_name, is_mine
 from rehab.services.caseload import alert_urgency
-from rehab.services.protocol_content import visit_ceiling
-from rehab.services.protocol_records import load_content
+from rehab.services.protocol_content import ProtocolContent, visit_ceiling
 from rehab.vocabulary import PAIN_ALERTS, STOPPING_ALERTS
 
 INACTIVE_AFTER = timedelta(days=14)
@@ -148,15 +150,31 @@ def under_half_this_week(session: Session, *, clinic_id: int, zone: str, now: da
 
 def _ceilings(session: Session, visits: list[Any]) -> dict[tuple[int, int, int, str], int]:
     """The pain ceiling of each (protocol, version, phase, exercise) among ``visits``: one query for the versions
-    they were recorded under (always run, so the page's query count does not depend on today's visits)."""
+    they were recorded under (always run, so the page's query count does not depend on today's visits).
+
+    The versions are looked up by protocol through the (protocol, number) index; a (protocol, number) list in
+    SQL would read the whole version table on SQLite. Each version's ceilings come from its stored text, worked
+    out once per worker for the same text (``_content_ceilings``)."""
     pairs = {(row.protocol_id, row.protocol_version) for row in visits}
-    versions = session.exec(select(ProtocolVersion).where(
-        tuple_(col(ProtocolVersion.protocol_id), col(ProtocolVersion.number)).in_(sorted(pairs)))).all()
-    contents = {(version.protocol_id, version.number): load_content(version) for version in versions}
+    versions = session.execute(select(ProtocolVersion.protocol_id, ProtocolVersion.number, ProtocolVersion.content)
+                               .where(col(ProtocolVersion.protocol_id).in_(sorted({pair[0] for pair in pairs}))))
+    contents = {(protocol_id, number): content for protocol_id, number, content in versions
+                if (protocol_id, number) in pairs}
     ceilings: dict[tuple[int, int, int, str], int] = {}
     for row in visits:
         content = contents.get((row.protocol_id, row.protocol_version))
-        if content is not None and row.phase_index < len(content.phases):
-            ceilings[(row.protocol_id, row.protocol_version, row.phase_index, row.exercise)] = visit_ceiling(
-                content.phases[row.phase_index], row.exercise)
+        phases = _phase_ceilings(content) if content is not None else ()
+        if row.phase_index < len(phases):
+            own, first = phases[row.phase_index]
+            ceilings[(row.protocol_id, row.protocol_version, row.phase_index, row.exercise)] = own.get(
+                row.exercise, first)
     return ceilings
+
+
+@lru_cache(maxsize=1024)
+def _phase_ceilings(content: str) -> tuple[tuple[Mapping[str, int], int], ...]:
+    """Each phase's pain ceiling by exercise, and the one of an exercise it does not prescribe (its first's), as
+    ``visit_ceiling`` reads them, from a version's stored content. Keyed by the text itself: never stale."""
+    phases = ProtocolContent.model_validate_json(content).phases
+    return tuple((MappingProxyType({rx.exercise: visit_ceiling(phase, rx.exercise) for rx in phase.prescriptions}),
+                  visit_ceiling(phase, "")) for phase in phases)
