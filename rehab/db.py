@@ -43,6 +43,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlmodel import Session, create_engine
 
 from rehab.services.locks import HOLDS_WRITE_LOCK, hold_write_lock
@@ -133,7 +134,40 @@ def make_engine(url: str, *, echo: bool = False, busy_timeout_ms: int = 10_000) 
         )
         _tune_sqlite(engine, busy_timeout_ms)
         return engine
-    return create_engine(url, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    engine = create_engine(url, echo=echo, hide_parameters=True, pool_size=5, max_overflow=5)
+    _ping_when_idle(engine)
+    return engine
+
+
+# A pooled PostgreSQL connection unused this long is checked before use (the server may have restarted or
+# dropped it); one in steady use is not.
+IDLE_PING_SECONDS = 10.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """SQLAlchemy's ``pool_pre_ping`` costs a round trip on every checkout, that is on every request (measured:
+    one of the eight on a cached sheet). Only a connection that sat idle is pinged here; a dead one is replaced
+    before the request uses it (``DisconnectionError`` makes the pool connect anew). A connection that breaks
+    while in steady use fails its request, and the pool then replaces every connection made before it."""
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection, record, _proxy) -> None:  # type: ignore[no-untyped-def]
+        returned = record.info.get(_RETURNED_AT)
+        if returned is None or time.monotonic() - returned < IDLE_PING_SECONDS:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:  # noqa: BLE001 (any failure of the ping means a dead connection)
+            raise DisconnectionError("the pooled connection is gone") from error
+        if not alive:
+            raise DisconnectionError("the pooled connection is gone")
+
+
+_RETURNED_AT = "rehab.returned_at"
 
 
 _WRITING = HOLDS_WRITE_LOCK  # in a connection's info: its transaction holds SQLite's write lock
