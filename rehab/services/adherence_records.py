@@ -164,7 +164,8 @@ def _build_reads(*, of_clinic: bool, active_only: bool, from_week: bool) -> _Rea
     protocol_ids = select_columns(col(Protocol.id)).where(*wanted)
     # The patients whose sessions count: those with a protocol read above.
     patient_ids = select_columns(col(Protocol.patient_id)).where(*wanted) if of_clinic else patients
-    since, since_day = bindparam("since"), bindparam("since_day")
+    since: Any = bindparam("since")
+    since_day: Any = bindparam("since_day")
 
     # Only the versions in force from ``first_week`` on: the last one saved before it and every later one.
     earlier = aliased(ProtocolVersion)
