@@ -105,6 +105,7 @@ def dispatch(view: Callable[[], T]) -> T:
 
     What before-request hooks wrote is part of it; one that answers instead of the view (a redirect to sign
     in) has its writes rolled back at teardown. Error handlers and after-request hooks write nothing here."""
+    g.rehab_in_view = True
     try:
         result = view()
         for callback in g.pop("before_commit", []):
@@ -117,7 +118,15 @@ def dispatch(view: Callable[[], T]) -> T:
         if session is not None:
             session._end(commit=False)
         raise
+    finally:
+        g.rehab_in_view = False
     return result
+
+
+def in_view() -> bool:
+    """Whether the request's view is running (``before_commit`` work then goes into its commit); False in the
+    hooks before it (which may answer instead of the view) and in the error handlers and hooks after it."""
+    return bool(g.get("rehab_in_view"))
 
 
 def make_engine(url: str, *, echo: bool = False, busy_timeout_ms: int = 10_000) -> Engine:
@@ -269,6 +278,7 @@ def get_session() -> RequestSession:
 def before_commit(callback: Callable[[], None]) -> None:
     """Run ``callback`` once the view has returned, in the request's transaction, just before its commit: what
     it writes is committed with the request or not at all. Dropped when the view raises (nothing commits then).
+    Only while the view runs (``in_view``).
 
     The audit row of a page read is written this way (``rehab.security.record_read``): the page and its row
     go together, and a read costs no second transaction."""

@@ -257,7 +257,12 @@ def record_read(action: str, *, patient_id: int | None = None, object_type: str 
     - Reads at once each take the chain's lock (``audit.record_event``) only for their commit's last
       statements, and chain in the order they commit.
 
-    A denial is different: the request usually rolls back after it, so ``record_denial`` writes afterwards."""
+    A denial is different: the request usually rolls back after it, so ``record_denial`` writes afterwards. So
+    is a read recorded by a hook before the view (which may answer instead of it, so that no view commits):
+    it is written after the request, as a denial is."""
+    if not db.in_view():
+        _record_after(action, patient_id=patient_id, object_type=object_type, object_id=object_id, outcome="ok")
+        return
     user_id, clinic_id, key = _user_id(), _clinic_id(), audit_key()
 
     def _write() -> None:
@@ -271,13 +276,19 @@ def record_denial(action: str, *, patient_id: int | None = None, object_type: st
                   object_id: int | None = None) -> None:
     """Audit a refusal after the request's transaction is closed, so the rollback that follows it (an abort)
     does not lose it."""
+    _record_after(action, patient_id=patient_id, object_type=object_type, object_id=object_id, outcome="denied")
+
+
+def _record_after(action: str, *, patient_id: int | None, object_type: str, object_id: int | None,
+                  outcome: str) -> None:
+    """Audit in a transaction of its own once the request's session is closed (``db.after_close``)."""
     user_id, clinic_id, key = _user_id(), _clinic_id(), audit_key()
 
     def _write() -> None:
         with db.side_transaction() as writer:
             audit.record_event(writer, key=key, action=action, user_id=user_id, clinic_id=clinic_id,
                                patient_id=patient_id, object_type=object_type, object_id=object_id,
-                               outcome="denied")
+                               outcome=outcome)
 
     db.after_close(_write)
 
