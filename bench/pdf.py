@@ -35,7 +35,7 @@ def sheet_html_for(database_url: str, patient_id: int) -> tuple[str, str, str]:
         therapist, clinic = session.get(User, 1), session.get(Clinic, patient.clinic_id)  # type: ignore[union-attr]
         protocol = session.exec(select(Protocol).where(Protocol.patient_id == patient_id)).one()
         snapshot = new_snapshot(session, patient, protocol, SheetOptions(), clinic=clinic,  # type: ignore[arg-type]
-                                therapist_name=therapist.name)  # type: ignore[union-attr]
+                                printed_by_name=therapist.name)  # type: ignore[union-attr]
         return sheet_html(snapshot), sheet_html(snapshot, inline_css=False), sheet_css(snapshot)
 
 

@@ -13,7 +13,7 @@ from pypdf import PdfReader
 from sqlmodel import col, select
 
 from rehab.models import HandoutPrint, PortalLink, Protocol, ProtocolVersion, utcnow
-from rehab.printing import pdf
+from rehab.printing import sheets
 from rehab.services.catalogue import exercises
 from tests import factories
 from tests.conftest import count_rows, submit
@@ -137,7 +137,7 @@ def test_an_unchanged_sheet_is_served_from_the_cache(app_config, therapist_clien
     pdf_url = response.headers["Location"]
     assert therapist_client.get(pdf_url).data.startswith(b"%PDF")
     renders = []
-    monkeypatch.setattr(pdf, "html_to_pdf", lambda *a, **k: renders.append(1) or b"%PDF-never")
+    monkeypatch.setattr(sheets, "sheet_pdf", lambda *a, **k: renders.append(1) or b"%PDF-never")
     again = therapist_client.get(pdf_url)
     second = print_sheet(therapist_client, patient, include_next="")  # a new print of the same sheet: cached too
     assert renders == [] and again.data.startswith(b"%PDF") and second.data.startswith(b"%PDF")
@@ -265,3 +265,80 @@ def test_the_printed_qr_code_is_the_links_code_drawn_sharp(app_config, therapist
     scale = pixels.width // len(modules)
     assert [[pixels.getpixel((x * scale + scale // 2, y * scale + scale // 2)) < 128 for x in range(len(row))]
             for y, row in enumerate(modules)] == modules
+
+
+def flat_text(response) -> str:  # type: ignore[no-untyped-def]
+    return " ".join(pdf_text(response.data)[0].split())
+
+
+def download_from_portal(app, db, patient, **preferences):  # type: ignore[no-untyped-def]
+    """The patient opens their link on a phone and downloads their own sheet."""
+    from tests.conftest import csrf_from
+
+    phone = app.test_client()
+    assert phone.get(f"/p/{factories.portal_link(db, patient)}").status_code == 302
+    for path, field, value in (("/p/text-size", "size", preferences.get("size")),
+                               ("/p/language", "language", preferences.get("language"))):
+        if value:
+            submit(phone, path, {field: value}, form_page="/p/home")
+    token = csrf_from(phone.get("/p/home").get_data(as_text=True))
+    return phone.post("/p/sheet", data={"csrf_token": token}, follow_redirects=True)
+
+
+def test_every_sheet_names_the_patients_own_therapist(app, app_config, therapist_client, patient, protocol, clinic,
+                                                     make_user, db):
+    """Printed by a colleague, in today's batch, or downloaded by the patient from the portal (no one signed
+    in), the sheet names the therapist who looks after the patient: the one the patient will ask for."""
+    ana = make_user("ana.ruiz@clinic.example", clinics=[clinic], name="Ana Ruiz")
+    patient.therapist_id = ana.id
+    db.add(patient)
+    db.commit()
+    assert "Therapist: Ana Ruiz" in flat_text(print_sheet(therapist_client, patient))  # Pat prints it
+    factories.visit(db, patient, protocol)  # seen today: the dashboard offers today's sheets
+    batch = submit(therapist_client, "/dashboard/sheets", {"patient_id": str(patient.id)},
+                   form_page="/dashboard?scope=clinic", follow_redirects=True)  # Ana's patient: the whole clinic
+    assert batch.mimetype == "application/pdf"
+    assert "Therapist: Ana Ruiz" in flat_text(batch) and "Pat Therapist" not in flat_text(batch)
+    own = download_from_portal(app, db, patient)
+    assert own.mimetype == "application/pdf" and "Therapist: Ana Ruiz" in flat_text(own)
+    sources = [record.source for record in db.exec(select(HandoutPrint).order_by(col(HandoutPrint.id)))]
+    assert sources == ["clinic", "batch", "portal"]
+
+
+def test_an_unassigned_patients_own_sheet_names_who_wrote_the_protocol(app, app_config, patient, protocol, clinic,
+                                                                      make_user, therapist, db):
+    """Nobody assigned (or the assigned therapist left): a therapist's print names who prints it, the patient's
+    own download the protocol's author while they work in the clinic."""
+    assert patient.therapist_id is None and protocol.created_by_id == therapist.id
+    own = download_from_portal(app, db, patient, size="large", language="es")
+    text = flat_text(own)
+    assert "Terapeuta: Pat Therapist" in text and "Sus ejercicios" in text
+    record = db.exec(select(HandoutPrint)).one()
+    assert json.loads(record.options)["large_print"] is True  # Large text on the phone, large print on paper
+    gone = make_user("gone@clinic.example", clinics=[clinic], name="Gone Away")
+    gone.is_active = False
+    patient.therapist_id = gone.id
+    db.add_all([gone, patient])
+    db.commit()
+    assert "Gone Away" not in flat_text(download_from_portal(app, db, patient))
+
+
+def test_a_reprint_of_a_sheet_printed_without_a_name_stays_as_printed(app_config, therapist_client, patient,
+                                                                     protocol, db):
+    """Sheets the patient downloaded before the sheet named the therapist kept an empty name: their reprint
+    keeps that snapshot as it is and shows no empty "Therapist:" label."""
+    from rehab.printing.snapshot import snapshot_digest
+
+    print_sheet(therapist_client, patient)
+    record = db.exec(select(HandoutPrint)).one()
+    old = {**json.loads(record.snapshot), "therapist_name": ""}
+    record.snapshot, record.digest, record.source, record.printed_by_id = (json.dumps(old), snapshot_digest(old),
+                                                                           "portal", None)
+    db.add(record)
+    db.commit()
+    again = submit(therapist_client, f"/patients/{patient.id}/sheets/{record.id}", {},
+                   form_page=f"/patients/{patient.id}/sheet", follow_redirects=True)
+    text = flat_text(again)
+    assert "Dorothy Whitfield" in text and "Therapist" not in text and "Pat Therapist" not in text
+    reprinted = db.exec(select(HandoutPrint).where(HandoutPrint.source == "reprint")).one()
+    assert json.loads(reprinted.snapshot) == old

@@ -18,7 +18,7 @@ from sqlmodel import select
 
 from rehab import printing
 from rehab.models import HandoutPrint, Visit, utcnow
-from rehab.printing import cache, pdf
+from rehab.printing import cache, pdf, sheets
 from rehab.printing.snapshot import SheetOptions, build_sheet_snapshot, snapshot_digest
 from rehab.services.catalogue import templates
 from rehab.services.protocol_content import content_from_template
@@ -59,14 +59,14 @@ def test_a_sheet_is_printed_recorded_and_rendered_with_no_request(app, db, clini
     with app.app_context():
         assert not has_request_context()
         snapshot = printing.new_snapshot(db, patient, protocol, SheetOptions(language="es"), clinic=clinic,
-                                         therapist_name="Pat Therapist")
+                                         printed_by_name="Pat Therapist")
         record = printing.record_print(db, patient, protocol, snapshot, source="batch", printed_by_id=therapist.id)
         db.commit()
         link = printing.PrintedLink("https://clinic.example/p/abc", "K7QM-3XPA", "https://clinic.example/p/code")
         sheet = printing.render_sheet(lambda: printing.stored_snapshot(db, print_id=record.id),  # type: ignore[arg-type]
                                     digest=record.digest, link=link)
         report = printing.report_pdf(db, patient, clinic=clinic, therapist_name="Pat Therapist")
-        monkeypatch.setattr(pdf, "html_to_pdf", _no_render)
+        monkeypatch.setattr(sheets, "sheet_pdf", _no_render)
         again = printing.render_sheet(_no_render, digest=record.digest, link=link)  # type: ignore[arg-type]
     text = " ".join(pdf_text(sheet).split())
     assert "Dorothy Whitfield" in text and "(555) 010-2030" in text and "clinic.example/p/code" in text
@@ -84,7 +84,7 @@ def test_sheets_cached_before_are_found_under_the_same_keys(app, monkeypatch):
     cached by an earlier version of the app are served, never rendered again with another link. A link with a
     short code has a key of its own (the code and its page are printed too)."""
     with_link = hashlib.sha256(b'{"digest":"abc123","portal_url":"https://clinic.example/p/t"}').hexdigest()
-    monkeypatch.setattr(pdf, "html_to_pdf", _no_render)
+    monkeypatch.setattr(sheets, "sheet_pdf", _no_render)
     with app.app_context():
         (cache.folder() / "abc123.pdf").write_bytes(b"%PDF-without-link")
         (cache.folder() / f"{with_link}.pdf").write_bytes(b"%PDF-with-link")
@@ -162,7 +162,7 @@ def test_two_first_downloads_of_one_sheet_at_once_both_succeed(app, monkeypatch)
         return rename(self, target)
 
     monkeypatch.setattr(Path, "replace", rename_together)
-    monkeypatch.setattr(pdf, "html_to_pdf", lambda *args, **kwargs: b"%PDF-sheet")
+    monkeypatch.setattr(sheets, "sheet_pdf", lambda *args, **kwargs: b"%PDF-sheet")
     snapshot, results = _sample_snapshot(), []
 
     def download() -> None:

@@ -14,7 +14,7 @@ from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from rehab.dates import local  # the sheet is dated with the clinic's day, as every page shows it
-from rehab.models import Clinic, HandoutPrint, Patient, PortalLink, Protocol, utcnow
+from rehab.models import Clinic, HandoutPrint, Membership, Patient, PortalLink, Protocol, User, utcnow
 from rehab.printing.snapshot import SheetOptions, build_sheet_snapshot, snapshot_digest
 from rehab.services import portal_links, protocol_records
 
@@ -22,19 +22,46 @@ Snapshot = dict[str, Any]
 
 
 def new_snapshot(db: Session, patient: Patient, protocol: Protocol, options: SheetOptions, *,
-                 clinic: Clinic, therapist_name: str) -> Snapshot:
+                 clinic: Clinic, printed_by_name: str | None) -> Snapshot:
     """Everything today's sheet shows: the protocol's latest version at its current phase, the clinic's
-    details and the therapist's name ("" on a sheet the patient prints)."""
+    details and the patient's therapist (``sheet_therapist_name``; ``printed_by_name`` None: the patient's
+    own download)."""
     version = protocol_records.get_version(db, protocol_id=protocol.id, number=protocol.latest_version)
+    assert version is not None  # every version is kept
     return build_sheet_snapshot(
-        patient_name=patient.full_name, therapist_name=therapist_name,
+        patient_name=patient.full_name,
+        therapist_name=sheet_therapist_name(db, patient, author_id=version.author_id, printed_by_name=printed_by_name),
         clinic={"name": clinic.name, "address": clinic.address, "phone": clinic.phone,
                 "emergency_number": clinic.emergency_number},
         protocol_title=protocol.title, version_number=protocol.latest_version,
-        content=protocol_records.load_content(version), phase_index=protocol.current_phase,  # type: ignore[arg-type]  # the latest version exists
+        content=protocol_records.load_content(version), phase_index=protocol.current_phase,
         options=options, printed_on=local(utcnow(), clinic.timezone).date(), speed_unit=clinic.speed_unit,
         anticoagulants=patient.anticoagulants,
     )
+
+
+def sheet_therapist_name(db: Session, patient: Patient, *, author_id: int | None, printed_by_name: str | None) -> str:
+    """Whom the sheet names as the patient's therapist, whoever prints it: the patient's assigned therapist
+    while they work in the clinic; else the therapist printing it; else (the patient's own download) whoever
+    wrote the protocol's current version, if they still work there. "" only when nobody is left to name.
+
+    The sheet once took the printing user's name, so the patient's own download said "Therapist:" and
+    nothing: the patient is the one person who needs the name, to ask for them when calling."""
+    assigned = _working_here(db, patient.therapist_id, clinic_id=patient.clinic_id)
+    if assigned:
+        return assigned
+    if printed_by_name:
+        return printed_by_name
+    return _working_here(db, author_id, clinic_id=patient.clinic_id) or ""
+
+
+def _working_here(db: Session, user_id: int | None, *, clinic_id: int) -> str | None:
+    """The name of an active account that works in the clinic, or None."""
+    if user_id is None:
+        return None
+    return db.exec(select(User.name).join(Membership, col(Membership.user_id) == User.id)
+                   .where(User.id == user_id, Membership.clinic_id == clinic_id,
+                          col(User.is_active).is_(True))).first()
 
 
 def record_print(db: Session, patient: Patient, protocol: Protocol, snapshot: Snapshot, *, source: str,

@@ -19,7 +19,7 @@ from flask import Flask, current_app, render_template
 from flask_babel import force_locale
 
 from rehab.i18n import LANGUAGES
-from rehab.printing import cache, pdf
+from rehab.printing import cache, fit, pdf
 from rehab.printing.snapshot import SheetOptions, build_sheet_snapshot
 from rehab.vocabulary import PaperSize
 
@@ -54,16 +54,14 @@ def render_sheet(snapshot: Snapshot | str | Callable[[], str], *, digest: str,
         snapshot = snapshot()
     if isinstance(snapshot, str):
         snapshot = json.loads(snapshot)
-    rendered = pdf.html_to_pdf(sheet_html(snapshot, link=link, inline_css=False),  # type: ignore[arg-type]
-                               static_root=static_root(), css=sheet_css(snapshot))  # type: ignore[arg-type]
+    rendered = sheet_pdf(snapshot, link=link)  # type: ignore[arg-type]
     cache.write(cache_key, rendered)
     return rendered
 
 
 def render_batch(pages: list[tuple[Snapshot, PrintedLink | None]]) -> bytes:
     """Several sheets (each snapshot with the patient's link, or None) as one PDF, each as it was printed."""
-    return pdf.merge_pdfs([(sheet_html(snapshot, link=link, inline_css=False), sheet_css(snapshot))
-                           for snapshot, link in pages], static_root=static_root())
+    return pdf.merge_documents([fitted_document(snapshot, link=link)[0] for snapshot, link in pages])
 
 
 def _link_key(link: PrintedLink | None) -> str | None:
@@ -71,16 +69,36 @@ def _link_key(link: PrintedLink | None) -> str | None:
     return None if link is None else (link.url if link.code is None else f"{link.url} {link.code} {link.entry_url}")
 
 
-def sheet_html(snapshot: Snapshot, *, link: PrintedLink | None = None, inline_css: bool = True) -> str:
-    """The sheet as HTML; with ``inline_css`` its CSS is inside (a whole page, as a browser would print it),
-    otherwise ``sheet_css`` gives it apart (for ``html_to_pdf``, which parses it once per process)."""
+def sheet_pdf(snapshot: Snapshot, *, link: PrintedLink | None = None) -> bytes:
+    """A sheet's PDF in the arrangement that fills its pages best (no cache)."""
+    return pdf.document_pdf(fitted_document(snapshot, link=link)[0])
+
+
+def fitted_document(snapshot: Snapshot, *, link: PrintedLink | None = None) -> tuple[Any, fit.Measure]:
+    """The sheet laid out in the arrangement that fills its pages (rehab.printing.fit), and its measure."""
+    css = sheet_css(snapshot)
     qr = pdf.qr_data_uri(link.url) if link else None
+
+    def render(layout: fit.Layout) -> Any:
+        html = sheet_html(snapshot, link=link, inline_css=False, layout=layout, portal_qr=qr)
+        return pdf.render_document(html, static_root=static_root(), css=css)
+
+    return fit.best_layout(render, large_print=bool(snapshot["options"]["large_print"]))
+
+
+def sheet_html(snapshot: Snapshot, *, link: PrintedLink | None = None, inline_css: bool = True,
+               layout: fit.Layout | None = None, portal_qr: str | None = None) -> str:
+    """The sheet as HTML; with ``inline_css`` its CSS is inside (a whole page, as a browser would print it),
+    otherwise ``sheet_css`` gives it apart (for ``render_document``, which parses it once per process).
+    ``layout``: the arrangement (the standard one by default); ``portal_qr``: the link's QR code, made once
+    for every arrangement tried."""
+    qr = portal_qr or (pdf.qr_data_uri(link.url) if link else None)
     with force_locale(snapshot["options"]["language"]):
         return render_template("handouts/sheet.html", sheet=snapshot, portal_url=link.url if link else None,
                                portal_qr=qr, short_url=_short(link.url if link else None),
                                portal_code=link.code if link else None,
                                code_entry_url=_short(link.entry_url) if link and link.code else None,
-                               inline_css=inline_css)
+                               inline_css=inline_css, layout=layout or fit.Layout())
 
 
 def sheet_css(snapshot: Snapshot) -> str:
@@ -117,5 +135,4 @@ def warm_up(app: Flask) -> None:
                     if (paper, large_print, language) in (("letter", False, "en"), ("a4", True, "es")):
                         sample = PrintedLink("https://example.invalid/p/sample", "K7QM-3XPA",
                                              "https://example.invalid/p/code")
-                        html = sheet_html(snapshot, link=sample, inline_css=False)
-                        pdf.html_to_pdf(html, static_root=static_root(), css=css)
+                        sheet_pdf(snapshot, link=sample)

@@ -21,7 +21,7 @@ from rehab.services.protocol_content import ProtocolContent
 from rehab.vocabulary import LANGUAGE_LABELS, PAPER_SIZE_LABELS, Language, PaperSize
 
 # Bump when the sheet's layout changes, so cached PDFs of the old layout are not served again.
-SHEET_LAYOUT_VERSION = "2"
+SHEET_LAYOUT_VERSION = "3"
 # Sheets of earlier layouts told a backward walker to face the treadmill's console and put chest pain under
 # "call the clinic": they are kept as the record of what was handed out, never handed out again.
 OLDEST_REPRINTABLE_LAYOUT = 2

@@ -27,7 +27,7 @@ bp = Blueprint("handouts", __name__)
 
 def _therapist_snapshot(patient: Patient, protocol: Protocol, options: SheetOptions) -> dict:  # type: ignore[type-arg]
     return printing.new_snapshot(get_session(), patient, protocol, options, clinic=g.clinic,
-                                 therapist_name=g.user.name)
+                                 printed_by_name=g.user.name)
 
 
 def _record(patient: Patient, protocol: Protocol, snapshot: dict, *, source: str) -> HandoutPrint:  # type: ignore[type-arg]

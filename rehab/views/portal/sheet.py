@@ -34,9 +34,12 @@ def sheet():  # type: ignore[no-untyped-def]
     if not g.clinic.phone.strip():
         flash(_("Your sheet cannot be made right now. Please ask your clinic for a paper copy."), "error")
         return redirect(url_for("portal.home"))
-    options = SheetOptions(paper=g.clinic.paper_size, language=g.patient_language or patient.language)
+    # The sheet in the patient's language and text size on the portal: someone reading Large on the phone
+    # gets Large print on paper.
+    options = SheetOptions(paper=g.clinic.paper_size, language=g.patient_language or patient.language,
+                           large_print=g.get("text_size") == "large")
     db = get_session()
-    snapshot = printing.new_snapshot(db, patient, protocol, options, clinic=g.clinic, therapist_name="")
+    snapshot = printing.new_snapshot(db, patient, protocol, options, clinic=g.clinic, printed_by_name=None)
     same_sheet = f"sheet-{patient.id}-{snapshot_digest(snapshot)[:48]}"
     try:
         once.claim("portal.sheet", key=same_sheet)
