@@ -24,6 +24,9 @@ from weasyprint.formatting_structure import boxes
 MIN_FILL = 1 / 3
 # A last page holding only this much (a row or two of the log) is worth another arrangement.
 SMALL_LAST_PAGE = 0.15
+# An arrangement whose pages (the last excepted) are all at least this full is kept at once; otherwise a few
+# more are tried and the best kept.
+GOOD_FILL = 0.5
 # Blocks that must not be cut by a page break carry ``data-fit="kind-n"``; only an exercise may be ``long``.
 FIT_ATTRIBUTE = "data-fit"
 
@@ -71,9 +74,14 @@ class Measure:
         return ([f"page {number} is {self.fills[number - 1]:.0%} full" for number in self.sparse_pages()]
                 + [f"{name} is cut across pages" for name in self.split()])
 
-    def score(self) -> tuple[int, int, int]:
-        """Lower is better: problems, then a last page with next to nothing on it, then pages."""
-        return len(self.problems()), int(self.fills[-1] < SMALL_LAST_PAGE), len(self.fills)
+    def score(self) -> tuple[int, int, int, float]:
+        """Lower is better: problems, then a last page with next to nothing on it, then pages, then the emptiest
+        page (the last excepted)."""
+        return (len(self.problems()), int(self.fills[-1] < SMALL_LAST_PAGE), len(self.fills),
+                -round(min(self.fills[:-1], default=1.0), 2))
+
+    def good(self) -> bool:
+        return self.score()[:2] == (0, 0) and min(self.fills[:-1], default=1.0) >= GOOD_FILL
 
 
 def _descendants(box: Any) -> Iterator[Any]:
@@ -154,7 +162,7 @@ def best_layout(render: Callable[[Layout], Any], *, large_print: bool) -> tuple[
             found = measure(document, long=long)
         if best is None or found.score() < best[1].score():
             best = (document, found)
-        if found.score()[:2] == (0, 0):
+        if found.good():
             break
     assert best is not None
     return best
