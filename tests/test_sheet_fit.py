@@ -107,15 +107,18 @@ def test_large_print_is_at_least_16_pt_and_normal_print_13(app):
 
 
 def _inked_rows(png: Path) -> float:
-    """The lowest row with ink on a page picture, over the page's content area (its margins cut off)."""
+    """The lowest row with ink on a page picture, over the page's content area (its margins cut off). The
+    sides of a box that continues on the next page run down to the page's foot: only ink inside the boxes'
+    sides counts (18 mm in from the edges: the 15 mm margin and the box's padding)."""
     from PIL import Image
 
     image = Image.open(png).convert("L")
     dpi = 60
     top, bottom = round(16 / 25.4 * dpi), image.height - round(20 / 25.4 * dpi)
+    inside = round(18 / 25.4 * dpi)
     lowest = top
     for y in range(top, bottom):
-        if image.crop((0, y, image.width, y + 1)).getextrema()[0] < 200:
+        if image.crop((inside, y, image.width - inside, y + 1)).getextrema()[0] < 200:
             lowest = y
     return (lowest - top) / (bottom - top)
 
