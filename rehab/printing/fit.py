@@ -22,8 +22,8 @@ from weasyprint.formatting_structure import boxes
 
 # No page but the last may be less full than this.
 MIN_FILL = 1 / 3
-# A last page holding only this much (a row or two of the log) is worth another arrangement.
-SMALL_LAST_PAGE = 0.15
+# A last page holding only this much (the QR box alone, a few lines) is worth another arrangement.
+SMALL_LAST_PAGE = 0.25
 # An arrangement whose pages (the last excepted) are all at least this full is kept at once; otherwise a few
 # more are tried and the best kept.
 GOOD_FILL = 0.5
