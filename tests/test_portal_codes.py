@@ -183,7 +183,7 @@ def test_the_sheet_prints_the_code_large_with_the_page_to_type_it(app, db, patie
     clinic = db.get(Clinic, patient.clinic_id)
     with app.test_request_context("/"):
         snapshot = printing.new_snapshot(db, patient, protocol, SheetOptions(), clinic=clinic,
-                                         therapist_name="Pat Therapist")
+                                         printed_by_name="Pat Therapist")
         printed = printed_link(printing.opening_link(link, now=utcnow()))
         assert printed is not None and printed.code == portal_codes.grouped(_code(db, patient))
         assert printed.entry_url == "https://rehab.clinic.example/p/code"
