@@ -21,7 +21,8 @@ csrf = CSRFProtect()
 # Endpoints reachable without signing in (SECURITY.md 8). Everything else redirects to sign-in, except the
 # patient portal's blueprint, which answers to the portal's own guard (see _load_signed_in_user).
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "main.health", "main.ping", "portal.open", "portal.closed",
-                              "portal.code", "portal.calendar", "fhir.metadata"})
+                              "portal.code", "portal.calendar", "portal.service_worker", "portal.manifest",
+                              "portal.offline", "fhir.metadata"})
 
 # How often a session's "last seen" time is written; the idle timeout is accurate to this.
 _TOUCH_EVERY = timedelta(seconds=60)
@@ -35,7 +36,8 @@ TIMED_OUT = "timed_out_sid"
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "font-src 'self'; connect-src 'self'; worker-src 'self'; manifest-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; "
     "base-uri 'none'; object-src 'none'"
 )
 

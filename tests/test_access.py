@@ -23,7 +23,8 @@ pytestmark = pytest.mark.db
 # The short explicit list of pages anyone may open. Adding to it must be a decision, so it is spelled out here.
 # The patient's calendar (portal.calendar) is fetched by calendar apps, which have no cookie: its own token is the key.
 EXPECTED_PUBLIC = {"auth.login", "static", "main.health", "main.ping", "portal.open", "portal.closed", "portal.code",
-                   "portal.calendar", "fhir.metadata"}
+                   "portal.calendar", "portal.service_worker", "portal.manifest", "portal.offline",
+                   "fhir.metadata"}
 DUMMY_ID = 1
 STATIC_FILE = "css/app.css"
 DUMMY_TOKEN = "x" * 43  # the shape of a portal link token, issued to no one

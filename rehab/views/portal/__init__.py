@@ -11,6 +11,7 @@ therapist's sign-in; ``rehab.security`` leaves the whole blueprint to it. Where 
 - ``guided``: the guided session's player, and the next morning's pain asked on the next visit;
 - ``home_log``: logging a home session and correcting it;
 - ``sheet``: the patient's own home sheet as PDF;
+- ``offline``: the manifest, the service worker and the offline page (the portal with no signal);
 - ``questionnaires``: answering questionnaires a page at a time;
 - ``reminders``: the time of day for reminders, and the calendar a phone subscribes to;
 - ``layout`` and ``current``: what every page shows, and what a request reads from the checked link.
@@ -27,6 +28,7 @@ from rehab.views.portal import (  # noqa: F401
     home_log,
     layout,
     link,
+    offline,
     pages,
     questionnaires,
     reminders,

@@ -23,8 +23,10 @@ from rehab.views.portal import phones
 from rehab.views.portal.blueprint import bp
 from rehab.views.portal.layout import apply_preferences, page
 
-# Reachable with no patient session at all (listed in rehab.security.PUBLIC_ENDPOINTS too).
-OPEN_ENDPOINTS = frozenset({"portal.open", "portal.closed", "portal.code", "portal.calendar"})
+# Reachable with no patient session at all (listed in rehab.security.PUBLIC_ENDPOINTS too). The service worker,
+# the manifest and the offline page hold no patient data (rehab/views/portal/offline.py).
+OPEN_ENDPOINTS = frozenset({"portal.open", "portal.closed", "portal.code", "portal.calendar",
+                            "portal.service_worker", "portal.manifest", "portal.offline"})
 # Reachable while a link waits for its date-of-birth check; they change only the patient's own cookie.
 PENDING_ENDPOINTS = frozenset({"portal.check", "portal.language", "portal.text_size"})
 _PREFERENCE_KEYS = ("portal_language", "portal_text_size")

@@ -8,17 +8,18 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, flash, jsonify, redirect, request, url_for
 from flask_babel import gettext as _
 
 from rehab import once, security
 from rehab.db import get_session
 from rehab.models import HomeLog, utcnow
 from rehab.request_guard import bounded_id
-from rehab.services import home_logs, home_plan
+from rehab.services import home_logs, home_plan, submissions
 from rehab.services.edits import StaleEdit
+from rehab.services.submissions import AlreadySubmitted
 from rehab.views import refuse
-from rehab.views.portal import current, guided
+from rehab.views.portal import current, guided, offline
 from rehab.views.portal.blueprint import bp
 from rehab.views.portal.current import audit_event
 from rehab.views.portal.layout import page
@@ -37,21 +38,47 @@ def _form_page(values: Any, errors: dict[str, str], *, entry: HomeLog | None = N
                 earliest=(today - timedelta(days=home_logs.LOG_DAYS_BACK)).isoformat()), status
 
 
+# Sent by static/js/offline-queue.js when it sends a log kept on the phone: the answer is then JSON, not a page.
+QUEUED_HEADER = "X-Rehab-Queued"
+
+
+def _queued() -> bool:
+    return request.headers.get(QUEUED_HEADER) == "1"
+
+
 @bp.route("/log", methods=["GET", "POST"])
 def log():  # type: ignore[no-untyped-def]
-    """Log a home session. A red flag or a fall stops the exercises and alerts the therapist at once."""
+    """Log a home session. A red flag or a fall stops the exercises and alerts the therapist at once.
+
+    The form's one-time id (``form_id``) is the log's idempotency key, also for a log queued on the phone with
+    no signal and sent later (static/js/offline-queue.js keeps the key with the log and sends it every time):
+    the key is claimed in the same transaction that inserts the log, and ``form_submission.form_id`` is unique,
+    so the database lets exactly one transaction with that key commit. A resend after a lost answer, or two
+    sends at once (the page and the background sync), find the first's row and are answered "already saved";
+    nothing is checked first and inserted after, so no timing makes a second row."""
     if request.method == "GET":
         once.page_form_id()  # in the address: Back then Send shows the saved session, and alerts only once
         # The guided session's minutes and stop reason, put in as given (checked like typing when sent).
         prefill = guided.log_prefill(request.args)
         return _form_page({"session_date": current.today().isoformat(), **prefill}, {},
                           guided_session=bool(prefill))
+    queued = _queued()
+    if queued and request.form.get("owner") != offline.portal_owner():
+        # Kept on a shared phone for another patient: never saved into this one's record (the phone keeps it).
+        return jsonify(outcome="other_patient"), 409
     form, errors = home_logs.validate_home_log(home_logs.home_log_data(request.form), today=current.today())
     if form is None:
+        if queued:
+            return jsonify(outcome="invalid", errors={name: _(text) for name, text in errors.items()}), 422
         return _form_page(request.form, errors, status=422)
     db = get_session()
     state = current.state()
-    once.claim("portal.log.create")
+    try:
+        once.claim("portal.log.create")
+    except AlreadySubmitted as repeat:
+        if not queued:
+            raise
+        return _queued_repeat(repeat)
     content, index = current.phase()
     now = utcnow()
     earlier = list(current.advice_inputs(now).sessions)
@@ -66,7 +93,18 @@ def log():  # type: ignore[no-untyped-def]
     audit_event("portal.log.create", patient_id=entry.patient_id, object_type="home_log", object_id=entry.id)
     target = once.leads_to(url_for("portal.entry", log_id=entry.id))
     flash(_("Thank you. Your session is saved."), "success")
+    if queued:
+        stop = entry.red_flags or entry.fell  # the stop screen comes next, as after a log sent from the form
+        return jsonify(outcome="saved", url=target, stop_url=url_for("portal.home") if stop else None), 201
     return redirect(target)
+
+
+def _queued_repeat(repeat: AlreadySubmitted):  # type: ignore[no-untyped-def]
+    """A queued log sent again (its answer was lost, or two sends crossed): "already saved", and where it is."""
+    earlier = repeat.earlier
+    if not submissions.same_sender(earlier, clinic_id=None, user_id=None, patient_id=current.patient_id()):
+        return jsonify(outcome="form_used"), 409
+    return jsonify(outcome="already_saved", url=earlier.result or url_for("portal.home")), 200
 
 
 def _own_entry(log_id: int) -> HomeLog:
