@@ -140,8 +140,14 @@ def test_after_leaving_the_phone_shows_nothing_of_the_patient_offline(phone390, 
         phone.goto(live_server + path)
         text = phone.locator("body").inner_text()
         assert "No signal" in text and "Margaret" not in text and "Okafor" not in text, path
-    kept = phone.evaluate("async () => (await caches.keys()).join(',')")
-    assert "rehab-portal-pages" not in kept
+    kept = phone.evaluate("""async () => {
+        const urls = [];
+        for (const name of await caches.keys()) {
+            for (const request of await (await caches.open(name)).keys()) urls.push(request.url);
+        }
+        return urls;
+    }""")
+    assert kept and not [url for url in kept if "/static/" not in url and "/p/offline?" not in url], kept
     shots(phone, "offline-page")
 
 
@@ -168,6 +174,43 @@ def test_a_log_kept_when_the_page_closed_is_sent_after_the_link_is_opened_again(
     note.wait_for(state="hidden")
 
 
+def test_a_kept_log_refused_for_bad_input_says_why_and_is_fixed_on_the_form(phone390, live_server, db, patient):
+    phone = phone390
+    open_with_worker(phone, live_server, factories.portal_link(db, patient))
+    phone.get_by_role("navigation").get_by_role("link", name="Log a session").click()
+    phone.context.set_offline(True)
+    fill_log(phone)
+    phone.get_by_label("Minutes you walked backward").fill("500")  # a slip of the finger, kept as typed
+    phone.get_by_role("button", name="Save my session").click()
+    phone.get_by_role("heading", name="Saved on this phone").wait_for()
+    phone.context.set_offline(False)
+    note = phone.locator("#offline-queue")
+    note.get_by_text("was not sent. Please check:").wait_for()
+    assert "Enter the minutes you walked backward: a number from 0.5 to 180." in note.inner_text()
+    assert logs_saved(db) == 0
+    shots(phone, "waiting-note-refused")
+    note.get_by_role("button", name="Check and send it").click()
+    phone.get_by_text("Nothing was saved yet. Please check:").wait_for()
+    assert phone.get_by_label("Minutes you walked backward").input_value() == "500"
+    phone.get_by_label("Minutes you walked backward").fill("10")
+    phone.get_by_role("button", name="Save my session").click()
+    phone.get_by_text("Thank you. Your session is saved.").wait_for()
+    assert wait_for_logs(db, 1) == 1 and not note.is_visible()
+
+
+def test_the_latest_sheet_opened_downloads_again_with_no_signal(phone390, live_server, db, patient):
+    phone = phone390
+    open_with_worker(phone, live_server, factories.portal_link(db, patient))
+    button = phone.get_by_role("button", name="Download my home sheet (PDF)")
+    with phone.expect_download() as online:
+        button.click()
+    sheet = Path(online.value.path()).read_bytes()
+    phone.context.set_offline(True)
+    with phone.expect_download() as offline:
+        button.click()
+    assert sheet.startswith(b"%PDF") and Path(offline.value.path()).read_bytes() == sheet
+
+
 @pytest.mark.parametrize("language", ["en", "es"])
 def test_the_offline_page_has_no_serious_accessibility_problem(browser, axe_script, live_server, language):
     context = browser.new_context(**PHONE_390, bypass_csp=True)
@@ -176,6 +219,7 @@ def test_the_offline_page_has_no_serious_accessibility_problem(browser, axe_scri
         page.goto(f"{live_server}/p/offline?lang={language}")
         assert page.locator("html").get_attribute("lang") == language
         assert ("No signal" if language == "en" else "Sin señal") in page.locator("h1").inner_text()
+        shots(page, f"offline-page-{language}")
         assert serious_violations(page) == []
     finally:
         context.close()

@@ -40,10 +40,19 @@
     show(list, refused.length > 0);
   };
 
+  // A day as the pages write it ("3 Dec 2026" / "3 dic 2026", rehab/dates.py), or as typed if it is no date.
+  const dayText = (iso) => {
+    const day = /^\d{4}-\d{2}-\d{2}$/.test(iso) ? new Date(`${iso}T12:00:00`) : null;
+    if (!day || Number.isNaN(day.getTime())) return iso;
+    const spanish = document.documentElement.lang === "es";
+    return new Intl.DateTimeFormat(spanish ? "es" : "en-GB", { day: "numeric", month: "short", year: "numeric" })
+      .format(day).replace(".", "");
+  };
+
   // A log the server refused: its reasons, and a button that opens the form with the answers and reasons.
   const refusedItem = (note, entry) => {
     const item = document.createElement("li");
-    const day = new Map(entry.fields).get("session_date") || "";
+    const day = dayText(new Map(entry.fields).get("session_date") || "");
     const intro = document.createElement("p");
     intro.textContent = words(note, "refused", 0).replace("%(date)s", day);
     const reasons = document.createElement("ul");

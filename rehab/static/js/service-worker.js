@@ -45,7 +45,7 @@ const forget = async () => {
 };
 
 const sessionOf = async () => {
-  const response = await (await caches.open(PAGES)).match(SESSION);
+  const response = await caches.match(SESSION, { cacheName: PAGES });  // (opening would make an empty one)
   return response ? response.json() : null;
 };
 
