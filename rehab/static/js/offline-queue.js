@@ -45,8 +45,10 @@
     return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
   };
 
-  // The page's own id while it was never used on this phone, else a fresh one (a page shown from the cache).
-  const keyFor = async (pageKey) => (pageKey && !(await get(pageKey)) ? pageKey : newKey());
+  // The page's own id while it was never used on this phone, else a fresh one. A page shown from the cache always
+  // gets a fresh one: its id may have been sent from that page before, when it was new.
+  const keyFor = async (pageKey, fromCache) => (!fromCache && isKey(pageKey) && !(await get(pageKey))
+    ? pageKey : newKey());
 
   const waiting = async (owner) => (await all()).filter((entry) => entry.state !== "sent"
     && (!owner || entry.owner === owner));
@@ -100,6 +102,11 @@
     return answers;
   };
 
+  // A red flag or a fall: the stop screen follows when the log is sent (rehab/vocabulary.py: RedFlag).
+  const hasRedFlag = (fields) => fields.some(([name, value]) => (name.startsWith("flag_") && value)
+    || (name === "fell" && value === "yes"));
+  const isKey = (value) => typeof value === "string" && /^[A-Za-z0-9_-]{16,64}$/.test(value);
+
   self.RehabQueue = { SYNC_TAG: "rehab-send-logs", put, remove, get, all, waiting, keyFor, newKey, send, sendAll,
-                      markSent, setSession, session, forgetSession };
+                      markSent, setSession, session, forgetSession, hasRedFlag, isKey };
 })();

@@ -116,8 +116,9 @@
     if (registration.sync) await registration.sync.register(Q.SYNC_TAG).catch(() => {});
   };
 
-  const hasRedFlag = (fields) => fields.some(([name, value]) => (name.startsWith("flag_") && value)
-    || (name === "fell" && value === "yes"));
+  const hasRedFlag = (fields) => Q.hasRedFlag(fields);
+  // A page from the phone's copy (service-worker.js marks it), or opened with no signal: its form is kept first.
+  const fromCache = Boolean(meta("rehab-from-cache")) || !navigator.onLine;
 
   // The log form: kept on the phone first, then sent; with no answer it stays kept and waits for the signal.
   const queueForm = (form) => {
@@ -126,12 +127,23 @@
     const liveStop = () => show(stopNote, hasRedFlag([...new FormData(form)]));
     form.addEventListener("change", liveStop);
     liveStop();
+    const keptNow = () => {
+      if (saved && stopNote && !stopNote.hidden) saved.prepend(stopNote);  // the stop words stay in sight
+      form.hidden = true;
+      show(saved, true);
+      if (saved) saved.focus();
+    };
+    // Sent there by the service worker: a plain post found no network and the log was kept.
+    if (new URLSearchParams(location.search).get("kept") === "1") keptNow();
     form.addEventListener("submit", async (event) => {
+      // A page fresh from the server, with signal: the plain post, as always (the service worker keeps the log
+      // if the post finds no network).
+      if (!fromCache && navigator.onLine) return;
       event.preventDefault();
       if (busy) return;  // a second tap while the first is being kept
       busy = true;
       try {
-        const key = await Q.keyFor(form.elements.form_id.value);
+        const key = await Q.keyFor(form.elements.form_id.value, fromCache);
         form.elements.form_id.value = key;
         const fields = [...new FormData(form)].filter(([name]) => !["csrf_token", "form_id"].includes(name));
         const entry = { key, owner, fields, at: Date.now(), state: "waiting", stop: hasRedFlag(fields) };
@@ -147,10 +159,7 @@
           return;
         }
         if (answer.outcome === "closed") await Q.put({ ...entry, state: "closed" });
-        if (saved && entry.stop) saved.prepend(stopNote);  // the stop words stay in sight with the form gone
-        form.hidden = true;
-        show(saved, true);
-        if (saved) saved.focus();
+        keptNow();
         await showNote();
         askForSync();
       } finally {

@@ -69,8 +69,34 @@ const kept = async (request, fallback) => {
   if (Date.now() / 1000 > known.until) { await forget(); return null; }
   const cache = await caches.open(PAGES);
   if (fallback) return cache.match(fallback);
-  return (await cache.match(request))
-    || (request.mode === "navigate" ? cache.match(request, { ignoreSearch: true }) : undefined);
+  const copy = (await cache.match(request))
+    || (request.mode === "navigate" ? await cache.match(request, { ignoreSearch: true }) : undefined);
+  return copy && request.mode === "navigate" ? markedAsKept(copy) : copy;
+};
+
+// A page shown from the phone's copy says so (offline.js then gives its log form a fresh key).
+const markedAsKept = async (response) => {
+  if (!(response.headers.get("Content-Type") || "").startsWith("text/html")) return response;
+  const page = (await response.text()).replace("<head>", '<head><meta name="rehab-from-cache" content="1">');
+  return new Response(page, { status: 200, headers: response.headers });
+};
+
+// The log form sent as a plain post (a page fresh from the server) that found no network: kept on the phone.
+const logPost = async (request) => {
+  const copy = request.clone();
+  try {
+    return await fetch(request);
+  } catch (error) {
+    const known = await RehabQueue.session();
+    const form = await copy.formData();
+    const key = form.get("form_id");
+    if (!known || !RehabQueue.isKey(key)) return offlinePage();
+    const fields = [...form].filter(([name]) => !["csrf_token", "form_id", "owner"].includes(name));
+    await RehabQueue.put({ key, owner: known.owner, fields, at: Date.now(), state: "waiting",
+                           stop: RehabQueue.hasRedFlag(fields) });
+    if (self.registration.sync) await self.registration.sync.register(RehabQueue.SYNC_TAG).catch(() => {});
+    return Response.redirect("/p/log?kept=1", 303);
+  }
 };
 
 const offlinePage = async () => {
@@ -116,6 +142,8 @@ self.addEventListener("fetch", (event) => {
     if (url.pathname === "/p/leave") {
       // Forgotten first, so that not even "no signal" keeps this patient's pages on the phone.
       event.respondWith(forget().then(() => fetch(request)).catch(() => offlinePage()));
+    } else if (url.pathname === "/p/log" && request.mode === "navigate") {
+      event.respondWith(logPost(request));
     } else if (url.pathname === "/p/sheet") {
       // "Download my sheet" with no signal: the latest sheet this patient opened, if any.
       event.respondWith(fetch(request).catch(async () => (await kept(request, LATEST_SHEET)) || offlinePage()));
