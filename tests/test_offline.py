@@ -238,3 +238,14 @@ def test_a_log_sent_from_the_form_without_the_script_still_redirects(phone, db):
     answer = phone.post("/p/log", data=form)
     assert answer.status_code == 302 and answer.headers["Location"].startswith("/p/log/")
     assert logs(db) == 1
+
+
+def test_a_remembered_phone_keeps_its_pages_for_the_links_life(phone):
+    """"Remember this phone" opens a new session by itself while the link lasts, so its copy lasts as long."""
+    owner, csrf = owner_and_csrf(phone)
+    form_id = phone.get("/p/home").get_data(as_text=True).split('action="/p/remember"')[1]
+    form_id = form_id.split('name="form_id" value="')[1].split('"')[0]
+    assert phone.post("/p/remember", data={"csrf_token": csrf, "form_id": form_id, "remember": "1"}).status_code == 302
+    page = phone.get("/p/home")
+    left = int(page.headers["X-Portal-Offline-Until"]) - datetime.now(UTC).timestamp()
+    assert left > 30 * 24 * 3600 and page.headers["X-Portal-Owner"] == owner

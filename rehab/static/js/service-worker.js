@@ -22,7 +22,7 @@ const PRECACHE = [...Object.values(OFFLINE_PAGE), "/static/css/portal.css", "/st
   "/static/js/forms.js", "/static/js/offline.js", "/static/js/offline-queue.js", "/static/favicon.svg"];
 // A personal link (rehab/views/portal/link.py: 20 to 128 URL-safe characters), and the pages that end a session.
 const LINK = /^\/p\/[A-Za-z0-9_-]{20,128}$/;
-const SESSION_ENDS = new Set(["/p/closed", "/p/check"]);
+const SESSION_ENDS = new Set(["/p/closed", "/p/check", "/p/code"]);  // /p/code: the short code typed in
 
 self.addEventListener("install", (event) => {
   // Without the cookie: the offline page must be no one's (and must not take anyone's one-time messages).

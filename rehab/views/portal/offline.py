@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,12 @@ def portal_owner() -> str:
 
 def offline_until() -> int:
     """When this patient session closes if the phone sends nothing more (Unix seconds): the cached pages are
-    not shown after it, as the server would not show them either."""
+    not shown after it, as the server would not show them either. A remembered phone opens a new session by
+    itself while its link lasts (rehab/views/portal/guard.py), so its pages last as long as the link."""
+    state = g.get("portal")
+    if isinstance(session.get("portal_device_id"), int) and state is not None and state.link is not None:
+        expires = state.link.expires_at
+        return int((expires if expires.tzinfo else expires.replace(tzinfo=UTC)).timestamp())
     seen, started = int(session.get("portal_seen", 0)), int(session.get("portal_started", 0))
     idle = float(current_app.config["PORTAL_IDLE_MINUTES"]) * 60
     hours = float(current_app.config["PORTAL_SESSION_HOURS"]) * 3600
