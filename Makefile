@@ -61,12 +61,14 @@ CATALOGS := $(patsubst %.po,%.mo,$(wildcard rehab/translations/*/LC_MESSAGES/mes
 %.mo: %.po $(VENV)/.installed
 	$(BIN)/pybabel --quiet compile -i $< -o $@
 
-## Install, migrate, seed the demo clinic when the database is empty, and serve on http://127.0.0.1:$(PORT)
+## Install, migrate, seed the demo clinic when the database is empty, and serve on http://127.0.0.1:$(PORT) with
+## a render worker beside the server (`flask render-worker`: it prints the sheets; both stop on Ctrl+C)
 run: system-packages-run $(VENV)/.installed instance/config.py $(CATALOGS)
 	$(FLASK) migrate
 	$(FLASK) seed-demo
-	@echo "Serving on http://127.0.0.1:$(PORT)  (Ctrl+C to stop)"
-	$(FLASK) run --host 127.0.0.1 --port $(PORT)
+	@echo "Serving on http://127.0.0.1:$(PORT)  (Ctrl+C to stop); a render worker beside it prints the sheets"
+	@$(FLASK) render-worker & worker=$$!; trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
+		$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 ## Install the test dependencies and run every test (browser tests need /usr/bin/chromium)
 test: system-packages-test lint $(CATALOGS) node_modules/axe-core/axe.min.js
@@ -76,11 +78,13 @@ test: system-packages-test lint $(CATALOGS) node_modules/axe-core/axe.min.js
 		REHAB_TEST_DATABASE_URL="$$REHAB_TEST_POSTGRES_URL" $(BIN)/pytest -q -m "db and not browser"; \
 	fi
 
-## Production-style serving: gunicorn, sensible workers, recycled workers, no query strings in the access log.
-## Needs REHAB_SECRET_KEY (or instance/config.py) and refuses DEBUG.
+## Production-style serving: gunicorn, sensible workers, recycled workers, no query strings in the access log, and
+## a render worker beside it (sheets never render in the page workers). Needs REHAB_SECRET_KEY (or
+## instance/config.py) and refuses DEBUG.
 serve: system-packages-run $(VENV)/.installed-serve $(CATALOGS)
 	$(FLASK) migrate
-	$(BIN)/gunicorn -c python:rehab.gunicorn_conf "rehab:create_app()"
+	@$(FLASK) render-worker & worker=$$!; trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
+		$(BIN)/gunicorn -c python:rehab.gunicorn_conf "rehab:create_app()"
 
 ## Seed a clinic chain, serve it like `make serve`, measure every page; prints a table, writes bench/results.json
 bench: system-packages-test $(VENV)/.installed-test $(CATALOGS)

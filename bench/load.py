@@ -31,6 +31,7 @@ class Result:
     errors: int = 0
     seconds: float = 0.0
     first_error: str = ""
+    extra: dict[str, object] = field(default_factory=dict)  # what a row reports beyond latencies (progress events)
 
     def row(self) -> dict[str, float | int | str]:
         ordered = sorted(self.latencies) or [0.0]
@@ -44,6 +45,7 @@ class Result:
             "errors": self.errors, "requests": len(self.latencies)}
         if self.first_error:
             row["first_error"] = self.first_error
+        row.update(self.extra)  # type: ignore[arg-type]
         return row
 
 
@@ -54,7 +56,7 @@ class Client:
         self.port, self.cookie, self.last_location = port, "", ""
 
     def request(self, method: str, path: str, body: dict[str, str] | None = None) -> tuple[int, bytes]:
-        data = urlencode(body).encode() if body is not None else b""
+        data = urlencode(body, doseq=True).encode() if body is not None else b""
         head = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{self.port}", "Connection: close"]
         if self.cookie:
             head.append(f"Cookie: {self.cookie}")
@@ -142,3 +144,29 @@ def drive(name: str, clients: list[Client], step: Step, seconds: float) -> Resul
         result.errors += errors
         result.first_error = result.first_error or first_error
     return result
+
+
+def drive_groups(groups: list[tuple[str, list[Client], Step]], seconds: float) -> list[Result]:
+    """Several groups of clients at once, each group with its own step and its own result (e.g. therapists
+    opening patient pages while others print): every process begins together, as in ``drive``."""
+    context = multiprocessing.get_context("fork")
+    start = time.time() + 0.3
+    stop = start + seconds
+    running = []
+    for name, clients, step in groups:
+        for index, client in enumerate(clients):
+            receiver, sender = context.Pipe(duplex=False)
+            process = context.Process(target=_client_loop,
+                                      args=(client, index, step, start, stop, len(clients), sender))
+            process.start()
+            sender.close()
+            running.append((name, receiver, process))
+    results = {name: Result(name, seconds=seconds) for name, _, _ in groups}
+    for name, receiver, process in running:
+        latencies, errors, first_error = receiver.recv()
+        process.join()
+        result = results[name]
+        result.latencies += latencies
+        result.errors += errors
+        result.first_error = result.first_error or first_error
+    return list(results.values())

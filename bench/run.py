@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.load import Client, Result, drive  # noqa: E402
+from bench.load import Client, Result, drive, drive_groups  # noqa: E402
 from bench.pdf import chromium_print, sheet_html_for, sheet_memory  # noqa: E402
 from bench.seed import BENCH_PASSWORD, CLINICS, seed  # noqa: E402
 
@@ -48,12 +48,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def serve(database_url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+def serve(database_url: str, port: int, log: Path) -> list[subprocess.Popen[bytes]]:
+    """gunicorn and a render worker beside it, as `make serve` starts them (the worker prints the sheets)."""
     env = {**os.environ, "REHAB_DATABASE_URL": database_url, "REHAB_BIND": f"127.0.0.1:{port}",
            "REHAB_WORKERS": WORKERS, "REHAB_SECRET_KEY": SERVER_SECRET,
            "REHAB_PASSWORD_HASH_TIME_COST": "1", "REHAB_PASSWORD_HASH_MEMORY_KIB": "8",
            "REHAB_SHEET_CACHE_DIR": str(log.parent / "sheet-cache"), "REHAB_LOGIN_MAX_FAILURES_PER_ADDRESS": "1000",
-           "REHAB_ACCESS_LOG": str(log.parent / "access.log")}
+           "REHAB_ACCESS_LOG": str(log.parent / "access.log"),
+           "REHAB_RENDER_QUEUE": f"sqlite:///{log.parent / 'render-queue.sqlite3'}"}
+    worker = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "flask", "--app", "rehab", "render-worker"], cwd=ROOT, env=env,
+        stdout=(log.parent / "render-worker.log").open("wb"), stderr=subprocess.STDOUT)
     process = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "gunicorn", "-c", "python:rehab.gunicorn_conf", "rehab:create_app()"],
         cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
@@ -61,10 +66,11 @@ def serve(database_url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
     while time.monotonic() < deadline:
         try:
             if Client(port).request("GET", "/ping")[0] == 200:
-                return process
+                return [process, worker]
         except OSError:
             time.sleep(0.2)
     process.terminate()
+    worker.terminate()
     raise RuntimeError(f"gunicorn did not start; see {log}")
 
 
@@ -83,12 +89,13 @@ def wrk_rps(port: int, path: str, cookie: str = "", seconds: float = SECONDS) ->
 def measure(database_url: str, label: str) -> list[dict]:  # type: ignore[type-arg]
     work = Path(tempfile.mkdtemp(prefix=f"rehab-bench-{label}-"))
     port = free_port()
-    process = serve(database_url, port, work / "gunicorn.log")
+    processes = serve(database_url, port, work / "gunicorn.log")
     try:
         results, throughput = _pages(port, database_url)
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
     page, body, css = sheet_html_for(database_url, 1)
     results.append(chromium_print(page))
     rows = [result.row() for result in results]
@@ -142,8 +149,18 @@ def _pages(port: int, database_url: str) -> tuple[list[Result], dict[str, float]
             raise RuntimeError(f"printing answered {status}")
         return client.last_location
 
-    def download(client: Client, url: str) -> bool:
+    def download(client: Client, url: str, poll: float = 0.05) -> bool:
+        """Open a sheet as the browser does: a first sheet sends it to the waiting page, which asks every
+        ``poll`` seconds until the render worker has made it, then opens the PDF."""
         status, body = client.request("GET", url)
+        if status == 303 and client.last_location.endswith("/waiting"):
+            state_url = client.last_location.removesuffix("/waiting") + "/state"
+            deadline = time.monotonic() + 60
+            while json.loads(client.request("GET", state_url)[1])["state"] != "ready":
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the sheet was not rendered within a minute")
+                time.sleep(poll)
+            status, body = client.request("GET", url)
         if status != 200 or not body.startswith(b"%PDF"):
             raise RuntimeError(f"the sheet answered {status}")
         return True
@@ -160,7 +177,53 @@ def _pages(port: int, database_url: str) -> tuple[list[Result], dict[str, float]
         download(client, url)  # rendered once; every download after comes from the cache
     results.append(drive("sheet_cached", clients, lambda c, i, n: download(c, urls[i]), SECONDS))
     results.append(_portal(port, database_url))
+
+    # While 8 other therapists print first sheets (each waits for its own), the patient page's own clients.
+    printers = [Client(port) for _ in range(CONCURRENCY)]
+    for index, client in enumerate(printers):
+        client.sign_in(f"therapist{index + 1}@bench.example", BENCH_PASSWORD)
+    printer_tokens = [client.csrf(f"/patients/{own(index, 0)}") for index, client in enumerate(printers)]
+
+    def print_while(client: Client, index: int, n: int) -> bool:
+        status, _ = client.request("POST", f"/patients/{own(index, 1000 - n % 900)}/sheet", {
+            "csrf_token": printer_tokens[index], "form_id": fresh_form_id(), "paper": "letter", "language": "en"})
+        if status != 303:
+            raise RuntimeError(f"printing answered {status}")
+        return download(client, client.last_location, poll=0.1)
+
+    results += drive_groups([
+        ("patient_detail_while_printing", clients,
+         lambda c, i, n: c.request("GET", f"/patients/{own(i, 0)}")[0] == 200),
+        ("sheet_first_while_printing", printers, print_while)], max(SECONDS, 10))
+    results.append(_batch(clients[0], tokens[0], [own(0, nth) for nth in range(20, 60)]))
     return results, throughput
+
+
+def _batch(client: Client, token: str, patient_ids: list[int]) -> Result:
+    """"Print today's sheets" for 40 patients: the job's progress as the page polls it, then its one PDF."""
+    result = Result("batch_print_40")
+    began = time.perf_counter()
+    status, _ = client.request("POST", "/dashboard/sheets", {
+        "csrf_token": token, "form_id": fresh_form_id(), "patient_id": patient_ids})  # type: ignore[dict-item]
+    job_url = client.last_location
+    events: list[tuple[float, int]] = []
+    while status == 303:
+        progress = json.loads(client.request("GET", f"{job_url}/progress")[1])
+        if not events or events[-1][1] != progress["done"]:
+            events.append((round(time.perf_counter() - began, 2), progress["done"]))
+        if progress["finished"]:
+            pdf_status, body = client.request("GET", progress["pdf_url"])
+            if pdf_status == 200 and body.startswith(b"%PDF") and progress["printed"] == len(patient_ids):
+                result.latencies.append(time.perf_counter() - began)
+            else:
+                result.errors, result.first_error = 1, f"{progress['words']}; the PDF answered {pdf_status}"
+            break
+        time.sleep(0.1)
+    else:
+        result.errors, result.first_error = 1, f"starting the batch answered {status}"
+    result.seconds = max(time.perf_counter() - began, 1e-9)
+    result.extra["progress_events"] = events  # (seconds since the click, sheets done) as the page saw them
+    return result
 
 
 def issue_links(database_url: str, *, count: int) -> list[str]:
@@ -233,6 +296,16 @@ def report(rows: list[dict]) -> str:  # type: ignore[type-arg]
         checks.append(f"patient_search throughput {share:.1%} of bare ({key}) >= 15%: "
                       f"{'holds' if share >= 0.15 else 'MISSED'}")
         checks.append(f"sheet at least 3x faster than Chromium: {factor:.1f}x {'holds' if factor >= 3 else 'MISSED'}")
+        quiet, busy = by_name.get("patient_detail"), by_name.get("patient_detail_while_printing")
+        if quiet and busy:
+            limit = round(quiet["p95_ms"] * 1.5, 1)
+            checks.append(f"patient_detail_while_printing p95_ms {busy['p95_ms']} <= 1.5x quiet patient_detail "
+                          f"({limit}): {'holds' if busy['p95_ms'] <= limit else 'MISSED'}")
+        batch = by_name.get("batch_print_40")
+        if batch and batch.get("progress_events"):
+            events = batch["progress_events"]
+            checks.append(f"batch_print_40: {batch['p50_ms'] / 1000:.1f} s for 40 sheets, {len(events)} progress "
+                          f"events, the first sheet done at {next((t for t, done in events if done), 0)} s")
         errors = sum(row["errors"] for row in subset if row["name"] != "chromium_print")
         checks.append(f"zero errors: {'holds' if errors == 0 else f'MISSED ({errors})'}")
         lines += ["Targets:", *[f"  {check}" for check in checks]]

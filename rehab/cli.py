@@ -26,6 +26,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
     app.cli.add_command(fhir_export)
+    app.cli.add_command(render_worker)
 
 
 def _read_password() -> str:
@@ -263,3 +264,20 @@ def fhir_export(folder: Path, clinic_name: str | None, base_url: str, no_pdfs: b
                                object_type="clinic", object_id=clinic.id)
         summary = ", ".join(f"{count} {kind}" for kind, count in counts.items()) or "no patients"
         click.echo(f"{clinic.name}: {target}: {summary}")
+
+
+@click.command("render-worker")
+@click.option("--threads", default=1, show_default=True,
+              help="Sheets rendered at once by this process (rendering is CPU-bound: start one process per core "
+                   "instead).")
+@with_appcontext
+def render_worker(threads: int) -> None:
+    """Render the sheets and batch prints waiting in the render queue (RENDER_QUEUE) until stopped.
+
+    `make run` and `make serve` start one; a chain starts them on the machines of its choice (docs/scaling.md)."""
+    from rehab.printing import queue, worker
+
+    if queue.is_inline():
+        raise click.ClickException("RENDER_QUEUE is inline: sheets render in the page requests, no worker needed.")
+    click.echo(f"Render worker {worker.worker_name()}: waiting for sheets (Ctrl+C to stop).")
+    worker.run_worker(current_app._get_current_object(), threads=threads)  # type: ignore[attr-defined]

@@ -60,6 +60,15 @@ class Defaults:
     # Rendered sheets are kept here by content (an unchanged sheet is never rendered twice). Empty means
     # instance/sheet-cache.
     SHEET_CACHE_DIR = ""
+    # Where sheets wait for a render worker (`flask render-worker`, started by `make run` and `make serve`), so
+    # rendering never runs in the page workers (docs/scaling.md). Empty: a SQLite file in the instance folder
+    # (one machine, nothing to install). "postgresql://user:password@host/db": the chain's PostgreSQL as the
+    # shared queue of every app host and render worker. "redis://host:6379/0": Redis (needs the redis package).
+    # "inline": no queue, every sheet renders inside its request (the tests' default; a fallback only).
+    RENDER_QUEUE = ""
+    # A batch whose worker gave no sign of life for this long is taken over by another worker (or failed,
+    # visibly, after three tries). A worker on the same host whose process is gone is taken over at once.
+    RENDER_JOB_STALE_SECONDS = 30
 
     # The FHIR API (docs/fhir.md): the identifier system chart numbers are written under and read from. Set it to
     # your records system's medical-record-number system so its patients match ours.

@@ -338,6 +338,45 @@ STOP_REASON_PATIENT: dict[str, str] = {
 STOP_REASON_RED_FLAGS: frozenset[str] = frozenset({StopReason.UNSTEADY})
 
 
+class PrintJobKind(StrEnum):
+    """Which sheets a batch print job holds."""
+
+    TODAY = "today"  # everyone with a visit today, or the patients ticked on the dashboard
+    CASELOAD = "caseload"  # the patients of the therapist who started it ("My patients")
+    CLINIC = "clinic"  # every patient of the clinic with an active protocol (admins)
+
+
+PRINT_JOB_KIND_LABELS: dict[str, str] = {PrintJobKind.TODAY: N_("Today's sheets"),
+                                         PrintJobKind.CASELOAD: N_("My caseload's sheets"),
+                                         PrintJobKind.CLINIC: N_("The whole clinic's sheets")}
+
+
+class PrintJobStatus(StrEnum):
+    QUEUED = "queued"  # waiting for a render worker
+    RUNNING = "running"  # a render worker is printing its sheets
+    DONE = "done"  # finished: one PDF of every sheet that printed (some may have failed, named)
+    FAILED = "failed"  # nothing to open: every sheet failed, or printing stopped too often
+
+
+PRINT_JOB_STATUS_LABELS: dict[str, str] = {PrintJobStatus.QUEUED: N_("Waiting to print"),
+                                           PrintJobStatus.RUNNING: N_("Printing"),
+                                           PrintJobStatus.DONE: N_("Done"),
+                                           PrintJobStatus.FAILED: N_("Failed")}
+
+
+class PrintItemStatus(StrEnum):
+    """One sheet of a batch print job."""
+
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+PRINT_ITEM_STATUS_LABELS: dict[str, str] = {PrintItemStatus.PENDING: N_("Not printed yet"),
+                                            PrintItemStatus.DONE: N_("Printed"),
+                                            PrintItemStatus.FAILED: N_("Not printed")}
+
+
 # Every vocabulary with each of its wordings, for the tests that check every value is labelled (in English and
 # Spanish) and that every value stored in the database is one of these.
 VOCABULARIES: dict[type[StrEnum], tuple[Mapping[str, str], ...]] = {
@@ -357,4 +396,7 @@ VOCABULARIES: dict[type[StrEnum], tuple[Mapping[str, str], ...]] = {
     SpeedUnit: (SPEED_UNIT_LABELS,),
     Between: (BETWEEN_LABELS,),
     StopReason: (STOP_REASON_PATIENT,),
+    PrintJobKind: (PRINT_JOB_KIND_LABELS,),
+    PrintJobStatus: (PRINT_JOB_STATUS_LABELS,),
+    PrintItemStatus: (PRINT_ITEM_STATUS_LABELS,),
 }

@@ -40,6 +40,8 @@ def base_config(database_url: str) -> dict[str, Any]:
         "PASSWORD_HASH_TIME_COST": 1,
         "PASSWORD_HASH_MEMORY_KIB": 8,
         "COUNT_QUERIES": True,
+        # Sheets render in the request: tests/test_print_jobs.py starts real render workers where it needs them.
+        "RENDER_QUEUE": "inline",
     }
 
 

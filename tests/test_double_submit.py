@@ -406,9 +406,13 @@ CASES: dict[str, Case] = {
     "handouts.reprint": Case(
         page=lambda w: f"{w.p}/sheet", post=lambda w: f"{w.p}/sheets/{w.earlier_print.id}",
         grows={"handout_print": 1, **ONE}),
+    # A batch is a print job: its sheet is printed (and audited) by the render worker, here in the request's end.
     "handouts.batch": Case(
         page=lambda w: "/dashboard", post=lambda w: "/dashboard/sheets", prepare=_seen_today,
-        grows={"handout_print": 1, **ONE}),
+        grows={"print_job": 1, "print_job_item": 1, "handout_print": 1, "audit_event": 2, "form_submission": 1}),
+    "print_jobs.start": Case(
+        page=lambda w: "/print-jobs/", post=lambda w: "/print-jobs/", data=lambda w: {"scope": "caseload"},
+        grows={"print_job": 1, "print_job_item": 1, "handout_print": 1, "audit_event": 2, "form_submission": 1}),
     "handouts.report": Case(
         page=lambda w: f"{w.p}/report", post=lambda w: f"{w.p}/report",
         data=lambda w: {"assessment": "Pain settled; walking longer.", "plan": "Continue phase 1."},

@@ -151,7 +151,10 @@ def test_batch_prints_everyone_seen_today_in_one_pdf(app_config, therapist_clien
     factories.protocol(db, not_seen, "pfp", days_ago=2)
     for who, which in ((patient, protocol), (other, other_protocol)):
         factories.visit(db, who, which)
-    response = submit(therapist_client, "/dashboard/sheets", {}, form_page="/dashboard", follow_redirects=True)
+    job_page = submit(therapist_client, "/dashboard/sheets", {}, form_page="/dashboard", follow_redirects=True)
+    assert "2 of 2 printed" in job_page.get_data(as_text=True)
+    progress = therapist_client.get(f"{job_page.request.path}/progress").get_json()
+    response = therapist_client.get(progress["pdf_url"])
     text, pages = pdf_text(response.data)
     assert "Dorothy Whitfield" in text and "Harold Kowalski" in text and "Ruth Abernathy" not in text
     assert text.count("Page 1 of") == 2  # each sheet keeps its own page numbers

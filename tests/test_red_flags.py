@@ -222,8 +222,11 @@ def test_no_exercise_sheet_is_printed_while_a_red_flag_waits(therapist_client, p
     refused = therapist_client.get(f"/patients/{patient.id}/sheet")
     assert refused.headers["Location"].endswith(f"/patients/{patient.id}/red-flags")
     batch = submit(therapist_client, "/dashboard/sheets", {"patient_id": [str(patient.id), str(other.id)]},
-                   form_page="/dashboard", follow_redirects=True)  # to the batch's own download address
-    assert batch.status_code == 200 and batch.mimetype == "application/pdf"
+                   form_page="/dashboard", follow_redirects=True)  # to the batch's progress page
+    assert batch.status_code == 200 and "a red flag or fall is not yet cleared" in batch.get_data(as_text=True)
+    progress = therapist_client.get(f"{batch.request.path}/progress").get_json()
+    assert progress["words"] == "1 of 1 printed"
+    assert therapist_client.get(progress["pdf_url"]).mimetype == "application/pdf"
     prints = db.exec(select(HandoutPrint)).all()
     assert [row.patient_id for row in prints] == [other.id]  # Ana's sheet only
     db.rollback()

@@ -13,6 +13,7 @@ from rehab.models.kept_forms import KeptForm
 from rehab.models.outcomes import QuestionnaireResponse
 from rehab.models.patients import AuditEvent, EditRecord, Patient
 from rehab.models.portal import HandoutPrint, HomeLog, PortalDevice, PortalLink, ReportPrint
+from rehab.models.print_jobs import PrintJob, PrintJobItem
 from rehab.models.protocols import ClinicTemplate, PhaseChange, Protocol, ProtocolVersion
 from rehab.models.reminders import PortalCalendar
 from rehab.models.submissions import FormSubmission
@@ -39,6 +40,8 @@ __all__ = [
     "PortalCalendar",
     "PortalDevice",
     "PortalLink",
+    "PrintJob",
+    "PrintJobItem",
     "Protocol",
     "ProtocolVersion",
     "QuestionnaireResponse",

@@ -42,3 +42,8 @@ def write(cache_key: str, pdf: bytes) -> None:
                                      delete=False) as out:
         out.write(pdf)
     Path(out.name).replace(target)
+
+
+def has(cache_key: str) -> bool:
+    """Whether ``cache_key`` is rendered (a waiting page asks this twice a second: no bytes are read)."""
+    return (folder() / f"{cache_key}.pdf").is_file()

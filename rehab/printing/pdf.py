@@ -128,3 +128,18 @@ def qr_data_uri(url: str) -> str:
     import segno  # only sheets with a patient link need it
 
     return segno.make(url, error="m").png_data_uri(scale=4)
+
+
+def join_pdfs(parts: list[bytes]) -> bytes:
+    """PDFs already rendered (a batch's sheets, each from the cache) as one, pages in order: no sheet is laid
+    out again, and each keeps its own "page 1 of 2"."""
+    from io import BytesIO
+
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    for part in parts:
+        writer.append(PdfReader(BytesIO(part)))
+    out = BytesIO()
+    writer.write(out)
+    return out.getvalue()

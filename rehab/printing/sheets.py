@@ -1,5 +1,5 @@
-"""A sheet's snapshot as HTML, CSS and PDF: one sheet through the disk cache, a batch as one PDF, and the
-renderer's warm-up.
+"""A sheet's snapshot as HTML, CSS and PDF through the disk cache (a batch joins its sheets from there, see
+``worker``), and the renderer's warm-up.
 
 Needs the app (its templates, translations and settings) and never a request: the caller passes the
 patient's link as addresses it has already made (``PrintedLink``), or None for a sheet without one. The link is
@@ -62,6 +62,11 @@ def render_sheet(snapshot: Snapshot | str | Callable[[], str], *, digest: str,
 def render_batch(pages: list[tuple[Snapshot, PrintedLink | None]]) -> bytes:
     """Several sheets (each snapshot with the patient's link, or None) as one PDF, each as it was printed."""
     return pdf.merge_documents([fitted_document(snapshot, link=link)[0] for snapshot, link in pages])
+
+
+def sheet_cache_key(digest: str, link: PrintedLink | None) -> str:
+    """The cache key of a sheet as printed with this link: a page asks whether a render worker has made it."""
+    return cache.key(digest, _link_key(link))
 
 
 def _link_key(link: PrintedLink | None) -> str | None:

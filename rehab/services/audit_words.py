@@ -25,7 +25,8 @@ _GROUPS = {
     "outcomes": "Clinic", "patient": "Patient records", "assessment": "Patient records",
     "questionnaire": "Patient records", "visit": "Visits and advice", "advice": "Visits and advice",
     "alert": "Visits and advice", "red_flag": "Visits and advice", "protocol": "Protocols",
-    "sheet": "Sheets and reports", "report": "Sheets and reports", "form": "Signing in", "portal": "Patient portal",
+    "sheet": "Sheets and reports",
+    "print_job": "Sheets and reports", "report": "Sheets and reports", "form": "Signing in", "portal": "Patient portal",
     "fhir": "Records systems (FHIR)",
 }
 
@@ -96,6 +97,9 @@ _ACTIONS: dict[str, tuple[str, str]] = {
     "sheet.reprint": ("Reprinted a home sheet", "{actor} reprinted a home sheet for {patient}"),
     "sheet.download": ("Downloaded a home sheet", "{actor} downloaded a home sheet of {patient}"),
     "sheet.batch": ("Printed today's sheets", "{actor} printed today's sheets"),
+    "print_job.start": ("Started a batch of sheets", "{actor} started printing a batch of home sheets"),
+    "print_job.not_found": ("Refused: another person's batch print",
+                            "{actor} asked for a batch print that is not theirs (refused)"),
     "report.print": ("Printed the physician report", "{actor} printed the physician report of {patient}"),
     "report.reprint": ("Reprinted the physician report", "{actor} reprinted a physician report of {patient}"),
     "report.download": ("Opened a printed report", "{actor} opened a printed physician report of {patient}"),

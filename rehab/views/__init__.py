@@ -62,6 +62,7 @@ def register_blueprints(app: Flask) -> None:
         outcomes,
         patients,
         portal,
+        print_jobs,
         protocols,
         questionnaires,
         red_flags,
@@ -69,6 +70,6 @@ def register_blueprints(app: Flask) -> None:
         visits,
     )
 
-    for module in (main, auth, account, dashboard, patients, assessments, protocols, visits, red_flags, handouts, admin,
-                   portal, sharing, questionnaires, outcomes, api_clients, fhir, fhir_bundle):
+    for module in (main, auth, account, dashboard, patients, assessments, protocols, visits, red_flags, handouts,
+                   print_jobs, admin, portal, sharing, questionnaires, outcomes, api_clients, fhir, fhir_bundle):
         app.register_blueprint(module.bp)

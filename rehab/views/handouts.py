@@ -4,23 +4,26 @@ routes only; rendering, the cache and the print records are in ``rehab.printing`
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from rehab import once, printing, security
-from rehab.db import get_session
+from rehab.db import after_close, get_session
 from rehab.i18n import LANGUAGES
 from rehab.models import HandoutPrint, Patient, Protocol, utcnow
 from rehab.patient_links import printed_link
+from rehab.printing import cache, jobs, queue, worker
 from rehab.printing.report_snapshot import ASSESSMENT_MAX, PLAN_MAX, ReportOptions, letter_text
+from rehab.printing.sheets import sheet_cache_key
 from rehab.printing.snapshot import SheetOptions, reprintable, sheet_filename
 from rehab.request_guard import bounded_id, is_id
 from rehab.services import protocol_records
 from rehab.services.advice.inputs import waiting_red_flags
 from rehab.views import refuse
 from rehab.views.patients import clinic_phone_missing, get_patient_or_404
-from rehab.vocabulary import Language
+from rehab.vocabulary import Language, PrintJobKind
 
 bp = Blueprint("handouts", __name__)
 
@@ -33,11 +36,6 @@ def _therapist_snapshot(patient: Patient, protocol: Protocol, options: SheetOpti
 def _record(patient: Patient, protocol: Protocol, snapshot: dict, *, source: str) -> HandoutPrint:  # type: ignore[type-arg]
     printed_by = g.user.id if g.get("user") else None
     return printing.record_print(get_session(), patient, protocol, snapshot, source=source, printed_by_id=printed_by)
-
-
-def portal_link_for(patient_id: int) -> printing.PrintedLink | None:
-    """The patient's live personal link and short code, for the sheet (re-derived; never stored)."""
-    return printed_link(printing.live_opening_link(get_session(), patient_id=patient_id, now=utcnow()))
 
 
 @bp.route("/patients/<int:patient_id>/sheet", methods=["GET", "POST"])
@@ -71,18 +69,30 @@ def _red_flag_first(patient: Patient):  # type: ignore[no-untyped-def]
     return redirect(url_for("red_flags.clear", patient_id=patient.id))
 
 
-@bp.get("/patients/<int:patient_id>/sheets/<int:print_id>.pdf")
-def sheet_pdf(patient_id: int, print_id: int):  # type: ignore[no-untyped-def]
-    """A printed sheet as PDF: rendered the first time, then served from the cache."""
-    db = get_session()
-    found = printing.print_for_download(db, print_id=print_id, patient_id=patient_id, clinic_id=g.clinic.id)
+def printed_sheet(patient_id: int, print_id: int) -> tuple[str, datetime, printing.PrintedLink | None, str]:
+    """A print of this clinic's patient: its digest, date, the link it prints (the live one) and its cache key
+    (a 404, recorded as a denial for another clinic's patient, otherwise)."""
+    found = printing.print_for_download(get_session(), print_id=print_id, patient_id=patient_id,
+                                        clinic_id=g.clinic.id)
     if found is None:
         get_patient_or_404(patient_id)  # another clinic's patient: recorded as a denial
         abort(404)
     digest, printed_at, link = found
+    printed = printed_link(printing.opening_link(link, now=utcnow()))
+    return digest, printed_at, printed, sheet_cache_key(digest, printed)
+
+
+@bp.get("/patients/<int:patient_id>/sheets/<int:print_id>.pdf")
+def sheet_pdf(patient_id: int, print_id: int):  # type: ignore[no-untyped-def]
+    """A printed sheet as PDF from the cache; the first time, a render worker renders it while the browser
+    waits on the waiting page (with ``RENDER_QUEUE=inline``, this request renders it)."""
+    db = get_session()
+    digest, printed_at, link, cache_key = printed_sheet(patient_id, print_id)
+    if not queue.is_inline() and not cache.has(cache_key):
+        queue.enqueue_sheet(print_id=print_id, patient_id=patient_id, link_base=request.url_root, cache_key=cache_key)
+        return redirect(url_for("print_jobs.sheet_waiting", patient_id=patient_id, print_id=print_id), code=303)
     security.record_read("sheet.download", patient_id=patient_id, object_type="handout_print", object_id=print_id)
-    pdf = printing.render_sheet(lambda: printing.stored_snapshot(db, print_id=print_id), digest=digest,
-                                link=printed_link(printing.opening_link(link, now=utcnow())))
+    pdf = printing.render_sheet(lambda: printing.stored_snapshot(db, print_id=print_id), digest=digest, link=link)
     return printing.pdf_response(pdf, sheet_filename(printed_at))
 
 
@@ -112,7 +122,8 @@ def reprint(patient_id: int, print_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/dashboard/sheets")
 def batch():  # type: ignore[no-untyped-def]
-    """One PDF with the sheets of the chosen patients (default: everyone with a visit today)."""
+    """A print job with the sheets of the chosen patients (default: everyone with a visit today): a render
+    worker prints them while its progress page shows how many are done, then one PDF opens."""
     from rehab.services.dashboard import build_dashboard
 
     db = get_session()
@@ -124,39 +135,38 @@ def batch():  # type: ignore[no-untyped-def]
         board = build_dashboard(db, clinic_id=g.clinic.id, zone=g.clinic.timezone, now=utcnow())
         chosen = {visit.patient_id for visit in board.today}
     rows = printing.batch_candidates(db, clinic_id=g.clinic.id, patient_ids=chosen)
-    waiting = waiting_red_flags(db, patient_ids=[patient.id for patient, _ in rows])  # type: ignore[misc]
+    return start_batch(rows, PrintJobKind.TODAY, back=url_for("dashboard.index"),
+                       nothing="No sheets to print: nobody with an active protocol was seen today.")
+
+
+def start_batch(rows: list[tuple[Patient, Protocol]], kind: PrintJobKind, *, back: str, nothing: str):  # type: ignore[no-untyped-def]
+    """Start a print job with these sheets (none for a patient whose red flag or fall waits, named), and go
+    to its progress page; with no sheet left, back to ``back`` saying ``nothing``, and nothing is saved."""
+    waiting = waiting_red_flags(get_session(), patient_ids=[patient.id for patient, _ in rows])  # type: ignore[misc]
     if waiting:
         names = ", ".join(patient.full_name for patient, _ in rows if patient.id in waiting)
         flash(f"No sheet for {names}: a red flag or fall is not yet cleared.", "error")
         rows = [(patient, protocol) for patient, protocol in rows if patient.id not in waiting]
     if not rows:
         if not waiting:
-            flash("No sheets to print: nobody with an active protocol was seen today.", "info")
-        refuse(redirect(url_for("dashboard.index")))
-    printed = []
-    for patient, protocol in rows:
-        options = SheetOptions(paper=g.clinic.paper_size, language=patient.language)
-        record = _record(patient, protocol, _therapist_snapshot(patient, protocol, options), source="batch")
-        security.record("sheet.print", patient_id=patient.id, object_type="handout_print", object_id=record.id)
-        printed.append(str(record.id))
-    # The sheets are downloaded from an address of their own: a repeat of this form leads there again.
-    target = once.leads_to(url_for("handouts.batch_pdf", prints=",".join(printed)))
+            flash(nothing, "info")
+        refuse(redirect(back))
+    job = jobs.start_job(get_session(), rows, clinic_id=g.clinic.id, user_id=g.user.id, kind=kind,
+                         link_base=request.url_root)
+    security.record("print_job.start", object_type="print_job", object_id=job.id)
+    start_after_commit(job.id)
+    # The job's progress page has an address of its own: a repeat of this form leads there again.
+    target = once.leads_to(url_for("print_jobs.job", job_id=job.id))
     return redirect(target, code=303)
 
 
-@bp.get("/dashboard/sheets.pdf")
-def batch_pdf():  # type: ignore[no-untyped-def]
-    """One PDF with the sheets of a batch print (``prints``: their ids), each as it was printed."""
-    ids = [int(value) for value in request.args.get("prints", "").split(",")[:200] if value.isdigit()]
-    records = printing.clinic_prints(get_session(), clinic_id=g.clinic.id, print_ids=ids)
-    if not records:
-        abort(404)
-    for record in records:
-        security.record_read("sheet.download", patient_id=record.patient_id, object_type="handout_print",
-                             object_id=record.id)
-    pdf = printing.render_batch([(json.loads(record.snapshot), portal_link_for(record.patient_id))
-                                 for record in records])
-    return printing.pdf_response(pdf, sheet_filename(records[0].printed_at, kind="home-exercises-batch"))
+def start_after_commit(job_id: int) -> None:
+    """Hand the job to a render worker once the request has committed it (a worker reads it from the
+    database); with ``RENDER_QUEUE=inline`` it is printed here, after the response is made."""
+    if queue.is_inline():
+        after_close(lambda: worker.run_job(job_id, worker=worker.worker_name()))
+    else:
+        after_close(lambda: queue.enqueue_job(job_id))
 
 
 @bp.route("/patients/<int:patient_id>/report", methods=["GET", "POST"])
