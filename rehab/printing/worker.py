@@ -245,7 +245,7 @@ def run_worker(app: Flask, *, threads: int = 1) -> None:
     threading.Thread(target=_beat_and_sweep, args=(app, render_queue, stop), name="render-heartbeat",
                      daemon=True).start()
     consumer = render_queue.huey.create_consumer(workers=threads, worker_type="thread", periodic=False,
-                                                 initial_delay=0.05, backoff=1.2, max_delay=0.25)
+                                                 initial_delay=0.02, backoff=1.2, max_delay=0.1)
     try:
         consumer.run()
     finally:

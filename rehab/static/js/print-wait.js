@@ -1,5 +1,5 @@
-// Waiting for printing (templates/handouts/waiting.html, templates/print_jobs/job.html): asks the server twice a
-// second how the sheet or batch is doing, keeps the words and the bar up to date, and opens a single sheet's PDF
+// Waiting for printing (templates/handouts/waiting.html, templates/print_jobs/job.html): asks the server four times
+// a second how the sheet or batch is doing, keeps the words and the bar up to date, and opens a single sheet's PDF
 // as soon as it is ready. Without scripts, both pages refresh themselves every two seconds instead.
 document.addEventListener("DOMContentLoaded", () => {
   const box = document.querySelector("[data-print-wait], [data-print-job]");
@@ -12,7 +12,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const openWrap = box.querySelector("[data-print-open-wrap]");
   const failedWrap = box.querySelector("[data-print-failed]");
   const failedList = box.querySelector("[data-print-failed-list]");
-  let delay = 500;
+  let delay = 250;
   const began = Date.now();
 
   function showFailed(failed) {
@@ -38,7 +38,7 @@ document.addEventListener("DOMContentLoaded", () => {
       window.setTimeout(ask, delay);
       return;
     }
-    delay = 500;
+    delay = 250;
     if (stopped) stopped.hidden = answer.worker_running;
     if (single) {
       if (answer.state === "ready") {
@@ -73,5 +73,5 @@ document.addEventListener("DOMContentLoaded", () => {
     }
     window.setTimeout(ask, delay);
   }
-  window.setTimeout(ask, 300);
+  window.setTimeout(ask, 150);
 });
