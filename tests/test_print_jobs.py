@@ -45,6 +45,7 @@ def queued(app, tmp_path):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def start_worker(queued, database_url, tmp_path) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:  # type: ignore[no-untyped-def]
     started: list[subprocess.Popen[bytes]] = []
+    logs: list[Any] = []
 
     def start() -> subprocess.Popen[bytes]:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "REHAB_DATABASE_URL": database_url, "REHAB_SECRET_KEY": SECRET,
@@ -52,6 +53,7 @@ def start_worker(queued, database_url, tmp_path) -> Iterator[Callable[[], subpro
                "REHAB_SHEET_CACHE_DIR": queued.config["SHEET_CACHE_DIR"],
                "REHAB_RENDER_JOB_STALE_SECONDS": "30"}
         log = (tmp_path / f"worker-{len(started)}.log").open("wb")
+        logs.append(log)
         process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "rehab", "render-worker"], cwd=ROOT,
                                    env=env, stdout=log, stderr=subprocess.STDOUT)
         started.append(process)
@@ -65,6 +67,9 @@ def start_worker(queued, database_url, tmp_path) -> Iterator[Callable[[], subpro
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait()
+    for log in logs:
+        log.close()
 
 
 def wait_for(check: Callable[[], Any], what: str) -> Any:
@@ -106,7 +111,7 @@ def test_a_sheet_waits_for_the_worker_and_opens_as_a_real_pdf(queued, therapist_
     waiting = therapist_client.get(first.headers["Location"])
     if waiting.status_code == 200:  # not rendered yet: the page that waits, which works without scripts too
         page = waiting.get_data(as_text=True)
-        assert "Making Dorothy Whitfield&#39;s sheet" in page and 'http-equiv="refresh"' in page
+        assert "Making Dorothy Whitfield's sheet" in page and 'http-equiv="refresh"' in page
         state_url = first.headers["Location"].replace("/waiting", "/state")
         answer = wait_for(lambda: (a := therapist_client.get(state_url).get_json())["state"] == "ready" and a,
                           "the sheet to be rendered")

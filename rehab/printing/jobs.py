@@ -59,13 +59,11 @@ class ItemLine:
 
 def failed_items(db: Session, job: PrintJob) -> list[ItemLine]:
     """The sheets that did not print, each named with the reason."""
-    rows = db.exec(select(PrintJobItem.patient_id, Patient.first_name, Patient.last_name, PrintJobItem.status,
-                          PrintJobItem.problem)
+    rows = db.exec(select(PrintJobItem, Patient)
                    .join(Patient, col(Patient.id) == PrintJobItem.patient_id)
                    .where(PrintJobItem.job_id == job.id, PrintJobItem.status == PrintItemStatus.FAILED)
                    .order_by(col(PrintJobItem.position))).all()
-    return [ItemLine(patient_id, f"{first} {last}", status, problem)
-            for patient_id, first, last, status, problem in rows]
+    return [ItemLine(item.patient_id, patient.full_name, item.status, item.problem) for item, patient in rows]
 
 
 def printed(db: Session, job: PrintJob) -> list[tuple[int, int]]:

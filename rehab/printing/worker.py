@@ -197,28 +197,27 @@ def recover_stalled(*, requeue: Callable[[int], None], now: datetime | None = No
     now = now or utcnow()
     stale_seconds = float(current_app.config["RENDER_JOB_STALE_SECONDS"])
     with Session(get_engine()) as db:
-        running = db.exec(select(PrintJob.id, PrintJob.worker, PrintJob.heartbeat_at, PrintJob.attempts,
-                                 PrintJob.done_count, PrintJob.total)
-                          .where(PrintJob.status == PrintJobStatus.RUNNING)).all()
+        running = db.exec(select(PrintJob).where(PrintJob.status == PrintJobStatus.RUNNING)).all()
     requeued = []
-    for job_id, worker, heartbeat_at, attempts, done, total in running:
-        if not _stalled(worker, heartbeat_at, now=now, stale_seconds=stale_seconds):
+    for job in running:
+        if not _stalled(job.worker, job.heartbeat_at, now=now, stale_seconds=stale_seconds):
             continue
-        if attempts >= MAX_ATTEMPTS:
+        if job.attempts >= MAX_ATTEMPTS:
             values: dict[str, Any] = {
                 "status": PrintJobStatus.FAILED, "finished_at": now,
-                "problem": f"Printing stopped {attempts} times during this batch: {done} of {total} sheets were "
-                           "printed (they are in each patient's print history); start the batch again for the rest."}
+                "problem": f"Printing stopped {job.attempts} times during this batch: {job.done_count} of {job.total} "
+                           "sheets were printed (they are in each patient's print history); start the batch again "
+                           "for the rest."}
         else:
             values = {"status": PrintJobStatus.QUEUED, "worker": None}
         with side_transaction() as writer:
             changed = _rows(writer.execute(update(PrintJob).where(
-                col(PrintJob.id) == job_id, col(PrintJob.status) == PrintJobStatus.RUNNING,
-                col(PrintJob.worker) == worker).values(**values)))
+                col(PrintJob.id) == job.id, col(PrintJob.status) == PrintJobStatus.RUNNING,
+                col(PrintJob.worker) == job.worker).values(**values)))
         if changed and values["status"] == PrintJobStatus.QUEUED:
-            log.warning("print job %s: its worker %s stopped; resuming it", job_id, worker)
-            requeue(job_id)
-            requeued.append(job_id)
+            log.warning("print job %s: its worker %s stopped; resuming it", job.id, job.worker)
+            requeue(job.id)
+            requeued.append(job.id)
     return requeued
 
 
