@@ -82,6 +82,8 @@ def test_each_choice_column_names_its_vocabulary_and_fits_its_longest_value():
         ("HomeLog", "soreness"): vocabulary.Soreness, ("Alert", "kind"): vocabulary.AlertKind,
         ("RedFlagClearance", "action"): vocabulary.ClearanceAction, ("Clinic", "paper_size"): vocabulary.PaperSize,
         ("Clinic", "speed_unit"): vocabulary.SpeedUnit, ("QuestionnaireResponse", "language"): vocabulary.Language,
+        ("PrintJob", "kind"): vocabulary.PrintJobKind, ("PrintJob", "status"): vocabulary.PrintJobStatus,
+        ("PrintJobItem", "status"): vocabulary.PrintItemStatus,
     }
     for table, field, enum in vocabulary_columns():
         assert table.__table__.c[field].type.length >= max(len(value) for value in enum), (table, field)
