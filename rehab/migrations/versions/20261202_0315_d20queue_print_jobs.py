@@ -1,7 +1,7 @@
 """batch print jobs and their sheets
 
 Revision ID: d20queue_0315
-Revises: p17link_0300
+Revises: p17portal_calendar
 Create Date: 2026-12-02
 
 A batch print ("Print today's sheets", a caseload, a clinic) is a job a render worker prints off the page
@@ -16,7 +16,7 @@ from alembic import op
 
 
 revision = 'd20queue_0315'
-down_revision = 'p17link_0300'
+down_revision = 'p17portal_calendar'
 branch_labels = None
 depends_on = None
 
