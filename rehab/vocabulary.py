@@ -338,9 +338,7 @@ STOP_REASON_PATIENT: dict[str, str] = {
 STOP_REASON_RED_FLAGS: frozenset[str] = frozenset({StopReason.UNSTEADY})
 
 
-class PrintJobKind(StrEnum):
-    """Which sheets a batch print job holds."""
-
+class PrintJobKind(StrEnum):  # which sheets a batch print job holds
     TODAY = "today"  # everyone with a visit today, or the patients ticked on the dashboard
     CASELOAD = "caseload"  # the patients of the therapist who started it ("My patients")
     CLINIC = "clinic"  # every patient of the clinic with an active protocol (admins)
@@ -364,9 +362,7 @@ PRINT_JOB_STATUS_LABELS: dict[str, str] = {PrintJobStatus.QUEUED: N_("Waiting to
                                            PrintJobStatus.FAILED: N_("Failed")}
 
 
-class PrintItemStatus(StrEnum):
-    """One sheet of a batch print job."""
-
+class PrintItemStatus(StrEnum):  # one sheet of a batch print job
     PENDING = "pending"
     DONE = "done"
     FAILED = "failed"
