@@ -300,6 +300,7 @@ def test_every_sheet_names_the_patients_own_therapist(app, app_config, therapist
     factories.visit(db, patient, protocol)  # seen today: the dashboard offers today's sheets
     batch = submit(therapist_client, "/dashboard/sheets", {"patient_id": str(patient.id)},
                    form_page="/dashboard?scope=clinic", follow_redirects=True)  # Ana's patient: the whole clinic
+    batch = therapist_client.get(therapist_client.get(f"{batch.request.path}/progress").get_json()["pdf_url"])
     assert batch.mimetype == "application/pdf"
     assert "Therapist: Ana Ruiz" in flat_text(batch) and "Pat Therapist" not in flat_text(batch)
     own = download_from_portal(app, db, patient)
