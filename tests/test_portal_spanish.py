@@ -271,3 +271,14 @@ def test_the_spanish_sheet_and_calendar_have_no_english_message(app, db, spanish
     found = english_in(" ".join(" ".join(values).split()))
     assert found == [], found
     assert SECRET not in calendar
+
+
+def test_the_catalog_says_each_message_once():
+    """A message written twice in the catalog has two translations and the compiler keeps only one of them
+    (GNU msgfmt refuses the file): the Spanish a patient reads would depend on the tool that built it."""
+    text = CATALOG.read_text(encoding="utf-8")
+    entries = re.findall(r'^(?:msgctxt "((?:[^"\\]|\\.)*)"\n)?msgid "((?:[^"\\]|\\.)*)"\n((?:"(?:[^"\\]|\\.)*"\n)*)',
+                         text, re.MULTILINE)
+    ids = [(context, first + "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', rest))) for context, first, rest in entries]
+    repeated = sorted({message for message in ids if ids.count(message) > 1})
+    assert len(ids) > 500 and repeated == []
