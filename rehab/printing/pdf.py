@@ -93,13 +93,6 @@ def html_to_pdf(html: str, *, static_root: Path, css: str | None = None) -> byte
         return cast(bytes, document.write_pdf(font_config=_font_configuration(), stylesheets=stylesheets))
 
 
-def merge_pdfs(pages: list[tuple[str, str | None]], *, static_root: Path) -> bytes:
-    """Several sheets as one PDF, each keeping its own "page 1 of 2" (rendered apart, pages joined).
-
-    ``pages``: each sheet's HTML and its CSS (as for ``html_to_pdf``)."""
-    return merge_documents([render_document(html, static_root=static_root, css=css) for html, css in pages])
-
-
 def render_document(html: str, *, static_root: Path, css: str | None = None) -> Any:
     """Lay out trusted HTML into pages (a ``weasyprint.Document``), to measure before writing it
     (rehab.printing.fit), with the static-only fetcher and the stylesheet parsed once per process."""
@@ -112,13 +105,6 @@ def document_pdf(document: Any) -> bytes:
     """A laid-out document's PDF bytes."""
     with _collector_paused():
         return cast(bytes, document.write_pdf())
-
-
-def merge_documents(documents: list[Any]) -> bytes:
-    """Laid-out documents as one PDF, each keeping its own page numbers."""
-    with _collector_paused():
-        merged = documents[0].copy([page for document in documents for page in document.pages])
-        return cast(bytes, merged.write_pdf())
 
 
 def qr_data_uri(url: str) -> str:

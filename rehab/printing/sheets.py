@@ -59,11 +59,6 @@ def render_sheet(snapshot: Snapshot | str | Callable[[], str], *, digest: str,
     return rendered
 
 
-def render_batch(pages: list[tuple[Snapshot, PrintedLink | None]]) -> bytes:
-    """Several sheets (each snapshot with the patient's link, or None) as one PDF, each as it was printed."""
-    return pdf.merge_documents([fitted_document(snapshot, link=link)[0] for snapshot, link in pages])
-
-
 def sheet_cache_key(digest: str, link: PrintedLink | None) -> str:
     """The cache key of a sheet as printed with this link: a page asks whether a render worker has made it."""
     return cache.key(digest, _link_key(link))
