@@ -33,8 +33,8 @@ CATALOG = Path(__file__).resolve().parents[1] / "rehab" / "translations" / "es" 
 PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|\{\w+\}|%[sd]")
 PORTAL_GET_RULES = [rule for rule in GET_RULES if rule.endpoint.startswith("portal.")]
 # Routes that are not a page for the patient's phone to read: the link itself (a redirect), the calendar (read
-# below as a calendar) and the sheet's PDF (read below as a PDF).
-NOT_PAGES = {"portal.open", "portal.calendar", "portal.sheet_pdf"}
+# below as a calendar), the sheet's PDF (read below as a PDF) and the service worker (a script).
+NOT_PAGES = {"portal.open", "portal.calendar", "portal.sheet_pdf", "portal.service_worker"}
 # Words that are the same in both languages, or names, and so prove nothing.
 SAME_IN_BOTH = {"Normal", "min", "A4", "No", "Total"}
 

@@ -150,7 +150,7 @@ def test_the_tabs_fit_evenly_on_a_390_px_phone(browser, live_server, world, text
 
 def _portal_paths(live_server_app, world: dict[str, Any]) -> list[str]:
     return [portal_url(live_server_app, rule, world) for rule in PORTAL_GET_RULES
-            if rule.endpoint not in NOT_PAGES | {"portal.check", "portal.closed", "portal.chart"}]
+            if rule.endpoint not in NOT_PAGES | {"portal.check", "portal.closed", "portal.chart", "portal.manifest"}]
 
 
 @pytest.mark.parametrize("text", ["normal", "large"])
