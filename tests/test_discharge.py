@@ -100,7 +100,8 @@ def test_after_discharge_the_link_opens_a_thank_you_and_the_questionnaires_only(
     assert "This page stays open for your questions until" in html
     # No exercises, no progress, no session logging, no sheet: not in the page, and not at their addresses.
     seen = visible_text(html)
-    for words in ("My exercises", "Log a session", "My progress", "Walk backward on the treadmill", "sheet"):
+    for words in ("My exercises", "Log a session", "My progress", "Walk backward on the treadmill", "My sheet",
+                  "Download my home sheet"):
         assert words not in seen
     for address in ("/p/progress", "/p/log", "/p/chart.svg"):
         moved = phone.get(address)

@@ -180,7 +180,7 @@ def test_the_pattern_reads_in_words_on_the_protocol_page_and_the_sheet(therapist
     view = therapist_client.get(f"/patients/{patient.id}/protocols/{protocol.id}").get_data(as_text=True)
     assert "2 min warm-up · 1 min backward in every 2 (walk forward in between) · 5 min in a 10-min walk" in view
     sheet = json.dumps(new_snapshot(db, patient, protocol, SheetOptions(language="es"), clinic=clinic,
-                                    therapist_name="Pat"), ensure_ascii=False)
+                                    printed_by_name="Pat"), ensure_ascii=False)
     assert "durante 1 minuto de cada 2 minutos, caminando hacia adelante entre medio" in sheet
 
 

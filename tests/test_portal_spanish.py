@@ -9,6 +9,7 @@ language picker) is the exception it should be."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from html.parser import HTMLParser
@@ -258,7 +259,11 @@ def test_the_spanish_sheet_and_calendar_have_no_english_message(app, db, spanish
     assert pdf.mimetype == "application/pdf"
     text = " ".join(pdf_text(pdf.data)[0].split())
     assert "Recordatorios en el calendario de su teléfono" in text
-    assert db.get(HandoutPrint, spanish_phone["print_id"]) is not None
+    printed = db.get(HandoutPrint, spanish_phone["print_id"])
+    assert printed is not None
+    therapist = json.loads(printed.snapshot)["therapist_name"]  # "Pat Therapist": a name, not an English word
+    assert therapist and therapist in text
+    text = text.replace(therapist, "")
     assert english_in(text) == [], english_in(text)
     page = phone.get("/p/reminders").get_data(as_text=True)
     address = re.search(r'id="calendar-address" type="url" readonly value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
