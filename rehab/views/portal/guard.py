@@ -7,7 +7,7 @@ once. ``rehab.security`` leaves the portal blueprint to this guard, and nothing 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app, flash, g, redirect, request, session, url_for
@@ -191,3 +191,24 @@ def _audit_denial_once(action: str, state: LinkState) -> None:
                                    patient_id=patient_id, object_type="portal_link", object_id=link_id)
 
     database.after_close(_write)
+
+
+def count_unknown_token(address: str, now: datetime, *, action: str, object_type: str) -> timedelta | None:
+    """A token issued to no one (a link, a calendar address): counted against the address and audited after the
+    request (a GET's own transaction only reads). Once the address has too many, nothing more is counted and the
+    pause is audited once per window. Returns the window while the address is paused, else None."""
+    window = timedelta(minutes=current_app.config["LOGIN_THROTTLE_WINDOW_MINUTES"])
+    limit = int(setting("PORTAL_MAX_BAD_TOKENS_PER_ADDRESS"))
+    throttled = portal_links.bad_token_count(get_session(), address=address, since=now - window) >= limit
+    key = security.audit_key()
+
+    def _write() -> None:
+        with database.side_transaction() as writer:
+            if not throttled:
+                portal_links.record_bad_token(writer, address=address, now=now)
+                audit.record_event(writer, key=key, action=action, outcome="denied", at=now, object_type=object_type)
+            elif throttling.note_throttled(writer, key=f"portal-address:{address}", now=now, window=window):
+                audit.record_event(writer, key=key, action="portal.throttled", outcome="denied", at=now)
+
+    database.after_close(_write)
+    return window if throttled else None

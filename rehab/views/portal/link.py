@@ -7,26 +7,30 @@ mail scanners open links too.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from babel.dates import get_month_names
-from flask import current_app, g, redirect, request, session, url_for
+from flask import g, redirect, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from rehab import db as database
 from rehab import once, security
 from rehab.db import get_session
 from rehab.i18n import LANGUAGES
 from rehab.models import utcnow
-from rehab.services import audit, portal_devices, portal_links, throttling
+from rehab.services import portal_devices, portal_links
 from rehab.services.portal_links import LinkState
 from rehab.services.submissions import AlreadySubmitted
 from rehab.views.portal import phones
 from rehab.views.portal.blueprint import bp
 from rehab.views.portal.current import audit_event
-from rehab.views.portal.guard import end_patient_session, invalid_link, setting, start_patient_session
+from rehab.views.portal.guard import (
+    count_unknown_token,
+    end_patient_session,
+    invalid_link,
+    start_patient_session,
+)
 from rehab.views.portal.layout import TEXT_SIZES, apply_preferences, page
 
 PENDING_MINUTES = 15
@@ -56,23 +60,9 @@ def open(token: str):  # type: ignore[no-untyped-def]  # noqa: A001 (the endpoin
 
 def _unknown_token(address: str, now: datetime) -> Any:
     """Count the bad token, or refuse the address once it has too many: audited once per window, not per try."""
-    window = timedelta(minutes=current_app.config["LOGIN_THROTTLE_WINDOW_MINUTES"])
-    limit = int(setting("PORTAL_MAX_BAD_TOKENS_PER_ADDRESS"))
-    throttled = portal_links.bad_token_count(get_session(), address=address, since=now - window) >= limit
-    key = security.audit_key()
-
-    def _write() -> None:  # a GET request's own transaction only reads
-        with database.side_transaction() as writer:
-            if not throttled:
-                portal_links.record_bad_token(writer, address=address, now=now)
-                audit.record_event(writer, key=key, action="portal.open.unknown", outcome="denied", at=now,
-                                   object_type="portal_link")
-            elif throttling.note_throttled(writer, key=f"portal-address:{address}", now=now, window=window):
-                audit.record_event(writer, key=key, action="portal.throttled", outcome="denied", at=now)
-
-    database.after_close(_write)
-    if throttled:
-        return page("portal/message.html", kind="throttled", minutes=int(window.total_seconds() // 60)), 429
+    paused = count_unknown_token(address, now, action="portal.open.unknown", object_type="portal_link")
+    if paused is not None:
+        return page("portal/message.html", kind="throttled", minutes=int(paused.total_seconds() // 60)), 429
     apply_preferences(None)
     return page("portal/message.html", kind="unknown"), 404
 

@@ -26,7 +26,7 @@ from rehab.services.adherence_records import phase_plan
 from rehab.views.portal import current
 from rehab.views.portal.blueprint import bp
 from rehab.views.portal.current import audit_event
-from rehab.views.portal.guard import setting
+from rehab.views.portal.guard import count_unknown_token
 from rehab.views.portal.layout import page
 
 # A calendar app re-fetches every few hours: its reads are audited once an hour per calendar, not per fetch.
@@ -117,22 +117,6 @@ def _audit_read_hourly(calendar_id: int, patient_id: int, clinic_id: int | None)
 
 def _unknown_calendar(address: str) -> Any:
     """A token issued to no one: counted with the wrong links of the address, refused once there are too many."""
-    now = utcnow()
-    window = timedelta(minutes=current_app.config["LOGIN_THROTTLE_WINDOW_MINUTES"])
-    limit = int(setting("PORTAL_MAX_BAD_TOKENS_PER_ADDRESS"))
-    throttled = portal_links.bad_token_count(get_session(), address=address, since=now - window) >= limit
-    key = security.audit_key()
-
-    def _write() -> None:
-        with database.side_transaction() as writer:
-            if not throttled:
-                portal_links.record_bad_token(writer, address=address, now=now)
-                audit.record_event(writer, key=key, action="portal.calendar.unknown", outcome="denied", at=now,
-                                   object_type="portal_calendar")
-            elif throttling.note_throttled(writer, key=f"portal-address:{address}", now=now, window=window):
-                audit.record_event(writer, key=key, action="portal.throttled", outcome="denied", at=now)
-
-    database.after_close(_write)
-    if throttled:
+    if count_unknown_token(address, utcnow(), action="portal.calendar.unknown", object_type="portal_calendar"):
         return Response("Too many tries. Please wait, then try again.\n", status=429, mimetype="text/plain")
     return Response("No such calendar.\n", status=404, mimetype="text/plain")
