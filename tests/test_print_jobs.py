@@ -8,7 +8,6 @@ without a sheet recorded twice, or the batch fails visibly when printing stopped
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import socket
@@ -20,13 +19,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pypdf import PdfReader
 from sqlmodel import Session, select
 
 from rehab.models import AuditEvent, HandoutPrint, PrintJob, ProtocolVersion, utcnow
 from tests import factories
 from tests.conftest import count_rows, submit
 from tests.factories import SECRET
+from tests.test_handouts import pdf_text
+
+
+def sheet_text(data: bytes) -> str:
+    return pdf_text(data)[0]  # the text of every page (the shared reader also counts them)
+
 
 pytestmark = pytest.mark.db
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,10 +86,6 @@ def wait_for(check: Callable[[], Any], what: str) -> Any:
     raise AssertionError(f"gave up waiting for {what}")
 
 
-def pdf_text(data: bytes) -> str:
-    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
-
-
 @pytest.fixture
 def patient(clinic, make_patient, db):  # type: ignore[no-untyped-def]
     clinic.address, clinic.phone = "210 River Road", "(555) 010-2030"
@@ -117,7 +117,7 @@ def test_a_sheet_waits_for_the_worker_and_opens_as_a_real_pdf(queued, therapist_
                           "the sheet to be rendered")
         assert answer["pdf_url"] == pdf_url
     sheet = therapist_client.get(pdf_url)
-    assert sheet.mimetype == "application/pdf" and "Dorothy Whitfield" in pdf_text(sheet.data)
+    assert sheet.mimetype == "application/pdf" and "Dorothy Whitfield" in sheet_text(sheet.data)
     assert count_rows(db, HandoutPrint) == 1  # the page recorded the print; the worker only rendered it
 
 
@@ -133,7 +133,7 @@ def test_without_a_worker_the_page_says_printing_is_not_running_and_prints_once_
     assert state == {"state": "waiting", "worker_running": False, "pdf_url": pdf_url}
     start_worker()  # the sheet was kept in the queue: it prints as soon as printing runs
     wait_for(lambda: therapist_client.get(waiting_url).status_code == 303, "the sheet to print once a worker runs")
-    assert "Dorothy Whitfield" in pdf_text(therapist_client.get(pdf_url).data)
+    assert "Dorothy Whitfield" in sheet_text(therapist_client.get(pdf_url).data)
 
 
 def _seen_today(db: Session, clinic, names: list[tuple[str, str]], make_patient, therapist):  # type: ignore[no-untyped-def]
@@ -174,7 +174,7 @@ def test_a_batch_names_its_failed_sheet_and_prints_the_rest_as_one_pdf(queued, t
     page = therapist_client.get(job_url).get_data(as_text=True)
     assert "Ben Brooks" in page and "Open the PDF of 2 sheets" in page
     merged = therapist_client.get(progress["pdf_url"])
-    text = pdf_text(merged.data)
+    text = sheet_text(merged.data)
     assert "Ana Alvarez" in text and "Cara Chen" in text and "Ben Brooks" not in text
     assert text.count("Page 1 of") == 2  # each sheet keeps its own page numbers
     assert sorted(record.patient_id for record in db.exec(select(HandoutPrint)).all()) == [made[0][0].id, made[2][0].id]
@@ -214,7 +214,7 @@ def test_a_worker_killed_mid_batch_is_taken_over_without_a_sheet_recorded_twice(
     assert job.attempts == 2 and job.done_count == len(made)
     events = db.exec(select(AuditEvent).where(AuditEvent.action == "sheet.print")).all()
     assert len(events) == len(made) and {event.user_id for event in events} == {therapist.id}
-    assert pdf_text(therapist_client.get(progress["pdf_url"]).data).count("Page 1 of") == len(made)
+    assert sheet_text(therapist_client.get(progress["pdf_url"]).data).count("Page 1 of") == len(made)
 
 
 def test_a_batch_whose_worker_died_too_often_fails_visibly(queued, therapist_client, clinic, therapist, make_patient,
