@@ -46,7 +46,7 @@ def build(database_url: str):  # type: ignore[no-untyped-def]
     return create_app({"SECRET_KEY": SECRET, "DATABASE_URL": database_url, "PASSWORD_HASH_TIME_COST": 1,
                        "PASSWORD_HASH_MEMORY_KIB": 8, "COUNT_QUERIES": True, "PUBLIC_URL": "http://rehab.test",
                        "SHEET_CACHE_DIR": f"/tmp/rehab-cpu-sheets-{secrets.token_hex(4)}",  # noqa: S108
-                       "LOGIN_MAX_FAILURES_PER_ADDRESS": 1000})
+                       "LOGIN_MAX_FAILURES_PER_ADDRESS": 1000, "RENDER_QUEUE": "inline"})
 
 
 def steps(app, database_url: str) -> dict[str, Callable[[], Any]]:  # type: ignore[no-untyped-def]
