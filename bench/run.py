@@ -66,12 +66,30 @@ def serve(database_url: str, port: int, log: Path) -> list[subprocess.Popen[byte
     while time.monotonic() < deadline:
         try:
             if Client(port).request("GET", "/ping")[0] == 200:
-                return [process, worker]
+                break
         except OSError:
             time.sleep(0.2)
+    if time.monotonic() < deadline and _wait_for_worker(env, deadline):
+        return [process, worker]
     process.terminate()
     worker.terminate()
-    raise RuntimeError(f"gunicorn did not start; see {log}")
+    raise RuntimeError(f"gunicorn or the render worker did not start; see {log}")
+
+
+def _wait_for_worker(env: dict[str, str], deadline: float) -> bool:
+    """Wait for the render worker's first heartbeat: it beats only after warming its renderer (a second or two
+    of CPU), which would otherwise fall into the first page's measure, the bare route's."""
+    from rehab import create_app
+    from rehab.printing import queue
+
+    app = create_app({"TESTING": True, "SECRET_KEY": SERVER_SECRET, "DATABASE_URL": env["REHAB_DATABASE_URL"],
+                      "RENDER_QUEUE": env["REHAB_RENDER_QUEUE"]})
+    with app.app_context():
+        while not queue.worker_alive():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)
+    return True
 
 
 def wrk_rps(port: int, path: str, cookie: str = "", seconds: float = SECONDS) -> float | None:
