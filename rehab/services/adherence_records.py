@@ -1,5 +1,5 @@
-"""The facts adherence is counted from, read from the database for one patient or a whole clinic in six
-queries whatever the number of patients or sessions: protocols, the versions and phase moves that set the plan,
+"""The facts adherence is counted from, read from the database for one patient or a whole clinic in one
+query whatever the number of patients or sessions: protocols, the versions and phase moves that set the plan,
 visit times, home log dates, and the red flags, falls and clearances that stopped the walking.
 
 The counting itself is ``services.adherence`` (plain values, no database)."""
@@ -15,7 +15,21 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, bindparam, func, or_, union_all
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Date,
+    DateTime,
+    Integer,
+    Text,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    null,
+    or_,
+    union_all,
+)
 from sqlalchemy import select as select_columns
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -138,21 +152,26 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=ZoneInfo("UTC"))
 
 
-@dataclass(frozen=True)
-class _Reads:
-    """The six statements adherence reads, built once per kind of call (building and hashing them cost more
-    than running them on the patient page). Bound per call: ``patient_ids`` (expanding) or ``clinic_id``, and
+# Each fact adherence reads is a row of one statement (a UNION ALL of six reads): one round trip instead of six,
+# which on PostgreSQL was most of the patient page's adherence time. A row is (kind, three integers, two times,
+# a day, a version's content, whether a session stopped the walking); each kind fills what it has.
+_PROTOCOL, _VERSION, _MOVE, _VISIT, _HOME_LOG, _CLEARANCE = range(6)
+
+
+def _row(kind: int, first: Any, second: Any = None, third: Any = None, at: Any = None, at2: Any = None,
+         day: Any = None, content: Any = None, stops: Any = None) -> Any:
+    """One read of the union, its columns typed alike in every read (PostgreSQL unifies them by type, and
+    SQLite's results are converted by the first read's types)."""
+    def typed(value: Any, kind_of: Any) -> Any:
+        return cast(null(), kind_of) if value is None else value
+    return select_columns(literal_column(str(kind), Integer).label("kind"), typed(first, Integer),
+                          typed(second, Integer), typed(third, Integer), typed(at, DateTime), typed(at2, DateTime),
+                          typed(day, Date), typed(content, Text), typed(stops, Boolean))
+
+
+def _build_read(*, of_clinic: bool, active_only: bool, from_week: bool) -> Any:
+    """The one statement of a kind of call. Bound per call: ``patient_ids`` (expanding) or ``clinic_id``, and
     ``since`` / ``since_day`` for a count from a given week."""
-
-    protocols: Any
-    versions: Any
-    moves: Any
-    visits: Any
-    home_logs: Any
-    clearances: Any
-
-
-def _build_reads(*, of_clinic: bool, active_only: bool, from_week: bool) -> _Reads:
     if of_clinic:  # every patient of the clinic who is not archived: ids read by the database, not sent to it
         patients: Any = select_columns(col(Patient.id)).where(col(Patient.clinic_id) == bindparam("clinic_id"),
                                                              col(Patient.archived_at).is_(None))
@@ -175,29 +194,33 @@ def _build_reads(*, of_clinic: bool, active_only: bool, from_week: bool) -> _Rea
                     .where(earlier.protocol_id == ProtocolVersion.protocol_id, earlier.created_at <= since)
                     .scalar_subquery())
         version_filter.append(col(ProtocolVersion.number) >= in_force)
-    visits = (col(Visit.patient_id), col(Visit.occurred_at), col(Visit.updated_at), VISIT_STOPS.label("stops"))
+    visit = _row(_VISIT, col(Visit.patient_id), at=col(Visit.occurred_at), at2=col(Visit.updated_at),
+                 stops=VISIT_STOPS)
     own = (col(Visit.patient_id).in_(patient_ids), col(Visit.deleted_at).is_(None))
-    logs = (col(HomeLog.patient_id), col(HomeLog.session_date), col(HomeLog.updated_at), HOME_STOPS.label("stops"))
+    log = _row(_HOME_LOG, col(HomeLog.patient_id), at2=col(HomeLog.updated_at), day=col(HomeLog.session_date),
+               stops=HOME_STOPS)
     mine = col(HomeLog.patient_id).in_(patient_ids)
-    return _Reads(
-        protocols=select_columns(col(Protocol.id), col(Protocol.patient_id), col(Protocol.created_at),
-                                 col(Protocol.ended_at), col(Protocol.current_phase)).where(*wanted),
-        versions=select_columns(col(ProtocolVersion.protocol_id), col(ProtocolVersion.number),
-                                col(ProtocolVersion.created_at), col(ProtocolVersion.content)).where(*version_filter),
-        moves=select_columns(col(PhaseChange.protocol_id), col(PhaseChange.at), col(PhaseChange.from_phase),
-                             col(PhaseChange.to_phase)).where(col(PhaseChange.protocol_id).in_(protocol_ids)),
-        visits=select_columns(*visits).where(*own) if not from_week else union_all(
-            select_columns(*visits).where(*own, col(Visit.occurred_at) >= since),
-            select_columns(*visits).where(*own, col(Visit.occurred_at) < since, VISIT_STOPS)),
-        home_logs=select_columns(*logs).where(mine) if not from_week else union_all(
-            select_columns(*logs).where(mine, col(HomeLog.session_date) >= since_day),
-            select_columns(*logs).where(mine, col(HomeLog.session_date) < since_day, HOME_STOPS)),
-        clearances=select_columns(col(RedFlagClearance.patient_id), col(RedFlagClearance.at))
+    visits = [visit.where(*own)] if not from_week else [
+        visit.where(*own, col(Visit.occurred_at) >= since), visit.where(*own, col(Visit.occurred_at) < since,
+                                                                          VISIT_STOPS)]
+    logs = [log.where(mine)] if not from_week else [
+        log.where(mine, col(HomeLog.session_date) >= since_day), log.where(mine, col(HomeLog.session_date) < since_day,
+                                                                            HOME_STOPS)]
+    return union_all(
+        _row(_PROTOCOL, col(Protocol.id), col(Protocol.patient_id), col(Protocol.current_phase),
+             at=col(Protocol.created_at), at2=col(Protocol.ended_at)).where(*wanted),
+        _row(_VERSION, col(ProtocolVersion.protocol_id), col(ProtocolVersion.number),
+             at=col(ProtocolVersion.created_at), content=col(ProtocolVersion.content)).where(*version_filter),
+        _row(_MOVE, col(PhaseChange.protocol_id), col(PhaseChange.from_phase), col(PhaseChange.to_phase),
+             at=col(PhaseChange.at)).where(col(PhaseChange.protocol_id).in_(protocol_ids)),
+        *visits, *logs,
+        _row(_CLEARANCE, col(RedFlagClearance.patient_id), at=col(RedFlagClearance.at))
         .where(col(RedFlagClearance.patient_id).in_(patient_ids), col(RedFlagClearance.action) == "cleared"))
 
 
-_READS = {(of_clinic, active_only, from_week): _build_reads(of_clinic=of_clinic, active_only=active_only,
-                                                            from_week=from_week)
+# Built once per kind of call (building and hashing the statement cost more than running it on the patient page).
+_READS = {(of_clinic, active_only, from_week): _build_read(of_clinic=of_clinic, active_only=active_only,
+                                                           from_week=from_week)
           for of_clinic in (False, True) for active_only in (False, True) for from_week in (False, True)}
 
 
@@ -209,34 +232,36 @@ def adherence_by_patient(session: Session, *, patients: list[int] | None = None,
     tz = ZoneInfo(zone)
     since_day = first_week or date.min
     since = datetime.combine(since_day, time.min, tzinfo=tz) if first_week else None
-    reads = _READS[(clinic_id is not None, active_only, since is not None)]
+    read = _READS[(clinic_id is not None, active_only, since is not None)]
     params: dict[str, Any] = ({"clinic_id": clinic_id} if clinic_id is not None
                               else {"patient_ids": list(patients or [])})
     if since is not None:
         params |= {"since": since, "since_day": since_day}
-    protocols = {protocol_id: (patient_id, ProtocolSpan(_aware(started), _aware(ended) if ended else None, phase))
-                 for protocol_id, patient_id, started, ended, phase in session.execute(reads.protocols, params)}
     # No early return when nothing is found: a page's number of queries stays the same whatever the data.
+    protocols: dict[int, tuple[int, ProtocolSpan]] = {}
     versions: dict[int, list[VersionDose]] = defaultdict(list)
-    for protocol_id, number, at, content in session.execute(reads.versions, params):
-        versions[protocol_id].append(VersionDose(number, _aware(at), phase_plans(content)))
     moves: dict[int, list[PhaseMove]] = defaultdict(list)
-    for protocol_id, at, from_phase, to_phase in session.execute(reads.moves, params):
-        moves[protocol_id].append(PhaseMove(_aware(at), from_phase, to_phase))
     visit_times: dict[int, list[datetime]] = defaultdict(list)
-    flagged: dict[int, list[tuple[datetime | date, datetime]]] = defaultdict(list)
-    for patient_id, at, updated, stops in session.execute(reads.visits, params):
-        visit_times[patient_id].append(_aware(at))
-        if stops:
-            flagged[patient_id].append((_aware(at), _aware(updated)))
     home_days: dict[int, list[date]] = defaultdict(list)
-    for patient_id, day, updated, stops in session.execute(reads.home_logs, params):
-        home_days[patient_id].append(day)
-        if stops:
-            flagged[patient_id].append((day, _aware(updated)))
+    flagged: dict[int, list[tuple[datetime | date, datetime]]] = defaultdict(list)
     cleared: dict[int, list[datetime]] = defaultdict(list)
-    for patient_id, at in session.execute(reads.clearances, params):
-        cleared[patient_id].append(_aware(at))
+    for kind, key, second, third, at, at2, day, content, stops in session.execute(read, params):
+        if kind == _VISIT:
+            visit_times[key].append(_aware(at))
+            if stops:
+                flagged[key].append((_aware(at), _aware(at2)))
+        elif kind == _HOME_LOG:
+            home_days[key].append(day)
+            if stops:
+                flagged[key].append((day, _aware(at2)))
+        elif kind == _PROTOCOL:
+            protocols[key] = (second, ProtocolSpan(_aware(at), _aware(at2) if at2 else None, third))
+        elif kind == _VERSION:
+            versions[key].append(VersionDose(second, _aware(at), phase_plans(content)))
+        elif kind == _MOVE:
+            moves[key].append(PhaseMove(_aware(at), second, third))
+        else:
+            cleared[key].append(_aware(at))
 
     plans: dict[int, list[PlanChange]] = defaultdict(list)
     for protocol_id, (patient_id, span) in protocols.items():
