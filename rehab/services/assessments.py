@@ -6,6 +6,7 @@ Services add and flush; the view commits once.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, ClassVar, Literal
@@ -79,8 +80,14 @@ _NEWEST = union_all(*[_newest(model, name, source) for name in MEASURES
 
 
 def latest_screen(session: Session, *, patient_id: int) -> FallScreen:
+    return screen_of(session.execute(_NEWEST, {"patient_id": patient_id}))
+
+
+def screen_of(newest: Iterable[tuple[str, Any, datetime, float]]) -> FallScreen:
+    """The screen from each measure's newest values as (measure, source, when, value), baselines before visits:
+    the later one counts, a baseline on a tie."""
     best: dict[str, Measured] = {}
-    for name, source, at, value in session.execute(_NEWEST, {"patient_id": patient_id}):
+    for name, source, at, value in newest:
         if name not in best or at > best[name].at:
             best[name] = Measured(value, at, source)
     return FallScreen(**best)

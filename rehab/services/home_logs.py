@@ -250,8 +250,9 @@ def record_morning(session: Session, *, log: HomeLog, answer: MorningAnswer, now
 # ------------------------------------------------------------------------------------ the therapist's table
 
 # What the patient changed in their entries, oldest first (EditRecord rows of entity "home_log").
+CORRECTION_ENTITY = "home_log"
 _CORRECTIONS = (select(EditRecord).where(EditRecord.patient_id == bindparam("patient_id"),
-                                         EditRecord.entity == "home_log").order_by(col(EditRecord.at)))
+                                         EditRecord.entity == CORRECTION_ENTITY).order_by(col(EditRecord.at)))
 
 
 @dataclass(frozen=True)
@@ -277,15 +278,19 @@ class HomeLogTable:
     more: bool  # the patient logged more than the rows shown
 
 
-def home_log_table(session: Session, *, patient_id: int, limit: int | None = None) -> HomeLogTable:
+def home_log_table(session: Session, *, patient_id: int, limit: int | None = None,
+                   corrections_read: list[EditRecord] | None = None) -> HomeLogTable:
     """The patient's home sessions for the therapist: the newest ``limit`` (all when None) and their
-    corrections, in two queries (one when there is none)."""
+    corrections, in two queries (one when there is none, or when the caller read the patient's corrections,
+    oldest first, with other records: ``corrections_read``)."""
     logs = home_logs_of(session, patient_id=patient_id, limit=limit + 1 if limit else None)
     more = limit is not None and len(logs) > limit
     logs = logs[:limit] if limit else logs
     corrections: dict[int, list[tuple[datetime, dict[str, list[Any]]]]] = {}
     if logs:
-        for record in session.exec(_CORRECTIONS, params={"patient_id": patient_id}):
+        records = corrections_read if corrections_read is not None else session.exec(
+            _CORRECTIONS, params={"patient_id": patient_id})
+        for record in records:
             corrections.setdefault(record.entity_id, []).append((record.at, json.loads(record.changes)))
     rows = [HomeLogRow(id=log.id, session_date=log.session_date, minutes=log.minutes,
                        pain_worst=log.pain_worst, pain_next_morning=log.pain_next_morning, soreness=log.soreness,

@@ -6,6 +6,7 @@ The full list is on the visits page; the chart is an image of its own."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,15 +14,18 @@ from typing import Any
 from sqlalchemy import Float, bindparam, cast, func, literal, union_all
 from sqlmodel import Session, col, select
 
-from rehab.models import Alert, Patient, Protocol, Visit
+from rehab.models import Alert, Assessment, EditRecord, Membership, Patient, Protocol, User, Visit
 from rehab.services import patients as patient_service
 from rehab.services import protocol_records, visits
 from rehab.services.advice.card import AdviceCard, advice_card
 from rehab.services.advice.decisions import ClearanceEntry, clearances_of, decision_history
 from rehab.services.advice.inputs import advice_for
+from rehab.services.assessments import MEASURES as SCREEN_MEASURES
+from rehab.services.assessments import FallScreen, assessments_of, screen_of
+from rehab.services.assignment import UNASSIGNED
 from rehab.services.baseline_change import MeasureChange, summarize_progress
 from rehab.services.charts import ChartPoint
-from rehab.services.home_logs import HomeLogTable, home_log_table
+from rehab.services.home_logs import CORRECTION_ENTITY, HomeLogTable, home_log_table
 from rehab.services.portal_links import LinkCard, link_card
 from rehab.services.protocol_content import ProtocolContent
 from rehab.services.questionnaire_records import QuestionnaireSection, questionnaire_section
@@ -30,6 +34,7 @@ MEASURE_FIELDS = ("pain_before", "pain_worst", "backward_walk_3m_s", "tug_s", "g
 LATEST_VISITS_SHOWN = 10
 HOME_LOGS_SHOWN = 10
 DECISIONS_SHOWN = 5  # on the card; the visits page shows them all
+HISTORY_SHOWN = 20  # the record's own edits
 
 
 @dataclass(frozen=True)
@@ -47,16 +52,20 @@ class PatientOverview:
     share: LinkCard | None  # the patient's current personal link (none for an archived patient)
     home_logs: HomeLogTable  # the newest HOME_LOGS_SHOWN home sessions
     questionnaires: QuestionnaireSection
+    screen: FallScreen  # the newest fall-risk screen, from baseline assessments and visits
+    assessments: list[Assessment]  # newest first
+    therapist_name: str  # the assigned therapist, or "Unassigned"
 
 
 def patient_overview(session: Session, *, patient: Patient, now: datetime, speed_unit: str, user_id: int,
                      zone: str) -> PatientOverview:
     """``user_id`` is the viewer (the card offers an undo to the one who decided), ``zone`` the clinic's."""
-    history = patient_service.patient_history(session, patient_id=patient.id, limit=20)
+    history, corrections = patient_edits(session, patient_id=patient.id)
     protocols = protocol_records.protocols_of(session, patient_id=patient.id)
     active = next((protocol for protocol in protocols if protocol.status == "active"), None)
-    latest, visit_count = latest_visits_counted(session, patient_id=patient.id)
-    home_logs = home_log_table(session, patient_id=patient.id, limit=HOME_LOGS_SHOWN)
+    latest = visits.latest_visits(session, patient_id=patient.id, limit=LATEST_VISITS_SHOWN)
+    visit_count, therapist_name = _counted(session, patient=patient)
+    home_logs = home_log_table(session, patient_id=patient.id, limit=HOME_LOGS_SHOWN, corrections_read=corrections)
     card = content = None
     if active is not None:
         advice = advice_for(session, patient=patient, protocol=active, now=now, speed_unit=speed_unit)
@@ -65,34 +74,67 @@ def patient_overview(session: Session, *, patient: Patient, now: datetime, speed
                            history=decision_history(session, patient.id, limit=DECISIONS_SHOWN), user_id=user_id,
                            now=now, zone=zone)
     alerts = [alert for alert, _ in visits.open_alerts(session, clinic_id=patient.clinic_id, patient_id=patient.id)]
-    measures = measure_rows(session, patient_id=patient.id)
-    progress = summarize_progress(measures)
+    ends = list(session.execute(_MEASURES_AND_SCREEN, {"patient_id": patient.id}))
+    progress = summarize_progress(_first_and_last(ends))
+    # Each measure's newest baseline, then its newest visit (its last end): on a tie the baseline counts.
+    screen = screen_of([(name, "baseline", at, value) for name, end, _, at, value in ends if end == "baseline"]
+                       + [(name, "visit", at, value) for name, end, _, at, value in ends
+                          if end == "last" and name in SCREEN_MEASURES])
     clearances = clearances_of(session, patient_id=patient.id, limit=5)
     share = link_card(session, patient_id=patient.id, now=now) if patient.archived_at is None else None
     questionnaires = questionnaire_section(session, patient_id=patient.id)
     return PatientOverview(history, protocols, active, content, latest, visit_count, card, alerts, progress,
-                           clearances, share, home_logs, questionnaires)
+                           clearances, share, home_logs, questionnaires, screen,
+                           assessments_of(session, patient_id=patient.id), therapist_name)
 
 
-# A window count in the query for the newest visits would read every visit's whole row: a count is cheaper.
-_VISIT_COUNT = select(func.count()).select_from(Visit).where(Visit.patient_id == bindparam("patient_id"),
-                                                             col(Visit.deleted_at).is_(None))
+# The patient's edit records the page shows, in one round trip: the newest edits of the record itself (its
+# change history) and every correction of a home session (the home sessions table marks them).
+_EDITS = (select(EditRecord, User.name).outerjoin(User, col(User.id) == EditRecord.user_id)
+          .where(col(EditRecord.id).in_(union_all(
+              select(EditRecord.id).where(EditRecord.patient_id == bindparam("patient_id"),
+                                          EditRecord.entity == patient_service.HISTORY_ENTITY)
+              .order_by(col(EditRecord.at).desc(), col(EditRecord.id).desc()).limit(HISTORY_SHOWN).subquery().select(),
+              select(EditRecord.id).where(EditRecord.patient_id == bindparam("patient_id"),
+                                          EditRecord.entity == CORRECTION_ENTITY))))
+          .order_by(col(EditRecord.at), col(EditRecord.id)))
 
 
-def latest_visits_counted(session: Session, *, patient_id: int) -> tuple[list[Visit], int]:
-    """The newest visits, newest first, and how many visits the patient has in all."""
-    latest = visits.latest_visits(session, patient_id=patient_id, limit=LATEST_VISITS_SHOWN)
-    return latest, (session.exec(_VISIT_COUNT, params={"patient_id": patient_id}).one() if latest else 0)
+def patient_edits(session: Session, *, patient_id: int) -> tuple[list[patient_service.HistoryEntry], list[EditRecord]]:
+    """The change history (newest first, as ``patient_history``) and the home sessions' corrections (oldest
+    first, as ``home_log_table`` reads them)."""
+    rows = list(session.execute(_EDITS, {"patient_id": patient_id}))
+    history = patient_service.history_entries(
+        (record, name) for record, name in reversed(rows) if record.entity == patient_service.HISTORY_ENTITY)
+    return history, [record for record, _ in rows if record.entity == CORRECTION_ENTITY]
 
 
-def _measure_end(name: str, end: str) -> Any:
-    """The first or the last visit that recorded one measure: (measure, end, visit id, when, value)."""
-    column = getattr(Visit, name)
-    order = (col(Visit.occurred_at), col(Visit.id)) if end == "first" else (
-        col(Visit.occurred_at).desc(), col(Visit.id).desc())
-    return (select(literal(name).label("measure"), literal(end).label("end"), Visit.id, Visit.occurred_at,  # type: ignore[call-overload]  # SQLModel's select() is typed for at most four columns
+# How many visits the patient has, and the name of their therapist while assigned (an active account of the
+# patient's clinic: else "Unassigned", as on the patient form), in one row. A window count in the query for
+# the newest visits would read every visit's whole row: a count is cheaper.
+_VISIT_COUNT = (select(func.count()).select_from(Visit)
+                .where(Visit.patient_id == bindparam("patient_id"), col(Visit.deleted_at).is_(None)).scalar_subquery())
+_THERAPIST_NAME = (select(User.name).join(Membership, col(Membership.user_id) == User.id)
+                   .where(User.id == bindparam("therapist_id"), Membership.clinic_id == bindparam("clinic_id"),
+                          col(User.is_active).is_(True)).limit(1).scalar_subquery())
+_COUNTED = select(_VISIT_COUNT, _THERAPIST_NAME)
+
+
+def _counted(session: Session, *, patient: Patient) -> tuple[int, str]:
+    count, name = session.execute(_COUNTED, {"patient_id": patient.id, "therapist_id": patient.therapist_id,
+                                             "clinic_id": patient.clinic_id}).one()
+    return count, name or UNASSIGNED
+
+
+def _measure_end(name: str, end: str, model: type[Visit] | type[Assessment] = Visit) -> Any:
+    """The first or the last visit (or the newest assessment: end "baseline") that recorded one measure:
+    (measure, end, record id, when, value)."""
+    column = getattr(model, name)
+    order = (col(model.occurred_at), col(model.id)) if end == "first" else (
+        col(model.occurred_at).desc(), col(model.id).desc())
+    return (select(literal(name).label("measure"), literal(end).label("end"), model.id, model.occurred_at,  # type: ignore[call-overload]  # SQLModel's select() is typed for at most four columns
                    cast(column, Float).label("value"))
-            .where(Visit.patient_id == bindparam("patient_id"), col(Visit.deleted_at).is_(None),
+            .where(model.patient_id == bindparam("patient_id"), col(model.deleted_at).is_(None),
                    col(column).is_not(None))
             .order_by(*order).limit(1).subquery().select())
 
@@ -100,16 +142,26 @@ def _measure_end(name: str, end: str) -> Any:
 # The change since baseline needs, per measure, only the first and the last visit that recorded it: twelve
 # index lookups in one round trip, whatever the number of visits.
 _MEASURE_ENDS = union_all(*[_measure_end(name, end) for name in MEASURE_FIELDS for end in ("first", "last")])
+# With the newest baseline assessment of each fall-risk measure: the newest visit of a measure is its "last"
+# end, so the fall-risk screen (``assessments.latest_screen``) comes in the same round trip.
+_MEASURES_AND_SCREEN = union_all(*[_measure_end(name, end) for name in MEASURE_FIELDS for end in ("first", "last")],
+                                 *[_measure_end(name, "baseline", Assessment) for name in SCREEN_MEASURES])
 
 
 def measure_rows(session: Session, *, patient_id: int) -> list[tuple[datetime, dict[str, float | None]]]:
     """(when, {measure: value}) rows in time order for ``summarize_progress``: each measure's first and last
     recording, or nothing for a measure recorded fewer than twice."""
-    ends: dict[str, dict[str, tuple[int, datetime, float]]] = {}
-    for name, end, visit_id, at, value in session.execute(_MEASURE_ENDS, {"patient_id": patient_id}):
-        ends.setdefault(name, {})[end] = (visit_id, at, value)
+    return _first_and_last(session.execute(_MEASURE_ENDS, {"patient_id": patient_id}))
+
+
+def _first_and_last(ends: Iterable[tuple[str, str, int, datetime, float]]
+                    ) -> list[tuple[datetime, dict[str, float | None]]]:
+    found: dict[str, dict[str, tuple[int, datetime, float]]] = {}
+    for name, end, visit_id, at, value in ends:
+        if end in ("first", "last"):
+            found.setdefault(name, {})[end] = (visit_id, at, value)
     rows: list[tuple[datetime, dict[str, float | None]]] = []
-    for name, pair in ends.items():
+    for name, pair in found.items():
         (first_id, first_at, first), (last_id, last_at, last) = pair["first"], pair["last"]
         if first_id != last_id:
             rows += [(first_at, {name: first}), (last_at, {name: last})]

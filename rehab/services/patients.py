@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import typing
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, ClassVar, Literal, cast
@@ -274,12 +274,18 @@ class HistoryEntry:
     changes: dict[str, list[Any]]
 
 
+HISTORY_ENTITY = "patient"  # EditRecord rows of the patient record itself
 _PATIENT_EDITS = (select(EditRecord, User.name).outerjoin(User, col(User.id) == EditRecord.user_id)
-                  .where(col(EditRecord.patient_id) == bindparam("patient_id"), col(EditRecord.entity) == "patient")
+                  .where(col(EditRecord.patient_id) == bindparam("patient_id"),
+                         col(EditRecord.entity) == HISTORY_ENTITY)
                   .order_by(col(EditRecord.at).desc(), col(EditRecord.id).desc()))
 
 
 def patient_history(session: Session, *, patient_id: int, limit: int = 50) -> list[HistoryEntry]:
     """The latest edits of a patient record, newest first, with who made them."""
-    rows = session.exec(_PATIENT_EDITS.limit(limit), params={"patient_id": patient_id})
+    return history_entries(session.exec(_PATIENT_EDITS.limit(limit), params={"patient_id": patient_id}))
+
+
+def history_entries(rows: Iterable[tuple[EditRecord, str | None]]) -> list[HistoryEntry]:
+    """(edit of the patient record, its author's name) rows as the history lists them."""
     return [HistoryEntry(record.at, name or "Unknown", json.loads(record.changes)) for record, name in rows]

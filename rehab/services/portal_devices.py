@@ -98,9 +98,16 @@ class DeviceCard:
     last_used_at: datetime
 
 
+MOST_RECENT_FIRST = (col(PortalDevice.last_used_at).desc(), col(PortalDevice.id).desc())
+
+
 def remembered(session: Session, *, link_id: int) -> Sequence[DeviceCard]:
     """The phones remembered for a link and not forgotten, the most recently used first."""
     rows = session.exec(select(PortalDevice).where(PortalDevice.link_id == link_id,
                                                    col(PortalDevice.forgotten_at).is_(None))
-                        .order_by(col(PortalDevice.last_used_at).desc(), col(PortalDevice.id).desc())).all()
-    return [DeviceCard(row.id, row.label, row.created_at, row.last_used_at) for row in rows]
+                        .order_by(*MOST_RECENT_FIRST)).all()
+    return [card_of(row) for row in rows]
+
+
+def card_of(device: PortalDevice) -> DeviceCard:
+    return DeviceCard(device.id, device.label, device.created_at, device.last_used_at)

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import and_, bindparam, func, update
 from sqlmodel import Session, col, select
 
-from rehab.models import Alert, Clinic, LoginAttempt, Patient, PortalLink, Protocol
+from rehab.models import Alert, Clinic, LoginAttempt, Patient, PortalDevice, PortalLink, Protocol
 from rehab.services import portal_codes, portal_devices
 from rehab.services.portal_devices import DeviceCard
 from rehab.services.tokens import token_hash
@@ -126,14 +126,26 @@ class LinkCard:
     devices: Sequence[DeviceCard] = ()  # the phones remembered for it
 
 
+# The live link (as ``live_link`` finds it) with the phones remembered for it (as ``remembered`` lists them),
+# in one round trip: the patient page shows the card on every view.
+_LIVE_LINK_ID = (select(func.max(PortalLink.id)).where(PortalLink.patient_id == bindparam("patient_id"),
+                                                       col(PortalLink.revoked_at).is_(None)).scalar_subquery())
+_LINK_WITH_DEVICES = (select(PortalLink, PortalDevice)
+                      .outerjoin(PortalDevice, and_(col(PortalDevice.link_id) == PortalLink.id,
+                                                    col(PortalDevice.forgotten_at).is_(None)))
+                      .where(PortalLink.id == _LIVE_LINK_ID)
+                      .order_by(*portal_devices.MOST_RECENT_FIRST))
+
+
 def link_card(session: Session, *, patient_id: int, now: datetime) -> LinkCard | None:
     """The card of the patient's link that is not revoked, or None when there is none."""
-    link = live_link(session, patient_id=patient_id)
-    if link is None:
+    rows = session.execute(_LINK_WITH_DEVICES, {"patient_id": patient_id}).all()
+    if not rows:
         return None
+    link = rows[0][0]
     return LinkCard(id=link.id, status=link_status(link, now), created_at=link.created_at,
                     expires_at=link.expires_at, require_birth_date=link.require_birth_date, link=link,
-                    devices=portal_devices.remembered(session, link_id=link.id))
+                    devices=[portal_devices.card_of(device) for _, device in rows if device is not None])
 
 
 def find_link(session: Session, token: str, now: datetime) -> tuple[PortalLink | None, LinkReason]:

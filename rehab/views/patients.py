@@ -152,7 +152,7 @@ def detail_page(patient: Patient, **form_state: Any) -> str:
     overview = patient_overview(get_session(), patient=patient, now=now, speed_unit=g.clinic.speed_unit,
                                 user_id=g.user.id, zone=g.clinic.timezone)
     adherence = patient_adherence(get_session(), patient_id=patient.id, zone=g.clinic.timezone, now=now)
-    screen = assessments.latest_screen(get_session(), patient_id=patient.id)
+    screen = overview.screen
     facts = assessments.patient_facts(patient, screen, today=utcnow().date())
     findings = fall_risk_findings(facts)
     screen_state = "high" if findings else "low" if is_screened(facts) else "partial" if screen.measured else "none"
@@ -167,9 +167,7 @@ def detail_page(patient: Patient, **form_state: Any) -> str:
                            questionnaires=overview.questionnaires, adherence=adherence, weeks_shown=WEEKS_SHOWN,
                            references=catalogue.references(), screen=screen, screen_state=screen_state,
                            screen_findings=findings, screen_labels=SCREEN_LABELS,
-                           assessments=assessments.assessments_of(get_session(), patient_id=patient.id),
-                           therapist_name=assignment.name_of(
-                               assignment.therapists(get_session(), clinic_id=g.clinic.id), patient.therapist_id),
+                           assessments=overview.assessments, therapist_name=overview.therapist_name,
                            **_CHOICES, **form_state)
 
 
