@@ -22,7 +22,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.routing import IntegerConverter, Rule
 
+from rehab import printing
 from rehab.models import HandoutPrint, utcnow
+from rehab.printing.snapshot import SheetOptions
 from rehab.services import questionnaire_records
 from tests import factories
 from tests.conftest import SECRET, submit
@@ -34,8 +36,9 @@ CATALOG = Path(__file__).resolve().parents[1] / "rehab" / "translations" / "es" 
 PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|\{\w+\}|%[sd]")
 PORTAL_GET_RULES = [rule for rule in GET_RULES if rule.endpoint.startswith("portal.")]
 # Routes that are not a page for the patient's phone to read: the link itself (a redirect), the calendar (read
-# below as a calendar), the sheet's PDF (read below as a PDF) and the service worker (a script).
-NOT_PAGES = {"portal.open", "portal.calendar", "portal.sheet_pdf", "portal.service_worker"}
+# below as a calendar), the sheet's PDF (read below as a PDF), the sheet's state (the JSON its waiting page polls)
+# and the service worker (a script).
+NOT_PAGES = {"portal.open", "portal.calendar", "portal.sheet_pdf", "portal.sheet_state", "portal.service_worker"}
 # Words that are the same in both languages, or names, and so prove nothing.
 SAME_IN_BOTH = {"Normal", "min", "A4", "No", "Total"}
 
@@ -128,8 +131,8 @@ def test_the_check_finds_english_where_there_is_some():
 
 def seed_portal_records(db, clinic, therapist, patient) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """A record of every kind a portal page shows: a protocol with home walking, a visit, home sessions (one still
-    correctable), a pain rating waiting (its page is a 0-10 scale) and a LEFS answered. Returns the ids a
-    portal route takes, by its argument's name, and the link's token."""
+    correctable), a pain rating waiting (its page is a 0-10 scale), a LEFS answered and a sheet the patient
+    printed. Returns the ids a portal route takes, by its argument's name, and the link's token."""
     from rehab.services.questionnaires import instruments
 
     protocol = factories.protocol(db, patient, user_id=therapist.id, home=True, days_ago=10)
@@ -144,10 +147,13 @@ def seed_portal_records(db, clinic, therapist, patient) -> dict[str, Any]:  # ty
     lefs = instruments()["lefs"]
     questionnaire_records.save_answers(db, response=done, language="es", now=utcnow(),
                                        new={item: lefs.option_values[0] for item in range(1, lefs.item_count + 1)})
+    sheet = printing.record_print(db, patient, protocol, printing.new_snapshot(
+        db, patient, protocol, SheetOptions(paper=clinic.paper_size, language="es"), clinic=clinic,
+        printed_by_name=None), source="portal", printed_by_id=None)
     db.commit()
     assert done.completed_at is not None
-    return {"log_id": recent.id, "response_id": waiting.id, "done_id": done.id, "protocol": protocol,
-            "patient": patient, "token": factories.portal_link(db, patient)}
+    return {"log_id": recent.id, "response_id": waiting.id, "done_id": done.id, "print_id": sheet.id,
+            "protocol": protocol, "patient": patient, "token": factories.portal_link(db, patient)}
 
 
 @pytest.fixture
@@ -249,6 +255,21 @@ def test_every_message_page_is_spanish(app, kind):
         g.patient_language, g.text_size = "es", "normal"
         markup = page("portal/message.html", kind=kind, minutes=15, result="/p/home", phone="555-0100")
     assert '<html lang="es"' in markup and english_in(visible(markup)) == [], english_in(visible(markup))
+
+
+def test_the_sheet_being_prepared_is_spanish_and_says_printing_is_not_running(app, spanish_phone, tmp_path):
+    """The walk above meets the waiting page as it is once the sheet is made (tests render in the request): here
+    the sheet waits for a render worker that is not running."""
+    app.config["RENDER_QUEUE"] = f"sqlite:///{tmp_path / 'render-queue.sqlite3'}"
+    app.config["SHEET_CACHE_DIR"] = str(tmp_path / "sheets")
+    phone: FlaskClient = spanish_phone["phone"]
+    first = phone.get(f"/p/sheet/{spanish_phone['print_id']}.pdf")
+    assert first.status_code == 303 and first.headers["Location"].endswith("/waiting")
+    markup = phone.get(first.headers["Location"]).get_data(as_text=True)
+    text = visible(markup)
+    assert '<html lang="es"' in markup and "Estamos preparando su hoja…" in text
+    assert "Ahora no se pueden hacer hojas" in text and "data-print-stopped hidden" not in markup
+    assert english_in(text) == [], english_in(text)
 
 
 def test_the_spanish_sheet_and_calendar_have_no_english_message(app, db, spanish_phone):

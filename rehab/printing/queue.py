@@ -32,6 +32,7 @@ ALIVE_SECONDS = 5.0  # no beat for this long: no worker is running
 class RenderQueue:
     huey: Any  # huey.Huey (huey publishes no types)
     render_print: Any  # the task that renders one printed sheet into the sheet cache
+    render_report: Any  # the task that renders one printed progress report into the cache
     run_job: Any  # the task that prints a batch job
 
 
@@ -73,43 +74,65 @@ def _build(app: Flask) -> RenderQueue:
         with app.app_context():
             worker.render_print(print_id, patient_id=patient_id, link_base=link_base)
 
+    def render_report(report_id: int) -> None:
+        with app.app_context():
+            worker.render_report(report_id)
+
     def run_job(job_id: int) -> None:
         with app.app_context():
             worker.run_job(job_id, worker=worker.worker_name())
 
     return RenderQueue(huey=storage, render_print=storage.task(name="render_print")(render_print),
+                       render_report=storage.task(name="render_report")(render_report),
                        run_job=storage.task(name="run_print_job")(run_job))
 
 
-def sheet_task_id(cache_key: str) -> str:
-    """One id per sheet as printed: the waiting page asks after it, and a double click renders it once more at
-    most (the second render finds it in the cache)."""
+def render_task_id(cache_key: str) -> str:
+    """One id per PDF as printed (a sheet, a report): its waiting page asks after it, and a double click renders
+    it once more at most (the second render finds it in the cache)."""
     return f"sheet-{cache_key}"
 
 
-def enqueue_sheet(*, print_id: int, patient_id: int, link_base: str, cache_key: str) -> None:
+def _enqueue(task: Any, cache_key: str) -> None:
     queue = render_queue()
-    task = queue.render_print.s(print_id, patient_id, link_base)
-    task.id = sheet_task_id(cache_key)
-    queue.huey.delete(task.id)  # an earlier failure of this sheet: this is a new try
+    task.id = render_task_id(cache_key)
+    queue.huey.delete(task.id)  # an earlier failure of this PDF: this is a new try
     queue.huey.enqueue(task)
+
+
+def enqueue_sheet(*, print_id: int, patient_id: int, link_base: str, cache_key: str) -> None:
+    """A printed sheet (the therapist's or the patient's own) to render into the sheet cache."""
+    _enqueue(render_queue().render_print.s(print_id, patient_id, link_base), cache_key)
+
+
+def enqueue_report(*, report_id: int, cache_key: str) -> None:
+    """A printed progress report to render into the cache."""
+    _enqueue(render_queue().render_report.s(report_id), cache_key)
 
 
 def enqueue_job(job_id: int) -> None:
     render_queue().run_job(job_id)
 
 
-def sheet_state(cache_key: str) -> str:
-    """``ready`` (in the cache), ``failed`` (its render raised) or ``waiting``."""
+def render_state(cache_key: str) -> str:
+    """``ready`` (in the cache, or rendered in the request with no queue), ``failed`` (its render raised) or
+    ``waiting``."""
     from huey.exceptions import TaskException
 
-    if cache.has(cache_key):
+    if is_inline() or cache.has(cache_key):
         return "ready"
     try:
-        render_queue().huey.result(sheet_task_id(cache_key), preserve=True)
+        render_queue().huey.result(render_task_id(cache_key), preserve=True)
     except TaskException:
         return "failed"
     return "waiting"
+
+
+def waiting_answer(cache_key: str, pdf_url: str) -> dict[str, object]:
+    """What a waiting page and its poll say of a PDF being rendered: its state, whether a worker runs (so
+    the page says plainly that printing is not running instead of waiting for ever), and where the PDF is."""
+    state = render_state(cache_key)
+    return {"state": state, "worker_running": state == "ready" or worker_alive(), "pdf_url": pdf_url}
 
 
 def beat(queue: RenderQueue) -> None:

@@ -70,9 +70,15 @@ def clinic_report(db: Session, *, report_id: int, patient_id: int, clinic_id: in
                                              ReportPrint.clinic_id == clinic_id)).first()
 
 
+def report_cache_key(digest: str) -> str:
+    """The cache key of a printed report (never the key of a sheet's snapshot): its page asks whether a render
+    worker has made it."""
+    return snapshot_digest({"report": digest})
+
+
 def render_report(snapshot: Snapshot | Callable[[], Snapshot], *, digest: str) -> bytes:
     """The PDF of a printed report, from the disk cache when this exact letter was rendered before."""
-    cache_key = snapshot_digest({"report": digest})  # never the key of a sheet's snapshot
+    cache_key = report_cache_key(digest)
     cached = cache.read(cache_key)
     if cached is not None:
         return cached

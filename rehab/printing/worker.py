@@ -1,5 +1,5 @@
-"""What a render worker does: render a printed sheet into the cache, print a batch job sheet by sheet, take
-over the jobs of a worker that died, and its own loop (`flask render-worker`).
+"""What a render worker does: render a printed sheet or progress report into the cache, print a batch job sheet
+by sheet, take over the jobs of a worker that died, and its own loop (`flask render-worker`).
 
 A batch's truth is in its rows (``PrintJob``, ``PrintJobItem``). Each sheet is rendered first, then its print
 record, the item marked done and the audit event are committed together, once: the item is claimed with
@@ -12,6 +12,7 @@ fails it with a message the progress page shows.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import socket
@@ -26,9 +27,9 @@ from sqlalchemy import CursorResult, update
 from sqlmodel import Session, col, select
 
 from rehab.db import get_engine, side_transaction
-from rehab.models import Clinic, HandoutPrint, Patient, PrintJob, PrintJobItem, Protocol, User, utcnow
+from rehab.models import Clinic, HandoutPrint, Patient, PrintJob, PrintJobItem, Protocol, ReportPrint, User, utcnow
 from rehab.patient_links import printed_link
-from rehab.printing import cache, pdf, prints, queue, sheets
+from rehab.printing import cache, pdf, prints, queue, report, sheets
 from rehab.printing.snapshot import SheetOptions, snapshot_digest
 from rehab.services import audit
 from rehab.services.advice.inputs import waiting_red_flags
@@ -74,6 +75,15 @@ def render_print(print_id: int, *, patient_id: int, link_base: str) -> None:
         if record is None or record.patient_id != patient_id:
             raise LookupError(f"print {print_id} of patient {patient_id} does not exist")
         sheets.render_sheet(record.snapshot, digest=record.digest, link=_printed_link(db, patient_id))
+
+
+def render_report(report_id: int) -> None:
+    """Render a progress report already printed (its record written by the page) into the cache."""
+    with Session(get_engine()) as db:
+        record = db.get(ReportPrint, report_id)
+        if record is None:
+            raise LookupError(f"report {report_id} does not exist")
+        report.render_report(json.loads(record.snapshot), digest=record.digest)
 
 
 def run_job(job_id: int, *, worker: str) -> None:

@@ -12,9 +12,10 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from rehab import once, printing, security
 from rehab.db import after_close, get_session
 from rehab.i18n import LANGUAGES
-from rehab.models import HandoutPrint, Patient, Protocol, utcnow
+from rehab.models import HandoutPrint, Patient, Protocol, ReportPrint, utcnow
 from rehab.patient_links import printed_link
-from rehab.printing import cache, jobs, queue, worker
+from rehab.printing import jobs, queue, responses, worker
+from rehab.printing.report import report_cache_key
 from rehab.printing.report_snapshot import ASSESSMENT_MAX, PLAN_MAX, ReportOptions, letter_text
 from rehab.printing.sheets import sheet_cache_key
 from rehab.printing.snapshot import SheetOptions, reprintable, sheet_filename
@@ -88,9 +89,12 @@ def sheet_pdf(patient_id: int, print_id: int):  # type: ignore[no-untyped-def]
     waits on the waiting page (with ``RENDER_QUEUE=inline``, this request renders it)."""
     db = get_session()
     digest, printed_at, link, cache_key = printed_sheet(patient_id, print_id)
-    if not queue.is_inline() and not cache.has(cache_key):
-        queue.enqueue_sheet(print_id=print_id, patient_id=patient_id, link_base=request.url_root, cache_key=cache_key)
-        return redirect(url_for("print_jobs.sheet_waiting", patient_id=patient_id, print_id=print_id), code=303)
+    waiting = responses.queued_or_none(
+        cache_key, enqueue=lambda: queue.enqueue_sheet(print_id=print_id, patient_id=patient_id,
+                                                       link_base=request.url_root, cache_key=cache_key),
+        waiting_url=url_for("print_jobs.sheet_waiting", patient_id=patient_id, print_id=print_id))
+    if waiting is not None:
+        return waiting
     security.record_read("sheet.download", patient_id=patient_id, object_type="handout_print", object_id=print_id)
     pdf = printing.render_sheet(lambda: printing.stored_snapshot(db, print_id=print_id), digest=digest, link=link)
     return printing.pdf_response(pdf, sheet_filename(printed_at))
@@ -204,14 +208,26 @@ def _report_page(patient: Patient, values: Any, errors: dict[str, str], form_id:
                            reports=printing.recent_reports(get_session(), patient_id=patient.id), loads=json.loads)
 
 
-@bp.get("/patients/<int:patient_id>/reports/<int:report_id>.pdf")
-def report_pdf(patient_id: int, report_id: int):  # type: ignore[no-untyped-def]
-    """A printed report as PDF: rendered the first time, then served from the cache."""
-    db = get_session()
-    record = printing.clinic_report(db, report_id=report_id, patient_id=patient_id, clinic_id=g.clinic.id)
+def printed_report(patient_id: int, report_id: int) -> ReportPrint:
+    """A printed report of this clinic's patient (a 404, recorded as a denial for another clinic's patient)."""
+    record = printing.clinic_report(get_session(), report_id=report_id, patient_id=patient_id, clinic_id=g.clinic.id)
     if record is None:
         get_patient_or_404(patient_id)  # another clinic's patient: recorded as a denial
         abort(404)
+    return record
+
+
+@bp.get("/patients/<int:patient_id>/reports/<int:report_id>.pdf")
+def report_pdf(patient_id: int, report_id: int):  # type: ignore[no-untyped-def]
+    """A printed report as PDF from the cache; the first time, a render worker renders it while the browser
+    waits on the waiting page (with ``RENDER_QUEUE=inline``, this request renders it)."""
+    record = printed_report(patient_id, report_id)
+    cache_key = report_cache_key(record.digest)
+    waiting = responses.queued_or_none(
+        cache_key, enqueue=lambda: queue.enqueue_report(report_id=report_id, cache_key=cache_key),
+        waiting_url=url_for("print_jobs.report_waiting", patient_id=patient_id, report_id=report_id))
+    if waiting is not None:
+        return waiting
     security.record_read("report.download", patient_id=patient_id, object_type="report_print", object_id=record.id)
     pdf = printing.render_report(lambda: json.loads(record.snapshot), digest=record.digest)
     return printing.pdf_response(pdf, printing.report_filename(record.printed_at.date()))

@@ -1,20 +1,20 @@
-"""Waiting for printing: a single sheet's waiting page (it opens the PDF once a render worker has made it),
-batch print jobs (start one for a caseload or a clinic, its progress page, its one PDF) and the user's recent
-jobs. Every page polls a small JSON answer with its script, and refreshes itself without one."""
+"""Waiting for printing: a single sheet's or progress report's waiting page (it opens the PDF once a render
+worker has made it), batch print jobs (start one for a caseload or a clinic, its progress page, its one PDF) and
+the user's recent jobs. Every page polls a small JSON answer with its script, and refreshes itself without one."""
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from rehab import once, security
 from rehab.db import get_session
 from rehab.models import PrintJob, utcnow
 from rehab.printing import cache, jobs, pdf, queue, worker
-from rehab.printing.responses import pdf_response
+from rehab.printing.report import report_cache_key
+from rehab.printing.responses import answer_json, pdf_response
 from rehab.printing.snapshot import sheet_filename
-from rehab.views.handouts import printed_sheet, start_batch
+from rehab.views.handouts import printed_report, printed_sheet, start_batch
 from rehab.views.patients import clinic_phone_missing, get_patient_or_404
 from rehab.vocabulary import PRINT_JOB_KIND_LABELS, PrintJobKind
 
@@ -23,32 +23,50 @@ NOT_RUNNING = ("Printing is not running on this server: ask your IT person to st
                "(see “Printing” in the README). Nothing is lost: this page carries on by itself once it runs.")
 
 
-def _json(answer: dict[str, object]) -> Response:
-    return Response(json.dumps(answer), mimetype="application/json")
-
-
 def _sheet_answer(patient_id: int, print_id: int) -> dict[str, object]:
     *_, cache_key = printed_sheet(patient_id, print_id)
-    state = "ready" if queue.is_inline() else queue.sheet_state(cache_key)
-    return {"state": state, "worker_running": state == "ready" or queue.worker_alive(),
-            "pdf_url": url_for("handouts.sheet_pdf", patient_id=patient_id, print_id=print_id)}
+    return queue.waiting_answer(cache_key, url_for("handouts.sheet_pdf", patient_id=patient_id, print_id=print_id))
+
+
+def _report_answer(patient_id: int, report_id: int) -> dict[str, object]:
+    record = printed_report(patient_id, report_id)
+    return queue.waiting_answer(report_cache_key(record.digest),
+                                url_for("handouts.report_pdf", patient_id=patient_id, report_id=report_id))
+
+
+def _waiting_page(patient_id: int, answer: dict[str, object], *, document: str, state_url: str) -> ResponseReturnValue:
+    """The waiting page, or the PDF itself once it is made (a page refreshed without script lands there)."""
+    patient = get_patient_or_404(patient_id)
+    if answer["state"] == "ready":
+        return redirect(str(answer["pdf_url"]), code=303)
+    return render_template("handouts/waiting.html", patient=patient, answer=answer, document=document,
+                           not_running=NOT_RUNNING, state_url=state_url)
 
 
 @bp.get("/patients/<int:patient_id>/sheets/<int:print_id>/waiting")
-def sheet_waiting(patient_id: int, print_id: int):  # type: ignore[no-untyped-def]
+def sheet_waiting(patient_id: int, print_id: int) -> ResponseReturnValue:
     """The page a sheet's print waits on: the PDF as soon as it is rendered."""
-    patient = get_patient_or_404(patient_id)
-    answer = _sheet_answer(patient_id, print_id)
-    if answer["state"] == "ready":
-        return redirect(str(answer["pdf_url"]), code=303)
-    return render_template("handouts/waiting.html", patient=patient, answer=answer, not_running=NOT_RUNNING,
-                           state_url=url_for("print_jobs.sheet_state", patient_id=patient_id, print_id=print_id))
+    return _waiting_page(patient_id, _sheet_answer(patient_id, print_id), document="sheet",
+                         state_url=url_for("print_jobs.sheet_state", patient_id=patient_id, print_id=print_id))
 
 
 @bp.get("/patients/<int:patient_id>/sheets/<int:print_id>/state")
 def sheet_state(patient_id: int, print_id: int) -> Response:
     get_patient_or_404(patient_id)
-    return _json(_sheet_answer(patient_id, print_id))
+    return answer_json(_sheet_answer(patient_id, print_id))
+
+
+@bp.get("/patients/<int:patient_id>/reports/<int:report_id>/waiting")
+def report_waiting(patient_id: int, report_id: int) -> ResponseReturnValue:
+    """The page a progress report's print waits on: the PDF as soon as it is rendered."""
+    return _waiting_page(patient_id, _report_answer(patient_id, report_id), document="report",
+                         state_url=url_for("print_jobs.report_state", patient_id=patient_id, report_id=report_id))
+
+
+@bp.get("/patients/<int:patient_id>/reports/<int:report_id>/state")
+def report_state(patient_id: int, report_id: int) -> Response:
+    get_patient_or_404(patient_id)
+    return answer_json(_report_answer(patient_id, report_id))
 
 
 def _job_or_404(job_id: int) -> PrintJob:
@@ -107,7 +125,7 @@ def job(job_id: int):  # type: ignore[no-untyped-def]
 
 @bp.get("/print-jobs/<int:job_id>/progress")
 def job_progress(job_id: int) -> Response:
-    return _json(_progress(_job_or_404(job_id)))
+    return answer_json(_progress(_job_or_404(job_id)))
 
 
 @bp.get("/print-jobs/<int:job_id>.pdf")

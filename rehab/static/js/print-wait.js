@@ -1,6 +1,7 @@
-// Waiting for printing (templates/handouts/waiting.html, templates/print_jobs/job.html): asks the server four times
-// a second how the sheet or batch is doing, keeps the words and the bar up to date, and opens a single sheet's PDF
-// as soon as it is ready. Without scripts, both pages refresh themselves every two seconds instead.
+// Waiting for printing (templates/handouts/waiting.html, templates/portal/sheet_waiting.html,
+// templates/print_jobs/job.html): asks the server four times a second how the sheet, report or batch is doing,
+// keeps the words and the bar up to date, and opens a single PDF as soon as it is ready. Without scripts, the
+// pages refresh themselves every few seconds instead.
 document.addEventListener("DOMContentLoaded", () => {
   const box = document.querySelector("[data-print-wait], [data-print-job]");
   if (!box || box.hasAttribute("data-finished")) return;
@@ -42,6 +43,13 @@ document.addEventListener("DOMContentLoaded", () => {
     if (stopped) stopped.hidden = answer.worker_running;
     if (single) {
       if (answer.state === "ready") {
+        // A page that stays while its PDF downloads (the patient's sheet on a phone) says it is ready.
+        const waiting = box.querySelector("[data-print-waiting]");
+        const ready = box.querySelector("[data-print-ready]");
+        if (waiting && ready) {
+          waiting.hidden = true;
+          ready.hidden = false;
+        }
         window.location.replace(answer.pdf_url);
         return;
       }
