@@ -23,6 +23,7 @@ from rehab.models import (
     HomeLog,
     Membership,
     Patient,
+    PhasePlan,
     Protocol,
     ProtocolVersion,
     QuestionnaireResponse,
@@ -30,6 +31,7 @@ from rehab.models import (
     Visit,
 )
 from rehab.models.patients import patient_search_key
+from rehab.services.adherence_records import phase_plan_rows
 from rehab.services.catalogue import templates
 from rehab.services.last_session import refresh_all_last_sessions
 from rehab.services.passwords import hash_password, make_hasher
@@ -91,7 +93,11 @@ def seed(database_url: str) -> dict[str, float | int]:
                 versions.append({"protocol_id": p + 1, "number": 1, "created_at": protocol_start,
                                  "summary": json.dumps(["First version."]), "content": content[condition],
                                  "safety_overrides": "[]"})
-            for table, rows in ((Patient, patients), (Protocol, protocols), (ProtocolVersion, versions)):
+            plans = [row for version in versions
+                     for row in phase_plan_rows(version["protocol_id"], version["number"], version["created_at"],
+                                                 version["content"])]
+            for table, rows in ((Patient, patients), (Protocol, protocols), (ProtocolVersion, versions),
+                                (PhasePlan, plans)):
                 for chunk in chunks(rows):
                     connection.execute(insert(table), chunk)
         with engine.begin() as connection:
@@ -146,6 +152,14 @@ def seed(database_url: str) -> dict[str, float | int]:
                 connection.execute(text("ANALYZE"))
             else:
                 connection.execute(text("ANALYZE"))
+                # ANALYZE leaves an index holding no row without statistics, and SQLite's planner then takes it
+                # for a large one: the partial indexes of the sessions that stopped the walking (none here; a
+                # few in a clinic's database) would lose to the patient's whole history. Say they are small,
+                # as ANALYZE does once they hold a row.
+                connection.execute(text(
+                    "INSERT INTO sqlite_stat1 (tbl, idx, stat) SELECT tbl_name, name, '1 1 1' FROM sqlite_master"
+                    " WHERE type = 'index' AND sql LIKE '% WHERE %' AND name NOT IN (SELECT idx FROM sqlite_stat1"
+                    " WHERE idx IS NOT NULL)"))
         engine.dispose()
     return {"clinics": CLINICS, "therapists": THERAPISTS, "patients": PATIENTS, "visits": VISITS,
             "home_logs": HOME_LOGS, "seconds": round(time.perf_counter() - started, 1)}

@@ -383,11 +383,12 @@ CASES: dict[str, Case] = {
     "protocols.build": Case(
         page=lambda w: f"{w.p}/protocols/new/build?source=builtin:knee_oa",
         post=lambda w: f"{w.p}/protocols/new/build", data=lambda w: {"action": "save"},
-        grows={"protocol": 1, "protocol_version": 1, **ONE},
+        grows={"protocol": 1, "protocol_version": 1, "phase_plan": 3, **ONE},  # knee OA: three phases
         check=lambda w, db: _check(_count(db, Protocol, Protocol.status == "active") == 1)),
     "protocols.edit": Case(
         page=lambda w: f"{_protocol_page(w)}/edit", post=lambda w: f"{_protocol_page(w)}/edit",
-        data=lambda w: {"action": "save", "title": "Knee plan, slower"}, grows={"protocol_version": 1, **ONE},
+        data=lambda w: {"action": "save", "title": "Knee plan, slower"},
+        grows={"protocol_version": 1, "phase_plan": 3, **ONE},
         check=lambda w, db: _check(_fresh(db, Protocol, w.protocol.id).latest_version == 2)),
     "protocols.move_phase": Case(
         page=_protocol_page, post=lambda w: f"{_protocol_page(w)}/phase",

@@ -28,6 +28,7 @@ from rehab import create_app
 from rehab.db import get_engine
 from rehab.migrate import alembic_config, check, downgrade, upgrade
 from rehab.models import AuditEvent, Patient, Visit
+from rehab.services.adherence_records import phase_plans
 from rehab.services.audit import GENESIS, first_broken_event, keyed_digest, legacy_digest
 from rehab.services.catalogue import templates
 from rehab.services.protocol_content import content_from_template
@@ -466,3 +467,19 @@ def test_0009_rekeys_an_existing_chain_and_keeps_an_old_break_visible(migration_
     migrate_to(migration_app, "0009")
     with migration_app.app_context(), Session(get_engine()) as session:
         assert first_broken_event(session, key=key) == 2
+
+
+def test_d20dash_0800_stores_every_existing_versions_phases_sessions_a_week(migration_app):
+    """The dashboard counts a protocol's week from the stored plans: a version saved before the upgrade has
+    its phases' plans as the rule reads them from its content."""
+    migrate_to(migration_app, "0004")
+    populate(migration_app, "0004")
+    migrate_to(migration_app, "d20dash_0800")
+    plan = phase_plans(content_from_template(templates()["knee_oa"]).model_dump_json())
+    with migration_app.app_context(), get_engine().connect() as connection:
+        stored = connection.execute(text("SELECT protocol_id, version_number, phase_index, clinic_per_week,"
+                                         " home_per_week, saved_at FROM phase_plan")).all()
+    assert sorted(row[:5] for row in stored) == sorted(
+        (protocol, version, index, clinic, home) for protocol, version in ((1, 1), (2, 1), (2, 2), (3, 1))
+        for index, (clinic, home) in enumerate(plan))
+    assert len(plan) == 3 and {str(row[5])[:19] for row in stored} == {T0.strftime("%Y-%m-%d %H:%M:%S")}

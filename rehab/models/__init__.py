@@ -14,7 +14,7 @@ from rehab.models.outcomes import QuestionnaireResponse
 from rehab.models.patients import AuditEvent, EditRecord, Patient
 from rehab.models.portal import HandoutPrint, HomeLog, PortalDevice, PortalLink, ReportPrint
 from rehab.models.print_jobs import PrintJob, PrintJobItem
-from rehab.models.protocols import ClinicTemplate, PhaseChange, Protocol, ProtocolVersion
+from rehab.models.protocols import ClinicTemplate, PhaseChange, PhasePlan, Protocol, ProtocolVersion
 from rehab.models.reminders import PortalCalendar
 from rehab.models.submissions import FormSubmission
 from rehab.models.visits import AdviceDecision, Alert, Assessment, RedFlagClearance, Visit
@@ -37,6 +37,7 @@ __all__ = [
     "Membership",
     "Patient",
     "PhaseChange",
+    "PhasePlan",
     "PortalCalendar",
     "PortalDevice",
     "PortalLink",

@@ -78,6 +78,8 @@ class Patient(PatientBase, table=True):
         Index("ix_patient_clinic_last_session", "clinic_id", "last_session_at"),
         # "My patients": one therapist's patients of a clinic, newest session first.
         Index("ix_patient_clinic_therapist", "clinic_id", "therapist_id", "last_session_at"),
+        # The dashboard's week of every active patient, "My patients" or not, read on the index alone.
+        Index("ix_patient_clinic_assigned", "clinic_id", "archived_at", "therapist_id"),
     )
 
     id: int = Field(default=None, primary_key=True)

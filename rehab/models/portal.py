@@ -114,6 +114,8 @@ class HomeLog(HomeLogBase, UnderProtocol, table=True):
     __tablename__ = "home_log"
     __table_args__ = (Index("ix_home_log_patient_date", "patient_id", "session_date"),
                       Index("ix_home_log_clinic_created", "clinic_id", "created_at"),
+                      # A clinic's home sessions of a week, counted per patient from the index alone (dashboard).
+                      Index("ix_home_log_clinic_date", "clinic_id", "session_date", "patient_id"),
                       # The home sessions that stopped the walking (see ix_visit_stop).
                       Index("ix_home_log_stop", "patient_id", "session_date",
                             sqlite_where=text(stop_condition((*RedFlag, "fell"), boolean_as="= 1")),

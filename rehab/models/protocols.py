@@ -42,7 +42,9 @@ class ProtocolVersion(SQLModel, table=True):
     """An immutable snapshot of a protocol's content, with who saved it and what changed."""
 
     __tablename__ = "protocol_version"
-    __table_args__ = (UniqueConstraint("protocol_id", "number", name="uq_protocol_version_number"),)
+    __table_args__ = (UniqueConstraint("protocol_id", "number", name="uq_protocol_version_number"),
+                      # The version in force (the last saved), read without its content (the dashboard's week).
+                      Index("ix_protocol_version_protocol_at", "protocol_id", "created_at", "number"))
 
     id: int = Field(default=None, primary_key=True)
     protocol_id: int = Field(foreign_key="protocol.id", index=True)
@@ -56,6 +58,22 @@ class ProtocolVersion(SQLModel, table=True):
     # A version that puts back the dose of an undone decision: when that dose began (the advice counts the
     # sessions at it from then, as if the undone change had never been made). None: when the version was saved.
     dose_since: datetime | None = None
+
+
+class PhasePlan(SQLModel, table=True):
+    """The sessions a week one phase of a saved version asks for, in the clinic and at home
+    (``services.adherence_records.phase_plans`` of its content), stored with the version: the dashboard counts a
+    whole clinic's week in SQL from these instead of parsing every active protocol's content on each load."""
+
+    __tablename__ = "phase_plan"
+    __table_args__ = {"sqlite_with_rowid": False}  # one lookup by its key, read per active protocol
+
+    protocol_id: int = Field(foreign_key="protocol.id", primary_key=True)
+    version_number: int = Field(primary_key=True)
+    phase_index: int = Field(primary_key=True)
+    clinic_per_week: int
+    home_per_week: int
+    saved_at: datetime  # the version's created_at: when this plan came into force
 
 
 class PhaseChange(SQLModel, table=True):

@@ -83,6 +83,13 @@ def phase_plans(content: str) -> tuple[tuple[int, int], ...]:
     return tuple(_plan_of_phase(phase) for phase in json.loads(content).get("phases") or [])
 
 
+def phase_plan_rows(protocol_id: int, number: int, saved_at: datetime, content: str) -> list[dict[str, Any]]:
+    """The ``PhasePlan`` rows of a saved version: each phase's (clinic, home) sessions a week, as
+    ``phase_plans`` reads them (a version with no phases has none)."""
+    return [{"protocol_id": protocol_id, "version_number": number, "phase_index": index, "clinic_per_week": clinic,
+             "home_per_week": home, "saved_at": saved_at} for index, (clinic, home) in enumerate(phase_plans(content))]
+
+
 def plan_at(plans: tuple[tuple[int, int], ...], phase_index: int) -> tuple[int, int]:
     """``phase_plan`` on the parsed plans: a phase index past the end reads the last phase."""
     return plans[min(max(phase_index, 0), len(plans) - 1)] if plans else (0, 0)

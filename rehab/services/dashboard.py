@@ -20,9 +20,9 @@ from sqlmodel import Session, col, select
 
 from rehab.models import Alert, Patient, Protocol, ProtocolVersion, User, Visit
 from rehab.services.adherence import WeekAdherence
-from rehab.services.adherence_records import clinic_this_week
 from rehab.services.assignment import assigned_name, is_mine
 from rehab.services.caseload import alert_urgency
+from rehab.services.clinic_week import clinic_under_half
 from rehab.services.protocol_content import ProtocolContent, visit_ceiling
 from rehab.vocabulary import PAIN_ALERTS, STOPPING_ALERTS
 
@@ -140,12 +140,12 @@ def build_dashboard(session: Session, *, clinic_id: int, zone: str, now: datetim
 def under_half_this_week(session: Session, *, clinic_id: int, zone: str, now: datetime,
                          mine: ColumnElement[bool] | None = None) -> list[tuple[Patient, WeekAdherence]]:
     """Patients who have done under half the sessions due so far this week (docs/clinical.md, "Adherence"),
-    fewest done first: seven queries whatever the caseload. ``mine``: only the patients it holds for."""
-    behind = {patient_id: week for patient_id, week in clinic_this_week(session, clinic_id=clinic_id, zone=zone,
-                                                                        now=now).items() if week.under_half}
-    patients = session.exec(select(Patient).where(col(Patient.id).in_(behind), true() if mine is None else mine))
-    rows = [(patient, behind[patient.id]) for patient in patients]
-    return sorted(rows, key=lambda row: (row[1].counted / row[1].due, row[0].last_name, row[0].first_name))
+    fewest done first (then by name, then as entered): seven queries whatever the caseload, the database
+    counting the protocols whose week is steady (services/clinic_week.py). ``mine``: only the patients it holds
+    for."""
+    rows = clinic_under_half(session, clinic_id=clinic_id, zone=zone, now=now, mine=mine)
+    return sorted(rows, key=lambda row: (row[1].counted / row[1].due, row[0].last_name, row[0].first_name,
+                                         row[0].id))
 
 
 def _ceilings(session: Session, visits: list[Any]) -> dict[tuple[int, int, int, str], int]:

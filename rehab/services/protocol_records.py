@@ -15,7 +15,8 @@ from sqlalchemy import bindparam, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
-from rehab.models import ClinicTemplate, Patient, PhaseChange, Protocol, ProtocolVersion, User
+from rehab.models import ClinicTemplate, Patient, PhaseChange, PhasePlan, Protocol, ProtocolVersion, User
+from rehab.services.adherence_records import phase_plan_rows
 from rehab.services.edits import StaleEdit, claim_version, rows_changed
 from rehab.services.protocol_content import ProtocolContent, summarize_changes
 from rehab.services.safety import SafetyWarning
@@ -128,12 +129,19 @@ def create_protocol(session: Session, *, patient: Patient, content: ProtocolCont
                         current_phase=min(max(start_phase, 0), len(content.phases) - 1))
     session.add(protocol)
     session.flush()
-    session.add(ProtocolVersion(protocol_id=protocol.id, number=1, created_at=now, author_id=user_id,
-                                summary=json.dumps(["First version.", *([start_note] if start_note else [])]),
-                                content=content.model_dump_json(),
-                                safety_overrides=_overrides_json(overrides)))
+    _add_version(session, ProtocolVersion(
+        protocol_id=protocol.id, number=1, created_at=now, author_id=user_id,
+        summary=json.dumps(["First version.", *([start_note] if start_note else [])]),
+        content=content.model_dump_json(), safety_overrides=_overrides_json(overrides)))
     session.flush()
     return protocol
+
+
+def _add_version(session: Session, version: ProtocolVersion) -> None:
+    """Add a new version with its phases' sessions a week (``PhasePlan``, which the dashboard counts from)."""
+    session.add(version)
+    session.add_all(PhasePlan(**row) for row in phase_plan_rows(version.protocol_id, version.number,
+                                                                version.created_at, version.content))
 
 
 def save_version(session: Session, *, protocol: Protocol, content: ProtocolContent, seen_version: int,
@@ -157,7 +165,7 @@ def save_version(session: Session, *, protocol: Protocol, content: ProtocolConte
     version = ProtocolVersion(protocol_id=protocol.id, number=number, created_at=now, author_id=user_id,
                               summary=json.dumps(lines), content=content.model_dump_json(),
                               safety_overrides=_overrides_json(overrides))
-    session.add(version)
+    _add_version(session, version)
     session.flush()
     return version
 
