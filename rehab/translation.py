@@ -21,7 +21,8 @@ def N_(message: str) -> str:  # noqa: N802 (gettext's conventional name, found b
 
 
 @cache
-def _catalog(language: str) -> NullTranslations:
+def catalog(language: str) -> NullTranslations:
+    """The catalog of a language (a locale's identifier, e.g. "es"), loaded once per worker; English has none."""
     if language == "en":
         return NullTranslations()
     return Translations.load(str(CATALOGS), [language], domain="messages")
@@ -29,15 +30,15 @@ def _catalog(language: str) -> NullTranslations:
 
 def gettext(language: str, message: str) -> str:
     """``message`` (an English msgid) in ``language``; English when there is no translation."""
-    return _catalog(language).gettext(message)
+    return catalog(language).gettext(message)
 
 
 def ngettext(language: str, singular: str, plural: str, count: int) -> str:
     """``singular`` or ``plural`` (English msgids) by ``count``, in ``language``."""
-    return _catalog(language).ngettext(singular, plural, count)
+    return catalog(language).ngettext(singular, plural, count)
 
 
 def has_translation(language: str, message: str) -> bool:
     """Whether the catalog of ``language`` translates ``message`` (tests check every label has one)."""
-    catalog = _catalog(language)
-    return isinstance(catalog, Translations) and message in catalog._catalog  # noqa: SLF001 (babel keeps it there)
+    found = catalog(language)
+    return isinstance(found, Translations) and message in found._catalog  # noqa: SLF001 (babel keeps it there)

@@ -8,6 +8,7 @@ import typing
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from typing import Any, ClassVar, Literal, cast
 
 from pydantic import ValidationInfo, field_validator
@@ -114,13 +115,18 @@ Sort = Literal["name", "last_session", "alerts"]
 SORTS: tuple[Sort, ...] = ("name", "last_session", "alerts")
 
 
+def _search_terms(query: str) -> list[str]:
+    """The LIKE patterns of a name or chart-number search: each word (up to five) of the folded query, with % and
+    _ typed by the user escaped, not wildcards."""
+    return ["%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            for term in search_text(query).split()[:5]]
+
+
 def name_search(query: str) -> list[ColumnElement[bool]]:
     """The conditions a name or chart-number search puts on Patient: each word (up to five) must appear in the
     folded "last first chart" key, case and accents ignored (the caseload's search, the audit trail's filter).
     Bound parameters only (SECURITY.md 15); % and _ typed by the user are escaped, not wildcards."""
-    patterns = ("%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-                for term in search_text(query).split()[:5])
-    return [col(Patient.search_key).like(pattern, escape="\\") for pattern in patterns]
+    return [col(Patient.search_key).like(pattern, escape="\\") for pattern in _search_terms(query)]
 
 
 def search_patients(session: Session, *, clinic_id: int, query: str = "", condition: str = "",
@@ -132,31 +138,44 @@ def search_patients(session: Session, *, clinic_id: int, query: str = "", condit
     page walks it in name order, reading from the table only the rows shown. (A window count in the page query
     would be one query fewer but reads every match: 7 ms instead of 1 for a clinic of 2,000.) The other orders
     sort the matches (the open alerts joined as one grouped subquery)."""
-    conditions = [col(Patient.clinic_id) == clinic_id]
+    terms = _search_terms(query)
+    count, rows_statement = _search_statements(status, bool(condition), len(terms), sort)
+    params: dict[str, Any] = {"clinic_id": clinic_id, "condition": condition,
+                              **{f"term_{index}": term for index, term in enumerate(terms)}}
+    total = session.exec(count, params=params).one()
+    page = max(1, min(page, max(1, -(-total // per_page))))
+    # A row of these columns has them as attributes: it is a PatientRow.
+    rows = cast(list[PatientRow], list(session.exec(
+        rows_statement, params={**params, "offset": (page - 1) * per_page, "limit": per_page})))
+    return PatientPage(rows, total, page, per_page)
+
+
+@cache  # at most 3 statuses x 2 x 6 term counts x 3 orders
+def _search_statements(status: Status, by_condition: bool, terms: int, sort: Sort) -> tuple[Any, Any]:
+    """The search's count and page statements for one shape of search, built once per shape: building them cost
+    more than running them. Every value (clinic, condition, words, offset, limit) is a bound parameter."""
+    conditions = [col(Patient.clinic_id) == bindparam("clinic_id")]
     if status == "active":
         conditions.append(col(Patient.archived_at).is_(None))
     elif status == "archived":
         conditions.append(col(Patient.archived_at).is_not(None))
-    if condition:
-        conditions.append(col(Patient.condition) == condition)
-    conditions += name_search(query)
-    total = session.exec(select(func.count()).select_from(Patient).where(*conditions)).one()
-    page = max(1, min(page, max(1, -(-total // per_page))))
-    # A row of these columns has them as attributes: it is a PatientRow.
+    if by_condition:
+        conditions.append(col(Patient.condition) == bindparam("condition"))
+    conditions += [col(Patient.search_key).like(bindparam(f"term_{index}"), escape="\\") for index in range(terms)]
+    count = select(func.count()).select_from(Patient).where(*conditions)
     statement = select(*_ROW_COLUMNS).outerjoin(User, assigned_name()).where(*conditions)
     by_name = (col(Patient.search_key), col(Patient.id))
     if sort == "last_session":
         never = case((col(Patient.last_session_at).is_(None), 0), else_=1)
         statement = statement.order_by(never, col(Patient.last_session_at), *by_name)
     elif sort == "alerts":
-        alerts = open_alert_summary(clinic_id)
+        alerts = open_alert_summary(bindparam("clinic_id"))  # type: ignore[arg-type]  # bound per request
         statement = (statement.outerjoin(alerts, alerts.c.patient_id == Patient.id)
                      .order_by(func.coalesce(alerts.c.urgency, len(ALERT_URGENCY) + 1), alerts.c.count.desc(),
                                *by_name))
     else:
         statement = statement.order_by(*by_name)
-    rows = cast(list[PatientRow], list(session.exec(statement.offset((page - 1) * per_page).limit(per_page))))
-    return PatientPage(rows, total, page, per_page)
+    return count, statement.offset(bindparam("offset")).limit(bindparam("limit"))
 
 
 # Nearly every patient page runs this; built once, bound per request.

@@ -184,17 +184,21 @@ class LinkState:
         return self.discharged.ended_at + timedelta(days=DISCHARGE_ANSWER_DAYS)
 
 
+# Every portal request runs this lookup (its guard): the statement is built once, the link's id bound per request.
+_LINK_STATE = (
+    select(PortalLink, Patient, Clinic, Protocol)
+    .join(Patient, col(Patient.id) == PortalLink.patient_id)
+    .join(Clinic, col(Clinic.id) == PortalLink.clinic_id)
+    .outerjoin(Protocol, (col(Protocol.patient_id) == Patient.id) & (col(Protocol.status) == "active"))
+    .where(PortalLink.id == bindparam("link_id"))
+)
+
+
 def link_state(session: Session, *, link_id: int, now: datetime) -> LinkState:
     """Everything a portal request needs, in one query; re-checked on every request so a revoked link, an
     ended protocol or an archived patient ends the patient's session at once. A discharge within
     ``DISCHARGE_ANSWER_DAYS`` keeps it open for the questionnaires (a second query, only then)."""
-    row = session.exec(
-        select(PortalLink, Patient, Clinic, Protocol)
-        .join(Patient, col(Patient.id) == PortalLink.patient_id)
-        .join(Clinic, col(Clinic.id) == PortalLink.clinic_id)
-        .outerjoin(Protocol, (col(Protocol.patient_id) == Patient.id) & (col(Protocol.status) == "active"))
-        .where(PortalLink.id == link_id)
-    ).first()
+    row = session.exec(_LINK_STATE, params={"link_id": link_id}).first()
     if row is None:
         return LinkState("unknown")
     link, patient, clinic, protocol = row

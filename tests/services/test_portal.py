@@ -10,9 +10,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlmodel import Session, select
 
-from rehab.models import Alert, EditRecord, HomeLog, Patient, PortalLink, Protocol
+from rehab.models import Alert, EditRecord, HomeLog, Patient, PortalLink, Protocol, RedFlagClearance
 from rehab.services import home_logs, patient_text, portal_links
-from rehab.services.advice.inputs import gather
+from rehab.services.advice.inputs import gather, uncleared_stops
 from rehab.services.catalogue import templates
 from rehab.services.edits import StaleEdit
 from rehab.services.protocol_content import content_from_template
@@ -249,3 +249,41 @@ def test_the_share_card_says_whether_the_current_link_works(session, patient, pr
     assert portal_links.link_card(session, patient_id=patient.id, now=NOW + timedelta(days=181)).status == "expired"
     portal_links.revoke(session, link=link, now=NOW)
     assert portal_links.link_card(session, patient_id=patient.id, now=NOW) is None  # a revoked link is no card
+
+
+# ------------------------------------------------------------------------------------------- the portal's stop
+
+
+def test_the_portals_stop_reads_the_same_uncleared_sessions_as_the_advice(session, patient, protocol):
+    """``uncleared_stops`` (what the portal asks on every page) answers as ``gather(...).uncleared`` did: old and
+    new red flags and falls, at visits and at home, a deleted visit, a clearance and what was recorded after it."""
+    def both() -> tuple[list[object], list[object]]:
+        session.expire_all()
+        return (uncleared_stops(session, patient_id=patient.id),
+                gather(session, patient=patient, protocol=protocol, now=NOW).uncleared)
+
+    assert both() == ([], [])
+    factories.visit(session, patient, protocol, at=NOW - timedelta(days=1))  # nothing to stop for
+    factories.home_log(session, patient, protocol, day=TODAY - timedelta(days=2))
+    assert both() == ([], [])
+    factories.visit(session, patient, protocol, at=NOW - timedelta(days=60), recorded=NOW - timedelta(days=60),
+                    falls=1)  # long before the advice window: still stops
+    factories.visit(session, patient, protocol, at=NOW - timedelta(days=3), recorded=NOW - timedelta(days=3),
+                    flag_calf=True, flag_chest=True)
+    factories.visit(session, patient, protocol, at=NOW - timedelta(days=4), flag_locking=True,
+                    deleted_at=NOW - timedelta(days=1))
+    factories.home_log(session, patient, protocol, day=TODAY - timedelta(days=5), recorded=NOW - timedelta(days=2),
+                       fell=True, flag_sudden_pain=True)
+    fast, advice = both()
+    assert fast == advice and len(fast) == 3
+    session.add(RedFlagClearance(patient_id=patient.id, clinic_id=patient.clinic_id, action="cleared", note="ok",
+                                 covers="[]", at=NOW - timedelta(days=2, hours=12)))
+    session.add(RedFlagClearance(patient_id=patient.id, clinic_id=patient.clinic_id, action="called", note="-",
+                                 covers="[]", at=NOW - timedelta(hours=1)))  # a call clears nothing
+    session.commit()
+    fast, advice = both()
+    assert fast == advice and [report.source for report in fast] == ["home"]  # recorded after the clearing
+    factories.home_log(session, patient, protocol, day=TODAY - timedelta(days=10), recorded=NOW,
+                       flag_infection=True)  # back-dated, recorded after the clearing: not covered by it
+    fast, advice = both()
+    assert fast == advice and len(fast) == 2

@@ -193,6 +193,27 @@ def waiting_red_flags(session: Session, *, patient_ids: Collection[int]) -> set[
     return set(session.exec(visits.distinct())) | set(session.exec(logs.distinct()))
 
 
+_STOP_VISITS = (select(Visit).where(Visit.patient_id == bindparam("patient_id"), col(Visit.deleted_at).is_(None),
+                                    _VISIT_STOPS).order_by(col(Visit.occurred_at), col(Visit.id)))
+_STOP_HOME_LOGS = (select(HomeLog).where(HomeLog.patient_id == bindparam("patient_id"), _HOME_STOPS)
+                   .order_by(col(HomeLog.id)))
+_LAST_CLEARED_AT = select(func.max(RedFlagClearance.at)).where(RedFlagClearance.patient_id == bindparam("patient_id"),
+                                                               RedFlagClearance.action == "cleared")
+
+
+def uncleared_stops(session: Session, *, patient_id: int) -> list[SessionReport]:
+    """``gather(...).uncleared`` for one patient, reading only what it needs: the sessions with a red flag or a
+    fall (every one is among gather's sessions, whatever its date) and the last "cleared to go on", the latter
+    only when there is such a session. The portal asks this on every page, to show "stop" instead."""
+    params = {"patient_id": patient_id}
+    reports = [report_of(visit) for visit in session.exec(_STOP_VISITS, params=params)]
+    reports += [report_of_log(log) for log in session.exec(_STOP_HOME_LOGS, params=params)]
+    if not reports:
+        return []
+    cleared = session.exec(_LAST_CLEARED_AT, params=params).one()
+    return uncleared_sessions(sorted(reports, key=lambda report: report.at), cleared)
+
+
 @dataclass(frozen=True)
 class AdviceContext:
     """The advice with everything it was computed from, so the page can show it and the decision record it."""

@@ -14,7 +14,8 @@ from flask import g
 from rehab import security
 from rehab.db import get_session
 from rehab.services import audit, protocol_records
-from rehab.services.advice.inputs import AdviceInputs, gather
+from rehab.services.advice.inputs import AdviceInputs, gather, uncleared_stops
+from rehab.services.advice.types import SessionReport
 from rehab.services.portal_links import LinkState
 from rehab.services.protocol_content import ProtocolContent
 
@@ -44,8 +45,13 @@ def phase_of(link: LinkState) -> tuple[ProtocolContent, int]:
     """The active protocol's content and its current phase index."""
     protocol = link.protocol
     assert protocol is not None  # the guard refuses a link whose protocol ended
-    version = protocol_records.get_version(get_session(), protocol_id=protocol.id, number=protocol.latest_version)  # type: ignore[arg-type]
-    return protocol_records.load_content(version), protocol.current_phase  # type: ignore[arg-type]
+    # Read once per request: the page and its layout both ask (a version never changes once saved).
+    loaded: dict[tuple[int | None, int], ProtocolContent] = g.setdefault("portal_contents", {})
+    key = (protocol.id, protocol.latest_version)
+    if key not in loaded:
+        version = protocol_records.get_version(get_session(), protocol_id=protocol.id, number=protocol.latest_version)  # type: ignore[arg-type]
+        loaded[key] = protocol_records.load_content(version)  # type: ignore[arg-type]
+    return loaded[key], protocol.current_phase
 
 
 def phase() -> tuple[ProtocolContent, int]:
@@ -56,6 +62,11 @@ def advice_inputs(now: datetime) -> AdviceInputs:
     """The same sessions the therapist's advice reads (see services/advice/inputs.py)."""
     link = state()
     return gather(get_session(), patient=link.patient, protocol=link.protocol, now=now)  # type: ignore[arg-type]
+
+
+def uncleared() -> list[SessionReport]:
+    """Red flags and falls no therapist has cleared (the same as ``advice_inputs(now).uncleared``)."""
+    return uncleared_stops(get_session(), patient_id=patient_id())
 
 
 def audit_event(action: str, *, patient_id: int | None, object_type: str = "", object_id: int | None = None,

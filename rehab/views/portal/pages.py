@@ -38,7 +38,7 @@ def short_date(day: date) -> str:
 
 def stop_page() -> str | None:
     """While a red flag or a fall is not cleared by a therapist, the patient sees "stop", not the exercises."""
-    waiting = current.advice_inputs(utcnow()).uncleared
+    waiting = current.uncleared()
     if not waiting:
         return None
     told = [_(RED_FLAG_PATIENT[flag]) for report in waiting for flag in report.red_flags if flag in RED_FLAG_PATIENT]
