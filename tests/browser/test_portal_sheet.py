@@ -61,3 +61,34 @@ def test_the_patients_sheet_opens_by_itself_after_waiting_for_the_render_worker(
         assert serious_violations(page) == []
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("text", ["normal", "large"])
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_the_waiting_words_fit_a_small_phone_in_both_languages_and_sizes(browser, live_server, queued, token,  # noqa: F811
+                                                                         language, text):
+    context = browser.new_context(**PHONE)  # 360 px wide
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        page.goto(f"{live_server}/p/{token}")
+        if language == "es":
+            page.get_by_role("button", name="Español").click()
+        if text == "large":
+            page.get_by_role("button", name="Grande" if language == "es" else "Large").click()
+        page.goto(f"{live_server}/p/home")
+        page.locator("form[action='/p/sheet'] button").click()
+        page.wait_for_url("**/p/sheet/*/waiting")
+        page.locator("[data-print-stopped]").wait_for()
+        card = page.locator(".p-wait").bounding_box()
+        assert card is not None
+        for block in page.locator(".p-wait h1:visible, .p-wait p:visible, .p-wait a:visible").all():
+            # Every line inside the card: no word runs over its edge (a long Spanish word in Large print did).
+            inside = block.evaluate("""(element) => { const range = document.createRange();
+                range.selectNodeContents(element); const words = range.getBoundingClientRect();
+                const card = element.closest('.p-wait').getBoundingClientRect();
+                return words.left >= card.left && words.right <= card.right; }""")
+            assert inside, block.inner_text()
+        assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+    finally:
+        context.close()
