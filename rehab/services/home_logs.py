@@ -279,11 +279,14 @@ class HomeLogTable:
 
 
 def home_log_table(session: Session, *, patient_id: int, limit: int | None = None,
-                   corrections_read: list[EditRecord] | None = None) -> HomeLogTable:
+                   corrections_read: list[EditRecord] | None = None, logs_read: list[HomeLog] | None = None
+                   ) -> HomeLogTable:
     """The patient's home sessions for the therapist: the newest ``limit`` (all when None) and their
-    corrections, in two queries (one when there is none, or when the caller read the patient's corrections,
-    oldest first, with other records: ``corrections_read``)."""
-    logs = home_logs_of(session, patient_id=patient_id, limit=limit + 1 if limit else None)
+    corrections, in two queries (one when there is none). A caller that read them with other records passes
+    them: the newest ``limit + 1`` logs as ``home_logs_of`` lists them (``logs_read``), the patient's
+    corrections oldest first (``corrections_read``)."""
+    logs = logs_read if logs_read is not None else home_logs_of(session, patient_id=patient_id,
+                                                                limit=limit + 1 if limit else None)
     more = limit is not None and len(logs) > limit
     logs = logs[:limit] if limit else logs
     corrections: dict[int, list[tuple[datetime, dict[str, list[Any]]]]] = {}

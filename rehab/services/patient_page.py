@@ -63,12 +63,17 @@ def patient_overview(session: Session, *, patient: Patient, now: datetime, speed
     history, corrections = patient_edits(session, patient_id=patient.id)
     protocols = protocol_records.protocols_of(session, patient_id=patient.id)
     active = next((protocol for protocol in protocols if protocol.status == "active"), None)
-    latest = visits.latest_visits(session, patient_id=patient.id, limit=LATEST_VISITS_SHOWN)
     visit_count, therapist_name = _counted(session, patient=patient)
-    home_logs = home_log_table(session, patient_id=patient.id, limit=HOME_LOGS_SHOWN, corrections_read=corrections)
-    card = content = None
-    if active is not None:
-        advice = advice_for(session, patient=patient, protocol=active, now=now, speed_unit=speed_unit)
+    card = content = advice = None
+    if active is not None:  # the advice reads the newest sessions of the tables with its own
+        advice = advice_for(session, patient=patient, protocol=active, now=now, speed_unit=speed_unit,
+                            newest_visits=LATEST_VISITS_SHOWN, newest_logs=HOME_LOGS_SHOWN + 1)
+        latest, logs = list(advice.inputs.newest_visits), list(advice.inputs.newest_logs)
+    else:
+        latest, logs = visits.latest_visits(session, patient_id=patient.id, limit=LATEST_VISITS_SHOWN), None
+    home_logs = home_log_table(session, patient_id=patient.id, limit=HOME_LOGS_SHOWN, corrections_read=corrections,
+                               logs_read=logs)
+    if advice is not None and active is not None:
         content = advice.content
         card = advice_card(protocol=active, context=advice, has_sessions=bool(visit_count or home_logs.rows),
                            history=decision_history(session, patient.id, limit=DECISIONS_SHOWN), user_id=user_id,

@@ -5,16 +5,34 @@ and their corrections, the share card, the visit count and the therapist's name)
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from argon2 import PasswordHasher
 from sqlmodel import Session
 
-from rehab.models import Assessment, Clinic, EditRecord, Patient, User
-from rehab.services import assessments, assignment, home_logs, portal_devices, portal_links, visits
+from rehab.models import (
+    AdviceDecision,
+    Assessment,
+    Clinic,
+    EditRecord,
+    Patient,
+    PhaseChange,
+    Protocol,
+    RedFlagClearance,
+    User,
+)
+from rehab.services import assessments, assignment, home_logs, portal_devices, portal_links, protocol_records, visits
+from rehab.services.advice.inputs import advice_for, gather, protocol_moves, version_and_moves
 from rehab.services.baseline_change import summarize_progress
-from rehab.services.patient_page import HISTORY_SHOWN, HOME_LOGS_SHOWN, measure_rows, patient_overview
+from rehab.services.patient_page import (
+    HISTORY_SHOWN,
+    HOME_LOGS_SHOWN,
+    LATEST_VISITS_SHOWN,
+    measure_rows,
+    patient_overview,
+)
 from rehab.services.patients import patient_history
 from tests import factories
 
@@ -51,7 +69,8 @@ def patient(session: Session, clinic: Clinic, therapist: User) -> Patient:
         factories.visit(session, patient, protocol, at=at(50 - 3 * index), pain_worst=2 + index % 3,
                         tug_s=14.0 - index / 2 if index % 4 == 0 else None,
                         gait_speed_ms=0.8 + index / 20 if index % 5 == 1 else None,
-                        backward_walk_3m_s=9.0 if index == 13 else None)
+                        backward_walk_3m_s=9.0 if index == 13 else None, flag_calf=index == 1,
+                        effusion="2+" if index == 2 else "0")  # a red flag and a hold before the advice's window
     factories.visit(session, patient, protocol, at=at(2), tug_s=30.0, deleted_at=at(1))
     session.add_all([
         Assessment(patient_id=patient.id, clinic_id=patient.clinic_id, occurred_at=at(70), tug_s=16.0,
@@ -98,9 +117,51 @@ def test_the_overview_reads_what_each_service_reads(session: Session, patient: P
     assert len(page.share.devices) == 2  # the forgotten phone is not listed
     latest = visits.latest_visits(session, patient_id=patient.id, limit=None)
     assert page.visit_count == len(latest) == 14
-    assert page.latest_visits == latest[:len(page.latest_visits)]
+    assert page.latest_visits == latest[:LATEST_VISITS_SHOWN]
     assert page.therapist_name == assignment.name_of(
         assignment.therapists(session, clinic_id=patient.clinic_id), patient.therapist_id) == "Dana Therapist"
+
+
+def test_the_advice_read_with_the_newest_sessions_is_the_advice_read_alone(session: Session, patient: Patient
+                                                                          ) -> None:
+    protocol = protocol_records.active_protocol(session, patient_id=patient.id)
+    assert protocol is not None
+    alone = gather(session, patient=patient, protocol=protocol, now=NOW)
+    both = gather(session, patient=patient, protocol=protocol, now=NOW, newest_visits=LATEST_VISITS_SHOWN,
+                  newest_logs=HOME_LOGS_SHOWN + 1)
+    assert replace(both, newest_visits=(), newest_logs=()) == alone
+    assert any(report.red_flags for report in alone.sessions)  # the stop before the window is read
+    assert list(both.newest_visits) == visits.latest_visits(session, patient_id=patient.id, limit=LATEST_VISITS_SHOWN)
+    assert list(both.newest_logs) == home_logs.home_logs_of(session, patient_id=patient.id, limit=HOME_LOGS_SHOWN + 1)
+    assert advise_for_both(session, patient, protocol) == advise_for_both(session, patient, protocol, newest=3)
+
+
+def test_the_version_read_with_the_moves_is_the_version_and_the_moves_read_apart(session: Session,
+                                                                                patient: Patient) -> None:
+    protocol = protocol_records.active_protocol(session, patient_id=patient.id)
+    assert protocol is not None
+    session.add_all([
+        PhaseChange(protocol_id=protocol.id, from_phase=0, to_phase=1, version_number=1, reason="ok", at=at(20)),
+        PhaseChange(protocol_id=protocol.id, from_phase=1, to_phase=0, version_number=1, reason="back", at=at(15)),
+        PhaseChange(protocol_id=protocol.id, from_phase=0, to_phase=1, version_number=1, reason="undone",
+                    at=at(5), undone_at=at(4)),
+        AdviceDecision(patient_id=patient.id, protocol_id=protocol.id, protocol_version=1, phase_index=0,
+                       advice="advance", rules="[]", decision="accepted", at=at(12),
+                       change=json.dumps({"text": "Minutes 5 → 6", "field": "minutes", "old": 5, "new": 6})),
+        RedFlagClearance(patient_id=patient.id, clinic_id=patient.clinic_id, action="cleared", note="checked",
+                         covers="[]", at=at(8)),
+    ])
+    session.commit()
+    version, moves = version_and_moves(session, protocol=protocol)
+    assert version == protocol_records.get_version(session, protocol_id=protocol.id, number=protocol.latest_version)
+    assert moves == protocol_moves(session, protocol_id=protocol.id, patient_id=patient.id)
+    assert (moves.moved, moves.forward, moves.accepted_advance, moves.cleared) == (at(15), at(20), at(12), at(8))
+    assert moves.accepted_change is not None and moves.accepted_change.field == "minutes"
+
+
+def advise_for_both(session: Session, patient: Patient, protocol: Protocol, newest: int = 0):  # type: ignore[no-untyped-def]
+    return advice_for(session, patient=patient, protocol=protocol, now=NOW, newest_visits=newest,
+                      newest_logs=newest).advice
 
 
 def test_a_therapist_who_left_reads_unassigned_and_a_patient_with_nothing_has_empty_sections(

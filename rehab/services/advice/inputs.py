@@ -51,13 +51,43 @@ _UNLIFTED_HOLD = and_(col(Visit.effusion).in_(_HOLDING_GRADES), ~exists().where(
     col(_later.patient_id) == Visit.patient_id, col(_later.deleted_at).is_(None),
     col(_later.occurred_at) > Visit.occurred_at,
     col(_later.effusion).in_(_LIFTING_GRADES)))
-_ADVICE_VISITS = (select(Visit).where(Visit.patient_id == bindparam("patient_id"), col(Visit.deleted_at).is_(None),
-                                      or_(Visit.occurred_at >= bindparam("since"), _VISIT_STOPS, _UNLIFTED_HOLD))
-                  .order_by(col(Visit.occurred_at), col(Visit.id)))
+_OWN_VISITS = (Visit.patient_id == bindparam("patient_id"), col(Visit.deleted_at).is_(None))
+_FOR_ADVICE_VISIT = or_(Visit.occurred_at >= bindparam("since"), _VISIT_STOPS, _UNLIFTED_HOLD)
+_ADVICE_VISITS = select(Visit).where(*_OWN_VISITS, _FOR_ADVICE_VISIT).order_by(col(Visit.occurred_at), col(Visit.id))
 _HOME_STOPS = or_(col(HomeLog.flag_calf), col(HomeLog.flag_chest), col(HomeLog.flag_infection),
                   col(HomeLog.flag_locking), col(HomeLog.flag_sudden_pain), col(HomeLog.fell))
-_ADVICE_HOME_LOGS = select(HomeLog).where(HomeLog.patient_id == bindparam("patient_id"),
-                                          or_(HomeLog.session_date >= bindparam("since_day"), _HOME_STOPS))
+_OWN_LOGS = HomeLog.patient_id == bindparam("patient_id")
+_FOR_ADVICE_LOG = or_(HomeLog.session_date >= bindparam("since_day"), _HOME_STOPS)
+_ADVICE_HOME_LOGS = select(HomeLog).where(_OWN_LOGS, _FOR_ADVICE_LOG)
+# The same sessions with the patient's newest few (the patient page's tables, ``visits.latest_visits`` and
+# ``home_logs.home_logs_of``), each row marked with what it was read for: one statement per kind of session.
+_NEWEST_VISIT = col(Visit.id).in_(select(Visit.id).where(*_OWN_VISITS)
+                                  .order_by(col(Visit.occurred_at).desc(), col(Visit.id).desc())
+                                  .limit(bindparam("newest")))
+_ADVICE_AND_NEWEST_VISITS = (select(Visit, _FOR_ADVICE_VISIT.label("for_advice"), _NEWEST_VISIT.label("newest"))
+                             .where(*_OWN_VISITS, or_(_FOR_ADVICE_VISIT, _NEWEST_VISIT))
+                             .order_by(col(Visit.occurred_at), col(Visit.id)))
+_NEWEST_LOG = col(HomeLog.id).in_(select(HomeLog.id).where(_OWN_LOGS)
+                                  .order_by(col(HomeLog.session_date).desc(), col(HomeLog.id).desc())
+                                  .limit(bindparam("newest")))
+_ADVICE_AND_NEWEST_LOGS = (select(HomeLog, _FOR_ADVICE_LOG.label("for_advice"), _NEWEST_LOG.label("newest"))
+                           .where(_OWN_LOGS, or_(_FOR_ADVICE_LOG, _NEWEST_LOG))
+                           .order_by(col(HomeLog.session_date), col(HomeLog.id)))
+
+
+def _sessions(session: Session, *, patient_id: int, since: datetime, newest_visits: int, newest_logs: int
+              ) -> tuple[list[Visit], list[HomeLog], list[Visit], list[HomeLog]]:
+    """The advice's visits (time order) and home logs, and the newest ``newest_visits`` visits and
+    ``newest_logs`` logs, newest first (none asked: not read)."""
+    params = {"patient_id": patient_id, "since": since, "since_day": since.date()}
+    if not (newest_visits or newest_logs):
+        return (list(session.exec(_ADVICE_VISITS, params=params)),
+                list(session.exec(_ADVICE_HOME_LOGS, params=params)), [], [])
+    visits = session.execute(_ADVICE_AND_NEWEST_VISITS, params | {"newest": newest_visits}).all()
+    logs = session.execute(_ADVICE_AND_NEWEST_LOGS, params | {"newest": newest_logs}).all()
+    return ([visit for visit, advice, _ in visits if advice], [log for log, advice, _ in logs if advice],
+            [visit for visit, _, newest in reversed(visits) if newest],
+            [log for log, _, newest in reversed(logs) if newest])
 
 _ACCEPTED_ADVANCES = (select(AdviceDecision).where(AdviceDecision.protocol_id == bindparam("protocol_id"),
                                                    AdviceDecision.advice == "advance",
@@ -67,7 +97,7 @@ _ACCEPTED_ADVANCES = (select(AdviceDecision).where(AdviceDecision.protocol_id ==
 # The protocol's last phase move, last move forward, last accepted "advance" (its change and phase), and the
 # patient's last "cleared to go on", in one round trip. A decision undone, and the move it made, count as never
 # made (services/advice/undo.py put the protocol back as it was).
-_MOVES = select(  # type: ignore[call-overload]  # SQLModel's select() is typed for at most four columns
+_MOVE_COLUMNS = (
     select(func.max(PhaseChange.at)).where(PhaseChange.protocol_id == bindparam("protocol_id"),
                                            col(PhaseChange.undone_at).is_(None))
     .scalar_subquery().label("moved"),
@@ -82,6 +112,11 @@ _MOVES = select(  # type: ignore[call-overload]  # SQLModel's select() is typed 
                                                 RedFlagClearance.action == "cleared")
     .scalar_subquery().label("cleared"),
 )
+_MOVES = select(*_MOVE_COLUMNS)  # type: ignore[call-overload]  # SQLModel's select() is typed for at most four columns
+# The advice's version of the protocol with its moves, for ``gather``: one round trip instead of two.
+_VERSION_AND_MOVES = (select(ProtocolVersion, *_MOVE_COLUMNS)  # type: ignore[call-overload]  # as above
+                      .where(ProtocolVersion.protocol_id == bindparam("protocol_id"),
+                             ProtocolVersion.number == bindparam("number")))
 
 
 @dataclass(frozen=True)
@@ -95,10 +130,20 @@ class ProtocolMoves:
 
 
 def protocol_moves(session: Session, *, protocol_id: int, patient_id: int) -> ProtocolMoves:
-    moved, forward, accepted, change, phase, cleared = session.execute(
-        _MOVES, {"protocol_id": protocol_id, "patient_id": patient_id}).one()
+    return _moves_of(*session.execute(_MOVES, {"protocol_id": protocol_id, "patient_id": patient_id}).one())
+
+
+def _moves_of(moved: datetime | None, forward: datetime | None, accepted: datetime | None, change: str | None,
+              phase: int | None, cleared: datetime | None) -> ProtocolMoves:
     parsed = DoseChange(**json.loads(change)) if change else None
     return ProtocolMoves(moved, forward, accepted, parsed, phase, cleared)
+
+
+def version_and_moves(session: Session, *, protocol: Protocol) -> tuple[ProtocolVersion, ProtocolMoves]:
+    """The protocol's current version (``protocol_records.get_version``) and its moves (``protocol_moves``)."""
+    version, *moves = session.execute(_VERSION_AND_MOVES, {
+        "protocol_id": protocol.id, "number": protocol.latest_version, "patient_id": protocol.patient_id}).one()
+    return version, _moves_of(*moves)
 
 
 def dose_started_at(moves: ProtocolMoves, *, version: ProtocolVersion) -> datetime:
@@ -143,6 +188,9 @@ class AdviceInputs:
     last_raise: DoseChange | None
     cleared_until: datetime | None
     surgery_date: date | None
+    # Read with the sessions when asked (``gather``'s ``newest_visits``/``newest_logs``), newest first.
+    newest_visits: tuple[Visit, ...] = ()
+    newest_logs: tuple[HomeLog, ...] = ()
 
     @property
     def uncleared(self) -> list[SessionReport]:
@@ -150,16 +198,16 @@ class AdviceInputs:
         return uncleared_sessions(self.sessions, self.cleared_until)
 
 
-def gather(session: Session, *, patient: Patient, protocol: Protocol, now: datetime) -> AdviceInputs:
+def gather(session: Session, *, patient: Patient, protocol: Protocol, now: datetime, newest_visits: int = 0,
+           newest_logs: int = 0) -> AdviceInputs:
     """Everything the advice on the patient's active protocol is computed from, now: the one gatherer the
-    patient page, the decision and the portal (its stop and its alerts) all read, so they judge the same."""
-    version = protocol_records.get_version(session, protocol_id=protocol.id, number=protocol.latest_version)
-    assert version is not None
+    patient page, the decision and the portal (its stop and its alerts) all read, so they judge the same.
+    ``newest_visits``/``newest_logs``: also the patient's newest few sessions, in the same statements."""
+    version, moves = version_and_moves(session, protocol=protocol)
     content = protocol_records.load_content(version)
-    moves = protocol_moves(session, protocol_id=protocol.id, patient_id=patient.id)
     since = now - ADVICE_WINDOW
-    visits = list(session.exec(_ADVICE_VISITS, params={"patient_id": patient.id, "since": since}))
-    logs = list(session.exec(_ADVICE_HOME_LOGS, params={"patient_id": patient.id, "since_day": since.date()}))
+    visits, logs, latest_visits, latest_logs = _sessions(session, patient_id=patient.id, since=since,
+                                                         newest_visits=newest_visits, newest_logs=newest_logs)
     reports = [report_of(visit) for visit in visits] + [report_of_log(log) for log in logs]
     # Sessions past the window stay only where they still stop or hold (the queries chose them for that).
     sessions = tuple(sorted(reports, key=lambda report: report.at))
@@ -171,7 +219,8 @@ def gather(session: Session, *, patient: Patient, protocol: Protocol, now: datet
                         max((visit.id for visit in visits if visit.id is not None), default=None),
                         max((log.id for log in logs if log.id is not None), default=None),
                         dose_started_at(moves, version=version), last_advance(moves),
-                        last_raise(moves, phase_index=protocol.current_phase), moves.cleared, patient.surgery_date)
+                        last_raise(moves, phase_index=protocol.current_phase), moves.cleared, patient.surgery_date,
+                        tuple(latest_visits), tuple(latest_logs))
 
 
 _LAST_CLEARED = (select(RedFlagClearance.patient_id, func.max(RedFlagClearance.at).label("at"))
@@ -239,9 +288,10 @@ class AdviceContext:
 
 
 def advice_for(session: Session, *, patient: Patient, protocol: Protocol, now: datetime,
-               speed_unit: str = "kmh") -> AdviceContext:
-    """The advice for a patient now."""
-    inputs = gather(session, patient=patient, protocol=protocol, now=now)
+               speed_unit: str = "kmh", newest_visits: int = 0, newest_logs: int = 0) -> AdviceContext:
+    """The advice for a patient now (with the newest sessions asked for: ``gather``)."""
+    inputs = gather(session, patient=patient, protocol=protocol, now=now, newest_visits=newest_visits,
+                    newest_logs=newest_logs)
     advice = advise(phases=inputs.content.phases, phase_index=protocol.current_phase,
                     prescription_index=inputs.prescription_index, sessions=inputs.sessions,
                     dose_since=inputs.dose_since, last_advance_at=inputs.last_advance_at, now=now,
