@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import secrets
 import traceback
+from collections.abc import Callable
 
-from flask import Flask, render_template, request
+from flask import Blueprint, Flask, current_app, render_template, request
+from flask.sansio.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
@@ -25,10 +27,47 @@ _PAGES = {
 }
 
 
+#: An area's own error page: the error and, for a server error, the id its log line carries.
+AreaErrorPage = Callable[[Exception, str | None], ResponseReturnValue]
+_AREAS = "rehab.error_areas"
+
+
+def area_error_page(blueprint: Blueprint, render: AreaErrorPage) -> None:
+    """Let an area answer every error under its URL prefix in its own voice (the portal in the patient's words,
+    the FHIR API as an OperationOutcome): its views' errors, and also the routing errors (an unknown path, the
+    wrong method) that Flask hands to no blueprint because no view of it was matched."""
+    def _record(state: BlueprintSetupState) -> None:
+        prefix = state.url_prefix or ""
+        if "<" in prefix:
+            raise ValueError(f"{blueprint.name}: an area error page needs a fixed URL prefix, not {prefix!r}")
+        state.app.extensions.setdefault(_AREAS, {})[blueprint.name] = (prefix.rstrip("/"), render)
+    blueprint.record_once(_record)
+
+
+def _area_page(error: Exception, error_id: str | None = None) -> ResponseReturnValue | None:
+    """The page of the area this request belongs to, by its matched view or else by its path; None for the
+    clinic's own pages, and None (so the plain page follows) if the area's page itself fails."""
+    areas: dict[str, tuple[str, AreaErrorPage]] = current_app.extensions.get(_AREAS, {})
+    if request.blueprint is not None:
+        area = areas.get(request.blueprint)
+    else:
+        area = next((entry for entry in areas.values()
+                     if request.path == entry[0] or request.path.startswith(entry[0] + "/")), None)
+    if area is None:
+        return None
+    try:
+        return area[1](error, error_id)
+    except Exception:  # the area's page needs the database or the session that just failed
+        log.exception("the error page of %s failed for error %s", request.path.split("/")[1], error_id or "-")
+        return None
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
-    def _csrf_error(_error: CSRFError) -> ResponseReturnValue:
-        # The patient portal answers its own expired forms (rehab/views/portal/layout.py).
+    def _csrf_error(error: CSRFError) -> ResponseReturnValue:
+        area = _area_page(error)
+        if area is not None:
+            return area
         return render_template(
             "errors/error.html", code=400, title="This form has expired",
             hint="For your safety, forms stop working after you sign out or your session ends. "
@@ -39,6 +78,9 @@ def init_app(app: Flask) -> None:
     def _http_error(error: HTTPException) -> ResponseReturnValue:
         if error.code is None or error.code >= 500:
             return _server_error(error)
+        area = _area_page(error)
+        if area is not None:
+            return area
         title, hint = _PAGES.get(error.code, (error.name, error.description or ""))
         return render_template("errors/error.html", code=error.code, title=title, hint=hint), error.code
 
@@ -59,6 +101,9 @@ def init_app(app: Flask) -> None:
                       "".join(traceback.format_tb(error.__traceback__)))
         else:
             log.error("unhandled error %s on %s %s", error_id, request.method, request.url_rule, exc_info=error)
+        area = _area_page(error, error_id)
+        if area is not None:
+            return area
         return render_template("errors/error.html", code=500, title="Something went wrong on our side",
                                hint="Your last change may not have been saved. Try again; if it keeps "
                                     "happening, tell your IT contact this error id.",

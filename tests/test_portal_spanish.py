@@ -245,7 +245,8 @@ def test_the_pages_without_a_session_are_spanish(app, db, patient):
 
 
 @pytest.mark.parametrize("kind", ["unknown", "expired", "revoked", "locked", "closed", "throttled", "too_late",
-                                  "form_expired", "already_saved", "form_used", "not_found"])
+                                  "form_expired", "already_saved", "form_used", "not_found",
+                                  "bad_request", "server_error"])
 def test_every_message_page_is_spanish(app, kind):
     from flask import g
 
@@ -253,7 +254,8 @@ def test_every_message_page_is_spanish(app, kind):
 
     with app.test_request_context("/p/home"):
         g.patient_language, g.text_size = "es", "normal"
-        markup = page("portal/message.html", kind=kind, minutes=15, result="/p/home", phone="555-0100")
+        markup = page("portal/message.html", kind=kind, minutes=15, result="/p/home", phone="555-0100",
+                      error_id="1a2b3c4d")
     assert '<html lang="es"' in markup and english_in(visible(markup)) == [], english_in(visible(markup))
 
 

@@ -13,8 +13,10 @@ from typing import Any
 from fhir.resources.R4B.resource import Resource
 from flask import Blueprint, Response, current_app, g, request
 from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
 
 from rehab import db
+from rehab.errors import area_error_page
 from rehab.models import Clinic, Patient, utcnow
 from rehab.security import audit_key, csrf
 from rehab.services import api_clients, audit, submissions
@@ -51,14 +53,24 @@ def _fhir_error(error: FhirError) -> ResponseReturnValue:
     return fhir_response(common.outcome(error.issues), error.status, headers)
 
 
-@bp.errorhandler(404)
-def _not_found(_error: Exception) -> ResponseReturnValue:
-    return fhir_response(common.outcome([("not-found", "No such resource in this clinic.", None)]), 404)
+def _error_outcome(error: Exception, error_id: str | None) -> ResponseReturnValue:
+    """Every other error here, routing ones too (an unknown resource type, a wrong method), as an
+    OperationOutcome: a FHIR client reads JSON, never the clinic's HTML error page."""
+    code = error.code if isinstance(error, HTTPException) and error.code else 500
+    if code == 404:
+        issue = ("not-found", "No such resource in this clinic.")
+    elif code == 405:
+        issue = ("not-supported", f"{request.method} is not supported here.")
+    elif code == 413:
+        issue = ("too-costly", "The request is too large.")
+    elif code < 500:
+        issue = ("invalid", "The request could not be read.")
+    else:
+        issue = ("exception", f"Something went wrong on the server; quote error id {error_id} to the clinic.")
+    return fhir_response(common.outcome([(*issue, None)]), code)
 
 
-@bp.errorhandler(405)
-def _not_allowed(_error: Exception) -> ResponseReturnValue:
-    return fhir_response(common.outcome([("not-supported", f"{request.method} is not supported here.", None)]), 405)
+area_error_page(bp, _error_outcome)
 
 
 def context() -> common.Context:

@@ -3,7 +3,8 @@
 Patients have no account. Every route here answers to the portal's own guard (``guard``), never to the
 therapist's sign-in; ``rehab.security`` leaves the whole blueprint to it. Where things are:
 
-- ``guard``: the patient session in the signed cookie, re-checked against the link on every request;
+- ``guard``: the patient session in the signed cookie, re-checked against the link on every request, and the
+  portal's answer to every error under /p/ (routing errors too);
 - ``link``: opening the link, the date-of-birth check, remembering this phone, leaving, language and text size;
 - ``code``: typing the short code from the sheet instead of the link;
 - ``phones``: the cookie of a phone the patient chose to remember;

@@ -12,10 +12,13 @@ from typing import Any
 
 from flask import current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
 
 from rehab import db as database
 from rehab import security
 from rehab.db import get_session
+from rehab.errors import area_error_page
 from rehab.models import utcnow
 from rehab.services import accounts, audit, portal_devices, portal_links, throttling
 from rehab.services.portal_links import LinkState
@@ -75,15 +78,19 @@ def _require_patient_session() -> Any:
         phones.drop_cookie()
         return redirect(url_for("portal.closed"))
     moment = int(now.timestamp())
-    started, seen = session.get("portal_started", 0), session.get("portal_seen", 0)
-    if moment - started > setting("PORTAL_SESSION_HOURS") * 3600 \
-            or moment - seen > setting("PORTAL_IDLE_MINUTES") * 60:
+    if _timed_out(moment):
         end_patient_session(phone=state.clinic.phone if state.clinic else "")
         return _resume_or_closed()
     g.portal, g.clinic = state, state.clinic  # g.clinic: audit rows and local times; g.user stays None
     apply_preferences(state.patient)
     session["portal_seen"] = moment
     return None
+
+
+def _timed_out(moment: int) -> bool:
+    started, seen = session.get("portal_started", 0), session.get("portal_seen", 0)
+    return bool(moment - started > setting("PORTAL_SESSION_HOURS") * 3600
+                or moment - seen > setting("PORTAL_IDLE_MINUTES") * 60)
 
 
 def _questionnaires_only() -> Any:
@@ -212,3 +219,37 @@ def count_unknown_token(address: str, now: datetime, *, action: str, object_type
 
     database.after_close(_write)
     return window if throttled else None
+
+
+# ------------------------------------------------------------------------------------------ errors under /p/
+
+
+def _patient_error_page(error: Exception, error_id: str | None) -> Any:
+    """Every error under /p/ in the patient's words and language, with the clinic's phone and the way back when
+    the session is live: an old or mistyped address, a wrong method, an expired form, a server error. Never the
+    therapist's error page and its "Go to the patient list"."""
+    if "portal" not in g and error_id is None:  # no portal view was matched, so the guard never ran
+        _recognise_patient()
+    if isinstance(error, CSRFError):
+        return page("portal/message.html", kind="form_expired"), 400
+    code = error.code if isinstance(error, HTTPException) and error.code else 500
+    if code >= 500:
+        return page("portal/message.html", kind="server_error", error_id=error_id), code
+    return page("portal/message.html", kind="not_found" if code in (404, 405) else "bad_request"), code
+
+
+def _recognise_patient() -> None:
+    """The patient of a live session, read only: the page keeps its language and the way back, and neither the
+    idle clock nor the audit moves for an address that leads nowhere."""
+    g.portal = None
+    apply_preferences(None)
+    link_id, patient_id = session.get("portal_link_id"), session.get("portal_patient_id")
+    if not isinstance(link_id, int) or not isinstance(patient_id, int) or _timed_out(int(utcnow().timestamp())):
+        return
+    state = portal_links.link_state(get_session(), link_id=link_id, now=utcnow())
+    if state.ok and state.patient is not None and state.patient.id == patient_id:
+        g.portal = state
+        apply_preferences(state.patient)
+
+
+area_error_page(bp, _patient_error_page)

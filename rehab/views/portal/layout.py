@@ -1,18 +1,16 @@
-"""What every portal page shows (the clinic's phone, the patient's language and text size), and the portal's
-own answers to errors: plain words for patients, never the therapist's error pages."""
+"""What every portal page shows (the clinic's phone, the patient's language and text size). The portal's own
+answers to errors, in plain words for patients, are in ``guard``."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from flask import g, render_template, request, session, url_for
-from flask_wtf.csrf import CSRFError
 
 from rehab.i18n import LANGUAGES
 from rehab.models import Patient
 from rehab.services import home_plan
 from rehab.services.portal_links import LinkState
-from rehab.views.portal.blueprint import bp
 from rehab.views.portal.current import phase_of
 
 TEXT_SIZES = ("normal", "large")
@@ -53,14 +51,3 @@ def _offer_remember(state: LinkState | None) -> bool:
     after the patient said no in this session."""
     return state is not None and not isinstance(session.get("portal_device_id"), int) \
         and not session.get("portal_remember_declined")
-
-
-@bp.errorhandler(404)
-def _not_found(_error: Any) -> Any:
-    return page("portal/message.html", kind="not_found"), 404
-
-
-@bp.errorhandler(CSRFError)
-def _expired_form(_error: Any) -> Any:
-    """The patient's version of "this form has expired": plain words, the clinic's phone."""
-    return page("portal/message.html", kind="form_expired"), 400
