@@ -79,6 +79,34 @@ def test_a_sheet_is_printed_recorded_and_rendered_with_no_request(app, db, clini
     assert "Dorothy Whitfield" in pdf_text(report) and "Pat Therapist" in pdf_text(report)
 
 
+@pytest.mark.db
+def test_the_exports_report_renders_once_until_the_record_changes(app, db, clinic, therapist, make_patient,
+                                                                 monkeypatch):
+    """A FHIR export attaches a report made now; asking again the same day with nothing changed reads it from
+    the cache instead of rendering a letter in the page worker again, and a new visit makes a new letter."""
+    patient = make_patient(clinic, first_name="Dorothy", last_name="Whitfield")
+    protocol = create_protocol(db, patient=patient, content=content_from_template(templates()["knee_oa"]),
+                               user_id=therapist.id, now=utcnow() - timedelta(days=3), overrides=[])
+
+    def visit(days_ago: int, pain: int) -> None:
+        db.add(Visit(patient_id=patient.id, clinic_id=clinic.id, protocol_id=protocol.id, protocol_version=1,
+                     phase_index=0, occurred_at=utcnow() - timedelta(days=days_ago), pain_before=1,
+                     pain_worst=pain, pain_after=1, exercise="treadmill_rails", minutes=5, support="both_rails"))
+        db.commit()
+
+    visit(2, 3)
+    renders: list[int] = []
+    real = printing.report.report_pdf_of
+    monkeypatch.setattr(printing.report, "report_pdf_of", lambda snapshot: renders.append(1) or real(snapshot))
+    with app.app_context():
+        first = printing.report_pdf(db, patient, clinic=clinic, therapist_name="Pat Therapist")
+        again = printing.report_pdf(db, patient, clinic=clinic, therapist_name="Pat Therapist")
+        assert (len(renders), again) == (1, first)
+        visit(1, 5)
+        changed = printing.report_pdf(db, patient, clinic=clinic, therapist_name="Pat Therapist")
+    assert len(renders) == 2 and changed != first
+
+
 def test_sheets_cached_before_are_found_under_the_same_keys(app, monkeypatch):
     """The cache keys are the snapshot's digest, and with a link the digest of the digest and the link: PDFs
     cached by an earlier version of the app are served, never rendered again with another link. A link with a

@@ -114,8 +114,9 @@ def report_html(snapshot: Snapshot) -> str:
 
 def report_pdf(db: Session, patient: Patient, *, clinic: Clinic, therapist_name: str) -> bytes:
     """A report made now, without an assessment or plan (the FHIR export's DocumentReference): the letter
-    says none was typed."""
+    says none was typed. The letter is as of today, so it comes from the cache when nothing in the record
+    changed since the last export today: exporting a clinic, or an API client asking twice, renders it once."""
     snapshot = new_report(db, patient, clinic=clinic, therapist_name=therapist_name,
                           options=ReportOptions(paper=clinic.paper_size, language=Language.EN),
                           letter=LetterText(assessment="", plan=""))
-    return report_pdf_of(snapshot)
+    return render_report(snapshot, digest=snapshot_digest(snapshot))
