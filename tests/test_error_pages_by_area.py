@@ -81,3 +81,19 @@ def test_routing_errors_under_fhir_are_operation_outcomes(client, db, clinic, me
     assert response.mimetype == "application/fhir+json"
     body = json.loads(response.get_data(as_text=True))
     assert body["resourceType"] == "OperationOutcome" and body["issue"][0]["code"] == code
+
+
+def test_a_crash_under_fhir_is_an_operation_outcome_with_the_logged_error_id(app, client, caplog, monkeypatch):
+    app.config["TESTING"] = False  # as in production: the error is answered, not raised into the test
+
+    def explode(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the capability statement broke")
+
+    monkeypatch.setattr("rehab.views.fhir.capability_statement", explode)
+    with caplog.at_level(logging.ERROR, logger="rehab.errors"):
+        response = client.get("/fhir/metadata")
+    assert response.status_code == 500 and response.mimetype == "application/fhir+json"
+    issue = json.loads(response.get_data(as_text=True))["issue"][0]
+    assert issue["code"] == "exception" and "broke" not in issue["diagnostics"]
+    error_id = re.search(r"error id ([0-9a-f]+)", issue["diagnostics"])
+    assert error_id and any(error_id.group(1) in record.getMessage() for record in caplog.records)
