@@ -16,9 +16,12 @@ from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, exists, false, func, or_, true
+from sqlalchemy import ColumnElement, Float, String, and_, bindparam, case, cast, exists, false, func, or_, true
 from sqlalchemy import select as select_columns
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session, col, select
 
 from rehab.models import HomeLog, Patient, PhaseChange, PhasePlan, Protocol, ProtocolVersion, RedFlagClearance, Visit
@@ -130,27 +133,83 @@ def clinic_under_half(session: Session, *, clinic_id: int, zone: str, now: datet
                       mine: ColumnElement[bool] | None = None) -> list[tuple[Patient, WeekAdherence]]:
     """Every patient of the clinic (``mine``: of those it holds for) with an active protocol who is under half
     this week (``WeekAdherence.under_half``), with the week, in no particular order."""
+    return _under_half(session, clinic_id=clinic_id, zone=zone, now=now, mine=mine, steady_limit=None)[0]
+
+
+def clinic_most_behind(session: Session, *, clinic_id: int, zone: str, now: datetime, limit: int,
+                       mine: ColumnElement[bool] | None = None) -> tuple[list[tuple[Patient, WeekAdherence]], int]:
+    """The ``limit`` patients furthest behind this week (fewest done of those due, then by name, then as
+    entered: the order of ``services.dashboard.under_half_this_week``) among those ``clinic_under_half``
+    lists, and how many it lists in all.
+
+    The database ranks the steady weeks and returns the first ``limit`` with their count, so a Thursday's
+    thousand patients under half load as ``limit`` rows; the changed weeks, all counted by the rule, join them
+    and the first ``limit`` of both are kept."""
+    found, total = _under_half(session, clinic_id=clinic_id, zone=zone, now=now, mine=mine, steady_limit=limit)
+    return sorted(found, key=behind_first)[:limit], total
+
+
+def behind_first(row: tuple[Patient, WeekAdherence]) -> tuple[Fraction, str, str, int]:
+    """The order of "under half this week": fewest done of those due first, then by name, then as entered."""
+    patient, week = row
+    return week.counted / week.due, patient.last_name, patient.first_name, patient.id or 0
+
+
+class code_point_order(FunctionElement[str]):
+    """A text column compared character by character (as Python compares ``str``), whatever the database's
+    collation: SQLite's default already does; PostgreSQL's may follow a language's rules."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(code_point_order)
+def _code_point_order(element: code_point_order, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(code_point_order, "postgresql")
+def _code_point_order_postgresql(element: code_point_order, compiler: SQLCompiler, **kw: Any) -> str:
+    return f'({compiler.process(element.clauses, **kw)}) COLLATE "C"'
+
+
+def _under_half(session: Session, *, clinic_id: int, zone: str, now: datetime, mine: ColumnElement[bool] | None,
+                steady_limit: int | None) -> tuple[list[tuple[Patient, WeekAdherence]], int]:
+    """The patients under half this week and how many there are; ``steady_limit``: of the steady weeks, only
+    that many, furthest behind first."""
     week = week_bounds(now, zone)
     rows = _WEEK.where(true() if mine is None else mine).subquery()
     per_week = rows.c.clinic_per_week + rows.c.home_per_week
     counted = _least(rows.c.clinic_done, rows.c.clinic_per_week) + _least(rows.c.home_done, rows.c.home_per_week)
+    under_half = or_(~rows.c.steady, and_(_DAYS_OVER * per_week >= 7, 14 * counted < _DAYS_OVER * per_week))
+    # A steady week's share of its due is 7 × counted / (days over × per week), days over the same for all:
+    # counted / per week orders them alike, and as a float division of small whole numbers it ties exactly
+    # where the fractions do.
+    share = case((rows.c.steady, cast(counted, Float) / func.nullif(per_week, 0)), else_=0)
+    named = aliased(Patient)
+    ranked = (select_columns(rows, func.count().over(partition_by=rows.c.steady).label("listed"),
+                             func.row_number().over(partition_by=rows.c.steady, order_by=(
+                                 share, code_point_order(col(named.last_name)),
+                                 code_point_order(col(named.first_name)), rows.c.patient_id)).label("rank"))
+              .join(named, col(named.id) == rows.c.patient_id).where(under_half).subquery())
+    kept = true() if steady_limit is None else or_(~ranked.c.steady, ranked.c.rank <= steady_limit)
     found = session.execute(
-        select(Patient, rows.c.steady, rows.c.clinic_per_week, rows.c.home_per_week, rows.c.clinic_done,  # type: ignore[call-overload]  # SQLModel's select() is typed for at most four columns
-               rows.c.home_done)
-        .join(rows, rows.c.patient_id == Patient.id)
-        .where(or_(~rows.c.steady, and_(_DAYS_OVER * per_week >= 7, 14 * counted < _DAYS_OVER * per_week))),
+        select(Patient, ranked.c.steady, ranked.c.clinic_per_week, ranked.c.home_per_week,  # type: ignore[call-overload]  # SQLModel's select() is typed for at most four columns
+               ranked.c.clinic_done, ranked.c.home_done, ranked.c.listed)
+        .join(ranked, ranked.c.patient_id == Patient.id).where(kept),
         {"clinic_id": clinic_id, "start": week.start, "end": week.end, "monday": week.monday,
          "sunday": week.sunday, "days_over": week.days_over}).all()
     behind = [(patient, steady_week(week, clinic_per_week=clinic, home_per_week=home, clinic_done=clinic_done,
                                     home_done=home_done))
-              for patient, steady, clinic, home, clinic_done, home_done in found if steady]
+              for patient, steady, clinic, home, clinic_done, home_done, _ in found if steady]
+    steady_total = next((listed for _, steady, *_, listed in found if steady), 0)
     others = {patient.id: patient for patient, steady, *_ in found if not steady}
     # Always run, so the dashboard's number of queries does not depend on whether any protocol changed.
     exact = adherence_by_patient(session, patients=sorted(others), zone=zone, now=now, first_week=week.monday,
                                  active_only=True)
-    behind += [(others[patient_id], this_week) for patient_id, adherence in exact.items()
+    changed = [(others[patient_id], this_week) for patient_id, adherence in exact.items()
                if (this_week := adherence.this_week) is not None and this_week.under_half]
-    return behind
+    return behind + changed, steady_total + len(changed)
 
 
 _WEEK = _build_query()

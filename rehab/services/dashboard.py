@@ -22,11 +22,15 @@ from rehab.models import Alert, Patient, Protocol, ProtocolVersion, User, Visit
 from rehab.services.adherence import WeekAdherence
 from rehab.services.assignment import assigned_name, is_mine
 from rehab.services.caseload import alert_urgency
-from rehab.services.clinic_week import clinic_under_half
+from rehab.services.clinic_week import behind_first, clinic_most_behind, clinic_under_half
 from rehab.services.protocol_content import ProtocolContent, visit_ceiling
 from rehab.vocabulary import PAIN_ALERTS, STOPPING_ALERTS
 
 INACTIVE_AFTER = timedelta(days=14)
+# The dashboard's "under half this week" shows the patients furthest behind, this many, with how many there are
+# in all and the way to the whole list (views/dashboard.py under_half): from Thursday a clinic may have a
+# thousand, a list no therapist reads on their home page.
+UNDER_HALF_SHOWN = 25
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,8 @@ class Dashboard:
     recent: list[tuple[Patient, datetime]]
     mine_only: bool
     day: date  # today in the clinic's time zone
-    under_half: list[tuple[Patient, WeekAdherence]]  # this week so far, fewest done first
+    under_half: list[tuple[Patient, WeekAdherence]]  # this week so far, the furthest behind first
+    under_half_total: int  # how many are under half in all (``under_half`` holds the first of them)
 
 
 def local_day_bounds(day: date, zone: str) -> tuple[datetime, datetime]:
@@ -87,7 +92,8 @@ def local_day_bounds(day: date, zone: str) -> tuple[datetime, datetime]:
 
 
 def build_dashboard(session: Session, *, clinic_id: int, zone: str, now: datetime, therapist_id: int | None = None,
-                    recent_limit: int = 10, inactive_limit: int = 50, alert_limit: int = 100) -> Dashboard:
+                    recent_limit: int = 10, inactive_limit: int = 50, alert_limit: int = 100,
+                    under_half_limit: int = UNDER_HALF_SHOWN) -> Dashboard:
     """The dashboard of ``therapist_id``'s patients, or of the whole clinic when None."""
     mine = is_mine(therapist_id) if therapist_id is not None else true()
     day = now.astimezone(ZoneInfo(zone)).date()
@@ -133,8 +139,10 @@ def build_dashboard(session: Session, *, clinic_id: int, zone: str, now: datetim
                col(Patient.last_session_at).is_not(None), mine)
         .order_by(col(Patient.last_session_at).desc(), col(Patient.id).desc()).limit(recent_limit)
     ) if patient.last_session_at is not None]  # the query's own condition, restated for the type
+    under_half, under_half_total = clinic_most_behind(session, clinic_id=clinic_id, zone=zone, now=now,
+                                                      limit=under_half_limit, mine=mine)
     return Dashboard(today, alerts, inactive, recent, mine_only=therapist_id is not None, day=day,
-                     under_half=under_half_this_week(session, clinic_id=clinic_id, zone=zone, now=now, mine=mine))
+                     under_half=under_half, under_half_total=under_half_total)
 
 
 def under_half_this_week(session: Session, *, clinic_id: int, zone: str, now: datetime,
@@ -143,9 +151,7 @@ def under_half_this_week(session: Session, *, clinic_id: int, zone: str, now: da
     fewest done first (then by name, then as entered): seven queries whatever the caseload, the database
     counting the protocols whose week is steady (services/clinic_week.py). ``mine``: only the patients it holds
     for."""
-    rows = clinic_under_half(session, clinic_id=clinic_id, zone=zone, now=now, mine=mine)
-    return sorted(rows, key=lambda row: (row[1].counted / row[1].due, row[0].last_name, row[0].first_name,
-                                         row[0].id))
+    return sorted(clinic_under_half(session, clinic_id=clinic_id, zone=zone, now=now, mine=mine), key=behind_first)
 
 
 def _ceilings(session: Session, visits: list[Any]) -> dict[tuple[int, int, int, str], int]:

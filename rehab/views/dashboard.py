@@ -8,7 +8,9 @@ from flask.typing import ResponseReturnValue
 from rehab import once, security
 from rehab.db import get_session
 from rehab.models import Alert, utcnow
-from rehab.services.dashboard import build_dashboard
+from rehab.request_guard import page_number
+from rehab.services.assignment import is_mine
+from rehab.services.dashboard import build_dashboard, under_half_this_week
 from rehab.views.patients import get_patient_or_404
 
 bp = Blueprint("dashboard", __name__)
@@ -33,6 +35,23 @@ def index() -> ResponseReturnValue:
     board = build_dashboard(get_session(), clinic_id=g.clinic.id, zone=g.clinic.timezone, now=utcnow(),
                             therapist_id=None if whole_clinic else g.user.id)
     return render_template("dashboard.html", board=board, back="dashboard-clinic" if whole_clinic else "dashboard")
+
+
+# The full "under half this week" a page at a time (the dashboard shows the furthest behind).
+UNDER_HALF_PER_PAGE = 50
+
+
+@bp.get("/dashboard/under-half")
+def under_half() -> ResponseReturnValue:
+    """Everyone the dashboard counts as under half this week, in its order, in the dashboard's scope."""
+    whole_clinic = request.args.get("scope") == WHOLE_CLINIC
+    rows = under_half_this_week(get_session(), clinic_id=g.clinic.id, zone=g.clinic.timezone, now=utcnow(),
+                                mine=None if whole_clinic else is_mine(g.user.id))
+    pages = max(1, -(-len(rows) // UNDER_HALF_PER_PAGE))
+    page = min(request.args.get("page", 1, type=page_number), pages)
+    shown = rows[(page - 1) * UNDER_HALF_PER_PAGE:page * UNDER_HALF_PER_PAGE]
+    return render_template("dashboard_under_half.html", rows=shown, total=len(rows), page=page, pages=pages,
+                           mine_only=not whole_clinic, scope=WHOLE_CLINIC if whole_clinic else None)
 
 
 @bp.post("/patients/<int:patient_id>/inactive/ack")
