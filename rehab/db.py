@@ -7,8 +7,9 @@ raises (an ``abort``, a refusal raised with its page, any error). So:
 - a view that refuses after it wrote raises (``abort(status)``, ``abort(make_response(page, status))``):
   nothing of it is saved. A page returned normally, even an error page, is committed with what was written
   (a failed sign-in is recorded, because throttling counts it);
-- a service that expects a write to clash (a form sent twice, a taken chart number) wraps it in a SAVEPOINT
-  (``session.begin_nested()``) and carries on after the clash;
+- a service that expects a write to clash (a taken chart number) wraps it in a SAVEPOINT
+  (``session.begin_nested()``) and carries on after the clash; a form sent twice clashes without one
+  (``submissions.claim``: its INSERT does nothing on a taken id);
 - what must be kept even when the request rolls back (a denial, a bad token counted) is written by
   ``after_close`` in a ``side_transaction``, once the request's session is closed;
 - what must be saved exactly when the view's answer is (a page read's audit row) is left to ``before_commit``,

@@ -67,19 +67,22 @@ def _sender() -> dict[str, Any]:
             "user_id": g.user.id if g.get("user") is not None else None, "patient_id": None}
 
 
-def claim(action: str, *, patient_id: int | None = None, key: str | None = None) -> FormSubmission:
+def claim(action: str, *, patient_id: int | None = None, key: str | None = None, leads_to: str = "") -> FormSubmission:
     """Claim the posted form's id for ``action`` in the request's transaction, before anything else is written.
 
     A post without a well-formed id (a page from before this check, a hand-made request) is refused with 400
     and changes nothing; one whose form was already applied raises AlreadySubmitted (see ``already_saved``).
-    ``key`` replaces the form's id where what is asked for decides the repeat (the same sheet, the same day)."""
+    ``key`` replaces the form's id where what is asked for decides the repeat (the same sheet, the same day).
+    ``leads_to`` is where the form leads when that is known before it is applied: it is written with the claim
+    (one UPDATE fewer than calling the function ``leads_to`` afterwards)."""
     form_id = key if key is not None else request.form.get(FIELD, "")
     if not submissions.is_form_id(form_id):
         abort(400)
     sender = _sender()
     row = submissions.claim(get_session(), form_id=form_id, action=action, now=utcnow(),
                             clinic_id=sender["clinic_id"], user_id=sender["user_id"],
-                            patient_id=patient_id if patient_id is not None else sender["patient_id"])
+                            patient_id=patient_id if patient_id is not None else sender["patient_id"],
+                            result=leads_to)
     g.form_submission = row
     return row
 

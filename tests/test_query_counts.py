@@ -12,7 +12,7 @@ from rehab.models import HomeLog, Patient, Visit, utcnow
 from rehab.models.patients import patient_search_key
 from rehab.services import portal_links
 from tests import factories
-from tests.conftest import SECRET
+from tests.conftest import SECRET, submit
 
 pytestmark = pytest.mark.db
 
@@ -132,3 +132,15 @@ def test_the_outcomes_page_export_and_chart_use_as_many_queries_for_30_patients_
     many = [queries(therapist_client, page) for page in pages]
     assert many == few
     assert "30 protocols reached 6 weeks" in therapist_client.get("/outcomes/").get_data(as_text=True)
+
+
+def test_recording_a_visit_writes_its_form_claim_once_and_reads_no_alerts_back(therapist_client, patient, protocol,
+                                                                               db):
+    """The form's claim is one INSERT that already says where the form leads (no SAVEPOINT around it, no
+    UPDATE of it afterwards), and a visit just recorded has no alerts to read before raising its own."""
+    response = submit(therapist_client, f"/patients/{patient.id}/visits/new", {
+        "occurred_at": (utcnow() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"), "pain_before": "1",
+        "pain_worst": "2", "pain_after": "1", "soreness": "none", "effusion": "0", "exercise": "treadmill_rails",
+        "minutes": "5", "speed": "1.2", "incline_pct": "0", "support": "both_rails", "stumbles": "0", "falls": "0"})
+    assert response.status_code == 302
+    assert int(response.headers["X-Query-Count"]) == 11

@@ -245,13 +245,15 @@ def still_recordable(session: Session, *, protocol_id: int, version: int, phase_
 
 
 def raise_alerts(session: Session, *, patient: Patient, visit: Visit, previous: Visit | None, ceiling: int,
-                 now: datetime) -> list[Alert]:
+                 now: datetime, just_recorded: bool = False) -> list[Alert]:
     """Alerts for the therapists' dashboard from a recorded or corrected visit.
 
     A correction that adds a red flag or a fall alerts as the visit would have when first recorded (the safety
     loop must not depend on getting the form right the first time); only kinds not already raised for this
-    visit are added, so correcting a visit twice, or correcting something else, alerts nobody again."""
-    raised = set(session.exec(select(Alert.kind).where(Alert.visit_id == visit.id))) if visit.id else set()
+    visit are added, so correcting a visit twice, or correcting something else, alerts nobody again. A visit
+    ``just_recorded`` in this transaction has raised nothing yet: its alerts are not read."""
+    raised = set(session.exec(select(Alert.kind).where(Alert.visit_id == visit.id))) \
+        if visit.id and not just_recorded else set()
     alerts = [Alert(clinic_id=patient.clinic_id, patient_id=patient.id, kind=kind, message=message,
                     visit_id=visit.id, created_at=now)
               for kind, message in alerts_for(report_of(visit), report_of(previous) if previous else None,

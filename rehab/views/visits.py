@@ -135,7 +135,8 @@ def create(patient_id: int) -> ResponseReturnValue:
     now = utcnow()
     ceiling = visit_ceiling(phase, form.exercise)
     # Everything above only read (no write lock on SQLite); the claim is the first write (rehab/db.py).
-    once.claim("visit.create", patient_id=patient.id)
+    target = url_for("patients.detail", patient_id=patient.id, _anchor="advice")
+    once.claim("visit.create", patient_id=patient.id, leads_to=target)
     if not visit_service.still_recordable(db, protocol_id=protocol.id, version=protocol.latest_version,
                                           phase_index=protocol.current_phase):
         refuse(render_template("visits/form.html", **_form_context(
@@ -144,9 +145,9 @@ def create(patient_id: int) -> ResponseReturnValue:
     # The visit it is compared with for alerts: the latest one at or before it, read under the lock too.
     previous = visit_service.previous_visit(db, patient_id=patient.id, before=form.occurred_at)
     visit = visit_service.create_visit(db, patient=patient, protocol=protocol, form=form, user_id=g.user.id, now=now)
-    visit_service.raise_alerts(db, patient=patient, visit=visit, previous=previous, ceiling=ceiling, now=now)
+    visit_service.raise_alerts(db, patient=patient, visit=visit, previous=previous, ceiling=ceiling, now=now,
+                               just_recorded=True)
     security.record("visit.create", patient_id=patient.id, object_type="visit", object_id=visit.id)
-    target = once.leads_to(url_for("patients.detail", patient_id=patient.id, _anchor="advice"))
     if visit.red_flags or visit.falls:
         flash_at("advice", "Visit saved. A red flag or fall was reported: see the advice and the alert.", "error")
     else:

@@ -19,8 +19,7 @@ from rehab.services.submissions import AlreadySubmitted
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
     """The app's engine rather than the services' plain one: its SQLite connections leave BEGIN to SQLAlchemy,
-    so the claim's SAVEPOINT nests in the transaction (pysqlite's own handling would commit the transaction
-    when the savepoint is released)."""
+    as in the app (pysqlite's own handling would commit before each INSERT's transaction ends otherwise)."""
     engine = make_engine(f"sqlite:///{tmp_path / 'forms.sqlite3'}")
     SQLModel.metadata.create_all(engine)
     yield engine
@@ -98,9 +97,8 @@ def test_forms_older_than_the_retention_are_pruned_and_yesterdays_are_still_reco
 def test_one_claim_in_prune_every_prunes_and_the_others_only_insert(session, engine):
     old = _applied(session, days_ago=45, row_id=submissions.PRUNE_EVERY - 2)
     statements: list[str] = []
-    # The claim's SAVEPOINT and its RELEASE aside (they bracket its INSERT), the statements that touch rows.
-    event.listen(engine, "before_cursor_execute", lambda *args: args[2].split()[0] in ("SAVEPOINT", "RELEASE")
-                 or statements.append(args[2].split()[0]))
+    # Every statement, by its first word: the claim is one INSERT (no SAVEPOINT around it).
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2].split()[0]))
     _claim(session, submissions.new_form_id())  # id PRUNE_EVERY - 1: an INSERT and nothing else
     session.commit()
     assert statements == ["INSERT"] and submissions.find(session, form_id=old) is not None
