@@ -150,3 +150,30 @@ def test_a_line_break_or_nul_in_a_path_cannot_forge_an_access_log_line(monkeypat
     line = gunicorn_conf.access_log_format % atoms
     assert "\n" not in line and "\x00" not in line and "\r" not in atoms["a"]
     assert '/patients/\\x0a203.0.113.1 "GET /admin/audit"' in line and line.endswith("ms")
+
+
+def test_a_token_or_a_name_in_what_the_access_log_format_writes_is_redacted(monkeypatch):
+    """Only the atoms the access-log format names are cleaned (gunicorn offers every header as one): a token or
+    a query string in any of them, a header the format logs included, never reaches the line."""
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    from rehab.logredact import RedactingLogger
+
+    token, calendar_token = "tok" + "A1b2C3d4E5" * 4, "cal" + "Z9y8X7w6V5" * 4
+    config = Config()
+    config.set("access_log_format", '%(h)s "%(r)s" %(s)s "%({X-Original-URI}i)s" "%({referer}i)s" %(q)s')
+    environ = {"REQUEST_METHOD": "GET", "RAW_URI": f"/p/{token}?q=Qwertovich&t={token}",
+               "SERVER_PROTOCOL": "HTTP/1.1", "PATH_INFO": f"/p/{token}", "QUERY_STRING": f"q=Qwertovich&t={token}",
+               "REMOTE_ADDR": "127.0.0.1"}
+    headers = [("X-ORIGINAL-URI", f"/p/calendar/{calendar_token}.ics"), ("REFERER", f"https://mail.example/p/{token}")]
+    atoms = RedactingLogger(config).atoms(SimpleNamespace(status="200 OK", sent=10, headers=[]),
+                                          SimpleNamespace(headers=headers), environ, timedelta(milliseconds=3))
+    from gunicorn.glogging import SafeAtoms
+
+    line = config.access_log_format % SafeAtoms(atoms)
+    assert token not in line and calendar_token not in line and "Qwertovich" not in line
+    assert line == ('127.0.0.1 "GET /p/<token> HTTP/1.1" 200 "/p/calendar/<token>.ics" '
+                    '"https://mail.example/p/<token>" ')
