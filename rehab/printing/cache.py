@@ -14,9 +14,14 @@ from flask import current_app
 from rehab.printing.snapshot import snapshot_digest
 
 
+def _location() -> Path:
+    """``SHEET_CACHE_DIR``, else ``sheet-cache`` in the instance folder."""
+    return Path(current_app.config.get("SHEET_CACHE_DIR") or Path(current_app.instance_path) / "sheet-cache")
+
+
 def folder() -> Path:
-    """``SHEET_CACHE_DIR``, else ``sheet-cache`` in the instance folder (made when missing)."""
-    path = Path(current_app.config.get("SHEET_CACHE_DIR") or Path(current_app.instance_path) / "sheet-cache")
+    """The cache's folder, made when missing (for writing: a read of a missing folder finds nothing)."""
+    path = _location()
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -27,8 +32,12 @@ def key(digest: str, portal_url: str | None) -> str:
 
 
 def read(cache_key: str) -> bytes | None:
-    cached = folder() / f"{cache_key}.pdf"
-    return cached.read_bytes() if cached.is_file() else None
+    """The cached PDF, or None. Opened at once (no look before, no folder made): every cached download
+    reads one file."""
+    try:
+        return (_location() / f"{cache_key}.pdf").read_bytes()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
 
 
 def write(cache_key: str, pdf: bytes) -> None:
@@ -46,4 +55,4 @@ def write(cache_key: str, pdf: bytes) -> None:
 
 def has(cache_key: str) -> bool:
     """Whether ``cache_key`` is rendered (a waiting page asks this twice a second: no bytes are read)."""
-    return (folder() / f"{cache_key}.pdf").is_file()
+    return (_location() / f"{cache_key}.pdf").is_file()
