@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from rehab.models import Alert, utcnow
 from rehab.services.dashboard import UNDER_HALF_SHOWN
 from tests import factories
 from tests.test_adherence_pages import local, on_plan, read_on_friday, text_of
@@ -70,3 +71,30 @@ def test_the_full_list_pages_and_keeps_the_scope(therapist_client, db, clinic, m
     assert listed_names(second) == [f"Behind{index:02}, Ana" for index in range(20, 30)]
     assert "Every patient of" in second
     assert link_named(second, "Back to the dashboard").endswith("/dashboard?scope=clinic")
+
+
+def quiet_names(section: str) -> list[str]:
+    return re.findall(r"Quiet\d+, Ana", section)
+
+
+def test_quiet_shows_the_longest_quiet_with_the_true_count_and_a_link_to_all(therapist_client, db, clinic,
+                                                                              make_patient, monkeypatch):
+    quiet = [make_patient(clinic, first_name="Ana", last_name=f"Quiet{index:02}") for index in range(32)]
+    for index, patient in enumerate(quiet):
+        factories.protocol(db, patient, days_ago=60 - index)  # no session since: Quiet00 quiet longest
+    now = utcnow()
+    for patient in quiet[:2]:  # the team noted the two longest quiet: off the list, not counted
+        db.add(Alert(clinic_id=clinic.id, patient_id=patient.id, kind="inactive", message="No visit or home log "
+                     "for 14 days.", created_at=now, acknowledged_at=now))
+    db.commit()
+    html = therapist_client.get("/dashboard").get_data(as_text=True)
+    card = text_of(html, 'id="alerts-title"', "</section>")
+    assert card.startswith("Needs attention 30")
+    assert quiet_names(card) == [f"Quiet{index:02}, Ana" for index in range(2, 27)]
+    monkeypatch.setattr("rehab.views.dashboard.QUIET_PER_PAGE", 20)
+    first = therapist_client.get(link_named(html, "See all 30 patients quiet 14+ days")).get_data(as_text=True)
+    assert text_of(first, 'id="quiet-title"', "</section>").startswith("30 patients quiet 14+ days")
+    assert quiet_names(first) == [f"Quiet{index:02}, Ana" for index in range(2, 22)] and "Page 1 of 2" in first
+    second = therapist_client.get(link_named(first, "Next")).get_data(as_text=True)
+    assert quiet_names(second) == [f"Quiet{index:02}, Ana" for index in range(22, 32)]
+    assert 'name="back" value="dashboard"' in second  # its Acknowledge leads back to the dashboard

@@ -178,7 +178,7 @@ def _under_half(session: Session, *, clinic_id: int, zone: str, now: datetime, m
     """The patients under half this week and how many there are; ``steady_limit``: of the steady weeks, only
     that many, furthest behind first."""
     week = week_bounds(now, zone)
-    rows = _WEEK.where(true() if mine is None else mine).subquery()
+    rows = _WEEK.where(true() if mine is None else mine).cte("week_rows").prefix_with("MATERIALIZED")
     per_week = rows.c.clinic_per_week + rows.c.home_per_week
     counted = _least(rows.c.clinic_done, rows.c.clinic_per_week) + _least(rows.c.home_done, rows.c.home_per_week)
     under_half = or_(~rows.c.steady, and_(_DAYS_OVER * per_week >= 7, 14 * counted < _DAYS_OVER * per_week))

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, true
+from sqlalchemy import ColumnElement, func, or_, true
 from sqlmodel import Session, col, select
 
 from rehab.models import Alert, Patient, Protocol, ProtocolVersion, User, Visit
@@ -31,6 +31,8 @@ INACTIVE_AFTER = timedelta(days=14)
 # in all and the way to the whole list (views/dashboard.py under_half): from Thursday a clinic may have a
 # thousand, a list no therapist reads on their home page.
 UNDER_HALF_SHOWN = 25
+# And "Quiet 14+ days" the patients quiet longest, with the count and the whole list (views/dashboard.py quiet).
+QUIET_SHOWN = 25
 
 
 @dataclass(frozen=True)
@@ -76,12 +78,13 @@ class DashboardAlert:
 class Dashboard:
     today: list[TodayVisit]
     alerts: list[DashboardAlert]  # most urgent first
-    inactive: list[InactivePatient]
+    inactive: list[InactivePatient]  # the longest quiet first
     recent: list[tuple[Patient, datetime]]
     mine_only: bool
     day: date  # today in the clinic's time zone
     under_half: list[tuple[Patient, WeekAdherence]]  # this week so far, the furthest behind first
     under_half_total: int  # how many are under half in all (``under_half`` holds the first of them)
+    inactive_total: int  # how many are quiet in all (``inactive`` holds the first of them)
 
 
 def local_day_bounds(day: date, zone: str) -> tuple[datetime, datetime]:
@@ -92,7 +95,7 @@ def local_day_bounds(day: date, zone: str) -> tuple[datetime, datetime]:
 
 
 def build_dashboard(session: Session, *, clinic_id: int, zone: str, now: datetime, therapist_id: int | None = None,
-                    recent_limit: int = 10, inactive_limit: int = 50, alert_limit: int = 100,
+                    recent_limit: int = 10, inactive_limit: int = QUIET_SHOWN, alert_limit: int = 100,
                     under_half_limit: int = UNDER_HALF_SHOWN) -> Dashboard:
     """The dashboard of ``therapist_id``'s patients, or of the whole clinic when None."""
     mine = is_mine(therapist_id) if therapist_id is not None else true()
@@ -116,23 +119,7 @@ def build_dashboard(session: Session, *, clinic_id: int, zone: str, now: datetim
         .outerjoin(User, assigned_name())
         .where(Alert.clinic_id == clinic_id, col(Alert.acknowledged_at).is_(None), mine)
         .order_by(alert_urgency(), col(Alert.created_at).desc(), col(Alert.id).desc()).limit(alert_limit))]
-    acknowledged = (select(Alert.patient_id, func.max(Alert.acknowledged_at).label("ack_at"))
-                    .where(Alert.clinic_id == clinic_id, Alert.kind == "inactive")
-                    .group_by(col(Alert.patient_id)).subquery())
-    cutoff = now - INACTIVE_AFTER
-    # Quiet since the last session, or since the protocol started for a patient who has had none.
-    since = func.coalesce(Patient.last_session_at, Protocol.created_at)
-    quiet = session.exec(
-        select(Patient, Protocol.created_at, acknowledged.c.ack_at)
-        .join(Protocol, (col(Protocol.patient_id) == Patient.id) & (col(Protocol.status) == "active"))
-        .outerjoin(acknowledged, acknowledged.c.patient_id == Patient.id)
-        .where(Patient.clinic_id == clinic_id, col(Patient.archived_at).is_(None), since < cutoff, mine)
-        .order_by(since)
-        .limit(inactive_limit)
-    ).all()
-    inactive = [InactivePatient(patient, patient.last_session_at, patient.last_session_at or started)
-                for patient, started, ack_at in quiet
-                if ack_at is None or ack_at < (patient.last_session_at or started) or ack_at < cutoff]
+    inactive, inactive_total = quiet_patients(session, clinic_id=clinic_id, now=now, mine=mine, limit=inactive_limit)
     recent = [(patient, patient.last_session_at) for patient in session.exec(
         select(Patient)
         .where(Patient.clinic_id == clinic_id, col(Patient.archived_at).is_(None),
@@ -142,7 +129,42 @@ def build_dashboard(session: Session, *, clinic_id: int, zone: str, now: datetim
     under_half, under_half_total = clinic_most_behind(session, clinic_id=clinic_id, zone=zone, now=now,
                                                       limit=under_half_limit, mine=mine)
     return Dashboard(today, alerts, inactive, recent, mine_only=therapist_id is not None, day=day,
-                     under_half=under_half, under_half_total=under_half_total)
+                     under_half=under_half, under_half_total=under_half_total, inactive_total=inactive_total)
+
+
+def quiet_since(cutoff: datetime) -> ColumnElement[bool]:
+    """No session since ``cutoff``, or none ever and the protocol begun before it: the coalesced "since", stated
+    as the two ranges of the (clinic, last session) index so the database reads only the quiet patients."""
+    return or_(col(Patient.last_session_at) < cutoff,
+               col(Patient.last_session_at).is_(None) & (col(Protocol.created_at) < cutoff))
+
+
+def quiet_patients(session: Session, *, clinic_id: int, now: datetime, mine: ColumnElement[bool] | None = None,
+                   limit: int, offset: int = 0) -> tuple[list[InactivePatient], int]:
+    """The patients quiet 14+ days whom nobody has noted as quiet since, the longest quiet first: ``limit`` of
+    them from ``offset``, and how many there are in all (one statement; 0 past the end). ``mine``: only those
+    it holds for.
+
+    A note ("Acknowledge") counts while it is newer than the last session and under 14 days old."""
+    acknowledged = (select(Alert.patient_id, func.max(Alert.acknowledged_at).label("ack_at"))
+                    .where(Alert.clinic_id == clinic_id, Alert.kind == "inactive")
+                    .group_by(col(Alert.patient_id)).subquery())
+    cutoff = now - INACTIVE_AFTER
+    # Quiet since the last session, or since the protocol started for a patient who has had none.
+    since = func.coalesce(Patient.last_session_at, Protocol.created_at)
+    ack_at = acknowledged.c.ack_at
+    quiet = session.exec(
+        select(Patient, Protocol.created_at, func.count().over().label("quiet"))
+        .join(Protocol, (col(Protocol.patient_id) == Patient.id) & (col(Protocol.status) == "active"))
+        .outerjoin(acknowledged, acknowledged.c.patient_id == Patient.id)
+        .where(Patient.clinic_id == clinic_id, col(Patient.archived_at).is_(None), quiet_since(cutoff),
+               true() if mine is None else mine, or_(ack_at.is_(None), ack_at < since, ack_at < cutoff))
+        .order_by(since, col(Patient.id))
+        .offset(offset).limit(limit)
+    ).all()
+    patients = [InactivePatient(patient, patient.last_session_at, patient.last_session_at or started)
+                for patient, started, _ in quiet]
+    return patients, quiet[0][2] if quiet else 0  # past the last page: nothing, and no count to read
 
 
 def under_half_this_week(session: Session, *, clinic_id: int, zone: str, now: datetime,

@@ -10,7 +10,7 @@ from rehab.db import get_session
 from rehab.models import Alert, utcnow
 from rehab.request_guard import page_number
 from rehab.services.assignment import is_mine
-from rehab.services.dashboard import build_dashboard, under_half_this_week
+from rehab.services.dashboard import build_dashboard, quiet_patients, under_half_this_week
 from rehab.views.patients import get_patient_or_404
 
 bp = Blueprint("dashboard", __name__)
@@ -39,6 +39,7 @@ def index() -> ResponseReturnValue:
 
 # The full "under half this week" a page at a time (the dashboard shows the furthest behind).
 UNDER_HALF_PER_PAGE = 50
+QUIET_PER_PAGE = 50
 
 
 @bp.get("/dashboard/under-half")
@@ -52,6 +53,24 @@ def under_half() -> ResponseReturnValue:
     shown = rows[(page - 1) * UNDER_HALF_PER_PAGE:page * UNDER_HALF_PER_PAGE]
     return render_template("dashboard_under_half.html", rows=shown, total=len(rows), page=page, pages=pages,
                            mine_only=not whole_clinic, scope=WHOLE_CLINIC if whole_clinic else None)
+
+
+@bp.get("/dashboard/quiet")
+def quiet() -> ResponseReturnValue:
+    """Everyone the dashboard counts as quiet 14+ days, the longest quiet first, in the dashboard's scope."""
+    whole_clinic = request.args.get("scope") == WHOLE_CLINIC
+    db = get_session()
+    mine = None if whole_clinic else is_mine(g.user.id)
+    page = request.args.get("page", 1, type=page_number)
+    rows, total = quiet_patients(db, clinic_id=g.clinic.id, now=utcnow(), mine=mine, limit=QUIET_PER_PAGE,
+                                 offset=(page - 1) * QUIET_PER_PAGE)
+    if not rows and page > 1:  # past the last page (the list got shorter): the first
+        page = 1
+        rows, total = quiet_patients(db, clinic_id=g.clinic.id, now=utcnow(), mine=mine, limit=QUIET_PER_PAGE)
+    return render_template("dashboard_quiet.html", rows=rows, total=total, page=page,
+                           pages=max(1, -(-total // QUIET_PER_PAGE)), mine_only=not whole_clinic,
+                           scope=WHOLE_CLINIC if whole_clinic else None,
+                           back="dashboard-clinic" if whole_clinic else "dashboard")
 
 
 @bp.post("/patients/<int:patient_id>/inactive/ack")
