@@ -12,7 +12,12 @@ Workers write a heartbeat into the queue's own storage every second; a page that
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +31,14 @@ INLINE = "inline"  # RENDER_QUEUE for no queue: every sheet renders in its reque
 HEARTBEAT_KEY = "render-worker-heartbeat"
 HEARTBEAT_SECONDS = 1.0  # how often a worker beats
 ALIVE_SECONDS = 5.0  # no beat for this long: no worker is running
+# A therapist's or patient's own PDF goes ahead of a batch's sheets (huey takes the highest priority first), and
+# a running batch steps aside after its current sheet when one waits (``worker.run_job``).
+SINGLE_PRIORITY = 10
+BATCH_PRIORITY = 0
+RENDERING_FOLDER = ".rendering"  # in the sheet cache: one file per PDF a worker is rendering right now
+STALE_RENDERING_SECONDS = 60.0  # a marker this old was left by a worker that died mid-render
+WAIT_POLL_SECONDS = 0.005  # how often a page waiting on a quick render looks in the cache (a stat, no read)
+WAITER_LOCK = ".render-waiter.lock"  # in the sheet cache: held by the one page worker waiting on a render
 
 
 @dataclass
@@ -70,21 +83,21 @@ def _build(app: Flask) -> RenderQueue:
 
     storage = _storage(app)
 
-    def render_print(print_id: int, patient_id: int, link_base: str) -> None:
-        with app.app_context():
-            worker.render_print(print_id, patient_id=patient_id, link_base=link_base)
-
-    def render_report(report_id: int) -> None:
-        with app.app_context():
-            worker.render_report(report_id)
-
     def run_job(job_id: int) -> None:
         with app.app_context():
             worker.run_job(job_id, worker=worker.worker_name())
 
-    return RenderQueue(huey=storage, render_print=storage.task(name="render_print")(render_print),
-                       render_report=storage.task(name="render_report")(render_report),
-                       run_job=storage.task(name="run_print_job")(run_job))
+    def render_print_marked(print_id: int, patient_id: int, link_base: str) -> None:
+        with app.app_context(), rendering():
+            worker.render_print(print_id, patient_id=patient_id, link_base=link_base)
+
+    def render_report_marked(report_id: int) -> None:
+        with app.app_context(), rendering():
+            worker.render_report(report_id)
+
+    return RenderQueue(huey=storage, render_print=storage.task(name="render_print")(render_print_marked),
+                       render_report=storage.task(name="render_report")(render_report_marked),
+                       run_job=storage.task(name="run_print_job", priority=BATCH_PRIORITY)(run_job))
 
 
 def render_task_id(cache_key: str) -> str:
@@ -96,6 +109,7 @@ def render_task_id(cache_key: str) -> str:
 def _enqueue(task: Any, cache_key: str) -> None:
     queue = render_queue()
     task.id = render_task_id(cache_key)
+    task.priority = SINGLE_PRIORITY
     queue.huey.delete(task.id)  # an earlier failure of this PDF: this is a new try
     queue.huey.enqueue(task)
 
@@ -112,6 +126,73 @@ def enqueue_report(*, report_id: int, cache_key: str) -> None:
 
 def enqueue_job(job_id: int) -> None:
     render_queue().run_job(job_id)
+
+
+def singles_waiting(queue: RenderQueue) -> bool:
+    """Whether a single sheet or report waits in the queue (a batch then steps aside after its current sheet).
+    The queue is ordered by priority: the first message is a single one if any is."""
+    first = queue.huey.storage.enqueued_items(limit=1)
+    return bool(first) and queue.huey.deserialize_task(first[0]).priority == SINGLE_PRIORITY
+
+
+def _rendering_folder() -> Path:
+    folder = cache.folder() / RENDERING_FOLDER
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+@contextlib.contextmanager
+def rendering() -> Iterator[None]:
+    """Mark a single PDF as being rendered by this worker, so that a page knows the workers are not idle."""
+    marker = _rendering_folder() / f"{os.getpid()}-{threading.get_ident()}"
+    marker.touch()
+    try:
+        yield
+    finally:
+        marker.unlink(missing_ok=True)
+
+
+def _workers_idle(queue: RenderQueue) -> bool:
+    """Nothing waits in the queue and no worker renders a single PDF (a marker older than a render could ever
+    take was left by a worker that died)."""
+    if queue.huey.pending_count():
+        return False
+    now = time.time()
+    for marker in _rendering_folder().iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            if now - marker.stat().st_mtime < STALE_RENDERING_SECONDS:
+                return False
+    return True
+
+
+@contextlib.contextmanager
+def quiet_wait() -> Iterator[bool]:
+    """Whether this request may wait on its own render: printing runs, its workers are idle, and no other page
+    worker is waiting already (one lock file, never waited on). With the workers busy the page answers at once
+    with the waiting page instead, so the page workers keep serving other people's pages while sheets render."""
+    if float(current_app.config["RENDER_WAIT_SECONDS"]) <= 0 or not worker_alive():
+        yield False
+        return
+    with (cache.folder() / WAITER_LOCK).open("a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield _workers_idle(render_queue())
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def wait_rendered(cache_key: str) -> bool:
+    """Wait up to ``RENDER_WAIT_SECONDS`` for a render just queued; whether it is in the cache."""
+    deadline = time.monotonic() + float(current_app.config["RENDER_WAIT_SECONDS"])
+    while not cache.has(cache_key):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(WAIT_POLL_SECONDS)
+    return True
 
 
 def render_state(cache_key: str) -> str:

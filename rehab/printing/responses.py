@@ -22,10 +22,16 @@ def pdf_response(pdf: bytes, filename: str, *, inline: bool = True) -> Response:
 def queued_or_none(cache_key: str, *, enqueue: Callable[[], None], waiting_url: str) -> BaseResponse | None:
     """None when this request serves the PDF (it is in the cache, or with ``RENDER_QUEUE=inline`` this request
     renders it); otherwise its render is put on the queue and the browser is sent to the waiting page, so a
-    page worker never renders while others wait for their pages."""
+    page worker never renders while others wait for their pages.
+
+    When the render workers are idle, the request waits up to ``RENDER_WAIT_SECONDS`` for its render and then
+    serves the PDF itself: a quiet first sheet opens after one render, without the waiting page's round trips."""
     if queue.is_inline() or cache.has(cache_key):
         return None
-    enqueue()
+    with queue.quiet_wait() as may_wait:
+        enqueue()
+        if may_wait and queue.wait_rendered(cache_key):
+            return None
     return redirect(waiting_url, code=303)
 
 
