@@ -10,6 +10,7 @@ from flask import Flask
 
 from rehab import db
 from rehab.config import DEFAULT_SECRET_KEY, Defaults
+from rehab.urls import LinkMemo
 
 
 class ConfigurationError(RuntimeError):
@@ -18,10 +19,28 @@ class ConfigurationError(RuntimeError):
 
 class RehabFlask(Flask):
     """Flask, with each request's view run as the request's one transaction (rehab/db.py: committed when the
-    view returns, rolled back when it raises)."""
+    view returns, rolled back when it raises), and each link built once per worker (rehab/urls.py)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._links = LinkMemo(self.url_default_functions)
 
     def dispatch_request(self) -> Any:
         return db.dispatch(super().dispatch_request)
+
+    def url_for(self, /, endpoint: str, *, _anchor: str | None = None, _method: str | None = None,
+                _scheme: str | None = None, _external: bool | None = None, **values: Any) -> str:
+        key = None if _external or _scheme is not None or _method is not None else \
+            self._links.key(endpoint, _anchor, values)
+        if key is not None:
+            link = self._links.get(key)
+            if link is not None:
+                return link
+        link = super().url_for(endpoint, _anchor=_anchor, _method=_method, _scheme=_scheme, _external=_external,
+                               **values)
+        if key is not None:  # built without an error: remembered
+            self._links.remember(key, link)
+        return link
 
 
 def create_app(test_config: dict[str, Any] | None = None, *, instance_path: str | None = None) -> Flask:
