@@ -27,6 +27,7 @@ from rehab.services import audit, kept_forms
 from rehab.services.kept_forms import FIELD, URL_ARG, is_own_page, page_with_kept, without_kept_arg
 
 PAGE_FIELD = "form_page"
+_FORM_PAGE_KEY = "rehab.form_page"
 # Posts that carry nothing typed: signing out, switching clinic, "Stay signed in".
 _NOT_KEPT = frozenset({"auth.logout", "auth.switch_clinic", "auth.stay_signed_in"})
 
@@ -40,11 +41,17 @@ def init_app(app: Flask) -> None:
 
 def form_page() -> str:
     """The address of the page a form is on: this page's, or for a page shown again after a post (a form with
-    errors), the one that post came from."""
-    if request.method == "GET":
-        return without_kept_arg(request.path, request.query_string.decode("utf-8", "replace"))
-    posted = request.form.get(PAGE_FIELD, "")
-    return posted if is_own_page(posted) else ""
+    errors), the one that post came from. Worked out once per request: every form of a page carries it (the
+    patient page has about 25)."""
+    page: str | None = request.environ.get(_FORM_PAGE_KEY)
+    if page is None:
+        if request.method == "GET":
+            page = without_kept_arg(request.path, request.query_string.decode("utf-8", "replace"))
+        else:
+            posted = request.form.get(PAGE_FIELD, "")
+            page = posted if is_own_page(posted) else ""
+        request.environ[_FORM_PAGE_KEY] = page  # the request's own (``g`` can outlive it, in a test's app context)
+    return page
 
 
 def keep_posted_form(*, user_id: int, clinic_id: int, kept_for: timedelta, audit_key: bytes) -> bool:
