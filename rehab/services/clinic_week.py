@@ -16,7 +16,22 @@ from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Float, String, and_, bindparam, case, cast, exists, false, func, or_, true
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Float,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    or_,
+    true,
+)
 from sqlalchemy import select as select_columns
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
@@ -27,6 +42,7 @@ from sqlmodel import Session, col, select
 from rehab.models import HomeLog, Patient, PhaseChange, PhasePlan, Protocol, ProtocolVersion, RedFlagClearance, Visit
 from rehab.services.adherence import WEEK, WeekAdherence, week_start
 from rehab.services.adherence_records import HOME_STOPS, VISIT_STOPS, adherence_by_patient
+from rehab.services.assignment import is_mine
 
 
 @dataclass(frozen=True)
@@ -133,19 +149,22 @@ def clinic_under_half(session: Session, *, clinic_id: int, zone: str, now: datet
                       mine: ColumnElement[bool] | None = None) -> list[tuple[Patient, WeekAdherence]]:
     """Every patient of the clinic (``mine``: of those it holds for) with an active protocol who is under half
     this week (``WeekAdherence.under_half``), with the week, in no particular order."""
-    return _under_half(session, clinic_id=clinic_id, zone=zone, now=now, mine=mine, steady_limit=None)[0]
+    return _under_half(session, _ranked_query(true() if mine is None else mine), clinic_id=clinic_id, zone=zone,
+                       now=now, steady_limit=_EVERY)[0]
 
 
 def clinic_most_behind(session: Session, *, clinic_id: int, zone: str, now: datetime, limit: int,
-                       mine: ColumnElement[bool] | None = None) -> tuple[list[tuple[Patient, WeekAdherence]], int]:
+                       therapist_id: int | None = None) -> tuple[list[tuple[Patient, WeekAdherence]], int]:
     """The ``limit`` patients furthest behind this week (fewest done of those due, then by name, then as
     entered: the order of ``services.dashboard.under_half_this_week``) among those ``clinic_under_half``
-    lists, and how many it lists in all.
+    lists, and how many it lists in all: of the clinic's patients, or of ``therapist_id``'s (``is_mine``).
 
     The database ranks the steady weeks and returns the first ``limit`` with their count, so a Thursday's
     thousand patients under half load as ``limit`` rows; the changed weeks, all counted by the rule, join them
-    and the first ``limit`` of both are kept."""
-    found, total = _under_half(session, clinic_id=clinic_id, zone=zone, now=now, mine=mine, steady_limit=limit)
+    and the first ``limit`` of both are kept. The statement is built once (``_MOST_BEHIND``), the scope one of
+    its parameters: building it costs as much as the database's ranking."""
+    found, total = _under_half(session, _MOST_BEHIND, clinic_id=clinic_id, zone=zone, now=now, steady_limit=limit,
+                               whole_clinic=therapist_id is None, therapist_id=therapist_id or 0)
     return sorted(found, key=behind_first)[:limit], total
 
 
@@ -173,12 +192,11 @@ def _code_point_order_postgresql(element: code_point_order, compiler: SQLCompile
     return f'({compiler.process(element.clauses, **kw)}) COLLATE "C"'
 
 
-def _under_half(session: Session, *, clinic_id: int, zone: str, now: datetime, mine: ColumnElement[bool] | None,
-                steady_limit: int | None) -> tuple[list[tuple[Patient, WeekAdherence]], int]:
-    """The patients under half this week and how many there are; ``steady_limit``: of the steady weeks, only
-    that many, furthest behind first."""
-    week = week_bounds(now, zone)
-    rows = _WEEK.where(true() if mine is None else mine).cte("week_rows").prefix_with("MATERIALIZED")
+def _ranked_query(mine: ColumnElement[bool]) -> Any:
+    """``mine``'s patients under half this week (the steady weeks whose figures say so, and every changed week
+    for the rule to count), with each steady one's rank, furthest behind first, and their number; of the steady
+    ones, only those ranked up to the ``steady_limit`` parameter."""
+    rows = _WEEK.where(mine).cte("week_rows").prefix_with("MATERIALIZED")  # each week's checks run once a row
     per_week = rows.c.clinic_per_week + rows.c.home_per_week
     counted = _least(rows.c.clinic_done, rows.c.clinic_per_week) + _least(rows.c.home_done, rows.c.home_per_week)
     under_half = or_(~rows.c.steady, and_(_DAYS_OVER * per_week >= 7, 14 * counted < _DAYS_OVER * per_week))
@@ -192,13 +210,20 @@ def _under_half(session: Session, *, clinic_id: int, zone: str, now: datetime, m
                                  share, code_point_order(col(named.last_name)),
                                  code_point_order(col(named.first_name)), rows.c.patient_id)).label("rank"))
               .join(named, col(named.id) == rows.c.patient_id).where(under_half).subquery())
-    kept = true() if steady_limit is None else or_(~ranked.c.steady, ranked.c.rank <= steady_limit)
-    found = session.execute(
-        select(Patient, ranked.c.steady, ranked.c.clinic_per_week, ranked.c.home_per_week,  # type: ignore[call-overload]  # SQLModel's select() is typed for at most four columns
-               ranked.c.clinic_done, ranked.c.home_done, ranked.c.listed)
-        .join(ranked, ranked.c.patient_id == Patient.id).where(kept),
-        {"clinic_id": clinic_id, "start": week.start, "end": week.end, "monday": week.monday,
-         "sunday": week.sunday, "days_over": week.days_over}).all()
+    return (select(Patient, ranked.c.steady, ranked.c.clinic_per_week, ranked.c.home_per_week,  # type: ignore[call-overload]  # SQLModel's select() is typed for at most four columns
+                   ranked.c.clinic_done, ranked.c.home_done, ranked.c.listed)
+            .join(ranked, ranked.c.patient_id == Patient.id)
+            .where(or_(~ranked.c.steady, ranked.c.rank <= bindparam("steady_limit", type_=Integer))))
+
+
+def _under_half(session: Session, statement: Any, *, clinic_id: int, zone: str, now: datetime,
+                steady_limit: int, **scope: Any) -> tuple[list[tuple[Patient, WeekAdherence]], int]:
+    """The patients under half this week and how many there are, ``statement`` a ``_ranked_query``: of the
+    steady weeks, only ``steady_limit``, furthest behind first. ``scope``: the statement's own parameters."""
+    week = week_bounds(now, zone)
+    found = session.execute(statement, {
+        "clinic_id": clinic_id, "start": week.start, "end": week.end, "monday": week.monday, "sunday": week.sunday,
+        "days_over": week.days_over, "steady_limit": steady_limit, **scope}).all()
     behind = [(patient, steady_week(week, clinic_per_week=clinic, home_per_week=home, clinic_done=clinic_done,
                                     home_done=home_done))
               for patient, steady, clinic, home, clinic_done, home_done, _ in found if steady]
@@ -214,3 +239,6 @@ def _under_half(session: Session, *, clinic_id: int, zone: str, now: datetime, m
 
 _WEEK = _build_query()
 _DAYS_OVER: Any = bindparam("days_over")
+_THERAPIST: Any = bindparam("therapist_id", type_=Integer)
+_MOST_BEHIND = _ranked_query(or_(bindparam("whole_clinic", type_=Boolean), is_mine(_THERAPIST)))
+_EVERY = 2**31 - 1  # a steady_limit that keeps them all

@@ -127,7 +127,7 @@ def build_dashboard(session: Session, *, clinic_id: int, zone: str, now: datetim
         .order_by(col(Patient.last_session_at).desc(), col(Patient.id).desc()).limit(recent_limit)
     ) if patient.last_session_at is not None]  # the query's own condition, restated for the type
     under_half, under_half_total = clinic_most_behind(session, clinic_id=clinic_id, zone=zone, now=now,
-                                                      limit=under_half_limit, mine=mine)
+                                                      limit=under_half_limit, therapist_id=therapist_id)
     return Dashboard(today, alerts, inactive, recent, mine_only=therapist_id is not None, day=day,
                      under_half=under_half, under_half_total=under_half_total, inactive_total=inactive_total)
 
