@@ -98,3 +98,20 @@ def test_quiet_shows_the_longest_quiet_with_the_true_count_and_a_link_to_all(the
     second = therapist_client.get(link_named(first, "Next")).get_data(as_text=True)
     assert quiet_names(second) == [f"Quiet{index:02}, Ana" for index in range(22, 32)]
     assert 'name="back" value="dashboard"' in second  # its Acknowledge leads back to the dashboard
+
+
+def test_past_the_first_hundred_open_alerts_the_card_counts_them_all_and_links_to_the_rest(
+        therapist_client, db, clinic, make_patient):
+    now = utcnow()
+    patients = [make_patient(clinic, first_name="Ana", last_name=f"Sore{index:03}") for index in range(105)]
+    for patient in patients:
+        factories.protocol(db, patient, days_ago=3)  # started lately: not quiet
+        db.add(Alert(clinic_id=clinic.id, patient_id=patient.id, kind="pain_high", message="Pain 7/10.",
+                     created_at=now))
+    db.commit()
+    html = therapist_client.get("/dashboard").get_data(as_text=True)
+    card = text_of(html, 'id="alerts-title"', "</section>")
+    assert card.startswith("Needs attention 105")
+    assert len(re.findall(r"Sore\d+, Ana", card)) == 100
+    rest = therapist_client.get(link_named(html, "See all 105 open alerts: the patient list, most urgent first"))
+    assert rest.status_code == 200 and "Sore000" in rest.get_data(as_text=True)

@@ -85,6 +85,7 @@ class Dashboard:
     under_half: list[tuple[Patient, WeekAdherence]]  # this week so far, the furthest behind first
     under_half_total: int  # how many are under half in all (``under_half`` holds the first of them)
     inactive_total: int  # how many are quiet in all (``inactive`` holds the first of them)
+    alerts_total: int  # how many are open in all (``alerts`` holds the most urgent of them)
 
 
 def local_day_bounds(day: date, zone: str) -> tuple[datetime, datetime]:
@@ -114,11 +115,14 @@ def build_dashboard(session: Session, *, clinic_id: int, zone: str, now: datetim
     today = [TodayVisit(row.occurred_at, row.pain_worst, row.minutes, row.patient_id, row.first_name, row.last_name,
                         ceilings.get((row.protocol_id, row.protocol_version, row.phase_index, row.exercise)))
              for row in visits]
-    alerts = [DashboardAlert(alert, patient, therapist) for alert, patient, therapist in session.exec(
-        select(Alert, Patient, User.name).join(Patient, col(Patient.id) == Alert.patient_id)
+    # With how many are open in all, counted before the limit: the card says it, and where the rest are.
+    open_alerts = session.exec(
+        select(Alert, Patient, User.name, func.count().over()).join(Patient, col(Patient.id) == Alert.patient_id)
         .outerjoin(User, assigned_name())
         .where(Alert.clinic_id == clinic_id, col(Alert.acknowledged_at).is_(None), mine)
-        .order_by(alert_urgency(), col(Alert.created_at).desc(), col(Alert.id).desc()).limit(alert_limit))]
+        .order_by(alert_urgency(), col(Alert.created_at).desc(), col(Alert.id).desc()).limit(alert_limit)).all()
+    alerts = [DashboardAlert(alert, patient, therapist) for alert, patient, therapist, _ in open_alerts]
+    alerts_total = open_alerts[0][3] if open_alerts else 0
     inactive, inactive_total = quiet_patients(session, clinic_id=clinic_id, now=now, mine=mine, limit=inactive_limit)
     recent = [(patient, patient.last_session_at) for patient in session.exec(
         select(Patient)
@@ -129,7 +133,8 @@ def build_dashboard(session: Session, *, clinic_id: int, zone: str, now: datetim
     under_half, under_half_total = clinic_most_behind(session, clinic_id=clinic_id, zone=zone, now=now,
                                                       limit=under_half_limit, therapist_id=therapist_id)
     return Dashboard(today, alerts, inactive, recent, mine_only=therapist_id is not None, day=day,
-                     under_half=under_half, under_half_total=under_half_total, inactive_total=inactive_total)
+                     under_half=under_half, under_half_total=under_half_total, inactive_total=inactive_total,
+                     alerts_total=alerts_total)
 
 
 def quiet_since(cutoff: datetime) -> ColumnElement[bool]:
