@@ -144,3 +144,16 @@ def test_recording_a_visit_writes_its_form_claim_once_and_reads_no_alerts_back(t
         "minutes": "5", "speed": "1.2", "incline_pct": "0", "support": "both_rails", "stumbles": "0", "falls": "0"})
     assert response.status_code == 302
     assert int(response.headers["X-Query-Count"]) == 11
+
+
+@pytest.mark.parametrize("with_protocol", [True, False])
+def test_the_patient_page_reads_its_protocols_with_the_visit_count_and_the_therapist(therapist_client, clinic,
+                                                                                   make_patient, db, with_protocol):
+    """One statement for the protocols, the number of visits and the assigned therapist's name, also for a
+    patient without a protocol (the page still says how many visits and who looks after them)."""
+    patient = make_patient(clinic)
+    if with_protocol:
+        add_visits(db, patient, factories.protocol(db, patient, days_ago=40), 3, start_days_ago=1)
+    response = therapist_client.get(f"/patients/{patient.id}")
+    assert response.status_code == 200
+    assert int(response.headers["X-Query-Count"]) == (17 if with_protocol else 15)

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from rehab.models import Alert, Assessment, EditRecord, Membership, Patient, Protocol, User, Visit
 from rehab.services import patients as patient_service
-from rehab.services import protocol_records, visits
+from rehab.services import visits
 from rehab.services.advice.card import AdviceCard, advice_card
 from rehab.services.advice.decisions import ClearanceEntry, clearances_of, decision_history
 from rehab.services.advice.inputs import advice_for
@@ -61,9 +61,8 @@ def patient_overview(session: Session, *, patient: Patient, now: datetime, speed
                      zone: str) -> PatientOverview:
     """``user_id`` is the viewer (the card offers an undo to the one who decided), ``zone`` the clinic's."""
     history, corrections = patient_edits(session, patient_id=patient.id)
-    protocols = protocol_records.protocols_of(session, patient_id=patient.id)
+    protocols, visit_count, therapist_name = _protocols_counted(session, patient=patient)
     active = next((protocol for protocol in protocols if protocol.status == "active"), None)
-    visit_count, therapist_name = _counted(session, patient=patient)
     card = content = advice = None
     if active is not None:  # the advice reads the newest sessions of the tables with its own
         advice = advice_for(session, patient=patient, protocol=active, now=now, speed_unit=speed_unit,
@@ -122,13 +121,20 @@ _VISIT_COUNT = (select(func.count()).select_from(Visit)
 _THERAPIST_NAME = (select(User.name).join(Membership, col(Membership.user_id) == User.id)
                    .where(User.id == bindparam("therapist_id"), Membership.clinic_id == bindparam("clinic_id"),
                           col(User.is_active).is_(True)).limit(1).scalar_subquery())
-_COUNTED = select(_VISIT_COUNT, _THERAPIST_NAME)
+# With the patient's protocols (newest first, as ``protocol_records.protocols_of``), in one round trip: the
+# one-row count on the left of an outer join stays when the patient has no protocol (a row of NULLs on the
+# right, which loads as None).
+_COUNTED = select(_VISIT_COUNT.label("visit_count"), _THERAPIST_NAME.label("therapist_name")).subquery()
+_PROTOCOLS_COUNTED = (select(Protocol, _COUNTED.c.visit_count, _COUNTED.c.therapist_name)
+                      .select_from(_COUNTED).outerjoin(Protocol, col(Protocol.patient_id) == bindparam("patient_id"))
+                      .order_by(col(Protocol.created_at).desc()))
 
 
-def _counted(session: Session, *, patient: Patient) -> tuple[int, str]:
-    count, name = session.execute(_COUNTED, {"patient_id": patient.id, "therapist_id": patient.therapist_id,
-                                             "clinic_id": patient.clinic_id}).one()
-    return count, name or UNASSIGNED
+def _protocols_counted(session: Session, *, patient: Patient) -> tuple[list[Protocol], int, str]:
+    rows = session.execute(_PROTOCOLS_COUNTED, {"patient_id": patient.id, "therapist_id": patient.therapist_id,
+                                                "clinic_id": patient.clinic_id}).all()
+    _, count, name = rows[0]
+    return [protocol for protocol, _, _ in rows if protocol is not None], count, name or UNASSIGNED
 
 
 def _measure_end(name: str, end: str, model: type[Visit] | type[Assessment] = Visit) -> Any:
