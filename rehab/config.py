@@ -70,8 +70,9 @@ class Defaults:
     # visibly, after three tries). A worker on the same host whose process is gone is taken over at once.
     RENDER_JOB_STALE_SECONDS = 30
     # When the render workers are idle, a first download waits this long for its own render in the request
-    # and opens the PDF directly (one render, about 0.1 s), instead of going through the waiting page. 0: never.
-    RENDER_WAIT_SECONDS = 0.5
+    # and opens the PDF directly (one render, about 0.1 s) instead of going through the waiting page; about
+    # three renders at most, so a page worker is never held long. 0: never.
+    RENDER_WAIT_SECONDS = 0.3
 
     # The FHIR API (docs/fhir.md): the identifier system chart numbers are written under and read from. Set it to
     # your records system's medical-record-number system so its patients match ours.
