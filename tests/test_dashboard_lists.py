@@ -67,8 +67,10 @@ def test_the_full_list_pages_and_keeps_the_scope(therapist_client, db, clinic, m
     assert "scope=clinic" in first.request.url
     page = first.get_data(as_text=True)
     assert listed_names(page) == [f"Behind{index:02}, Ana" for index in range(20)] and "Page 1 of 2" in page
-    second = therapist_client.get(link_named(page, "Next")).get_data(as_text=True)
+    second = therapist_client.get(link_named(page, "Next page of patients under half this week")).get_data(as_text=True)
     assert listed_names(second) == [f"Behind{index:02}, Ana" for index in range(20, 30)]
+    back = therapist_client.get(link_named(second, "Previous page of patients under half this week"))
+    assert listed_names(back.get_data(as_text=True)) == listed_names(page) and "scope=clinic" in back.request.url
     assert "Every patient of" in second
     assert link_named(second, "Back to the dashboard").endswith("/dashboard?scope=clinic")
 
@@ -95,7 +97,7 @@ def test_quiet_shows_the_longest_quiet_with_the_true_count_and_a_link_to_all(the
     first = therapist_client.get(link_named(html, "See all 30 patients quiet 14+ days")).get_data(as_text=True)
     assert text_of(first, 'id="quiet-title"', "</section>").startswith("30 patients quiet 14+ days")
     assert quiet_names(first) == [f"Quiet{index:02}, Ana" for index in range(2, 22)] and "Page 1 of 2" in first
-    second = therapist_client.get(link_named(first, "Next")).get_data(as_text=True)
+    second = therapist_client.get(link_named(first, "Next page of patients quiet 14+ days")).get_data(as_text=True)
     assert quiet_names(second) == [f"Quiet{index:02}, Ana" for index in range(22, 32)]
     assert 'name="back" value="dashboard"' in second  # its Acknowledge leads back to the dashboard
 
