@@ -12,7 +12,11 @@ from rehab.models import HomeLog, Patient, Visit, utcnow
 from rehab.models.patients import patient_search_key
 from rehab.services import portal_links
 from tests import factories
-from tests.conftest import SECRET, submit
+from tests.conftest import POSTGRES_URL, SECRET, submit
+
+# On PostgreSQL the audit append takes the chain's advisory lock in a statement of its own, before it reads the
+# last hash (rehab/services/audit.py); SQLite's read of the last hash takes the write lock itself.
+AUDIT_LOCK = 1 if POSTGRES_URL else 0
 
 pytestmark = pytest.mark.db
 
@@ -143,7 +147,7 @@ def test_recording_a_visit_writes_its_form_claim_once_and_reads_no_alerts_back(t
         "pain_worst": "2", "pain_after": "1", "soreness": "none", "effusion": "0", "exercise": "treadmill_rails",
         "minutes": "5", "speed": "1.2", "incline_pct": "0", "support": "both_rails", "stumbles": "0", "falls": "0"})
     assert response.status_code == 302
-    assert int(response.headers["X-Query-Count"]) == 11
+    assert int(response.headers["X-Query-Count"]) == 11 + AUDIT_LOCK
 
 
 @pytest.mark.parametrize("with_protocol", [True, False])
@@ -156,4 +160,4 @@ def test_the_patient_page_reads_its_protocols_with_the_visit_count_and_the_thera
         add_visits(db, patient, factories.protocol(db, patient, days_ago=40), 3, start_days_ago=1)
     response = therapist_client.get(f"/patients/{patient.id}")
     assert response.status_code == 200
-    assert int(response.headers["X-Query-Count"]) == (17 if with_protocol else 15)
+    assert int(response.headers["X-Query-Count"]) == (17 if with_protocol else 15) + AUDIT_LOCK
