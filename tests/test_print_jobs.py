@@ -252,3 +252,26 @@ def test_a_batch_is_its_starters_alone(queued, therapist_client, app, clinic, ma
     denied = db.exec(select(AuditEvent).where(AuditEvent.action == "print_job.not_found")).all()
     assert len(denied) == 3
     assert {event.object_id for event in denied} == {job.id}
+
+
+def test_a_batch_handed_back_whose_message_was_lost_is_sent_again_once(app, db, clinic, therapist):
+    """A batch that stepped aside for a single sheet is QUEUED with no worker; if the worker died before its
+    message reached the queue, the sweep sends it again (once per stale period), and leaves alone a batch
+    handed back a moment ago and one never started."""
+    from datetime import timedelta
+
+    from rehab.printing import worker
+
+    now = utcnow()
+    lost = PrintJob(clinic_id=clinic.id, user_id=therapist.id, kind="today", link_base="http://rehab.test",
+                    heartbeat_at=now - timedelta(minutes=5))
+    recent = PrintJob(clinic_id=clinic.id, user_id=therapist.id, kind="today", link_base="http://rehab.test",
+                      heartbeat_at=now - timedelta(seconds=2))
+    never_started = PrintJob(clinic_id=clinic.id, user_id=therapist.id, kind="today", link_base="http://rehab.test")
+    db.add_all([lost, recent, never_started])
+    db.commit()
+    sent: list[int] = []
+    with app.app_context():
+        assert worker.recover_stalled(requeue=sent.append, now=now) == [lost.id]
+        assert worker.recover_stalled(requeue=sent.append, now=now + timedelta(seconds=1)) == []
+    assert sent == [lost.id]

@@ -74,7 +74,7 @@ def _storage(app: Flask) -> Any:
     if url.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
         return huey.PostgresHuey(name, dsn=url.replace("+psycopg", "", 1), table_prefix="render_queue")
     if url.startswith(("redis://", "rediss://", "unix://")):
-        return huey.RedisHuey(name, url=url)
+        return huey.PriorityRedisHuey(name, url=url)  # plain RedisHuey refuses a task with a priority
     raise ValueError("RENDER_QUEUE must be empty, inline, sqlite:///FILE, postgresql://... or redis://...")
 
 

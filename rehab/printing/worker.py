@@ -250,7 +250,31 @@ def recover_stalled(*, requeue: Callable[[int], None], now: datetime | None = No
             log.warning("print job %s: its worker %s stopped; resuming it", job.id, job.worker)
             requeue(job.id)
             requeued.append(job.id)
-    return requeued
+    return requeued + _resend_handed_back(requeue=requeue, now=now, stale_seconds=stale_seconds)
+
+
+def _resend_handed_back(*, requeue: Callable[[int], None], now: datetime, stale_seconds: float) -> list[int]:
+    """A batch that stepped aside (``_step_aside``) is QUEUED with no worker and no running heartbeat; if its
+    message to the queue was lost (the worker died between the two, the queue hiccuped), nothing would ever run
+    it again. One waiting longer than ``stale_seconds`` is sent again: its claim runs it once however many
+    messages there are, and its heartbeat is moved so the next sweep does not send it again at once."""
+    cutoff = now - timedelta(seconds=stale_seconds)
+    with Session(get_engine()) as db:
+        waiting = db.exec(select(PrintJob.id).where(
+            PrintJob.status == PrintJobStatus.QUEUED, col(PrintJob.worker).is_(None),
+            col(PrintJob.heartbeat_at).is_not(None), col(PrintJob.heartbeat_at) < cutoff)).all()
+    resent = []
+    for job_id in waiting:
+        with side_transaction() as writer:
+            touched = _rows(writer.execute(update(PrintJob).where(
+                col(PrintJob.id) == job_id, col(PrintJob.status) == PrintJobStatus.QUEUED,
+                col(PrintJob.heartbeat_at) < cutoff).values(heartbeat_at=now)))
+        if touched:
+            log.warning("print job %s: handed back to the queue %s s ago and not run; sending it again",
+                        job_id, int(stale_seconds))
+            requeue(job_id)
+            resent.append(job_id)
+    return resent
 
 
 def _beat_and_sweep(app: Flask, render_queue: queue.RenderQueue, stop: threading.Event) -> None:
