@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -59,15 +60,55 @@ def browser(playwright_instance, chromium_path):  # type: ignore[no-untyped-def]
     browser.close()
 
 
+class _ClosesEveryAnswer:
+    """The app, with every answer's body closed by the end of the test at the latest.
+
+    Werkzeug's development server closes a body only after draining what the client still sends; when the
+    browser resets the connection first (a context closed while its service worker fetches a script), the
+    drain raises and the body, an open static file, is left to the garbage collector, whose ResourceWarning
+    then fails whichever test happens to be running. gunicorn, which serves the app for real, has no such path.
+    """
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.open: set[Any] = set()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        body = self.app(environ, start_response)
+        self.open.add(body)
+        return _Body(body, self.open)
+
+    def close_all(self) -> None:
+        for body in list(self.open):
+            _Body(body, self.open).close()
+
+
+class _Body:
+    def __init__(self, body: Iterable[bytes], open_bodies: set[Any]) -> None:
+        self.body, self.open_bodies = body, open_bodies
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.body)
+
+    def close(self) -> None:
+        self.open_bodies.discard(self.body)
+        close = getattr(self.body, "close", None)
+        if close is not None:
+            close()
+
+
 @pytest.fixture
 def live_server(app: Flask) -> Iterator[str]:
     """The test app served by a real HTTP server in a thread, on a free loopback port."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    served = _ClosesEveryAnswer(app)
+    server = make_server("127.0.0.1", 0, served, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=5)
+    server.server_close()
+    served.close_all()
 
 
 @pytest.fixture
