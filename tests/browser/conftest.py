@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from werkzeug.serving import make_server
+from werkzeug.wsgi import ClosingIterator
 
 from rehab.models import Patient, User
 from tests import factories
@@ -76,25 +77,12 @@ class _ClosesEveryAnswer:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         body = self.app(environ, start_response)
         self.open.add(body)
-        return _Body(body, self.open)
+        return ClosingIterator(body, lambda: self.open.discard(body))
 
     def close_all(self) -> None:
         for body in list(self.open):
-            _Body(body, self.open).close()
-
-
-class _Body:
-    def __init__(self, body: Iterable[bytes], open_bodies: set[Any]) -> None:
-        self.body, self.open_bodies = body, open_bodies
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self.body)
-
-    def close(self) -> None:
-        self.open_bodies.discard(self.body)
-        close = getattr(self.body, "close", None)
-        if close is not None:
-            close()
+            self.open.discard(body)
+            getattr(body, "close", lambda: None)()
 
 
 @pytest.fixture
