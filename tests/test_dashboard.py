@@ -92,3 +92,64 @@ def test_recently_seen_lists_only_this_clinics_patients_newest_first(therapist_c
     _, recent = board(therapist_client)
     assert "Stranger" not in recent
     assert recent.index("Whitfield, Dorothy") < recent.index("Hernandez, Luis")
+
+
+def seen_today(db, clinic, make_patient, count: int, **fields):  # type: ignore[no-untyped-def]
+    """``count`` patients with a visit each today, a second apart, the first earliest."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    made = []
+    for number in range(1, count + 1):
+        who = make_patient(clinic, first_name=f"Pat{number:02d}", last_name="Visitor", **fields)
+        factories.visit(db, who, factories.protocol(db, who), at=now - timedelta(seconds=count - number))
+        made.append(who)
+    return made
+
+
+def today_card(html: str) -> str:
+    return html.split('id="today-title"')[1].split('id="recent-title"')[0]
+
+
+def test_todays_visits_shows_the_latest_and_the_way_to_the_whole_day_in_time_order(therapist_client, clinic,
+                                                                                  make_patient, make_user, db):
+    """A clinic's afternoon holds hundreds of visits: the card shows the latest 25 with how many there are, and
+    "See all" opens the whole day in time order; the other therapist's patient only in "Whole clinic"."""
+    seen_today(db, clinic, make_patient, 30)
+    colleague = make_user(clinics=[clinic], name="Sam Colleague")
+    theirs = make_patient(clinic, first_name="Theo", last_name="Theirs", therapist_id=colleague.id)
+    factories.visit(db, theirs, factories.protocol(db, theirs), at=datetime.now(UTC) - timedelta(minutes=1))
+
+    card = today_card(therapist_client.get("/dashboard").get_data(as_text=True))
+    assert '<span class="count">30</span>' in card and "The latest 25 of 30." in card
+    shown = [f"Visitor, Pat{number:02d}" for number in range(1, 31) if f"Visitor, Pat{number:02d}" in card]
+    assert shown == [f"Visitor, Pat{number:02d}" for number in range(6, 31)]  # the latest, earliest of them first
+    assert "Theirs" not in card and "See all 30 visits today" in card
+
+    day_page = therapist_client.get("/dashboard/today").get_data(as_text=True)
+    assert "30 visits today" in day_page and "Theirs" not in day_page
+    positions = [day_page.index(f"Visitor, Pat{number:02d}") for number in range(1, 31)]
+    assert positions == sorted(positions)  # the whole day, in time order
+
+    clinic_card = today_card(therapist_client.get("/dashboard?scope=clinic").get_data(as_text=True))
+    assert "The latest 25 of 31." in clinic_card and "See all 31 visits today" in clinic_card
+    whole_day = therapist_client.get("/dashboard/today?scope=clinic").get_data(as_text=True)
+    assert "31 visits today" in whole_day and "Theirs, Theo" in whole_day
+
+
+def test_the_whole_days_list_pages_by_fifty_and_a_page_past_the_end_shows_the_first(therapist_client, clinic,
+                                                                                    make_patient, db):
+    seen_today(db, clinic, make_patient, 52)
+    first = therapist_client.get("/dashboard/today").get_data(as_text=True)
+    assert "52 visits today" in first and "Page 1 of 2" in first and "Visitor, Pat50" in first
+    assert "Visitor, Pat51" not in first and "Next page<span class=\"visually-hidden\"> of today&#39;s visits" in first
+    second = therapist_client.get("/dashboard/today?page=2").get_data(as_text=True)
+    assert "Visitor, Pat51" in second and "Visitor, Pat52" in second and "Visitor, Pat01" not in second
+    past = therapist_client.get("/dashboard/today?page=9").get_data(as_text=True)
+    assert "Page 1 of 2" in past and "Visitor, Pat01" in past
+
+
+def test_no_visit_today_says_so_on_the_whole_days_list(therapist_client, clinic, make_patient, db):
+    patient = make_patient(clinic)
+    factories.visit(db, patient, factories.protocol(db, patient), at=datetime.now(UTC) - timedelta(days=2))
+    page = therapist_client.get("/dashboard/today").get_data(as_text=True)
+    assert "0 visits today" in page and "No visits recorded yet today for your patients." in page
+    assert "Okafor" not in page

@@ -275,3 +275,27 @@ def test_a_batch_handed_back_whose_message_was_lost_is_sent_again_once(app, db, 
         assert worker.recover_stalled(requeue=sent.append, now=now) == [lost.id]
         assert worker.recover_stalled(requeue=sent.append, now=now + timedelta(seconds=1)) == []
     assert sent == [lost.id]
+
+
+def test_print_todays_sheets_prints_everyone_seen_today_in_the_dashboards_scope_not_only_those_shown(
+        queued, therapist_client, clinic, make_patient, make_user, db):
+    """The dashboard shows the latest 25 of today's visits; its "Print today's home sheets" prints all of them,
+    of "My patients" from that view and of the whole clinic from the other."""
+    from tests.test_dashboard import seen_today
+
+    clinic.phone = "(555) 010-2030"
+    db.add(clinic)
+    db.commit()
+    seen_today(db, clinic, make_patient, 27)
+    colleague = make_user(clinics=[clinic], name="Sam Colleague")
+    theirs = make_patient(clinic, first_name="Theo", last_name="Theirs", therapist_id=colleague.id)
+    factories.visit(db, theirs, factories.protocol(db, theirs))
+    for scope, sheets in (("", 27), ("?scope=clinic", 28)):
+        dashboard = therapist_client.get(f"/dashboard{scope}").get_data(as_text=True)
+        assert "The latest 25 of" in dashboard
+        form = dashboard.split('action="/dashboard/sheets"')[1].split("</form>")[0]
+        sent_scope = form.split('name="scope" value="')[1].split('"')[0]
+        response = submit(therapist_client, "/dashboard/sheets", {"scope": sent_scope}, form_page=f"/dashboard{scope}")
+        assert response.status_code == 303
+        page = therapist_client.get(response.headers["Location"]).get_data(as_text=True)
+        assert f"0 of {sheets} done" in page, scope

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, or_, true
+from sqlalchemy import ColumnElement, and_, func, or_, true
 from sqlmodel import Session, col, select
 
 from rehab.models import Alert, Patient, Protocol, ProtocolVersion, User, Visit
@@ -33,6 +33,9 @@ INACTIVE_AFTER = timedelta(days=14)
 UNDER_HALF_SHOWN = 25
 # And "Quiet 14+ days" the patients quiet longest, with the count and the whole list (views/dashboard.py quiet).
 QUIET_SHOWN = 25
+# And "Today's visits" the latest, with the count and the whole day's list (views/dashboard.py today): by the
+# afternoon a clinic's day holds hundreds, which cost the home page more than everything else on it together.
+TODAY_SHOWN = 25
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,7 @@ class Dashboard:
     under_half_total: int  # how many are under half in all (``under_half`` holds the first of them)
     inactive_total: int  # how many are quiet in all (``inactive`` holds the first of them)
     alerts_total: int  # how many are open in all (``alerts`` holds the most urgent of them)
+    today_total: int  # how many visits today in all (``today`` holds the latest of them, in time order)
 
 
 def local_day_bounds(day: date, zone: str) -> tuple[datetime, datetime]:
@@ -97,24 +101,12 @@ def local_day_bounds(day: date, zone: str) -> tuple[datetime, datetime]:
 
 def build_dashboard(session: Session, *, clinic_id: int, zone: str, now: datetime, therapist_id: int | None = None,
                     recent_limit: int = 10, inactive_limit: int = QUIET_SHOWN, alert_limit: int = 100,
-                    under_half_limit: int = UNDER_HALF_SHOWN) -> Dashboard:
+                    under_half_limit: int = UNDER_HALF_SHOWN, today_limit: int = TODAY_SHOWN) -> Dashboard:
     """The dashboard of ``therapist_id``'s patients, or of the whole clinic when None."""
     mine = is_mine(therapist_id) if therapist_id is not None else true()
     day = now.astimezone(ZoneInfo(zone)).date()
-    start, end = local_day_bounds(day, zone)
-    # Rows of these columns, read by name (SQLModel's select() is typed for at most four columns, hence the ignore).
-    visits: list[Any] = list(session.exec(
-        select(Visit.occurred_at, Visit.pain_worst, Visit.minutes, Visit.patient_id, Patient.first_name,  # type: ignore[call-overload]  # see above
-               Patient.last_name, Visit.protocol_id, Visit.protocol_version, Visit.phase_index, Visit.exercise)
-        .join(Patient, Patient.id == Visit.patient_id)
-        .where(Visit.clinic_id == clinic_id, col(Visit.deleted_at).is_(None), Visit.occurred_at >= start,
-               Visit.occurred_at < end, mine)
-        .order_by(col(Visit.occurred_at))
-    ))
-    ceilings = _ceilings(session, visits)
-    today = [TodayVisit(row.occurred_at, row.pain_worst, row.minutes, row.patient_id, row.first_name, row.last_name,
-                        ceilings.get((row.protocol_id, row.protocol_version, row.phase_index, row.exercise)))
-             for row in visits]
+    today, today_total = todays_visits(session, clinic_id=clinic_id, zone=zone, now=now, mine=mine,
+                                       limit=today_limit, latest=True)
     # With how many are open in all, counted before the limit: the card says it, and where the rest are.
     open_alerts = session.exec(
         select(Alert, Patient, User.name, func.count().over()).join(Patient, col(Patient.id) == Alert.patient_id)
@@ -134,7 +126,45 @@ def build_dashboard(session: Session, *, clinic_id: int, zone: str, now: datetim
                                                       limit=under_half_limit, therapist_id=therapist_id)
     return Dashboard(today, alerts, inactive, recent, mine_only=therapist_id is not None, day=day,
                      under_half=under_half, under_half_total=under_half_total, inactive_total=inactive_total,
-                     alerts_total=alerts_total)
+                     alerts_total=alerts_total, today_total=today_total)
+
+
+def _today_in_scope(clinic_id: int, zone: str, now: datetime, mine: ColumnElement[bool]) -> ColumnElement[bool]:
+    """The clinic's visits (not deleted) of today in its zone, of the patients ``mine`` holds for."""
+    start, end = local_day_bounds(now.astimezone(ZoneInfo(zone)).date(), zone)
+    return and_(col(Visit.clinic_id) == clinic_id, col(Visit.deleted_at).is_(None), col(Visit.occurred_at) >= start,
+                col(Visit.occurred_at) < end, mine)
+
+
+def todays_visits(session: Session, *, clinic_id: int, zone: str, now: datetime, mine: ColumnElement[bool],
+                  limit: int, offset: int = 0, latest: bool = False) -> tuple[list[TodayVisit], int]:
+    """Today's visits in time order, ``limit`` of them from ``offset`` (``latest``: the last ``limit`` of the
+    day), and how many there are in all (counted in the same statement; 0 past the end). Two queries."""
+    order = (col(Visit.occurred_at).desc(), col(Visit.id).desc()) if latest else (col(Visit.occurred_at),
+                                                                                  col(Visit.id))
+    # Rows of these columns, read by name (SQLModel's select() is typed for at most four columns, hence the ignore).
+    visits: list[Any] = list(session.exec(
+        select(Visit.occurred_at, Visit.pain_worst, Visit.minutes, Visit.patient_id, Patient.first_name,  # type: ignore[call-overload]  # see above
+               Patient.last_name, Visit.protocol_id, Visit.protocol_version, Visit.phase_index, Visit.exercise,
+               func.count().over().label("total"))
+        .join(Patient, Patient.id == Visit.patient_id)
+        .where(_today_in_scope(clinic_id, zone, now, mine))
+        .order_by(*order).offset(offset).limit(limit)
+    ))
+    if latest:
+        visits.reverse()
+    ceilings = _ceilings(session, visits)
+    return [TodayVisit(row.occurred_at, row.pain_worst, row.minutes, row.patient_id, row.first_name, row.last_name,
+                       ceilings.get((row.protocol_id, row.protocol_version, row.phase_index, row.exercise)))
+            for row in visits], visits[0].total if visits else 0
+
+
+def todays_patients(session: Session, *, clinic_id: int, zone: str, now: datetime,
+                    mine: ColumnElement[bool]) -> set[int]:
+    """Every patient with a visit today (``mine``: of those it holds for): whose sheets "Print today's home
+    sheets" prints, however many the dashboard shows."""
+    return set(session.exec(select(Visit.patient_id).distinct().join(Patient, col(Patient.id) == Visit.patient_id)
+                            .where(_today_in_scope(clinic_id, zone, now, mine))))
 
 
 def quiet_since(cutoff: datetime) -> ColumnElement[bool]:

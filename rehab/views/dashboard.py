@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from sqlalchemy import true
 
 from rehab import once, security
 from rehab.db import get_session
 from rehab.models import Alert, utcnow
 from rehab.request_guard import page_number
 from rehab.services.assignment import is_mine
-from rehab.services.dashboard import build_dashboard, quiet_patients, under_half_this_week
+from rehab.services.dashboard import build_dashboard, quiet_patients, todays_visits, under_half_this_week
 from rehab.views.patients import get_patient_or_404
 
 bp = Blueprint("dashboard", __name__)
@@ -40,6 +41,25 @@ def index() -> ResponseReturnValue:
 # The full "under half this week" a page at a time (the dashboard shows the furthest behind).
 UNDER_HALF_PER_PAGE = 50
 QUIET_PER_PAGE = 50
+TODAY_PER_PAGE = 50
+
+
+@bp.get("/dashboard/today")
+def today() -> ResponseReturnValue:
+    """Every visit of today in the dashboard's scope, in time order, a page at a time."""
+    whole_clinic = request.args.get("scope") == WHOLE_CLINIC
+    db = get_session()
+    mine = true() if whole_clinic else is_mine(g.user.id)
+    page = request.args.get("page", 1, type=page_number)
+    found = {"clinic_id": g.clinic.id, "zone": g.clinic.timezone, "now": utcnow(), "mine": mine,
+             "limit": TODAY_PER_PAGE}
+    rows, total = todays_visits(db, **found, offset=(page - 1) * TODAY_PER_PAGE)
+    if not rows and page > 1:  # past the last page (a visit was deleted, or the day turned): the first
+        page = 1
+        rows, total = todays_visits(db, **found)
+    return render_template("dashboard_today.html", rows=rows, total=total, page=page,
+                           pages=max(1, -(-total // TODAY_PER_PAGE)), mine_only=not whole_clinic,
+                           scope=WHOLE_CLINIC if whole_clinic else None)
 
 
 @bp.get("/dashboard/under-half")

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import true
 
 from rehab import once, printing, security
 from rehab.db import after_close, get_session
@@ -22,6 +23,7 @@ from rehab.printing.snapshot import SheetOptions, reprintable, sheet_filename
 from rehab.request_guard import bounded_id, is_id
 from rehab.services import protocol_records
 from rehab.services.advice.inputs import waiting_red_flags
+from rehab.services.assignment import is_mine
 from rehab.views import refuse
 from rehab.views.patients import clinic_phone_missing, get_patient_or_404
 from rehab.vocabulary import Language, PrintJobKind
@@ -128,16 +130,16 @@ def reprint(patient_id: int, print_id: int):  # type: ignore[no-untyped-def]
 def batch():  # type: ignore[no-untyped-def]
     """A print job with the sheets of the chosen patients (default: everyone with a visit today): a render
     worker prints them while its progress page shows how many are done, then one PDF opens."""
-    from rehab.services.dashboard import build_dashboard
+    from rehab.services.dashboard import todays_patients
 
     db = get_session()
     if clinic_phone_missing():
         return redirect(url_for("dashboard.index"))
     once.claim("sheet.batch")
     chosen = {bounded_id(value) for value in request.form.getlist("patient_id") if is_id(value)}
-    if not chosen:
-        board = build_dashboard(db, clinic_id=g.clinic.id, zone=g.clinic.timezone, now=utcnow())
-        chosen = {visit.patient_id for visit in board.today}
+    if not chosen:  # everyone seen today: of "My patients" from that dashboard, else of the whole clinic
+        mine = is_mine(g.user.id) if request.form.get("scope") == "mine" else true()
+        chosen = todays_patients(db, clinic_id=g.clinic.id, zone=g.clinic.timezone, now=utcnow(), mine=mine)
     rows = printing.batch_candidates(db, clinic_id=g.clinic.id, patient_ids=chosen)
     return start_batch(rows, PrintJobKind.TODAY, back=url_for("dashboard.index"),
                        nothing="No sheets to print: nobody with an active protocol was seen today.")
