@@ -16,14 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, text, update
 from sqlmodel import Session, col, select
 
 from rehab.models import AuditEvent, utcnow
-from rehab.services.locks import serialise
 
 GENESIS = "0" * 64
-# Any constant: the lock (PostgreSQL's advisory lock, rehab/services/locks.py) that serialises appends to the chain.
+# Any constant: PostgreSQL's advisory lock that serialises appends to the chain (SQLite's write lock does there).
 _PG_CHAIN_LOCK = 74_201
 # Labels the key derived from SECRET_KEY, so it differs from every other use of that secret.
 _DERIVED_KEY_LABEL = b"rehab audit chain v1"
@@ -101,25 +100,26 @@ def legacy_digest(prev_hash: str, event: EventFields) -> str:
     return hashlib.sha256(_payload(prev_hash, event)).hexdigest()
 
 
-# Run on every audited request; built once.
-_LAST_HASH = select(AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1)
-# On SQLite the read of the last hash takes the database's write lock itself (rehab/db.py sees its FOR UPDATE,
-# which SQLite's SQL drops), as ``serialise`` would have with a statement of its own: one round trip fewer on
-# every audited page.
-_LAST_HASH_LOCKED = _LAST_HASH.with_for_update()
+# Run on every audited request; built once. On SQLite the read of the last hash takes the database's write
+# lock itself (rehab/db.py sees its FOR UPDATE, which SQLite's SQL drops), rather than a statement of its own
+# taking it first: one round trip fewer on every audited page.
+_LAST_HASH_LOCKED = select(AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1).with_for_update()
+# On PostgreSQL the chain's advisory lock and the read of its head are one call of a function (migration
+# d20audit_0900): a plain statement would read from a snapshot taken before its lock was granted.
+_PG_LOCKED_HEAD = text("SELECT rehab_audit_chain_head(:lock_key)")
 _APPEND = insert(AuditEvent.__table__)  # type: ignore[attr-defined]  # SQLModel's table, a plain Core insert
 
 
 def record_event(session: Session, *, key: bytes, action: str, user_id: int | None = None,
                  clinic_id: int | None = None, patient_id: int | None = None, object_type: str = "",
                  object_id: int | None = None, outcome: str = "ok", at: datetime | None = None) -> AppendedEvent:
-    """Append one event. Appends take turns (``serialise``): two at once must not chain to the same hash.
+    """Append one event. Appends take turns (the chain's lock): two at once must not chain to the same hash.
 
     Written with a plain INSERT on the session's connection (the ORM's flush of one object cost more than the
     rest of the append); the event returned carries its id and hash, and is not in the session."""
     if session.get_bind().dialect.name == "postgresql":
-        serialise(session, _PG_CHAIN_LOCK)  # a row lock on the last event would not stop two appends chaining to it
-        prev = session.exec(_LAST_HASH).first()
+        # An advisory lock, not a row lock on the last event: that would not stop two appends chaining to it.
+        prev = session.execute(_PG_LOCKED_HEAD, {"lock_key": _PG_CHAIN_LOCK}).scalar()
     else:
         prev = session.exec(_LAST_HASH_LOCKED).first()
     event = AppendedEvent(at=at or utcnow(), user_id=user_id, clinic_id=clinic_id, patient_id=patient_id,
