@@ -44,6 +44,9 @@ def grant_app_privileges(connection: Connection, role: str) -> None:
         f"REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON {schema}.{APPEND_ONLY} FROM {who}",
         f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {schema}.{READ_ONLY} FROM {who}",
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {who}",
+        # The audit append's function (migration d20audit_0900) runs with the caller's rights, so this gives
+        # nothing the tables do not; said outright for a server whose functions are not PUBLIC's by default.
+        f"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA {schema} TO {who}",
     ):
         connection.exec_driver_sql(statement)
 
@@ -54,5 +57,6 @@ def revoke_app_privileges(connection: Connection, role: str) -> None:
     who = _quote(connection, role)
     for statement in (f"REVOKE ALL ON ALL TABLES IN SCHEMA {schema} FROM {who}",
                       f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {schema} FROM {who}",
+                      f"REVOKE ALL ON ALL FUNCTIONS IN SCHEMA {schema} FROM {who}",
                       f"REVOKE ALL ON SCHEMA {schema} FROM {who}"):
         connection.exec_driver_sql(statement)
