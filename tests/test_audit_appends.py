@@ -37,14 +37,17 @@ def test_an_append_that_waited_for_the_lock_chains_to_the_event_it_waited_for(ap
 
     thread = threading.Thread(target=second_append)
     thread.start()
-    started.wait()
-    thread.join(timeout=0.5)
-    assert thread.is_alive(), "the second append went ahead while the first still held the chain"
-    first.commit()
-    thread.join(timeout=10)
-    assert not thread.is_alive()
-    first.close()
-    waiting.close()
+    try:
+        started.wait()
+        thread.join(timeout=0.5)
+        assert thread.is_alive(), "the second append went ahead while the first still held the chain"
+        first.commit()
+        thread.join(timeout=10)
+        assert not thread.is_alive()
+    finally:  # a failed check must not leave the chain locked for the tests after this one
+        first.close()
+        thread.join(timeout=10)
+        waiting.close()
 
     assert appended[0].prev_hash == first_event.hash
     with Session(engine) as reader:
