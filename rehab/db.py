@@ -47,6 +47,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.exc import DisconnectionError
 from sqlmodel import Session, create_engine
 
+from rehab.services import clinic_changes
 from rehab.services.locks import HOLDS_WRITE_LOCK, hold_write_lock
 
 EXTENSION_KEY = "rehab.db"
@@ -81,6 +82,7 @@ def init_app(app: Flask) -> None:
         busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"],
     )
     app.extensions[EXTENSION_KEY] = engine
+    clinic_changes.install()  # each clinic's data generation moves with its writes (what the dashboard keeps)
     if app.config["COUNT_QUERIES"]:
         _count_queries(engine)
 

@@ -480,7 +480,8 @@ CASES: dict[str, Case] = {
         check=lambda w, db: _check(_count(db, RedFlagClearance) == 1)),
     "admin.clinics": Case(
         page=lambda w: "/admin/clinics", post=lambda w: "/admin/clinics", data=lambda w: {"name": "Cedar PT"},
-        grows={"clinic": 1, "membership": 1, **ONE, "audit_event": 2},  # audited in both clinics
+        # Audited in both clinics; the new clinic's data generation begins (services/clinic_changes.py).
+        grows={"clinic": 1, "membership": 1, **ONE, "audit_event": 2, "clinic_generation": 1},
         check=lambda w, db: _check(_count(db, Clinic, Clinic.name == "Cedar PT") == 1)),
     "admin.add_member": Case(
         page=_members, post=lambda w: f"{_members(w)}/members", data=lambda w: {"email": w.colleague.email},

@@ -138,13 +138,15 @@ def test_recording_a_visit_writes_its_form_claim_once_and_reads_no_alerts_back(t
                                                                                db):
     """The form's claim is one INSERT that already says where the form leads (no SAVEPOINT around it, no
     UPDATE of it afterwards), and a visit just recorded has no alerts to read before raising its own. The same
-    count on PostgreSQL: its audit append takes the chain's lock in the statement that reads the chain's head."""
+    count on PostgreSQL: its audit append takes the chain's lock in the statement that reads the chain's head.
+    The last statement moves the clinic's data generation (services/clinic_changes.py), once for the visit, its
+    patient's last session and its alerts together."""
     response = submit(therapist_client, f"/patients/{patient.id}/visits/new", {
         "occurred_at": (utcnow() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"), "pain_before": "1",
         "pain_worst": "2", "pain_after": "1", "soreness": "none", "effusion": "0", "exercise": "treadmill_rails",
         "minutes": "5", "speed": "1.2", "incline_pct": "0", "support": "both_rails", "stumbles": "0", "falls": "0"})
     assert response.status_code == 302
-    assert int(response.headers["X-Query-Count"]) == 11
+    assert int(response.headers["X-Query-Count"]) == 12
 
 
 @pytest.mark.parametrize("with_protocol", [True, False])

@@ -207,5 +207,7 @@ def test_a_side_transaction_holds_the_write_lock_from_its_start_and_commits_its_
         finally:
             event.remove(database.get_engine(), "before_cursor_execute", _seen)
         assert not sqlite or write_lock_is_free(database_url)
-    assert statements == ["INSERT"]  # no lock-taking read first: the lock came with BEGIN
+    # No lock-taking read first (the lock came with BEGIN): the row, then the clinics' data generation
+    # (services/clinic_changes.py), last before the commit.
+    assert statements == ["INSERT", "INSERT"]
     assert _clinics(db) == ["written aside"]

@@ -6,7 +6,7 @@ whose values are one vocabulary of ``rehab/vocabulary.py`` (checked by the input
 so adding a choice never needs a PostgreSQL type migration.
 """
 
-from rehab.models.accounts import Clinic, LoginAttempt, Membership, ThrottleNotice, User, UserSession
+from rehab.models.accounts import Clinic, ClinicGeneration, LoginAttempt, Membership, ThrottleNotice, User, UserSession
 from rehab.models.api_clients import ApiClient
 from rehab.models.base import utcnow
 from rehab.models.kept_forms import KeptForm
@@ -27,6 +27,7 @@ __all__ = [
     "Assessment",
     "AuditEvent",
     "Clinic",
+    "ClinicGeneration",
     "ClinicTemplate",
     "EditRecord",
     "FormSubmission",

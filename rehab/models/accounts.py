@@ -28,6 +28,18 @@ class Clinic(SQLModel, table=True):
     version: int = Field(default=1)
 
 
+class ClinicGeneration(SQLModel, table=True):
+    """How many transactions have written a clinic's records (services/clinic_changes.py): a result worked out
+    from them can be kept per process under this number and is known stale as soon as it moves. A row of its
+    own, not a column of the clinic's: on PostgreSQL the row is locked only by the last statement before a
+    commit, so it never waits on the clinic's own row a settings save holds (no lock cycle). No row: 0."""
+
+    __tablename__ = "clinic_generation"
+
+    clinic_id: int = Field(foreign_key="clinic.id", primary_key=True, ondelete="CASCADE")  # goes with its clinic
+    generation: int = Field(default=0)
+
+
 class User(SQLModel, table=True):
     """A therapist's account. Being an admin is a role per clinic (``Membership.is_admin``), not of the account:
     an admin of one clinic has no say over another. ("user" is reserved in PostgreSQL.)"""

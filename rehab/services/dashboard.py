@@ -22,7 +22,9 @@ from rehab.models import Alert, Patient, Protocol, ProtocolVersion, User, Visit
 from rehab.services.adherence import WeekAdherence
 from rehab.services.assignment import assigned_name, is_mine
 from rehab.services.caseload import alert_urgency
+from rehab.services.clinic_changes import generation
 from rehab.services.clinic_week import behind_first, clinic_most_behind, clinic_under_half
+from rehab.services.kept_results import KeptResults
 from rehab.services.protocol_content import ProtocolContent, visit_ceiling
 from rehab.vocabulary import PAIN_ALERTS, STOPPING_ALERTS
 
@@ -101,8 +103,10 @@ def local_day_bounds(day: date, zone: str) -> tuple[datetime, datetime]:
 
 def build_dashboard(session: Session, *, clinic_id: int, zone: str, now: datetime, therapist_id: int | None = None,
                     recent_limit: int = 10, inactive_limit: int = QUIET_SHOWN, alert_limit: int = 100,
-                    under_half_limit: int = UNDER_HALF_SHOWN, today_limit: int = TODAY_SHOWN) -> Dashboard:
-    """The dashboard of ``therapist_id``'s patients, or of the whole clinic when None."""
+                    under_half_limit: int = UNDER_HALF_SHOWN, today_limit: int = TODAY_SHOWN,
+                    kept: KeptResults | None = None) -> Dashboard:
+    """The dashboard of ``therapist_id``'s patients, or of the whole clinic when None. ``kept``: where the
+    process keeps "under half this week" between views (``most_behind``)."""
     mine = is_mine(therapist_id) if therapist_id is not None else true()
     day = now.astimezone(ZoneInfo(zone)).date()
     today, today_total = todays_visits(session, clinic_id=clinic_id, zone=zone, now=now, mine=mine,
@@ -122,11 +126,37 @@ def build_dashboard(session: Session, *, clinic_id: int, zone: str, now: datetim
                col(Patient.last_session_at).is_not(None), mine)
         .order_by(col(Patient.last_session_at).desc(), col(Patient.id).desc()).limit(recent_limit)
     ) if patient.last_session_at is not None]  # the query's own condition, restated for the type
-    under_half, under_half_total = clinic_most_behind(session, clinic_id=clinic_id, zone=zone, now=now,
-                                                      limit=under_half_limit, therapist_id=therapist_id)
+    under_half, under_half_total = most_behind(session, clinic_id=clinic_id, zone=zone, now=now,
+                                               limit=under_half_limit, therapist_id=therapist_id, kept=kept)
     return Dashboard(today, alerts, inactive, recent, mine_only=therapist_id is not None, day=day,
                      under_half=under_half, under_half_total=under_half_total, inactive_total=inactive_total,
                      alerts_total=alerts_total, today_total=today_total)
+
+
+def most_behind(session: Session, *, clinic_id: int, zone: str, now: datetime, limit: int,
+                therapist_id: int | None, kept: KeptResults | None) -> tuple[list[tuple[Patient, WeekAdherence]], int]:
+    """``clinic_most_behind``, kept in ``kept`` under the clinic's data generation and the clinic's day.
+
+    Ranking a clinic's every active protocol is most of the dashboard's time, and its result changes only when
+    one of the clinic's records is written (which moves the generation) or the day turns (the week's days over:
+    the rule counts by local days, services/adherence.py). Between two such moments every view of the same
+    scope reads the kept patients and weeks, and the patients' rows afresh (their names as they are now)."""
+    if kept is None:
+        return clinic_most_behind(session, clinic_id=clinic_id, zone=zone, now=now, limit=limit,
+                                  therapist_id=therapist_id)
+    key = ("most_behind", clinic_id, generation(session, clinic_id), zone, now.astimezone(ZoneInfo(zone)).date(),
+           limit, therapist_id)
+    found: tuple[tuple[tuple[int, WeekAdherence], ...], int] | None = kept.get(key)
+    if found is not None:
+        weeks, total = found
+        patients = {patient.id: patient for patient in session.exec(
+            select(Patient).where(col(Patient.id).in_([patient_id for patient_id, _ in weeks])))}
+        if all(patient_id in patients for patient_id, _ in weeks):
+            return [(patients[patient_id], week) for patient_id, week in weeks], total
+    rows, total = clinic_most_behind(session, clinic_id=clinic_id, zone=zone, now=now, limit=limit,
+                                     therapist_id=therapist_id)
+    kept.put(key, (tuple((patient.id, week) for patient, week in rows), total))
+    return rows, total
 
 
 def _today_in_scope(clinic_id: int, zone: str, now: datetime, mine: ColumnElement[bool]) -> ColumnElement[bool]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import true
 
@@ -12,9 +12,16 @@ from rehab.models import Alert, utcnow
 from rehab.request_guard import page_number
 from rehab.services.assignment import is_mine
 from rehab.services.dashboard import build_dashboard, quiet_patients, todays_visits, under_half_this_week
+from rehab.services.kept_results import KeptResults
 from rehab.views.patients import get_patient_or_404
 
 bp = Blueprint("dashboard", __name__)
+KEPT_RESULTS = "rehab.kept_results"  # the app's KeptResults (services/kept_results.py)
+
+
+@bp.record_once
+def _keep_results(state) -> None:  # type: ignore[no-untyped-def]
+    state.app.extensions[KEPT_RESULTS] = KeptResults()
 
 
 # Whose patients the dashboard shows, kept in its address: ?scope=clinic is the whole clinic, else "My patients".
@@ -34,7 +41,8 @@ def dashboard_return(back: str | None) -> str | None:
 def index() -> ResponseReturnValue:
     whole_clinic = request.args.get("scope") == WHOLE_CLINIC
     board = build_dashboard(get_session(), clinic_id=g.clinic.id, zone=g.clinic.timezone, now=utcnow(),
-                            therapist_id=None if whole_clinic else g.user.id)
+                            therapist_id=None if whole_clinic else g.user.id,
+                            kept=current_app.extensions[KEPT_RESULTS])
     return render_template("dashboard.html", board=board, back="dashboard-clinic" if whole_clinic else "dashboard")
 
 
