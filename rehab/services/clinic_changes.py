@@ -12,8 +12,9 @@ result reads: moving the generation for it would make every read a write.
 
 One statement per writing transaction, the last before its commit: on PostgreSQL the generation's row is then
 locked only by a transaction about to commit, which waits on nothing else, so no lock cycle can form with the
-audit chain's lock or a clinic's own row. Statements run on a bare connection (sessions, raw SQL, migrations)
-are not seen: the app writes clinic records through sessions only.
+audit chain's lock or a clinic's own row. What is run on a connection rather than a session (the migrations, a
+bulk load such as the bench's seed, raw SQL text) is not seen: the app writes clinic records through sessions,
+and a process keeps nothing across a restart.
 """
 
 from __future__ import annotations
